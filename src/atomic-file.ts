@@ -1,0 +1,31 @@
+// Publishing files so that a reader sees all of a file or none of it (Maildir: write a dotfile, then rename).
+import { randomBytes } from 'node:crypto';
+import { link, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Writes `path` atomically, replacing any file there. */
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = tempPathFor(path);
+  await writeFile(tmp, data, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+/** Writes `path` atomically only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
+export async function createFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = tempPathFor(path);
+  await writeFile(tmp, data, { mode: 0o644 });
+  try {
+    await link(tmp, path);
+  } finally {
+    await unlink(tmp);
+  }
+}
+
+/** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic. */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}

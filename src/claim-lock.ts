@@ -1,0 +1,42 @@
+// Claim locks: proper-lockfile's `active/<name>.lock` directory, refreshed while the claim is held.
+// A lock whose owner died goes stale (mtime not refreshed for `staleMs`) and may then be taken over.
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+
+/** One setting for staleness and refresh, shared by every worker on a spool. */
+export const LOCK_STALE_MS = 10_000;
+const LOCK_UPDATE_MS = 2_000;
+
+/** The stable path a job's lock hangs on (by name, not on a file that is then renamed). */
+function lockTarget(activeDir: string, name: string): string {
+  return join(activeDir, name);
+}
+
+/**
+ * Takes the lock of job file `name` without waiting. Returns its release function, or null when
+ * another live process holds it. `onLost` is called if the lock is compromised while held.
+ */
+export async function tryLock(
+  activeDir: string,
+  name: string,
+  onLost: (err: Error) => void,
+): Promise<(() => Promise<void>) | null> {
+  try {
+    const release = await lockfile.lock(lockTarget(activeDir, name), {
+      realpath: false,
+      stale: LOCK_STALE_MS,
+      update: LOCK_UPDATE_MS,
+      retries: 0,
+      onCompromised: onLost,
+    });
+    return () => release().catch(() => undefined);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+    throw err;
+  }
+}
+
+/** True while a live process holds the lock of job file `name`. */
+export function isLocked(activeDir: string, name: string): Promise<boolean> {
+  return lockfile.check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
+}

@@ -1,0 +1,35 @@
+// What every command shares: the --root option, exit codes, and how errors reach the caller.
+import { Command, Option } from 'commander';
+import { resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
+
+/** Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** An error the user can act on: printed as one line on stderr, exiting with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
+}
+
+/** Adds --root to a command. */
+export function withRoot(cmd: Command): Command {
+  return cmd.addOption(new Option('--root <dir>', 'codex-spool root (default: $CODEX_SPOOL_ROOT or the current directory)'));
+}
+
+/** The spool layout that --root names, given before or after the command name. */
+export function layoutOf(cmd: Command): SpoolLayout {
+  return spoolLayout(resolveRoot(cmd.optsWithGlobals<{ root?: string }>().root));
+}
+
+/** Parses a positive integer option, or throws a usage error naming the option. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a positive integer, got "${value}"`, EXIT.usage);
+    return n;
+  };
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// The codex-spool command line. The only place that calls process.exit.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT, withRoot } from './cli-kit.js';
+import { submitCommand } from './commands/submit.js';
+import { workerCommand } from './commands/worker.js';
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+const program = withRoot(new Command('codex-spool'))
+  .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
+  .version(packageVersion())
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text) })
+  .addCommand(submitCommand().exitOverride())
+  .addCommand(workerCommand().exitOverride());
+
+try {
+  await program.parseAsync(process.argv);
+  process.exit(EXIT.ok);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  }
+  process.stderr.write(`codex-spool: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof CliError ? err.exitCode : EXIT.failed);
+}

@@ -1,0 +1,64 @@
+// `codex-spool submit`: write one job into the inbox atomically and return at once.
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { JobId, JobSpec, Sandbox } from '../job-schema.js';
+import { newRunId } from '../run-files.js';
+import { DuplicateIdError, submitJob } from '../spool-moves.js';
+import { ensureSpool } from '../spool-layout.js';
+
+interface SubmitOptions {
+  repo: string;
+  task: string;
+  resume?: string;
+  id?: string;
+  model?: string;
+  sandbox?: string;
+  timeout?: string;
+  json?: boolean;
+}
+
+export function submitCommand(): Command {
+  return withRoot(new Command('submit'))
+    .description('queue a Codex task and return at once; prints the job id and where its result will be')
+    .requiredOption('--task <text>', 'the prompt for Codex')
+    .option('--repo <dir>', 'directory where Codex works', process.cwd())
+    .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
+    .option('--id <id>', 'job id (default: a new time-sorted id)')
+    .option('-m, --model <model>', 'Codex model')
+    .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
+    .option('--timeout <seconds>', 'wall-clock limit for the run')
+    .option('--json', 'print the result as JSON')
+    .argument('[codex-args...]', 'extra arguments for `codex exec`, after --')
+    .action(async (codexArgs: string[], opts: SubmitOptions, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const repo = resolve(opts.repo);
+      if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
+      const id = opts.id ?? newRunId();
+      if (!JobId.safeParse(id).success) throw new CliError(`invalid --id "${id}": letters, digits, ".", "_", "-" (at most 128)`, EXIT.usage);
+      const parsed = JobSpec.safeParse({
+        repo,
+        task: opts.task,
+        resume: opts.resume,
+        model: opts.model,
+        sandbox: opts.sandbox,
+        args: codexArgs.length ? codexArgs : undefined,
+        timeout_s: opts.timeout === undefined ? undefined : Number(opts.timeout),
+      });
+      if (!parsed.success) {
+        throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
+      }
+      await ensureSpool(layout);
+      try {
+        await submitJob(layout, id, parsed.data);
+      } catch (err) {
+        if (err instanceof DuplicateIdError) throw new CliError(err.message);
+        throw err;
+      }
+      const result = layout.job('done', id);
+      process.stdout.write(
+        opts.json ? `${JSON.stringify({ id, state: 'inbox', result, failed: layout.job('failed', id) })}\n` : `${id} queued; result: ${result} (or spool/failed/)\n`,
+      );
+    });
+}

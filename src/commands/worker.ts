@@ -1,0 +1,61 @@
+// `codex-spool worker`: the long-running process that runs the spool's jobs.
+import { Command } from 'commander';
+import { CliError, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
+import { codexVersion } from '../codex-runner.js';
+import { Worker } from '../worker.js';
+
+interface WorkerCommandOptions {
+  concurrency: number;
+  codexBin?: string;
+  once?: boolean;
+  poll?: number | true;
+  graceMs: number;
+  settleMs: number;
+  rejectAfterMs: number;
+  rescanMs: number;
+}
+
+export function workerCommand(): Command {
+  return withRoot(new Command('worker'))
+    .description('watch spool/inbox and run each job with Codex until stopped (SIGTERM/SIGINT)')
+    .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
+    .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')
+    .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI)')
+    .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', positiveInt('--poll'))
+    .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', positiveInt('--grace-ms'), 10_000)
+    .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', positiveInt('--settle-ms'), 50)
+    .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', positiveInt('--reject-after-ms'), 5_000)
+    .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', positiveInt('--rescan-ms'), 2_000)
+    .action(async (opts: WorkerCommandOptions, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
+      const version = await codexVersion(codexBin);
+      if (version === null) {
+        throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
+      }
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const worker = new Worker({
+        layout,
+        codexBin,
+        codexVersion: version,
+        concurrency: opts.concurrency,
+        settleMs: opts.settleMs,
+        rejectAfterMs: opts.rejectAfterMs,
+        rescanMs: opts.rescanMs,
+        graceMs: opts.graceMs,
+        once: Boolean(opts.once),
+        pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
+        log,
+      });
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log(`worker: ${signal}, stopping`);
+          void worker.stop().then(resolve);
+        };
+        process.once('SIGTERM', stop).once('SIGINT', stop);
+      });
+      log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
+      await worker.start();
+      if (!opts.once) await stopped;
+    });
+}

@@ -1,0 +1,148 @@
+// The one source of truth for every file format codex-spool reads or writes.
+// Types are inferred from these schemas; README and schema/*.json are generated from them.
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+
+/** A job id: the inbox file's name stem. No `/`, no leading `.`, so it can never escape the spool. */
+export const JobId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
+
+/** A Codex session (thread) id. Codex takes any non-UUID resume argument as a thread *name*. */
+export const SessionId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
+
+export const Sandbox = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
+
+/** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
+export const JobSpec = z.strictObject({
+  repo: z.string().refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
+  task: z.string().min(1).describe('The prompt (or the follow-up prompt when resuming)'),
+  resume: z
+    .union([SessionId, JobId])
+    .optional()
+    .describe('Codex session id, or the id of an earlier job of this spool whose session continues'),
+  model: z.string().min(1).optional().describe('Codex model (-m)'),
+  sandbox: Sandbox.optional().describe('Codex sandbox mode'),
+  args: z.array(z.string()).optional().describe('Extra arguments passed to `codex exec` as they are'),
+  timeout_s: z.number().positive().optional().describe('Wall-clock limit for the Codex run, seconds'),
+  attempts: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Runs already attempted; set by the worker when it re-queues an interrupted job'),
+});
+export type JobSpec = z.infer<typeof JobSpec>;
+
+/** spool/active/<id>.json once its run has started: the job plus the run that holds it. */
+export const ActiveJob = JobSpec.extend({ run_id: z.string() });
+export type ActiveJob = z.infer<typeof ActiveJob>;
+
+/** How a run ended. */
+export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+/** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */
+export const Usage = z.object({
+  input_tokens: z.number(),
+  cached_input_tokens: z.number(),
+  output_tokens: z.number(),
+  reasoning_output_tokens: z.number(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** The small result attached to a finished job in spool/done or spool/failed. */
+export const JobResult = z.object({
+  run_id: z.string(),
+  session_id: SessionId.nullable(),
+  status: RunStatus,
+  exit_code: z.number().int().nullable(),
+  elapsed_seconds: z.number(),
+  final_message: z.string().nullable(),
+  error: z.string().nullable().describe('The first error Codex reported, if the run failed'),
+  summary: z.string().describe('Absolute path of the run\'s summary.json'),
+});
+export type JobResult = z.infer<typeof JobResult>;
+
+/** A finished job: the job as submitted plus its result. */
+export const FinishedJob = JobSpec.extend({ result: JobResult });
+export type FinishedJob = z.infer<typeof FinishedJob>;
+
+/** The files of one run, all under runs/<run-id>/. */
+export const RunFiles = z.object({
+  dir: z.string(),
+  meta: z.string(),
+  events: z.string(),
+  log: z.string(),
+  last_message: z.string(),
+  summary: z.string(),
+});
+export type RunFiles = z.infer<typeof RunFiles>;
+
+/** runs/<run-id>/meta.json: written when the run starts, updated as soon as the session id is known. */
+export const RunMeta = z.object({
+  run_id: z.string(),
+  job_id: z.string(),
+  repo: z.string(),
+  task: z.string(),
+  resumed_from: SessionId.nullable(),
+  argv: z.array(z.string()),
+  codex_bin: z.string(),
+  codex_version: z.string().nullable(),
+  pid: z.number().int().nullable(),
+  started_at: z.string(),
+  status: z.union([z.literal('running'), RunStatus]),
+  session_id: SessionId.nullable(),
+});
+export type RunMeta = z.infer<typeof RunMeta>;
+
+/** runs/<run-id>/summary.json: everything a caller may want to know about a finished run. */
+export const RunSummary = z.object({
+  run_id: z.string(),
+  job_id: z.string(),
+  session_id: SessionId.nullable(),
+  resumed_from: SessionId.nullable(),
+  repo: z.string(),
+  task: z.string(),
+  status: RunStatus,
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  started_at: z.string(),
+  ended_at: z.string(),
+  elapsed_seconds: z.number(),
+  final_message: z.string().nullable(),
+  usage: Usage.nullable(),
+  commands: z.object({
+    count: z.number().int(),
+    failed: z.number().int(),
+    items: z.array(z.object({ command: z.string(), exit_code: z.number().int().nullable() })),
+  }),
+  files_changed: z.object({ count: z.number().int(), paths: z.array(z.string()) }),
+  errors: z.array(z.string()),
+  files: RunFiles,
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** Why a job was rejected: the machine-readable kind of the error. */
+export const RejectReason = z.enum([
+  'bad_name',
+  'unreadable',
+  'invalid_json',
+  'invalid_job',
+  'repo_missing',
+  'unknown_resume',
+  'duplicate_id',
+]);
+export type RejectReason = z.infer<typeof RejectReason>;
+
+/** spool/rejected/<id>.error.json, next to the rejected job's unchanged bytes. */
+export const RejectionError = z.object({
+  job_file: z.string(),
+  reason: RejectReason,
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  rejected_at: z.string(),
+});
+export type RejectionError = z.infer<typeof RejectionError>;

@@ -1,0 +1,44 @@
+// runs/<run-id>/: one directory per Codex run, holding everything it produced.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RunMeta, type RunFiles } from './job-schema.js';
+import { writeJsonAtomic } from './atomic-file.js';
+
+/** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The paths of a run's files (pure). */
+export function runFiles(runsDir: string, runId: string): RunFiles {
+  const dir = join(runsDir, runId);
+  return {
+    dir,
+    meta: join(dir, 'meta.json'),
+    events: join(dir, 'events.jsonl'),
+    log: join(dir, 'codex.log'),
+    last_message: join(dir, 'last-message.txt'),
+    summary: join(dir, 'summary.json'),
+  };
+}
+
+/** Creates the run directory, private to the worker's user: it holds prompts and Codex output. */
+export async function createRunDir(files: RunFiles): Promise<void> {
+  await mkdir(files.dir, { recursive: true, mode: 0o700 });
+}
+
+export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {
+  return writeJsonAtomic(files.meta, meta);
+}
+
+export async function readMeta(files: RunFiles): Promise<RunMeta> {
+  return RunMeta.parse(JSON.parse(await readFile(files.meta, 'utf8')));
+}
+
+/** The last agent message Codex wrote with `-o`, or null when it wrote none (empty on a failed turn). */
+export async function readLastMessage(files: RunFiles): Promise<string | null> {
+  const text = await readFile(files.last_message, 'utf8').catch(() => '');
+  return text === '' ? null : text;
+}

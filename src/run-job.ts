@@ -1,0 +1,108 @@
+// One claimed job, from validation to its final directory.
+import { codexArgv } from './codex-args.js';
+import { runCodex } from './codex-runner.js';
+import type { FinishedJob, JobSpec, RunMeta, RunSummary } from './job-schema.js';
+import { validateJob } from './job-validation.js';
+import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
+import { buildSummary } from './run-summary.js';
+import { writeJsonAtomic } from './atomic-file.js';
+import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
+import type { SpoolLayout } from './spool-layout.js';
+
+export interface RunJobContext {
+  layout: SpoolLayout;
+  codexBin: string;
+  codexVersion: string | null;
+  graceMs: number;
+  /** Aborted on worker shutdown: running jobs are stopped and left in active/ for recovery. */
+  shutdown: AbortSignal;
+  log(line: string): void;
+}
+
+/** How a claimed job left this worker's hands. */
+export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'interrupted';
+
+/** Validates a claimed job and, if it is sound, runs Codex for it and files the result. */
+export async function runClaimedJob(ctx: RunJobContext, claim: Claim): Promise<JobOutcome> {
+  const v = await validateJob(ctx.layout, claim.name, claim.content);
+  if (v.kind === 'reject') {
+    const path = await rejectJob(ctx.layout, claim, v.error);
+    ctx.log(`rejected ${claim.name}: ${v.error.message} (${path})`);
+    return 'rejected';
+  }
+  if (v.kind === 'wait') {
+    await requeueJob(ctx.layout, claim); // its resume target is not finished yet
+    return 'requeued';
+  }
+  return runValidJob(ctx, claim, v.spec, v.resumeSession);
+}
+
+async function runValidJob(ctx: RunJobContext, claim: Claim, spec: JobSpec, resumeSession: string | null) {
+  const runId = newRunId();
+  const files = runFiles(ctx.layout.runs, runId);
+  await createRunDir(files);
+  await recordRun(claim, spec, runId);
+  const argv = codexArgv({ spec, resumeSession, lastMessageFile: files.last_message });
+  const meta: RunMeta = {
+    run_id: runId,
+    job_id: claim.id,
+    repo: spec.repo,
+    task: spec.task,
+    resumed_from: resumeSession,
+    argv,
+    codex_bin: ctx.codexBin,
+    codex_version: ctx.codexVersion,
+    pid: null,
+    started_at: new Date().toISOString(),
+    status: 'running',
+    session_id: null,
+  };
+  // Meta writes are chained so that the last one written always holds everything known.
+  let metaWritten = writeMeta(files, meta);
+  const saveMeta = () => (metaWritten = metaWritten.then(() => writeMeta(files, { ...meta })));
+  ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
+
+  const outcome = await runCodex({
+    codexBin: ctx.codexBin,
+    argv,
+    eventsFile: files.events,
+    logFile: files.log,
+    timeoutMs: spec.timeout_s === undefined ? undefined : spec.timeout_s * 1000,
+    graceMs: ctx.graceMs,
+    stop: AbortSignal.any([ctx.shutdown, claim.lost]),
+    onSpawn: (pid) => ((meta.pid = pid), saveMeta()),
+    onSessionId: (id) => ((meta.session_id = id), saveMeta()),
+  });
+  const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
+  await writeJsonAtomic(files.summary, summary);
+  meta.status = summary.status;
+  await saveMeta();
+
+  if (outcome.stopped && !outcome.timedOut) {
+    // Shutdown or a lost lock: not the job's fault. Leave it in active/ for recovery to continue.
+    await claim.release();
+    ctx.log(`interrupted ${claim.id} run ${runId}; left for recovery`);
+    return 'interrupted';
+  }
+  const state = summary.status === 'succeeded' ? 'done' : 'failed';
+  const path = await finishJob(ctx.layout, claim, state, finishedRecord(spec, summary));
+  ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
+  return state;
+}
+
+/** The job as submitted plus its result. */
+function finishedRecord(spec: JobSpec, summary: RunSummary): FinishedJob {
+  return {
+    ...spec,
+    result: {
+      run_id: summary.run_id,
+      session_id: summary.session_id,
+      status: summary.status,
+      exit_code: summary.exit_code,
+      elapsed_seconds: summary.elapsed_seconds,
+      final_message: summary.final_message,
+      error: summary.status === 'succeeded' ? null : (summary.errors[0] ?? null),
+      summary: summary.files.summary,
+    },
+  };
+}

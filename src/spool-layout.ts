@@ -1,0 +1,43 @@
+// Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+/** Job states, one directory each under spool/. */
+export const JOB_STATES = ['inbox', 'active', 'done', 'failed', 'rejected'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface SpoolLayout {
+  root: string;
+  runs: string;
+  /** Directory of a state, e.g. <root>/spool/inbox. */
+  dir(state: JobState): string;
+  /** Path of a job file in a state, e.g. <root>/spool/done/<id>.json. */
+  job(state: JobState, id: string): string;
+}
+
+/** The root: --root, else $CODEX_SPOOL_ROOT, else the current directory. */
+export function resolveRoot(root?: string): string {
+  return resolve(root ?? process.env.CODEX_SPOOL_ROOT ?? process.cwd());
+}
+
+/** The layout of a root (pure: creates nothing). */
+export function spoolLayout(root: string): SpoolLayout {
+  const abs = resolve(root);
+  const dir = (state: JobState) => join(abs, 'spool', state);
+  return { root: abs, runs: join(abs, 'runs'), dir, job: (state, id) => join(dir(state), `${id}.json`) };
+}
+
+/** Creates whatever directory of the layout is missing. */
+export async function ensureSpool(layout: SpoolLayout): Promise<void> {
+  await Promise.all([...JOB_STATES.map((s) => layout.dir(s)), layout.runs].map((d) => mkdir(d, { recursive: true })));
+}
+
+/** A job file name in the inbox: `<stem>.json`, not a dotfile (writers publish `.x.json.tmp` by rename). */
+export function isJobFileName(name: string): boolean {
+  return name.endsWith('.json') && !name.startsWith('.') && name.length > '.json'.length;
+}
+
+/** The job id of a job file name. */
+export function jobIdOf(name: string): string {
+  return name.slice(0, -'.json'.length);
+}

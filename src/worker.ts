@@ -1,0 +1,201 @@
+// The worker loop: watch the inbox, claim what is ready, run up to `concurrency` jobs, recover orphans.
+// Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import chokidar, { type FSWatcher } from 'chokidar';
+import { SessionId } from './job-schema.js';
+import { inboxReadiness } from './inbox-readiness.js';
+import { recoverOrphans } from './recovery.js';
+import { runClaimedJob, type RunJobContext } from './run-job.js';
+import { MAX_JOB_BYTES, claimJob, findJob } from './spool-moves.js';
+import { ensureSpool, isJobFileName, type SpoolLayout } from './spool-layout.js';
+
+export interface WorkerOptions {
+  layout: SpoolLayout;
+  codexBin: string;
+  codexVersion: string | null;
+  concurrency: number;
+  /** A complete (parsable) inbox file is claimed once it has been unchanged this long. */
+  settleMs: number;
+  /** An inbox file that still does not parse after this long is claimed and rejected. */
+  rejectAfterMs: number;
+  /** How often the inbox is rescanned and orphans recovered without any watch event. */
+  rescanMs: number;
+  graceMs: number;
+  /** Exit once the inbox holds nothing claimable and nothing runs (cron, CI). */
+  once: boolean;
+  /** Poll the file system instead of inotify (network file systems). */
+  pollMs: number | null;
+  log(line: string): void;
+}
+
+/** What the scan learns of an inbox file without claiming it. */
+interface Peek {
+  name: string;
+  mtimeMs: number;
+  complete: boolean;
+  repo: string | null;
+  resume: string | null;
+}
+
+export class Worker {
+  private readonly running = new Map<string, { repo: string | null }>();
+  private readonly shutdown = new AbortController();
+  private readonly ctx: RunJobContext;
+  private watcher: FSWatcher | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private scanning: Promise<void> | null = null;
+  private rescan = false;
+  private stopped: Promise<void> | null = null;
+  private idle: (() => void)[] = [];
+  /** The last scan saw a file still settling. */
+  private settling = false;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.ctx = { ...opts, shutdown: this.shutdown.signal };
+  }
+
+  /** Starts watching; resolves once the first scan has run. With `once`, resolves when all is done. */
+  async start(): Promise<void> {
+    await ensureSpool(this.opts.layout);
+    await this.recover();
+    if (this.opts.once) return this.runOnce();
+    this.watcher = chokidar.watch(this.opts.layout.dir('inbox'), {
+      depth: 0,
+      ignoreInitial: true, // the rescan below sees what is already there
+      ignored: (path) => basename(path).startsWith('.') && path !== this.opts.layout.dir('inbox'),
+      usePolling: this.opts.pollMs !== null,
+      interval: this.opts.pollMs ?? undefined,
+    });
+    this.watcher.on('add', () => this.ring()).on('change', () => this.ring());
+    this.watcher.on('error', (err) => this.opts.log(`watch error: ${(err as Error).message}`));
+    this.ticker = setInterval(() => void this.recover().then(() => this.ring()), this.opts.rescanMs);
+    await this.ring();
+  }
+
+  /** Stops claiming, stops running Codex processes (each left in active/ for recovery), closes the watcher. Idempotent. */
+  stop(): Promise<void> {
+    return (this.stopped ??= (async () => {
+      if (this.ticker) clearInterval(this.ticker);
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      await this.watcher?.close();
+      this.shutdown.abort();
+      await this.scanning;
+      await this.whenIdle();
+    })());
+  }
+
+  /** Rings the doorbell: scan now, or right after the scan under way. */
+  private ring(): Promise<void> {
+    if (this.shutdown.signal.aborted) return Promise.resolve();
+    if (this.scanning) {
+      this.rescan = true;
+      return this.scanning;
+    }
+    return (this.scanning = (async () => {
+      do {
+        this.rescan = false;
+        await this.scan().catch((err: Error) => this.opts.log(`scan error: ${err.message}`));
+      } while (this.rescan && !this.shutdown.signal.aborted);
+      this.scanning = null;
+    })());
+  }
+
+  private async recover(): Promise<void> {
+    await recoverOrphans({ ...this.opts }).catch((err: Error) => this.opts.log(`recovery error: ${err.message}`));
+  }
+
+  /** One pass over the inbox in submission order. */
+  private async scan(): Promise<void> {
+    const inbox = this.opts.layout.dir('inbox');
+    const names = (await readdir(inbox)).filter((n) => isJobFileName(n) && !this.running.has(n));
+    const peeks = (await Promise.all(names.map((n) => this.peek(join(inbox, n), n)))).filter((p) => p !== null);
+    peeks.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+    // A repo whose earlier job runs or waits blocks its later jobs: one Codex per working tree, in order.
+    const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
+    let wakeMs = Infinity;
+    for (const p of peeks) {
+      if (this.running.size >= this.opts.concurrency) break;
+      const ready = inboxReadiness({
+        complete: p.complete,
+        ageMs: Date.now() - p.mtimeMs,
+        settleMs: this.opts.settleMs,
+        rejectAfterMs: this.opts.rejectAfterMs,
+      });
+      const blocked = p.repo !== null && blockedRepos.has(p.repo);
+      if (p.repo !== null) blockedRepos.add(p.repo);
+      if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
+      if (ready.kind === 'later' || blocked || (await this.waitsOnEarlierJob(p))) continue;
+      this.launch(p);
+    }
+    if (wakeMs !== Infinity && !this.shutdown.signal.aborted) {
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.wakeTimer = setTimeout(() => void this.ring(), wakeMs);
+    }
+    this.settling = wakeMs !== Infinity;
+  }
+
+  private async peek(path: string, name: string): Promise<Peek | null> {
+    const st = await lstat(path).catch(() => null);
+    if (!st) return null; // claimed by another worker meanwhile
+    const base = { name, mtimeMs: st.mtimeMs, repo: null, resume: null };
+    // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
+    if (!st.isFile() || st.size > MAX_JOB_BYTES) return { ...base, complete: true };
+    try {
+      const json: unknown = JSON.parse(await readFile(path, 'utf8'));
+      const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+      return {
+        ...base,
+        complete: true,
+        repo: typeof job.repo === 'string' ? job.repo : null,
+        resume: typeof job.resume === 'string' ? job.resume : null,
+      };
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { ...base, complete: false };
+    }
+  }
+
+  /** A resume of an earlier job of this spool waits until that job has ended. */
+  private async waitsOnEarlierJob(p: Peek): Promise<boolean> {
+    if (p.resume === null || SessionId.safeParse(p.resume).success) return false;
+    return (await findJob(this.opts.layout, p.resume, ['inbox', 'active'])) !== null;
+  }
+
+  private launch(p: Peek): void {
+    if (this.running.has(p.name)) return;
+    this.running.set(p.name, { repo: p.repo });
+    void (async () => {
+      const claim = await claimJob(this.opts.layout, p.name);
+      if (!claim) return;
+      try {
+        await runClaimedJob(this.ctx, claim);
+      } finally {
+        await claim.release(); // no-op unless the job ended in an error: then recovery takes it
+      }
+    })()
+      .catch((err: Error) => this.opts.log(`error ${p.name}: ${err.message}`))
+      .finally(() => {
+        this.running.delete(p.name);
+        if (this.running.size === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        void this.ring();
+      });
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** --once: claim and run until nothing is claimable, waiting to settle, or running. */
+  private async runOnce(): Promise<void> {
+    while (!this.shutdown.signal.aborted) {
+      await this.ring();
+      if (this.running.size === 0 && !this.settling) break;
+      await sleep(50);
+    }
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await this.whenIdle();
+  }
+}
