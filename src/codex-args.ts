@@ -10,15 +10,13 @@ export interface CodexArgvInput {
 
 /**
  * `codex exec --json --cd REPO [-m M] [-s S] [args…] -o FILE [resume UUID] -- TASK`.
- * `exec resume` has no --cd and no -s of its own: exec-level options go before `resume`,
- * and the sandbox of a resumed turn is set with `-c sandbox_mode=…`.
+ * `exec resume` has no --cd or -s of its own: exec-level options go before `resume` (Codex applies
+ * them to the resumed turn, which runs in --cd, not in the session's recorded directory).
  */
 export function codexArgv({ spec, resumeSession, lastMessageFile }: CodexArgvInput): string[] {
   const argv = ['exec', '--json', '--cd', spec.repo];
   if (spec.model) argv.push('-m', spec.model);
-  if (spec.sandbox) {
-    argv.push(...(resumeSession ? ['-c', `sandbox_mode="${spec.sandbox}"`] : ['-s', spec.sandbox]));
-  }
+  if (spec.sandbox) argv.push('-s', spec.sandbox);
   argv.push(...(spec.args ?? []), '-o', lastMessageFile);
   if (resumeSession) argv.push('resume', resumeSession);
   // `--` keeps a task that starts with "-" from being read as an option.

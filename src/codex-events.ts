@@ -10,6 +10,15 @@ export function sessionIdFromBannerLine(line: string): string | null {
   return SESSION_LINE.exec(line)?.[1] ?? null;
 }
 
+/**
+ * An error Codex printed on stderr: fatal errors that happen before any JSON event (an unknown
+ * resume id, a missing --cd directory, an untrusted directory) appear only there.
+ */
+export function errorFromLogLine(line: string): string | null {
+  if (line.startsWith('Error: ')) return line.slice('Error: '.length).trim();
+  return /^Not inside a trusted directory/.test(line) ? line.trim() : null;
+}
+
 export interface CommandRun {
   command: string;
   exit_code: number | null;
@@ -76,7 +85,7 @@ export function foldEventLine(digest: EventDigest, line: string): EventDigest {
 }
 
 /** Codex often reports one failure twice (`error`, then `turn.failed`): keep each text once. */
-function addError(digest: EventDigest, message: string): void {
+export function addError(digest: EventDigest, message: string): void {
   if (!digest.errors.includes(message)) digest.errors.push(message);
 }
 

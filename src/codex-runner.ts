@@ -6,7 +6,14 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { emptyDigest, foldEventLine, sessionIdFromBannerLine, type EventDigest } from './codex-events.js';
+import {
+  addError,
+  emptyDigest,
+  errorFromLogLine,
+  foldEventLine,
+  sessionIdFromBannerLine,
+  type EventDigest,
+} from './codex-events.js';
 
 export interface CodexRunOptions {
   codexBin: string;
@@ -61,6 +68,8 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
       const id = sessionIdFromBannerLine(line);
       if (id && !digest.sessionId) digest.sessionId = id;
       reportSession(digest.sessionId);
+      const error = errorFromLogLine(line);
+      if (error) addError(digest, error);
     }),
   ];
 

@@ -1,0 +1,158 @@
+// The core path against the REAL Codex CLI, pointed at a mock Responses server on 127.0.0.1.
+// The worker runs as a child process; the test talks to it only through the spool and the CLI.
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { codexBin, writeCodexHome } from './helpers/codex-home.js';
+import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
+import { cli, jobsIn, killStarted, makeTempRoot, readJson, startWorker, waitForFinished, type TempRoot } from './helpers/spool-env.js';
+
+let mock: MockServer;
+let t: TempRoot;
+let repo: string;
+
+beforeAll(async () => {
+  mock = await startMockResponses();
+  t = await makeTempRoot();
+  repo = await t.repo('main');
+  await writeCodexHome(t.env.CODEX_HOME!, mock.url, [repo]);
+});
+afterEach(killStarted);
+afterAll(async () => {
+  await mock.close();
+  await t.cleanup();
+});
+
+const done = (id: string) => join(t.root, 'spool', 'done', `${id}.json`);
+const exists = (p: string) => readFile(p).then(() => true, () => false);
+const threadIdOf = async (eventsFile: string) =>
+  JSON.parse((await readFile(eventsFile, 'utf8')).split('\n')[0]!).thread_id as string;
+/** The user-visible texts of a Responses request's input. */
+const inputTexts = (body: any): string =>
+  JSON.stringify((body.input as any[]).filter((i) => i.type === 'message' || i.type === 'function_call'));
+
+describe('core path with the real Codex CLI', () => {
+  it('submit returns without a worker; the worker runs Codex and files result, session id, message and usage', async () => {
+    mock.script([
+      { kind: 'shell', cmd: "printf 'hello\\n' > hello.txt" },
+      { kind: 'message', text: 'DONE: created hello.txt' },
+    ]);
+    mock.usage = { input_tokens: 1234, cached_tokens: 200, output_tokens: 56, reasoning_tokens: 7 };
+    const submit = await cli(t, ['submit', '--repo', repo, '--task', 'Create hello.txt', '--id', 'first']);
+    expect(submit.code).toBe(0);
+    expect(submit.stdout).toContain('first');
+    expect(Buffer.byteLength(submit.stdout)).toBeLessThanOrEqual(250);
+    // No worker is running: the job waits in the inbox and nothing has reached the model.
+    expect(await jobsIn(t, 'inbox')).toEqual(['first.json']);
+    expect(mock.requests).toHaveLength(0);
+
+    const worker = startWorker(t, [], codexBin());
+    const { state, record } = await waitForFinished(t, 'first');
+    const summary = await readJson(record.result.summary);
+    expect(record.result.error).toBeNull();
+    expect(state).toBe('done');
+    expect(record.result.status).toBe('succeeded');
+    expect(record.result.exit_code).toBe(0);
+    expect(record.result.session_id).toBe(await threadIdOf(summary.files.events));
+    expect(record.result.final_message).toBe('DONE: created hello.txt');
+    expect(await readFile(join(repo, 'hello.txt'), 'utf8')).toBe('hello\n');
+    expect(summary.final_message).toBe('DONE: created hello.txt');
+    // Codex reports the thread's cumulative usage over the turn's two model calls.
+    expect(summary.usage).toEqual({
+      input_tokens: 2468,
+      cached_input_tokens: 400,
+      output_tokens: 112,
+      reasoning_output_tokens: 14,
+    });
+    expect(summary.commands.count).toBe(1);
+    expect(summary.commands.items[0].exit_code).toBe(0);
+    const meta = await readJson(summary.files.meta);
+    expect(meta.session_id).toBe(record.result.session_id);
+    expect(meta.codex_version).toMatch(/^codex-cli \d/);
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    await worker.stop();
+  });
+
+  it('resume jobs, by session id and by job id, continue the same session with its conversation', async () => {
+    const first = await readJson(done('first'));
+    const session = first.result.session_id as string;
+    const worker = startWorker(t, [], codexBin());
+
+    for (const [id, resume] of [
+      ['by-session', session],
+      ['by-job', 'first'],
+    ] as const) {
+      mock.script([{ kind: 'message', text: `continued ${id}` }]);
+      const before = mock.requests.length;
+      await writeFile(
+        join(t.root, 'spool', 'inbox', `${id}.json`),
+        JSON.stringify({ repo, task: `follow-up ${id}`, resume }),
+      );
+      const { state, record } = await waitForFinished(t, id);
+      expect(record.result.error).toBeNull();
+      expect(state).toBe('done');
+      expect(record.result.session_id).toBe(session);
+      expect(record.result.final_message).toBe(`continued ${id}`);
+      const request = mock.requests[before]!;
+      expect(request.threadId).toBe(session);
+      // The resumed turn's request carries the first turn's conversation.
+      const texts = inputTexts(request.body);
+      expect(texts).toContain('Create hello.txt');
+      expect(texts).toContain(`follow-up ${id}`);
+      const summary = await readJson(record.result.summary);
+      expect(summary.resumed_from).toBe(session);
+    }
+    await worker.stop();
+  });
+
+  it('a model failure (HTTP 500) ends in spool/failed with Codex\'s error text and exit code', async () => {
+    mock.script([{ kind: 'http-error', status: 500 }]);
+    const worker = startWorker(t, [], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Will fail', '--id', 'boom'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'boom');
+    expect(state).toBe('failed');
+    expect(record.result.status).toBe('failed');
+    expect(record.result.exit_code).not.toBe(0);
+    expect(record.result.error).toMatch(/high demand/);
+    const summary = await readJson(record.result.summary);
+    expect(summary.errors.join('\n')).toMatch(/high demand/);
+    expect(await exists(done('boom'))).toBe(false);
+    await worker.stop();
+  });
+
+  it('a resume of an unknown session fails with Codex\'s own error', async () => {
+    const worker = startWorker(t, [], codexBin());
+    const ghost = '01a21193-f66c-7b90-bbe3-5bb485d74666';
+    await writeFile(join(t.root, 'spool', 'inbox', 'ghost.json'), JSON.stringify({ repo, task: 'go on', resume: ghost }));
+    const { state, record } = await waitForFinished(t, 'ghost');
+    expect(state).toBe('failed');
+    expect(record.result.exit_code).toBe(1);
+    expect(record.result.error).toMatch(/no rollout found/);
+    await worker.stop();
+  });
+
+  it('two workers on one spool run each of 20 jobs exactly once', async () => {
+    const repos = await Promise.all(Array.from({ length: 20 }, (_, i) => t.repo(`many-${i}`)));
+    await writeCodexHome(t.env.CODEX_HOME!, mock.url, [repo, ...repos]);
+    mock.script([]);
+    const before = mock.requests.length;
+    const workers = [startWorker(t, [], codexBin()), startWorker(t, [], codexBin())];
+    await Promise.all(
+      repos.map((r, i) => writeFile(join(t.root, 'spool', 'inbox', `many-${i}.json`), JSON.stringify({ repo: r, task: `job ${i}` }))),
+    );
+    const finished = await Promise.all(repos.map((_, i) => waitForFinished(t, `many-${i}`, 120_000)));
+    expect(finished.map((f) => f.state)).toEqual(repos.map(() => 'done'));
+    const records = finished.map((f) => f.record);
+    // One Codex session per job, one model request per session: nothing ran twice.
+    const sessions = new Set(records.map((r) => r.result.session_id));
+    expect(sessions.size).toBe(20);
+    const requests = mock.requests.slice(before);
+    expect(requests).toHaveLength(20);
+    expect(new Set(requests.map((r) => r.threadId))).toEqual(sessions);
+    const runs = await readdir(join(t.root, 'runs'));
+    const jobRuns = await Promise.all(runs.map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))));
+    expect(jobRuns.filter((m) => m.job_id.startsWith('many-'))).toHaveLength(20);
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+});

@@ -1,0 +1,128 @@
+// Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
+import { mkdtemp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+
+export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const cliPath = join(projectRoot, 'dist', 'cli.js');
+export const fakeCodex = join(projectRoot, 'test', 'fixtures', 'fake-codex');
+
+export interface TempRoot {
+  dir: string;
+  /** The codex-spool root. */
+  root: string;
+  /** HOME and CODEX_HOME for every process the test starts: never the user's own. */
+  env: Record<string, string>;
+  /** Makes a directory for Codex to work in. */
+  repo(name: string): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promise<TempRoot> {
+  const dir = await mkdtemp(join(tmpdir(), 'codex-spool-test-'));
+  const root = join(dir, 'root');
+  const home = join(dir, 'home');
+  await Promise.all([mkdir(root), mkdir(home), mkdir(join(dir, 'codex-home'))]);
+  return {
+    dir,
+    root,
+    env: { HOME: home, CODEX_HOME: join(dir, 'codex-home'), CODEX_SPOOL_ROOT: root, ...extraEnv },
+    async repo(name) {
+      const path = join(dir, 'repos', name);
+      await mkdir(path, { recursive: true });
+      await execa('git', ['init', '-q', path]); // Codex works only in git repos (or with --skip-git-repo-check)
+      return path;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+const started = new Set<ResultPromise>();
+
+/** Runs the CLI to its end. */
+export async function cli(t: TempRoot, args: string[]) {
+  const r = await execa('node', [cliPath, ...args], { env: t.env, reject: false, stdin: 'ignore' });
+  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+export interface WorkerProcess {
+  child: ResultPromise;
+  /** Everything the worker logged so far. */
+  log(): string;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>;
+}
+
+/** Starts `codex-spool worker` on the temp root as a real child process. */
+export function startWorker(t: TempRoot, args: string[] = [], codexBin = fakeCodex): WorkerProcess {
+  const child = execa('node', [cliPath, 'worker', '--codex-bin', codexBin, ...args], {
+    env: t.env,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+  });
+  started.add(child);
+  let log = '';
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  return {
+    child,
+    log: () => log,
+    async stop(signal = 'SIGTERM') {
+      child.kill(signal);
+      const r = await child;
+      started.delete(child);
+      return r.exitCode;
+    },
+  };
+}
+
+/** Kills every worker a test started and left running (afterEach). */
+export async function killStarted(): Promise<void> {
+  await Promise.all(
+    [...started].map(async (child) => {
+      child.kill('SIGKILL');
+      await child;
+      started.delete(child);
+    }),
+  );
+}
+
+/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs` with `what`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Names of the job files (not error files, not dotfiles) in a spool state directory. */
+export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
+  const names = await readdir(join(t.root, 'spool', state)).catch(() => []);
+  return names.filter((n) => n.endsWith('.json') && !n.endsWith('.error.json') && !n.startsWith('.')).sort();
+}
+
+/** Waits until job `id` is in done/ or failed/ and returns where and what it is. */
+export async function waitForFinished(t: TempRoot, id: string, timeoutMs = 60_000): Promise<{ state: string; record: any }> {
+  return waitFor(`${id} finished`, async () => {
+    for (const state of ['done', 'failed']) {
+      const text = await readIfExists(join(t.root, 'spool', state, `${id}.json`));
+      if (text) return { state, record: JSON.parse(text) };
+    }
+    return null;
+  }, timeoutMs);
+}
+
+export async function readJson<T = any>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+/** Reads a file if it exists. */
+export function readIfExists(path: string): Promise<string | null> {
+  return readFile(path, 'utf8').catch(() => null);
+}
