@@ -4,7 +4,8 @@ import { link, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Cut long names: the temp name must stay under the file system's 255-byte limit.
+  return join(dirname(path), `.${basename(path).slice(0, 128)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** Writes `path` atomically, replacing any file there. */

@@ -1,5 +1,6 @@
 // Claim locks: proper-lockfile's `active/<name>.lock` directory, refreshed while the claim is held.
 // A lock whose owner died goes stale (mtime not refreshed for `staleMs`) and may then be taken over.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
@@ -7,9 +8,18 @@ import lockfile from 'proper-lockfile';
 export const LOCK_STALE_MS = 10_000;
 const LOCK_UPDATE_MS = 2_000;
 
-/** The stable path a job's lock hangs on (by name, not on a file that is then renamed). */
+/**
+ * The stable path a job's lock hangs on (by name, not on a file that is then renamed). The lock is
+ * `<target>.lock`; a name too long for that (a bad name, about to be rejected) is replaced by its hash.
+ */
 function lockTarget(activeDir: string, name: string): string {
-  return join(activeDir, name);
+  return join(activeDir, fitName(name));
+}
+
+/** `name` if it leaves room for a suffix within the 255-byte name limit, else a stable stand-in. */
+export function fitName(name: string): string {
+  if (Buffer.byteLength(name) <= 200) return name;
+  return `long-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
 
 /**

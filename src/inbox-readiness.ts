@@ -13,6 +13,7 @@ export interface ReadinessInput {
 export type Readiness = { kind: 'claim' } | { kind: 'later'; afterMs: number };
 
 export function inboxReadiness({ complete, ageMs, settleMs, rejectAfterMs }: ReadinessInput): Readiness {
-  const waitMs = (complete ? settleMs : rejectAfterMs) - ageMs;
+  // A file dated in the future (copied from a host with a fast clock) counts as just written.
+  const waitMs = (complete ? settleMs : rejectAfterMs) - Math.max(0, ageMs);
   return waitMs <= 0 ? { kind: 'claim' } : { kind: 'later', afterMs: Math.ceil(waitMs) };
 }

@@ -13,6 +13,9 @@ export const SessionId = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
 
+/** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
+export const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
 export const Sandbox = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
 /** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
@@ -26,7 +29,12 @@ export const JobSpec = z.strictObject({
   model: z.string().min(1).optional().describe('Codex model (-m)'),
   sandbox: Sandbox.optional().describe('Codex sandbox mode'),
   args: z.array(z.string()).optional().describe('Extra arguments passed to `codex exec` as they are'),
-  timeout_s: z.number().positive().optional().describe('Wall-clock limit for the Codex run, seconds'),
+  timeout_s: z
+    .number()
+    .positive()
+    .max(MAX_TIMEOUT_S)
+    .optional()
+    .describe('Wall-clock limit for the Codex run, seconds (at most 7 days)'),
   attempts: z
     .number()
     .int()

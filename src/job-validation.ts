@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { FinishedJob, JobId, JobSpec, SessionId, type RejectReason, type RejectionError } from './job-schema.js';
 import { findJob, type JobFileContent } from './spool-moves.js';
-import { jobIdOf, type SpoolLayout } from './spool-layout.js';
+import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -18,7 +18,7 @@ function rejection(name: string, reason: RejectReason, message: string, issues: 
 
 /** Parses and schema-checks a job file's name and bytes (pure). */
 export function parseJob(name: string, bytes: Uint8Array): { kind: 'ok'; spec: JobSpec } | Rejection {
-  if (!JobId.safeParse(jobIdOf(name)).success) {
+  if (!isJobFileName(name) || !JobId.safeParse(jobIdOf(name)).success) {
     return rejection(name, 'bad_name', `file name "${name}" is not <id>.json with an id of letters, digits, ".", "_", "-" (at most 128)`);
   }
   let json: unknown;
@@ -46,6 +46,7 @@ export async function validateJob(layout: SpoolLayout, name: string, content: Jo
   if (!repo?.isDirectory()) return rejection(name, 'repo_missing', `repo ${spec.repo} is not an existing directory`);
   if (spec.resume === undefined) return { kind: 'ok', spec, resumeSession: null };
   if (SessionId.safeParse(spec.resume).success) return { kind: 'ok', spec, resumeSession: spec.resume.toLowerCase() };
+  if (spec.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);
   return resolveResumeJob(layout, name, spec, spec.resume);
 }
 
@@ -56,8 +57,17 @@ async function resolveResumeJob(layout: SpoolLayout, name: string, spec: JobSpec
   if (state === null) {
     return rejection(name, 'unknown_resume', `resume target "${target}" is neither a session id nor a job of this spool`);
   }
-  const record = FinishedJob.safeParse(JSON.parse(await readFile(layout.job(state, target), 'utf8').catch(() => 'null')));
-  const session = record.success ? record.data.result.session_id : null;
+  const session = await finishedSession(layout.job(state, target));
   if (!session) return rejection(name, 'unknown_resume', `job "${target}" in spool/${state} has no Codex session id to resume`);
   return { kind: 'ok', spec, resumeSession: session };
+}
+
+/** The session id recorded in a finished job file, or null if it has none or cannot be read. */
+async function finishedSession(path: string): Promise<string | null> {
+  try {
+    const record = FinishedJob.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return record.success ? record.data.result.session_id : null;
+  } catch {
+    return null;
+  }
 }

@@ -5,7 +5,7 @@ import type { Stats } from 'node:fs';
 import { access, lstat, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
-import { tryLock } from './claim-lock.js';
+import { fitName, tryLock } from './claim-lock.js';
 import type { ActiveJob, JobSpec, RejectionError } from './job-schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -137,9 +137,10 @@ export async function finishJob(
  */
 export async function rejectJob(layout: SpoolLayout, claim: Claim, error: RejectionError): Promise<string> {
   const dir = layout.dir('rejected');
-  let stem = claim.id;
+  const base = fitName(claim.id);
+  let stem = base;
   for (let n = 1; (await exists(join(dir, `${stem}.json`))) || (await exists(join(dir, `${stem}.error.json`))); n++) {
-    stem = `${claim.id}~${n}`;
+    stem = `${base}~${n}`;
   }
   await writeJsonAtomic(join(dir, `${stem}.error.json`), error);
   const path = join(dir, `${stem}.json`);

@@ -9,7 +9,7 @@ import { inboxReadiness } from './inbox-readiness.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
 import { MAX_JOB_BYTES, claimJob, findJob } from './spool-moves.js';
-import { ensureSpool, isJobFileName, type SpoolLayout } from './spool-layout.js';
+import { ensureSpool, isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 export interface WorkerOptions {
   layout: SpoolLayout;
@@ -159,7 +159,7 @@ export class Worker {
 
   /** A resume of an earlier job of this spool waits until that job has ended. */
   private async waitsOnEarlierJob(p: Peek): Promise<boolean> {
-    if (p.resume === null || SessionId.safeParse(p.resume).success) return false;
+    if (p.resume === null || p.resume === jobIdOf(p.name) || SessionId.safeParse(p.resume).success) return false;
     return (await findJob(this.opts.layout, p.resume, ['inbox', 'active'])) !== null;
   }
 

@@ -1,0 +1,242 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseJob, validateJob } from '../../src/job-validation.js';
+import type { JobFileContent } from '../../src/spool-moves.js';
+import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+
+const bytes = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+const content = (v: unknown): JobFileContent => ({ kind: 'bytes', bytes: bytes(v) });
+const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
+
+function reasonOf(r: { kind: string; error?: { reason: string } }): string | undefined {
+  return r.kind === 'reject' ? r.error?.reason : undefined;
+}
+
+describe('parseJob', () => {
+  const good = { repo: '/some/repo', task: 'do it' };
+
+  it('accepts a valid job and returns the spec', () => {
+    const r = parseJob('job-1.json', bytes({ ...good, model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, attempts: 0 }));
+    expect(r).toEqual({
+      kind: 'ok',
+      spec: { repo: '/some/repo', task: 'do it', model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, attempts: 0 },
+    });
+  });
+
+  it('accepts 128-char ids and ids with . _ -', () => {
+    expect(parseJob(`${'a'.repeat(128)}.json`, bytes(good)).kind).toBe('ok');
+    expect(parseJob('a.b_c-D9.json', bytes(good)).kind).toBe('ok');
+    expect(parseJob('-x.json', bytes(good)).kind).toBe('ok');
+  });
+
+  for (const name of ['a b.json', '.hidden.json', `${'a'.repeat(129)}.json`, '.json', 'caf\u00e9.json', 'a~1.json']) {
+    it(`rejects the name ${JSON.stringify(name.length > 40 ? `${name.slice(0, 10)}…(${name.length} chars)` : name)} as bad_name`, () => {
+      const r = parseJob(name, bytes(good));
+      expect(r.kind).toBe('reject');
+      if (r.kind !== 'reject') return;
+      expect(r.error.reason).toBe('bad_name');
+      expect(r.error.job_file).toBe(name);
+      expect(r.error.issues).toEqual([]);
+      expect(Number.isNaN(Date.parse(r.error.rejected_at))).toBe(false);
+    });
+  }
+
+  it('rejects invalid UTF-8 bytes as invalid_json', () => {
+    const raw = Buffer.concat([Buffer.from('{"repo":"/r","task":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const r = parseJob('x.json', raw);
+    expect(reasonOf(r)).toBe('invalid_json');
+    if (r.kind === 'reject') expect(r.error.message).toMatch(/UTF-8/);
+  });
+
+  it('accepts a UTF-8 BOM', () => {
+    expect(parseJob('x.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes(good)])).kind).toBe('ok');
+  });
+
+  it('rejects text that is not JSON, and a truncated file', () => {
+    expect(reasonOf(parseJob('x.json', bytes('repo: /r')))).toBe('invalid_json');
+    expect(reasonOf(parseJob('x.json', bytes('{"repo":"/r","task":"t"')))).toBe('invalid_json');
+    expect(reasonOf(parseJob('x.json', Buffer.alloc(0)))).toBe('invalid_json');
+  });
+
+  it('rejects JSON that is not an object as invalid_job', () => {
+    for (const v of ['[]', '"job"', 'null', '42']) expect(reasonOf(parseJob('x.json', bytes(v)))).toBe('invalid_job');
+  });
+
+  it('rejects an unknown field, naming it', () => {
+    const r = parseJob('x.json', bytes({ ...good, priority: 1 }));
+    expect(reasonOf(r)).toBe('invalid_job');
+    if (r.kind === 'reject') expect(r.error.message).toContain('priority');
+  });
+
+  it('rejects a missing or empty task, with the path in issues', () => {
+    const r = parseJob('x.json', bytes({ repo: '/r' }));
+    expect(reasonOf(r)).toBe('invalid_job');
+    if (r.kind === 'reject') expect(r.error.issues.map((i) => i.path)).toEqual(['task']);
+    expect(reasonOf(parseJob('x.json', bytes({ repo: '/r', task: '' })))).toBe('invalid_job');
+  });
+
+  it('rejects a relative repo', () => {
+    for (const repo of ['repo', './repo', '../repo', '~/repo', '']) {
+      const r = parseJob('x.json', bytes({ repo, task: 't' }));
+      expect(reasonOf(r)).toBe('invalid_job');
+      if (r.kind === 'reject') expect(r.error.issues[0]?.path).toBe('repo');
+    }
+  });
+
+  it('rejects a bad sandbox, timeout_s and attempts', () => {
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, sandbox: 'full' })))).toBe('invalid_job');
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, timeout_s: 0 })))).toBe('invalid_job');
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, timeout_s: '5' })))).toBe('invalid_job');
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, attempts: 1.5 })))).toBe('invalid_job');
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, args: 'a b' })))).toBe('invalid_job');
+  });
+
+  it('rejects a resume that is neither a UUID nor a job id', () => {
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, resume: '../etc/passwd' })))).toBe('invalid_job');
+    expect(reasonOf(parseJob('x.json', bytes({ ...good, resume: '.hidden' })))).toBe('invalid_job');
+  });
+
+  it('rejects a __proto__ key and does not pollute Object.prototype', () => {
+    const text = '{"repo":"/r","task":"t","__proto__":{"polluted":"yes","sandbox":"danger-full-access"}}';
+    const r = parseJob('x.json', Buffer.from(text));
+    expect(reasonOf(r)).toBe('invalid_job');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    expect(({} as Record<string, unknown>).sandbox).toBeUndefined();
+  });
+
+  it('rejects constructor/prototype keys too', () => {
+    expect(reasonOf(parseJob('x.json', bytes('{"repo":"/r","task":"t","constructor":{"prototype":{"p":1}}}')))).toBe('invalid_job');
+    expect(({} as Record<string, unknown>).p).toBeUndefined();
+  });
+});
+
+describe('validateJob against a real spool', () => {
+  let tmp: string;
+  let layout: SpoolLayout;
+  let repo: string;
+
+  beforeEach(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'codex-spool-unit-validation-'));
+    layout = spoolLayout(join(tmp, 'root'));
+    await ensureSpool(layout);
+    repo = join(tmp, 'repo');
+    await mkdir(repo);
+  });
+  afterEach(() => rm(tmp, { recursive: true, force: true }));
+
+  const finished = (sessionId: string | null, extra: Record<string, unknown> = {}) => ({
+    repo,
+    task: 'earlier',
+    ...extra,
+    result: {
+      run_id: 'r1',
+      session_id: sessionId,
+      status: 'succeeded',
+      exit_code: 0,
+      elapsed_seconds: 1,
+      final_message: null,
+      error: null,
+      summary: '/x/summary.json',
+    },
+  });
+
+  it('ok for a valid new job: no resume session', async () => {
+    expect(await validateJob(layout, 'j.json', content({ repo, task: 't' }))).toEqual({
+      kind: 'ok',
+      spec: { repo, task: 't' },
+      resumeSession: null,
+    });
+  });
+
+  it('passes the parse rejection through', async () => {
+    const v = await validateJob(layout, 'bad name.json', content({ repo, task: 't' }));
+    expect(reasonOf(v)).toBe('bad_name');
+  });
+
+  it('repo missing → repo_missing', async () => {
+    const v = await validateJob(layout, 'j.json', content({ repo: join(tmp, 'nope'), task: 't' }));
+    expect(reasonOf(v)).toBe('repo_missing');
+  });
+
+  it('repo is a file → repo_missing', async () => {
+    const file = join(tmp, 'file');
+    await writeFile(file, 'x');
+    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo: file, task: 't' })))).toBe('repo_missing');
+  });
+
+  it('unreadable content → unreadable, with the reason in the message', async () => {
+    const v = await validateJob(layout, 'j.json', { kind: 'unreadable', why: 'not a regular file (FIFO)' });
+    expect(reasonOf(v)).toBe('unreadable');
+    if (v.kind === 'reject') {
+      expect(v.error.message).toContain('FIFO');
+      expect(v.error.job_file).toBe('j.json');
+    }
+  });
+
+  it('resume by UUID: the session, lower-cased', async () => {
+    const v = await validateJob(layout, 'j.json', content({ repo, task: 't', resume: SESSION.toUpperCase() }));
+    expect(v).toMatchObject({ kind: 'ok', resumeSession: SESSION });
+  });
+
+  it('resume by a job id in done/ → its result.session_id', async () => {
+    await writeFile(layout.job('done', 'first'), JSON.stringify(finished(SESSION)));
+    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    expect(v).toEqual({ kind: 'ok', spec: { repo, task: 't', resume: 'first' }, resumeSession: SESSION });
+  });
+
+  it('resume by a job id in failed/ → its result.session_id', async () => {
+    await writeFile(layout.job('failed', 'first'), JSON.stringify(finished(SESSION)));
+    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    expect(v).toMatchObject({ kind: 'ok', resumeSession: SESSION });
+  });
+
+  it('resume by a finished job without a session id → unknown_resume', async () => {
+    await writeFile(layout.job('failed', 'first'), JSON.stringify(finished(null)));
+    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    expect(reasonOf(v)).toBe('unknown_resume');
+  });
+
+  it('resume by a job still in inbox/ or active/ → wait on it', async () => {
+    await writeFile(layout.job('inbox', 'first'), JSON.stringify({ repo, task: 'earlier' }));
+    expect(await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }))).toEqual({ kind: 'wait', on: 'first' });
+    await writeFile(layout.job('active', 'other'), JSON.stringify({ repo, task: 'earlier' }));
+    expect(await validateJob(layout, 'third.json', content({ repo, task: 't', resume: 'other' }))).toEqual({ kind: 'wait', on: 'other' });
+  });
+
+  it('resume of an unknown target (or one that was only rejected) → unknown_resume', async () => {
+    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo, task: 't', resume: 'ghost' })))).toBe('unknown_resume');
+    await writeFile(layout.job('rejected', 'ghost'), '{}');
+    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo, task: 't', resume: 'ghost' })))).toBe('unknown_resume');
+  });
+
+  it('the id of a done or failed job → duplicate_id', async () => {
+    await writeFile(layout.job('done', 'dup'), JSON.stringify(finished(SESSION)));
+    const v = await validateJob(layout, 'dup.json', content({ repo, task: 't' }));
+    expect(reasonOf(v)).toBe('duplicate_id');
+    if (v.kind === 'reject') expect(v.error.message).toContain('done');
+    await writeFile(layout.job('failed', 'dup2'), JSON.stringify(finished(null)));
+    expect(reasonOf(await validateJob(layout, 'dup2.json', content({ repo, task: 't' })))).toBe('duplicate_id');
+  });
+
+  it('the id of an earlier rejected job is free to use again', async () => {
+    await writeFile(layout.job('rejected', 'again'), 'garbage');
+    expect((await validateJob(layout, 'again.json', content({ repo, task: 't' }))).kind).toBe('ok');
+  });
+
+  // Known bug (see report): a job that resumes itself finds its own file in active/ and waits forever.
+  it('a job whose resume names itself is rejected, not told to wait on itself', async () => {
+    await writeFile(layout.job('active', 'self'), JSON.stringify({ repo, task: 't', resume: 'self' }));
+    const v = await validateJob(layout, 'self.json', content({ repo, task: 't', resume: 'self' }));
+    expect(v.kind).toBe('reject');
+  });
+
+  // Known bug (see report): a corrupt done/<target>.json makes validateJob throw instead of rejecting.
+  it('a resume target whose done/ record is not JSON gives a rejection, not an exception', async () => {
+    await writeFile(layout.job('done', 'first'), '{"repo":');
+    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    expect(reasonOf(v)).toBe('unknown_resume');
+  });
+});

@@ -1,0 +1,196 @@
+// The worker process against the spool, with the fast fake codex: bad input, half-written files,
+// crashes and shutdowns. Nothing is lost, nothing runs twice.
+import { execFileSync } from 'node:child_process';
+import { open, readFile, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  cli,
+  jobsIn,
+  killStarted,
+  makeTempRoot,
+  readIfExists,
+  readJson,
+  startWorker,
+  waitFor,
+  waitForFinished,
+  type TempRoot,
+} from './helpers/spool-env.js';
+
+let t: TempRoot;
+let repo: string;
+let codexCalls: string;
+
+beforeEach(async () => {
+  t = await makeTempRoot();
+  codexCalls = join(t.dir, 'codex-calls.log');
+  t.env.FAKE_CODEX_LOG = codexCalls;
+  repo = await t.repo('r');
+});
+afterEach(async () => {
+  await killStarted();
+  await t.cleanup();
+});
+
+const inbox = (name: string) => join(t.root, 'spool', 'inbox', name);
+const rejected = (name: string) => join(t.root, 'spool', 'rejected', name);
+const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
+
+describe('invalid jobs', () => {
+  it('each kind is moved to rejected/ with its bytes unchanged and an error file naming the problem', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    const cases: [string, string | Buffer, string, RegExp][] = [
+      ['not-json.json', '{"repo": "/tmp", "task": ', 'invalid_json', /JSON/],
+      ['bad-utf8.json', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'invalid_json', /UTF-8/],
+      ['unknown-field.json', JSON.stringify({ repo, task: 'x', colour: 'red' }), 'invalid_job', /colour/],
+      ['missing-task.json', JSON.stringify({ repo }), 'invalid_job', /task/],
+      ['wrong-type.json', JSON.stringify({ repo, task: 'x', timeout_s: 'soon' }), 'invalid_job', /timeout_s/],
+      ['relative-repo.json', JSON.stringify({ repo: 'src', task: 'x' }), 'invalid_job', /absolute/],
+      ['proto.json', `{"repo":${JSON.stringify(repo)},"task":"x","__proto__":{"polluted":true}}`, 'invalid_job', /__proto__/],
+      ['no-repo.json', JSON.stringify({ repo: join(t.dir, 'nowhere'), task: 'x' }), 'repo_missing', /nowhere/],
+      ['bad-resume.json', JSON.stringify({ repo, task: 'x', resume: 'never-was' }), 'unknown_resume', /never-was/],
+      ['has space.json', JSON.stringify({ repo, task: 'x' }), 'bad_name', /has space/],
+      ['huge.json', `{"repo":${JSON.stringify(repo)},"task":"${'x'.repeat(300 * 1024)}"}`, 'unreadable', /byte limit/],
+    ];
+    for (const [name, bytes] of cases) await writeFile(inbox(name), bytes);
+    await symlink('/etc/hostname', inbox('link.json'));
+    await mkdir(inbox('dir.json'));
+    execFileSync('mkfifo', [inbox('fifo.json')]);
+
+    const worker = startWorker(t, ['--reject-after-ms', '300']);
+    const expected = cases.length + 3;
+    await waitFor('all rejected', async () => (await jobsIn(t, 'rejected')).length === expected, 20_000);
+    for (const [name, bytes, reason, message] of cases) {
+      expect(await readFile(rejected(name))).toEqual(Buffer.from(bytes));
+      const error = await readJson(rejected(name.replace(/\.json$/, '.error.json')));
+      expect(error.reason, name).toBe(reason);
+      expect(error.message, name).toMatch(message);
+    }
+    for (const name of ['link', 'dir', 'fifo']) {
+      const error = await readJson(rejected(`${name}.error.json`));
+      expect(error.reason).toBe('unreadable');
+      expect(error.message).toMatch(/not a regular file/);
+    }
+    expect(({} as any).polluted).toBeUndefined();
+    expect(await calls()).toEqual([]); // no Codex ran for any of them
+    // The worker lives on and still runs good jobs.
+    await writeFile(inbox('good.json'), JSON.stringify({ repo, task: 'fine' }));
+    expect((await waitForFinished(t, 'good')).state).toBe('done');
+    await worker.stop();
+  });
+
+  it('a second job with the id of a finished one is rejected, the first result untouched', async () => {
+    const worker = startWorker(t);
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'one', '--id', 'same'])).code).toBe(0);
+    const first = await waitForFinished(t, 'same');
+    const dup = await cli(t, ['submit', '--repo', repo, '--task', 'two', '--id', 'same']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/already used/);
+    await writeFile(inbox('same.json'), JSON.stringify({ repo, task: 'two' }));
+    await waitFor('duplicate rejected', async () => (await jobsIn(t, 'rejected')).includes('same.json'));
+    expect((await readJson(rejected('same.error.json'))).reason).toBe('duplicate_id');
+    expect(await readJson(join(t.root, 'spool', 'done', 'same.json'))).toEqual(first.record);
+    await worker.stop();
+  });
+});
+
+describe('half-written files', () => {
+  it('a job written slowly in chunks is claimed once, complete', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    const worker = startWorker(t);
+    const text = JSON.stringify({ repo, task: 'written slowly in several chunks' }, null, 2);
+    const fh = await open(inbox('slow.json'), 'w');
+    const chunk = Math.ceil(text.length / 4);
+    for (let i = 0; i < text.length; i += chunk) {
+      await fh.write(text.slice(i, i + chunk));
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    await fh.close();
+    const { state, record } = await waitForFinished(t, 'slow');
+    expect(state).toBe('done');
+    expect(record.task).toBe('written slowly in several chunks');
+    expect(await calls()).toHaveLength(1);
+    expect(await jobsIn(t, 'rejected')).toEqual([]);
+    await worker.stop();
+  });
+});
+
+describe('crashes and shutdown', () => {
+  it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
+    const first = startWorker(t);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 3', '--id', 'crash']);
+    const meta = await waitFor('session id recorded', async () => {
+      const active = await readIfExists(join(t.root, 'spool', 'active', 'crash.json'));
+      const runId = active && JSON.parse(active).run_id;
+      const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
+      return m && JSON.parse(m).session_id ? JSON.parse(m) : null;
+    });
+    await first.stop('SIGKILL');
+    // The orphaned Codex process group is still running; the restarted worker stops it before resuming.
+    const second = startWorker(t);
+    const { state, record } = await waitForFinished(t, 'crash', 60_000);
+    expect(state).toBe('done');
+    expect(record.result.session_id).toBe(meta.session_id);
+    expect(record.attempts).toBe(1);
+    const argvs = await calls();
+    expect(argvs).toHaveLength(2);
+    expect(argvs[1]).toContain(`resume ${meta.session_id}`);
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    await second.stop();
+  });
+
+  it('SIGTERM stops the running Codex, leaves the job recoverable, and a restart resumes it', async () => {
+    const first = startWorker(t, ['--grace-ms', '2000']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'term']);
+    await waitFor('codex started', async () => (await calls()).length === 1);
+    await waitFor('session recorded', async () => {
+      const active = await readIfExists(join(t.root, 'spool', 'active', 'term.json'));
+      return active && JSON.parse(active).run_id;
+    });
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(await jobsIn(t, 'active')).toEqual(['term.json']);
+    // No process of the run is left: the fake codex's `sleep 30` is gone.
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 30$/m);
+
+    const second = startWorker(t);
+    const { state } = await waitForFinished(t, 'term', 60_000);
+    expect(state).toBe('done');
+    const argvs = await calls();
+    expect(argvs).toHaveLength(2);
+    expect(argvs[1]).toMatch(/ resume [0-9a-f-]{36} -- You were interrupted/);
+    await second.stop();
+  });
+});
+
+describe('scheduling', () => {
+  it('jobs on one repo run one at a time in submission order; other repos run beside them', async () => {
+    const other = await t.repo('other');
+    const worker = startWorker(t, ['--concurrency', '3']);
+    for (const [id, r] of [
+      ['a1', repo],
+      ['a2', repo],
+      ['b1', other],
+    ] as const) {
+      await cli(t, ['submit', '--repo', r, '--task', 'sleep 1', '--id', id]);
+    }
+    const runs = await Promise.all(['a1', 'a2', 'b1'].map(async (id) => {
+      const { record } = await waitForFinished(t, id);
+      return readJson(record.result.summary);
+    }));
+    const [a1, a2, b1] = runs.map((s) => ({ start: Date.parse(s.started_at), end: Date.parse(s.ended_at) }));
+    expect(a2!.start).toBeGreaterThanOrEqual(a1!.end); // same repo: after, never beside
+    expect(b1!.start).toBeLessThan(a1!.end); // another repo: beside
+    await worker.stop();
+  });
+
+  it('a resume of a job that is still running waits for it, then continues its session', async () => {
+    const worker = startWorker(t);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'parent']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'and then', '--id', 'child', '--resume', 'parent']);
+    const parent = await waitForFinished(t, 'parent');
+    const child = await waitForFinished(t, 'child');
+    expect(child.state).toBe('done');
+    expect(child.record.result.session_id).toBe(parent.record.result.session_id);
+    await worker.stop();
+  });
+});
