@@ -49,7 +49,7 @@ export const ActiveJob = JobSpec.extend({ run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** How a run ended. */
-export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out']);
+export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 /** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */

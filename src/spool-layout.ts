@@ -2,8 +2,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-/** Job states, one directory each under spool/. */
-export const JOB_STATES = ['inbox', 'active', 'done', 'failed', 'rejected'] as const;
+/** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
+export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export interface SpoolLayout {
