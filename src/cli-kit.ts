@@ -2,8 +2,11 @@
 import { Command, Option } from 'commander';
 import { resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
-/** Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input; 3 no such job;
+ * 4 the job has not finished yet; 124 a wait timed out (as timeout(1)).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, pending: 4, timeout: 124 } as const;
 
 /** An error the user can act on: printed as one line on stderr, exiting with `exitCode`. */
 export class CliError extends Error {

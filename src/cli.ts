@@ -5,6 +5,10 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, withRoot } from './cli-kit.js';
 import { submitCommand } from './commands/submit.js';
 import { workerCommand } from './commands/worker.js';
+import { cancelCommand } from './commands/cancel.js';
+import { retryCommand } from './commands/retry.js';
+import { resumeCommand } from './commands/resume.js';
+import { pruneCommand } from './commands/prune.js';
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -16,7 +20,11 @@ const program = withRoot(new Command('codex-spool'))
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) })
   .addCommand(submitCommand().exitOverride())
-  .addCommand(workerCommand().exitOverride());
+  .addCommand(workerCommand().exitOverride())
+  .addCommand(cancelCommand().exitOverride())
+  .addCommand(retryCommand().exitOverride())
+  .addCommand(resumeCommand().exitOverride())
+  .addCommand(pruneCommand().exitOverride());
 
 try {
   await program.parseAsync(process.argv);

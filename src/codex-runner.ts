@@ -22,10 +22,14 @@ export interface CodexRunOptions {
   logFile: string;
   /** Wall-clock limit; past it the run is stopped and reported as timed out. */
   timeoutMs?: number;
+  /** Longest silence on stdout (no Codex event); past it the run is stopped as stalled (timed out). */
+  stallMs?: number;
   /** How long each stop signal is given before the next, harder one. */
   graceMs: number;
   /** Aborted when the run must stop now (worker shutdown, lost claim). */
   stop: AbortSignal;
+  /** Aborted when the user cancels the job. */
+  cancel: AbortSignal;
   onSpawn(pid: number): void;
   onSessionId(sessionId: string): void;
 }
@@ -33,9 +37,12 @@ export interface CodexRunOptions {
 export interface CodexRunOutcome {
   exitCode: number | null;
   signal: string | null;
+  /** Stopped by a time limit: the wall clock, or a stall (then `stalled` too). */
   timedOut: boolean;
+  stalled: boolean;
   /** Stopped through `stop`, not by its own doing. */
   stopped: boolean;
+  cancelled: boolean;
   /** Set when Codex could not be started at all. */
   spawnError: string | null;
   digest: EventDigest;
@@ -63,7 +70,10 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   };
   let reportedSession: string | null = null;
   const readers = [
-    readLines(child.stdout, (line) => reportSession(foldEventLine(digest, line).sessionId)),
+    readLines(child.stdout, (line) => {
+      stallTimer?.refresh();
+      reportSession(foldEventLine(digest, line).sessionId);
+    }),
     readLines(child.stderr, (line) => {
       const id = sessionIdFromBannerLine(line);
       if (id && !digest.sessionId) digest.sessionId = id;
@@ -74,17 +84,23 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   ];
 
   let timedOut = false;
+  let stalled = false;
   let stopping: Promise<void> | null = null;
   const exited = child.then(() => undefined);
   const stopNow = () => (stopping ??= stopProcessGroup(child.pid, opts.graceMs, exited));
-  const timer = opts.timeoutMs === undefined ? null : setTimeout(() => ((timedOut = true), stopNow()), opts.timeoutMs);
+  const limit = (ms: number | undefined, onLimit: () => void) =>
+    ms === undefined ? null : setTimeout(() => (onLimit(), stopNow()), ms);
+  const wallTimer = limit(opts.timeoutMs, () => (timedOut = true));
+  const stallTimer = limit(opts.stallMs, () => (timedOut = stalled = true));
   const onAbort = () => void stopNow();
-  opts.stop.addEventListener('abort', onAbort);
-  if (opts.stop.aborted) onAbort();
+  for (const signal of [opts.stop, opts.cancel]) {
+    signal.addEventListener('abort', onAbort);
+    if (signal.aborted) onAbort();
+  }
 
   const result = await child;
-  if (timer) clearTimeout(timer);
-  opts.stop.removeEventListener('abort', onAbort);
+  for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
+  for (const signal of [opts.stop, opts.cancel]) signal.removeEventListener('abort', onAbort);
   await Promise.all(readers);
   await stopping;
   killGroup(child.pid, 'SIGKILL'); // whatever of its group is left once Codex itself is gone
@@ -92,7 +108,9 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
     timedOut,
+    stalled,
     stopped: opts.stop.aborted,
+    cancelled: opts.cancel.aborted,
     spawnError: result.exitCode === undefined && result.signal === undefined ? (result.shortMessage ?? 'codex could not be started') : null,
     digest,
   };

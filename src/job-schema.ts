@@ -63,14 +63,14 @@ export type Usage = z.infer<typeof Usage>;
 
 /** The small result attached to a finished job in spool/done or spool/failed. */
 export const JobResult = z.object({
-  run_id: z.string(),
+  run_id: z.string().nullable().describe('null when the job was cancelled before it ran'),
   session_id: SessionId.nullable(),
   status: RunStatus,
   exit_code: z.number().int().nullable(),
   elapsed_seconds: z.number(),
   final_message: z.string().nullable(),
   error: z.string().nullable().describe('The first error Codex reported, if the run failed'),
-  summary: z.string().describe('Absolute path of the run\'s summary.json'),
+  summary: z.string().nullable().describe('Absolute path of the run\'s summary.json'),
 });
 export type JobResult = z.infer<typeof JobResult>;
 

@@ -40,7 +40,8 @@ export async function validateJob(layout: SpoolLayout, name: string, content: Jo
   if (parsed.kind === 'reject') return parsed;
   const { spec } = parsed;
   const id = jobIdOf(name);
-  const finished = await findJob(layout, id, ['done', 'failed']);
+  // A job already done keeps its result; a failed one may run again as a retry or recovery (attempts ≥ 1).
+  const finished = await findJob(layout, id, spec.attempts ? ['done'] : ['done', 'failed']);
   if (finished) return rejection(name, 'duplicate_id', `job id "${id}" is already used by a finished job in spool/${finished}`);
   const repo = await stat(spec.repo).catch(() => null);
   if (!repo?.isDirectory()) return rejection(name, 'repo_missing', `repo ${spec.repo} is not an existing directory`);

@@ -1,5 +1,5 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once.
-import { readdir, unlink } from 'node:fs/promises';
+import { access, readdir, unlink } from 'node:fs/promises';
 import { ActiveJob, JobSpec, type FinishedJob } from './job-schema.js';
 import { isLocked } from './claim-lock.js';
 import { stopOrphanGroup } from './codex-runner.js';
@@ -57,12 +57,14 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
   const meta = await readMeta(files).catch(() => null);
   if (meta?.pid) await stopOrphanGroup(meta.pid, ctx.graceMs);
   const attempts = (spec.attempts ?? 0) + 1;
-  if (attempts >= MAX_ATTEMPTS) {
-    await finishJob(ctx.layout, claim, 'failed', gaveUp(spec, runId, meta?.session_id ?? null, files.summary, attempts));
-    ctx.log(`recovered ${claim.id}: failed after ${attempts} interrupted runs`);
+  const session = meta?.session_id ?? null;
+  const cancelled = await access(ctx.layout.cancelRequest(claim.id)).then(() => true, () => false);
+  if (cancelled || attempts >= MAX_ATTEMPTS) {
+    const why = cancelled ? 'cancelled by the user' : `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`;
+    await finishJob(ctx.layout, claim, 'failed', endedRecord({ ...spec, attempts }, runId, session, files.summary, cancelled, why));
+    ctx.log(`recovered ${claim.id}: ${why}`);
     return;
   }
-  const session = meta?.session_id ?? null;
   await requeueJob(ctx.layout, claim, session ? asResume(spec, session, attempts) : { ...spec, attempts });
   ctx.log(`recovered ${claim.id}: re-queued${session ? ` as resume of ${session}` : ''} (attempt ${attempts + 1})`);
 }
@@ -73,18 +75,24 @@ export function asResume(spec: JobSpec, session: string, attempts: number): JobS
   return JobSpec.parse({ ...spec, resume: session, task, attempts });
 }
 
-function gaveUp(spec: JobSpec, runId: string, session: string | null, summary: string, attempts: number): FinishedJob {
+function endedRecord(
+  spec: JobSpec,
+  runId: string,
+  session: string | null,
+  summary: string,
+  cancelled: boolean,
+  why: string,
+): FinishedJob {
   return {
     ...spec,
-    attempts,
     result: {
       run_id: runId,
       session_id: session,
-      status: 'failed',
+      status: cancelled ? 'cancelled' : 'failed',
       exit_code: null,
       elapsed_seconds: 0,
       final_message: null,
-      error: `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`,
+      error: why,
       summary,
     },
   };

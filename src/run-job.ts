@@ -5,6 +5,7 @@ import type { FinishedJob, JobSpec, RunMeta, RunSummary } from './job-schema.js'
 import { validateJob } from './job-validation.js';
 import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
+import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import type { SpoolLayout } from './spool-layout.js';
@@ -14,6 +15,12 @@ export interface RunJobContext {
   codexBin: string;
   codexVersion: string | null;
   graceMs: number;
+  /** The wall-clock limit of a job that sets no timeout_s. */
+  defaultTimeoutMs: number;
+  /** Longest silence from Codex (no JSON event) before the run counts as stalled. */
+  stallMs: number;
+  /** Shell command run after each job ends (--on-done), or null. */
+  onDone: string | null;
   /** Aborted on worker shutdown: running jobs are stopped and left in active/ for recovery. */
   shutdown: AbortSignal;
   log(line: string): void;
@@ -22,22 +29,32 @@ export interface RunJobContext {
 /** How a claimed job left this worker's hands. */
 export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'interrupted';
 
-/** Validates a claimed job and, if it is sound, runs Codex for it and files the result. */
-export async function runClaimedJob(ctx: RunJobContext, claim: Claim): Promise<JobOutcome> {
+/**
+ * Validates a claimed job and, if it is sound, runs Codex for it and files the result.
+ * `cancel` is aborted when the user cancels this job.
+ */
+export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal): Promise<JobOutcome> {
   const v = await validateJob(ctx.layout, claim.name, claim.content);
   if (v.kind === 'reject') {
     const path = await rejectJob(ctx.layout, claim, v.error);
     ctx.log(`rejected ${claim.name}: ${v.error.message} (${path})`);
+    await notify(ctx, { id: claim.id, state: 'rejected', status: 'rejected', sessionId: null, summary: null, jobFile: path });
     return 'rejected';
   }
   if (v.kind === 'wait') {
     await requeueJob(ctx.layout, claim); // its resume target is not finished yet
     return 'requeued';
   }
-  return runValidJob(ctx, claim, v.spec, v.resumeSession);
+  return runValidJob(ctx, claim, cancel, v.spec, v.resumeSession);
 }
 
-async function runValidJob(ctx: RunJobContext, claim: Claim, spec: JobSpec, resumeSession: string | null) {
+async function runValidJob(
+  ctx: RunJobContext,
+  claim: Claim,
+  cancel: AbortSignal,
+  spec: JobSpec,
+  resumeSession: string | null,
+): Promise<JobOutcome> {
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
   await createRunDir(files);
@@ -67,9 +84,11 @@ async function runValidJob(ctx: RunJobContext, claim: Claim, spec: JobSpec, resu
     argv,
     eventsFile: files.events,
     logFile: files.log,
-    timeoutMs: spec.timeout_s === undefined ? undefined : spec.timeout_s * 1000,
+    timeoutMs: spec.timeout_s === undefined ? ctx.defaultTimeoutMs : spec.timeout_s * 1000,
+    stallMs: ctx.stallMs,
     graceMs: ctx.graceMs,
     stop: AbortSignal.any([ctx.shutdown, claim.lost]),
+    cancel,
     onSpawn: (pid) => ((meta.pid = pid), saveMeta()),
     onSessionId: (id) => ((meta.session_id = id), saveMeta()),
   });
@@ -78,7 +97,7 @@ async function runValidJob(ctx: RunJobContext, claim: Claim, spec: JobSpec, resu
   meta.status = summary.status;
   await saveMeta();
 
-  if (outcome.stopped && !outcome.timedOut) {
+  if (outcome.stopped && !outcome.timedOut && !outcome.cancelled) {
     // Shutdown or a lost lock: not the job's fault. Leave it in active/ for recovery to continue.
     await claim.release();
     ctx.log(`interrupted ${claim.id} run ${runId}; left for recovery`);
@@ -87,7 +106,19 @@ async function runValidJob(ctx: RunJobContext, claim: Claim, spec: JobSpec, resu
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
   const path = await finishJob(ctx.layout, claim, state, finishedRecord(spec, summary));
   ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
+  await notify(ctx, {
+    id: claim.id,
+    state,
+    status: summary.status,
+    sessionId: summary.session_id,
+    summary: files.summary,
+    jobFile: path,
+  });
   return state;
+}
+
+function notify(ctx: RunJobContext, end: JobEnd): Promise<void> {
+  return ctx.onDone ? runOnDone(ctx.onDone, end, ctx.log) : Promise.resolve();
 }
 
 /** The job as submitted plus its result. */

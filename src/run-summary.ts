@@ -2,8 +2,11 @@
 import type { CodexRunOutcome } from './codex-runner.js';
 import type { RunMeta, RunFiles, RunStatus, RunSummary } from './job-schema.js';
 
-/** succeeded only on exit 0 with no failed turn; timed_out when our limit stopped it. */
-export function runStatusOf(outcome: Pick<CodexRunOutcome, 'exitCode' | 'timedOut' | 'digest'>): RunStatus {
+/** succeeded only on exit 0 with no failed turn; cancelled or timed_out when we stopped it for that. */
+export function runStatusOf(
+  outcome: Pick<CodexRunOutcome, 'exitCode' | 'timedOut' | 'digest'> & { cancelled?: boolean },
+): RunStatus {
+  if (outcome.cancelled) return 'cancelled';
   if (outcome.timedOut) return 'timed_out';
   return outcome.exitCode === 0 && !outcome.digest.turnFailed ? 'succeeded' : 'failed';
 }
@@ -21,7 +24,8 @@ export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: Sum
   const { digest } = outcome;
   const errors = [
     ...(outcome.spawnError ? [outcome.spawnError] : []),
-    ...(outcome.timedOut ? ['stopped: the job\'s time limit (timeout_s) was reached'] : []),
+    ...(outcome.cancelled ? ['cancelled by the user'] : []),
+    ...(outcome.timedOut ? [outcome.stalled ? 'stopped: no Codex event within the stall limit' : 'stopped: the time limit was reached'] : []),
     ...digest.errors,
   ];
   const commands = digest.commands;

@@ -13,6 +13,8 @@ export interface SpoolLayout {
   dir(state: JobState): string;
   /** Path of a job file in a state, e.g. <root>/spool/done/<id>.json. */
   job(state: JobState, id: string): string;
+  /** The file whose presence asks the worker running job `id` to cancel it: active/<id>.cancel. */
+  cancelRequest(id: string): string;
 }
 
 /** The root: --root, else $CODEX_SPOOL_ROOT, else the current directory. */
@@ -24,7 +26,13 @@ export function resolveRoot(root?: string): string {
 export function spoolLayout(root: string): SpoolLayout {
   const abs = resolve(root);
   const dir = (state: JobState) => join(abs, 'spool', state);
-  return { root: abs, runs: join(abs, 'runs'), dir, job: (state, id) => join(dir(state), `${id}.json`) };
+  return {
+    root: abs,
+    runs: join(abs, 'runs'),
+    dir,
+    job: (state, id) => join(dir(state), `${id}.json`),
+    cancelRequest: (id) => join(dir('active'), `${id}.cancel`),
+  };
 }
 
 /** Creates whatever directory of the layout is missing. */

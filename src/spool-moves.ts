@@ -87,8 +87,8 @@ export interface Claim {
  * claim: inbox/<name> → active/<name> under the job's lock. Returns null, quietly, when another
  * worker holds the lock or has already moved the file (ENOENT means someone else won).
  */
-export function claimJob(layout: SpoolLayout, name: string): Promise<Claim | null> {
-  return holdJob(layout, name, true);
+export function claimJob(layout: SpoolLayout, name: string, from: 'inbox' | 'deferred' = 'inbox'): Promise<Claim | null> {
+  return holdJob(layout, name, from);
 }
 
 /**
@@ -96,16 +96,16 @@ export function claimJob(layout: SpoolLayout, name: string): Promise<Claim | nul
  * released without the file moving on). Returns null if a live process still holds it.
  */
 export function takeOverJob(layout: SpoolLayout, name: string): Promise<Claim | null> {
-  return holdJob(layout, name, false);
+  return holdJob(layout, name, null);
 }
 
-async function holdJob(layout: SpoolLayout, name: string, fromInbox: boolean): Promise<Claim | null> {
+async function holdJob(layout: SpoolLayout, name: string, from: JobState | null): Promise<Claim | null> {
   const lost = new AbortController();
   const release = await tryLock(layout.dir('active'), name, (err) => lost.abort(err));
   if (!release) return null;
   const path = join(layout.dir('active'), name);
   try {
-    if (fromInbox) await rename(join(layout.dir('inbox'), name), path);
+    if (from) await rename(join(layout.dir(from), name), path);
     return { name, id: jobIdOf(name), path, content: await readJobFile(path), lost: lost.signal, release };
   } catch (err) {
     await release();
@@ -126,7 +126,10 @@ export async function finishJob(
 ): Promise<string> {
   const path = layout.job(state, claim.id);
   await writeJsonAtomic(path, record);
+  // A retried job that now succeeds leaves no stale failure behind.
+  if (state === 'done') await unlink(layout.job('failed', claim.id)).catch(() => undefined);
   await unlink(claim.path).catch(() => undefined);
+  await unlink(layout.cancelRequest(claim.id)).catch(() => undefined);
   await claim.release();
   return path;
 }

@@ -1,6 +1,6 @@
 // The worker loop: watch the inbox, claim what is ready, run up to `concurrency` jobs, recover orphans.
 // Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { access, lstat, readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
@@ -23,6 +23,9 @@ export interface WorkerOptions {
   /** How often the inbox is rescanned and orphans recovered without any watch event. */
   rescanMs: number;
   graceMs: number;
+  defaultTimeoutMs: number;
+  stallMs: number;
+  onDone: string | null;
   /** Exit once the inbox holds nothing claimable and nothing runs (cron, CI). */
   once: boolean;
   /** Poll the file system instead of inotify (network file systems). */
@@ -40,7 +43,7 @@ interface Peek {
 }
 
 export class Worker {
-  private readonly running = new Map<string, { repo: string | null }>();
+  private readonly running = new Map<string, { repo: string | null; cancel: AbortController }>();
   private readonly shutdown = new AbortController();
   private readonly ctx: RunJobContext;
   private watcher: FSWatcher | null = null;
@@ -71,7 +74,7 @@ export class Worker {
     });
     this.watcher.on('add', () => this.ring()).on('change', () => this.ring());
     this.watcher.on('error', (err) => this.opts.log(`watch error: ${(err as Error).message}`));
-    this.ticker = setInterval(() => void this.recover().then(() => this.ring()), this.opts.rescanMs);
+    this.ticker = setInterval(() => void this.tick(), this.opts.rescanMs);
     await this.ring();
   }
 
@@ -101,6 +104,22 @@ export class Worker {
       } while (this.rescan && !this.shutdown.signal.aborted);
       this.scanning = null;
     })());
+  }
+
+  /** The periodic pass: cancel requests, orphans, then the inbox. */
+  private async tick(): Promise<void> {
+    await this.honourCancelRequests();
+    await this.recover();
+    await this.ring();
+  }
+
+  /** Cancels running jobs whose cancel request file exists (written by `codex-spool cancel`). */
+  private async honourCancelRequests(): Promise<void> {
+    for (const [name, job] of this.running) {
+      if (job.cancel.signal.aborted) continue;
+      const requested = await access(this.opts.layout.cancelRequest(jobIdOf(name))).then(() => true, () => false);
+      if (requested) job.cancel.abort();
+    }
   }
 
   private async recover(): Promise<void> {
@@ -165,12 +184,13 @@ export class Worker {
 
   private launch(p: Peek): void {
     if (this.running.has(p.name)) return;
-    this.running.set(p.name, { repo: p.repo });
+    const cancel = new AbortController();
+    this.running.set(p.name, { repo: p.repo, cancel });
     void (async () => {
       const claim = await claimJob(this.opts.layout, p.name);
       if (!claim) return;
       try {
-        await runClaimedJob(this.ctx, claim);
+        await runClaimedJob(this.ctx, claim, cancel.signal);
       } finally {
         await claim.release(); // no-op unless the job ended in an error: then recovery takes it
       }

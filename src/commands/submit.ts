@@ -1,16 +1,20 @@
-// `codex-spool submit`: write one job into the inbox atomically and return at once.
-import { stat } from 'node:fs/promises';
+// `codex-spool submit`: write one job (--task) or a batch of jobs (--batch) into the inbox atomically and return at once.
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
+import { parseBatch } from '../batch.js';
+import { formatBatchReport, submitBatch } from '../batch-submit.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { JobId, JobSpec, Sandbox } from '../job-schema.js';
 import { newRunId } from '../run-files.js';
 import { DuplicateIdError, submitJob } from '../spool-moves.js';
-import { ensureSpool } from '../spool-layout.js';
+import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
 
 interface SubmitOptions {
   repo: string;
-  task: string;
+  task?: string;
+  batch?: string;
   resume?: string;
   id?: string;
   model?: string;
@@ -21,8 +25,12 @@ interface SubmitOptions {
 
 export function submitCommand(): Command {
   return withRoot(new Command('submit'))
-    .description('queue a Codex task and return at once; prints the job id and where its result will be')
-    .requiredOption('--task <text>', 'the prompt for Codex')
+    .description('queue a Codex task (--task) or a JSONL batch of jobs (--batch) and return at once')
+    .option('--task <text>', 'the prompt for Codex (this or --batch is required)')
+    .addOption(
+      new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
+        .conflicts(['task', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout']),
+    )
     .option('--repo <dir>', 'directory where Codex works', process.cwd())
     .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
     .option('--id <id>', 'job id (default: a new time-sorted id)')
@@ -33,6 +41,11 @@ export function submitCommand(): Command {
     .argument('[codex-args...]', 'extra arguments for `codex exec`, after --')
     .action(async (codexArgs: string[], opts: SubmitOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
+      if (opts.batch !== undefined) {
+        if (codexArgs.length) throw new CliError('--batch takes no codex arguments: give each line its own "args"', EXIT.usage);
+        return submitBatchFile(layout, opts.batch, Boolean(opts.json));
+      }
+      if (opts.task === undefined) throw new CliError('one of --task <text> or --batch <file> is required', EXIT.usage);
       const repo = resolve(opts.repo);
       if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
       const id = opts.id ?? newRunId();
@@ -61,4 +74,15 @@ export function submitCommand(): Command {
         opts.json ? `${JSON.stringify({ id, state: 'inbox', result, failed: layout.job('failed', id) })}\n` : `${id} queued; result: ${result} (or spool/failed/)\n`,
       );
     });
+}
+
+/** --batch: every valid line submitted once; exit 2 if any line was invalid (the valid ones are still submitted). */
+async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean): Promise<void> {
+  const input = await (file === '-' ? text(process.stdin) : readFile(file, 'utf8')).catch((err: Error) => {
+    throw new CliError(`cannot read batch ${file === '-' ? 'from stdin' : file}: ${err.message}`, EXIT.usage);
+  });
+  await ensureSpool(layout);
+  const report = await submitBatch(layout, parseBatch(input));
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
+  if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);
 }

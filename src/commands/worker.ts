@@ -13,6 +13,9 @@ interface WorkerCommandOptions {
   settleMs: number;
   rejectAfterMs: number;
   rescanMs: number;
+  defaultTimeout: number;
+  stallTimeout: number;
+  onDone?: string;
 }
 
 export function workerCommand(): Command {
@@ -25,6 +28,9 @@ export function workerCommand(): Command {
     .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', positiveInt('--grace-ms'), 10_000)
     .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', positiveInt('--settle-ms'), 50)
     .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', positiveInt('--reject-after-ms'), 5_000)
+    .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', positiveInt('--default-timeout'), 4 * 3600)
+    .option('--stall-timeout <seconds>', 'stop a run after this long without a Codex event', positiveInt('--stall-timeout'), 600)
+    .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', positiveInt('--rescan-ms'), 2_000)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
@@ -43,6 +49,9 @@ export function workerCommand(): Command {
         rejectAfterMs: opts.rejectAfterMs,
         rescanMs: opts.rescanMs,
         graceMs: opts.graceMs,
+        defaultTimeoutMs: opts.defaultTimeout * 1000,
+        stallMs: opts.stallTimeout * 1000,
+        onDone: opts.onDone ?? null,
         once: Boolean(opts.once),
         pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
         log,

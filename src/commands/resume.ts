@@ -1,0 +1,33 @@
+// `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job.
+import { Command } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { JobId, JobSpec } from '../job-schema.js';
+import { lookupJob } from '../job-lookup.js';
+import { queuedOutput } from '../queued-output.js';
+import { newRunId } from '../run-files.js';
+import { DuplicateIdError, submitJob } from '../spool-moves.js';
+
+export function resumeCommand(): Command {
+  return withRoot(new Command('resume'))
+    .description('queue a follow-up task in the same Codex session as job ID (waits for ID if it has not ended)')
+    .argument('<id>', 'the earlier job')
+    .requiredOption('--task <text>', 'the follow-up prompt')
+    .option('--id <id>', 'id of the new job (default: a new time-sorted id)')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string, opts: { task: string; id?: string; json?: boolean }, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const job = await lookupJob(layout, target);
+      if (!job) throw new CliError(`no job "${target}"`, EXIT.notFound);
+      const repo = job.record?.repo;
+      if (job.state === 'rejected' || typeof repo !== 'string') throw new CliError(`${target} was rejected: nothing to resume`, EXIT.usage);
+      const id = opts.id ?? newRunId();
+      if (!JobId.safeParse(id).success) throw new CliError(`invalid --id "${id}"`, EXIT.usage);
+      const spec = JobSpec.parse({ repo, task: opts.task, resume: target });
+      try {
+        await submitJob(layout, id, spec);
+      } catch (err) {
+        throw err instanceof DuplicateIdError ? new CliError(err.message) : err;
+      }
+      process.stdout.write(queuedOutput(layout, id, Boolean(opts.json)));
+    });
+}

@@ -1,0 +1,23 @@
+// `codex-spool retry`: run a failed, cancelled or timed-out job again, as a new run.
+import { Command } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { retryJob } from '../job-control.js';
+import { lookupJob } from '../job-lookup.js';
+import { queuedOutput } from '../queued-output.js';
+
+export function retryCommand(): Command {
+  return withRoot(new Command('retry'))
+    .description('queue a failed, cancelled or timed-out job again (same id, one more attempt)')
+    .argument('<id>', 'job id')
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const job = await lookupJob(layout, id);
+      if (!job) throw new CliError(`no job "${id}"`, EXIT.notFound);
+      if (job.state !== 'failed' || !job.record) {
+        throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
+      }
+      await retryJob(layout, id, job.record);
+      process.stdout.write(queuedOutput(layout, id, Boolean(opts.json)));
+    });
+}
