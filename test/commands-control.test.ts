@@ -1,0 +1,195 @@
+// cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
+import { execFileSync } from 'node:child_process';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  cli,
+  jobsIn,
+  killStarted,
+  makeTempRoot,
+  readIfExists,
+  readJson,
+  startWorker,
+  waitFor,
+  waitForFinished,
+  type TempRoot,
+} from './helpers/spool-env.js';
+
+let t: TempRoot;
+let repo: string;
+let codexCalls: string;
+
+beforeEach(async () => {
+  t = await makeTempRoot();
+  codexCalls = join(t.dir, 'codex-calls.log');
+  t.env.FAKE_CODEX_LOG = codexCalls;
+  repo = await t.repo('r');
+});
+afterEach(async () => {
+  await killStarted();
+  await t.cleanup();
+});
+
+const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
+/** Processes whose command line is exactly `cmd`: none may outlive the run that started them. */
+const processesRunning = (cmd: string) =>
+  execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.trim() === cmd).length;
+const submit = (id: string, task: string, ...extra: string[]) =>
+  cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
+
+describe('cancel', () => {
+  it('a queued job moves to failed as cancelled and never runs', async () => {
+    await submit('q', 'never run');
+    const r = await cli(t, ['cancel', 'q']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('q cancelled');
+    const worker = startWorker(t, ['--once']);
+    expect((await worker.child).exitCode).toBe(0);
+    const { state, record } = await waitForFinished(t, 'q');
+    expect(state).toBe('failed');
+    expect(record.result.status).toBe('cancelled');
+    expect(record.task).toBe('never run');
+    expect(await calls()).toEqual([]);
+  });
+
+  it('a running job has its whole Codex tree stopped, ends cancelled and keeps its session id', async () => {
+    const worker = startWorker(t, ['--rescan-ms', '200', '--grace-ms', '2000']);
+    await submit('run', 'sleep 41.5');
+    await waitFor('tool command running', () => processesRunning('sleep 41.5') === 1);
+    const r = await cli(t, ['cancel', 'run', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ id: 'run', state: 'cancelled' });
+    const { state, record } = await waitForFinished(t, 'run');
+    expect(state).toBe('failed');
+    expect(record.result.status).toBe('cancelled');
+    expect(record.result.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(processesRunning('sleep 41.5')).toBe(0);
+    expect(await readdir(join(t.root, 'spool', 'active'))).toEqual([]);
+    await worker.stop();
+  });
+
+  it('an unknown id exits 3; a finished job cannot be cancelled (exit 1)', async () => {
+    expect((await cli(t, ['cancel', 'nope'])).code).toBe(3);
+    const worker = startWorker(t);
+    await submit('fin', 'quick');
+    await waitForFinished(t, 'fin');
+    const r = await cli(t, ['cancel', 'fin']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already ended/);
+    await worker.stop();
+  });
+});
+
+describe('time limits', () => {
+  it('a job past its timeout_s is stopped with its tool command and ends timed_out', async () => {
+    const worker = startWorker(t, ['--grace-ms', '2000']);
+    await submit('slow', 'sleep 42.5', '--timeout', '1');
+    const { state, record } = await waitForFinished(t, 'slow');
+    expect(state).toBe('failed');
+    expect(record.result.status).toBe('timed_out');
+    expect(record.result.error).toMatch(/time limit/);
+    expect(processesRunning('sleep 42.5')).toBe(0);
+    await worker.stop();
+  });
+
+  it('a run that prints no event for the stall limit is stopped and ends timed_out', async () => {
+    const worker = startWorker(t, ['--stall-timeout', '1', '--grace-ms', '1000']);
+    await submit('stall', 'hang');
+    const { record } = await waitForFinished(t, 'stall');
+    expect(record.result.status).toBe('timed_out');
+    expect(record.result.error).toMatch(/stall/);
+    await worker.stop();
+  });
+});
+
+describe('retry and resume', () => {
+  it('retry queues a failed job again with an attempt counted; it then succeeds and no failure is left', async () => {
+    const worker = startWorker(t);
+    await submit('flaky', 'fail once');
+    expect((await waitForFinished(t, 'flaky')).state).toBe('failed');
+    expect((await cli(t, ['retry', 'nope'])).code).toBe(3);
+    // Make the retried run succeed: the fake codex fails only on prompts starting with "fail".
+    const failedPath = join(t.root, 'spool', 'failed', 'flaky.json');
+    const record = await readJson(failedPath);
+    await writeFile(failedPath, JSON.stringify({ ...record, task: 'works now' }));
+    const r = await cli(t, ['retry', 'flaky']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^flaky queued/);
+    await waitFor('flaky done', async () => (await jobsIn(t, 'done')).includes('flaky.json'));
+    const done = await readJson(join(t.root, 'spool', 'done', 'flaky.json'));
+    expect(done.attempts).toBe(1);
+    expect(done.result.status).toBe('succeeded');
+    expect(await jobsIn(t, 'failed')).toEqual([]);
+    expect(await calls()).toHaveLength(2);
+    expect((await cli(t, ['retry', 'flaky'])).code).toBe(2); // done jobs are not retried
+    await worker.stop();
+  });
+
+  it('resume ID --task queues a follow-up in the same session', async () => {
+    const worker = startWorker(t);
+    await submit('base', 'first');
+    const base = await waitForFinished(t, 'base');
+    const r = await cli(t, ['resume', 'base', '--task', 'second', '--id', 'follow', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).id).toBe('follow');
+    const follow = await waitForFinished(t, 'follow');
+    expect(follow.record.repo).toBe(repo);
+    expect(follow.record.result.session_id).toBe(base.record.result.session_id);
+    expect((await calls())[1]).toContain(`resume ${base.record.result.session_id} -- second`);
+    await worker.stop();
+  });
+});
+
+describe('prune', () => {
+  it('lists old finished jobs and their runs, deletes them only with --yes, keeps young ones', async () => {
+    const worker = startWorker(t);
+    await submit('old', 'a');
+    await submit('young', 'b');
+    const old = await waitForFinished(t, 'old');
+    await waitForFinished(t, 'young');
+    await worker.stop();
+    const oldPath = join(t.root, 'spool', 'done', 'old.json');
+    const past = new Date(Date.now() - 40 * 86400_000);
+    await utimes(oldPath, past, past);
+    // Run ids carry their time; age the old job's run by renaming it to a 40-day-old id.
+    const agedRun = `${past.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-0000aged`;
+    execFileSync('mv', [join(t.root, 'runs', old.record.result.run_id), join(t.root, 'runs', agedRun)]);
+    await writeFile(oldPath, JSON.stringify({ ...old.record, result: { ...old.record.result, run_id: agedRun } }));
+    await utimes(oldPath, past, past);
+
+    const dry = await cli(t, ['prune', '--older-than', '30d', '--json']);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun] });
+    expect(await jobsIn(t, 'done')).toEqual(['old.json', 'young.json']);
+    const real = await cli(t, ['prune', '--older-than', '30d', '--yes']);
+    expect(real.stdout).toBe('removed 1 job files and 1 run directories');
+    expect(await jobsIn(t, 'done')).toEqual(['young.json']);
+    expect(await readdir(join(t.root, 'runs'))).toHaveLength(1);
+    expect((await cli(t, ['prune', '--older-than', 'soon'])).code).toBe(2);
+  });
+});
+
+describe('--on-done', () => {
+  it('runs the command after each job with its id, status, session and summary; a failing command is not fatal', async () => {
+    const out = join(t.dir, 'on-done.log');
+    const worker = startWorker(t, [
+      '--on-done',
+      `echo "$CODEX_SPOOL_JOB_ID $CODEX_SPOOL_STATE $CODEX_SPOOL_STATUS $CODEX_SPOOL_SESSION_ID $CODEX_SPOOL_SUMMARY" >> ${out}; exit 3`,
+    ]);
+    await submit('cb1', 'ok');
+    await submit('cb2', 'fail please');
+    const one = await waitForFinished(t, 'cb1');
+    const two = await waitForFinished(t, 'cb2');
+    const lines = await waitFor('two callbacks', async () => {
+      const l = (await readIfExists(out))?.split('\n').filter(Boolean) ?? [];
+      return l.length === 2 ? l : null;
+    });
+    expect(lines).toContain(`cb1 done succeeded ${one.record.result.session_id} ${one.record.result.summary}`);
+    expect(lines).toContain(`cb2 failed failed ${two.record.result.session_id} ${two.record.result.summary}`);
+    expect(worker.log()).toMatch(/on-done for cb1 failed/);
+    await submit('cb3', 'still alive');
+    expect((await waitForFinished(t, 'cb3')).state).toBe('done');
+    await worker.stop();
+  });
+});
