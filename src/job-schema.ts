@@ -41,6 +41,17 @@ export const JobSpec = z.strictObject({
     .nonnegative()
     .optional()
     .describe('Runs already attempted; set by the worker when it re-queues an interrupted job'),
+  max_attempts: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Runs allowed for transient failures and interruptions (default 3)'),
+  not_before: z
+    .string()
+    .datetime()
+    .optional()
+    .describe('Set by the worker on a deferred job: when it may run again (usage limit reset, backoff)'),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 

@@ -37,7 +37,7 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  * recover: an orphaned active job, whose lock we now hold. Already finished → drop the active copy.
  * Never started a run → back to the inbox as it was. Had a run → stop what is left of that run, then
  * back to the inbox as a resume of its session (or as it was, without one), one attempt counted; past
- * MAX_ATTEMPTS → failed with the reason.
+ * max_attempts (default MAX_ATTEMPTS) → failed with the reason.
  */
 async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
   if (await findJob(ctx.layout, claim.id, ['done', 'failed'])) {
@@ -59,7 +59,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
   const attempts = (spec.attempts ?? 0) + 1;
   const session = meta?.session_id ?? null;
   const cancelled = await access(ctx.layout.cancelRequest(claim.id)).then(() => true, () => false);
-  if (cancelled || attempts >= MAX_ATTEMPTS) {
+  if (cancelled || attempts >= (spec.max_attempts ?? MAX_ATTEMPTS)) {
     const why = cancelled ? 'cancelled by the user' : `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`;
     await finishJob(ctx.layout, claim, 'failed', endedRecord({ ...spec, attempts }, runId, session, files.summary, cancelled, why));
     ctx.log(`recovered ${claim.id}: ${why}`);

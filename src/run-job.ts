@@ -5,6 +5,7 @@ import type { FinishedJob, JobSpec, RunMeta, RunSummary } from './job-schema.js'
 import { validateJob } from './job-validation.js';
 import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
+import { nextAttempt } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
@@ -19,6 +20,8 @@ export interface RunJobContext {
   defaultTimeoutMs: number;
   /** Longest silence from Codex (no JSON event) before the run counts as stalled. */
   stallMs: number;
+  /** First backoff before a transient failure is retried (doubling each attempt). */
+  retryBaseMs: number;
   /** Shell command run after each job ends (--on-done), or null. */
   onDone: string | null;
   /** Aborted on worker shutdown: running jobs are stopped and left in active/ for recovery. */
@@ -27,7 +30,7 @@ export interface RunJobContext {
 }
 
 /** How a claimed job left this worker's hands. */
-export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'interrupted';
+export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
 
 /**
  * Validates a claimed job and, if it is sound, runs Codex for it and files the result.
@@ -102,6 +105,12 @@ async function runValidJob(
     await claim.release();
     ctx.log(`interrupted ${claim.id} run ${runId}; left for recovery`);
     return 'interrupted';
+  }
+  const next = nextAttempt(spec, summary, new Date(), ctx.retryBaseMs);
+  if (next) {
+    await requeueJob(ctx.layout, claim, next.spec, 'deferred');
+    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${summary.errors[0] ?? ''})`);
+    return 'deferred';
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
   const path = await finishJob(ctx.layout, claim, state, finishedRecord(spec, summary));

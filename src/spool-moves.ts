@@ -2,12 +2,12 @@
 // one file system (atomic); a job file is in exactly one directory at any time, except for the instant
 // between writing a finished job and removing its active copy, which recovery resolves.
 import type { Stats } from 'node:fs';
-import { access, lstat, readFile, rename, unlink } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 import { fitName, tryLock } from './claim-lock.js';
 import type { ActiveJob, JobSpec, RejectionError } from './job-schema.js';
-import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
+import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job id that is already used somewhere in the spool. */
 export class DuplicateIdError extends Error {
@@ -153,13 +153,36 @@ export async function rejectJob(layout: SpoolLayout, claim: Claim, error: Reject
 }
 
 /**
- * requeue: active → inbox, unchanged or with new contents (recovery, waiting on a dependency).
- * Post: the job is claimable again; lock released.
+ * requeue: active → inbox (recovery, waiting on a dependency) or deferred (to run again after
+ * `not_before`), unchanged or with new contents. Post: the job is claimable again; lock released.
  */
-export async function requeueJob(layout: SpoolLayout, claim: Claim, spec?: JobSpec): Promise<void> {
+export async function requeueJob(
+  layout: SpoolLayout,
+  claim: Claim,
+  spec?: JobSpec,
+  to: 'inbox' | 'deferred' = 'inbox',
+): Promise<void> {
   if (spec) await writeFileAtomic(claim.path, `${JSON.stringify(spec)}\n`);
-  await rename(claim.path, join(layout.dir('inbox'), claim.name));
+  await rename(claim.path, join(layout.dir(to), claim.name));
   await claim.release();
+}
+
+/** undefer: deferred jobs whose `not_before` has passed go back to the inbox. Returns how many. */
+export async function releaseDueJobs(layout: SpoolLayout, now: Date): Promise<number> {
+  let released = 0;
+  for (const name of await readdir(layout.dir('deferred')).catch(() => [])) {
+    if (!isJobFileName(name)) continue;
+    const path = join(layout.dir('deferred'), name);
+    const notBefore = await readFile(path, 'utf8').then(
+      (text) => Date.parse((JSON.parse(text) as { not_before?: string }).not_before ?? ''),
+      () => Number.NaN,
+    );
+    if (!(notBefore > now.getTime())) {
+      // Another worker may release it first: ENOENT then means it is already back in the inbox.
+      released += await rename(path, join(layout.dir('inbox'), name)).then(() => 1, () => 0);
+    }
+  }
+  return released;
 }
 
 /** Marks a claimed job as running `runId`, so that recovery can find its run (and session). */

@@ -8,7 +8,7 @@ import { SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
-import { MAX_JOB_BYTES, claimJob, findJob } from './spool-moves.js';
+import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs } from './spool-moves.js';
 import { ensureSpool, isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 export interface WorkerOptions {
@@ -25,6 +25,7 @@ export interface WorkerOptions {
   graceMs: number;
   defaultTimeoutMs: number;
   stallMs: number;
+  retryBaseMs: number;
   onDone: string | null;
   /** Exit once the inbox holds nothing claimable and nothing runs (cron, CI). */
   once: boolean;
@@ -64,6 +65,7 @@ export class Worker {
   async start(): Promise<void> {
     await ensureSpool(this.opts.layout);
     await this.recover();
+    await releaseDueJobs(this.opts.layout, new Date());
     if (this.opts.once) return this.runOnce();
     this.watcher = chokidar.watch(this.opts.layout.dir('inbox'), {
       depth: 0,
@@ -106,10 +108,11 @@ export class Worker {
     })());
   }
 
-  /** The periodic pass: cancel requests, orphans, then the inbox. */
+  /** The periodic pass: cancel requests, orphans, deferred jobs now due, then the inbox. */
   private async tick(): Promise<void> {
     await this.honourCancelRequests();
     await this.recover();
+    await releaseDueJobs(this.opts.layout, new Date()).catch((err: Error) => this.opts.log(`deferred: ${err.message}`));
     await this.ring();
   }
 

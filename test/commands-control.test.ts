@@ -1,6 +1,6 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -190,6 +190,50 @@ describe('--on-done', () => {
     expect(worker.log()).toMatch(/on-done for cb1 failed/);
     await submit('cb3', 'still alive');
     expect((await waitForFinished(t, 'cb3')).state).toBe('done');
+    await worker.stop();
+  });
+});
+
+describe('deferral', () => {
+  it('a usage limit defers the job until the reset, then it resumes its session, no attempt counted', async () => {
+    const worker = startWorker(t, ['--rescan-ms', '200']);
+    await submit('limited', 'usage limit hit');
+    const deferred = await waitFor('deferred', async () => {
+      const text = await readIfExists(join(t.root, 'spool', 'deferred', 'limited.json'));
+      return text && JSON.parse(text);
+    });
+    const notBefore = Date.parse(deferred.not_before);
+    expect(deferred.resume).toMatch(/^[0-9a-f-]{36}$/);
+    const { state, record } = await waitForFinished(t, 'limited');
+    expect(state).toBe('done');
+    expect(record.result.session_id).toBe(deferred.resume);
+    expect(record.attempts ?? 0).toBe(0);
+    const runs = await Promise.all(
+      (await readdir(join(t.root, 'runs'))).map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))),
+    );
+    const second = runs.find((m) => m.resumed_from === deferred.resume)!;
+    expect(Date.parse(second.started_at)).toBeGreaterThanOrEqual(notBefore);
+    await worker.stop();
+  });
+
+  it('a transient failure is retried with backoff until max_attempts, then fails', async () => {
+    const worker = startWorker(t, ['--rescan-ms', '200', '--retry-delay-ms', '100']);
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(
+      join(t.root, 'spool', 'inbox', 'shaky.json'),
+      JSON.stringify({ repo, task: 'transient glitch', max_attempts: 2 }),
+    );
+    const { state, record } = await waitForFinished(t, 'shaky');
+    // Retried once as a resume (whose prompt no longer starts with "transient"): it succeeds.
+    expect(state).toBe('done');
+    expect(record.attempts).toBe(1);
+    await writeFile(
+      join(t.root, 'spool', 'inbox', 'hopeless.json'),
+      JSON.stringify({ repo, task: 'transient glitch', max_attempts: 1 }),
+    );
+    const hopeless = await waitForFinished(t, 'hopeless');
+    expect(hopeless.state).toBe('failed');
+    expect(hopeless.record.result.error).toMatch(/stream disconnected/);
     await worker.stop();
   });
 });

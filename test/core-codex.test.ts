@@ -108,7 +108,8 @@ describe('core path with the real Codex CLI', () => {
   it('a model failure (HTTP 500) ends in spool/failed with Codex\'s error text and exit code', async () => {
     mock.script([{ kind: 'http-error', status: 500 }]);
     const worker = startWorker(t, [], codexBin());
-    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Will fail', '--id', 'boom'])).code).toBe(0);
+    // max_attempts 1: no transient retry (that path is the next test).
+    await writeFile(join(t.root, 'spool', 'inbox', 'boom.json'), JSON.stringify({ repo, task: 'Will fail', max_attempts: 1 }));
     const { state, record } = await waitForFinished(t, 'boom');
     expect(state).toBe('failed');
     expect(record.result.status).toBe('failed');
@@ -117,6 +118,21 @@ describe('core path with the real Codex CLI', () => {
     const summary = await readJson(record.result.summary);
     expect(summary.errors.join('\n')).toMatch(/high demand/);
     expect(await exists(done('boom'))).toBe(false);
+    await worker.stop();
+  });
+
+  it('a transient model failure is deferred and retried, continuing the same session, then succeeds', async () => {
+    mock.script([{ kind: 'http-error', status: 500 }, { kind: 'message', text: 'recovered' }]);
+    const worker = startWorker(t, ['--retry-delay-ms', '200', '--rescan-ms', '200'], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Flaky service', '--id', 'flaky'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'flaky');
+    expect(state).toBe('done');
+    expect(record.attempts).toBe(1);
+    expect(record.result.final_message).toBe('recovered');
+    const [failedTry, retry] = mock.requests.slice(-2);
+    expect(retry!.threadId).toBe(failedTry!.threadId);
+    expect(record.result.session_id).toBe(failedTry!.threadId);
+    expect(inputTexts(retry!.body)).toContain('Flaky service');
     await worker.stop();
   });
 

@@ -15,6 +15,7 @@ interface WorkerCommandOptions {
   rescanMs: number;
   defaultTimeout: number;
   stallTimeout: number;
+  retryDelayMs: number;
   onDone?: string;
 }
 
@@ -30,6 +31,7 @@ export function workerCommand(): Command {
     .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', positiveInt('--reject-after-ms'), 5_000)
     .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', positiveInt('--default-timeout'), 4 * 3600)
     .option('--stall-timeout <seconds>', 'stop a run after this long without a Codex event', positiveInt('--stall-timeout'), 600)
+    .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', positiveInt('--retry-delay-ms'), 30_000)
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', positiveInt('--rescan-ms'), 2_000)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
@@ -51,6 +53,7 @@ export function workerCommand(): Command {
         graceMs: opts.graceMs,
         defaultTimeoutMs: opts.defaultTimeout * 1000,
         stallMs: opts.stallTimeout * 1000,
+        retryBaseMs: opts.retryDelayMs,
         onDone: opts.onDone ?? null,
         once: Boolean(opts.once),
         pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
