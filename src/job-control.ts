@@ -2,7 +2,8 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic } from './atomic-file.js';
-import { JobSpec, type FinishedJob } from './job-schema.js';
+import { JobSpec } from './job-schema.js';
+import { recordWithoutRun } from './finished-record.js';
 import { parseJob } from './job-validation.js';
 import { claimJob, finishJob } from './spool-moves.js';
 import type { SpoolLayout } from './spool-layout.js';
@@ -16,19 +17,7 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
   if (!claim) return false;
   const parsed = claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes) : null;
   const spec: Partial<JobSpec> = parsed?.kind === 'ok' ? parsed.spec : {};
-  const record = {
-    ...spec,
-    result: {
-      run_id: null,
-      session_id: null,
-      status: 'cancelled',
-      exit_code: null,
-      elapsed_seconds: 0,
-      final_message: null,
-      error: 'cancelled by the user before it ran',
-      summary: null,
-    },
-  } satisfies Partial<FinishedJob>;
+  const record = recordWithoutRun(spec, { status: 'cancelled', error: 'cancelled by the user before it ran' });
   await finishJob(layout, claim, 'failed', record);
   return true;
 }

@@ -35,6 +35,11 @@ export const JobSpec = z.strictObject({
     .max(MAX_TIMEOUT_S)
     .optional()
     .describe('Wall-clock limit for the Codex run, seconds (at most 7 days)'),
+  worktree: z
+    .boolean()
+    .optional()
+    .describe('Run in a git worktree and branch of its own (kept for review); may run beside other jobs on the repo'),
+  priority: z.number().int().optional().describe('Higher runs first; FIFO within a priority (default 0)'),
   attempts: z
     .number()
     .int()
@@ -81,6 +86,7 @@ export const JobResult = z.object({
   elapsed_seconds: z.number(),
   final_message: z.string().nullable(),
   error: z.string().nullable().describe('The first error Codex reported, if the run failed'),
+  worktree: z.object({ path: z.string(), branch: z.string() }).optional().describe('The job\'s own worktree'),
   summary: z.string().nullable().describe('Absolute path of the run\'s summary.json'),
 });
 export type JobResult = z.infer<typeof JobResult>;

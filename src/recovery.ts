@@ -1,6 +1,7 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once.
 import { access, readdir, unlink } from 'node:fs/promises';
-import { ActiveJob, JobSpec, type FinishedJob } from './job-schema.js';
+import { ActiveJob, JobSpec } from './job-schema.js';
+import { recordWithoutRun } from './finished-record.js';
 import { isLocked } from './claim-lock.js';
 import { stopOrphanGroup } from './codex-runner.js';
 import { readMeta, runFiles } from './run-files.js';
@@ -61,7 +62,15 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
   const cancelled = await access(ctx.layout.cancelRequest(claim.id)).then(() => true, () => false);
   if (cancelled || attempts >= (spec.max_attempts ?? MAX_ATTEMPTS)) {
     const why = cancelled ? 'cancelled by the user' : `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`;
-    await finishJob(ctx.layout, claim, 'failed', endedRecord({ ...spec, attempts }, runId, session, files.summary, cancelled, why));
+    await finishJob(
+      ctx.layout,
+      claim,
+      'failed',
+      recordWithoutRun(
+        { ...spec, attempts },
+        { status: cancelled ? 'cancelled' : 'failed', error: why, runId, sessionId: session, summary: files.summary },
+      ),
+    );
     ctx.log(`recovered ${claim.id}: ${why}`);
     return;
   }
@@ -73,29 +82,6 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
 export function asResume(spec: JobSpec, session: string, attempts: number): JobSpec {
   const task = spec.task.startsWith(INTERRUPTED_PREFIX) ? spec.task : INTERRUPTED_PREFIX + spec.task;
   return JobSpec.parse({ ...spec, resume: session, task, attempts });
-}
-
-function endedRecord(
-  spec: JobSpec,
-  runId: string,
-  session: string | null,
-  summary: string,
-  cancelled: boolean,
-  why: string,
-): FinishedJob {
-  return {
-    ...spec,
-    result: {
-      run_id: runId,
-      session_id: session,
-      status: cancelled ? 'cancelled' : 'failed',
-      exit_code: null,
-      elapsed_seconds: 0,
-      final_message: null,
-      error: why,
-      summary,
-    },
-  };
 }
 
 function safeJson(text: string): unknown {

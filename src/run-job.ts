@@ -1,7 +1,9 @@
 // One claimed job, from validation to its final directory.
 import { codexArgv } from './codex-args.js';
 import { runCodex } from './codex-runner.js';
-import type { FinishedJob, JobSpec, RunMeta, RunSummary } from './job-schema.js';
+import type { JobSpec, RunMeta } from './job-schema.js';
+import { recordFromSummary, recordWithoutRun } from './finished-record.js';
+import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
@@ -62,7 +64,18 @@ async function runValidJob(
   const files = runFiles(ctx.layout.runs, runId);
   await createRunDir(files);
   await recordRun(claim, spec, runId);
-  const argv = codexArgv({ spec, resumeSession, lastMessageFile: files.last_message });
+  let worktree: Worktree | null = null;
+  try {
+    if (spec.worktree) worktree = await ensureWorktree(ctx.layout, spec.repo, claim.id);
+  } catch (err) {
+    const error = (err as Error).message;
+    const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(spec, { status: 'failed', error, runId }));
+    ctx.log(`failed ${claim.id}: ${error}`);
+    await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId: null, summary: null, jobFile: path });
+    return 'failed';
+  }
+  const workSpec = worktree ? { ...spec, repo: worktree.path } : spec;
+  const argv = codexArgv({ spec: workSpec, resumeSession, lastMessageFile: files.last_message });
   const meta: RunMeta = {
     run_id: runId,
     job_id: claim.id,
@@ -113,7 +126,7 @@ async function runValidJob(
     return 'deferred';
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
-  const path = await finishJob(ctx.layout, claim, state, finishedRecord(spec, summary));
+  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(spec, summary, worktree ?? undefined));
   ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
   await notify(ctx, {
     id: claim.id,
@@ -128,21 +141,4 @@ async function runValidJob(
 
 function notify(ctx: RunJobContext, end: JobEnd): Promise<void> {
   return ctx.onDone ? runOnDone(ctx.onDone, end, ctx.log) : Promise.resolve();
-}
-
-/** The job as submitted plus its result. */
-function finishedRecord(spec: JobSpec, summary: RunSummary): FinishedJob {
-  return {
-    ...spec,
-    result: {
-      run_id: summary.run_id,
-      session_id: summary.session_id,
-      status: summary.status,
-      exit_code: summary.exit_code,
-      elapsed_seconds: summary.elapsed_seconds,
-      final_message: summary.final_message,
-      error: summary.status === 'succeeded' ? null : (summary.errors[0] ?? null),
-      summary: summary.files.summary,
-    },
-  };
 }

@@ -39,8 +39,10 @@ interface Peek {
   name: string;
   mtimeMs: number;
   complete: boolean;
+  /** The repo whose working tree the job uses; null for worktree jobs, which have their own. */
   repo: string | null;
   resume: string | null;
+  priority: number;
 }
 
 export class Worker {
@@ -134,7 +136,7 @@ export class Worker {
     const inbox = this.opts.layout.dir('inbox');
     const names = (await readdir(inbox)).filter((n) => isJobFileName(n) && !this.running.has(n));
     const peeks = (await Promise.all(names.map((n) => this.peek(join(inbox, n), n)))).filter((p) => p !== null);
-    peeks.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+    peeks.sort((a, b) => b.priority - a.priority || a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
     // A repo whose earlier job runs or waits blocks its later jobs: one Codex per working tree, in order.
     const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
     let wakeMs = Infinity;
@@ -162,7 +164,7 @@ export class Worker {
   private async peek(path: string, name: string): Promise<Peek | null> {
     const st = await lstat(path).catch(() => null);
     if (!st) return null; // claimed by another worker meanwhile
-    const base = { name, mtimeMs: st.mtimeMs, repo: null, resume: null };
+    const base = { name, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0 };
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
     if (!st.isFile() || st.size > MAX_JOB_BYTES) return { ...base, complete: true };
     try {
@@ -171,8 +173,9 @@ export class Worker {
       return {
         ...base,
         complete: true,
-        repo: typeof job.repo === 'string' ? job.repo : null,
+        repo: typeof job.repo === 'string' && job.worktree !== true ? job.repo : null,
         resume: typeof job.resume === 'string' ? job.resume : null,
+        priority: typeof job.priority === 'number' ? job.priority : 0,
       };
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { ...base, complete: false };

@@ -183,6 +183,36 @@ describe('scheduling', () => {
     await worker.stop();
   });
 
+  it('a worktree job runs beside another job on the same repo, in its own worktree and branch, kept after', async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    const worker = startWorker(t, ['--concurrency', '2']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'plain']);
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(inbox('tree.json'), JSON.stringify({ repo, task: 'sleep 1', worktree: true }));
+    const [plain, tree] = await Promise.all([waitForFinished(t, 'plain'), waitForFinished(t, 'tree')]);
+    expect(tree.state).toBe('done');
+    const wt = tree.record.result.worktree;
+    expect(wt).toEqual({ path: join(t.root, 'spool', 'worktrees', 'tree'), branch: 'codex-spool/tree' });
+    expect(execFileSync('git', ['-C', repo, 'branch', '--list', 'codex-spool/tree']).toString()).toContain('codex-spool/tree');
+    expect(execFileSync('git', ['-C', wt.path, 'rev-parse', '--abbrev-ref', 'HEAD']).toString().trim()).toBe('codex-spool/tree');
+    const [a, b] = await Promise.all([plain, tree].map((f) => readJson(f.record.result.summary)));
+    expect(Date.parse(b.started_at)).toBeLessThan(Date.parse(a.ended_at)); // beside, not after
+    expect((await calls()).find((c) => c.includes(`--cd ${wt.path}`))).toBeDefined();
+    await worker.stop();
+  });
+
+  it('higher priority runs first; equal priority in submission order', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    const repos = await Promise.all(['p1', 'p2', 'p3'].map((n) => t.repo(n)));
+    await writeFile(inbox('low.json'), JSON.stringify({ repo: repos[0], task: 'low' }));
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(inbox('mid.json'), JSON.stringify({ repo: repos[1], task: 'mid' }));
+    await writeFile(inbox('high.json'), JSON.stringify({ repo: repos[2], task: 'high', priority: 5 }));
+    const worker = startWorker(t, ['--concurrency', '1', '--once']);
+    expect((await worker.child).exitCode).toBe(0);
+    expect((await calls()).map((c) => c.split(' -- ')[1])).toEqual(['high', 'low', 'mid']);
+  });
+
   it('a resume of a job that is still running waits for it, then continues its session', async () => {
     const worker = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'parent']);
