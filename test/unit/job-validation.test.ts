@@ -65,9 +65,9 @@ describe('parseJob', () => {
   });
 
   it('rejects an unknown field, naming it', () => {
-    const r = parseJob('x.json', bytes({ ...good, priority: 1 }));
+    const r = parseJob('x.json', bytes({ ...good, colour: 'red' }));
     expect(reasonOf(r)).toBe('invalid_job');
-    if (r.kind === 'reject') expect(r.error.message).toContain('priority');
+    if (r.kind === 'reject') expect(r.error.message).toContain('colour');
   });
 
   it('rejects a missing or empty task, with the path in issues', () => {
