@@ -159,6 +159,7 @@ export const RejectReason = z.enum([
   'repo_missing',
   'unknown_resume',
   'duplicate_id',
+  'policy',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 

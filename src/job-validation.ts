@@ -1,6 +1,7 @@
 // Deciding whether a claimed job file can run: parse, schema, repo, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the JobSpec.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { DEFAULT_POLICY, checkPolicy, type JobPolicy } from './job-policy.js';
 import { FinishedJob, JobId, JobSpec, SessionId, type RejectReason, type RejectionError } from './job-schema.js';
 import { findJob, type JobFileContent } from './spool-moves.js';
 import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
@@ -33,8 +34,13 @@ export function parseJob(name: string, bytes: Uint8Array): { kind: 'ok'; spec: J
   return rejection(name, 'invalid_job', `invalid job: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
 }
 
-/** Full validation of a claimed job: its file, its id, its repo and its resume target. */
-export async function validateJob(layout: SpoolLayout, name: string, content: JobFileContent): Promise<Validation> {
+/** Full validation of a claimed job: its file, its id, its repo, the worker's policy and its resume target. */
+export async function validateJob(
+  layout: SpoolLayout,
+  name: string,
+  content: JobFileContent,
+  policy: JobPolicy = DEFAULT_POLICY,
+): Promise<Validation> {
   if (content.kind === 'unreadable') return rejection(name, 'unreadable', `job file ${content.why}`);
   const parsed = parseJob(name, content.bytes);
   if (parsed.kind === 'reject') return parsed;
@@ -45,6 +51,8 @@ export async function validateJob(layout: SpoolLayout, name: string, content: Jo
   if (finished) return rejection(name, 'duplicate_id', `job id "${id}" is already used by a finished job in spool/${finished}`);
   const repo = await stat(spec.repo).catch(() => null);
   if (!repo?.isDirectory()) return rejection(name, 'repo_missing', `repo ${spec.repo} is not an existing directory`);
+  const violation = checkPolicy(spec, policy, { real: await realpath(spec.repo), owned: repo.uid === process.getuid?.() });
+  if (violation) return rejection(name, 'policy', `policy (${violation.rule}): ${violation.message}`);
   if (spec.resume === undefined) return { kind: 'ok', spec, resumeSession: null };
   if (SessionId.safeParse(spec.resume).success) return { kind: 'ok', spec, resumeSession: spec.resume.toLowerCase() };
   if (spec.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);

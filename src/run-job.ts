@@ -5,6 +5,7 @@ import type { JobSpec, RunMeta } from './job-schema.js';
 import { recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
+import type { JobPolicy } from './job-policy.js';
 import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
 import { nextAttempt } from './failure-kind.js';
@@ -22,6 +23,8 @@ export interface RunJobContext {
   defaultTimeoutMs: number;
   /** Longest silence from Codex (no JSON event) before the run counts as stalled. */
   stallMs: number;
+  /** What a job may ask of Codex. */
+  policy: JobPolicy;
   /** First backoff before a transient failure is retried (doubling each attempt). */
   retryBaseMs: number;
   /** Shell command run after each job ends (--on-done), or null. */
@@ -39,7 +42,7 @@ export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred
  * `cancel` is aborted when the user cancels this job.
  */
 export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal): Promise<JobOutcome> {
-  const v = await validateJob(ctx.layout, claim.name, claim.content);
+  const v = await validateJob(ctx.layout, claim.name, claim.content, ctx.policy);
   if (v.kind === 'reject') {
     const path = await rejectJob(ctx.layout, claim, v.error);
     ctx.log(`rejected ${claim.name}: ${v.error.message} (${path})`);

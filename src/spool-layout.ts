@@ -1,5 +1,5 @@
 // Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
@@ -35,9 +35,26 @@ export function spoolLayout(root: string): SpoolLayout {
   };
 }
 
-/** Creates whatever directory of the layout is missing. */
+/** Creates whatever directory of the layout is missing, private to the user (see unsafeSpoolDirs). */
 export async function ensureSpool(layout: SpoolLayout): Promise<void> {
-  await Promise.all([...JOB_STATES.map((s) => layout.dir(s)), layout.runs].map((d) => mkdir(d, { recursive: true })));
+  const dirs = [...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+}
+
+/**
+ * Spool directories that others could write into (group/world-writable, or owned by another user):
+ * whoever can write the inbox can make Codex run commands as the worker's user.
+ */
+export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
+  const dirs = [join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    const st = await stat(dir).catch(() => null);
+    if (!st) continue;
+    if (st.uid !== process.getuid?.()) problems.push(`${dir} is owned by uid ${st.uid}`);
+    else if (st.mode & 0o022) problems.push(`${dir} is group- or world-writable`);
+  }
+  return problems;
 }
 
 /** A job file name in the inbox: `<stem>.json`, not a dotfile (writers publish `.x.json.tmp` by rename). */

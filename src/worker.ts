@@ -6,10 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
 import { SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
+import type { JobPolicy } from './job-policy.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
 import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs } from './spool-moves.js';
-import { ensureSpool, isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
+import { ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
 
 export interface WorkerOptions {
   layout: SpoolLayout;
@@ -26,11 +27,14 @@ export interface WorkerOptions {
   defaultTimeoutMs: number;
   stallMs: number;
   retryBaseMs: number;
+  policy: JobPolicy;
   onDone: string | null;
   /** Exit once the inbox holds nothing claimable and nothing runs (cron, CI). */
   once: boolean;
   /** Poll the file system instead of inotify (network file systems). */
   pollMs: number | null;
+  /** Run on a spool others can write to (a deliberate shared setup). */
+  allowSharedSpool: boolean;
   log(line: string): void;
 }
 
@@ -66,6 +70,10 @@ export class Worker {
   /** Starts watching; resolves once the first scan has run. With `once`, resolves when all is done. */
   async start(): Promise<void> {
     await ensureSpool(this.opts.layout);
+    const unsafe = this.opts.allowSharedSpool ? [] : await unsafeSpoolDirs(this.opts.layout);
+    if (unsafe.length) {
+      throw new Error(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
+    }
     await this.recover();
     await releaseDueJobs(this.opts.layout, new Date());
     if (this.opts.once) return this.runOnce();

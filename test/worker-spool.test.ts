@@ -94,6 +94,52 @@ describe('invalid jobs', () => {
   });
 });
 
+describe('job policy and spool safety', () => {
+  it('jobs outside the policy are rejected naming the rule; nothing runs', async () => {
+    const allowed = await t.repo('allowed');
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { repo_prefixes: [allowed] } }));
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    const jobs: [string, object, string][] = [
+      ['danger', { repo: allowed, task: 'x', sandbox: 'danger-full-access' }, 'sandbox'],
+      ['bypass', { repo: allowed, task: 'x', args: ['--dangerously-bypass-approvals-and-sandbox'] }, 'args'],
+      ['config', { repo: allowed, task: 'x', args: ['-c', 'sandbox_mode="danger-full-access"'] }, 'args'],
+      ['outside', { repo, task: 'x' }, 'repo'],
+    ];
+    for (const [id, job] of jobs) await writeFile(inbox(`${id}.json`), JSON.stringify(job));
+    await writeFile(inbox('fine.json'), JSON.stringify({ repo: allowed, task: 'x', sandbox: 'read-only', args: ['-m', 'gpt-5'] }));
+    const worker = startWorker(t);
+    expect((await waitForFinished(t, 'fine')).state).toBe('done');
+    await waitFor('all rejected', async () => (await jobsIn(t, 'rejected')).length === jobs.length);
+    for (const [id, job, rule] of jobs) {
+      const error = await readJson(rejected(`${id}.error.json`));
+      expect(error.reason, id).toBe('policy');
+      expect(error.message, id).toContain(`(${rule})`);
+      expect(await readFile(rejected(`${id}.json`), 'utf8')).toBe(JSON.stringify(job));
+    }
+    expect(await calls()).toHaveLength(1);
+    await worker.stop();
+  });
+
+  it('the worker refuses a group-writable spool unless --allow-shared-spool', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    execFileSync('chmod', ['g+w', join(t.root, 'spool', 'inbox')]);
+    const refused = startWorker(t);
+    expect((await refused.child).exitCode).toBe(1);
+    expect(refused.log()).toMatch(/unsafe spool: .*inbox is group- or world-writable/);
+    const shared = startWorker(t, ['--allow-shared-spool']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'ok', '--id', 'shared']);
+    expect((await waitForFinished(t, 'shared')).state).toBe('done');
+    await shared.stop();
+  });
+
+  it('a policy file that does not parse stops the worker with exit 2', async () => {
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { sandboxes: ['yolo'] } }));
+    const worker = startWorker(t);
+    expect((await worker.child).exitCode).toBe(2);
+    expect(worker.log()).toMatch(/bad policy/);
+  });
+});
+
 describe('half-written files', () => {
   it('a job written slowly in chunks is claimed once, complete', async () => {
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });

@@ -1,6 +1,7 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
 import { Command } from 'commander';
-import { CliError, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
+import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
+import { loadPolicy } from '../job-policy.js';
 import { codexVersion } from '../codex-runner.js';
 import { Worker } from '../worker.js';
 
@@ -17,6 +18,7 @@ interface WorkerCommandOptions {
   stallTimeout: number;
   retryDelayMs: number;
   onDone?: string;
+  allowSharedSpool?: boolean;
 }
 
 export function workerCommand(): Command {
@@ -33,6 +35,7 @@ export function workerCommand(): Command {
     .option('--stall-timeout <seconds>', 'stop a run after this long without a Codex event', positiveInt('--stall-timeout'), 600)
     .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', positiveInt('--retry-delay-ms'), 30_000)
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
+    .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', positiveInt('--rescan-ms'), 2_000)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
@@ -54,8 +57,12 @@ export function workerCommand(): Command {
         defaultTimeoutMs: opts.defaultTimeout * 1000,
         stallMs: opts.stallTimeout * 1000,
         retryBaseMs: opts.retryDelayMs,
+        policy: await loadPolicy(layout.root).catch((err: Error) => {
+          throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
+        }),
         onDone: opts.onDone ?? null,
         once: Boolean(opts.once),
+        allowSharedSpool: Boolean(opts.allowSharedSpool),
         pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
         log,
       });

@@ -1,0 +1,99 @@
+// What a job may ask of Codex. Anyone who can write into the inbox can make Codex run commands as the
+// worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
+
+/** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
+export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
+/** Arguments that take a value (the value is the next argument). */
+const ARGS_WITH_VALUE = new Set(['-m', '--model', '-c', '--config', '-p', '--profile', '-C', '--cd', '--add-dir', '-i', '--image', '-s', '--sandbox', '--output-schema', '--color', '-o', '--output-last-message']);
+/** `-c key=value` keys a job may set by default: model behaviour, not sandbox, approvals or tools. */
+export const SAFE_CONFIG_KEYS = [
+  'model',
+  'model_reasoning_effort',
+  'model_reasoning_summary',
+  'model_verbosity',
+  'hide_agent_reasoning',
+  'show_raw_agent_reasoning',
+] as const;
+
+/** The policy, in `<root>/codex-spool.config.json` under "policy" (every field optional). */
+export const JobPolicy = z.strictObject({
+  sandboxes: z.array(Sandbox).default(['read-only', 'workspace-write']).describe('sandbox modes a job may ask for'),
+  allowed_args: z.array(z.string()).default([]).describe('further codex exec flags a job may pass (e.g. "--add-dir")'),
+  allowed_config_keys: z.array(z.string()).default([]).describe('further -c keys a job may set'),
+  repo_prefixes: z
+    .array(z.string())
+    .nullable()
+    .default(null)
+    .describe('absolute directories a job repo must be inside; null: any directory the worker user owns'),
+  max_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).default(MAX_TIMEOUT_S),
+});
+export type JobPolicy = z.infer<typeof JobPolicy>;
+
+export const DEFAULT_POLICY: JobPolicy = JobPolicy.parse({});
+
+/** A job outside the policy: which rule, and what to do about it. */
+export interface PolicyViolation {
+  rule: 'sandbox' | 'args' | 'repo' | 'timeout';
+  message: string;
+}
+
+/** Reads the policy from `<root>/codex-spool.config.json`; the defaults when there is none. */
+export async function loadPolicy(root: string): Promise<JobPolicy> {
+  const path = join(root, 'codex-spool.config.json');
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (text === null) return DEFAULT_POLICY;
+  const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data.policy ?? DEFAULT_POLICY;
+}
+
+/**
+ * Checks a job against the policy (pure). `repoOwned`: whether the worker's user owns the repo;
+ * `repoReal`: the repo's real path (symlinks resolved), so a link cannot lead outside the prefixes.
+ */
+export function checkPolicy(
+  spec: JobSpec,
+  policy: JobPolicy,
+  repo: { real: string; owned: boolean },
+): PolicyViolation | null {
+  if (spec.sandbox && !policy.sandboxes.includes(spec.sandbox)) {
+    return { rule: 'sandbox', message: `sandbox "${spec.sandbox}" is not allowed (policy.sandboxes: ${policy.sandboxes.join(', ')})` };
+  }
+  if (spec.timeout_s !== undefined && spec.timeout_s > policy.max_timeout_s) {
+    return { rule: 'timeout', message: `timeout_s ${spec.timeout_s} is over policy.max_timeout_s ${policy.max_timeout_s}` };
+  }
+  const badArg = forbiddenArg(spec.args ?? [], policy);
+  if (badArg) return { rule: 'args', message: `argument "${badArg}" is not allowed (policy.allowed_args / allowed_config_keys)` };
+  if (policy.repo_prefixes === null) {
+    if (!repo.owned) return { rule: 'repo', message: `repo ${spec.repo} is not owned by the worker's user` };
+  } else if (!policy.repo_prefixes.some((p) => repo.real === p || repo.real.startsWith(p.endsWith('/') ? p : `${p}/`))) {
+    return { rule: 'repo', message: `repo ${repo.real} is outside policy.repo_prefixes` };
+  }
+  return null;
+}
+
+/** The first argument the policy does not allow, or null. Positional arguments are refused: the task is the prompt. */
+export function forbiddenArg(args: string[], policy: JobPolicy): string | null {
+  const allowed = new Set<string>([...SAFE_ARGS, ...policy.allowed_args]);
+  const keys = new Set<string>([...SAFE_CONFIG_KEYS, ...policy.allowed_config_keys]);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = inline ?? (ARGS_WITH_VALUE.has(flag) ? args[++i] : undefined);
+    if (flag === '-c' || flag === '--config') {
+      const key = value?.split('=')[0]?.trim();
+      if (!key || !keys.has(key)) return `${flag} ${value ?? ''}`.trim();
+      continue;
+    }
+    if (!allowed.has(flag)) return arg;
+    if (ARGS_WITH_VALUE.has(flag) && value === undefined) return arg;
+  }
+  return null;
+}
