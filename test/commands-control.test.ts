@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cli,
   jobsIn,
-  killStarted,
-  makeTempRoot,
+  endSpoolTest,
+  fakeCodexSpool,
   readIfExists,
   readJson,
   startWorker,
@@ -18,20 +18,11 @@ import {
 
 let t: TempRoot;
 let repo: string;
-let codexCalls: string;
+let calls: () => Promise<string[]>;
 
-beforeEach(async () => {
-  t = await makeTempRoot();
-  codexCalls = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = codexCalls;
-  repo = await t.repo('r');
-});
-afterEach(async () => {
-  await killStarted();
-  await t.cleanup();
-});
+beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
+afterEach(() => endSpoolTest(t));
 
-const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
 /** Processes whose command line is exactly `cmd`: none may outlive the run that started them. */
 const processesRunning = (cmd: string) =>
   execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.trim() === cmd).length;
@@ -64,7 +55,7 @@ describe('cancel', () => {
     expect(state).toBe('failed');
     expect(record.result.status).toBe('cancelled');
     expect(record.result.session_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(processesRunning('sleep 41.5')).toBe(0);
+    await waitFor('no process of the run left', () => processesRunning('sleep 41.5') === 0, 5_000);
     expect(await readdir(join(t.root, 'spool', 'active'))).toEqual([]);
     await worker.stop();
   });
@@ -89,7 +80,7 @@ describe('time limits', () => {
     expect(state).toBe('failed');
     expect(record.result.status).toBe('timed_out');
     expect(record.result.error).toMatch(/time limit/);
-    expect(processesRunning('sleep 42.5')).toBe(0);
+    await waitFor('no process of the run left', () => processesRunning('sleep 42.5') === 0, 5_000);
     await worker.stop();
   });
 

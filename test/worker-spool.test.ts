@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cli,
   jobsIn,
-  killStarted,
-  makeTempRoot,
+  endSpoolTest,
+  fakeCodexSpool,
   readIfExists,
   readJson,
   startWorker,
@@ -19,22 +19,13 @@ import {
 
 let t: TempRoot;
 let repo: string;
-let codexCalls: string;
+let calls: () => Promise<string[]>;
 
-beforeEach(async () => {
-  t = await makeTempRoot();
-  codexCalls = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = codexCalls;
-  repo = await t.repo('r');
-});
-afterEach(async () => {
-  await killStarted();
-  await t.cleanup();
-});
+beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
+afterEach(() => endSpoolTest(t));
 
 const inbox = (name: string) => join(t.root, 'spool', 'inbox', name);
 const rejected = (name: string) => join(t.root, 'spool', 'rejected', name);
-const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
 
 describe('invalid jobs', () => {
   it('each kind is moved to rejected/ with its bytes unchanged and an error file naming the problem', async () => {
@@ -211,7 +202,6 @@ describe('crashes and shutdown', () => {
 describe('scheduling', () => {
   it('jobs on one repo run one at a time in submission order; other repos run beside them', async () => {
     const other = await t.repo('other');
-    const worker = startWorker(t, ['--concurrency', '3']);
     for (const [id, r] of [
       ['a1', repo],
       ['a2', repo],
@@ -219,6 +209,7 @@ describe('scheduling', () => {
     ] as const) {
       await cli(t, ['submit', '--repo', r, '--task', 'sleep 1', '--id', id]);
     }
+    const worker = startWorker(t, ['--concurrency', '3']);
     const runs = await Promise.all(['a1', 'a2', 'b1'].map(async (id) => {
       const { record } = await waitForFinished(t, id);
       return readJson(record.result.summary);

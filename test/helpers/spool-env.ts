@@ -39,6 +39,31 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
   };
 }
 
+/** A fresh temp root with one git repo, whose fake codex logs each call (for worker tests). */
+export interface FakeCodexSpool {
+  t: TempRoot;
+  repo: string;
+  /** The argv of each fake codex call so far, one string each. */
+  calls(): Promise<string[]>;
+}
+
+export async function fakeCodexSpool(): Promise<FakeCodexSpool> {
+  const t = await makeTempRoot();
+  const log = join(t.dir, 'codex-calls.log');
+  t.env.FAKE_CODEX_LOG = log;
+  return {
+    t,
+    repo: await t.repo('r'),
+    calls: async () => (await readIfExists(log))?.split('\n').filter(Boolean) ?? [],
+  };
+}
+
+/** Ends a worker test: kills what it left running, removes its temp root. */
+export async function endSpoolTest(t: TempRoot): Promise<void> {
+  await killStarted();
+  await t.cleanup();
+}
+
 const started = new Set<ResultPromise>();
 
 /** Runs the CLI to its end. */
