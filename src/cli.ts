@@ -9,6 +9,7 @@ import { cancelCommand } from './commands/cancel.js';
 import { retryCommand } from './commands/retry.js';
 import { resumeCommand } from './commands/resume.js';
 import { pruneCommand } from './commands/prune.js';
+import { installServiceCommand } from './commands/install-service.js';
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -24,6 +25,7 @@ const program = withRoot(new Command('codex-spool'))
   .addCommand(cancelCommand().exitOverride())
   .addCommand(retryCommand().exitOverride())
   .addCommand(resumeCommand().exitOverride())
+  .addCommand(installServiceCommand().exitOverride())
   .addCommand(pruneCommand().exitOverride());
 
 try {

@@ -30,14 +30,21 @@ export function stopTimeoutSec(graceMs: number): number {
   return Math.ceil((2 * graceMs) / 1000) + STOP_MARGIN_S;
 }
 
+/** Where a placeholder stands: the program of an Exec line, another word of it, or any other setting. */
+export type UnitContext = 'exec-program' | 'exec-arg' | 'setting';
+
 /**
  * A value placed inside "…" in a unit file: C escapes for `\` and `"`, `%%` for a literal `%` (specifiers),
- * and on ExecStart lines `$$` for a literal `$` (variable expansion). Control characters cannot be written.
+ * and in Exec arguments `$$` for a literal `$` (variable expansion; the program itself is not expanded,
+ * and systemd refuses quotes and backslashes in it). Control characters cannot be written at all.
  */
-export function quoteEscape(value: string, execLine: boolean): string {
+export function quoteEscape(value: string, context: UnitContext): string {
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error(`cannot put a control character in a unit file: ${JSON.stringify(value)}`);
+  if (context === 'exec-program' && /["'\\]/.test(value)) {
+    throw new Error(`systemd does not run a program whose path has a quote or backslash: ${value}`);
+  }
   const escaped = value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%');
-  return execLine ? escaped.replace(/\$/g, '$$$$') : escaped;
+  return context === 'exec-arg' ? escaped.replace(/\$/g, '$$$$') : escaped;
 }
 
 /** The unit: `template` with every placeholder filled. Throws on a relative path or a placeholder left unknown. */
@@ -56,15 +63,19 @@ export function renderUnit(template: string, v: UnitValues): string {
     GRACE_MS: String(v.graceMs),
     TIMEOUT_STOP_SEC: String(stopTimeoutSec(v.graceMs)),
   };
-  const lines = template.split('\n').map((line) => {
-    const execLine = /^\s*Exec[A-Za-z]*=/.test(line);
-    return line.replace(/@([A-Z_]+)@/g, (whole, name: string) => {
+  const lines = template.split('\n').map((line) =>
+    line.replace(/@([A-Z_]+)@/g, (whole, name: string, offset: number) => {
       const value = values[name];
       if (value === undefined) throw new Error(`unknown placeholder ${whole} in the unit template`);
-      return quoteEscape(value, execLine);
-    });
-  });
+      return quoteEscape(value, contextAt(line, offset));
+    }),
+  );
   return lines.join('\n');
+}
+
+function contextAt(line: string, offset: number): UnitContext {
+  if (!/^\s*Exec[A-Za-z]*=/.test(line)) return 'setting';
+  return /^\s*Exec[A-Za-z]*=[-@:+!|]*"?$/.test(line.slice(0, offset)) ? 'exec-program' : 'exec-arg';
 }
 
 /** Standard directories appended to the service's PATH after node's and Codex's own. */

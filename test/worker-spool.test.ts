@@ -152,16 +152,20 @@ describe('half-written files', () => {
   });
 });
 
+/** Waits until job `id` runs and its meta.json has the Codex session id; returns that meta. */
+const runningSession = (id: string) =>
+  waitFor(`${id}: session id recorded`, async () => {
+    const active = await readIfExists(join(t.root, 'spool', 'active', `${id}.json`));
+    const runId = active && JSON.parse(active).run_id;
+    const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
+    return m && JSON.parse(m).session_id ? JSON.parse(m) : null;
+  });
+
 describe('crashes and shutdown', () => {
   it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 3', '--id', 'crash']);
-    const meta = await waitFor('session id recorded', async () => {
-      const active = await readIfExists(join(t.root, 'spool', 'active', 'crash.json'));
-      const runId = active && JSON.parse(active).run_id;
-      const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
-      return m && JSON.parse(m).session_id ? JSON.parse(m) : null;
-    });
+    const meta = await runningSession('crash');
     await first.stop('SIGKILL');
     // The orphaned Codex process group is still running; the restarted worker stops it before resuming.
     const second = startWorker(t);
@@ -179,11 +183,7 @@ describe('crashes and shutdown', () => {
   it('SIGTERM stops the running Codex, leaves the job recoverable, and a restart resumes it', async () => {
     const first = startWorker(t, ['--grace-ms', '2000']);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'term']);
-    await waitFor('codex started', async () => (await calls()).length === 1);
-    await waitFor('session recorded', async () => {
-      const active = await readIfExists(join(t.root, 'spool', 'active', 'term.json'));
-      return active && JSON.parse(active).run_id;
-    });
+    await runningSession('term');
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(await jobsIn(t, 'active')).toEqual(['term.json']);
     // No process of the run is left: the fake codex's `sleep 30` is gone.

@@ -1,0 +1,203 @@
+// `codex-spool submit --batch`: JSONL in, each valid line queued once however often the batch is submitted;
+// then real workers (fake codex) run what was queued, each job exactly once.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseBatch } from '../src/batch.js';
+import { cli, cliPath, jobsIn, killStarted, makeTempRoot, readIfExists, readJson, startWorker, type TempRoot } from './helpers/spool-env.js';
+
+let t: TempRoot;
+let repo: string;
+let codexCalls: string;
+
+beforeEach(async () => {
+  t = await makeTempRoot();
+  codexCalls = join(t.dir, 'codex-calls.log');
+  t.env.FAKE_CODEX_LOG = codexCalls;
+  repo = await t.repo('r');
+});
+afterEach(async () => {
+  await killStarted();
+  await t.cleanup();
+});
+
+const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
+const jsonl = (jobs: object[]) => jobs.map((j) => JSON.stringify(j)).join('\n') + '\n';
+
+async function writeBatch(name: string, text: string): Promise<string> {
+  const path = join(t.dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+/** Runs a `worker --once` to its end and returns its exit code. */
+async function runOnce(extra: string[] = []) {
+  const worker = startWorker(t, ['--once', ...extra]);
+  const r = await worker.child;
+  return { code: r.exitCode, log: worker.log() };
+}
+
+describe('submit --batch', () => {
+  it('the same batch submitted twice queues each job once; a worker --once then runs them all; again: nothing added', async () => {
+    const other = await t.repo('other');
+    const jobs = [
+      { id: 'fix-a', repo, task: 'fix a' },
+      { id: 'fix-b', repo: other, task: 'fix b', sandbox: 'workspace-write', timeout_s: 600 },
+      { id: 'fix-c', repo, task: 'fix c', args: ['--skip-git-repo-check'] },
+    ];
+    const batch = await writeBatch('jobs.jsonl', jsonl(jobs));
+
+    const first = await cli(t, ['submit', '--batch', batch]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('submitted 3, skipped 0 (already queued or done), invalid 0');
+    expect(await jobsIn(t, 'inbox')).toEqual(['fix-a.json', 'fix-b.json', 'fix-c.json']);
+    const { id: _, ...specB } = jobs[1]!;
+    expect(await readJson(join(t.root, 'spool', 'inbox', 'fix-b.json'))).toEqual(specB); // the job without its id
+
+    const second = await cli(t, ['submit', '--batch', batch]);
+    expect(second.code).toBe(0);
+    expect(second.stdout.split('\n')).toEqual([
+      'line 1: fix-a skipped, already in spool/inbox',
+      'line 2: fix-b skipped, already in spool/inbox',
+      'line 3: fix-c skipped, already in spool/inbox',
+      'submitted 0, skipped 3 (already queued or done), invalid 0',
+    ]);
+    expect(await jobsIn(t, 'inbox')).toHaveLength(3);
+
+    const worker = await runOnce();
+    expect(worker.code).toBe(0);
+    expect(await jobsIn(t, 'done')).toEqual(['fix-a.json', 'fix-b.json', 'fix-c.json']);
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    expect(await calls()).toHaveLength(3);
+
+    // cron runs the same batch again: everything is done, nothing is queued twice.
+    const third = await cli(t, ['submit', '--batch', batch, '--json']);
+    expect(third.code).toBe(0);
+    const report = JSON.parse(third.stdout);
+    expect(report).toMatchObject({ submitted: 0, skipped: 3, invalid: 0 });
+    expect(report.results.map((r: { state: string }) => r.state)).toEqual(['done', 'done', 'done']);
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+    expect((await runOnce()).code).toBe(0);
+    expect(await calls()).toHaveLength(3);
+  });
+
+  it('bad lines are reported with their line numbers; the good ones are still queued; exit 2', async () => {
+    const lines = [
+      JSON.stringify({ id: 'good-1', repo, task: 'one' }), // 1
+      '{"id": "broken", "repo": ', // 2 not JSON
+      '', // 3 blank: ignored
+      JSON.stringify({ id: 'colour', repo, task: 'x', colour: 'red' }), // 4 unknown field
+      JSON.stringify({ id: '../escape', repo, task: 'x' }), // 5 bad id
+      JSON.stringify({ repo, task: 'no id' }), // 6 missing id
+      JSON.stringify({ id: 'relative', repo: 'src/app', task: 'x' }), // 7 relative repo
+      JSON.stringify({ id: 'gone', repo: join(t.dir, 'nowhere'), task: 'x' }), // 8 repo missing
+      JSON.stringify({ id: 'good-1', repo, task: 'same id again' }), // 9 duplicate id in the batch
+      '[1, 2]', // 10 not an object
+      `{"id":"proto","repo":${JSON.stringify(repo)},"task":"x","__proto__":{"polluted":true}}`, // 11
+      JSON.stringify({ id: 'good-2', repo, task: 'two', model: 'gpt-5' }), // 12
+    ];
+    const batch = await writeBatch('mixed.jsonl', lines.join('\r\n'));
+    const r = await cli(t, ['submit', '--batch', batch]);
+    expect(r.code).toBe(2);
+    const out = r.stdout.split('\n');
+    expect(out).toHaveLength(10);
+    expect(out[0]).toMatch(/^line 2: invalid: not JSON/);
+    expect(out[1]).toMatch(/^line 4: invalid \(colour\): .*colour/);
+    expect(out[2]).toMatch(/^line 5: invalid: id: /);
+    expect(out[3]).toBe('line 6: invalid: missing "id"');
+    expect(out[4]).toMatch(/^line 7: invalid \(relative\): repo: must be an absolute path/);
+    expect(out[5]).toMatch(/^line 8: invalid \(gone\): repo .*nowhere is not a directory/);
+    expect(out[6]).toMatch(/^line 9: invalid \(good-1\): id "good-1" is also on line 1/);
+    expect(out[7]).toBe('line 10: invalid: not a JSON object');
+    expect(out[8]).toMatch(/^line 11: invalid \(proto\): .*__proto__/);
+    expect(out[9]).toBe('submitted 2, skipped 0 (already queued or done), invalid 9');
+    expect(r.stderr).toMatch(/9 invalid line/);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(await jobsIn(t, 'inbox')).toEqual(['good-1.json', 'good-2.json']);
+    expect((await readJson(join(t.root, 'spool', 'inbox', 'good-1.json'))).task).toBe('one');
+
+    // Fixing nothing and running again: the good ones are skipped, the bad ones still reported.
+    const again = await cli(t, ['submit', '--batch', batch, '--json']);
+    expect(again.code).toBe(2);
+    const report = JSON.parse(again.stdout);
+    expect(report).toMatchObject({ submitted: 0, skipped: 2, invalid: 9 });
+    expect(report.results.filter((x: { status: string }) => x.status === 'invalid').map((x: { line: number }) => x.line)).toEqual([2, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  it('reads the batch from stdin with "-"', async () => {
+    const input = jsonl([
+      { id: 'in-1', repo, task: 'from stdin' },
+      { id: 'in-2', repo, task: 'from stdin too' },
+    ]);
+    const run = () => execa('node', [cliPath, 'submit', '--batch', '-', '--json'], { env: t.env, input, reject: false });
+    const r = await run();
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(String(r.stdout))).toMatchObject({ submitted: 2, skipped: 0, invalid: 0 });
+    expect(await jobsIn(t, 'inbox')).toEqual(['in-1.json', 'in-2.json']);
+    const again = await run();
+    expect(JSON.parse(String(again.stdout))).toMatchObject({ submitted: 0, skipped: 2, invalid: 0 });
+  });
+
+  it('exactly one of --task and --batch', async () => {
+    const batch = await writeBatch('one.jsonl', jsonl([{ id: 'x', repo, task: 'x' }]));
+    const neither = await cli(t, ['submit']);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/one of --task <text> or --batch <file> is required/);
+    const both = await cli(t, ['submit', '--task', 'x', '--batch', batch]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--batch.*cannot be used with.*--task/);
+    const withArgs = await cli(t, ['submit', '--batch', batch, '--', '--skip-git-repo-check']);
+    expect(withArgs.code).toBe(2);
+    const missing = await cli(t, ['submit', '--batch', join(t.dir, 'no-such.jsonl')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read batch/);
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+    // --task alone still works as before.
+    const single = await cli(t, ['submit', '--repo', repo, '--task', 'single', '--id', 'single']);
+    expect(single.code).toBe(0);
+    expect(await jobsIn(t, 'inbox')).toEqual(['single.json']);
+  });
+});
+
+describe('parseBatch', () => {
+  it('numbers lines from 1 counting blank ones, strips a BOM and CRLF', () => {
+    const entries = parseBatch(`\uFEFF{"id":"a","repo":"/r","task":"t"}\r\n\r\n   \n{"id":"b","repo":"/r","task":"u"}`);
+    expect(entries).toEqual([
+      { line: 1, id: 'a', spec: { repo: '/r', task: 't' } },
+      { line: 4, id: 'b', spec: { repo: '/r', task: 'u' } },
+    ]);
+    expect(parseBatch('')).toEqual([]);
+    expect(parseBatch('{"id":5,"repo":"/r","task":"t"}')[0]).toMatchObject({ line: 1, error: expect.stringMatching(/^id: /) });
+    expect(parseBatch('{"id":"x","repo":"/r"}')[0]).toMatchObject({ line: 1, id: 'x', error: expect.stringMatching(/task/) });
+  });
+});
+
+describe('two workers --once on one batch', () => {
+  it('50 jobs: each runs exactly once, all end in done/, nothing is left in active/', async () => {
+    const repos = await Promise.all(['p', 'q', 'r2', 's', 't'].map((n) => t.repo(n)));
+    const ids = Array.from({ length: 50 }, (_, i) => `job-${String(i).padStart(2, '0')}`);
+    const batch = await writeBatch('fifty.jsonl', jsonl(ids.map((id, i) => ({ id, repo: repos[i % repos.length], task: `task ${id}` }))));
+    const submitted = await cli(t, ['submit', '--batch', batch]);
+    expect(submitted.stdout).toBe('submitted 50, skipped 0 (already queued or done), invalid 0');
+
+    const [a, b] = await Promise.all([runOnce(['--concurrency', '3']), runOnce(['--concurrency', '3'])]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+
+    const log = await calls();
+    expect(log).toHaveLength(50);
+    for (const id of ids) expect(log.filter((argv) => argv.endsWith(` -- task ${id}`)), id).toHaveLength(1);
+    expect(await jobsIn(t, 'done')).toEqual(ids.map((id) => `${id}.json`));
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+    expect(await jobsIn(t, 'failed')).toEqual([]);
+    expect(await jobsIn(t, 'rejected')).toEqual([]);
+    // Between them the two workers started each job once (each logs "started <id>" per run).
+    const started = (l: string) => l.split('\n').filter((x) => x.startsWith('started job-')).length;
+    expect(started(a.log) + started(b.log)).toBe(50);
+    const record = JSON.parse((await readFile(join(t.root, 'spool', 'done', 'job-07.json'), 'utf8')));
+    expect(record.task).toBe('task job-07');
+    expect(record.result.status).toBe('succeeded');
+  });
+});
