@@ -61,6 +61,8 @@ export async function fakeCodexSpool(): Promise<FakeCodexSpool> {
 /** Ends a worker test: kills what it left running, removes its temp root. */
 export async function endSpoolTest(t: TempRoot): Promise<void> {
   await killStarted();
+  // Codex runs detached from its worker: a test that SIGKILLs a worker may leave its run behind.
+  await execa('pkill', ['-KILL', '-f', t.dir], { reject: false });
   await t.cleanup();
 }
 
@@ -150,4 +152,27 @@ export async function readJson<T = any>(path: string): Promise<T> {
 /** Reads a file if it exists. */
 export function readIfExists(path: string): Promise<string | null> {
   return readFile(path, 'utf8').catch(() => null);
+}
+
+export interface CliProcess {
+  child: ResultPromise;
+  /** What it printed on stdout so far. */
+  stdout(): string;
+  /** Resolves when it exits (killStarted ends it if a test leaves it running). */
+  done: Promise<{ code: number | undefined; stdout: string; stderr: string }>;
+}
+
+/** Starts the CLI without waiting for it to end (`wait`, `logs -f`): its output can be read as it comes. */
+export function startCli(t: TempRoot, args: string[]): CliProcess {
+  const child = execa('node', [cliPath, ...args], { env: t.env, reject: false, stdin: 'ignore', buffer: false });
+  started.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = child.then((r) => {
+    started.delete(child);
+    return { code: r.exitCode, stdout: out, stderr: err };
+  });
+  return { child, stdout: () => out, done };
 }
