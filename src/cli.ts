@@ -10,6 +10,7 @@ import { retryCommand } from './commands/retry.js';
 import { resumeCommand } from './commands/resume.js';
 import { pruneCommand } from './commands/prune.js';
 import { installServiceCommand } from './commands/install-service.js';
+import { claudeCommand } from './commands/claude.js';
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -26,6 +27,7 @@ const program = withRoot(new Command('codex-spool'))
   .addCommand(retryCommand().exitOverride())
   .addCommand(resumeCommand().exitOverride())
   .addCommand(installServiceCommand().exitOverride())
+  .addCommand(claudeCommand().exitOverride())
   .addCommand(pruneCommand().exitOverride());
 
 try {

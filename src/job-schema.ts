@@ -57,6 +57,10 @@ export const JobSpec = z.strictObject({
     .datetime()
     .optional()
     .describe('Set by the worker on a deferred job: when it may run again (usage limit reset, backoff)'),
+  claude_session: z
+    .string()
+    .optional()
+    .describe('The Claude Code session that submitted the job ($CLAUDE_CODE_SESSION_ID): its hook tells that session first'),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 

@@ -58,6 +58,7 @@ export function submitCommand(): Command {
         sandbox: opts.sandbox,
         args: codexArgs.length ? codexArgs : undefined,
         timeout_s: opts.timeout === undefined ? undefined : Number(opts.timeout),
+        claude_session: process.env.CLAUDE_CODE_SESSION_ID || undefined,
       });
       if (!parsed.success) {
         throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);

@@ -1,0 +1,102 @@
+// `codex-spool claude`: Claude Code integration. `install` / `uninstall` put the plugin's skill, slash commands
+// and hooks into a .claude/ directory; `hook` is the hook they run.
+import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { CliError, EXIT, withRoot } from '../cli-kit.js';
+import { readHookInput, runHook } from '../claude-hook.js';
+import { HOOK_COMMAND, InstallConflict, install, onPath, uninstall } from '../claude-install.js';
+import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
+
+const INSTALL_HELP = `
+Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds
+the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} to .claude/settings.json, keeping everything
+else in it. What was added is recorded in .claude/codex-spool.install.json; installing again changes
+nothing; \`claude uninstall\` removes exactly that (and restores settings.json byte for byte when it has
+not been edited since). A file of the same name that codex-spool did not write is never replaced.
+The skill, commands and hook run \`codex-spool\`: it must be on PATH (npm link, or npm install -g).
+The same files ship as a Claude Code plugin: claude plugin marketplace add <this repository>, then
+claude plugin install codex-spool@codex-spool.`;
+
+const HOOK_HELP = `
+Reads the hook JSON on stdin (session_id, hook_event_name, cwd). On SessionStart and UserPromptSubmit,
+prints {"hookSpecificOutput":{"hookEventName":…,"additionalContext":…}} with one line per job finished
+(done, failed, rejected) since this Claude session last heard, jobs it submitted first; nothing when
+there is nothing new. What a session has heard: <root>/spool/.claude-seen/<session>.json.
+Root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook's cwd.
+Always exits 0 (an exit 2 would block the prompt).`;
+
+interface InstallOptions {
+  project?: string;
+  user?: boolean;
+}
+
+export function claudeCommand(): Command {
+  const cmd = new Command('claude').description('Claude Code integration: install the skill, slash commands and hook; run the hook');
+  cmd.addCommand(
+    new Command('install')
+      .description('install the codex-spool skill, slash commands and hook into a project or your user .claude/')
+      .addOption(new Option('--project <dir>', 'install into DIR/.claude (default: the current directory)').conflicts('user'))
+      .addOption(new Option('--user', 'install into ~/.claude'))
+      .addHelpText('after', INSTALL_HELP)
+      .exitOverride()
+      .action(async (opts: InstallOptions) => {
+        const dir = await claudeDirOf(opts);
+        const r = await guarded(() => install(dir));
+        const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}`;
+        process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
+        if (!onPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
+      }),
+  );
+  cmd.addCommand(
+    new Command('uninstall')
+      .description('remove exactly what `claude install` added')
+      .addOption(new Option('--project <dir>', 'uninstall from DIR/.claude (default: the current directory)').conflicts('user'))
+      .addOption(new Option('--user', 'uninstall from ~/.claude'))
+      .exitOverride()
+      .action(async (opts: InstallOptions) => {
+        const dir = await claudeDirOf(opts);
+        const r = await guarded(() => uninstall(dir));
+        if (!r.installed) {
+          process.stdout.write(`not installed in ${dir}: nothing to remove\n`);
+          return;
+        }
+        process.stdout.write(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${r.settingsChanged ? ', hooks taken out of settings.json' : ''}\n`);
+        if (r.kept.length) process.stderr.write(`codex-spool: kept, edited since install: ${r.kept.join(', ')}\n`);
+      }),
+  );
+  cmd.addCommand(
+    withRoot(new Command('hook'))
+      .description('the Claude Code hook: tell the session of jobs finished since it last heard (stdin: hook JSON)')
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .addHelpText('after', HOOK_HELP)
+      .exitOverride()
+      .action(async (_opts: unknown, sub: Command) => {
+        try {
+          const input = await readHookInput();
+          process.stdout.write(runHook(input, sub.optsWithGlobals<{ root?: string }>().root));
+        } catch {
+          // Never fail a prompt: say nothing.
+        }
+      }),
+  );
+  return cmd;
+}
+
+async function claudeDirOf(opts: InstallOptions): Promise<string> {
+  if (opts.user) return join(process.env.HOME || homedir(), '.claude');
+  const project = resolve(opts.project ?? process.cwd());
+  if (!(await stat(project).catch(() => null))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
+  return join(project, '.claude');
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof InstallConflict || err instanceof SettingsError) throw new CliError(err.message);
+    throw err;
+  }
+}

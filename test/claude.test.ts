@@ -1,0 +1,435 @@
+// Claude Code integration, end to end with real processes: the REAL `claude` CLI (node_modules/.bin/claude)
+// run offline against a mock Anthropic Messages API on 127.0.0.1, with a temporary HOME, project and spool,
+// using the files `codex-spool claude install` writes and the plugin installed from this repository's
+// marketplace. The installer and the hook are also tested as plain processes (those need no claude).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterToolResult, lastUser, messageTexts, startMockAnthropic, textOf, toolResults, type MockAnthropic } from './helpers/mock-anthropic.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(REPO, 'dist', 'cli.js');
+const CLAUDE = join(REPO, 'node_modules', '.bin', 'claude');
+const FAKE_CODEX = join(REPO, 'test', 'fixtures', 'fake-codex');
+
+/** Why the real-CLI tests cannot run here, or null when they can. */
+function claudeUnavailable(): string | null {
+  if (!existsSync(CLAUDE)) return `${CLAUDE} is missing: npm install --save-dev @anthropic-ai/claude-code`;
+  const r = spawnSync(CLAUDE, ['--version'], { encoding: 'utf8', timeout: 60_000, env: { ...cleanEnv(), HOME: tmpdir() } });
+  if (r.status !== 0) return `${CLAUDE} --version failed (${r.error?.message ?? r.stderr.trim()})`;
+  return null;
+}
+
+/** The environment without anything of an enclosing Claude Code session, API settings or spool. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(CLAUDE|ANTHROPIC|CODEX_SPOOL|FAKE_CODEX|HTTPS?_PROXY|ALL_PROXY)/i.test(k)) continue;
+    env[k] = v;
+  }
+  env.NO_PROXY = '127.0.0.1,localhost';
+  return env;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+const children = new Set<number>();
+
+/** Runs a process in its own process group; kills the group on timeout. Never rejects. */
+function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Run> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid) children.add(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => killGroup(child.pid), opts.timeoutMs ?? 120_000);
+    child.on('error', (err) => (stderr += String(err)));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (child.pid) children.delete(child.pid);
+      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Every file under `dir` with its contents, for before/after comparisons. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    out[relative(dir, path)] = await readFile(path, 'utf8');
+  }
+  return out;
+}
+
+let tmp: string;
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  tmp = await mkdtemp(join(tmpdir(), 'codex-spool-claude-'));
+});
+
+afterAll(async () => {
+  for (const pid of children) killGroup(pid);
+  children.clear();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const cs = (args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }) =>
+  run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? cleanEnv(), input: opts.input, timeoutMs: 60_000 });
+
+const unavailable = claudeUnavailable();
+if (unavailable) console.warn(`SKIPPING the real Claude Code CLI tests: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a mock Messages API', () => {
+  let mock: MockAnthropic;
+  let home: string;
+  let project: string;
+  let root: string;
+  let bin: string;
+  let claudeEnv: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    mock = await startMockAnthropic();
+    home = join(tmp, 'home');
+    project = join(tmp, 'project');
+    root = join(tmp, 'spool-root');
+    bin = join(tmp, 'bin');
+    for (const d of [home, project, root, bin]) await mkdir(d, { recursive: true });
+    // The spool exists before the session starts, as it does where a worker runs.
+    for (const s of ['inbox', 'active', 'done', 'failed', 'rejected']) await mkdir(join(root, 'spool', s), { recursive: true });
+    // Claude runs `codex-spool …` by name, as a user's PATH would have it.
+    await writeFile(join(bin, 'codex-spool'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+    await chmod(join(bin, 'codex-spool'), 0o755);
+    claudeEnv = {
+      ...cleanEnv(),
+      HOME: home,
+      PATH: `${bin}:${process.env.PATH}`,
+      CODEX_SPOOL_ROOT: root,
+      ANTHROPIC_BASE_URL: mock.url,
+      ANTHROPIC_API_KEY: 'dummy',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      CLAUDE_CODE_MAX_RETRIES: '0',
+      CLAUDE_CODE_TMPDIR: join(tmp, 'claude-tmp'),
+      DISABLE_AUTOUPDATER: '1',
+    };
+    await mkdir(join(tmp, 'claude-tmp'));
+  });
+
+  afterAll(async () => {
+    await mock?.close();
+  });
+
+  const claude = (args: string[], cwd = project, env = claudeEnv) => run(CLAUDE, args, { cwd, env, timeoutMs: 120_000 });
+  async function claudeP(args: string[], cwd = project, env = claudeEnv) {
+    const r = await claude([...args, '--output-format', 'json'], cwd, env);
+    expect(r.code, `claude ${args.join(' ')}\n${r.stderr}\n${r.stdout}`).toBe(0);
+    const out = JSON.parse(r.stdout) as { is_error: boolean; session_id: string; num_turns: number; result: string };
+    expect(out.is_error, r.stdout).toBe(false);
+    return { ...out, ms: r.ms };
+  }
+  const jobFile = async (state: string, id: string) => JSON.parse(await readFile(join(root, 'spool', state, `${id}.json`), 'utf8'));
+
+  describe('installed into a project with `codex-spool claude install`', () => {
+    let session = '';
+    let digestHint = '';
+    const userHook = () => `echo "$$" >> ${join(tmp, 'user-hook.log')}`;
+
+    it("keeps the user's own hook running; a scripted Bash call submits a job and the turn ends", async () => {
+      await mkdir(join(project, '.claude'), { recursive: true });
+      await writeFile(
+        join(project, '.claude', 'settings.json'),
+        `${JSON.stringify({ hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: userHook() }] }] } }, null, 2)}\n`,
+      );
+      const inst = await cs(['claude', 'install', '--project', project], { cwd: project, env: { ...claudeEnv } });
+      expect(inst.code, inst.stderr).toBe(0);
+
+      mock.respond((req) => {
+        if (afterToolResult(req)) return { text: 'Submitted to Codex as job-one.' };
+        if (textOf(lastUser(req)).includes('DELEGATE-ONE')) return { bash: "codex-spool submit --task 'Write hello.txt saying hi' --id job-one" };
+        return { text: 'ok' };
+      });
+      const first = mock.requests.length;
+      const out = await claudeP(['-p', 'DELEGATE-ONE: hand the hello.txt task to Codex', '--allowedTools', 'Bash(codex-spool:*)']);
+      session = out.session_id;
+      expect(out.num_turns).toBe(2);
+      expect(out.result).toBe('Submitted to Codex as job-one.');
+
+      const reqs = mock.requests.slice(first);
+      expect(reqs.every((r) => r.session === session)).toBe(true);
+      const submitted = toolResults(reqs.at(-1)!)[0]!;
+      expect(submitted).toMatch(/^job-one queued; result: .*spool\/done\/job-one\.json \(or spool\/failed\/\)$/);
+      console.log(`submit output: ${Buffer.byteLength(`${submitted}\n`)} bytes; claude -p turn: ${out.ms.toFixed(0)} ms`);
+
+      const job = await jobFile('inbox', 'job-one');
+      expect(job).toEqual({ repo: project, task: 'Write hello.txt saying hi', claude_session: session });
+      // The skill is listed to the model; the user's own hook ran beside ours.
+      expect(messageTexts(reqs[0]!).join('\n')).toContain('codex-spool: Hand coding tasks to OpenAI Codex');
+      expect((await readFile(join(tmp, 'user-hook.log'), 'utf8')).trim().split('\n').length).toBeGreaterThanOrEqual(1);
+      expect(existsSync(join(root, 'spool', '.claude-seen', `${session}.json`))).toBe(true);
+    });
+
+    it('after the job finished, the next prompt carries its digest line, once; a second resume does not repeat it', async () => {
+      expect(session).not.toBe('');
+      const worker = await cs(['worker', '--once', '--codex-bin', FAKE_CODEX], { cwd: root, env: { ...cleanEnv(), CODEX_SPOOL_ROOT: root } });
+      expect(worker.code, worker.stderr).toBe(0);
+      const done = await jobFile('done', 'job-one');
+      const codexSession: string = done.result.session_id;
+      expect(codexSession).toMatch(/^[0-9a-f-]{36}$/);
+
+      mock.respond(() => ({ text: 'noted' }));
+      let first = mock.requests.length;
+      const resumed = await claudeP(['--resume', session, '-p', 'Anything new?']);
+      expect(resumed.session_id).toBe(session);
+      const req = mock.requests.slice(first).at(-1)!;
+      const all = messageTexts(req).join('\n');
+      digestHint = '(codex-spool result job-one)';
+      const line = all.split(/\\n|\n/).find((l) => l.includes(digestHint))!;
+      expect(line).toBeDefined();
+      expect(line).toContain(`job-one succeeded exit=0`);
+      expect(line).toContain(`session=${codexSession}`);
+      expect(line).toContain('fake done');
+      expect(all).toContain('Submitted from this session:');
+      expect(all).toMatch(/(SessionStart|UserPromptSubmit) hook additional context: codex-spool: 1 Codex job finished/);
+      expect(all.split(digestHint).length - 1).toBe(1);
+      const digestLine = line.slice(line.indexOf('job-one succeeded'), line.indexOf(digestHint) + digestHint.length);
+      console.log(`digest line: ${Buffer.byteLength(digestLine)} bytes: ${digestLine}`);
+
+      first = mock.requests.length;
+      await claudeP(['--resume', session, '-p', 'And now?']);
+      const again = mock.requests.slice(first).at(-1)!;
+      // Once in the history of the first resume, not told again.
+      expect(messageTexts(again).join('\n').split(digestHint).length - 1).toBe(1);
+      const lastUserIndex = again.body.messages.map((m: { role: string }) => m.role).lastIndexOf('user');
+      expect(messageTexts(again).slice(lastUserIndex).join('\n')).not.toContain(digestHint);
+
+      const result = await cs(['result', 'job-one'], { cwd: root, env: { ...cleanEnv(), CODEX_SPOOL_ROOT: root } });
+      if (result.code === 0) console.log(`result output: ${Buffer.byteLength(result.stdout)} bytes`);
+    });
+
+    it('/codex <task> expands to a submission for the project', async () => {
+      mock.respond((req) => {
+        if (afterToolResult(req)) return { text: 'Queued as from-slash.' };
+        const text = textOf(lastUser(req));
+        if (text.includes('Submit the task below to Codex') && text.includes('Add a README about the spool'))
+          return { bash: "codex-spool submit --task 'Add a README about the spool' --id from-slash" };
+        return { text: 'not expanded' };
+      });
+      const first = mock.requests.length;
+      const out = await claudeP(['-p', '/codex Add a README about the spool']);
+      expect(out.result).toBe('Queued as from-slash.');
+      const expanded = textOf(lastUser(mock.requests[first]!));
+      expect(expanded).toContain('codex-spool submit --task');
+      expect((await jobFile('inbox', 'from-slash')).task).toBe('Add a README about the spool');
+    });
+  });
+
+  it('the plugin validates, installs from this repository as a marketplace, and its command and hook work', async () => {
+    const home2 = join(tmp, 'home-plugin');
+    const project2 = join(tmp, 'project-plugin');
+    await mkdir(home2);
+    await mkdir(project2);
+    const env = { ...claudeEnv, HOME: home2 };
+
+    const plugin = await claude(['plugin', 'validate', '--strict', join(REPO, 'src', 'claude')], project2, env);
+    expect(plugin.code, plugin.stdout + plugin.stderr).toBe(0);
+    expect(plugin.stdout).toContain('Validation passed');
+    const market = await claude(['plugin', 'validate', '--strict', REPO], project2, env);
+    expect(market.code, market.stdout + market.stderr).toBe(0);
+    expect(market.stdout).toMatch(/marketplace\.json[\s\S]*Validation passed/);
+    // …and validation can fail: a copy without a name.
+    const broken = join(tmp, 'broken-plugin');
+    await cp(join(REPO, 'src', 'claude'), broken, { recursive: true });
+    await writeFile(join(broken, '.claude-plugin', 'plugin.json'), '{"version": "0.1.0"}\n');
+    expect((await claude(['plugin', 'validate', broken], project2, env)).code).not.toBe(0);
+
+    const add = await claude(['plugin', 'marketplace', 'add', REPO], project2, env);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const install = await claude(['plugin', 'install', 'codex-spool@codex-spool'], project2, env);
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+
+    mock.respond((req) => {
+      if (afterToolResult(req)) return { text: 'Queued as from-plugin.' };
+      const text = textOf(lastUser(req));
+      if (text.includes('Submit the task below to Codex') && text.includes('Port the tests to vitest'))
+        return { bash: "codex-spool submit --task 'Port the tests to vitest' --id from-plugin" };
+      return { text: 'not expanded' };
+    });
+    const out = await claudeP(['-p', '/codex-spool:codex Port the tests to vitest'], project2, env);
+    expect(out.result).toBe('Queued as from-plugin.');
+    expect((await jobFile('inbox', 'from-plugin')).repo).toBe(project2);
+    // The plugin's hook ran for this session (its state file is the proof).
+    expect(existsSync(join(root, 'spool', '.claude-seen', `${out.session_id}.json`))).toBe(true);
+  });
+});
+
+describe('codex-spool claude install / uninstall', () => {
+  it("installs twice without a byte changing, keeps the user's hooks and files, and uninstall restores them", async () => {
+    const project = join(tmp, 'inst-project');
+    const claudeDir = join(project, '.claude');
+    await mkdir(join(claudeDir, 'commands'), { recursive: true });
+    const settings = `${JSON.stringify(
+      {
+        permissions: { allow: ['Bash(npm test)'] },
+        hooks: {
+          UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'my-own-hook' }] }],
+          Stop: [{ hooks: [{ type: 'command', command: 'notify-me' }] }],
+        },
+      },
+      null,
+      2,
+    )}\n`;
+    await writeFile(join(claudeDir, 'settings.json'), settings);
+    await writeFile(join(claudeDir, 'commands', 'mine.md'), 'my own command\n');
+    const before = await snapshot(claudeDir);
+
+    const first = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^installed in .*\.claude: /);
+    const installed = await snapshot(claudeDir);
+    const merged = JSON.parse(installed['settings.json']!);
+    expect(merged.permissions).toEqual({ allow: ['Bash(npm test)'] });
+    expect(merged.hooks.UserPromptSubmit[0]).toEqual({ hooks: [{ type: 'command', command: 'my-own-hook' }] });
+    expect(merged.hooks.UserPromptSubmit[1].hooks[0].command).toBe('codex-spool claude hook');
+    expect(merged.hooks.SessionStart[0].hooks[0].command).toBe('codex-spool claude hook');
+    expect(merged.hooks.Stop).toEqual([{ hooks: [{ type: 'command', command: 'notify-me' }] }]);
+    expect(installed['skills/codex-spool/SKILL.md']).toBe(await readFile(join(REPO, 'src/claude/skills/codex-spool/SKILL.md'), 'utf8'));
+    expect(Object.keys(installed).filter((k) => k.startsWith('commands/')).sort()).toEqual(
+      ['commands/codex-result.md', 'commands/codex-resume.md', 'commands/codex-status.md', 'commands/codex.md', 'commands/mine.md'],
+    );
+
+    const second = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/^already installed in .*: nothing changed/);
+    expect(await snapshot(claudeDir)).toEqual(installed);
+
+    const un = await cs(['claude', 'uninstall', '--project', project], { cwd: tmp });
+    expect(un.code, un.stderr).toBe(0);
+    expect(await snapshot(claudeDir)).toEqual(before);
+    expect((await readFile(join(claudeDir, 'settings.json'), 'utf8')) === settings).toBe(true);
+    expect(existsSync(join(claudeDir, 'skills'))).toBe(false);
+    expect((await cs(['claude', 'uninstall', '--project', project], { cwd: tmp })).stdout).toMatch(/^not installed/);
+  });
+
+  it('into a fresh ~/.claude (--user): uninstall leaves no trace', async () => {
+    const home = join(tmp, 'inst-home');
+    await mkdir(home);
+    const env = { ...cleanEnv(), HOME: home };
+    expect((await cs(['claude', 'install', '--user'], { cwd: tmp, env })).code).toBe(0);
+    expect(existsSync(join(home, '.claude', 'settings.json'))).toBe(true);
+    expect(existsSync(join(home, '.claude', 'skills', 'codex-spool', 'SKILL.md'))).toBe(true);
+    expect((await cs(['claude', 'uninstall', '--user'], { cwd: tmp, env })).code).toBe(0);
+    expect(readdirSync(home)).toEqual([]);
+  });
+
+  it("refuses to replace a file it did not write, or settings it cannot parse, and changes nothing", async () => {
+    const project = join(tmp, 'inst-conflict');
+    await mkdir(join(project, '.claude', 'commands'), { recursive: true });
+    await writeFile(join(project, '.claude', 'commands', 'codex.md'), 'the user’s own /codex\n');
+    const before = await snapshot(join(project, '.claude'));
+    const r = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not codex-spool's.*commands\/codex\.md/);
+    expect(await snapshot(join(project, '.claude'))).toEqual(before);
+
+    const project2 = join(tmp, 'inst-badjson');
+    await mkdir(join(project2, '.claude'), { recursive: true });
+    await writeFile(join(project2, '.claude', 'settings.json'), '{ "hooks": ');
+    const r2 = await cs(['claude', 'install', '--project', project2], { cwd: tmp });
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/not valid JSON/);
+    expect(await snapshot(join(project2, '.claude'))).toEqual({ 'settings.json': '{ "hooks": ' });
+  });
+});
+
+describe('codex-spool claude hook, as a process', () => {
+  const hook = (cwd: string, input: string, env: NodeJS.ProcessEnv = cleanEnv(), args: string[] = []) =>
+    cs(['claude', 'hook', ...args], { cwd, env, input });
+  const stdin = (cwd: string, event = 'UserPromptSubmit', session = 'sess-1') => JSON.stringify({ session_id: session, hook_event_name: event, cwd });
+  const times: number[] = [];
+  const quick = (r: Run) => {
+    times.push(r.ms);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.ms).toBeLessThan(9000); // inside the 10 s hook timeout even on a loaded machine
+  };
+
+  afterAll(() => {
+    if (times.length) console.log(`hook process wall times (ms): ${times.map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
+  it('with no spool: exits 0, prints nothing, creates nothing', async () => {
+    const dir = await mkdtemp(join(tmp, 'nospool-'));
+    const r = await hook(dir, stdin(dir));
+    quick(r);
+    expect(r.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
+    // The project directory Claude names is the root when nothing else is set.
+    const r2 = await hook(tmp, stdin(tmp), { ...cleanEnv(), CLAUDE_PROJECT_DIR: dir });
+    quick(r2);
+    expect(r2.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('with an empty spool, garbage or no input, unknown options: exits 0 and prints nothing', async () => {
+    const root = await mkdtemp(join(tmp, 'emptyspool-'));
+    expect((await cs(['status'], { cwd: root, env: { ...cleanEnv(), CODEX_SPOOL_ROOT: root } })).code).toBe(0);
+    await mkdir(join(root, 'spool', 'done'), { recursive: true });
+    for (const [input, args] of [
+      [stdin(root), []],
+      ['not json at all', []],
+      ['', []],
+      ['[1,2]', []],
+      [stdin(root, 'SessionStart'), ['--bogus', 'extra']],
+    ] as const) {
+      const r = await hook(root, input, cleanEnv(), [...args]);
+      quick(r);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('with a corrupt done file: exits 0 and prints only a well-formed, harmless digest', async () => {
+    const root = await mkdtemp(join(tmp, 'corrupt-'));
+    await mkdir(join(root, 'spool', 'done'), { recursive: true });
+    const env = { ...cleanEnv(), CODEX_SPOOL_ROOT: root };
+    quick(await hook(tmp, stdin(tmp), env)); // first contact
+    await new Promise((r) => setTimeout(r, 50));
+    await writeFile(join(root, 'spool', 'done', 'broken.json'), '{"repo":"/x","result":{"final_message":"\u001b[2J');
+    await writeFile(join(root, 'spool', 'done', 'bin.json'), Buffer.from([0, 1, 2, 255, 254]));
+    const r = await hook(tmp, stdin(tmp), env);
+    quick(r);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(['hookSpecificOutput']);
+    expect(out.hookSpecificOutput.hookEventName).toBe('UserPromptSubmit');
+    const lines: string[] = out.hookSpecificOutput.additionalContext.split('\n');
+    expect(lines.filter((l) => l.endsWith('(codex-spool result broken)') || l.endsWith('(codex-spool result bin)'))).toHaveLength(2);
+    for (const l of lines) expect(Buffer.byteLength(l)).toBeLessThanOrEqual(400);
+    expect(r.stdout).not.toMatch(/\u001b/);
+    quick(await hook(tmp, stdin(tmp), env).then((again) => (expect(again.stdout).toBe(''), again)));
+  });
+});

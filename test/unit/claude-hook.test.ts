@@ -1,0 +1,169 @@
+// The hook's file-system side, in process: runHook against temporary spools.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hookRoot, runHook, type HookInput } from '../../src/claude-hook.js';
+
+const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
+let root: string;
+const input = (over: Partial<HookInput> = {}): HookInput => ({ session_id: 'claude-1', hook_event_name: 'UserPromptSubmit', ...over });
+const context = (out: string): string => JSON.parse(out).hookSpecificOutput.additionalContext;
+
+function finished(state: 'done' | 'failed', id: string, extra: Record<string, unknown> = {}): void {
+  const record = {
+    repo: '/r',
+    task: 't',
+    ...extra,
+    result: { run_id: 'r', session_id: SID, status: state === 'done' ? 'succeeded' : 'failed', exit_code: state === 'done' ? 0 : 1, elapsed_seconds: 3, final_message: `message of ${id}`, error: null, summary: null },
+  };
+  writeFileSync(join(root, 'spool', state, `${id}.json`), `${JSON.stringify(record)}\n`);
+}
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'codex-spool-hook-'));
+  for (const s of ['inbox', 'active', 'done', 'failed', 'rejected']) mkdirSync(join(root, 'spool', s), { recursive: true });
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('runHook', () => {
+  it('prints nothing, and creates nothing, where there is no spool', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'codex-spool-nospool-'));
+    try {
+      expect(runHook(input(), empty)).toBe('');
+      expect(readdirSync(empty)).toEqual([]);
+      expect(runHook(input(), join(empty, 'missing'))).toBe('');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('prints nothing on an empty spool, or for events it does not add context to, or without a session', () => {
+    expect(runHook(input(), root)).toBe('');
+    expect(runHook(input({ hook_event_name: 'Stop' }), root)).toBe('');
+    const saved = process.env.CLAUDE_CODE_SESSION_ID;
+    delete process.env.CLAUDE_CODE_SESSION_ID;
+    try {
+      expect(runHook({ hook_event_name: 'SessionStart' }, root)).toBe('');
+    } finally {
+      if (saved !== undefined) process.env.CLAUDE_CODE_SESSION_ID = saved;
+    }
+    expect(runHook(input({ session_id: '../../etc/passwd' }), root)).toBe('');
+  });
+
+  it('tells each finished job once per session, jobs of the session first', async () => {
+    finished('done', 'before');
+    expect(runHook(input(), root)).toBe(''); // first contact: the past counts as heard
+    expect(runHook(input({ session_id: 'claude-2' }), root)).toBe('');
+    await new Promise((r) => setTimeout(r, 20));
+    finished('failed', 'theirs', { claude_session: 'claude-2' });
+    finished('done', 'mine', { claude_session: 'claude-1' });
+    const out = runHook(input({ hook_event_name: 'SessionStart' }), root);
+    expect(JSON.parse(out).hookSpecificOutput.hookEventName).toBe('SessionStart');
+    const lines = context(out).split('\n');
+    expect(lines[1]).toBe('Submitted from this session:');
+    expect(lines[2]).toBe(`mine succeeded exit=0 3s session=${SID} "message of mine" (codex-spool result mine)`);
+    expect(lines[4]).toMatch(/^theirs failed exit=1 /);
+    expect(out).not.toContain('before');
+    expect(runHook(input(), root)).toBe('');
+    // The other session hears of both too, its own first.
+    expect(context(runHook(input({ session_id: 'claude-2' }), root)).split('\n')[2]).toMatch(/^theirs /);
+  });
+
+  it("on a session's first call (the spool may not have existed when it submitted) tells only its own recent jobs", () => {
+    finished('done', 'mine-early', { claude_session: 'claude-1' });
+    finished('done', 'someone-elses');
+    const lines = context(runHook(input(), root)).split('\n');
+    expect(lines[0]).toBe('codex-spool: 1 Codex job finished since you last heard.');
+    expect(lines[2]).toMatch(/^mine-early succeeded /);
+    expect(runHook(input(), root)).toBe('');
+  });
+
+  it('gives a harmless line for a corrupt done file, and a rejected job its reason', async () => {
+    runHook(input(), root);
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(join(root, 'spool', 'done', 'broken.json'), '{"repo": "/r", "resu');
+    writeFileSync(join(root, 'spool', 'rejected', 'bad.json'), 'not json');
+    writeFileSync(join(root, 'spool', 'rejected', 'bad.error.json'), JSON.stringify({ job_file: 'bad.json', reason: 'invalid_json', message: 'Unexpected token', issues: [], rejected_at: '' }));
+    const text = context(runHook(input(), root));
+    expect(text).toContain('broken succeeded exit=- - session=- "job file unreadable" (codex-spool result broken)');
+    expect(text).toContain('bad rejected exit=- - session=- "invalid_json: Unexpected token" (codex-spool result bad)');
+    expect(text).not.toContain('bad.error');
+  });
+
+  it('stays fast with 10,000 finished jobs: one listing when something was filed, three stats when not', async () => {
+    const done = join(root, 'spool', 'done');
+    for (let i = 0; i < 10_000; i++) writeFileSync(join(done, `job-${String(i).padStart(5, '0')}.json`), '{}');
+    let t0 = performance.now();
+    expect(runHook(input(), root)).toBe('');
+    const firstMs = performance.now() - t0;
+
+    await new Promise((r) => setTimeout(r, 20));
+    finished('done', 'new-one');
+    t0 = performance.now();
+    const out = runHook(input(), root);
+    const listingMs = performance.now() - t0;
+    expect(context(out).split('\n').filter((l) => l.includes('(codex-spool result'))).toHaveLength(1);
+    expect(out).toContain('new-one succeeded');
+
+    // Nothing filed since, and the directories' mtimes are old: no listing at all.
+    const seenPath = join(root, 'spool', '.claude-seen', 'claude-1.json');
+    const seen = JSON.parse(readFileSync(seenPath, 'utf8'));
+    seen.listed_at += 10_000; // as if listed long after the last filing
+    writeFileSync(seenPath, JSON.stringify(seen));
+    t0 = performance.now();
+    expect(runHook(input(), root)).toBe('');
+    const fastMs = performance.now() - t0;
+    console.log(`10,000 finished jobs: first contact ${firstMs.toFixed(1)} ms, with a new job ${listingMs.toFixed(1)} ms, nothing new ${fastMs.toFixed(2)} ms`);
+    expect(listingMs).toBeLessThan(1500); // generous: a loaded CI machine; typically ~30 ms
+    expect(fastMs).toBeLessThan(100);
+  });
+
+  it('reads back a large state (thousands of ids filed within a burst) rather than starting afresh', () => {
+    const now = Date.now();
+    const recent = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`burst-job-number-${i}`, now - 10_000]));
+    const seenDir = join(root, 'spool', '.claude-seen');
+    mkdirSync(seenDir, { recursive: true });
+    writeFileSync(join(seenDir, 'claude-1.json'), JSON.stringify({ v: 1, hwm: now - 10_000, recent, dirs: {}, listed_at: 0 }));
+    finished('done', 'after-burst'); // not this session's: a first contact would not tell it
+    expect(context(runHook(input(), root))).toContain('after-burst succeeded');
+  });
+
+  it('writes its state atomically under <root>/spool/.claude-seen and leaves no lock behind', () => {
+    runHook(input(), root);
+    expect(readdirSync(join(root, 'spool', '.claude-seen'))).toEqual(['claude-1.json']);
+  });
+
+  it('waits for, then gives up on, a held lock without printing or failing', () => {
+    mkdirSync(join(root, 'spool', '.claude-seen', 'claude-1.lock'), { recursive: true });
+    const t0 = performance.now();
+    expect(runHook(input(), root)).toBe('');
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(existsSync(join(root, 'spool', '.claude-seen', 'claude-1.json'))).toBe(false);
+  });
+});
+
+describe('pruneSeen', () => {
+  it("forgets sessions not heard from in 30 days and a killed hook's temp files, on a session's first call", () => {
+    const seenDir = join(root, 'spool', '.claude-seen');
+    mkdirSync(seenDir, { recursive: true });
+    const old = new Date(Date.now() - 31 * 24 * 3600_000);
+    for (const name of ['gone.json', 'left.json.123.abcd.tmp']) {
+      writeFileSync(join(seenDir, name), '{}');
+      utimesSync(join(seenDir, name), old, old);
+    }
+    writeFileSync(join(seenDir, 'kept.json'), '{}');
+    runHook(input({ session_id: 'new-session' }), root);
+    expect(readdirSync(seenDir).sort()).toEqual(['kept.json', 'new-session.json']);
+  });
+});
+
+describe('hookRoot', () => {
+  it('is --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook cwd', () => {
+    const env = { CODEX_SPOOL_ROOT: '/a', CLAUDE_PROJECT_DIR: '/b' };
+    expect(hookRoot({ cwd: '/c' }, '/r', env)).toBe('/r');
+    expect(hookRoot({ cwd: '/c' }, undefined, env)).toBe('/a');
+    expect(hookRoot({ cwd: '/c' }, undefined, { CLAUDE_PROJECT_DIR: '/b' })).toBe('/b');
+    expect(hookRoot({ cwd: '/c' }, undefined, {})).toBe('/c');
+  });
+});

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { HOOK_COMMAND } from '../../src/claude-install.js';
+import { SettingsError, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
+
+const CMD = 'codex-spool claude hook';
+const ours = { hooks: [{ type: 'command', command: CMD, timeout: 10 }] };
+
+const userSettings = `${JSON.stringify(
+  {
+    model: 'opus',
+    permissions: { allow: ['Bash(npm test)'] },
+    hooks: {
+      UserPromptSubmit: [{ hooks: [{ type: 'command', command: '/usr/local/bin/my-hook' }] }],
+      PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 'audit' }] }],
+    },
+    env: { FOO: '1' },
+  },
+  null,
+  2,
+)}\n`;
+
+describe('mergeSettings', () => {
+  it('creates settings with both hooks when there is no file, and uninstall deletes it again', () => {
+    const { text, record } = mergeSettings(null, CMD);
+    expect(JSON.parse(text!)).toEqual({ hooks: { SessionStart: [ours], UserPromptSubmit: [ours] } });
+    expect(text!.endsWith('}\n')).toBe(true);
+    expect(record).toMatchObject({ added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, original: null });
+    expect(unmergeSettings(text, record)).toBeNull();
+  });
+
+  it("keeps the user's hooks and settings, in order, and appends ours", () => {
+    const { text, record } = mergeSettings(userSettings, CMD);
+    const s = JSON.parse(text!);
+    expect(Object.keys(s)).toEqual(['model', 'permissions', 'hooks', 'env']);
+    expect(Object.keys(s.hooks)).toEqual(['UserPromptSubmit', 'PreToolUse', 'SessionStart']);
+    expect(s.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: 'command', command: '/usr/local/bin/my-hook' }] }, ours]);
+    expect(s.hooks.PreToolUse).toEqual(JSON.parse(userSettings).hooks.PreToolUse);
+    expect(s.hooks.SessionStart).toEqual([ours]);
+    expect(record.created_events).toEqual(['SessionStart']);
+    expect(record.created_hooks).toBe(false);
+    expect(hasOurHooks(text, CMD)).toBe(true);
+  });
+
+  it('a second merge changes nothing, and unmerge gives back the original bytes', () => {
+    const first = mergeSettings(userSettings, CMD);
+    const second = mergeSettings(first.text, CMD, first.record);
+    expect(second.text).toBeNull();
+    expect(second.record).toEqual(first.record);
+    expect(unmergeSettings(first.text, second.record)).toBe(userSettings);
+  });
+
+  it('restores odd formatting byte for byte when settings were not edited since', () => {
+    const odd = '{\n    "model": "opus",\n    "hooks": {}\n}'; // 4 spaces, no final newline
+    const { text, record } = mergeSettings(odd, CMD);
+    expect(text).toMatch(/^\{\n {4}"model"/);
+    expect(text!.endsWith('}')).toBe(true);
+    expect(unmergeSettings(text, record)).toBe(odd);
+  });
+
+  it('after the user edits settings, unmerge takes out only our hooks and keeps their edit and style', () => {
+    const odd = '{\n    "model": "opus",\n    "hooks": {}\n}';
+    const { text, record } = mergeSettings(odd, CMD);
+    const edited = JSON.parse(text!);
+    edited.theme = 'dark';
+    edited.hooks.UserPromptSubmit.push({ hooks: [{ type: 'command', command: 'mine' }] });
+    const editedText = JSON.stringify(edited, null, 4);
+    const out = unmergeSettings(editedText, record)!;
+    expect(JSON.parse(out)).toEqual({ model: 'opus', hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'mine' }] }] }, theme: 'dark' });
+    expect(out).toMatch(/^\{\n {4}"model"/);
+  });
+
+  it('an empty "hooks" object the user had stays after uninstall', () => {
+    const before = '{\n  "hooks": {}\n}\n';
+    const { text, record } = mergeSettings(before, CMD);
+    const touched = text!.replace('\n}\n', ',\n  "x": 1\n}\n'); // an edit: no byte-exact restore
+    expect(JSON.parse(unmergeSettings(touched, record)!)).toEqual({ hooks: {}, x: 1 });
+  });
+
+  it('a hook the user added by hand is not ours: install adds nothing and uninstall keeps it', () => {
+    const manual = `${JSON.stringify({ hooks: hooksFor(CMD) }, null, 2)}\n`;
+    const { text, record } = mergeSettings(manual, CMD);
+    expect(text).toBeNull();
+    expect(record.added).toEqual([]);
+    expect(unmergeSettings(manual, record)).toBe(manual);
+  });
+
+  it('re-adds a hook the user took out, and uninstall removes both of ours', () => {
+    const first = mergeSettings(userSettings, CMD);
+    const s = JSON.parse(first.text!);
+    delete s.hooks.SessionStart;
+    const edited = `${JSON.stringify(s, null, 2)}\n`;
+    const second = mergeSettings(edited, CMD, first.record);
+    expect(JSON.parse(second.text!).hooks.SessionStart).toEqual([ours]);
+    expect(second.record.added).toEqual(['SessionStart', 'UserPromptSubmit']);
+    expect(second.record.original).toBeUndefined(); // the "before" still had one of ours
+    const out = unmergeSettings(second.text, second.record)!;
+    expect(JSON.parse(out)).toEqual(JSON.parse(userSettings));
+  });
+
+  it('our hook moved into a group of the user is taken out of it, the group kept', () => {
+    const { text, record } = mergeSettings(userSettings, CMD);
+    const s = JSON.parse(text!);
+    s.hooks.UserPromptSubmit = [{ hooks: [{ type: 'command', command: '/usr/local/bin/my-hook' }, ours.hooks[0]] }];
+    const out = JSON.parse(unmergeSettings(JSON.stringify(s, null, 2), record)!);
+    expect(out.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: 'command', command: '/usr/local/bin/my-hook' }] }]);
+    expect(out.hooks.SessionStart).toBeUndefined();
+  });
+
+  it('refuses settings it cannot merge into, rather than clobbering them', () => {
+    expect(() => mergeSettings('{ "model": ', CMD)).toThrow(SettingsError);
+    expect(() => mergeSettings('[1]', CMD)).toThrow(SettingsError);
+    expect(() => mergeSettings('{"hooks": []}', CMD)).toThrow(SettingsError);
+    expect(() => mergeSettings('{"hooks": {"SessionStart": {}}}', CMD)).toThrow(SettingsError);
+  });
+
+  it('a missing file stays missing on uninstall', () => {
+    const { record } = mergeSettings(null, CMD);
+    expect(unmergeSettings(null, record)).toBeNull();
+  });
+});
+
+describe('the plugin', () => {
+  it('hooks/hooks.json runs the same hook the installer adds', () => {
+    const pluginHooks = JSON.parse(readFileSync(new URL('../../src/claude/hooks/hooks.json', import.meta.url), 'utf8'));
+    expect(HOOK_COMMAND).toBe(CMD);
+    expect(pluginHooks.hooks).toEqual(hooksFor(HOOK_COMMAND));
+  });
+});
