@@ -5,6 +5,10 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, withRoot } from './cli-kit.js';
 import { submitCommand } from './commands/submit.js';
 import { workerCommand } from './commands/worker.js';
+import { statusCommand } from './commands/status.js';
+import { resultCommand } from './commands/result.js';
+import { waitCommand } from './commands/wait.js';
+import { logsCommand } from './commands/logs.js';
 import { cancelCommand } from './commands/cancel.js';
 import { retryCommand } from './commands/retry.js';
 import { resumeCommand } from './commands/resume.js';
@@ -23,6 +27,10 @@ const program = withRoot(new Command('codex-spool'))
   .configureOutput({ outputError: (text, write) => write(text) })
   .addCommand(submitCommand().exitOverride())
   .addCommand(workerCommand().exitOverride())
+  .addCommand(statusCommand().exitOverride())
+  .addCommand(resultCommand().exitOverride())
+  .addCommand(waitCommand().exitOverride())
+  .addCommand(logsCommand().exitOverride())
   .addCommand(cancelCommand().exitOverride())
   .addCommand(retryCommand().exitOverride())
   .addCommand(resumeCommand().exitOverride())

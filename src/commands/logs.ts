@@ -1,0 +1,34 @@
+// `codex-spool logs`: a job's run, one short line per Codex event; -f follows it to its end.
+import { Command } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { formatDuration, oneLine } from '../display.js';
+import { jobIdArg } from '../job-args.js';
+import { factsOf } from '../job-facts.js';
+import { emitJobLog } from '../job-log.js';
+
+const HELP = `
+Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "agent: <message>",
+"$ <command> → exit <n>" (a command still running shows as "$ <command>"), "files: <kind> <path>, …",
+"warning: …", "error: …", "turn failed: …", "turn completed; session tokens …"; long text is cut at
+160 characters. A finished run ends with "end: <status> exit=<code> <elapsed>".
+-f: wait for a queued job to start, print events as they come, stop when the job leaves spool/active.
+Exit: 0 the job succeeded; 1 it did not (or was rejected); 3 no such job; 4 not finished (or no run yet).`;
+
+export function logsCommand(): Command {
+  return withRoot(new Command('logs'))
+    .description("a job's run as readable lines: agent messages, commands and exit codes, file changes, errors")
+    .argument('<id>', 'job id')
+    .option('-f, --follow', 'follow a queued or running job until it ends')
+    .addHelpText('after', HELP)
+    .action(async (id: string, opts: { follow?: boolean }, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const emit = (line: string) => process.stdout.write(`${line}\n`);
+      const job = await emitJobLog(layout, jobIdArg(id), { follow: Boolean(opts.follow), emit });
+      if (!job) throw new CliError(`no such job: ${id}`, EXIT.notFound);
+      const f = await factsOf(layout, job);
+      if (f.status === null) throw new CliError(`job ${id} has not finished (${f.state}${job.runId ? '' : ', no run yet'})`, EXIT.pending);
+      if (f.status === 'rejected') emit(oneLine(`rejected (${f.reason ?? '?'}): ${f.error ?? ''}`, 160));
+      else emit(`end: ${f.status} exit=${f.exit_code ?? '-'} ${formatDuration(f.elapsed_seconds)}`);
+      if (f.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${f.status})`, EXIT.failed);
+    });
+}

@@ -1,0 +1,33 @@
+// `codex-spool result`: what one job came to, in a few hundred bytes plus Codex's final message.
+import { Command } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { findJobOrFail } from '../job-args.js';
+import { formatResult, resultReport } from '../result-report.js';
+
+const HELP = `
+Prints: status, exit code, elapsed time, session id, token usage, files changed, the command that
+continues the session by hand, the run's files (runs/<run-id>/), then Codex's final message.
+Tokens: Codex counts usage per session, cumulatively. "session total" is the session's usage as of
+this run (the whole resume chain so far); "this run" is that minus the total of the previous run of
+the same session (the run of the job named by "resume", else the latest earlier run of that session
+under runs/); "new session" when the run started the session (then both are the same).
+Exit: 0 succeeded; 1 failed, timed_out, cancelled or rejected; 3 no such job; 4 not finished yet
+(its state is printed).
+--json: {id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,final_message,
+error,reason,since,usage:{run,session,basis,previous_run_id},files_changed:{count,paths},
+resume_command,run_files:{dir,meta,events,log,last_message,summary},rejected_files:{job,error}}`;
+
+export function resultCommand(): Command {
+  return withRoot(new Command('result'))
+    .description("a job's outcome: status, exit code, session, tokens, files changed, final message")
+    .argument('<id>', 'job id')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', HELP)
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const report = await resultReport(layout, await findJobOrFail(layout, id));
+      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatResult(report));
+      if (report.status === null) throw new CliError(`job ${id} has not finished (${report.state})`, EXIT.pending);
+      if (report.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${report.status})`, EXIT.failed);
+    });
+}

@@ -1,0 +1,58 @@
+// `codex-spool wait`: block, silently, until jobs end; then one result line per job.
+import { Command } from 'commander';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { jobIdArg } from '../job-args.js';
+import { FINISHED_STATES, factsOf, findJobView } from '../job-facts.js';
+import { resultLine } from '../job-format.js';
+import { lookupJob } from '../job-lookup.js';
+import { waitForJobs } from '../job-wait.js';
+
+interface WaitOptions {
+  timeout?: number;
+  json?: boolean;
+}
+
+const HELP = `
+Prints nothing until every job has ended (done, failed or rejected), then one line per job:
+  <id> <status> exit=<code> <elapsed> <session id> <final message (or error), first 200 chars>
+On --timeout, jobs not finished show their state instead of a status.
+Exit: 0 all succeeded; 1 any did not; 3 an ID is not a job (nothing is waited for); 124 timed out.
+--json: {"jobs":[{id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,
+final_message,error,reason,since}],"timed_out":bool} (final messages whole).`;
+
+export function waitCommand(): Command {
+  return withRoot(new Command('wait'))
+    .description('wait until jobs end, then print one result line each')
+    .argument('<ids...>', 'job ids')
+    .option('--timeout <seconds>', 'give up after this long (exit 124)', seconds)
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', HELP)
+    .action(async (args: string[], opts: WaitOptions, cmd: Command) => {
+      const layout = layoutOf(cmd);
+      const ids = [...new Set(args.map(jobIdArg))];
+      const found = await Promise.all(ids.map((id) => findJobView(layout, id)));
+      const missing = ids.filter((_, i) => !found[i]);
+      if (missing.length) throw new CliError(`no such job: ${missing.join(', ')}`, EXIT.notFound);
+
+      const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 });
+      const jobs = await Promise.all(
+        ids.map(async (id, i) => {
+          const view = (await lookupJob(layout, id, FINISHED_STATES)) ?? (await findJobView(layout, id)) ?? found[i]!;
+          return factsOf(layout, view);
+        }),
+      );
+      process.stdout.write(
+        opts.json ? `${JSON.stringify({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
+      );
+      if (unfinished.length) throw new CliError(`timed out after ${opts.timeout}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
+      const failed = jobs.filter((f) => f.status !== 'succeeded');
+      if (failed.length) throw new CliError(`did not succeed: ${failed.map((f) => `${f.id} (${f.status})`).join(', ')}`, EXIT.failed);
+    });
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  // A Node timer holds at most 24.8 days; past that it would fire at once.
+  if (!(n > 0 && n <= 2_000_000)) throw new CliError(`--timeout must be a number of seconds in (0, 2000000], got "${value}"`, EXIT.usage);
+  return n;
+}

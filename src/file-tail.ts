@@ -1,0 +1,40 @@
+// Reading a file that is still being written, one complete line at a time.
+import { open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+
+/** Follows a growing file: each read() returns the complete lines appended since the previous one. */
+export class LineTail {
+  private offset = 0;
+  private partial = '';
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(readonly path: string) {}
+
+  /** Complete lines appended since the last read; none while the file does not exist yet. */
+  async read(): Promise<string[]> {
+    const fh = await open(this.path, 'r').catch(() => null);
+    if (!fh) return [];
+    let text = this.partial;
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        text += this.decoder.write(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    return lines;
+  }
+
+  /** The last line if it has no newline: call once the writer is done. */
+  rest(): string[] {
+    const last = this.partial + this.decoder.end();
+    this.partial = '';
+    return last ? [last] : [];
+  }
+}

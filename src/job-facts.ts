@@ -1,0 +1,142 @@
+// What one job is and what it came to, in one flat record: what status, result and wait print.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RejectionError, RunStatus } from './job-schema.js';
+import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
+import type { JobState, SpoolLayout } from './spool-layout.js';
+
+/** One job's facts. Fields that do not apply to its state are null. */
+export interface JobFacts {
+  id: string;
+  state: JobState;
+  /** How it ended: the run's status, or `rejected`; null while queued or running. */
+  status: RunStatus | 'rejected' | null;
+  repo: string | null;
+  run_id: string | null;
+  session_id: string | null;
+  exit_code: number | null;
+  /** Queued (inbox, deferred) or rejected: seconds since its job file was written. */
+  age_seconds: number | null;
+  /** Active: seconds since its run started; done, failed: how long its run took. */
+  elapsed_seconds: number | null;
+  final_message: string | null;
+  /** The first error of a run that did not succeed, or why the job was rejected. */
+  error: string | null;
+  /** Rejected: the kind of problem (bad_name, invalid_json, …). */
+  reason: string | null;
+  /** When the job file got its current contents (its mtime), ISO 8601. */
+  since: string;
+}
+
+/** The states a job ends in. */
+export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
+
+/** True for done, failed and rejected. */
+export function isFinished(state: JobState): boolean {
+  return (FINISHED_STATES as readonly JobState[]).includes(state);
+}
+
+/**
+ * Where findJobView looks, in order. done/failed first: a finished file is the truth, even in the instant
+ * its active copy still exists; rejected last: a rejected id may have been queued again since.
+ */
+export const LOOKUP_ORDER = ['done', 'failed', 'inbox', 'deferred', 'active', 'rejected'] as const satisfies readonly JobState[];
+
+/**
+ * lookupJob in LOOKUP_ORDER, asked twice when the first answer is "nowhere": a job that moved between
+ * two of its stat calls (active → inbox, or active → done) is missed once, not twice in a row.
+ */
+export async function findJobView(layout: SpoolLayout, id: string): Promise<JobView | null> {
+  return (await lookupJob(layout, id, LOOKUP_ORDER)) ?? lookupJob(layout, id, LOOKUP_ORDER);
+}
+
+/** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */
+export function listedView(id: string, state: JobState, path: string, mtimeMs: number): JobView {
+  return { id, state, path, record: null, runId: null, result: null, mtimeMs };
+}
+
+/** The facts of a found job; reads its run's meta.json (active) or its error file (rejected) as needed. */
+export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now()): Promise<JobFacts> {
+  const record = job.record ?? {};
+  const facts: JobFacts = {
+    id: job.id,
+    state: job.state,
+    status: null,
+    repo: typeof record.repo === 'string' ? record.repo : null,
+    run_id: job.runId,
+    session_id: null,
+    exit_code: null,
+    age_seconds: null,
+    elapsed_seconds: null,
+    final_message: null,
+    error: null,
+    reason: null,
+    since: new Date(job.mtimeMs).toISOString(),
+  };
+  const age = round1((now - job.mtimeMs) / 1000);
+  switch (job.state) {
+    case 'inbox':
+    case 'deferred':
+      facts.age_seconds = age;
+      break;
+    case 'active': {
+      const meta = await runMetaOf(layout, job);
+      facts.session_id = meta?.session_id ?? null;
+      facts.elapsed_seconds = meta ? round1((now - Date.parse(meta.started_at)) / 1000) : null;
+      break;
+    }
+    case 'done':
+    case 'failed':
+      Object.assign(facts, resultFacts(job));
+      break;
+    case 'rejected': {
+      const error = await rejectionOf(layout, job.id);
+      facts.status = 'rejected';
+      facts.age_seconds = age;
+      facts.reason = error?.reason ?? null;
+      facts.error = error?.message ?? null;
+      break;
+    }
+  }
+  return facts;
+}
+
+/** The rejection error written beside spool/rejected/<id>.json, or null. */
+export async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
+  const text = await readFile(rejectionPath(layout, id), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const parsed = RejectionError.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** spool/rejected/<id>.error.json */
+export function rejectionPath(layout: SpoolLayout, id: string): string {
+  return join(layout.dir('rejected'), `${id}.error.json`);
+}
+
+/**
+ * The result fields of a done/failed job, read field by field from the record so that a result the
+ * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
+ */
+function resultFacts(job: JobView): Partial<JobFacts> {
+  const raw = job.record?.result;
+  const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const status = RunStatus.safeParse(r.status);
+  return {
+    status: status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed',
+    run_id: str(r.run_id),
+    session_id: str(r.session_id),
+    exit_code: num(r.exit_code),
+    elapsed_seconds: num(r.elapsed_seconds),
+    final_message: str(r.final_message),
+    error: str(r.error),
+  };
+}
+
+const round1 = (n: number) => Math.round(Math.max(0, n) * 10) / 10;

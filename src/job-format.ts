@@ -1,0 +1,40 @@
+// Human lines for job facts: the status table and the one-line result of `wait`. Pure.
+import { basename } from 'node:path';
+import { columns, formatDuration, oneLine } from './display.js';
+import type { JobFacts } from './job-facts.js';
+
+/** Queued or rejected: its age; running or finished: its run's elapsed time. */
+export function timeOf(f: JobFacts): string {
+  return formatDuration(f.elapsed_seconds ?? f.age_seconds);
+}
+
+/** The status table: a header, then one aligned row per job (repo by its last path segment). */
+export function statusTable(jobs: readonly JobFacts[]): string[] {
+  const rows = jobs.map((f) => [
+    f.id,
+    f.state,
+    timeOf(f),
+    f.repo ? basename(f.repo) : '-',
+    f.session_id ?? '-',
+    f.exit_code === null ? '-' : String(f.exit_code),
+    note(f),
+  ]);
+  return columns([['ID', 'STATE', 'TIME', 'REPO', 'SESSION', 'EXIT', ''], ...rows]);
+}
+
+/** What the state does not already say: a failed run's status other than `failed`, a rejection's reason. */
+function note(f: JobFacts): string {
+  if (f.state === 'rejected') return f.reason ?? '';
+  return f.status && f.status !== 'succeeded' && f.status !== 'failed' ? f.status : '';
+}
+
+/**
+ * One line per job for `wait`: `<id> <status or state> exit=<n> <time> <session> <message>`, the
+ * message being the final message (else the error), on one line, at most `messageMax` characters.
+ */
+export function resultLine(f: JobFacts, messageMax = 200): string {
+  const message = f.state === 'rejected' ? `${f.reason ?? 'rejected'}: ${f.error ?? ''}` : (f.final_message ?? f.error ?? '');
+  const fields = [f.id, f.status ?? f.state, `exit=${f.exit_code ?? '-'}`, timeOf(f), f.session_id ?? '-'];
+  const text = oneLine(message, messageMax);
+  return text ? `${fields.join(' ')} ${text}` : fields.join(' ');
+}

@@ -1,0 +1,92 @@
+// What `result` reports about one job, and its human form: at most ~800 bytes plus the final message.
+import { basename } from 'node:path';
+import { fitList, formatDuration, formatUsage, oneLine, oneLineBytes, shortPath } from './display.js';
+import { factsOf, rejectionPath, type JobFacts } from './job-facts.js';
+import { resultLine } from './job-format.js';
+import { runSummaryOf, type JobView } from './job-lookup.js';
+import type { RunFiles } from './job-schema.js';
+import { runFiles } from './run-files.js';
+import type { SpoolLayout } from './spool-layout.js';
+import { usageReport, type UsageReport } from './usage-chain.js';
+
+/** A job's facts plus, once it has run, what its run's summary adds. */
+export interface ResultReport extends JobFacts {
+  /** Tokens of this run and of its session (see usage-chain.ts); null without a summary. */
+  usage: UsageReport | null;
+  files_changed: { count: number; paths: string[] } | null;
+  /** The command that continues the session by hand (in the job's repo: `exec resume` works in the cwd). */
+  resume_command: string | null;
+  /** The run's files (runs/<run-id>/…). */
+  run_files: RunFiles | null;
+  /** Rejected: the job file as submitted and the error file beside it. */
+  rejected_files: { job: string; error: string } | null;
+}
+
+/** Largest human report, final message aside. */
+export const RESULT_BYTES = 800;
+
+/** The report of a found job: its facts, plus its summary's usage and files for a finished run. */
+export async function resultReport(layout: SpoolLayout, job: JobView): Promise<ResultReport> {
+  const facts = await factsOf(layout, job);
+  const summary = job.state === 'done' || job.state === 'failed' ? await runSummaryOf(layout, job) : null;
+  const runId = facts.run_id ?? job.runId;
+  return {
+    ...facts,
+    usage: summary ? await usageReport(layout, job, summary) : null,
+    files_changed: summary ? summary.files_changed : null,
+    resume_command: facts.session_id && (job.state === 'done' || job.state === 'failed') ? resumeCommand(facts.session_id, facts.repo) : null,
+    run_files: summary?.files ?? (runId ? runFiles(layout.runs, runId) : null),
+    rejected_files: job.state === 'rejected' ? { job: job.path, error: rejectionPath(layout, job.id) } : null,
+  };
+}
+
+/** The human report. Pending jobs get their one state line; the final message comes last, whole. */
+export function formatResult(r: ResultReport): string {
+  if (r.status === null) return `${resultLine(r)}\n`;
+  if (r.status === 'rejected') {
+    const files = r.rejected_files ? `\nfiles: ${r.rejected_files.job} ${basename(r.rejected_files.error)}` : '';
+    return `${oneLine(`${r.id} rejected (${r.reason ?? '?'}): ${r.error ?? ''}`, 400)}${files}\n`;
+  }
+  const first = `${r.id} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
+  const middle = [`session ${r.session_id ?? '-'}`, ...usageLines(r.usage)];
+  const tail: string[] = [];
+  if (r.resume_command) tail.push(`continue: ${r.resume_command}`);
+  if (r.run_files) tail.push(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`);
+  const message = r.final_message === null ? ['final message: -'] : ['final message:', r.final_message.replace(/\n$/, '')];
+  // The error and the changed files share what the fixed lines leave of RESULT_BYTES.
+  const changed = r.files_changed;
+  const filesLabel = `files changed (${changed?.count ?? 0})`;
+  let left = RESULT_BYTES - bytes([first, ...middle, filesLabel, ...tail, message[0]!]);
+  const errorLines: string[] = [];
+  if (r.status !== 'succeeded' && r.error) {
+    errorLines.push(oneLineBytes(`error: ${r.error}`, Math.max(40, Math.min(200, left - 80))));
+    left -= bytes(errorLines);
+  }
+  const paths = (changed?.paths ?? []).map((p) => shortPath(p, r.repo));
+  const listBudget = Math.min(400, left - 2) - 2;
+  let filesLine = paths.length && listBudget >= 24 ? `${filesLabel}: ${fitList(paths, listBudget)}` : filesLabel;
+  if (bytes([first, ...errorLines, ...middle, filesLine, ...tail, message[0]!]) > RESULT_BYTES) filesLine = filesLabel; // multi-byte paths
+  return `${[first, ...errorLines, ...middle, filesLine, ...tail, ...message].join('\n')}\n`;
+}
+
+/** Bytes of lines, each with its newline. */
+const bytes = (lines: string[]) => lines.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
+
+/** `cd <repo> && codex exec resume <session>`, the repo quoted for a POSIX shell when it needs it. */
+export function resumeCommand(sessionId: string, repo: string | null): string {
+  const resume = `codex exec resume ${sessionId}`;
+  if (!repo) return resume;
+  const quoted = /^[\w@%+=:,./-]+$/.test(repo) ? repo : `'${repo.replace(/'/g, `'\\''`)}'`;
+  return `cd ${quoted} && ${resume}`;
+}
+
+function usageLines(u: UsageReport | null): string[] {
+  if (!u?.session) return ['tokens: none reported'];
+  if (u.basis === 'new_session') return [`tokens (new session): ${formatUsage(u.session)}`];
+  const run = u.run ? formatUsage(u.run) : 'unknown (no earlier run of this session found)';
+  return [`tokens this run: ${run}`, `tokens session total: ${formatUsage(u.session)}`];
+}
+
+function runFileNames(files: RunFiles): string {
+  return [files.summary, files.events, files.log, files.last_message, files.meta].map((p) => basename(p)).join(' ');
+}

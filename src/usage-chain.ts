@@ -1,0 +1,90 @@
+// Token usage of one run and of its whole session. Codex reports usage cumulatively per session, so a
+// run's summary holds the session total as of that run; the run's own share is the difference from the
+// previous run of the same session.
+import { readdir, readFile } from 'node:fs/promises';
+import { RunSummary, SessionId, type Usage } from './job-schema.js';
+import { lookupJob, runSummaryOf, type JobView } from './job-lookup.js';
+import { readMeta, runFiles } from './run-files.js';
+import type { SpoolLayout } from './spool-layout.js';
+
+export interface UsageReport {
+  /** This run's own tokens; null when unknown (no usage reported, or no earlier total to subtract). */
+  run: Usage | null;
+  /** The session's total as of this run (the sum over the resume chain up to and including it). */
+  session: Usage | null;
+  /** new_session: run = session; previous_run: run = session − previous_run_id's total; unknown. */
+  basis: 'new_session' | 'previous_run' | 'unknown';
+  /** The earlier run of the session this run's share was measured from. */
+  previous_run_id: string | null;
+}
+
+/** How many earlier run directories are searched for the previous run of a session resumed by its id. */
+export const MAX_RUNS_SCANNED = 1000;
+
+/**
+ * The usage of a finished run. The previous run of its session is, in this order: the run of the job
+ * named by the job's `resume` (a job id), else the latest earlier run under runs/ recorded with the same
+ * session id and a usage (at most MAX_RUNS_SCANNED directories back).
+ */
+export async function usageReport(layout: SpoolLayout, job: JobView, summary: RunSummary): Promise<UsageReport> {
+  const session = summary.usage;
+  if (!session) return { run: null, session: null, basis: 'unknown', previous_run_id: null };
+  if (summary.resumed_from === null) return { run: session, session, basis: 'new_session', previous_run_id: null };
+  const previous = await previousRun(layout, job, summary);
+  const run = previous?.usage ? usageDiff(session, previous.usage) : null;
+  return run
+    ? { run, session, basis: 'previous_run', previous_run_id: previous!.run_id }
+    : { run: null, session, basis: 'unknown', previous_run_id: null };
+}
+
+/** a − b field by field; null if any field would be negative (then b is not an earlier total of a). */
+export function usageDiff(a: Usage, b: Usage): Usage | null {
+  const d: Usage = {
+    input_tokens: a.input_tokens - b.input_tokens,
+    cached_input_tokens: a.cached_input_tokens - b.cached_input_tokens,
+    output_tokens: a.output_tokens - b.output_tokens,
+    reasoning_output_tokens: a.reasoning_output_tokens - b.reasoning_output_tokens,
+  };
+  return Object.values(d).every((n) => n >= 0) ? d : null;
+}
+
+async function previousRun(layout: SpoolLayout, job: JobView, summary: RunSummary): Promise<RunSummary | null> {
+  const isEarlier = (s: RunSummary | null): s is RunSummary =>
+    s !== null && s.run_id !== summary.run_id && s.session_id === summary.session_id && s.usage !== null && s.started_at < summary.started_at;
+  const resume = job.record?.resume;
+  if (typeof resume === 'string' && !SessionId.safeParse(resume).success) {
+    const target = await lookupJob(layout, resume, ['done', 'failed']);
+    const s = target && (await runSummaryOf(layout, target));
+    if (isEarlier(s)) return s;
+  }
+  return scanRuns(layout, summary, isEarlier);
+}
+
+/** Run ids sort by their start second (`YYYYMMDD-HHMMSS-…`): scan back from this run's second. */
+async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s: RunSummary | null) => s is RunSummary) {
+  const stamp = (runId: string) => runId.slice(0, 15);
+  const names = (await readdir(layout.runs).catch(() => [] as string[]))
+    .filter((n) => n !== summary.run_id && stamp(n) <= stamp(summary.run_id))
+    .sort()
+    .reverse()
+    .slice(0, MAX_RUNS_SCANNED);
+  let best: RunSummary | null = null;
+  for (const name of names) {
+    if (best && stamp(name) < stamp(best.run_id)) break; // runs of the same second may come in any order
+    const files = runFiles(layout.runs, name);
+    const meta = await readMeta(files).catch(() => null);
+    if (meta?.session_id !== summary.session_id) continue;
+    const s = await readSummary(files.summary);
+    if (isEarlier(s) && (!best || s.started_at > best.started_at)) best = s;
+  }
+  return best;
+}
+
+async function readSummary(path: string): Promise<RunSummary | null> {
+  try {
+    const parsed = RunSummary.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
