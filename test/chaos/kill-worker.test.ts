@@ -1,0 +1,222 @@
+// Chaos 2: SIGKILL a worker again and again at random points (right after a claim, mid-run, while a
+// result is filed, at a random moment) with jobs streaming in, restarting it each time, beside a second
+// worker that is killed too. Nothing is lost, nothing is duplicated, recovered runs resume their session.
+import { execFile } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killStarted, makeTempRoot, projectRoot, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import {
+  CHAOS,
+  audit,
+  chaosCodex,
+  ensureInbox,
+  figure,
+  finishedCount,
+  makeRepos,
+  processesInGroups,
+  readCalls,
+  sleep,
+  spoolDir,
+  tag,
+  writeJob,
+} from './fixtures/chaos-kit.js';
+
+const ROUNDS = 20;
+const JOBS_PER_ROUND = 6;
+const INITIAL_JOBS = 16;
+type KillPoint = 'claim' | 'run' | 'finish' | 'random';
+const POINTS: KillPoint[] = ['claim', 'run', 'finish', 'random'];
+
+let t: TempRoot | undefined;
+afterEach(async () => {
+  await killStarted();
+  await t?.cleanup();
+});
+
+/** The n-th job (1-based): every 9th is invalid (rejected), every 11th other one fails, the rest succeed. */
+const kindOf = (n: number) => (n % 9 === 0 ? 'invalid' : n % 11 === 0 ? 'fail' : 'ok');
+
+/** A deterministic PRNG (mulberry32), so a failing run can be replayed with its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
+  it(`${ROUNDS} SIGKILLs at random points with jobs streaming in: 0 lost, 0 duplicated, recovered runs resume`, async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+    const random = prng(seed);
+    const started = Date.now();
+    t = await makeTempRoot();
+    const log = join(t.dir, 'codex-calls.log');
+    t.env.FAKE_CODEX_LOG = log;
+    await ensureInbox(t);
+    const repos = await makeRepos(t, 12);
+    const ids: string[] = [];
+    const submit = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const id = `k-${String(ids.length).padStart(3, '0')}`;
+        ids.push(id);
+        const secs = (0.2 + random() * 1.0).toFixed(2);
+        await writeJob(t!, id, {
+          repo: repos[Math.floor(random() * repos.length)]!,
+          task: `${tag(id)} sleep=${secs}${kindOf(ids.length) === 'fail' ? ' fail' : ''}`,
+          max_attempts: 12, // interruptions are the point here: let every job get to its own end
+          ...(kindOf(ids.length) === 'invalid' ? { timeout_s: 'soon' } : {}),
+        });
+      }
+    };
+    // Fast rescans so that recovery follows the 10 s stale time closely.
+    const args = ['--concurrency', '2', '--rescan-ms', '500', '--grace-ms', '500'];
+    const slots: WorkerProcess[] = [startWorker(t, args, chaosCodex), startWorker(t, args, chaosCodex)];
+    await submit(INITIAL_JOBS);
+
+    const kills: { round: number; slot: number; point: KillPoint; triggered: boolean; afterMs: number }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await submit(JOBS_PER_ROUND);
+      const slot = Math.floor(random() * slots.length);
+      const victim = slots[slot]!;
+      const point = POINTS[round % POINTS.length]!;
+      const roundStart = Date.now();
+      const callsBefore = (await readCalls(log)).length;
+      let triggered = false;
+      const kill = () => {
+        if (victim.child.exitCode === null && !victim.child.killed) victim.child.kill('SIGKILL');
+      };
+      // The trigger fires in the watcher callback itself: the kill lands within a millisecond or so.
+      const watchers: FSWatcher[] = [];
+      const fired = new Promise<void>((resolve) => {
+        const onEvent = (match: (name: string) => boolean) => (_: string, name: string | Buffer | null) => {
+          if (name && match(String(name))) {
+            triggered = true;
+            kill();
+            resolve();
+          }
+        };
+        if (point === 'claim') watchers.push(watch(spoolDir(t!, 'active'), onEvent((n) => n.endsWith('.json.lock'))));
+        if (point === 'finish') {
+          for (const state of ['done', 'failed', 'rejected'] as const) {
+            watchers.push(watch(spoolDir(t!, state), onEvent((n) => n.includes('.json'))));
+          }
+        }
+        if (point === 'run') {
+          void (async () => {
+            // Once a new Codex run has started, a random moment into it.
+            const ok = await waitFor('a new run', async () => (await readCalls(log)).length > callsBefore, 4_000).catch(() => false);
+            if (ok) {
+              await sleep(random() * 400);
+              triggered = true;
+              kill();
+            }
+            resolve();
+          })();
+        }
+        if (point === 'random') {
+          void sleep(random() * 1_500).then(() => ((triggered = true), kill(), resolve()));
+        }
+      });
+      await Promise.race([fired, sleep(4_000)]);
+      for (const w of watchers) w.close();
+      kill(); // the trigger did not come in time: kill now, at whatever point the worker is
+      await victim.child;
+      kills.push({ round, slot, point, triggered, afterMs: Date.now() - roundStart });
+      slots[slot] = startWorker(t, args, chaosCodex);
+      await sleep(100 + random() * 400);
+    }
+    const killPhaseSeconds = (Date.now() - started) / 1000;
+
+    // Orphans wait out the 10 s stale time, then the live workers recover and finish everything.
+    await waitFor('every job finished', async () => (await finishedCount(t!)) === ids.length, 150_000).catch(() => null);
+    const codes = await Promise.all(slots.map((w) => w.stop('SIGTERM')));
+    await sleep(300);
+    const calls = await readCalls(log);
+    const a = await audit(t, ids, calls);
+    const leftProcesses = processesInGroups(calls.map((c) => c.pid));
+    // Temp files of atomic writes cut short by a kill (never cleaned up: reported, not failed on).
+    const tmpLeft = (
+      await Promise.all(
+        (['inbox', 'active', 'done', 'failed', 'rejected'] as const).map(async (s) =>
+          (await readdir(spoolDir(t!, s)).catch(() => [])).filter((n) => n.startsWith('.')).map((n) => `${s}/${n}`),
+        ),
+      )
+    ).flat();
+    const byPoint = Object.fromEntries(POINTS.map((p) => [p, kills.filter((k) => k.point === p && k.triggered).length]));
+    figure('20 SIGKILLs of workers', {
+      seed,
+      jobs: ids.length,
+      kills: kills.length,
+      killsOnClaim: byPoint.claim,
+      killsMidRun: byPoint.run,
+      killsWhileFiling: byPoint.finish,
+      killsRandom: byPoint.random,
+      killsUntriggered: kills.filter((k) => !k.triggered).length,
+      calls: calls.length,
+      resumedRuns: a.resumedRuns,
+      freshRestarts: a.freshRestarts,
+      done: a.done,
+      failed: a.failed,
+      lost: a.lost,
+      duplicated: a.duplicated,
+      leftover: a.leftover,
+      rejected: a.rejected,
+      orphanErrorFiles: a.orphanErrors,
+      tmpFilesLeft: tmpLeft,
+      processesLeft: leftProcesses,
+      seconds: ((Date.now() - started) / 1000).toFixed(1),
+      killPhaseSeconds: killPhaseSeconds.toFixed(1),
+    });
+    if (a.problems.length) console.log(`[chaos] problems:\n  ${a.problems.join('\n  ')}`);
+    if (tmpLeft.length || a.orphanErrors.length) console.log(`[chaos] debris of killed writes: ${JSON.stringify([...tmpLeft, ...a.orphanErrors])}`);
+    expect(codes).toEqual([0, 0]);
+    expect(a.problems).toEqual([]);
+    expect(a.lost).toEqual([]);
+    expect(a.duplicated).toEqual([]);
+    expect(a.leftover).toEqual([]);
+    // The "fail" jobs fail, invalid ones are rejected; every other job gets done in the end, however often
+    // it was interrupted.
+    const want = (kind: string) => ids.filter((_, i) => kindOf(i + 1) === kind).length;
+    expect([a.done, a.failed, a.rejected]).toEqual([want('ok'), want('fail'), want('invalid')]);
+    expect(a.resumedRuns).toBeGreaterThan(0);
+    expect(leftProcesses).toEqual([]);
+  }, 300_000);
+
+  // BUG (pinned): taking over a stale claim lock is not atomic. src/claim-lock.ts:35 (tryLock) uses
+  // proper-lockfile's stale handling, which is stat → "stale" → rmdir → mkdir; a second taker that also
+  // saw the old lock as stale removes the first taker's fresh lock and makes its own, so both "hold" it.
+  // recoverOrphans (src/recovery.ts:27-28) relies on that lock alone, so two workers recovering the same
+  // orphan at the same moment both re-queue it: each writes active/<id>.json and renames it into the inbox
+  // (src/spool-moves.ts:requeueJob); if a third worker has claimed the first copy in between, the second
+  // recoverer overwrites and moves the file that worker is running, and the job is queued twice (a second
+  // run, or a duplicate_id rejection beside its done result). Input: a lock dir 60 s old, 4 processes
+  // calling tryLock at the same instant. Expected: exactly one wins, every time. Actual: 2-4 win in about
+  // a third of the trials (measured 10/30 on 2 cores).
+  it.fails('PINNED BUG: of 4 workers taking over one stale lock at the same instant, exactly one wins (40 trials)', async () => {
+    t = await makeTempRoot();
+    const taker = join(projectRoot, 'test', 'chaos', 'fixtures', 'lock-taker.mjs');
+    const contend = (dir: string, startAt: number) =>
+      new Promise<string>((resolve) => {
+        execFile('node', [taker, dir, 'job.json', String(startAt)], (_, stdout) => resolve(String(stdout).trim()));
+      });
+    const winners: number[] = [];
+    for (let trial = 0; trial < 40; trial++) {
+      const dir = join(t.dir, `trial-${trial}`);
+      await mkdir(join(dir, 'job.json.lock'), { recursive: true });
+      await writeFile(join(dir, 'job.json'), '{}');
+      const old = new Date(Date.now() - 60_000);
+      await utimes(join(dir, 'job.json.lock'), old, old); // its owner died a minute ago
+      const startAt = Date.now() + 1_000; // time enough for all four to be up and spinning
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => contend(dir, startAt)));
+      winners.push(outcomes.filter((o) => o === 'WON').length);
+      if (winners.at(-1)! > 1) break; // shown: no need for more trials
+    }
+    figure('stale lock takeover race', { trials: winners.length, winnersPerTrial: winners.join(',') });
+    expect(winners.every((n) => n === 1)).toBe(true);
+  }, 120_000);
+});
