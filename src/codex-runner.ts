@@ -48,6 +48,9 @@ export interface CodexRunOutcome {
   digest: EventDigest;
 }
 
+/** How long the output pipes may stay open after Codex has exited. */
+const PIPE_DRAIN_MS = 5_000;
+
 /** Runs Codex to its end (or until stopped) and returns how it ended with a digest of its events. */
 export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> {
   const digest = emptyDigest();
@@ -98,12 +101,21 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     if (signal.aborted) onAbort();
   }
 
+  // Codex gone but its stdout still open (a command it started holds it): end what is left of its
+  // group at once, and stop reading after a moment whatever still holds the pipes from outside it.
+  let settled = false;
+  child.once('exit', () => {
+    killGroup(child.pid, 'SIGKILL');
+    setTimeout(() => {
+      if (!settled) for (const stream of [child.stdout, child.stderr]) stream?.destroy();
+    }, PIPE_DRAIN_MS).unref();
+  });
   const result = await child;
+  settled = true;
   for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
   for (const signal of [opts.stop, opts.cancel]) signal.removeEventListener('abort', onAbort);
   await Promise.all(readers);
   await stopping;
-  killGroup(child.pid, 'SIGKILL'); // whatever of its group is left once Codex itself is gone
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,

@@ -16,19 +16,22 @@ export const SessionId = z
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
 
+/** A string that becomes a process argument: the OS cannot pass a NUL byte. */
+const ArgText = z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+
 export const Sandbox = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
 /** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
 export const JobSpec = z.strictObject({
-  repo: z.string().refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
-  task: z.string().min(1).describe('The prompt (or the follow-up prompt when resuming)'),
+  repo: ArgText.refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
+  task: ArgText.min(1).describe('The prompt (or the follow-up prompt when resuming)'),
   resume: z
     .union([SessionId, JobId])
     .optional()
     .describe('Codex session id, or the id of an earlier job of this spool whose session continues'),
-  model: z.string().min(1).optional().describe('Codex model (-m)'),
+  model: ArgText.min(1).optional().describe('Codex model (-m)'),
   sandbox: Sandbox.optional().describe('Codex sandbox mode'),
-  args: z.array(z.string()).optional().describe('Extra arguments passed to `codex exec` as they are'),
+  args: z.array(ArgText).optional().describe('Extra arguments passed to `codex exec` as they are'),
   timeout_s: z
     .number()
     .positive()

@@ -1,6 +1,6 @@
 // One claimed job, from validation to its final directory.
 import { codexArgv } from './codex-args.js';
-import { runCodex } from './codex-runner.js';
+import { runCodex, type CodexRunOutcome } from './codex-runner.js';
 import type { JobSpec, RunMeta } from './job-schema.js';
 import { recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
@@ -71,11 +71,7 @@ async function runValidJob(
   try {
     if (spec.worktree) worktree = await ensureWorktree(ctx.layout, spec.repo, claim.id);
   } catch (err) {
-    const error = (err as Error).message;
-    const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(spec, { status: 'failed', error, runId }));
-    ctx.log(`failed ${claim.id}: ${error}`);
-    await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId: null, summary: null, jobFile: path });
-    return 'failed';
+    return fileUnrunnable(ctx, claim, spec, runId, err);
   }
   const workSpec = worktree ? { ...spec, repo: worktree.path } : spec;
   const argv = codexArgv({ spec: workSpec, resumeSession, lastMessageFile: files.last_message });
@@ -98,19 +94,26 @@ async function runValidJob(
   const saveMeta = () => (metaWritten = metaWritten.then(() => writeMeta(files, { ...meta })));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
-  const outcome = await runCodex({
-    codexBin: ctx.codexBin,
-    argv,
-    eventsFile: files.events,
-    logFile: files.log,
-    timeoutMs: spec.timeout_s === undefined ? ctx.defaultTimeoutMs : spec.timeout_s * 1000,
-    stallMs: ctx.stallMs,
-    graceMs: ctx.graceMs,
-    stop: AbortSignal.any([ctx.shutdown, claim.lost]),
-    cancel,
-    onSpawn: (pid) => ((meta.pid = pid), saveMeta()),
-    onSessionId: (id) => ((meta.session_id = id), saveMeta()),
-  });
+  let outcome: CodexRunOutcome;
+  try {
+    outcome = await runCodex({
+      codexBin: ctx.codexBin,
+      argv,
+      eventsFile: files.events,
+      logFile: files.log,
+      timeoutMs: spec.timeout_s === undefined ? ctx.defaultTimeoutMs : spec.timeout_s * 1000,
+      stallMs: ctx.stallMs,
+      graceMs: ctx.graceMs,
+      stop: AbortSignal.any([ctx.shutdown, claim.lost]),
+      cancel,
+      onSpawn: (pid) => ((meta.pid = pid), saveMeta()),
+      onSessionId: (id) => ((meta.session_id = id), saveMeta()),
+    });
+  } catch (err) {
+    meta.status = 'failed';
+    await saveMeta();
+    return fileUnrunnable(ctx, claim, spec, runId, err);
+  }
   const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
   await writeJsonAtomic(files.summary, summary);
   meta.status = summary.status;
@@ -140,6 +143,15 @@ async function runValidJob(
     jobFile: path,
   });
   return state;
+}
+
+/** A job whose run could not even start (no worktree, Codex not spawnable): failed, with the reason. */
+async function fileUnrunnable(ctx: RunJobContext, claim: Claim, spec: JobSpec, runId: string, err: unknown): Promise<JobOutcome> {
+  const error = err instanceof Error ? err.message : String(err);
+  const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(spec, { status: 'failed', error, runId }));
+  ctx.log(`failed ${claim.id}: ${error}`);
+  await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId: null, summary: null, jobFile: path });
+  return 'failed';
 }
 
 function notify(ctx: RunJobContext, end: JobEnd): Promise<void> {

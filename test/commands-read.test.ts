@@ -7,6 +7,7 @@ import {
   cli,
   fakeCodex,
   jobsIn,
+  killRunGroups,
   killStarted,
   makeTempRoot,
   readIfExists,
@@ -76,6 +77,7 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
   });
   afterAll(async () => {
     await killStarted();
+    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
     await t.cleanup();
   });
 
@@ -258,6 +260,7 @@ describe('jobs not finished', () => {
   });
   afterEach(async () => {
     await killStarted();
+    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
     await t.cleanup();
   });
 
@@ -421,6 +424,7 @@ describe('result of a run stopped by its time limit', () => {
   });
   afterEach(async () => {
     await killStarted();
+    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
     await t.cleanup();
   });
 

@@ -400,7 +400,7 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
   // "gave up: the run was interrupted 3 times (worker crash or shutdown)", 3 run dirs left "running", no
   // error file, the bytes rewritten. Expected: rejected (invalid_job) at once, bytes unchanged, beside an
   // error file naming the field.
-  it.fails('PINNED BUG: a NUL in task/model/args is rejected as invalid_job with its bytes kept', async () => {
+  it('a NUL in task/model/args is rejected as invalid_job with its bytes kept', async () => {
     const e = await setup();
     const cases: [string, string][] = [
       ['nul-task.json', `{"repo":${JSON.stringify(e.allowed)},"task":"a\\u0000b"}`],

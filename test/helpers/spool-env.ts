@@ -176,3 +176,27 @@ export function startCli(t: TempRoot, args: string[]): CliProcess {
   });
   return { child, stdout: () => out, done };
 }
+
+/**
+ * Kills the Codex process groups of the temp root's runs that are still alive. Codex runs detached, so a
+ * worker killed by killStarted (a test that failed before stopping it) leaves its runs behind; call this
+ * after killStarted. Only a process whose command line names this temp root is signalled (pids are reused).
+ */
+export async function killRunGroups(t: TempRoot): Promise<void> {
+  for (const run of await readdir(join(t.root, 'runs')).catch(() => [] as string[])) {
+    let pid: unknown;
+    try {
+      pid = JSON.parse((await readIfExists(join(t.root, 'runs', run, 'meta.json'))) ?? 'null')?.pid;
+    } catch {
+      continue;
+    }
+    if (typeof pid !== 'number') continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(t.root)) continue;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
