@@ -50,3 +50,8 @@ export async function tryLock(
 export function isLocked(activeDir: string, name: string): Promise<boolean> {
   return lockfile.check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
 }
+
+/** The lock name that keeps one Codex at a time in `repo`'s working tree, across every worker of the spool. */
+export function repoLockName(repo: string): string {
+  return `repo-${createHash('sha256').update(repo).digest('hex').slice(0, 16)}`;
+}

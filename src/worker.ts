@@ -9,7 +9,8 @@ import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
-import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs } from './spool-moves.js';
+import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs, requeueJob } from './spool-moves.js';
+import { isLocked, repoLockName, tryLock } from './claim-lock.js';
 import { ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
 
 export interface WorkerOptions {
@@ -156,7 +157,7 @@ export class Worker {
         settleMs: this.opts.settleMs,
         rejectAfterMs: this.opts.rejectAfterMs,
       });
-      const blocked = p.repo !== null && blockedRepos.has(p.repo);
+      const blocked = p.repo !== null && (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)));
       if (p.repo !== null) blockedRepos.add(p.repo);
       if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
       if (ready.kind === 'later' || blocked || (await this.waitsOnEarlierJob(p))) continue;
@@ -190,6 +191,15 @@ export class Worker {
     }
   }
 
+  /** Another worker runs a job in this repo (its repo lock is held). */
+  private repoBusyElsewhere(repo: string): Promise<boolean> {
+    return isLocked(this.activeDir, repoLockName(repo));
+  }
+
+  private get activeDir(): string {
+    return this.opts.layout.dir('active');
+  }
+
   /** A resume of an earlier job of this spool waits until that job has ended. */
   private async waitsOnEarlierJob(p: Peek): Promise<boolean> {
     if (p.resume === null || p.resume === jobIdOf(p.name) || SessionId.safeParse(p.resume).success) return false;
@@ -203,10 +213,16 @@ export class Worker {
     void (async () => {
       const claim = await claimJob(this.opts.layout, p.name);
       if (!claim) return;
+      // One Codex per working tree across all workers: another worker may have taken the repo meanwhile.
+      const releaseRepo = p.repo === null ? async () => {} : await tryLock(this.activeDir, repoLockName(p.repo), (err) =>
+              this.opts.log(`repo lock of ${p.repo} lost: ${err.message}`),
+            );
+      if (!releaseRepo) return requeueJob(this.opts.layout, claim);
       try {
         await runClaimedJob(this.ctx, claim, cancel.signal);
       } finally {
         await claim.release(); // no-op unless the job ended in an error: then recovery takes it
+        await releaseRepo();
       }
     })()
       .catch((err: Error) => this.opts.log(`error ${p.name}: ${err.message}`))

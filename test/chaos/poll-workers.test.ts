@@ -98,7 +98,7 @@ describe.skipIf(!CHAOS)('chaos: polling workers', () => {
   // workers on one spool each claims a different job of the same repo and both Codex runs work in the same
   // tree at once. Input: two workers, jobs a-1 and a-2 on one repo (sleep 2 s each). Expected: a-2 starts
   // after a-1 ends. Actual: they overlap (both start within a few hundred ms).
-  it.fails('PINNED BUG: with 2 workers, two jobs on the same repo never run at the same time', async () => {
+  it('with 2 workers, two jobs on the same repo never run at the same time', async () => {
     const { t } = await setup();
     const [repo] = await makeRepos(t, 1);
     const workers = [startWorker(t, ['--poll', '100'], chaosCodex), startWorker(t, ['--poll', '100'], chaosCodex)];
