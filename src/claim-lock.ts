@@ -1,7 +1,8 @@
 // Claim locks: proper-lockfile's `active/<name>.lock` directory, refreshed while the claim is held.
 // A lock whose owner died goes stale (mtime not refreshed for `staleMs`) and may then be taken over.
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
 /** One setting for staleness and refresh, shared by every worker on a spool. */
@@ -31,8 +32,19 @@ export async function tryLock(
   name: string,
   onLost: (err: Error) => void,
 ): Promise<(() => Promise<void>) | null> {
+  const target = lockTarget(activeDir, name);
+  const held = await stat(`${target}.lock`).catch(() => null);
+  if (held && Date.now() - held.mtimeMs <= LOCK_STALE_MS) return null;
+  // proper-lockfile takes over a stale lock by removing it and making its own: two workers doing that
+  // at once could both end up "holding" it. Of those that saw this stale lock, only the one that
+  // creates its token first may try.
+  const token = held ? join(activeDir, `.takeover-${basename(target)}-${held.ino}-${Math.floor(held.mtimeMs)}`) : null;
+  if (token && !(await writeFile(token, '', { flag: 'wx' }).then(() => true, () => false))) {
+    await removeDeadToken(token);
+    return null;
+  }
   try {
-    const release = await lockfile.lock(lockTarget(activeDir, name), {
+    const release = await lockfile.lock(target, {
       realpath: false,
       stale: LOCK_STALE_MS,
       update: LOCK_UPDATE_MS,
@@ -43,7 +55,15 @@ export async function tryLock(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return null;
     throw err;
+  } finally {
+    if (token) await unlink(token).catch(() => undefined);
   }
+}
+
+/** A token left by a taker killed mid-takeover would block that lock for good: clear it once stale. */
+async function removeDeadToken(token: string): Promise<void> {
+  const made = await stat(token).catch(() => null);
+  if (made && Date.now() - made.mtimeMs > LOCK_STALE_MS) await unlink(token).catch(() => undefined);
 }
 
 /** True while a live process holds the lock of job file `name`. */

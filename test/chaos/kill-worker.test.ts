@@ -187,17 +187,12 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     expect(leftProcesses).toEqual([]);
   }, 300_000);
 
-  // BUG (pinned): taking over a stale claim lock is not atomic. src/claim-lock.ts:35 (tryLock) uses
-  // proper-lockfile's stale handling, which is stat → "stale" → rmdir → mkdir; a second taker that also
-  // saw the old lock as stale removes the first taker's fresh lock and makes its own, so both "hold" it.
-  // recoverOrphans (src/recovery.ts:27-28) relies on that lock alone, so two workers recovering the same
-  // orphan at the same moment both re-queue it: each writes active/<id>.json and renames it into the inbox
-  // (src/spool-moves.ts:requeueJob); if a third worker has claimed the first copy in between, the second
-  // recoverer overwrites and moves the file that worker is running, and the job is queued twice (a second
-  // run, or a duplicate_id rejection beside its done result). Input: a lock dir 60 s old, 4 processes
-  // calling tryLock at the same instant. Expected: exactly one wins, every time. Actual: 2-4 win in about
-  // a third of the trials (measured 10/30 on 2 cores).
-  it.fails('PINNED BUG: of 4 workers taking over one stale lock at the same instant, exactly one wins (40 trials)', async () => {
+  // Regression: proper-lockfile's stale takeover is stat → rmdir → mkdir, so two takers that both saw
+  // the lock stale could both "hold" it, and two recoverers would re-queue one orphan twice. tryLock now
+  // lets only the taker that creates the takeover token first try. Input: a lock dir 60 s old, 4 processes
+  // calling tryLock at the same instant. Expected: exactly one wins, every time (before the fix: 2-4 won
+  // in 10 of 30 trials on 2 cores).
+  it('of 4 workers taking over one stale lock at the same instant, exactly one wins (40 trials)', async () => {
     t = await makeTempRoot();
     const taker = join(projectRoot, 'test', 'chaos', 'fixtures', 'lock-taker.mjs');
     const contend = (dir: string, startAt: number) =>
