@@ -1,5 +1,6 @@
 // The worker loop: watch the inbox, claim what is ready, run up to `concurrency` jobs, recover orphans.
 // Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
+import type { Stats } from 'node:fs';
 import { access, lstat, readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +43,8 @@ export interface WorkerOptions {
 /** What the scan learns of an inbox file without claiming it. */
 interface Peek {
   name: string;
+  /** inode, size and mtime when peeked: the file is read again only when this changes. */
+  stamp: string;
   mtimeMs: number;
   complete: boolean;
   /** The repo whose working tree the job uses; null for worktree jobs, which have their own. */
@@ -63,6 +66,12 @@ export class Worker {
   private idle: (() => void)[] = [];
   /** The last scan saw a file still settling. */
   private settling = false;
+  /**
+   * Peeks of the inbox by file name. Reading every queued file on every scan made a 1,000-job queue
+   * cost O(n²); a complete file is now read once and checked again (lstat) only when it is launched.
+   * Cleared on every tick, so what a scan trusts is at most `rescanMs` old.
+   */
+  private readonly peeks = new Map<string, Peek>();
 
   constructor(private readonly opts: WorkerOptions) {
     this.ctx = { ...opts, shutdown: this.shutdown.signal };
@@ -124,6 +133,7 @@ export class Worker {
     await this.honourCancelRequests();
     await this.recover();
     await releaseDueJobs(this.opts.layout, new Date()).catch((err: Error) => this.opts.log(`deferred: ${err.message}`));
+    this.peeks.clear();
     await this.ring();
   }
 
@@ -143,14 +153,26 @@ export class Worker {
   /** One pass over the inbox in submission order. */
   private async scan(): Promise<void> {
     const inbox = this.opts.layout.dir('inbox');
-    const names = (await readdir(inbox)).filter((n) => isJobFileName(n) && !this.running.has(n));
-    const peeks = (await Promise.all(names.map((n) => this.peek(join(inbox, n), n)))).filter((p) => p !== null);
-    peeks.sort((a, b) => b.priority - a.priority || a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+    const names = new Set((await readdir(inbox)).filter((n) => isJobFileName(n) && !this.running.has(n)));
+    for (const name of this.peeks.keys()) if (!names.has(name)) this.peeks.delete(name);
+    const peeks = await Promise.all(
+      [...names].map((n) => {
+        const known = this.peeks.get(n);
+        return known?.complete ? known : this.peek(join(inbox, n), n);
+      }),
+    );
+    const queue = peeks.filter((p) => p !== null);
+    queue.sort((a, b) => b.priority - a.priority || a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
     // A repo whose earlier job runs or waits blocks its later jobs: one Codex per working tree, in order.
     const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
     let wakeMs = Infinity;
-    for (const p of peeks) {
+    for (const known of queue) {
       if (this.running.size >= this.opts.concurrency) break;
+      if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
+      // The file may have been claimed elsewhere or rewritten since it was peeked.
+      const p = known.complete ? await this.peek(join(inbox, known.name), known.name) : known;
+      if (p === null) continue;
+      if (p.stamp !== known.stamp) this.rescan = true; // order by what the file holds now
       const ready = inboxReadiness({
         complete: p.complete,
         ageMs: Date.now() - p.mtimeMs,
@@ -170,10 +192,23 @@ export class Worker {
     this.settling = wakeMs !== Infinity;
   }
 
+  /** The file's peek: the one made before if it has not changed since, else a new one (remembered). */
   private async peek(path: string, name: string): Promise<Peek | null> {
     const st = await lstat(path).catch(() => null);
-    if (!st) return null; // claimed by another worker meanwhile
-    const base = { name, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0 };
+    if (!st) {
+      this.peeks.delete(name); // claimed by another worker meanwhile
+      return null;
+    }
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const known = this.peeks.get(name);
+    if (known?.stamp === stamp) return known;
+    const p = await this.read(path, { name, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0 }, st);
+    if (p) this.peeks.set(name, p);
+    else this.peeks.delete(name);
+    return p;
+  }
+
+  private async read(path: string, base: Omit<Peek, 'complete'>, st: Stats): Promise<Peek | null> {
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
     if (!st.isFile() || st.size > MAX_JOB_BYTES) return { ...base, complete: true };
     try {
