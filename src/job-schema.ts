@@ -1,5 +1,5 @@
 // The one source of truth for every file format codex-spool reads or writes.
-// Types are inferred from these schemas; README and schema/*.json are generated from them.
+// Types are inferred from these schemas; docs/schema/*.json are generated from them (`npm run schema`).
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 

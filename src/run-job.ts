@@ -89,9 +89,15 @@ async function runValidJob(
     status: 'running',
     session_id: null,
   };
-  // Meta writes are chained so that the last one written always holds everything known.
+  // Meta writes are chained so that the last one written always holds everything known; updates that
+  // come while a write waits its turn (pid and session id often arrive together) share that write.
   let metaWritten = writeMeta(files, meta);
-  const saveMeta = () => (metaWritten = metaWritten.then(() => writeMeta(files, { ...meta })));
+  let queued: Promise<void> | null = null;
+  const saveMeta = () =>
+    (queued ??= metaWritten = metaWritten.then(() => {
+      queued = null;
+      return writeMeta(files, { ...meta });
+    }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
   let outcome: CodexRunOutcome;

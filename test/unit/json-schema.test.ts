@@ -1,0 +1,26 @@
+// docs/schema/*.json are generated from the zod schemas in src/job-schema.ts, the one source of truth.
+// This test fails when they drift; `npm run schema` rewrites them.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { FinishedJob, JobSpec, RejectionError, RunMeta, RunSummary } from '../../src/job-schema.js';
+
+const DIR = join(import.meta.dirname, '..', '..', 'docs', 'schema');
+const SCHEMAS = {
+  'job.schema.json': JobSpec,
+  'finished-job.schema.json': FinishedJob,
+  'run-meta.schema.json': RunMeta,
+  'run-summary.schema.json': RunSummary,
+  'rejection.schema.json': RejectionError,
+};
+
+describe('docs/schema', () => {
+  for (const [file, schema] of Object.entries(SCHEMAS)) {
+    it(`${file} is what src/job-schema.ts generates`, async () => {
+      const text = `${JSON.stringify(z.toJSONSchema(schema, { io: 'input' }), null, 2)}\n`;
+      if (process.env.UPDATE_SCHEMA === '1') await writeFile(join(DIR, file), text);
+      expect(await readFile(join(DIR, file), 'utf8')).toBe(text);
+    });
+  }
+});
