@@ -85,6 +85,26 @@ describe('invalid jobs', () => {
   });
 });
 
+describe('submit and resume write the job as asked', () => {
+  it('submit flags become job fields, with the submitting Claude session; bad values exit 2 writing nothing', async () => {
+    t.env.CLAUDE_CODE_SESSION_ID = 'claude-123';
+    const ok = await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'flags', '--worktree', '--priority', '3', '--max-attempts', '2', '--timeout', '60']);
+    expect(ok.code).toBe(0);
+    expect(await readJson(inbox('flags.json'))).toEqual({
+      repo, task: 'x', worktree: true, priority: 3, max_attempts: 2, timeout_s: 60, claude_session: 'claude-123',
+    });
+    const resumed = await cli(t, ['resume', 'flags', '--task', 'more', '--id', 'more']);
+    expect(resumed.code).toBe(0);
+    expect(await readJson(inbox('more.json'))).toEqual({ repo, task: 'more', resume: 'flags', claude_session: 'claude-123' });
+    for (const bad of [['--priority', 'high'], ['--max-attempts', '0'], ['--timeout', '-1']]) {
+      const r = await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'bad', ...bad]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/priority|max_attempts|timeout_s/);
+    }
+    expect(await jobsIn(t, 'inbox')).toEqual(['flags.json', 'more.json']);
+  });
+});
+
 describe('job policy and spool safety', () => {
   it('jobs outside the policy are rejected naming the rule; nothing runs', async () => {
     const allowed = await t.repo('allowed');

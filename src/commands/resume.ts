@@ -1,11 +1,8 @@
 // `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { JobId, JobSpec } from '../job-schema.js';
 import { lookupJob } from '../job-lookup.js';
-import { queuedOutput } from '../queued-output.js';
-import { newRunId } from '../run-files.js';
-import { DuplicateIdError, submitJob } from '../spool-moves.js';
+import { queueJob } from '../queued-output.js';
 
 export function resumeCommand(): Command {
   return withRoot(new Command('resume'))
@@ -20,14 +17,6 @@ export function resumeCommand(): Command {
       if (!job) throw new CliError(`no job "${target}"`, EXIT.notFound);
       const repo = job.record?.repo;
       if (job.state === 'rejected' || typeof repo !== 'string') throw new CliError(`${target} was rejected: nothing to resume`, EXIT.usage);
-      const id = opts.id ?? newRunId();
-      if (!JobId.safeParse(id).success) throw new CliError(`invalid --id "${id}"`, EXIT.usage);
-      const spec = JobSpec.parse({ repo, task: opts.task, resume: target });
-      try {
-        await submitJob(layout, id, spec);
-      } catch (err) {
-        throw err instanceof DuplicateIdError ? new CliError(err.message) : err;
-      }
-      process.stdout.write(queuedOutput(layout, id, Boolean(opts.json)));
+      await queueJob(layout, opts.id, { repo, task: opts.task, resume: target }, Boolean(opts.json));
     });
 }

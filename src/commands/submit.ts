@@ -6,9 +6,8 @@ import { Command, Option } from 'commander';
 import { parseBatch } from '../batch.js';
 import { formatBatchReport, submitBatch } from '../batch-submit.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { JobId, JobSpec, Sandbox } from '../job-schema.js';
-import { newRunId } from '../run-files.js';
-import { DuplicateIdError, submitJob } from '../spool-moves.js';
+import { Sandbox } from '../job-schema.js';
+import { queueJob } from '../queued-output.js';
 import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
 
 interface SubmitOptions {
@@ -20,6 +19,9 @@ interface SubmitOptions {
   model?: string;
   sandbox?: string;
   timeout?: string;
+  worktree?: boolean;
+  priority?: string;
+  maxAttempts?: string;
   json?: boolean;
 }
 
@@ -29,7 +31,7 @@ export function submitCommand(): Command {
     .option('--task <text>', 'the prompt for Codex (this or --batch is required)')
     .addOption(
       new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
-        .conflicts(['task', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout']),
+        .conflicts(['task', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
     )
     .option('--repo <dir>', 'directory where Codex works', process.cwd())
     .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
@@ -37,6 +39,9 @@ export function submitCommand(): Command {
     .option('-m, --model <model>', 'Codex model')
     .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
     .option('--timeout <seconds>', 'wall-clock limit for the run')
+    .option('--worktree', 'run in a git worktree and branch of its own, beside other jobs on the repo')
+    .option('--priority <n>', 'higher runs first (default 0)')
+    .option('--max-attempts <n>', 'runs allowed for transient failures and interruptions (default 3)')
     .option('--json', 'print the result as JSON')
     .argument('[codex-args...]', 'extra arguments for `codex exec`, after --')
     .action(async (codexArgs: string[], opts: SubmitOptions, cmd: Command) => {
@@ -48,34 +53,28 @@ export function submitCommand(): Command {
       if (opts.task === undefined) throw new CliError('one of --task <text> or --batch <file> is required', EXIT.usage);
       const repo = resolve(opts.repo);
       if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
-      const id = opts.id ?? newRunId();
-      if (!JobId.safeParse(id).success) throw new CliError(`invalid --id "${id}": letters, digits, ".", "_", "-" (at most 128)`, EXIT.usage);
-      const parsed = JobSpec.safeParse({
-        repo,
-        task: opts.task,
-        resume: opts.resume,
-        model: opts.model,
-        sandbox: opts.sandbox,
-        args: codexArgs.length ? codexArgs : undefined,
-        timeout_s: opts.timeout === undefined ? undefined : Number(opts.timeout),
-        claude_session: process.env.CLAUDE_CODE_SESSION_ID || undefined,
-      });
-      if (!parsed.success) {
-        throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
-      }
-      await ensureSpool(layout);
-      try {
-        await submitJob(layout, id, parsed.data);
-      } catch (err) {
-        if (err instanceof DuplicateIdError) throw new CliError(err.message);
-        throw err;
-      }
-      const result = layout.job('done', id);
-      process.stdout.write(
-        opts.json ? `${JSON.stringify({ id, state: 'inbox', result, failed: layout.job('failed', id) })}\n` : `${id} queued; result: ${result} (or spool/failed/)\n`,
+      await queueJob(
+        layout,
+        opts.id,
+        {
+          repo,
+          task: opts.task,
+          resume: opts.resume,
+          model: opts.model,
+          sandbox: opts.sandbox,
+          args: codexArgs.length ? codexArgs : undefined,
+          timeout_s: numberOf(opts.timeout),
+          worktree: opts.worktree,
+          priority: numberOf(opts.priority),
+          max_attempts: numberOf(opts.maxAttempts),
+        },
+        Boolean(opts.json),
       );
     });
 }
+
+/** A numeric option as given, for the job schema to judge ("abc" becomes NaN and is refused there). */
+const numberOf = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 /** --batch: every valid line submitted once; exit 2 if any line was invalid (the valid ones are still submitted). */
 async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean): Promise<void> {
