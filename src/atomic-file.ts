@@ -1,11 +1,30 @@
 // Publishing files so that a reader sees all of a file or none of it (Maildir: write a dotfile, then rename).
 import { randomBytes } from 'node:crypto';
-import { link, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
   return join(dirname(path), `.${basename(path).slice(0, 128)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** The temp files `tempPathFor` names (pure): `.<name>.<pid>.<8 hex>.tmp`. */
+export function isTempName(name: string): boolean {
+  return /^\..*\.\d+\.[0-9a-f]{8}\.tmp$/.test(name);
+}
+
+/**
+ * Removes temp files in `dir` that were last written more than `olderThanMs` ago: what is left of writes
+ * whose process was killed between write and rename. Younger ones may belong to a write under way.
+ */
+export async function removeWriteDebris(dir: string, olderThanMs: number): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of (await readdir(dir).catch(() => [])).filter(isTempName)) {
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name);
+  }
+  return removed;
 }
 
 /** Writes `path` atomically, replacing any file there. */

@@ -12,7 +12,8 @@ import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
 import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs, requeueJob } from './spool-moves.js';
 import { isLocked, repoLockName, tryLock } from './claim-lock.js';
-import { ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
+import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
+import { removeWriteDebris } from './atomic-file.js';
 
 export interface WorkerOptions {
   layout: SpoolLayout;
@@ -53,6 +54,9 @@ interface Peek {
   priority: number;
 }
 
+/** A spool temp file untouched this long is debris: no write takes an hour between write and rename. */
+const DEBRIS_AGE_MS = 3_600_000;
+
 export class Worker {
   private readonly running = new Map<string, { repo: string | null; cancel: AbortController }>();
   private readonly shutdown = new AbortController();
@@ -84,6 +88,7 @@ export class Worker {
     if (unsafe.length) {
       throw new Error(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
     }
+    await this.removeDebris();
     await this.recover();
     await releaseDueJobs(this.opts.layout, new Date());
     if (this.opts.once) return this.runOnce();
@@ -143,6 +148,14 @@ export class Worker {
       if (job.cancel.signal.aborted) continue;
       const requested = await access(this.opts.layout.cancelRequest(jobIdOf(name))).then(() => true, () => false);
       if (requested) job.cancel.abort();
+    }
+  }
+
+  /** Temp files of spool writes killed half-way (a SIGKILLed worker or submit), once surely abandoned. */
+  private async removeDebris(): Promise<void> {
+    for (const state of JOB_STATES) {
+      const removed = await removeWriteDebris(this.opts.layout.dir(state), DEBRIS_AGE_MS);
+      if (removed.length) this.opts.log(`removed ${removed.length} abandoned temp file(s) from ${state}/`);
     }
   }
 

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFileAtomic, writeFileAtomic, writeJsonAtomic } from '../../src/atomic-file.js';
+import { createFileAtomic, removeWriteDebris, writeFileAtomic, writeJsonAtomic } from '../../src/atomic-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -50,5 +50,21 @@ describe('writeFileAtomic / writeJsonAtomic', () => {
   it('fails (and publishes nothing) when the directory does not exist', async () => {
     await expect(writeFileAtomic(join(dir, 'missing', 'a'), 'x')).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('removeWriteDebris', () => {
+  it('removes only our temp files older than the limit; young ones, user temp files and jobs stay', async () => {
+    const hourAgo = new Date(Date.now() - 3_700_000);
+    // The first name is as a SIGKILLed worker left it in done/ in the chaos suite.
+    const files = ['.k-009.json.10901.53b4b99d.tmp', '.young.json.77.0badcafe.tmp', '.x.json.tmp', 'a.json', '.a.json.12.zzzzzzzz.tmp'];
+    for (const f of files) await writeFile(join(dir, f), 'x');
+    for (const f of files.filter((f) => !f.startsWith('.young'))) await utimes(join(dir, f), hourAgo, hourAgo);
+    expect(await removeWriteDebris(dir, 3_600_000)).toEqual(['.k-009.json.10901.53b4b99d.tmp']);
+    expect((await readdir(dir)).sort()).toEqual(['.a.json.12.zzzzzzzz.tmp', '.x.json.tmp', '.young.json.77.0badcafe.tmp', 'a.json']);
+  });
+
+  it('a missing directory is nothing to clean', async () => {
+    expect(await removeWriteDebris(join(dir, 'nope'), 0)).toEqual([]);
   });
 });
