@@ -10,6 +10,7 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
+  type WorkerProcess,
 } from '../helpers/spool-env.js';
 import {
   CHAOS,
@@ -54,46 +55,66 @@ async function sessionRecorded(t: TempRoot, id: string): Promise<boolean> {
   return meta.session_id !== null;
 }
 
+/**
+ * Five rounds on one repo: a victim job, then a quick job behind it. `act` does the harm once the victim
+ * runs and returns when the clock starts; the victim must end failed with one of `statuses`, the quick
+ * job done. Returns the job ids, seconds from the harm to the victim's end, and the victims' statuses.
+ */
+async function fiveRounds(
+  t: TempRoot,
+  repo: string,
+  r: { prefix: string; task: (i: number) => string; act: (victim: string) => Promise<void>; statuses: string[]; timeoutMs: number },
+) {
+  const ids: string[] = [];
+  const seconds: number[] = [];
+  const statuses: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const victim = `${r.prefix}-${i}`;
+    const next = `after-${r.prefix}-${i}`;
+    ids.push(victim, next);
+    await writeJob(t, victim, { repo, task: `${tag(victim)} ${r.task(i)}` });
+    await writeJob(t, next, { repo, task: `${tag(next)} quick` });
+    await r.act(victim);
+    const from = Date.now();
+    const end = await waitForFinished(t, victim, r.timeoutMs);
+    seconds.push((Date.now() - from) / 1000);
+    expect(end.state).toBe('failed');
+    expect(r.statuses).toContain(end.record.result.status);
+    statuses.push(end.record.result.status);
+    expect((await waitForFinished(t, next, 20_000)).state).toBe('done');
+  }
+  return { ids, seconds, statuses };
+}
+
+/** After five rounds: the worker stops cleanly; 5 done, 5 failed, none lost or duplicated, no process left. */
+async function expectFiveAndFive(t: TempRoot, worker: WorkerProcess, log: string, name: string, ids: string[], extra: Record<string, unknown>) {
+  expect(await worker.stop()).toBe(0);
+  const calls = await readCalls(log);
+  const a = await audit(t, ids, calls);
+  const left = processesInGroups(calls.map((c) => c.pid));
+  figure(name, { jobs: ids.length, done: a.done, failed: a.failed, lost: a.lost, duplicated: a.duplicated, ...extra, processesLeft: left });
+  expect(a.problems).toEqual([]);
+  expect([a.lost, a.duplicated, a.leftover]).toEqual([[], [], []]);
+  expect([a.done, a.failed]).toEqual([5, 5]);
+  expect(left).toEqual([]);
+  return calls;
+}
+
+/** Kills `pid` (negative: its group) once the victim's session is recorded. */
+const killAfterSession = (t: TempRoot, log: string, group: boolean) => async (victim: string) => {
+  const pid = await codexPid(log, victim);
+  await waitFor('session recorded', () => sessionRecorded(t, victim).catch(() => false));
+  process.kill(group ? -pid : pid, 'SIGKILL');
+};
+
 describe.skipIf(!CHAOS)('chaos: Codex killed or hanging', () => {
   it('Codex SIGKILLed from outside (5 times, its process group too): each job ends failed, the next job on the repo runs', async () => {
     const { t, log, repo } = await setup();
     const worker = startWorker(t, ['--concurrency', '1', '--grace-ms', '500'], chaosCodex);
-    const ids: string[] = [];
-    const seconds: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const victim = `killed-${i}`;
-      const next = `after-kill-${i}`;
-      ids.push(victim, next);
-      await writeJob(t, victim, { repo, task: `${tag(victim)} sleep=30` });
-      await writeJob(t, next, { repo, task: `${tag(next)} quick` });
-      const pid = await codexPid(log, victim);
-      await waitFor('session recorded', () => sessionRecorded(t, victim).catch(() => false));
-      const killedAt = Date.now();
-      process.kill(-pid, 'SIGKILL'); // Codex and its tool command, as the OOM killer or a user would
-      const end = await waitForFinished(t, victim, 20_000);
-      seconds.push((Date.now() - killedAt) / 1000);
-      expect(end.state).toBe('failed');
-      expect(end.record.result.status).toBe('failed');
-      expect((await waitForFinished(t, next, 20_000)).state).toBe('done');
-    }
-    expect(await worker.stop()).toBe(0);
-    const calls = await readCalls(log);
-    const a = await audit(t, ids, calls);
-    figure('Codex group SIGKILLed', {
-      kills: 5,
-      jobs: ids.length,
-      done: a.done,
-      failed: a.failed,
-      lost: a.lost,
-      duplicated: a.duplicated,
-      maxSecondsKillToFailed: Math.max(...seconds).toFixed(2),
-      processesLeft: processesInGroups(calls.map((c) => c.pid)),
-    });
-    expect(a.problems).toEqual([]);
-    expect([a.lost, a.duplicated, a.leftover]).toEqual([[], [], []]);
-    expect([a.done, a.failed]).toEqual([5, 5]);
+    // As the OOM killer or a user would: Codex and its tool command.
+    const r = await fiveRounds(t, repo, { prefix: 'killed', task: () => 'sleep=30', act: killAfterSession(t, log, true), statuses: ['failed'], timeoutMs: 20_000 });
+    const calls = await expectFiveAndFive(t, worker, log, 'Codex group SIGKILLed', r.ids, { kills: 5, maxSecondsKillToFailed: Math.max(...r.seconds).toFixed(2) });
     expect(calls).toHaveLength(10);
-    expect(processesInGroups(calls.map((c) => c.pid))).toEqual([]);
   });
 
   it('Codex process alone SIGKILLed while its tool command runs on (5 times): each job ends failed or timed_out, the next job runs', async () => {
@@ -101,54 +122,24 @@ describe.skipIf(!CHAOS)('chaos: Codex killed or hanging', () => {
     // Codex's stdout open. --stall-timeout 3 bounds how long the worker may wait for it.
     const { t, log, repo } = await setup();
     const worker = startWorker(t, ['--concurrency', '1', '--grace-ms', '500', '--stall-timeout', '3'], chaosCodex);
-    const ids: string[] = [];
-    const seconds: number[] = [];
-    const statuses: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const victim = `killed-${i}`;
-      const next = `after-kill-${i}`;
-      ids.push(victim, next);
-      await writeJob(t, victim, { repo, task: `${tag(victim)} sleep=30` });
-      await writeJob(t, next, { repo, task: `${tag(next)} quick` });
-      const pid = await codexPid(log, victim);
-      await waitFor('session recorded', () => sessionRecorded(t, victim).catch(() => false));
-      const killedAt = Date.now();
-      process.kill(pid, 'SIGKILL');
-      const end = await waitForFinished(t, victim, 40_000);
-      seconds.push((Date.now() - killedAt) / 1000);
-      expect(end.state).toBe('failed');
-      statuses.push(end.record.result.status);
-      expect(['failed', 'timed_out']).toContain(end.record.result.status);
-      expect((await waitForFinished(t, next, 20_000)).state).toBe('done');
-    }
-    expect(await worker.stop()).toBe(0);
-    const calls = await readCalls(log);
-    const a = await audit(t, ids, calls);
-    figure('Codex process SIGKILLed, tool command left', {
-      kills: 5,
-      jobs: ids.length,
-      done: a.done,
-      failed: a.failed,
-      statuses: statuses.join('/'),
-      lost: a.lost,
-      duplicated: a.duplicated,
-      maxSecondsKillToFiled: Math.max(...seconds).toFixed(2),
-      processesLeft: processesInGroups(calls.map((c) => c.pid)),
+    const r = await fiveRounds(t, repo, {
+      prefix: 'killed',
+      task: () => 'sleep=30',
+      act: killAfterSession(t, log, false),
+      statuses: ['failed', 'timed_out'],
+      timeoutMs: 40_000,
     });
-    expect(a.problems).toEqual([]);
-    expect([a.lost, a.duplicated, a.leftover]).toEqual([[], [], []]);
-    expect([a.done, a.failed]).toEqual([5, 5]);
-    expect(processesInGroups(calls.map((c) => c.pid))).toEqual([]);
+    await expectFiveAndFive(t, worker, log, 'Codex process SIGKILLed, tool command left', r.ids, {
+      kills: 5,
+      statuses: r.statuses.join('/'),
+      maxSecondsKillToFiled: Math.max(...r.seconds).toFixed(2),
+    });
   });
 
-  // BUG (pinned): src/codex-runner.ts:101 `const result = await child` (execa) settles only once Codex has
-  // exited AND its stdout/stderr pipes have closed. When Codex dies alone (crash, OOM kill) while a tool
-  // command runs, that command keeps the pipes open, so the worker does not see the death: the job stays
-  // in active/ as running until the command ends by itself or --stall-timeout (default 600 s) fires, and is
-  // then filed as `timed_out` (a stall), not `failed`. Input: default worker, job "sleep=30", SIGKILL of
-  // the Codex pid only. Expected: failed/ within a few seconds, the leftover command killed with the group.
-  // Actual: nothing for 30 s (the whole `sleep 30`), then failed/ (exit by SIGKILL; with a longer command,
-  // timed_out after 600 s).
+  // Regression: execa settles only once Codex has exited AND its pipes have closed; when Codex died alone
+  // while a tool command ran, that command held the pipes open and the job sat in active/ until the command
+  // ended or --stall-timeout (600 s) fired. The runner now stops reading once Codex has exited.
+  // Input: default worker, job "sleep=30", SIGKILL of the Codex pid only. Expected: failed/ within 8 s.
   it('Codex SIGKILLed alone under the default stall timeout: the job is filed within 8 s', async () => {
     const { t, log, repo } = await setup();
     startWorker(t, ['--concurrency', '1', '--grace-ms', '500'], chaosCodex);
@@ -170,39 +161,9 @@ describe.skipIf(!CHAOS)('chaos: Codex killed or hanging', () => {
   it('Codex hanging with --stall-timeout 1 (5 times): each job ends timed_out, the next job on the repo runs', async () => {
     const { t, log, repo } = await setup();
     const worker = startWorker(t, ['--concurrency', '1', '--grace-ms', '500', '--stall-timeout', '1'], chaosCodex);
-    const ids: string[] = [];
-    const seconds: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const victim = `hang-${i}`;
-      const next = `after-hang-${i}`;
-      ids.push(victim, next);
-      // Odd rounds hang inside a tool command's silence, even rounds right after thread.started.
-      await writeJob(t, victim, { repo, task: i % 2 ? `${tag(victim)} sleep=60` : `${tag(victim)} hang` });
-      await writeJob(t, next, { repo, task: `${tag(next)} quick` });
-      const startedAt = Date.now();
-      const end = await waitForFinished(t, victim, 20_000);
-      seconds.push((Date.now() - startedAt) / 1000);
-      expect(end.state).toBe('failed');
-      expect(end.record.result.status).toBe('timed_out');
-      expect((await waitForFinished(t, next, 20_000)).state).toBe('done');
-    }
-    expect(await worker.stop()).toBe(0);
-    const calls = await readCalls(log);
-    const a = await audit(t, ids, calls);
-    figure('Codex hanging', {
-      hangs: 5,
-      jobs: ids.length,
-      done: a.done,
-      timedOut: a.failed,
-      lost: a.lost,
-      duplicated: a.duplicated,
-      maxSecondsToTimedOut: Math.max(...seconds).toFixed(2),
-      processesLeft: processesInGroups(calls.map((c) => c.pid)),
-    });
-    expect(a.problems).toEqual([]);
-    expect([a.lost, a.duplicated, a.leftover]).toEqual([[], [], []]);
-    expect([a.done, a.failed]).toEqual([5, 5]);
+    // Odd rounds hang inside a tool command's silence, even rounds right after thread.started.
+    const r = await fiveRounds(t, repo, { prefix: 'hang', task: (i) => (i % 2 ? 'sleep=60' : 'hang'), act: async () => {}, statuses: ['timed_out'], timeoutMs: 20_000 });
+    const calls = await expectFiveAndFive(t, worker, log, 'Codex hanging', r.ids, { hangs: 5, maxSecondsToTimedOut: Math.max(...r.seconds).toFixed(2) });
     expect(calls).toHaveLength(10);
-    expect(processesInGroups(calls.map((c) => c.pid))).toEqual([]);
   });
 });
