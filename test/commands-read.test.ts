@@ -6,9 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   cli,
   fakeCodex,
+  endSpoolTest,
   jobsIn,
-  killRunGroups,
-  killStarted,
   makeTempRoot,
   readIfExists,
   readJson,
@@ -75,11 +74,7 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     await waitFor('garbled rejected', async () => (await jobsIn(t, 'rejected')).includes('garbled.json'));
     await worker.stop();
   });
-  afterAll(async () => {
-    await killStarted();
-    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
-    await t.cleanup();
-  });
+  afterAll(() => endSpoolTest(t));
 
   it('result of a done job: every field, within 800 bytes plus the final message, exit 0', async () => {
     const r = await cli(t, ['result', 'ok']);
@@ -258,11 +253,7 @@ describe('jobs not finished', () => {
   beforeEach(async () => {
     t = await makeTempRoot();
   });
-  afterEach(async () => {
-    await killStarted();
-    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
-    await t.cleanup();
-  });
+  afterEach(() => endSpoolTest(t));
 
   it('status shows queued, active, done, failed and rejected jobs at once; result and logs of the unfinished exit 4', async () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
@@ -422,11 +413,7 @@ describe('result of a run stopped by its time limit', () => {
   beforeEach(async () => {
     t = await makeTempRoot();
   });
-  afterEach(async () => {
-    await killStarted();
-    await killRunGroups(t); // the runs of a worker killed mid-test (Codex runs detached)
-    await t.cleanup();
-  });
+  afterEach(() => endSpoolTest(t));
 
   it('shows timed_out, the stop reason as error, and logs ends with it', async () => {
     const repo = await t.repo('r');

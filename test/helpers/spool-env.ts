@@ -62,6 +62,7 @@ export async function fakeCodexSpool(): Promise<FakeCodexSpool> {
 export async function endSpoolTest(t: TempRoot): Promise<void> {
   await killStarted();
   // Codex runs detached from its worker: a test that SIGKILLs a worker may leave its run behind.
+  await killRunGroups(t);
   await execa('pkill', ['-KILL', '-f', t.dir], { reject: false });
   await t.cleanup();
 }
