@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from './atomic-file.js';
 import { mergeSettings, unmergeSettings, type SettingsRecord } from './claude-settings.js';
+import { packageFile } from './package-files.js';
 
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
@@ -14,9 +14,9 @@ export const HOOK_COMMAND = 'codex-spool claude hook';
 /** The record of an install, in the .claude directory it was made in. */
 export const MANIFEST_NAME = 'codex-spool.install.json';
 
-/** The Claude Code plugin shipped with this package: src/claude/ (this module is dist/claude-install.js). */
+/** The Claude Code plugin shipped with this package: src/claude/. */
 export function pluginDir(): string {
-  return fileURLToPath(new URL('../src/claude/', import.meta.url));
+  return packageFile('src/claude/');
 }
 
 /** .claude/<path> → contents: the plugin's skill and commands, as `claude install` writes them. */

@@ -3,42 +3,42 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, withRoot } from './cli-kit.js';
-import { submitCommand } from './commands/submit.js';
-import { workerCommand } from './commands/worker.js';
-import { statusCommand } from './commands/status.js';
-import { resultCommand } from './commands/result.js';
-import { waitCommand } from './commands/wait.js';
-import { logsCommand } from './commands/logs.js';
-import { cancelCommand } from './commands/cancel.js';
-import { retryCommand } from './commands/retry.js';
-import { resumeCommand } from './commands/resume.js';
-import { pruneCommand } from './commands/prune.js';
-import { installServiceCommand } from './commands/install-service.js';
-import { claudeCommand } from './commands/claude.js';
+import { packageFile } from './package-files.js';
+
+// Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
+// must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  submit: async () => (await import('./commands/submit.js')).submitCommand(),
+  worker: async () => (await import('./commands/worker.js')).workerCommand(),
+  status: async () => (await import('./commands/status.js')).statusCommand(),
+  result: async () => (await import('./commands/result.js')).resultCommand(),
+  wait: async () => (await import('./commands/wait.js')).waitCommand(),
+  logs: async () => (await import('./commands/logs.js')).logsCommand(),
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand(),
+  retry: async () => (await import('./commands/retry.js')).retryCommand(),
+  resume: async () => (await import('./commands/resume.js')).resumeCommand(),
+  'install-service': async () => (await import('./commands/install-service.js')).installServiceCommand(),
+  claude: async () => (await import('./commands/claude.js')).claudeCommand(),
+  prune: async () => (await import('./commands/prune.js')).pruneCommand(),
+};
 
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 }
 
-const program = withRoot(new Command('codex-spool'))
-  .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
-  .version(packageVersion())
-  .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(text) })
-  .addCommand(submitCommand().exitOverride())
-  .addCommand(workerCommand().exitOverride())
-  .addCommand(statusCommand().exitOverride())
-  .addCommand(resultCommand().exitOverride())
-  .addCommand(waitCommand().exitOverride())
-  .addCommand(logsCommand().exitOverride())
-  .addCommand(cancelCommand().exitOverride())
-  .addCommand(retryCommand().exitOverride())
-  .addCommand(resumeCommand().exitOverride())
-  .addCommand(installServiceCommand().exitOverride())
-  .addCommand(claudeCommand().exitOverride())
-  .addCommand(pruneCommand().exitOverride());
+/** The commands a command line needs: the one it names first, or all (top-level help, unknown command). */
+function commandsFor(argv: string[]): string[] {
+  const first = argv[2];
+  return first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+}
 
 try {
+  const program = withRoot(new Command('codex-spool'))
+    .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  for (const name of commandsFor(process.argv)) program.addCommand((await COMMANDS[name]!()).exitOverride());
   await program.parseAsync(process.argv);
   process.exit(EXIT.ok);
 } catch (err) {

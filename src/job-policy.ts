@@ -2,7 +2,7 @@
 // worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */

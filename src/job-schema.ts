@@ -1,7 +1,7 @@
 // The one source of truth for every file format codex-spool reads or writes.
 // Types are inferred from these schemas; docs/schema/*.json are generated from them (`npm run schema`).
 import { isAbsolute } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A job id: the inbox file's name stem. No `/`, no leading `.`, so it can never escape the spool. */
 export const JobId = z

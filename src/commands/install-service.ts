@@ -3,9 +3,9 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../atomic-file.js';
+import { packageFile } from '../package-files.js';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stopTimeoutSec } from '../systemd-unit.js';
 
@@ -17,8 +17,8 @@ interface InstallServiceOptions {
   json?: boolean;
 }
 
-const TEMPLATE = new URL('../../systemd/codex-spool.service', import.meta.url);
-const CLI = new URL('../cli.js', import.meta.url);
+const TEMPLATE = packageFile('systemd/codex-spool.service');
+const CLI = packageFile('dist/cli.js');
 
 export function installServiceCommand(): Command {
   return withRoot(new Command('install-service'))
@@ -32,7 +32,7 @@ export function installServiceCommand(): Command {
       const root = layoutOf(cmd).root;
       const codexBin = await resolveExecutable(opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex');
       const node = process.execPath;
-      const cli = await realpath(fileURLToPath(CLI));
+      const cli = await realpath(CLI);
       let unit: string;
       try {
         unit = renderUnit(await readFile(TEMPLATE, 'utf8'), {

@@ -1,0 +1,9 @@
+// Files shipped with the package (package.json, the systemd template, the Claude plugin, the CLI itself).
+// Found from this module's own place: src/package-files.ts when run from source (tests), or a bundle file
+// in dist/ when built. Both are one level below the package root.
+import { fileURLToPath } from 'node:url';
+
+/** The absolute path of `path`, relative to the package root. */
+export function packageFile(path: string): string {
+  return fileURLToPath(new URL(`../${path}`, import.meta.url));
+}
