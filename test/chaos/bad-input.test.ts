@@ -9,23 +9,19 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobSpec, RejectReason } from '../../src/job-schema.js';
 import {
-  killStarted,
-  makeTempRoot,
   startWorker,
   waitFor,
   waitForFinished,
   type TempRoot,
   type WorkerProcess,
 } from '../helpers/spool-env.js';
-import { CHAOS, census, chaosCodex, ensureInbox, figure, readCalls, sleep, spoolDir, tag, writeJob } from './fixtures/chaos-kit.js';
+import { CHAOS, census, chaosCodex, chaosRoot, endChaosTest, figure, readCalls, sleep, spoolDir, tag, writeJob } from './fixtures/chaos-kit.js';
 
-let t: TempRoot | undefined;
 let server: Server | undefined;
 afterEach(async () => {
   server?.close();
   server = undefined;
-  await killStarted();
-  await t?.cleanup();
+  await endChaosTest();
 });
 
 interface Env {
@@ -39,10 +35,7 @@ interface Env {
 }
 
 async function setup(): Promise<Env> {
-  t = await makeTempRoot();
-  const log = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = log;
-  await ensureInbox(t);
+  const { t, log } = await chaosRoot();
   const prefix = join(t.dir, 'allowed');
   const allowed = join(prefix, 'repo');
   const outside = join(t.dir, 'outside');
@@ -227,12 +220,12 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     files.push(['sparse.json', Buffer.alloc(10 * 1024 * 1024), { reasons: ['unreadable'] }]);
 
     // Not regular files: never opened, moved as they are.
-    const goodOutside = join(t!.dir, 'good-job-outside.json');
+    const goodOutside = join(e.t.dir, 'good-job-outside.json');
     await writeFile(goodOutside, job({}));
     const nodes: [string, Kind, string | null, Expect][] = [
       ['link-to-etc.json', 'symlink', '/etc/hostname', { reasons: ['unreadable'], message: /symlink/ }],
       ['link-to-good-job.json', 'symlink', goodOutside, { reasons: ['unreadable'], message: /symlink/ }],
-      ['link-dangling.json', 'symlink', join(t!.dir, 'nothing-here'), { reasons: ['unreadable'], message: /symlink/ }],
+      ['link-dangling.json', 'symlink', join(e.t.dir, 'nothing-here'), { reasons: ['unreadable'], message: /symlink/ }],
       ['link-to-dir.json', 'symlink', '/tmp', { reasons: ['unreadable'], message: /symlink/ }],
       ['fifo.json', 'fifo', null, { reasons: ['unreadable'], message: /FIFO/ }],
       ['x.json', 'dir', null, { reasons: ['unreadable'], message: /directory/ }],
@@ -302,7 +295,7 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
       if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}\.json$/.test(name)) return false;
       try {
         const v = JobSpec.safeParse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
-        return v.success && v.data.repo.startsWith(join(t!.dir, 'allowed'));
+        return v.success && v.data.repo.startsWith(join(e.t.dir, 'allowed'));
       } catch {
         return false;
       }

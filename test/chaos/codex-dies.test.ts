@@ -4,8 +4,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  killStarted,
-  makeTempRoot,
   startWorker,
   waitFor,
   waitForFinished,
@@ -16,7 +14,8 @@ import {
   CHAOS,
   audit,
   chaosCodex,
-  ensureInbox,
+  chaosRoot,
+  endChaosTest,
   figure,
   makeRepos,
   processesInGroups,
@@ -25,17 +24,10 @@ import {
   writeJob,
 } from './fixtures/chaos-kit.js';
 
-let t: TempRoot | undefined;
-afterEach(async () => {
-  await killStarted();
-  await t?.cleanup();
-});
+afterEach(endChaosTest);
 
 async function setup() {
-  t = await makeTempRoot();
-  const log = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = log;
-  await ensureInbox(t);
+  const { t, log } = await chaosRoot();
   const [repo] = await makeRepos(t, 1);
   return { t, log, repo: repo! };
 }

@@ -6,12 +6,13 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, makeTempRoot, projectRoot, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import { projectRoot, startWorker, waitFor, type WorkerProcess } from '../helpers/spool-env.js';
 import {
   CHAOS,
   audit,
   chaosCodex,
-  ensureInbox,
+  chaosRoot,
+  endChaosTest,
   figure,
   finishedCount,
   makeRepos,
@@ -29,11 +30,7 @@ const INITIAL_JOBS = 16;
 type KillPoint = 'claim' | 'run' | 'finish' | 'random';
 const POINTS: KillPoint[] = ['claim', 'run', 'finish', 'random'];
 
-let t: TempRoot | undefined;
-afterEach(async () => {
-  await killStarted();
-  await t?.cleanup();
-});
+afterEach(endChaosTest);
 
 /** The n-th job (1-based): every 9th is invalid (rejected), every 11th other one fails, the rest succeed. */
 const kindOf = (n: number) => (n % 9 === 0 ? 'invalid' : n % 11 === 0 ? 'fail' : 'ok');
@@ -54,10 +51,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
     const random = prng(seed);
     const started = Date.now();
-    t = await makeTempRoot();
-    const log = join(t.dir, 'codex-calls.log');
-    t.env.FAKE_CODEX_LOG = log;
-    await ensureInbox(t);
+    const { t, log } = await chaosRoot();
     const repos = await makeRepos(t, 12);
     const ids: string[] = [];
     const submit = async (n: number) => {
@@ -65,7 +59,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
         const id = `k-${String(ids.length).padStart(3, '0')}`;
         ids.push(id);
         const secs = (0.2 + random() * 1.0).toFixed(2);
-        await writeJob(t!, id, {
+        await writeJob(t, id, {
           repo: repos[Math.floor(random() * repos.length)]!,
           task: `${tag(id)} sleep=${secs}${kindOf(ids.length) === 'fail' ? ' fail' : ''}`,
           max_attempts: 12, // interruptions are the point here: let every job get to its own end
@@ -100,10 +94,10 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
             resolve();
           }
         };
-        if (point === 'claim') watchers.push(watch(spoolDir(t!, 'active'), onEvent((n) => n.endsWith('.json.lock'))));
+        if (point === 'claim') watchers.push(watch(spoolDir(t, 'active'), onEvent((n) => n.endsWith('.json.lock'))));
         if (point === 'finish') {
           for (const state of ['done', 'failed', 'rejected'] as const) {
-            watchers.push(watch(spoolDir(t!, state), onEvent((n) => n.includes('.json'))));
+            watchers.push(watch(spoolDir(t, state), onEvent((n) => n.includes('.json'))));
           }
         }
         if (point === 'run') {
@@ -133,7 +127,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     const killPhaseSeconds = (Date.now() - started) / 1000;
 
     // Orphans wait out the 10 s stale time, then the live workers recover and finish everything.
-    await waitFor('every job finished', async () => (await finishedCount(t!)) === ids.length, 150_000).catch(() => null);
+    await waitFor('every job finished', async () => (await finishedCount(t)) === ids.length, 150_000).catch(() => null);
     const codes = await Promise.all(slots.map((w) => w.stop('SIGTERM')));
     await sleep(300);
     const calls = await readCalls(log);
@@ -143,7 +137,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     const tmpLeft = (
       await Promise.all(
         (['inbox', 'active', 'done', 'failed', 'rejected'] as const).map(async (s) =>
-          (await readdir(spoolDir(t!, s)).catch(() => [])).filter((n) => n.startsWith('.')).map((n) => `${s}/${n}`),
+          (await readdir(spoolDir(t, s)).catch(() => [])).filter((n) => n.startsWith('.')).map((n) => `${s}/${n}`),
         ),
       )
     ).flat();
@@ -193,7 +187,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
   // calling tryLock at the same instant. Expected: exactly one wins, every time (before the fix: 2-4 won
   // in 10 of 30 trials on 2 cores).
   it('of 4 workers taking over one stale lock at the same instant, exactly one wins (40 trials)', async () => {
-    t = await makeTempRoot();
+    const { t } = await chaosRoot();
     const taker = join(projectRoot, 'test', 'chaos', 'fixtures', 'lock-taker.mjs');
     const contend = (dir: string, startAt: number) =>
       new Promise<string>((resolve) => {

@@ -1,23 +1,20 @@
 // Chaos 5: three polling workers (--poll 100, as on a network file system) share one spool: every job
 // runs exactly once. Plus the per-repo ordering promise, checked across workers.
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  killStarted,
-  makeTempRoot,
   readJson,
   startWorker,
   waitFor,
   waitForFinished,
-  type TempRoot,
   type WorkerProcess,
 } from '../helpers/spool-env.js';
 import {
   CHAOS,
   audit,
   chaosCodex,
-  ensureInbox,
+  chaosRoot,
+  endChaosTest,
   figure,
   finishedCount,
   makeRepos,
@@ -32,17 +29,10 @@ import {
 const JOBS = 300;
 const WORKERS = 3;
 
-let t: TempRoot | undefined;
-afterEach(async () => {
-  await killStarted();
-  await t?.cleanup();
-});
+afterEach(endChaosTest);
 
 async function setup() {
-  t = await makeTempRoot();
-  const log = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = log;
-  await ensureInbox(t);
+  const { t, log } = await chaosRoot();
   return { t, log };
 }
 

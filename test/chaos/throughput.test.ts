@@ -1,13 +1,13 @@
 // Chaos 1: four workers race for 1,000 jobs on one spool. Every job runs exactly once and is filed once.
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, makeTempRoot, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import { startWorker, waitFor, type WorkerProcess } from '../helpers/spool-env.js';
 import {
   CHAOS,
   audit,
   chaosCodex,
-  ensureInbox,
+  chaosRoot,
+  endChaosTest,
   figure,
   finishedCount,
   makeRepos,
@@ -24,19 +24,12 @@ const WORKERS = 4;
 const BACKLOG = 100;
 const INBOX_MAX = 50;
 
-let t: TempRoot | undefined;
-afterEach(async () => {
-  await killStarted();
-  await t?.cleanup();
-});
+afterEach(endChaosTest);
 
 describe.skipIf(!CHAOS)('chaos: throughput', () => {
   it(`${WORKERS} workers × ${JOBS} jobs on one spool: each runs exactly once, 0 lost, 0 duplicated`, async () => {
     const started = Date.now();
-    t = await makeTempRoot();
-    const log = join(t.dir, 'codex-calls.log');
-    t.env.FAKE_CODEX_LOG = log;
-    await ensureInbox(t);
+    const { t, log } = await chaosRoot();
     const repos = await makeRepos(t, JOBS); // one repo each: no job waits for another on its repo
     const ids = Array.from({ length: JOBS }, (_, i) => `tp-${String(i).padStart(4, '0')}`);
     const job = (i: number) => ({ repo: repos[i]!, task: `${tag(ids[i]!)} quick` });
@@ -51,7 +44,7 @@ describe.skipIf(!CHAOS)('chaos: throughput', () => {
       while ((await readdir(spoolDir(t, 'inbox'))).length >= INBOX_MAX) await sleep(20);
       await writeJob(t, ids[i]!, job(i));
     }
-    await waitFor('all jobs finished', async () => (await finishedCount(t!)) === JOBS, 330_000);
+    await waitFor('all jobs finished', async () => (await finishedCount(t)) === JOBS, 330_000);
     const runSeconds = (Date.now() - started) / 1000;
 
     const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
