@@ -1,7 +1,7 @@
 // Claude Code integration, end to end with real processes: the REAL `claude` CLI (node_modules/.bin/claude)
 // run offline against a mock Anthropic Messages API on 127.0.0.1, with a temporary HOME, project and spool,
 // using the files `codex-spool claude install` writes and the plugin installed from this repository's
-// marketplace. The installer and the hook are also tested as plain processes (those need no claude).
+// marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer and the hook are also tested as plain processes (those need no claude).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codexBin, writeCodexHome } from './helpers/codex-home.js';
+import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
 import { afterToolResult, lastUser, messageTexts, startMockAnthropic, textOf, toolResults, type MockAnthropic } from './helpers/mock-anthropic.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
 const CLAUDE = join(REPO, 'node_modules', '.bin', 'claude');
-const FAKE_CODEX = join(REPO, 'test', 'fixtures', 'fake-codex');
 
 /** Why the real-CLI tests cannot run here, or null when they can. */
 function claudeUnavailable(): string | null {
@@ -108,6 +109,8 @@ if (unavailable) console.warn(`SKIPPING the real Claude Code CLI tests: ${unavai
 
 describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a mock Messages API', () => {
   let mock: MockAnthropic;
+  let responses: MockServer;
+  let codexHome: string;
   let home: string;
   let project: string;
   let root: string;
@@ -121,6 +124,11 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     root = join(tmp, 'spool-root');
     bin = join(tmp, 'bin');
     for (const d of [home, project, root, bin]) await mkdir(d, { recursive: true });
+    // The project is a git repository, as Codex wants, and the model Codex talks to is the mock.
+    spawnSync('git', ['init', '-q', project]);
+    responses = await startMockResponses();
+    codexHome = join(tmp, 'codex-home');
+    await writeCodexHome(codexHome, responses.url, [project]);
     // The spool exists before the session starts, as it does where a worker runs.
     for (const s of ['inbox', 'active', 'done', 'failed', 'rejected']) await mkdir(join(root, 'spool', s), { recursive: true });
     // Claude runs `codex-spool …` by name, as a user's PATH would have it.
@@ -143,6 +151,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
 
   afterAll(async () => {
     await mock?.close();
+    await responses?.close();
   });
 
   const claude = (args: string[], cwd = project, env = claudeEnv) => run(CLAUDE, args, { cwd, env, timeoutMs: 120_000 });
@@ -196,9 +205,16 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
 
     it('after the job finished, the next prompt carries its digest line, once; a second resume does not repeat it', async () => {
       expect(session).not.toBe('');
-      const worker = await cs(['worker', '--once', '--codex-bin', FAKE_CODEX], { cwd: root, env: { ...cleanEnv(), CODEX_SPOOL_ROOT: root } });
+      responses.script([
+        { kind: 'shell', cmd: "printf 'hi\\n' > hello.txt" },
+        { kind: 'message', text: 'DONE: hello.txt says hi' },
+      ]);
+      const workerEnv = { ...cleanEnv(), HOME: home, CODEX_HOME: codexHome, CODEX_SPOOL_ROOT: root };
+      const worker = await cs(['worker', '--once', '--codex-bin', codexBin()], { cwd: root, env: workerEnv });
       expect(worker.code, worker.stderr).toBe(0);
       const done = await jobFile('done', 'job-one');
+      expect(done.result.error).toBeNull();
+      expect(await readFile(join(project, 'hello.txt'), 'utf8')).toBe('hi\n');
       const codexSession: string = done.result.session_id;
       expect(codexSession).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -213,7 +229,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(line).toBeDefined();
       expect(line).toContain(`job-one succeeded exit=0`);
       expect(line).toContain(`session=${codexSession}`);
-      expect(line).toContain('fake done');
+      expect(line).toContain('DONE: hello.txt says hi');
       expect(all).toContain('Submitted from this session:');
       expect(all).toMatch(/(SessionStart|UserPromptSubmit) hook additional context: codex-spool: 1 Codex job finished/);
       expect(all.split(digestHint).length - 1).toBe(1);
