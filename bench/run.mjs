@@ -533,23 +533,29 @@ async function benchStatus() {
     writeFileSync(join(root, 'spool', 'done', `${id}.json`), `${pretty ? JSON.stringify(rec, null, 2) : JSON.stringify(rec)}\n`);
   }
   const genMs = nowMs() - tGen;
-  const time = async (args, runs) => {
+  /** `input(i)`: the stdin of run i (the Claude hook reads its event there). */
+  const time = async (args, runs, input = () => undefined) => {
     const ms = [];
     let last = null;
-    await timeRun(NODE, [CLI, 'status', '--root', root, ...args], { env: ENV }); // warm-up (page cache)
+    const run = (i) => timeRun(NODE, [CLI, ...args, '--root', root], { env: ENV, input: input(i) });
+    await run(-1); // warm-up (page cache)
     for (let i = 0; i < runs; i++) {
-      const r = await timeRun(NODE, [CLI, 'status', '--root', root, ...args], { env: ENV });
-      if (r.code !== 0) throw new Error(`status ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 300)}`);
+      const r = await run(i);
+      if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 300)}`);
       ms.push(r.ms);
       last = r;
     }
     return { args, runs, ms, stats: stats(ms), output_bytes: last.bytes, output_tail: last.stdout.trim().split('\n').slice(-1)[0] };
   };
+  const hookEvent = (session) => JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: root });
   results.figures.status = {
     finished_jobs: CFG.statusJobs,
     generate_ms: genMs,
-    default: await time([], CFG.statusRuns),
-    all: await time(['--all'], 3),
+    default: await time(['status'], CFG.statusRuns),
+    all: await time(['status', '--all'], 3),
+    // The Claude hook runs before every prompt: a new session lists the spool once; after that, nothing new costs a few stats.
+    hook_first: await time(['claude', 'hook'], CFG.statusRuns, (i) => hookEvent(`bench-first-${i}`)),
+    hook_again: await time(['claude', 'hook'], CFG.statusRuns, () => hookEvent('bench-again')),
   };
   removeDir(root);
 }
@@ -615,6 +621,9 @@ function table() {
     const s = f.status.default.stats;
     const a = f.status.all.stats;
     row(`5 status, ${f.status.finished_jobs} done jobs`, fmtMs(s.median), fmtMs(s.p99), s.n, `${f.status.default.output_bytes} B out; --all ${fmtMs(a.median)}/${fmtMs(a.p99)} n=${a.n}`);
+    for (const [label, h] of [['new session', f.status.hook_first], ['nothing new', f.status.hook_again]]) {
+      row(`5 claude hook, ${label}`, fmtMs(h.stats.median), fmtMs(h.stats.p99), h.stats.n, `${h.output_bytes} B out; ${f.status.finished_jobs} done jobs`);
+    }
   }
   const by = f.bytes;
   if (by) {

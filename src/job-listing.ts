@@ -4,7 +4,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './job-facts.js';
 import { lookupJob } from './job-lookup.js';
-import { MAX_JOB_BYTES } from './spool-moves.js';
+import { MAX_JOB_BYTES } from './job-schema.js';
 import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job file as listed: nothing of it is read. */

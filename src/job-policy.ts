@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
+import { MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
 export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
@@ -30,6 +30,13 @@ export const JobPolicy = z.strictObject({
     .default(null)
     .describe('absolute directories a job repo must be inside; null: any directory the worker user owns'),
   max_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).default(MAX_TIMEOUT_S),
+  max_job_bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_JOB_BYTES)
+    .default(256 * 1024)
+    .describe('largest job file the worker reads; a larger one is rejected unopened'),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 

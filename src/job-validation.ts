@@ -42,6 +42,9 @@ export async function validateJob(
   policy: JobPolicy = DEFAULT_POLICY,
 ): Promise<Validation> {
   if (content.kind === 'unreadable') return rejection(name, 'unreadable', `job file ${content.why}`);
+  if (content.kind === 'too_large') {
+    return rejection(name, 'policy', `policy (size): job file of ${content.size} bytes is over policy.max_job_bytes ${content.limit}`);
+  }
   const parsed = parseJob(name, content.bytes);
   if (parsed.kind === 'reject') return parsed;
   const { spec } = parsed;

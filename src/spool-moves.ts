@@ -6,7 +6,7 @@ import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promis
 import { join } from 'node:path';
 import { createFileAtomic, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
 import { fitName, tryLock } from './claim-lock.js';
-import type { ActiveJob, JobSpec, RejectionError } from './job-schema.js';
+import { MAX_JOB_BYTES, type ActiveJob, type JobSpec, type RejectionError } from './job-schema.js';
 import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job id that is already used somewhere in the spool. */
@@ -49,16 +49,17 @@ export async function submitJob(layout: SpoolLayout, id: string, spec: JobSpec):
   return path;
 }
 
-/** Largest job file that is read at all; a job is a prompt and a few settings. */
-export const MAX_JOB_BYTES = 256 * 1024;
+export type JobFileContent =
+  | { kind: 'bytes'; bytes: Buffer }
+  | { kind: 'unreadable'; why: string }
+  /** Larger than the reader's limit: not opened. */
+  | { kind: 'too_large'; size: number; limit: number };
 
-export type JobFileContent = { kind: 'bytes'; bytes: Buffer } | { kind: 'unreadable'; why: string };
-
-/** Reads a job file only if it is a regular file of sane size: never follows a symlink, never opens a FIFO. */
-async function readJobFile(path: string): Promise<JobFileContent> {
+/** Reads a job file only if it is a regular file of at most `maxBytes`: never follows a symlink, never opens a FIFO. */
+async function readJobFile(path: string, maxBytes: number): Promise<JobFileContent> {
   const st = await lstat(path);
   if (!st.isFile()) return { kind: 'unreadable', why: `not a regular file (${fileKind(st)})` };
-  if (st.size > MAX_JOB_BYTES) return { kind: 'unreadable', why: `${st.size} bytes, over the ${MAX_JOB_BYTES}-byte limit` };
+  if (st.size > maxBytes) return { kind: 'too_large', size: st.size, limit: maxBytes };
   return { kind: 'bytes', bytes: await readFile(path) };
 }
 
@@ -85,10 +86,16 @@ export interface Claim {
 
 /**
  * claim: inbox/<name> → active/<name> under the job's lock. Returns null, quietly, when another
- * worker holds the lock or has already moved the file (ENOENT means someone else won).
+ * worker holds the lock or has already moved the file (ENOENT means someone else won). The file is
+ * read only if it has at most `maxBytes` (the worker's policy.max_job_bytes).
  */
-export function claimJob(layout: SpoolLayout, name: string, from: 'inbox' | 'deferred' = 'inbox'): Promise<Claim | null> {
-  return holdJob(layout, name, from);
+export function claimJob(
+  layout: SpoolLayout,
+  name: string,
+  from: 'inbox' | 'deferred' = 'inbox',
+  maxBytes = MAX_JOB_BYTES,
+): Promise<Claim | null> {
+  return holdJob(layout, name, from, maxBytes);
 }
 
 /**
@@ -96,17 +103,17 @@ export function claimJob(layout: SpoolLayout, name: string, from: 'inbox' | 'def
  * released without the file moving on). Returns null if a live process still holds it.
  */
 export function takeOverJob(layout: SpoolLayout, name: string): Promise<Claim | null> {
-  return holdJob(layout, name, null);
+  return holdJob(layout, name, null, MAX_JOB_BYTES);
 }
 
-async function holdJob(layout: SpoolLayout, name: string, from: JobState | null): Promise<Claim | null> {
+async function holdJob(layout: SpoolLayout, name: string, from: JobState | null, maxBytes: number): Promise<Claim | null> {
   const lost = new AbortController();
   const release = await tryLock(layout.dir('active'), name, (err) => lost.abort(err));
   if (!release) return null;
   const path = join(layout.dir('active'), name);
   try {
     if (from) await rename(join(layout.dir(from), name), path);
-    return { name, id: jobIdOf(name), path, content: await readJobFile(path), lost: lost.signal, release };
+    return { name, id: jobIdOf(name), path, content: await readJobFile(path, maxBytes), lost: lost.signal, release };
   } catch (err) {
     await release();
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;

@@ -2,7 +2,7 @@
 // Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
 import type { Stats } from 'node:fs';
 import { access, lstat, readdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
 import { SessionId } from './job-schema.js';
@@ -10,7 +10,7 @@ import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
-import { MAX_JOB_BYTES, claimJob, findJob, releaseDueJobs, requeueJob } from './spool-moves.js';
+import { claimJob, findJob, releaseDueJobs, requeueJob } from './spool-moves.js';
 import { isLocked, repoLockName, tryLock } from './claim-lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
 import { removeWriteDebris } from './atomic-file.js';
@@ -92,14 +92,18 @@ export class Worker {
     await this.recover();
     await releaseDueJobs(this.opts.layout, new Date());
     if (this.opts.once) return this.runOnce();
-    this.watcher = chokidar.watch(this.opts.layout.dir('inbox'), {
+    const inbox = this.opts.layout.dir('inbox');
+    // Only the inbox directory is watched, and any event of it rings the doorbell. Watching each job
+    // file too (chokidar's way) cost a watcher and stats per queued file: with 1,000 queued, more than
+    // the jobs themselves, and with --poll a stat of every file every interval.
+    this.watcher = chokidar.watch(inbox, {
       depth: 0,
       ignoreInitial: true, // the rescan below sees what is already there
-      ignored: (path) => basename(path).startsWith('.') && path !== this.opts.layout.dir('inbox'),
+      ignored: (path) => path !== inbox,
       usePolling: this.opts.pollMs !== null,
       interval: this.opts.pollMs ?? undefined,
     });
-    this.watcher.on('add', () => this.ring()).on('change', () => this.ring());
+    this.watcher.on('raw', () => void this.ring());
     this.watcher.on('error', (err) => this.opts.log(`watch error: ${(err as Error).message}`));
     this.ticker = setInterval(() => void this.tick(), this.opts.rescanMs);
     await this.ring();
@@ -223,7 +227,7 @@ export class Worker {
 
   private async read(path: string, base: Omit<Peek, 'complete'>, st: Stats): Promise<Peek | null> {
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
-    if (!st.isFile() || st.size > MAX_JOB_BYTES) return { ...base, complete: true };
+    if (!st.isFile() || st.size > this.opts.policy.max_job_bytes) return { ...base, complete: true };
     try {
       const json: unknown = JSON.parse(await readFile(path, 'utf8'));
       const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
@@ -259,7 +263,7 @@ export class Worker {
     const cancel = new AbortController();
     this.running.set(p.name, { repo: p.repo, cancel });
     void (async () => {
-      const claim = await claimJob(this.opts.layout, p.name);
+      const claim = await claimJob(this.opts.layout, p.name, 'inbox', this.opts.policy.max_job_bytes);
       if (!claim) return;
       // One Codex per working tree across all workers: another worker may have taken the repo meanwhile.
       const releaseRepo = p.repo === null ? async () => {} : await tryLock(this.activeDir, repoLockName(p.repo), (err) =>

@@ -41,7 +41,7 @@ describe('invalid jobs', () => {
       ['no-repo.json', JSON.stringify({ repo: join(t.dir, 'nowhere'), task: 'x' }), 'repo_missing', /nowhere/],
       ['bad-resume.json', JSON.stringify({ repo, task: 'x', resume: 'never-was' }), 'unknown_resume', /never-was/],
       ['has space.json', JSON.stringify({ repo, task: 'x' }), 'bad_name', /has space/],
-      ['huge.json', `{"repo":${JSON.stringify(repo)},"task":"${'x'.repeat(300 * 1024)}"}`, 'unreadable', /byte limit/],
+      ['huge.json', `{"repo":${JSON.stringify(repo)},"task":"${'x'.repeat(300 * 1024)}"}`, 'policy', /over policy\.max_job_bytes 262144/],
     ];
     for (const [name, bytes] of cases) await writeFile(inbox(name), bytes);
     await symlink('/etc/hostname', inbox('link.json'));
@@ -108,13 +108,14 @@ describe('submit and resume write the job as asked', () => {
 describe('job policy and spool safety', () => {
   it('jobs outside the policy are rejected naming the rule; nothing runs', async () => {
     const allowed = await t.repo('allowed');
-    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { repo_prefixes: [allowed] } }));
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { repo_prefixes: [allowed], max_job_bytes: 2048 } }));
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     const jobs: [string, object, string][] = [
       ['danger', { repo: allowed, task: 'x', sandbox: 'danger-full-access' }, 'sandbox'],
       ['bypass', { repo: allowed, task: 'x', args: ['--dangerously-bypass-approvals-and-sandbox'] }, 'args'],
       ['config', { repo: allowed, task: 'x', args: ['-c', 'sandbox_mode="danger-full-access"'] }, 'args'],
       ['outside', { repo, task: 'x' }, 'repo'],
+      ['long', { repo: allowed, task: 'x'.repeat(2048) }, 'size'],
     ];
     for (const [id, job] of jobs) await writeFile(inbox(`${id}.json`), JSON.stringify(job));
     await writeFile(inbox('fine.json'), JSON.stringify({ repo: allowed, task: 'x', sandbox: 'read-only', args: ['-m', 'gpt-5'] }));

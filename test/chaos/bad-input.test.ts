@@ -147,16 +147,16 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
       ['bad-utf8-cut.json', Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]), { reasons: ['invalid_json'] }],
       ['utf16.json', Buffer.from(`\ufeff${job({})}`, 'utf16le'), { reasons: ['invalid_json'] }],
       // Far too big: never read
-      ['ten-mib-task.json', `{"repo":"${allowed}","task":"${'x'.repeat(10 * 1024 * 1024)}"}`, { reasons: ['unreadable'], message: /byte limit/ }],
-      ['ten-mib-junk.json', Buffer.alloc(10 * 1024 * 1024, 0xa7), { reasons: ['unreadable'], message: /byte limit/ }],
-      ['just-over-limit.json', job({ task: 'y'.repeat(256 * 1024) }), { reasons: ['unreadable'] }],
+      ['ten-mib-task.json', `{"repo":"${allowed}","task":"${'x'.repeat(10 * 1024 * 1024)}"}`, { reasons: ['policy'], message: /max_job_bytes/ }],
+      ['ten-mib-junk.json', Buffer.alloc(10 * 1024 * 1024, 0xa7), { reasons: ['policy'], message: /max_job_bytes/ }],
+      ['just-over-limit.json', job({ task: 'y'.repeat(256 * 1024) }), { reasons: ['policy'] }],
       // Deep nesting
       ['deep-arrays.json', deep(100_000), { reasons: ['invalid_job'] }],
       ['deep-arrays-in-args.json', `{"repo":"${allowed}","task":"x","args":${deep(100_000)}}`, { reasons: ['invalid_job'], message: /args/ }],
       ['deep-objects.json', deep(40_000, '{"a":', '}').replace('{"a":}', '{"a":1}'), { reasons: ['invalid_json', 'invalid_job'] }],
       ['deep-unknown-field.json', `{"repo":"${allowed}","task":"x","deep":${deep(90_000)}}`, { reasons: ['invalid_job'], message: /deep/ }],
       ['deep-unbalanced.json', '['.repeat(100_000), { reasons: ['invalid_json'] }],
-      ['deep-over-limit.json', deep(200_000), { reasons: ['unreadable'] }],
+      ['deep-over-limit.json', deep(200_000), { reasons: ['policy'] }],
       // Wrong shapes and types
       ['array.json', '[]', { reasons: ['invalid_job'] }],
       ['null.json', 'null', { reasons: ['invalid_job'] }],
@@ -217,7 +217,7 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     // A 10 MiB sparse file: its size alone gets it rejected.
     await writeFile(inboxPath(e, 'sparse.json'), '');
     await truncate(inboxPath(e, 'sparse.json'), 10 * 1024 * 1024);
-    files.push(['sparse.json', Buffer.alloc(10 * 1024 * 1024), { reasons: ['unreadable'] }]);
+    files.push(['sparse.json', Buffer.alloc(10 * 1024 * 1024), { reasons: ['policy'] }]);
 
     // Not regular files: never opened, moved as they are.
     const goodOutside = join(e.t.dir, 'good-job-outside.json');

@@ -91,7 +91,8 @@ describe('runHook', () => {
     expect(text).not.toContain('bad.error');
   });
 
-  it('stays fast with 10,000 finished jobs: one listing when something was filed, three stats when not', async () => {
+  // Its speed is a benchmark figure (npm run bench: claude hook rows); here, what it tells.
+  it('with 10,000 finished jobs: tells only the one filed after first contact, then nothing', async () => {
     const done = join(root, 'spool', 'done');
     for (let i = 0; i < 10_000; i++) writeFileSync(join(done, `job-${String(i).padStart(5, '0')}.json`), '{}');
     let t0 = performance.now();
@@ -115,8 +116,6 @@ describe('runHook', () => {
     expect(runHook(input(), root)).toBe('');
     const fastMs = performance.now() - t0;
     console.log(`10,000 finished jobs: first contact ${firstMs.toFixed(1)} ms, with a new job ${listingMs.toFixed(1)} ms, nothing new ${fastMs.toFixed(2)} ms`);
-    expect(listingMs).toBeLessThan(1500); // generous: a loaded CI machine; typically ~30 ms
-    expect(fastMs).toBeLessThan(100);
   });
 
   it('reads back a large state (thousands of ids filed within a burst) rather than starting afresh', () => {

@@ -3,10 +3,9 @@ import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobSpec, RejectionError } from '../../src/job-schema.js';
+import { MAX_JOB_BYTES, type JobSpec, type RejectionError } from '../../src/job-schema.js';
 import {
   DuplicateIdError,
-  MAX_JOB_BYTES,
   claimJob,
   findJob,
   finishJob,
@@ -38,8 +37,8 @@ afterEach(async () => {
 
 const spec: JobSpec = { repo: '/some/repo', task: 'do it' };
 
-async function claim(name: string): Promise<Claim> {
-  const c = await claimJob(layout, name);
+async function claim(name: string, maxBytes?: number): Promise<Claim> {
+  const c = await claimJob(layout, name, 'inbox', maxBytes);
   if (!c) throw new Error(`could not claim ${name}`);
   held.push(c);
   return c;
@@ -156,15 +155,21 @@ describe('claimJob', () => {
     expect(c.content).toEqual({ kind: 'unreadable', why: 'not a regular file (directory)' });
   });
 
-  it('a file over 256 KiB: unreadable; exactly 256 KiB is read', async () => {
-    expect(MAX_JOB_BYTES).toBe(256 * 1024);
-    await writeFile(join(layout.dir('inbox'), 'big.json'), Buffer.alloc(MAX_JOB_BYTES + 1, 0x20));
-    const big = await claim('big.json');
-    expect(big.content.kind).toBe('unreadable');
-    if (big.content.kind === 'unreadable') expect(big.content.why).toContain(String(MAX_JOB_BYTES + 1));
-    await writeFile(join(layout.dir('inbox'), 'edge.json'), Buffer.alloc(MAX_JOB_BYTES, 0x20));
-    const edge = await claim('edge.json');
-    expect(edge.content.kind === 'bytes' && edge.content.bytes.length).toBe(MAX_JOB_BYTES);
+  it('a file over the size limit is not read (too_large); one of exactly the limit is', async () => {
+    const limit = 256 * 1024;
+    await writeFile(join(layout.dir('inbox'), 'big.json'), Buffer.alloc(limit + 1, 0x20));
+    expect((await claim('big.json', limit)).content).toEqual({ kind: 'too_large', size: limit + 1, limit });
+    await writeFile(join(layout.dir('inbox'), 'edge.json'), Buffer.alloc(limit, 0x20));
+    const edge = await claim('edge.json', limit);
+    expect(edge.content.kind === 'bytes' && edge.content.bytes.length).toBe(limit);
+  });
+
+  it('without a limit given, the ceiling of 16 MiB applies', async () => {
+    await writeFile(join(layout.dir('inbox'), 'big.json'), Buffer.alloc(300 * 1024, 0x20));
+    expect((await claim('big.json')).content.kind).toBe('bytes');
+    await writeFile(join(layout.dir('inbox'), 'huge.json'), '');
+    execFileSync('truncate', ['-s', String(MAX_JOB_BYTES + 1), join(layout.dir('inbox'), 'huge.json')]);
+    expect((await claim('huge.json')).content).toEqual({ kind: 'too_large', size: MAX_JOB_BYTES + 1, limit: MAX_JOB_BYTES });
   });
 
   // Known bug (see report): the lock directory is active/<name>.lock; a name of 251-255 bytes makes it too long.
