@@ -3,11 +3,18 @@
 import { createHash } from 'node:crypto';
 import { stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import lockfile from 'proper-lockfile';
 
 /** One setting for staleness and refresh, shared by every worker on a spool. */
 export const LOCK_STALE_MS = 10_000;
 const LOCK_UPDATE_MS = 2_000;
+
+// Loaded on first use: proper-lockfile and the graceful-fs it patches fs with cost every command's start
+// several milliseconds, and submit, status, wait and the Claude hook take no lock.
+type Lockfile = typeof import('proper-lockfile');
+let loaded: Promise<Lockfile> | undefined;
+// A CommonJS module: its exports are the namespace's default (the bundle), or the namespace itself (tsc, vitest).
+const lockfile = () =>
+  (loaded ??= import('proper-lockfile').then((m) => (m as Lockfile & { default?: Lockfile }).default ?? m));
 
 /**
  * The stable path a job's lock hangs on (by name, not on a file that is then renamed). The lock is
@@ -44,7 +51,7 @@ export async function tryLock(
     return null;
   }
   try {
-    const release = await lockfile.lock(target, {
+    const release = await (await lockfile()).lock(target, {
       realpath: false,
       stale: LOCK_STALE_MS,
       update: LOCK_UPDATE_MS,
@@ -67,8 +74,8 @@ async function removeDeadToken(token: string): Promise<void> {
 }
 
 /** True while a live process holds the lock of job file `name`. */
-export function isLocked(activeDir: string, name: string): Promise<boolean> {
-  return lockfile.check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
+export async function isLocked(activeDir: string, name: string): Promise<boolean> {
+  return (await lockfile()).check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
 }
 
 /** The lock name that keeps one Codex at a time in `repo`'s working tree, across every worker of the spool. */
