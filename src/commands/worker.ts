@@ -71,7 +71,9 @@ export function workerCommand(): Command {
           log(`worker: ${signal}, stopping`);
           void worker.stop().then(resolve);
         };
-        process.once('SIGTERM', stop).once('SIGINT', stop);
+        // `on`, not `once`: proper-lockfile's signal-exit re-sends a signal to the process when it finds
+        // itself the only listener left, which a `once` listener, removed as it fires, would let happen.
+        process.on('SIGTERM', stop).on('SIGINT', stop);
       });
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
       await worker.start();
