@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The chaos suite has its own config and script (npm run test:chaos).
+    // The chaos suite has its own config (vitest.chaos.config.ts): npm test runs it second, npm run chaos alone.
     exclude: ['test/chaos/**', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
