@@ -1,5 +1,6 @@
-// The chaos suite (`npm run chaos`; `npm test` runs it after the main suite): many workers, many jobs, SIGKILLs, bad input. Slow and heavy,
-// so its files run one at a time, and only here: test/chaos/* skip themselves unless CODEX_SPOOL_CHAOS=1.
+// The chaos suite (`npm run chaos`; `npm test` runs it after the main suite): many workers, many jobs,
+// SIGKILLs, bad input. Slow and heavy, so its files run one at a time, and only here: test/chaos/* skip
+// themselves unless CODEX_SPOOL_CHAOS=1.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
