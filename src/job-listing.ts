@@ -4,7 +4,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './job-facts.js';
 import { lookupJob } from './job-lookup.js';
-import { MAX_JOB_BYTES } from './job-schema.js';
+import { DEFAULT_MAX_JOB_BYTES } from './job-schema.js';
 import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job file as listed: nothing of it is read. */
@@ -41,7 +41,8 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
       if (!st) continue; // moved on since the listing
       const id = jobIdOf(name);
       byId.delete(id);
-      byId.set(id, { id, state, path, mtimeMs: st.mtimeMs, readable: st.isFile() && st.size <= MAX_JOB_BYTES });
+      // status and the Claude hook list every finished job: a rejected 10 MiB junk file is not read each time.
+      byId.set(id, { id, state, path, mtimeMs: st.mtimeMs, readable: st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES });
     }
   }
   return [...byId.values()];

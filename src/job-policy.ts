@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
+import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
 export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
@@ -35,7 +35,7 @@ export const JobPolicy = z.strictObject({
     .int()
     .positive()
     .max(MAX_JOB_BYTES)
-    .default(256 * 1024)
+    .default(DEFAULT_MAX_JOB_BYTES)
     .describe('largest job file the worker reads; a larger one is rejected unopened'),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;

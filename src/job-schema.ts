@@ -15,8 +15,10 @@ export const SessionId = z
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
-/** The largest job file ever read: the ceiling of the policy's max_job_bytes (a job is a prompt and a few settings). */
+/** The largest job file ever read: the ceiling of the policy's max_job_bytes. */
 export const MAX_JOB_BYTES = 16 * 1024 * 1024;
+/** The policy's default max_job_bytes (a job is a prompt and a few settings); also what read commands open. */
+export const DEFAULT_MAX_JOB_BYTES = 256 * 1024;
 
 /** A string that becomes a process argument: the OS cannot pass a NUL byte. */
 const ArgText = z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character');

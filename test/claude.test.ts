@@ -1,7 +1,8 @@
 // Claude Code integration, end to end with real processes: the REAL `claude` CLI (node_modules/.bin/claude)
 // run offline against a mock Anthropic Messages API on 127.0.0.1, with a temporary HOME, project and spool,
 // using the files `codex-spool claude install` writes and the plugin installed from this repository's
-// marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer and the hook are also tested as plain processes (those need no claude).
+// marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer
+// and the hook are also tested as plain processes (those need no claude).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
