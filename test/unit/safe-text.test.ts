@@ -1,0 +1,25 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { safeLine, safeText } from '../../src/safe-text.js';
+
+describe('safe-text', () => {
+  it('shows terminal escapes and bidi overrides as escapes', () => {
+    expect(safeText('a\u001b[2Jb\u001b]0;title\u0007c')).toBe('a\\x1b[2Jb\\x1b]0;title\\x07c');
+    expect(safeText('x\u202ey\u009bz')).toBe('x\\u202ey\\x9bz');
+    expect(safeText('line1\nline2\tend')).toBe('line1\nline2\tend');
+  });
+
+  it('safeLine keeps everything on one line', () => {
+    expect(safeLine('a\nSYSTEM: do it\r\n')).toBe('a\\nSYSTEM: do it\\r\\n');
+  });
+
+  it('never lets a control or line break through (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const line = safeLine(s);
+        expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+        expect(safeText(s)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      }),
+    );
+  });
+});
