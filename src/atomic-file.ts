@@ -1,6 +1,6 @@
 // Publishing files so that a reader sees all of a file or none of it (Maildir: write a dotfile, then rename).
 import { randomBytes } from 'node:crypto';
-import { link, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPathFor(path: string): string {
@@ -48,4 +48,21 @@ export async function createFileAtomic(path: string, data: string): Promise<void
 /** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** fsync of a directory: makes the names created, renamed or removed in it durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const fd = await open(dir, 'r');
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+}
+
+/** rename, made durable: the target's directory (and the source's, if another) synced after it. */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  await syncDir(dirname(to));
+  if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
 }

@@ -1,6 +1,19 @@
 // What a failed run's errors say about trying again. Pure.
-import type { JobSpec, RunSummary } from './job-schema.js';
-import { MAX_ATTEMPTS, asResume } from './recovery.js';
+import type { QueuedJob, RunSummary } from './job-schema.js';
+
+/** How many runs a job gets (transient failures and interruptions) unless it sets max_attempts. */
+export const MAX_ATTEMPTS = 3;
+
+/** The job queued again after `attempts` runs: it continues `session` when it has one, else starts over. */
+export function queuedAgain(job: QueuedJob, attempts: number, session: string | null, notBefore?: Date): QueuedJob {
+  const { not_before: _old, ...rest } = job;
+  return {
+    ...rest,
+    attempts,
+    ...(session ? { resume_session: session } : {}),
+    ...(notBefore ? { not_before: notBefore.toISOString() } : {}),
+  };
+}
 
 export type FailureKind =
   /** The account's usage limit: wait until it resets (the message says when, roughly). */
@@ -65,7 +78,7 @@ export function retryDelayMs(attempt: number, baseMs: number): number {
 export interface NextAttempt {
   notBefore: Date;
   why: string;
-  spec: JobSpec;
+  job: QueuedJob;
 }
 
 /**
@@ -73,14 +86,13 @@ export interface NextAttempt {
  * attempt counted: the job did nothing wrong); a transient fault retries with backoff while attempts
  * remain. Either way a run that has a session continues it rather than starting over.
  */
-export function nextAttempt(spec: JobSpec, summary: RunSummary, now: Date, retryBaseMs: number): NextAttempt | null {
+export function nextAttempt(job: QueuedJob, summary: RunSummary, now: Date, retryBaseMs: number): NextAttempt | null {
   if (summary.status !== 'failed') return null;
   const failure = classifyFailure(summary.errors, now);
   if (failure.kind === 'permanent') return null;
-  const attempts = (spec.attempts ?? 0) + (failure.kind === 'transient' ? 1 : 0);
-  if (failure.kind === 'transient' && attempts >= (spec.max_attempts ?? MAX_ATTEMPTS)) return null;
-  const base = summary.session_id ? asResume(spec, summary.session_id, attempts) : { ...spec, attempts };
+  const attempts = job.attempts + (failure.kind === 'transient' ? 1 : 0);
+  if (failure.kind === 'transient' && attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) return null;
   const notBefore = failure.kind === 'usage_limit' ? failure.resetAt : new Date(now.getTime() + retryDelayMs(attempts, retryBaseMs));
   const why = failure.kind === 'usage_limit' ? 'usage limit' : 'transient failure';
-  return { notBefore, why, spec: { ...base, not_before: notBefore.toISOString() } };
+  return { notBefore, why, job: queuedAgain(job, attempts, summary.session_id, notBefore) };
 }

@@ -1,10 +1,20 @@
-// The record a finished job is filed as: the job as submitted plus its result. Pure.
-import type { FinishedJob, JobResult, JobSpec, RunStatus, RunSummary } from './job-schema.js';
+// The record a finished job is filed as: the job as submitted, the worker's facts, and its result. Pure.
+import type { FinishedJob, JobResult, JobSpec, QueuedJob, RunStatus, RunSummary } from './job-schema.js';
 
-/** A job whose Codex run ended, from the run's summary. */
-export function recordFromSummary(spec: JobSpec, summary: RunSummary, worktree?: JobResult['worktree']): FinishedJob {
+/** What of a queued or active job a finished record keeps: not its schedule or its (ended) run. */
+function jobFields<T extends Partial<QueuedJob> & { run_id?: string }>(job: T) {
+  const { not_before: _n, run_id: _r, ...kept } = job;
+  return kept;
+}
+
+/** A job whose Codex run ended (not interrupted), from the run's summary. */
+export function recordFromSummary(
+  job: QueuedJob,
+  summary: RunSummary & { status: RunStatus },
+  worktree?: JobResult['worktree'],
+): FinishedJob {
   return {
-    ...spec,
+    ...jobFields(job),
     result: {
       run_id: summary.run_id,
       session_id: summary.session_id,
@@ -20,12 +30,12 @@ export function recordFromSummary(spec: JobSpec, summary: RunSummary, worktree?:
 }
 
 /** A job that ended without a Codex run of its own ending: cancelled while queued, given up on, unrunnable. */
-export function recordWithoutRun<T extends Partial<JobSpec>>(
-  spec: T,
+export function recordWithoutRun(
+  job: Partial<JobSpec> & Partial<QueuedJob>,
   ended: { status: Exclude<RunStatus, 'succeeded'>; error: string; runId?: string | null; sessionId?: string | null; summary?: string | null },
 ) {
   return {
-    ...spec,
+    ...jobFields(job),
     result: {
       run_id: ended.runId ?? null,
       session_id: ended.sessionId ?? null,
@@ -37,4 +47,9 @@ export function recordWithoutRun<T extends Partial<JobSpec>>(
       summary: ended.summary ?? null,
     },
   };
+}
+
+/** A summary of a run that ended by itself or was stopped for the job's sake (not interrupted). */
+export function isEnded(summary: RunSummary): summary is RunSummary & { status: RunStatus } {
+  return summary.status !== 'interrupted';
 }

@@ -1,8 +1,10 @@
 // What a job may ask of Codex. Anyone who can write into the inbox can make Codex run commands as the
 // worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join, relative, isAbsolute } from 'node:path';
 import * as z from 'zod';
+import { unsafeOwnership } from './spool-layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
@@ -48,28 +50,56 @@ export interface PolicyViolation {
   message: string;
 }
 
-/** Reads the policy from `<root>/codex-spool.config.json`; the defaults when there is none. */
+/**
+ * Reads the policy from `<root>/codex-spool.config.json`; the defaults when there is none. The file must
+ * be the worker user's own and writable by no one else (whatever --allow-shared-spool says): whoever can
+ * write it decides what every job may do.
+ */
 export async function loadPolicy(root: string): Promise<JobPolicy> {
   const path = join(root, 'codex-spool.config.json');
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;
+    if (err.code === 'ELOOP') throw new Error(`${path} is a symbolic link: refusing it (the policy must be a file of its own)`);
     throw err;
   });
-  if (text === null) return DEFAULT_POLICY;
+  if (file === null) return DEFAULT_POLICY;
+  let text: string;
+  try {
+    const st = await file.stat();
+    const problem = unsafeOwnership(st);
+    if (!st.isFile() || problem) throw new Error(`refusing ${path}: ${problem ?? 'not a regular file'}`);
+    text = await file.readFile('utf8');
+  } finally {
+    await file.close();
+  }
   const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data.policy ?? DEFAULT_POLICY;
 }
 
+/** `inner` is `outer` or lies inside it (both real, absolute paths; pure). */
+const within = (inner: string, outer: string) => {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
 /**
- * Checks a job against the policy (pure). `repoOwned`: whether the worker's user owns the repo;
- * `repoReal`: the repo's real path (symlinks resolved), so a link cannot lead outside the prefixes.
+ * Checks a job against the policy (pure). `repo.owned`: whether the worker's user owns the repo;
+ * `repo.real`: the repo's real path (symlinks resolved), so a link cannot lead outside the prefixes;
+ * `repo.spoolRoot`: the codex-spool root's real path, which no job's working tree may contain or lie in
+ * (a job that can write the root could rewrite the policy, plant jobs and forge results).
  */
 export function checkPolicy(
   spec: JobSpec,
   policy: JobPolicy,
-  repo: { real: string; owned: boolean },
+  repo: { real: string; owned: boolean; spoolRoot: string },
 ): PolicyViolation | null {
+  if (within(repo.spoolRoot, repo.real)) {
+    return { rule: 'repo', message: `repo ${repo.real} contains the codex-spool root ${repo.spoolRoot}: a job there could rewrite the queue's policy and state` };
+  }
+  if (within(repo.real, repo.spoolRoot)) {
+    return { rule: 'repo', message: `repo ${repo.real} is inside the codex-spool root ${repo.spoolRoot}` };
+  }
   if (spec.sandbox && !policy.sandboxes.includes(spec.sandbox)) {
     return { rule: 'sandbox', message: `sandbox "${spec.sandbox}" is not allowed (policy.sandboxes: ${policy.sandboxes.join(', ')})` };
   }

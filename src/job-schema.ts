@@ -47,23 +47,13 @@ export const JobSpec = z.strictObject({
     .optional()
     .describe('Run in a git worktree and branch of its own (kept for review); may run beside other jobs on the repo'),
   priority: z.number().int().optional().describe('Higher runs first; FIFO within a priority (default 0)'),
-  attempts: z
-    .number()
-    .int()
-    .nonnegative()
-    .optional()
-    .describe('Runs already attempted; set by the worker when it re-queues an interrupted job'),
   max_attempts: z
     .number()
     .int()
     .positive()
+    .max(100)
     .optional()
     .describe('Runs allowed for transient failures and interruptions (default 3)'),
-  not_before: z
-    .string()
-    .datetime()
-    .optional()
-    .describe('Set by the worker on a deferred job: when it may run again (usage limit reset, backoff)'),
   claude_session: z
     .string()
     .optional()
@@ -71,9 +61,28 @@ export const JobSpec = z.strictObject({
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
-/** spool/active/<id>.json once its run has started: the job plus the run that holds it. */
-export const ActiveJob = JobSpec.extend({ run_id: z.string() });
+/**
+ * What only the worker knows and writes about a job. A job file in the inbox cannot carry these (JobSpec
+ * is strict): the inbox holds what was submitted, and everything the worker puts back in a queue goes to
+ * spool/deferred/ as a QueuedJob.
+ */
+const WorkerFacts = {
+  queued_at: z.number().describe('When the job was first queued (ms since the epoch): its place in submission order'),
+  attempts: z.number().int().nonnegative().describe('Runs already attempted (interrupted or transient failures)'),
+  not_before: z.string().datetime().optional().describe('When it may run again (usage limit reset, backoff)'),
+  resume_session: SessionId.optional().describe('The session an interrupted or retried run continues'),
+};
+
+/** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
+export const QueuedJob = JobSpec.extend(WorkerFacts);
+export type QueuedJob = z.infer<typeof QueuedJob>;
+
+/** spool/active/<id>.json once its run has started: the queued job plus the run that holds it. */
+export const ActiveJob = QueuedJob.extend({ run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
+
+/** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
+export const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
 
 /** How a run ended. */
 export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled']);
@@ -102,8 +111,13 @@ export const JobResult = z.object({
 });
 export type JobResult = z.infer<typeof JobResult>;
 
-/** A finished job: the job as submitted plus its result. */
-export const FinishedJob = JobSpec.extend({ result: JobResult });
+/** A finished job: the job as submitted, the worker's facts (absent if it never ran) and its result. */
+export const FinishedJob = JobSpec.extend({
+  queued_at: WorkerFacts.queued_at.optional(),
+  attempts: WorkerFacts.attempts.optional(),
+  resume_session: WorkerFacts.resume_session,
+  result: JobResult,
+});
 export type FinishedJob = z.infer<typeof FinishedJob>;
 
 /** The files of one run, all under runs/<run-id>/. */
@@ -129,7 +143,7 @@ export const RunMeta = z.object({
   codex_version: z.string().nullable(),
   pid: z.number().int().nullable(),
   started_at: z.string(),
-  status: z.union([z.literal('running'), RunStatus]),
+  status: z.union([z.literal('running'), RunEnd]),
   session_id: SessionId.nullable(),
 });
 export type RunMeta = z.infer<typeof RunMeta>;
@@ -142,7 +156,7 @@ export const RunSummary = z.object({
   resumed_from: SessionId.nullable(),
   repo: z.string(),
   task: z.string(),
-  status: RunStatus,
+  status: RunEnd,
   exit_code: z.number().int().nullable(),
   signal: z.string().nullable(),
   started_at: z.string(),

@@ -1,18 +1,14 @@
-// Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once.
-import { access, readdir, unlink } from 'node:fs/promises';
-import { ActiveJob, JobSpec } from './job-schema.js';
-import { recordWithoutRun } from './finished-record.js';
+// Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
+// and a run that had ended is filed, not run again.
+import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
+import { ActiveJob, QueuedJob, RunSummary, type RunMeta } from './job-schema.js';
+import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { isLocked } from './claim-lock.js';
 import { stopOrphanGroup } from './codex-runner.js';
-import { readMeta, runFiles } from './run-files.js';
-import { findJob, finishJob, requeueJob, takeOverJob, type Claim } from './spool-moves.js';
+import { MAX_ATTEMPTS, queuedAgain } from './failure-kind.js';
+import { readMeta, runFiles, writeMeta } from './run-files.js';
+import { cancelRequested, finishJob, requeueJob, returnJob, takeOverJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
-
-/** How many runs a job gets before an interruption fails it. */
-export const MAX_ATTEMPTS = 3;
-
-/** The follow-up prompt of a job whose run was interrupted: the session holds what was done so far. */
-export const INTERRUPTED_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
 export interface RecoveryContext {
   layout: SpoolLayout;
@@ -20,68 +16,110 @@ export interface RecoveryContext {
   log(line: string): void;
 }
 
-/** Finds active jobs whose owner is gone and recovers each; returns how many it recovered. */
+/**
+ * Finds active jobs whose owner is gone and recovers each; returns how many it recovered. One job's
+ * error (an unreadable file, a full disk) is logged and never stops the others: it is tried again next pass.
+ */
 export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
   let recovered = 0;
   for (const name of await readdir(ctx.layout.dir('active'))) {
-    if (!isJobFileName(name) || (await isLocked(ctx.layout.dir('active'), name))) continue;
-    const claim = await takeOverJob(ctx.layout, name);
-    if (claim) {
-      await recoverJob(ctx, claim);
-      recovered++;
+    if (!isJobFileName(name)) continue;
+    try {
+      if (await isLocked(ctx.layout.dir('active'), name)) continue;
+      const claim = await takeOverJob(ctx.layout, name);
+      if (!claim) continue;
+      try {
+        ctx.log(`recovered ${claim.id}: ${await recoverJob(ctx, claim)}`);
+        recovered++;
+      } finally {
+        await claim.release(); // a no-op when the job moved on; else the lock is not kept by a failed pass
+      }
+    } catch (err) {
+      ctx.log(`recovery of ${name} failed (tried again next pass): ${(err as Error).message}`);
     }
   }
   return recovered;
 }
 
 /**
- * recover: an orphaned active job, whose lock we now hold. Already finished → drop the active copy.
- * Never started a run → back to the inbox as it was. Had a run → stop what is left of that run, then
- * back to the inbox as a resume of its session (or as it was, without one), one attempt counted; past
- * max_attempts (default MAX_ATTEMPTS) → failed with the reason.
+ * recover: an orphaned active job, whose lock we now hold; returns what became of it.
+ * Already filed, or still queued under a second name → drop this copy. Never started a run → back where
+ * it came from, bytes unchanged. Its run had ended (summary written) → filed as that run ended. Else:
+ * stop what is left of that run, then queue it again to continue its session, one attempt counted; past
+ * max_attempts, or cancelled by the user → failed with the reason.
  */
-async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<void> {
-  if (await findJob(ctx.layout, claim.id, ['done', 'failed'])) {
-    await unlink(claim.path); // the worker died between filing the result and removing this copy
-    await claim.release();
-    return;
-  }
+async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
-  const active = ActiveJob.safeParse(safeJson(text));
-  if (!active.success) {
-    await requeueJob(ctx.layout, claim); // claimed but not validated yet: the original bytes, unchanged
-    ctx.log(`recovered ${claim.id}: back to inbox unchanged`);
-    return;
+  const json = safeJson(text);
+  const active = ActiveJob.safeParse(json);
+  const runId = active.success ? active.data.run_id : null;
+  if ((await alreadyFiled(ctx.layout, claim.id, runId)) || (await queuedUnderAnotherName(ctx.layout, claim))) {
+    await unlink(claim.path);
+    return 'already filed or queued; active copy removed';
   }
-  const { run_id: runId, ...spec } = active.data;
-  const files = runFiles(ctx.layout.runs, runId);
+  if (!active.success) {
+    // Claimed but never run: a worker's queued job goes back to deferred/, a fresh one to the inbox.
+    const to = QueuedJob.safeParse(json).success ? 'deferred' : 'inbox';
+    await returnJob(ctx.layout, claim, to);
+    return `back to ${to} unchanged`;
+  }
+  const { run_id: _run, ...job } = active.data;
+  const files = runFiles(ctx.layout.runs, active.data.run_id);
   const meta = await readMeta(files).catch(() => null);
   if (meta?.pid) await stopOrphanGroup(meta.pid, ctx.graceMs);
-  const attempts = (spec.attempts ?? 0) + 1;
-  const session = meta?.session_id ?? null;
-  const cancelled = await access(ctx.layout.cancelRequest(claim.id)).then(() => true, () => false);
-  if (cancelled || attempts >= (spec.max_attempts ?? MAX_ATTEMPTS)) {
-    const why = cancelled ? 'cancelled by the user' : `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`;
-    await finishJob(
-      ctx.layout,
-      claim,
-      'failed',
-      recordWithoutRun(
-        { ...spec, attempts },
-        { status: cancelled ? 'cancelled' : 'failed', error: why, runId, sessionId: session, summary: files.summary },
-      ),
-    );
-    ctx.log(`recovered ${claim.id}: ${why}`);
-    return;
+  const summary = await readSummary(files.summary);
+  if (summary && isEnded(summary)) {
+    const state = summary.status === 'succeeded' ? 'done' : 'failed';
+    await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary));
+    return `its run had ended (${summary.status}): filed in ${state}/`;
   }
-  await requeueJob(ctx.layout, claim, session ? asResume(spec, session, attempts) : { ...spec, attempts });
-  ctx.log(`recovered ${claim.id}: re-queued${session ? ` as resume of ${session}` : ''} (attempt ${attempts + 1})`);
+  if (meta) await markInterrupted(files, meta);
+  const attempts = job.attempts + 1;
+  const session = meta?.session_id ?? job.resume_session ?? null;
+  const cancelled = await cancelRequested(ctx.layout, claim.id, active.data.run_id);
+  if (cancelled || attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) {
+    const why = cancelled ? 'cancelled by the user' : `gave up: the run was interrupted ${attempts} times (worker crash or shutdown)`;
+    const record = recordWithoutRun(
+      { ...job, attempts },
+      { status: cancelled ? 'cancelled' : 'failed', error: why, runId: active.data.run_id, sessionId: session, summary: files.summary },
+    );
+    await finishJob(ctx.layout, claim, 'failed', record);
+    return why;
+  }
+  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, session));
+  return `queued again${session ? ` to resume ${session}` : ''} (attempt ${attempts + 1})`;
 }
 
-/** The job re-queued to continue its interrupted session. */
-export function asResume(spec: JobSpec, session: string, attempts: number): JobSpec {
-  const task = spec.task.startsWith(INTERRUPTED_PREFIX) ? spec.task : INTERRUPTED_PREFIX + spec.task;
-  return JobSpec.parse({ ...spec, resume: session, task, attempts });
+/** A done or failed record of this very run (or, for a job that never ran, of the id) exists. */
+async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
+  for (const state of ['done', 'failed'] as const) {
+    const text = await readFile(layout.job(state, id), 'utf8').catch(() => null);
+    if (text === null) continue;
+    const filedRun = (safeJson(text) as { result?: { run_id?: unknown } } | null)?.result?.run_id ?? null;
+    if (state === 'done' || filedRun === runId) return true;
+  }
+  return false;
+}
+
+/** A move that links the file into a queue before unlinking it was cut short: the queue's name is the job. */
+async function queuedUnderAnotherName(layout: SpoolLayout, claim: Claim): Promise<boolean> {
+  const here = await lstat(claim.path);
+  if (here.nlink < 2) return false;
+  for (const state of ['inbox', 'deferred'] as const) {
+    const there = await lstat(layout.job(state, claim.id)).catch(() => null);
+    if (there?.ino === here.ino && there.dev === here.dev) return true;
+  }
+  return false;
+}
+
+async function readSummary(path: string): Promise<RunSummary | null> {
+  const parsed = RunSummary.safeParse(safeJson(await readFile(path, 'utf8').catch(() => '')));
+  return parsed.success ? parsed.data : null;
+}
+
+/** The run's meta says how it ended: interrupted (its job continues), not `running` for ever. */
+async function markInterrupted(files: ReturnType<typeof runFiles>, meta: RunMeta): Promise<void> {
+  if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
 }
 
 function safeJson(text: string): unknown {

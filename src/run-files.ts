@@ -24,9 +24,12 @@ export function runFiles(runsDir: string, runId: string): RunFiles {
   };
 }
 
-/** Creates the run directory, private to the worker's user: it holds prompts and Codex output. */
+/**
+ * Creates the run directory, private to the worker's user: it holds prompts and Codex output. Not
+ * recursive: runs/ exists from the worker's start, and a missing or unwritable one is an error to report.
+ */
 export async function createRunDir(files: RunFiles): Promise<void> {
-  await mkdir(files.dir, { recursive: true, mode: 0o700 });
+  await mkdir(files.dir, { mode: 0o700 });
 }
 
 export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {

@@ -1,16 +1,18 @@
 // One claimed job, from validation to its final directory.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from './codex-args.js';
 import { runCodex, type CodexRunOutcome } from './codex-runner.js';
-import type { JobSpec, RunMeta } from './job-schema.js';
-import { recordFromSummary, recordWithoutRun } from './finished-record.js';
+import type { QueuedJob, RunMeta, RunSummary } from './job-schema.js';
+import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import type { JobPolicy } from './job-policy.js';
 import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
-import { nextAttempt } from './failure-kind.js';
+import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
+import { repoLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import type { SpoolLayout } from './spool-layout.js';
 
@@ -29,57 +31,91 @@ export interface RunJobContext {
   retryBaseMs: number;
   /** Shell command run after each job ends (--on-done), or null. */
   onDone: string | null;
-  /** Aborted on worker shutdown: running jobs are stopped and left in active/ for recovery. */
+  /** Aborted on worker shutdown: running jobs are stopped and queued again. */
   shutdown: AbortSignal;
   log(line: string): void;
+}
+
+/** What the worker learns about a job it launched while it runs. */
+export interface RunHooks {
+  /** The job's working tree by its real path (null for a worktree job): what blocks other jobs. */
+  onRepo(repo: string | null): void;
+  /** The run that now holds the job: a cancel request names it. */
+  onRun(runId: string): void;
 }
 
 /** How a claimed job left this worker's hands. */
 export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
 
+/** The prompt of a run that continues its job's interrupted or failed session. */
+export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
+
+/** Tries at filing a finished run before it is left to recovery (about a minute in all). */
+const FILING_TRIES = 8;
+
 /**
- * Validates a claimed job and, if it is sound, runs Codex for it and files the result.
- * `cancel` is aborted when the user cancels this job.
+ * Validates a claimed job and, if it is sound and its working tree is free, runs Codex for it and files
+ * the result. `cancel` is aborted when the user cancels this job.
  */
-export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal): Promise<JobOutcome> {
-  const v = await validateJob(ctx.layout, claim.name, claim.content, ctx.policy);
+export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, hooks: RunHooks): Promise<JobOutcome> {
+  const v = await validateJob(ctx.layout, claim, ctx.policy);
   if (v.kind === 'reject') {
     const path = await rejectJob(ctx.layout, claim, v.error);
-    ctx.log(`rejected ${claim.name}: ${v.error.message} (${path})`);
+    ctx.log(`rejected ${claim.id}: ${v.error.message} (${path})`);
     await notify(ctx, { id: claim.id, state: 'rejected', status: 'rejected', sessionId: null, summary: null, jobFile: path });
     return 'rejected';
   }
   if (v.kind === 'wait') {
-    await requeueJob(ctx.layout, claim); // its resume target is not finished yet
+    await requeueJob(ctx.layout, claim, v.job); // its resume target has not ended yet
     return 'requeued';
   }
-  return runValidJob(ctx, claim, cancel, v.spec, v.resumeSession);
+  const repo = v.job.worktree ? null : v.repo;
+  hooks.onRepo(repo);
+  // One Codex per working tree across all workers, by real path: `/r`, `/r/.` and a link to it are one tree.
+  const releaseRepo =
+    repo === null ? async () => {} : await tryLock(ctx.layout.dir('active'), repoLockName(repo), (err) => ctx.log(`repo lock of ${repo} lost: ${err.message}`));
+  if (!releaseRepo) {
+    await requeueJob(ctx.layout, claim, v.job);
+    return 'requeued';
+  }
+  try {
+    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession);
+  } finally {
+    await releaseRepo();
+  }
 }
 
 async function runValidJob(
   ctx: RunJobContext,
   claim: Claim,
   cancel: AbortSignal,
-  spec: JobSpec,
+  hooks: RunHooks,
+  job: QueuedJob,
+  repo: string,
   resumeSession: string | null,
 ): Promise<JobOutcome> {
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
-  await createRunDir(files);
-  await recordRun(claim, spec, runId);
+  try {
+    await createRunDir(files);
+    await recordRun(claim, job, runId);
+  } catch (err) {
+    return setBack(ctx, claim, job, err); // runs/ or active/ not writable: nothing ran yet
+  }
+  hooks.onRun(runId);
   let worktree: Worktree | null = null;
   try {
-    if (spec.worktree) worktree = await ensureWorktree(ctx.layout, spec.repo, claim.id);
+    if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id);
   } catch (err) {
-    return fileUnrunnable(ctx, claim, spec, runId, err);
+    return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const workSpec = worktree ? { ...spec, repo: worktree.path } : spec;
-  const argv = codexArgv({ spec: workSpec, resumeSession, lastMessageFile: files.last_message });
+  const task = job.resume_session ? CONTINUE_PREFIX + job.task : job.task;
+  const argv = codexArgv({ spec: { ...job, task, repo: worktree?.path ?? repo }, resumeSession, lastMessageFile: files.last_message });
   const meta: RunMeta = {
     run_id: runId,
     job_id: claim.id,
-    repo: spec.repo,
-    task: spec.task,
+    repo: worktree?.path ?? repo,
+    task,
     resumed_from: resumeSession,
     argv,
     codex_bin: ctx.codexBin,
@@ -94,10 +130,12 @@ async function runValidJob(
   let metaWritten = writeMeta(files, meta);
   let queued: Promise<void> | null = null;
   const saveMeta = () =>
-    (queued ??= metaWritten = metaWritten.then(() => {
-      queued = null;
-      return writeMeta(files, { ...meta });
-    }));
+    (queued ??= metaWritten = metaWritten
+      .catch(() => undefined) // a failed write is made good by the next one
+      .then(() => {
+        queued = null;
+        return writeMeta(files, { ...meta });
+      }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
   let outcome: CodexRunOutcome;
@@ -107,57 +145,104 @@ async function runValidJob(
       argv,
       eventsFile: files.events,
       logFile: files.log,
-      timeoutMs: spec.timeout_s === undefined ? ctx.defaultTimeoutMs : spec.timeout_s * 1000,
+      timeoutMs: job.timeout_s === undefined ? ctx.defaultTimeoutMs : job.timeout_s * 1000,
       stallMs: ctx.stallMs,
       graceMs: ctx.graceMs,
       stop: AbortSignal.any([ctx.shutdown, claim.lost]),
       cancel,
-      onSpawn: (pid) => ((meta.pid = pid), saveMeta()),
-      onSessionId: (id) => ((meta.session_id = id), saveMeta()),
+      onSpawn: (pid) => void ((meta.pid = pid), saveMeta().catch(() => undefined)),
+      onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
     });
   } catch (err) {
     meta.status = 'failed';
-    await saveMeta();
-    return fileUnrunnable(ctx, claim, spec, runId, err);
+    await saveMeta().catch(() => undefined);
+    return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
-  await writeJsonAtomic(files.summary, summary);
+  const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
+  const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;
+  const summary: RunSummary = interrupted ? { ...built, status: 'interrupted' } : built;
   meta.status = summary.status;
-  await saveMeta();
+  meta.session_id = summary.session_id;
 
-  if (outcome.stopped && !outcome.timedOut && !outcome.cancelled) {
-    // Shutdown or a lost lock: not the job's fault. Leave it in active/ for recovery to continue.
-    await claim.release();
-    ctx.log(`interrupted ${claim.id} run ${runId}; left for recovery`);
+  if (claim.lost.aborted) {
+    // Another worker may own the job now: touch nothing of it; its recovery continues the session.
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
+    ctx.log(`lost the claim of ${claim.id} during run ${runId}; left for recovery`);
     return 'interrupted';
   }
-  const next = nextAttempt(spec, summary, new Date(), ctx.retryBaseMs);
-  if (next) {
-    await requeueJob(ctx.layout, claim, next.spec, 'deferred');
-    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${summary.errors[0] ?? ''})`);
-    return 'deferred';
-  }
-  const state = summary.status === 'succeeded' ? 'done' : 'failed';
-  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(spec, summary, worktree ?? undefined));
-  ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
-  await notify(ctx, {
-    id: claim.id,
-    state,
-    status: summary.status,
-    sessionId: summary.session_id,
-    summary: files.summary,
-    jobFile: path,
+  // A run that ended is filed, retrying through passing file-system errors (a full disk, no file
+  // descriptors): giving up early would leave it to recovery, and a run that succeeded must not run again.
+  const filed = await withRetries(ctx, `filing ${claim.id}`, async () => {
+    await writeJsonAtomic(files.summary, summary);
+    await saveMeta();
+    return fileRun(ctx, claim, job, summary, worktree);
   });
-  return state;
+  if (filed.end) await notify(ctx, filed.end);
+  return filed.outcome;
 }
 
-/** A job whose run could not even start (no worktree, Codex not spawnable): failed, with the reason. */
-async function fileUnrunnable(ctx: RunJobContext, claim: Claim, spec: JobSpec, runId: string, err: unknown): Promise<JobOutcome> {
+/** Files a run that ended: done, failed, or queued again (interrupted, usage limit, transient failure). */
+async function fileRun(
+  ctx: RunJobContext,
+  claim: Claim,
+  job: QueuedJob,
+  summary: RunSummary,
+  worktree: Worktree | null,
+): Promise<{ outcome: JobOutcome; end: JobEnd | null }> {
+  if (!isEnded(summary)) {
+    // Shutdown: not the job's fault; it continues its session after the restart, one attempt counted.
+    await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id));
+    ctx.log(`interrupted ${claim.id} run ${summary.run_id}; queued again`);
+    return { outcome: 'interrupted', end: null };
+  }
+  const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
+  if (next) {
+    await requeueJob(ctx.layout, claim, next.job);
+    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${summary.errors[0] ?? ''})`);
+    return { outcome: 'deferred', end: null };
+  }
+  const state = summary.status === 'succeeded' ? 'done' : 'failed';
+  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktree ?? undefined));
+  ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
+  const end = { id: claim.id, state, status: summary.status, sessionId: summary.session_id, summary: summary.files.summary, jobFile: path };
+  return { outcome: state, end };
+}
+
+/**
+ * A job whose run could not be prepared (runs/ or active/ not writable, a full disk): one attempt
+ * counted, then queued again after a backoff, or failed with the reason once its attempts are used up.
+ */
+async function setBack(ctx: RunJobContext, claim: Claim, job: QueuedJob, err: unknown): Promise<JobOutcome> {
+  const error = `could not prepare the run: ${err instanceof Error ? err.message : String(err)}`;
+  const attempts = job.attempts + 1;
+  if (attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) return fileUnrunnable(ctx, claim, job, null, error);
+  const notBefore = new Date(Date.now() + retryDelayMs(attempts, ctx.retryBaseMs));
+  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, job.resume_session ?? null, notBefore));
+  ctx.log(`deferred ${claim.id} until ${notBefore.toISOString()}: ${error}`);
+  return 'deferred';
+}
+
+/** A job whose run could not even start (no worktree, Codex not spawnable, no run directory): failed, with the reason. */
+async function fileUnrunnable(ctx: RunJobContext, claim: Claim, job: QueuedJob, runId: string | null, err: unknown): Promise<JobOutcome> {
   const error = err instanceof Error ? err.message : String(err);
-  const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(spec, { status: 'failed', error, runId }));
+  const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(job, { status: 'failed', error, runId }));
   ctx.log(`failed ${claim.id}: ${error}`);
   await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId: null, summary: null, jobFile: path });
   return 'failed';
+}
+
+/** `step`, tried again with a growing pause while it throws, at most FILING_TRIES times or until shutdown. */
+async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (attempt >= FILING_TRIES || ctx.shutdown.aborted) throw err;
+      const pauseMs = Math.min(250 * 2 ** attempt, 30_000);
+      ctx.log(`${what}: ${(err as Error).message}; trying again in ${pauseMs} ms`);
+      await sleep(pauseMs);
+    }
+  }
 }
 
 function notify(ctx: RunJobContext, end: JobEnd): Promise<void> {

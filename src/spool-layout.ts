@@ -41,18 +41,25 @@ export async function ensureSpool(layout: SpoolLayout): Promise<void> {
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
 }
 
+/** Why a file or directory with these stats is not safe to trust (another owner, writable by others), or null. */
+export function unsafeOwnership(st: { uid: number; mode: number }): string | null {
+  if (st.uid !== process.getuid?.()) return `owned by uid ${st.uid}, not the worker's user`;
+  return st.mode & 0o022 ? 'group- or world-writable' : null;
+}
+
 /**
  * Spool directories that others could write into (group/world-writable, or owned by another user):
  * whoever can write the inbox can make Codex run commands as the worker's user.
  */
 export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
-  const dirs = [join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  // The root too: whoever can write it can swap spool/ or runs/ for their own.
+  const dirs = [layout.root, join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
   const problems: string[] = [];
   for (const dir of dirs) {
     const st = await stat(dir).catch(() => null);
     if (!st) continue;
-    if (st.uid !== process.getuid?.()) problems.push(`${dir} is owned by uid ${st.uid}`);
-    else if (st.mode & 0o022) problems.push(`${dir} is group- or world-writable`);
+    const problem = unsafeOwnership(st);
+    if (problem) problems.push(`${dir} is ${problem}`);
   }
   return problems;
 }

@@ -1,13 +1,15 @@
-// The transitions of a job between spool directories, one function each. Every move is a rename within
-// one file system (atomic); a job file is in exactly one directory at any time, except for the instant
-// between writing a finished job and removing its active copy, which recovery resolves.
+// The transitions of a job between spool directories, one function each. Every move is a rename (or a
+// link that never replaces) within one file system, made durable by syncing the directories; a job file
+// is in exactly one directory at any time, except for the instant between writing a finished job and
+// removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
-import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createFileAtomic, writeFileAtomic, writeJsonAtomic } from './atomic-file.js';
-import { fitName, tryLock } from './claim-lock.js';
-import { MAX_JOB_BYTES, type ActiveJob, type JobSpec, type RejectionError } from './job-schema.js';
-import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
+import { createHash } from 'node:crypto';
+import { access, link, lstat, readFile, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createFileAtomic, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
+import { tryLock } from './claim-lock.js';
+import { JobId, MAX_JOB_BYTES, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './job-schema.js';
+import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job id that is already used somewhere in the spool. */
 export class DuplicateIdError extends Error {
@@ -75,8 +77,14 @@ function fileKind(st: Stats): string {
 export interface Claim {
   name: string;
   id: string;
-  /** active/<name> */
+  /** Where the job file is now: active/<name>, or still in the inbox when `duplicateOf` says why it was not moved. */
   path: string;
+  /** The state it was claimed from (null: taken over in active/). */
+  from: 'inbox' | 'deferred' | null;
+  /** The job file's mtime when claimed: a fresh inbox file's place in submission order. */
+  mtimeMs: number;
+  /** A fresh inbox job whose id another job already holds (that state): to be rejected, never run. */
+  duplicateOf: JobState | null;
   /** The job file's bytes as claimed, or why they were not read (not a regular file, too large). */
   content: JobFileContent;
   /** Aborted if the lock is lost (e.g. the event loop stalled past the stale time). */
@@ -85,9 +93,12 @@ export interface Claim {
 }
 
 /**
- * claim: inbox/<name> → active/<name> under the job's lock. Returns null, quietly, when another
+ * claim: inbox|deferred/<name> → active/<name> under the job's lock. Returns null, quietly, when another
  * worker holds the lock or has already moved the file (ENOENT means someone else won). The file is
  * read only if it has at most `maxBytes` (the worker's policy.max_job_bytes).
+ *
+ * A fresh inbox file whose id is already used (by a job in deferred/, active/, done/ or failed/) is held
+ * where it is, marked `duplicateOf`: moving it would replace, or be confused with, the other job.
  */
 export function claimJob(
   layout: SpoolLayout,
@@ -106,14 +117,19 @@ export function takeOverJob(layout: SpoolLayout, name: string): Promise<Claim | 
   return holdJob(layout, name, null, MAX_JOB_BYTES);
 }
 
-async function holdJob(layout: SpoolLayout, name: string, from: JobState | null, maxBytes: number): Promise<Claim | null> {
+async function holdJob(layout: SpoolLayout, name: string, from: 'inbox' | 'deferred' | null, maxBytes: number): Promise<Claim | null> {
   const lost = new AbortController();
   const release = await tryLock(layout.dir('active'), name, (err) => lost.abort(err));
   if (!release) return null;
-  const path = join(layout.dir('active'), name);
+  const active = join(layout.dir('active'), name);
   try {
-    if (from) await rename(join(layout.dir(from), name), path);
-    return { name, id: jobIdOf(name), path, content: await readJobFile(path, maxBytes), lost: lost.signal, release };
+    const source = from ? join(layout.dir(from), name) : active;
+    const st = await lstat(source);
+    const duplicateOf = from === 'inbox' ? await findJob(layout, jobIdOf(name), ['active', 'deferred', 'done', 'failed']) : null;
+    if (from && !duplicateOf) await renameDurable(source, active);
+    const path = duplicateOf ? source : active;
+    const base = { name, id: jobIdOf(name), path, from, mtimeMs: st.mtimeMs, duplicateOf, lost: lost.signal, release };
+    return { ...base, content: await readJobFile(path, maxBytes) };
   } catch (err) {
     await release();
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -134,66 +150,87 @@ export async function finishJob(
   const path = layout.job(state, claim.id);
   await writeJsonAtomic(path, record);
   // A retried job that now succeeds leaves no stale failure behind.
-  if (state === 'done') await unlink(layout.job('failed', claim.id)).catch(() => undefined);
-  await unlink(claim.path).catch(() => undefined);
-  await unlink(layout.cancelRequest(claim.id)).catch(() => undefined);
+  if (state === 'done') await unlinkIfThere(layout.job('failed', claim.id));
+  await unlinkIfThere(claim.path);
+  await unlinkIfThere(layout.cancelRequest(claim.id));
+  await syncDir(layout.dir('active'));
   await claim.release();
   return path;
 }
 
 /**
- * reject: active → rejected/<name> with its bytes unchanged and `<stem>.error.json` beside it (written
- * first, so a rejected job never lacks its reason). Names are made unique: nothing is ever replaced.
+ * The name a rejected file is kept under: its id when that is a valid job id, else a stand-in made
+ * from its hash, so that no name chosen by whoever wrote the file is ever shown or reused as is (pure).
+ */
+export function rejectedStem(id: string): string {
+  if (JobId.safeParse(id).success) return id;
+  return `bad-name-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * reject: the claimed file → rejected/<stem>.json with its bytes unchanged and `<stem>.error.json` beside
+ * it (written first, so a rejected job never lacks its reason; its `job_file` keeps the original name).
+ * Names are made unique: nothing is ever replaced.
  */
 export async function rejectJob(layout: SpoolLayout, claim: Claim, error: RejectionError): Promise<string> {
   const dir = layout.dir('rejected');
-  const base = fitName(claim.id);
+  const base = rejectedStem(claim.id);
   let stem = base;
   for (let n = 1; (await exists(join(dir, `${stem}.json`))) || (await exists(join(dir, `${stem}.error.json`))); n++) {
     stem = `${base}~${n}`;
   }
   await writeJsonAtomic(join(dir, `${stem}.error.json`), error);
   const path = join(dir, `${stem}.json`);
-  await rename(claim.path, path);
+  await renameDurable(claim.path, path);
   await claim.release();
   return path;
 }
 
 /**
- * requeue: active → inbox (recovery, waiting on a dependency) or deferred (to run again after
- * `not_before`), unchanged or with new contents. Post: the job is claimable again; lock released.
+ * requeue: active → deferred/ as `job` (the worker's facts included: its place in the queue, attempts,
+ * when it may run). The inbox is never written by the worker: it holds only what was submitted.
+ * Post: the job is claimable again; lock released.
  */
-export async function requeueJob(
-  layout: SpoolLayout,
-  claim: Claim,
-  spec?: JobSpec,
-  to: 'inbox' | 'deferred' = 'inbox',
-): Promise<void> {
-  if (spec) await writeFileAtomic(claim.path, `${JSON.stringify(spec)}\n`);
-  await rename(claim.path, join(layout.dir(to), claim.name));
+export async function requeueJob(layout: SpoolLayout, claim: Claim, job: QueuedJob): Promise<void> {
+  await writeJsonAtomic(claim.path, job);
+  await moveNoReplace(claim.path, layout.job('deferred', claim.id));
   await claim.release();
 }
 
-/** undefer: deferred jobs whose `not_before` has passed go back to the inbox. Returns how many. */
-export async function releaseDueJobs(layout: SpoolLayout, now: Date): Promise<number> {
-  let released = 0;
-  for (const name of await readdir(layout.dir('deferred')).catch(() => [])) {
-    if (!isJobFileName(name)) continue;
-    const path = join(layout.dir('deferred'), name);
-    const notBefore = await readFile(path, 'utf8').then(
-      (text) => Date.parse((JSON.parse(text) as { not_before?: string }).not_before ?? ''),
-      () => Number.NaN,
-    );
-    if (!(notBefore > now.getTime())) {
-      // Another worker may release it first: ENOENT then means it is already back in the inbox.
-      released += await rename(path, join(layout.dir('inbox'), name)).then(() => 1, () => 0);
-    }
-  }
-  return released;
+/**
+ * Moves a claimed job file back where it came from, bytes unchanged (recovery of a job that never got as
+ * far as being validated). Never replaces a file there: a link cannot.
+ */
+export async function returnJob(layout: SpoolLayout, claim: Claim, to: 'inbox' | 'deferred'): Promise<void> {
+  await moveNoReplace(claim.path, join(layout.dir(to), claim.name));
+  await claim.release();
 }
 
+/** rename that fails with EEXIST instead of replacing `to` (link, then unlink: a crash between leaves two names of one inode, which recovery resolves). */
+async function moveNoReplace(from: string, to: string): Promise<void> {
+  await link(from, to);
+  await unlink(from);
+  await syncDir(dirname(to));
+  await syncDir(dirname(from));
+}
+
+const unlinkIfThere = (path: string) =>
+  unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+
 /** Marks a claimed job as running `runId`, so that recovery can find its run (and session). */
-export function recordRun(claim: Claim, spec: JobSpec, runId: string): Promise<void> {
-  const active: ActiveJob = { ...spec, run_id: runId };
+export function recordRun(claim: Claim, job: QueuedJob, runId: string): Promise<void> {
+  const active: ActiveJob = { ...job, run_id: runId };
   return writeJsonAtomic(claim.path, active);
+}
+
+/**
+ * Whether the user asked to cancel run `runId` of job `id`: active/<id>.cancel names the run it is for
+ * (`pending` while the job had no run yet), so a request left over from another run of the id cancels nothing.
+ */
+export async function cancelRequested(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
+  const text = await readFile(layout.cancelRequest(id), 'utf8').catch(() => null);
+  const target = text?.split('\n', 1)[0]?.trim();
+  return target !== undefined && (target === 'pending' || (runId !== null && target === runId));
 }

@@ -1,8 +1,8 @@
 // The worker loop: watch the inbox, claim what is ready, run up to `concurrency` jobs, recover orphans.
 // Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
 import type { Stats } from 'node:fs';
-import { access, lstat, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
 import { SessionId } from './job-schema.js';
@@ -10,8 +10,8 @@ import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
-import { claimJob, findJob, releaseDueJobs, requeueJob } from './spool-moves.js';
-import { isLocked, repoLockName, tryLock } from './claim-lock.js';
+import { cancelRequested, claimJob } from './spool-moves.js';
+import { isLocked, repoLockName } from './claim-lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
 import { removeWriteDebris } from './atomic-file.js';
 
@@ -41,24 +41,37 @@ export interface WorkerOptions {
   log(line: string): void;
 }
 
-/** What the scan learns of an inbox file without claiming it. */
+/** What the scan learns of a queued file (inbox or deferred) without claiming it. */
 interface Peek {
   name: string;
+  state: 'inbox' | 'deferred';
   /** inode, size and mtime when peeked: the file is read again only when this changes. */
   stamp: string;
   mtimeMs: number;
   complete: boolean;
-  /** The repo whose working tree the job uses; null for worktree jobs, which have their own. */
+  /** The real path of the working tree the job uses; null for worktree jobs, which have their own. */
   repo: string | null;
+  /** The earlier job of this spool it resumes (not a session id), if any. */
   resume: string | null;
   priority: number;
+  /** Its place in submission order: kept by every requeue (deferred/), the file's mtime in the inbox. */
+  queuedAt: number;
+  /** A deferred job's earliest start (ms), or 0. */
+  notBefore: number;
 }
+
+/** Files read at once by a scan: a backlog of thousands must not use up the file descriptors. */
+const PEEK_CONCURRENCY = 16;
+/** Longest pause before a job that hit an unexpected error is tried again. */
+const MAX_SETBACK_MS = 300_000;
 
 /** A spool temp file untouched this long is debris: no write takes an hour between write and rename. */
 const DEBRIS_AGE_MS = 3_600_000;
 
 export class Worker {
-  private readonly running = new Map<string, { repo: string | null; cancel: AbortController }>();
+  private readonly running = new Map<string, { repo: string | null; runId: string | null; cancel: AbortController }>();
+  /** Jobs whose handling threw (e.g. a full disk): not claimed again before `until`, the pause doubling each time. */
+  private readonly setbacks = new Map<string, { count: number; until: number }>();
   private readonly shutdown = new AbortController();
   private readonly ctx: RunJobContext;
   private watcher: FSWatcher | null = null;
@@ -71,7 +84,7 @@ export class Worker {
   /** The last scan saw a file still settling. */
   private settling = false;
   /**
-   * Peeks of the inbox by file name. Reading every queued file on every scan made a 1,000-job queue
+   * Peeks of queued files by state and name. Reading every queued file on every scan made a 1,000-job queue
    * cost O(n²); a complete file is now read once and checked again (lstat) only when it is launched.
    * Cleared on every tick, so what a scan trusts is at most `rescanMs` old.
    */
@@ -83,14 +96,13 @@ export class Worker {
 
   /** Starts watching; resolves once the first scan has run. With `once`, resolves when all is done. */
   async start(): Promise<void> {
-    await ensureSpool(this.opts.layout);
     const unsafe = this.opts.allowSharedSpool ? [] : await unsafeSpoolDirs(this.opts.layout);
     if (unsafe.length) {
       throw new Error(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
     }
+    await ensureSpool(this.opts.layout);
     await this.removeDebris();
     await this.recover();
-    await releaseDueJobs(this.opts.layout, new Date());
     if (this.opts.once) return this.runOnce();
     const inbox = this.opts.layout.dir('inbox');
     // Only the inbox directory is watched, and any event of it rings the doorbell. Watching each job
@@ -137,21 +149,19 @@ export class Worker {
     })());
   }
 
-  /** The periodic pass: cancel requests, orphans, deferred jobs now due, then the inbox. */
+  /** The periodic pass: cancel requests, orphans, then the queue. */
   private async tick(): Promise<void> {
-    await this.honourCancelRequests();
+    await this.honourCancelRequests().catch((err: Error) => this.opts.log(`cancel requests: ${err.message}`));
     await this.recover();
-    await releaseDueJobs(this.opts.layout, new Date()).catch((err: Error) => this.opts.log(`deferred: ${err.message}`));
     this.peeks.clear();
     await this.ring();
   }
 
-  /** Cancels running jobs whose cancel request file exists (written by `codex-spool cancel`). */
+  /** Cancels running jobs whose cancel request (written by `codex-spool cancel`) names their run. */
   private async honourCancelRequests(): Promise<void> {
     for (const [name, job] of this.running) {
       if (job.cancel.signal.aborted) continue;
-      const requested = await access(this.opts.layout.cancelRequest(jobIdOf(name))).then(() => true, () => false);
-      if (requested) job.cancel.abort();
+      if (await cancelRequested(this.opts.layout, jobIdOf(name), job.runId)) job.cancel.abort();
     }
   }
 
@@ -167,61 +177,80 @@ export class Worker {
     await recoverOrphans({ ...this.opts }).catch((err: Error) => this.opts.log(`recovery error: ${err.message}`));
   }
 
-  /** One pass over the inbox in submission order. */
+  /** One pass over the queue (inbox and deferred/) in submission order. */
   private async scan(): Promise<void> {
-    const inbox = this.opts.layout.dir('inbox');
-    const names = new Set((await readdir(inbox)).filter((n) => isJobFileName(n) && !this.running.has(n)));
-    for (const name of this.peeks.keys()) if (!names.has(name)) this.peeks.delete(name);
-    const peeks = await Promise.all(
-      [...names].map((n) => {
-        const known = this.peeks.get(n);
-        return known?.complete ? known : this.peek(join(inbox, n), n);
-      }),
-    );
+    const entries: { state: Peek['state']; name: string }[] = [];
+    for (const state of ['inbox', 'deferred'] as const) {
+      for (const name of await readdir(this.opts.layout.dir(state))) {
+        if (isJobFileName(name) && !this.running.has(name)) entries.push({ state, name });
+      }
+    }
+    const keys = new Set(entries.map((e) => `${e.state}/${e.name}`));
+    for (const key of this.peeks.keys()) if (!keys.has(key)) this.peeks.delete(key);
+    const peeks = await mapLimit(entries, PEEK_CONCURRENCY, (e) => {
+      const known = this.peeks.get(`${e.state}/${e.name}`);
+      return known?.complete ? Promise.resolve(known) : this.peek(e.state, e.name);
+    });
     const queue = peeks.filter((p) => p !== null);
-    queue.sort((a, b) => b.priority - a.priority || a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
-    // A repo whose earlier job runs or waits blocks its later jobs: one Codex per working tree, in order.
+    queue.sort((a, b) => b.priority - a.priority || a.queuedAt - b.queuedAt || a.name.localeCompare(b.name));
+    const queued = new Map(queue.map((p) => [jobIdOf(p.name), p]));
+    // A repo whose earlier job runs or is about to blocks its later jobs: one Codex per working tree, in order.
     const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
+    const now = Date.now();
     let wakeMs = Infinity;
     for (const known of queue) {
       if (this.running.size >= this.opts.concurrency) break;
+      const due = Math.max(known.notBefore, this.setbacks.get(known.name)?.until ?? 0);
+      if (due > now) {
+        wakeMs = Math.min(wakeMs, due - now); // not due: it holds no place on its repo meanwhile
+        continue;
+      }
       if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
       // The file may have been claimed elsewhere or rewritten since it was peeked.
-      const p = known.complete ? await this.peek(join(inbox, known.name), known.name) : known;
+      const p = known.complete ? await this.peek(known.state, known.name) : known;
       if (p === null) continue;
       if (p.stamp !== known.stamp) this.rescan = true; // order by what the file holds now
-      const ready = inboxReadiness({
-        complete: p.complete,
-        ageMs: Date.now() - p.mtimeMs,
-        settleMs: this.opts.settleMs,
-        rejectAfterMs: this.opts.rejectAfterMs,
-      });
+      // A job waiting for an earlier job holds no place on its repo: what it waits for may come after it.
+      if (await this.waitsOnEarlierJob(p, queued)) continue;
+      const ready =
+        p.state === 'deferred'
+          ? ({ kind: 'claim' } as const)
+          : inboxReadiness({
+              complete: p.complete,
+              ageMs: Date.now() - p.mtimeMs,
+              settleMs: this.opts.settleMs,
+              rejectAfterMs: this.opts.rejectAfterMs,
+            });
       const blocked = p.repo !== null && (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)));
       if (p.repo !== null) blockedRepos.add(p.repo);
       if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
-      if (ready.kind === 'later' || blocked || (await this.waitsOnEarlierJob(p))) continue;
+      if (ready.kind === 'later' || blocked) continue;
       this.launch(p);
     }
     if (wakeMs !== Infinity && !this.shutdown.signal.aborted) {
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
-      this.wakeTimer = setTimeout(() => void this.ring(), wakeMs);
+      // A deferred job may be due days from now: no timer longer than Node can hold (it would fire at once).
+      this.wakeTimer = setTimeout(() => void this.ring(), Math.min(wakeMs, this.opts.rescanMs));
     }
-    this.settling = wakeMs !== Infinity;
+    this.settling = queue.some((p) => p.state === 'inbox' && !p.complete) || wakeMs < this.opts.rescanMs;
   }
 
   /** The file's peek: the one made before if it has not changed since, else a new one (remembered). */
-  private async peek(path: string, name: string): Promise<Peek | null> {
+  private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
+    const key = `${state}/${name}`;
+    const path = join(this.opts.layout.dir(state), name);
     const st = await lstat(path).catch(() => null);
     if (!st) {
-      this.peeks.delete(name); // claimed by another worker meanwhile
+      this.peeks.delete(key); // claimed by another worker meanwhile
       return null;
     }
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    const known = this.peeks.get(name);
+    const known = this.peeks.get(key);
     if (known?.stamp === stamp) return known;
-    const p = await this.read(path, { name, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0 }, st);
-    if (p) this.peeks.set(name, p);
-    else this.peeks.delete(name);
+    const base = { name, state, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0, queuedAt: st.mtimeMs, notBefore: 0 };
+    const p = await this.read(path, base, st);
+    if (p) this.peeks.set(key, p);
+    else this.peeks.delete(key);
     return p;
   }
 
@@ -231,12 +260,16 @@ export class Worker {
     try {
       const json: unknown = JSON.parse(await readFile(path, 'utf8'));
       const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+      const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+      const resume = typeof job.resume === 'string' && !SessionId.safeParse(job.resume).success ? job.resume : null;
       return {
         ...base,
         complete: true,
-        repo: typeof job.repo === 'string' && job.worktree !== true ? job.repo : null,
-        resume: typeof job.resume === 'string' ? job.resume : null,
-        priority: typeof job.priority === 'number' ? job.priority : 0,
+        repo: typeof job.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null,
+        resume,
+        priority: num(job.priority, 0),
+        queuedAt: base.state === 'deferred' ? num(job.queued_at, base.mtimeMs) : base.mtimeMs,
+        notBefore: typeof job.not_before === 'string' ? num(Date.parse(job.not_before), 0) : 0,
       };
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { ...base, complete: false };
@@ -252,32 +285,42 @@ export class Worker {
     return this.opts.layout.dir('active');
   }
 
-  /** A resume of an earlier job of this spool waits until that job has ended. */
-  private async waitsOnEarlierJob(p: Peek): Promise<boolean> {
-    if (p.resume === null || p.resume === jobIdOf(p.name) || SessionId.safeParse(p.resume).success) return false;
-    return (await findJob(this.opts.layout, p.resume, ['inbox', 'active'])) !== null;
+  /**
+   * A resume of an earlier job of this spool waits while that job is queued or running. A chain of
+   * resumes that comes back on itself waits for nothing: the claim rejects it as a cycle.
+   */
+  private async waitsOnEarlierJob(p: Peek, queued: Map<string, Peek>): Promise<boolean> {
+    const seen = new Set([jobIdOf(p.name)]);
+    for (let target = p.resume; target !== null; ) {
+      if (seen.has(target)) return false;
+      if (this.running.has(`${target}.json`) || (await exists(this.opts.layout.job('active', target)))) return true;
+      const next = queued.get(target);
+      if (!next) return false; // ended, or unknown: the claim decides
+      if (next.resume === null) return true;
+      seen.add(target);
+      target = next.resume;
+    }
+    return false;
   }
 
   private launch(p: Peek): void {
     if (this.running.has(p.name)) return;
-    const cancel = new AbortController();
-    this.running.set(p.name, { repo: p.repo, cancel });
+    const entry = { repo: p.repo, runId: null as string | null, cancel: new AbortController() };
+    this.running.set(p.name, entry);
     void (async () => {
-      const claim = await claimJob(this.opts.layout, p.name, 'inbox', this.opts.policy.max_job_bytes);
+      const claim = await claimJob(this.opts.layout, p.name, p.state, this.opts.policy.max_job_bytes);
       if (!claim) return;
-      // One Codex per working tree across all workers: another worker may have taken the repo meanwhile.
-      const releaseRepo = p.repo === null ? async () => {} : await tryLock(this.activeDir, repoLockName(p.repo), (err) =>
-              this.opts.log(`repo lock of ${p.repo} lost: ${err.message}`),
-            );
-      if (!releaseRepo) return requeueJob(this.opts.layout, claim);
       try {
-        await runClaimedJob(this.ctx, claim, cancel.signal);
+        await runClaimedJob(this.ctx, claim, entry.cancel.signal, {
+          onRepo: (repo) => (entry.repo = repo),
+          onRun: (runId) => (entry.runId = runId),
+        });
+        this.setbacks.delete(p.name);
       } finally {
         await claim.release(); // no-op unless the job ended in an error: then recovery takes it
-        await releaseRepo();
       }
     })()
-      .catch((err: Error) => this.opts.log(`error ${p.name}: ${err.message}`))
+      .catch((err: Error) => this.setBack(p.name, err))
       .finally(() => {
         this.running.delete(p.name);
         if (this.running.size === 0) this.idle.splice(0).forEach((resolve) => resolve());
@@ -285,10 +328,22 @@ export class Worker {
       });
   }
 
+  /** A job whose handling threw (a full disk, no file descriptors): logged, and left alone for a growing pause. */
+  private setBack(name: string, err: Error): void {
+    const count = (this.setbacks.get(name)?.count ?? 0) + 1;
+    const pauseMs = Math.min(1000 * 2 ** count, MAX_SETBACK_MS);
+    this.setbacks.set(name, { count, until: Date.now() + pauseMs });
+    this.troubles++;
+    this.opts.log(`error ${name}: ${err.message} (try ${count}; next in ${Math.round(pauseMs / 1000)} s)`);
+  }
+
   private whenIdle(): Promise<void> {
     if (this.running.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
+
+  /** Jobs whose handling threw during this worker's life: `--once` reports them with its exit code. */
+  troubles = 0;
 
   /** --once: claim and run until nothing is claimable, waiting to settle, or running. */
   private async runOnce(): Promise<void> {
@@ -300,4 +355,27 @@ export class Worker {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.whenIdle();
   }
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** A repo's identity: its real path (a missing one as written, normalised; the claim rejects it). */
+const realRepo = (repo: string) => realpath(repo).catch(() => resolve(repo));
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }

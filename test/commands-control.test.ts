@@ -95,7 +95,7 @@ describe('time limits', () => {
 });
 
 describe('retry and resume', () => {
-  it('retry queues a failed job again with an attempt counted; it then succeeds and no failure is left', async () => {
+  it('retry queues a failed job again as a new round of attempts; it then succeeds and no failure is left', async () => {
     const worker = startWorker(t);
     await submit('flaky', 'fail once');
     expect((await waitForFinished(t, 'flaky')).state).toBe('failed');
@@ -109,7 +109,7 @@ describe('retry and resume', () => {
     expect(r.stdout).toMatch(/^flaky queued/);
     await waitFor('flaky done', async () => (await jobsIn(t, 'done')).includes('flaky.json'));
     const done = await readJson(join(t.root, 'spool', 'done', 'flaky.json'));
-    expect(done.attempts).toBe(1);
+    expect(done.attempts).toBe(0);
     expect(done.result.status).toBe('succeeded');
     expect(await jobsIn(t, 'failed')).toEqual([]);
     expect(await calls()).toHaveLength(2);
@@ -194,15 +194,15 @@ describe('deferral', () => {
       return text && JSON.parse(text);
     });
     const notBefore = Date.parse(deferred.not_before);
-    expect(deferred.resume).toMatch(/^[0-9a-f-]{36}$/);
+    expect(deferred.resume_session).toMatch(/^[0-9a-f-]{36}$/);
     const { state, record } = await waitForFinished(t, 'limited');
     expect(state).toBe('done');
-    expect(record.result.session_id).toBe(deferred.resume);
+    expect(record.result.session_id).toBe(deferred.resume_session);
     expect(record.attempts ?? 0).toBe(0);
     const runs = await Promise.all(
       (await readdir(join(t.root, 'runs'))).map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))),
     );
-    const second = runs.find((m) => m.resumed_from === deferred.resume)!;
+    const second = runs.find((m) => m.resumed_from === deferred.resume_session)!;
     expect(Date.parse(second.started_at)).toBeGreaterThanOrEqual(notBefore);
     await worker.stop();
   });

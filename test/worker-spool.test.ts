@@ -4,12 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { open, readFile, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejectedStem } from '../src/spool-moves.js';
 import {
+  runningMeta,
   cli,
   jobsIn,
   endSpoolTest,
   fakeCodexSpool,
-  readIfExists,
   readJson,
   startWorker,
   waitFor,
@@ -40,7 +41,7 @@ describe('invalid jobs', () => {
       ['proto.json', `{"repo":${JSON.stringify(repo)},"task":"x","__proto__":{"polluted":true}}`, 'invalid_job', /__proto__/],
       ['no-repo.json', JSON.stringify({ repo: join(t.dir, 'nowhere'), task: 'x' }), 'repo_missing', /nowhere/],
       ['bad-resume.json', JSON.stringify({ repo, task: 'x', resume: 'never-was' }), 'unknown_resume', /never-was/],
-      ['has space.json', JSON.stringify({ repo, task: 'x' }), 'bad_name', /has space/],
+      ['has space.json', JSON.stringify({ repo, task: 'x' }), 'bad_name', /not <id>\.json/],
       ['huge.json', `{"repo":${JSON.stringify(repo)},"task":"${'x'.repeat(300 * 1024)}"}`, 'policy', /over policy\.max_job_bytes 262144/],
     ];
     for (const [name, bytes] of cases) await writeFile(inbox(name), bytes);
@@ -52,10 +53,13 @@ describe('invalid jobs', () => {
     const expected = cases.length + 3;
     await waitFor('all rejected', async () => (await jobsIn(t, 'rejected')).length === expected, 20_000);
     for (const [name, bytes, reason, message] of cases) {
-      expect(await readFile(rejected(name))).toEqual(Buffer.from(bytes));
-      const error = await readJson(rejected(name.replace(/\.json$/, '.error.json')));
+      // A name that is not a job id is kept under a stand-in (its own name is in the error file).
+      const stem = rejectedStem(name.replace(/\.json$/, ''));
+      expect(await readFile(rejected(`${stem}.json`))).toEqual(Buffer.from(bytes));
+      const error = await readJson(rejected(`${stem}.error.json`));
       expect(error.reason, name).toBe(reason);
       expect(error.message, name).toMatch(message);
+      expect(error.job_file, name).toBe(name);
     }
     for (const name of ['link', 'dir', 'fifo']) {
       const error = await readJson(rejected(`${name}.error.json`));
@@ -174,13 +178,7 @@ describe('half-written files', () => {
 });
 
 /** Waits until job `id` runs and its meta.json has the Codex session id; returns that meta. */
-const runningSession = (id: string) =>
-  waitFor(`${id}: session id recorded`, async () => {
-    const active = await readIfExists(join(t.root, 'spool', 'active', `${id}.json`));
-    const runId = active && JSON.parse(active).run_id;
-    const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
-    return m && JSON.parse(m).session_id ? JSON.parse(m) : null;
-  });
+const runningSession = (id: string) => runningMeta(t, id);
 
 describe('crashes and shutdown', () => {
   it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
@@ -206,7 +204,9 @@ describe('crashes and shutdown', () => {
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'term']);
     await runningSession('term');
     expect(await first.stop('SIGTERM')).toBe(0);
-    expect(await jobsIn(t, 'active')).toEqual(['term.json']);
+    // Queued again by the worker itself (deferred/ holds what the worker queues), not left in active/.
+    expect(await jobsIn(t, 'active')).toEqual([]);
+    expect(await jobsIn(t, 'deferred')).toEqual(['term.json']);
     // No process of the run is left: the fake codex's `sleep 30` is gone.
     expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 30$/m);
 

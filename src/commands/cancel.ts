@@ -30,8 +30,8 @@ async function cancel(layout: SpoolLayout, id: string, waitMs: number): Promise<
       continue; // a worker claimed it meanwhile: cancel it as a running job
     }
     if (job.state !== 'active') throw new CliError(`${id} has already ended (spool/${job.state})`, EXIT.failed);
-    // The worker that holds the job sees this file on its next pass and stops the run (SIGINT first).
-    await writeFile(layout.cancelRequest(id), `${new Date().toISOString()}\n`);
+    // The worker that holds the job sees this file on its next pass and stops the run it names (SIGINT first).
+    await writeFile(layout.cancelRequest(id), `${job.runId ?? 'pending'}\n`);
     return waitUntilInactive(layout, id, waitMs);
   }
 }

@@ -4,6 +4,7 @@ import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { loadPolicy } from '../job-policy.js';
 import { codexVersion } from '../codex-runner.js';
 import { Worker } from '../worker.js';
+import { unsafeSpoolDirs } from '../spool-layout.js';
 
 interface WorkerCommandOptions {
   concurrency: number;
@@ -45,6 +46,12 @@ export function workerCommand(): Command {
         throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
       }
       const log = (line: string) => process.stderr.write(`${line}\n`);
+      // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
+      const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
+      if (unsafe.length) throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
+      // One job's fault must not end the runs of all the others.
+      process.on('unhandledRejection', (err) => log(`worker: unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
+      process.on('uncaughtException', (err) => log(`worker: uncaught exception: ${err.stack ?? err.message}`));
       const worker = new Worker({
         layout,
         codexBin,
@@ -78,5 +85,6 @@ export function workerCommand(): Command {
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
       await worker.start();
       if (!opts.once) await stopped;
+      else if (worker.troubles) throw new CliError(`${worker.troubles} job(s) could not be handled (see the log above); they are left for the next run`);
     });
 }

@@ -129,6 +129,20 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
   }
 }
 
+/** Waits until job `id` is running with a known session; returns its run's meta.json. */
+export function runningMeta(t: TempRoot, id: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(
+    `${id}: session id recorded`,
+    async () => {
+      const active = await readIfExists(join(t.root, 'spool', 'active', `${id}.json`));
+      const runId = active && JSON.parse(active).run_id;
+      const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
+      return m && JSON.parse(m).session_id ? JSON.parse(m) : null;
+    },
+    timeoutMs,
+  );
+}
+
 /** Names of the job files (not error files, not dotfiles) in a spool state directory. */
 export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
   const names = await readdir(join(t.root, 'spool', state)).catch(() => []);

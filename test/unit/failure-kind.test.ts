@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyFailure, nextAttempt, retryDelayMs, usageLimitResetAt } from '../../src/failure-kind.js';
-import type { JobSpec, RunSummary } from '../../src/job-schema.js';
+import type { QueuedJob, RunSummary } from '../../src/job-schema.js';
 
 const now = new Date(2026, 10, 25, 14, 0, 0); // local time, as Codex prints it
 
@@ -36,7 +36,7 @@ describe('usageLimitResetAt', () => {
 });
 
 describe('nextAttempt', () => {
-  const spec: JobSpec = { repo: '/r', task: 'do it' };
+  const spec: QueuedJob = { repo: '/r', task: 'do it', queued_at: 1, attempts: 0 };
   const summary = (errors: string[], session: string | null = null) =>
     ({ status: 'failed', errors, session_id: session }) as unknown as RunSummary;
   const session = '01a21193-f66c-7b90-bbe3-5bb485d74666';
@@ -44,18 +44,19 @@ describe('nextAttempt', () => {
   it('defers a usage limit to its reset without counting an attempt, resuming the session', () => {
     const next = nextAttempt(spec, summary(["You've hit your usage limit. Try again in 5 minutes."], session), now, 1000)!;
     expect(next.notBefore.getTime() - now.getTime()).toBe(5 * 60_000);
-    expect(next.spec.resume).toBe(session);
-    expect(next.spec.attempts).toBe(0);
-    expect(next.spec.not_before).toBe(next.notBefore.toISOString());
+    expect(next.job.resume_session).toBe(session);
+    expect(next.job.task).toBe('do it'); // the job keeps what was submitted
+    expect(next.job.attempts).toBe(0);
+    expect(next.job.not_before).toBe(next.notBefore.toISOString());
   });
   it('retries a transient failure with doubling backoff until max_attempts', () => {
     const first = nextAttempt(spec, summary(['stream closed before response.completed']), now, 1000)!;
-    expect(first.spec.attempts).toBe(1);
-    expect(first.spec.resume).toBeUndefined();
+    expect(first.job.attempts).toBe(1);
+    expect(first.job.resume_session).toBeUndefined();
     expect(first.notBefore.getTime() - now.getTime()).toBe(1000);
-    const second = nextAttempt(first.spec, summary(['stream closed before response.completed']), now, 1000)!;
+    const second = nextAttempt(first.job, summary(['stream closed before response.completed']), now, 1000)!;
     expect(second.notBefore.getTime() - now.getTime()).toBe(2000);
-    expect(nextAttempt(second.spec, summary(['stream closed before response.completed']), now, 1000)).toBeNull();
+    expect(nextAttempt(second.job, summary(['stream closed before response.completed']), now, 1000)).toBeNull();
     expect(nextAttempt({ ...spec, max_attempts: 1 }, summary(['high demand']), now, 1000)).toBeNull();
   });
   it('never retries a permanent failure, a success, a timeout or a cancel', () => {

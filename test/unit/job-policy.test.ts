@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, JobPolicy, checkPolicy, forbiddenArg, loadPolicy } from '../../src/job-policy.js';
 
-const owned = { real: '/home/u/repo', owned: true };
+const owned = { real: '/home/u/repo', owned: true, spoolRoot: '/home/u/spool-root' };
 const job = { repo: '/home/u/repo', task: 't' };
 
 describe('checkPolicy', () => {
@@ -21,8 +21,15 @@ describe('checkPolicy', () => {
     expect(checkPolicy(job, DEFAULT_POLICY, { ...owned, owned: false })?.rule).toBe('repo');
     const prefixed = JobPolicy.parse({ repo_prefixes: ['/home/u/work'] });
     expect(checkPolicy(job, prefixed, owned)?.rule).toBe('repo');
-    expect(checkPolicy(job, prefixed, { real: '/home/u/work/a', owned: false })).toBeNull();
-    expect(checkPolicy(job, prefixed, { real: '/home/u/workshop', owned: true })?.rule).toBe('repo');
+    expect(checkPolicy(job, prefixed, { ...owned, real: '/home/u/work/a', owned: false })).toBeNull();
+    expect(checkPolicy(job, prefixed, { ...owned, real: '/home/u/workshop' })?.rule).toBe('repo');
+  });
+  it('refuses a repo that contains the spool root or lies inside it, whatever else allows it', () => {
+    const open = JobPolicy.parse({ repo_prefixes: ['/'] });
+    for (const real of ['/home/u/spool-root', '/home/u', '/', '/home/u/spool-root/spool/inbox', '/home/u/spool-root/x']) {
+      expect(checkPolicy(job, open, { ...owned, real })?.rule, real).toBe('repo');
+    }
+    expect(checkPolicy(job, open, { ...owned, real: '/home/u/spool-root2' })).toBeNull();
   });
   it('caps timeout_s', () => {
     expect(checkPolicy({ ...job, timeout_s: 100 }, JobPolicy.parse({ max_timeout_s: 60 }), owned)?.rule).toBe('timeout');
@@ -64,6 +71,25 @@ describe('loadPolicy', () => {
       expect((await loadPolicy(dir)).sandboxes).toEqual(['read-only']);
       await writeFile(join(dir, 'codex-spool.config.json'), JSON.stringify({ policy: { sandboxes: ['yolo'] } }));
       await expect(loadPolicy(dir)).rejects.toThrow(/sandboxes/);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+  it('refuses a config that others can write, that another user owns, or that is a symlink', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-'));
+    const path = join(dir, 'codex-spool.config.json');
+    try {
+      await writeFile(path, JSON.stringify({ policy: { sandboxes: ['danger-full-access'] } }), { mode: 0o600 });
+      expect((await loadPolicy(dir)).sandboxes).toEqual(['danger-full-access']);
+      await chmod(path, 0o666);
+      await expect(loadPolicy(dir)).rejects.toThrow(/group- or world-writable/);
+      await chmod(path, 0o600);
+      await chown(path, 4242, 4242);
+      await expect(loadPolicy(dir)).rejects.toThrow(/owned by uid 4242/);
+      await rm(path);
+      await writeFile(join(dir, 'elsewhere.json'), '{}', { mode: 0o600 });
+      await symlink(join(dir, 'elsewhere.json'), path);
+      await expect(loadPolicy(dir)).rejects.toThrow(/symbolic link/);
     } finally {
       await rm(dir, { recursive: true });
     }

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJob, validateJob } from '../../src/job-validation.js';
-import type { JobFileContent } from '../../src/spool-moves.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import type { Claim, JobFileContent } from '../../src/spool-moves.js';
+import { ensureSpool, jobIdOf, spoolLayout, type JobState, type SpoolLayout } from '../../src/spool-layout.js';
 
 const bytes = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 const content = (v: unknown): JobFileContent => ({ kind: 'bytes', bytes: bytes(v) });
@@ -18,10 +18,10 @@ describe('parseJob', () => {
   const good = { repo: '/some/repo', task: 'do it' };
 
   it('accepts a valid job and returns the spec', () => {
-    const r = parseJob('job-1.json', bytes({ ...good, model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, attempts: 0 }));
+    const r = parseJob('job-1.json', bytes({ ...good, model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, max_attempts: 2 }));
     expect(r).toEqual({
       kind: 'ok',
-      spec: { repo: '/some/repo', task: 'do it', model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, attempts: 0 },
+      spec: { repo: '/some/repo', task: 'do it', model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, max_attempts: 2 },
     });
   });
 
@@ -113,6 +113,19 @@ describe('parseJob', () => {
   });
 });
 
+/** A claim of `name` with these contents, as claimJob makes it (the file itself is not read again). */
+const claimOf = (name: string, c: JobFileContent, from: 'inbox' | 'deferred' = 'inbox', duplicateOf: JobState | null = null): Claim => ({
+  name,
+  id: jobIdOf(name),
+  path: '/nonexistent',
+  from,
+  mtimeMs: 1000,
+  duplicateOf,
+  content: c,
+  lost: new AbortController().signal,
+  release: async () => {},
+});
+
 describe('validateJob against a real spool', () => {
   let tmp: string;
   let layout: SpoolLayout;
@@ -143,32 +156,55 @@ describe('validateJob against a real spool', () => {
     },
   });
 
-  it('ok for a valid new job: no resume session', async () => {
-    expect(await validateJob(layout, 'j.json', content({ repo, task: 't' }))).toEqual({
+  it('ok for a valid new job: queued at its file time, no attempt yet, no resume session', async () => {
+    expect(await validateJob(layout, claimOf('j.json', content({ repo, task: 't' })))).toEqual({
       kind: 'ok',
-      spec: { repo, task: 't' },
+      job: { repo, task: 't', queued_at: 1000, attempts: 0 },
+      repo,
       resumeSession: null,
     });
   });
 
+  it('the repo is its real path: a symlink, a trailing slash and /./ all name one tree', async () => {
+    await symlink(repo, join(tmp, 'link'));
+    for (const spelled of [`${repo}/`, `${repo}/./`, join(tmp, 'link'), `${join(tmp, 'link')}/`]) {
+      expect(await validateJob(layout, claimOf('j.json', content({ repo: spelled, task: 't' })))).toMatchObject({ kind: 'ok', repo });
+    }
+  });
+
+  it('a fresh inbox job cannot set what the worker owns (attempts, queue place, schedule, session to continue)', async () => {
+    for (const field of [{ attempts: 1 }, { queued_at: 1 }, { not_before: '2026-01-01T00:00:00Z' }, { resume_session: SESSION }, { run_id: 'r' }]) {
+      expect(reasonOf(await validateJob(layout, claimOf('j.json', content({ repo, task: 't', ...field }))))).toBe('invalid_job');
+    }
+    const queued = { repo, task: 't', queued_at: 5, attempts: 2, resume_session: SESSION };
+    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({ kind: 'ok', job: queued, resumeSession: SESSION });
+  });
+
+  it('a repo that holds the spool, or lies in it, is refused by policy', async () => {
+    for (const inside of [tmp, layout.root, join(layout.root, 'spool')]) {
+      const v = await validateJob(layout, claimOf('j.json', content({ repo: inside, task: 't' })));
+      expect(reasonOf(v), inside).toBe('policy');
+    }
+  });
+
   it('passes the parse rejection through', async () => {
-    const v = await validateJob(layout, 'bad name.json', content({ repo, task: 't' }));
+    const v = await validateJob(layout, claimOf('bad name.json', content({ repo, task: 't' })));
     expect(reasonOf(v)).toBe('bad_name');
   });
 
   it('repo missing → repo_missing', async () => {
-    const v = await validateJob(layout, 'j.json', content({ repo: join(tmp, 'nope'), task: 't' }));
+    const v = await validateJob(layout, claimOf('j.json', content({ repo: join(tmp, 'nope'), task: 't' })));
     expect(reasonOf(v)).toBe('repo_missing');
   });
 
   it('repo is a file → repo_missing', async () => {
     const file = join(tmp, 'file');
     await writeFile(file, 'x');
-    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo: file, task: 't' })))).toBe('repo_missing');
+    expect(reasonOf(await validateJob(layout, claimOf('j.json', content({ repo: file, task: 't' }))))).toBe('repo_missing');
   });
 
   it('unreadable content → unreadable, with the reason in the message', async () => {
-    const v = await validateJob(layout, 'j.json', { kind: 'unreadable', why: 'not a regular file (FIFO)' });
+    const v = await validateJob(layout, claimOf('j.json', { kind: 'unreadable', why: 'not a regular file (FIFO)' }));
     expect(reasonOf(v)).toBe('unreadable');
     if (v.kind === 'reject') {
       expect(v.error.message).toContain('FIFO');
@@ -177,72 +213,85 @@ describe('validateJob against a real spool', () => {
   });
 
   it('content over the size limit → policy, naming the rule, the size and the limit', async () => {
-    const v = await validateJob(layout, 'j.json', { kind: 'too_large', size: 300_000, limit: 262_144 });
+    const v = await validateJob(layout, claimOf('j.json', { kind: 'too_large', size: 300_000, limit: 262_144 }));
     expect(reasonOf(v)).toBe('policy');
     if (v.kind === 'reject') expect(v.error.message).toBe('policy (size): job file of 300000 bytes is over policy.max_job_bytes 262144');
   });
 
   it('resume by UUID: the session, lower-cased', async () => {
-    const v = await validateJob(layout, 'j.json', content({ repo, task: 't', resume: SESSION.toUpperCase() }));
+    const v = await validateJob(layout, claimOf('j.json', content({ repo, task: 't', resume: SESSION.toUpperCase() })));
     expect(v).toMatchObject({ kind: 'ok', resumeSession: SESSION });
   });
 
   it('resume by a job id in done/ → its result.session_id', async () => {
     await writeFile(layout.job('done', 'first'), JSON.stringify(finished(SESSION)));
-    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
-    expect(v).toEqual({ kind: 'ok', spec: { repo, task: 't', resume: 'first' }, resumeSession: SESSION });
+    const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
+    expect(v).toMatchObject({ kind: 'ok', job: { repo, task: 't', resume: 'first' }, resumeSession: SESSION });
   });
 
   it('resume by a job id in failed/ → its result.session_id', async () => {
     await writeFile(layout.job('failed', 'first'), JSON.stringify(finished(SESSION)));
-    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
     expect(v).toMatchObject({ kind: 'ok', resumeSession: SESSION });
   });
 
   it('resume by a finished job without a session id → unknown_resume', async () => {
     await writeFile(layout.job('failed', 'first'), JSON.stringify(finished(null)));
-    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
     expect(reasonOf(v)).toBe('unknown_resume');
   });
 
-  it('resume by a job still in inbox/ or active/ → wait on it', async () => {
+  it('resume by a job still in inbox/, deferred/ or active/ → wait on it', async () => {
     await writeFile(layout.job('inbox', 'first'), JSON.stringify({ repo, task: 'earlier' }));
-    expect(await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }))).toEqual({ kind: 'wait', on: 'first' });
+    expect(await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })))).toMatchObject({ kind: 'wait', on: 'first' });
     await writeFile(layout.job('active', 'other'), JSON.stringify({ repo, task: 'earlier' }));
-    expect(await validateJob(layout, 'third.json', content({ repo, task: 't', resume: 'other' }))).toEqual({ kind: 'wait', on: 'other' });
+    expect(await validateJob(layout, claimOf('third.json', content({ repo, task: 't', resume: 'other' })))).toMatchObject({ kind: 'wait', on: 'other' });
+    await writeFile(layout.job('deferred', 'later'), JSON.stringify({ repo, task: 'x', queued_at: 1, attempts: 0, not_before: '2099-01-01T00:00:00Z' }));
+    expect(await validateJob(layout, claimOf('fourth.json', content({ repo, task: 't', resume: 'later' })))).toMatchObject({ kind: 'wait', on: 'later' });
+  });
+
+  it('a resume cycle, or a wait on one, is rejected naming the cycle', async () => {
+    await writeFile(layout.job('inbox', 'a'), JSON.stringify({ repo, task: 't', resume: 'b' }));
+    const v = await validateJob(layout, claimOf('b.json', content({ repo, task: 't', resume: 'a' })));
+    expect(reasonOf(v)).toBe('unknown_resume');
+    if (v.kind === 'reject') expect(v.error.message).toContain('b → a → b');
+    await writeFile(layout.job('inbox', 'c'), JSON.stringify({ repo, task: 't', resume: 'a' }));
+    await writeFile(layout.job('deferred', 'b'), JSON.stringify({ repo, task: 't', resume: 'a', queued_at: 1, attempts: 0 }));
+    expect(reasonOf(await validateJob(layout, claimOf('d.json', content({ repo, task: 't', resume: 'c' }))))).toBe('unknown_resume');
   });
 
   it('resume of an unknown target (or one that was only rejected) → unknown_resume', async () => {
-    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo, task: 't', resume: 'ghost' })))).toBe('unknown_resume');
+    expect(reasonOf(await validateJob(layout, claimOf('j.json', content({ repo, task: 't', resume: 'ghost' }))))).toBe('unknown_resume');
     await writeFile(layout.job('rejected', 'ghost'), '{}');
-    expect(reasonOf(await validateJob(layout, 'j.json', content({ repo, task: 't', resume: 'ghost' })))).toBe('unknown_resume');
+    expect(reasonOf(await validateJob(layout, claimOf('j.json', content({ repo, task: 't', resume: 'ghost' }))))).toBe('unknown_resume');
   });
 
-  it('the id of a done or failed job → duplicate_id', async () => {
+  it('the id of a done job, or a claim that found its id taken → duplicate_id', async () => {
     await writeFile(layout.job('done', 'dup'), JSON.stringify(finished(SESSION)));
-    const v = await validateJob(layout, 'dup.json', content({ repo, task: 't' }));
+    const v = await validateJob(layout, claimOf('dup.json', content({ repo, task: 't' })));
     expect(reasonOf(v)).toBe('duplicate_id');
     if (v.kind === 'reject') expect(v.error.message).toContain('done');
-    await writeFile(layout.job('failed', 'dup2'), JSON.stringify(finished(null)));
-    expect(reasonOf(await validateJob(layout, 'dup2.json', content({ repo, task: 't' })))).toBe('duplicate_id');
+    const taken = await validateJob(layout, claimOf('dup2.json', content({ repo, task: 't' }), 'inbox', 'deferred'));
+    expect(reasonOf(taken)).toBe('duplicate_id');
+    if (taken.kind === 'reject') expect(taken.error.message).toContain('deferred');
   });
 
   it('the id of an earlier rejected job is free to use again', async () => {
     await writeFile(layout.job('rejected', 'again'), 'garbage');
-    expect((await validateJob(layout, 'again.json', content({ repo, task: 't' }))).kind).toBe('ok');
+    expect((await validateJob(layout, claimOf('again.json', content({ repo, task: 't' })))).kind).toBe('ok');
   });
 
   // Known bug (see report): a job that resumes itself finds its own file in active/ and waits forever.
   it('a job whose resume names itself is rejected, not told to wait on itself', async () => {
     await writeFile(layout.job('active', 'self'), JSON.stringify({ repo, task: 't', resume: 'self' }));
-    const v = await validateJob(layout, 'self.json', content({ repo, task: 't', resume: 'self' }));
+    const v = await validateJob(layout, claimOf('self.json', content({ repo, task: 't', resume: 'self' })));
     expect(v.kind).toBe('reject');
   });
 
   // Known bug (see report): a corrupt done/<target>.json makes validateJob throw instead of rejecting.
   it('a resume target whose done/ record is not JSON gives a rejection, not an exception', async () => {
     await writeFile(layout.job('done', 'first'), '{"repo":');
-    const v = await validateJob(layout, 'second.json', content({ repo, task: 't', resume: 'first' }));
+    const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
     expect(reasonOf(v)).toBe('unknown_resume');
   });
 });

@@ -4,11 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { FinishedJob, JobSpec, RejectionError, RunMeta, RunSummary } from '../../src/job-schema.js';
+import { FinishedJob, JobSpec, QueuedJob, RejectionError, RunMeta, RunSummary } from '../../src/job-schema.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'docs', 'schema');
 const SCHEMAS = {
   'job.schema.json': JobSpec,
+  'queued-job.schema.json': QueuedJob,
   'finished-job.schema.json': FinishedJob,
   'run-meta.schema.json': RunMeta,
   'run-summary.schema.json': RunSummary,

@@ -2,43 +2,13 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobSpec, type RunMeta } from '../../src/job-schema.js';
-import { INTERRUPTED_PREFIX, MAX_ATTEMPTS, asResume, recoverOrphans } from '../../src/recovery.js';
+import type { RunMeta } from '../../src/job-schema.js';
+import { MAX_ATTEMPTS } from '../../src/failure-kind.js';
+import { recoverOrphans } from '../../src/recovery.js';
 import { createRunDir, runFiles, writeMeta } from '../../src/run-files.js';
 import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
-const OTHER = '01a2122a-f06c-77d0-9cc3-29b53f2de4d6';
-
-describe('asResume', () => {
-  const spec: JobSpec = { repo: '/r', task: 'build it', model: 'm', sandbox: 'read-only' };
-
-  it('prefixes the task, sets resume and attempts, keeps the rest', () => {
-    const r = asResume(spec, SESSION, 1);
-    expect(r).toEqual({ repo: '/r', task: `${INTERRUPTED_PREFIX}build it`, model: 'm', sandbox: 'read-only', resume: SESSION, attempts: 1 });
-    expect(spec.task).toBe('build it'); // input not mutated
-  });
-
-  it('is idempotent on the prefix: a second call does not prefix again', () => {
-    const twice = asResume(asResume(spec, SESSION, 1), OTHER, 2);
-    expect(twice.task).toBe(`${INTERRUPTED_PREFIX}build it`);
-    expect(twice.task.split(INTERRUPTED_PREFIX)).toHaveLength(2);
-    expect(twice.resume).toBe(OTHER);
-    expect(twice.attempts).toBe(2);
-  });
-
-  it('replaces an earlier resume (a job id) with the session', () => {
-    expect(asResume({ ...spec, resume: 'earlier-job' }, SESSION, 1).resume).toBe(SESSION);
-  });
-
-  it('the result is a valid JobSpec', () => {
-    expect(JobSpec.safeParse(asResume(spec, SESSION, 2)).success).toBe(true);
-  });
-
-  it('throws on a session that is not a UUID-or-job-id (schema enforced)', () => {
-    expect(() => asResume(spec, 'not a session', 1)).toThrow();
-  });
-});
 
 describe('recoverOrphans', () => {
   let tmp: string;
@@ -81,28 +51,80 @@ describe('recoverOrphans', () => {
     expect(await readdir(layout.dir('active'))).toEqual([]);
   });
 
-  it('a job with a run and a session goes back as a resume of it, one attempt counted', async () => {
-    await runWithSession('run-1', SESSION);
-    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', run_id: 'run-1' }));
-    expect(await recoverOrphans(ctx())).toBe(1);
-    expect(JSON.parse(await readFile(layout.job('inbox', 'a'), 'utf8'))).toEqual({
-      repo: '/r',
-      task: `${INTERRUPTED_PREFIX}build`,
-      resume: SESSION,
-      attempts: 1,
-    });
+  it('a worker-queued job that never started a run goes back to deferred/ byte for byte', async () => {
+    const text = JSON.stringify({ repo: '/r', task: 'b', queued_at: 5, attempts: 1 });
+    await writeFile(layout.job('active', 'a'), text);
+    await recoverOrphans(ctx());
+    expect(await readFile(layout.job('deferred', 'a'), 'utf8')).toBe(text);
   });
 
-  it('a job with a run but no session goes back as it was, one attempt counted, without run_id', async () => {
+  it('never replaces a file of the same name where it goes back to: tried again next pass', async () => {
+    await writeFile(layout.job('active', 'a'), 'mine');
+    await writeFile(layout.job('inbox', 'a'), 'another');
+    expect(await recoverOrphans(ctx())).toBe(0);
+    expect(await readFile(layout.job('inbox', 'a'), 'utf8')).toBe('another');
+    expect(await readFile(layout.job('active', 'a'), 'utf8')).toBe('mine');
+    expect(logs.join('\n')).toContain('tried again next pass');
+  });
+
+  it('one job it cannot recover does not stop the others', async () => {
+    await writeFile(layout.job('active', 'a'), 'mine');
+    await writeFile(layout.job('inbox', 'a'), 'another');
+    await writeFile(layout.job('active', 'b'), 'b bytes');
+    expect(await recoverOrphans(ctx())).toBe(1);
+    expect(await readFile(layout.job('inbox', 'b'), 'utf8')).toBe('b bytes');
+  });
+
+  it('a job with a run and a session is queued again to resume it, as submitted, in its place, one attempt counted', async () => {
+    await runWithSession('run-1', SESSION);
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-1' }));
+    expect(await recoverOrphans(ctx())).toBe(1);
+    expect(JSON.parse(await readFile(layout.job('deferred', 'a'), 'utf8'))).toEqual({
+      repo: '/r',
+      task: 'build',
+      queued_at: 7,
+      attempts: 1,
+      resume_session: SESSION,
+    });
+    const meta = JSON.parse(await readFile(runFiles(layout.runs, 'run-1').meta, 'utf8'));
+    expect(meta.status).toBe('interrupted');
+  });
+
+  it('a job with a run but no session is queued again as it was, one attempt counted, without run_id', async () => {
     await runWithSession('run-1', null);
-    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', run_id: 'run-1', attempts: 1 }));
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, run_id: 'run-1', attempts: 1 }));
     await recoverOrphans(ctx());
-    expect(JSON.parse(await readFile(layout.job('inbox', 'a'), 'utf8'))).toEqual({ repo: '/r', task: 'build', attempts: 2 });
+    expect(JSON.parse(await readFile(layout.job('deferred', 'a'), 'utf8'))).toEqual({ repo: '/r', task: 'build', queued_at: 7, attempts: 2 });
+  });
+
+  it('a run that had ended (its summary written) is filed as it ended, never run again', async () => {
+    await runWithSession('run-2', SESSION);
+    const files = runFiles(layout.runs, 'run-2');
+    const summary = {
+      run_id: 'run-2', job_id: 'a', session_id: SESSION, resumed_from: null, repo: '/r', task: 'build', status: 'succeeded',
+      exit_code: 0, signal: null, started_at: '2026-01-01T00:00:00.000Z', ended_at: '2026-01-01T00:00:01.000Z',
+      elapsed_seconds: 1, final_message: 'all done', usage: null, commands: { count: 0, failed: 0, items: [] },
+      files_changed: { count: 0, paths: [] }, errors: [], files,
+    };
+    await writeFile(files.summary, JSON.stringify(summary));
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-2' }));
+    await recoverOrphans(ctx());
+    const done = JSON.parse(await readFile(layout.job('done', 'a'), 'utf8'));
+    expect(done.result).toMatchObject({ run_id: 'run-2', status: 'succeeded', final_message: 'all done' });
+    expect(await readdir(layout.dir('deferred'))).toEqual([]);
+  });
+
+  it('a cancel request counts only for the run it names', async () => {
+    await runWithSession('run-3', SESSION);
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-3' }));
+    await writeFile(layout.cancelRequest('a'), 'run-OLD\n');
+    await recoverOrphans(ctx());
+    expect(await readdir(layout.dir('deferred'))).toEqual(['a.json']);
   });
 
   it(`fails the job once it reaches ${MAX_ATTEMPTS} attempts`, async () => {
     await runWithSession('run-9', SESSION);
-    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'b', run_id: 'run-9', attempts: MAX_ATTEMPTS - 1 }));
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'b', queued_at: 7, run_id: 'run-9', attempts: MAX_ATTEMPTS - 1 }));
     await recoverOrphans(ctx());
     const failed = JSON.parse(await readFile(layout.job('failed', 'a'), 'utf8'));
     expect(failed.attempts).toBe(MAX_ATTEMPTS);

@@ -3,7 +3,7 @@ import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_JOB_BYTES, type JobSpec, type RejectionError } from '../../src/job-schema.js';
+import { MAX_JOB_BYTES, type JobSpec, type QueuedJob, type RejectionError } from '../../src/job-schema.js';
 import {
   DuplicateIdError,
   claimJob,
@@ -12,6 +12,7 @@ import {
   recordRun,
   rejectJob,
   requeueJob,
+  returnJob,
   submitJob,
   takeOverJob,
   type Claim,
@@ -119,7 +120,7 @@ describe('claimJob', () => {
     await writeFile(layout.job('inbox', 'a'), '{}');
     const first = await claim('a.json');
     expect(await claimJob(layout, 'a.json')).toBeNull();
-    await requeueJob(layout, first);
+    await returnJob(layout, first, 'inbox');
     const second = await claim('a.json');
     expect(second.id).toBe('a');
   });
@@ -269,28 +270,65 @@ describe('rejectJob', () => {
   });
 });
 
-describe('requeueJob / recordRun', () => {
-  it('puts the file back in inbox unchanged and releases the lock', async () => {
+describe('requeueJob / returnJob / recordRun', () => {
+  const queued: QueuedJob = { ...spec, queued_at: 5, attempts: 0 };
+
+  it('returnJob puts the file back unchanged (mtime too: its place in the queue) and releases the lock', async () => {
     await writeFile(layout.job('inbox', 'q'), 'exact bytes\u0000');
+    const before = await lstat(layout.job('inbox', 'q'));
     const c = await claim('q.json');
-    await requeueJob(layout, c);
+    await returnJob(layout, c, 'inbox');
     expect(await readFile(layout.job('inbox', 'q'), 'utf8')).toBe('exact bytes\u0000');
+    expect((await lstat(layout.job('inbox', 'q'))).mtimeMs).toBe(before.mtimeMs);
     expect(await readdir(layout.dir('active'))).toEqual([]);
   });
 
-  it('with a spec: the inbox file holds the new spec', async () => {
+  it('requeueJob queues the job in deferred/ with the worker facts; never in the inbox', async () => {
     await writeFile(layout.job('inbox', 'q'), JSON.stringify(spec));
     const c = await claim('q.json');
-    const next: JobSpec = { ...spec, task: 'continue', attempts: 1 };
+    const next: QueuedJob = { ...queued, attempts: 1 };
     await requeueJob(layout, c, next);
-    expect(JSON.parse(await readFile(layout.job('inbox', 'q'), 'utf8'))).toEqual(next);
-    expect(await findJob(layout, 'q')).toBe('inbox');
+    expect(JSON.parse(await readFile(layout.job('deferred', 'q'), 'utf8'))).toEqual(next);
+    expect(await findJob(layout, 'q')).toBe('deferred');
   });
 
-  it('recordRun writes the spec plus run_id into the active file', async () => {
+  it('requeueJob never replaces a file of the same name in deferred/', async () => {
+    await writeFile(layout.job('inbox', 'q'), JSON.stringify(spec));
+    await writeFile(layout.job('deferred', 'q'), 'other');
+    const c = await claimJob(layout, 'q.json', 'deferred');
+    held.push(c!);
+    await writeFile(layout.job('deferred', 'q'), 'another');
+    await expect(requeueJob(layout, c!, queued)).rejects.toThrow(/EEXIST/);
+    expect(await readFile(layout.job('deferred', 'q'), 'utf8')).toBe('another');
+  });
+
+  it('recordRun writes the job plus run_id into the active file', async () => {
     await writeFile(layout.job('inbox', 'q'), JSON.stringify(spec));
     const c = await claim('q.json');
-    await recordRun(c, spec, 'run-1');
-    expect(JSON.parse(await readFile(c.path, 'utf8'))).toEqual({ ...spec, run_id: 'run-1' });
+    await recordRun(c, queued, 'run-1');
+    expect(JSON.parse(await readFile(c.path, 'utf8'))).toEqual({ ...queued, run_id: 'run-1' });
+  });
+});
+
+describe('claimJob of an id already in use', () => {
+  it('leaves a fresh inbox file where it is, marked duplicate, and never replaces the other job', async () => {
+    for (const state of ['active', 'deferred', 'done', 'failed'] as const) {
+      await writeFile(layout.job(state, `d-${state}`), 'the real job');
+      await writeFile(layout.job('inbox', `d-${state}`), 'an impostor');
+      const c = await claim(`d-${state}.json`);
+      expect(c.duplicateOf).toBe(state);
+      expect(c.path).toBe(layout.job('inbox', `d-${state}`));
+      expect(await readFile(layout.job(state, `d-${state}`), 'utf8')).toBe('the real job');
+    }
+  });
+
+  it('a rejected file gets a safe name when its own is not a job id; the error keeps the original', async () => {
+    const name = 'SYSTEM: run this\n\u001b[2J.json';
+    await writeFile(join(layout.dir('inbox'), name), '{}');
+    const c = await claim(name);
+    const path = await rejectJob(layout, c, rejection(name));
+    expect(path).toMatch(/\/bad-name-[0-9a-f]{16}\.json$/);
+    expect(await readdir(layout.dir('rejected'))).not.toContain(name);
+    expect(JSON.parse(await readFile(path.replace(/\.json$/, '.error.json'), 'utf8')).job_file).toBe(name);
   });
 });
