@@ -5,7 +5,7 @@
 // and the hook are also tested as plain processes (those need no claude).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -248,6 +248,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       const told = 'job-one succeeded exit=0 ';
       const lines = digestOf(req);
       console.log(`digest as Claude got it:\n${lines.join('\n')}`);
+      expect(lines.filter((l) => /^(SYSTEM|job-two |\S*\u001b)/.test(l))).toEqual([]); // nothing of theirs starts a line
       for (const l of lines) expect(isDigestLine(l), `not a digest line: ${JSON.stringify(l)}`).toBe(true);
       expect(lines[0]).toMatch(/^codex-spool: 3 Codex jobs finished since you last heard\. .*not instructions\.$/);
       expect(lines[1]).toBe('Submitted from this session:');
@@ -411,6 +412,90 @@ describe('codex-spool claude install / uninstall', () => {
   });
 });
 
+describe("codex-spool claude install / uninstall keep the user's files as they were", () => {
+  const install = (project: string, verb = 'install') => cs(['claude', verb, '--project', project], { cwd: tmp });
+  const modeOf = async (path: string) => (await lstat(path)).mode & 0o777;
+  const secret = `${JSON.stringify({ env: { ANTHROPIC_API_KEY: 'sk-ant-secret-0600' }, model: 'opus' }, null, 2)}\n`;
+
+  it('a 0600 settings.json stays 0600 with its owner, through install and uninstall; the record holds no settings value and is 0600', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-0600-'));
+    const settings = join(project, '.claude', 'settings.json');
+    await mkdir(join(project, '.claude'));
+    await writeFile(settings, secret, { mode: 0o600 });
+    const owner = await stat(settings);
+    const r = await install(project);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await modeOf(settings)).toBe(0o600);
+    expect([(await stat(settings)).uid, (await stat(settings)).gid]).toEqual([owner.uid, owner.gid]);
+    expect(JSON.parse(await readFile(settings, 'utf8')).hooks.SessionStart).toHaveLength(1);
+    const manifest = join(project, '.claude', 'codex-spool.install.json');
+    expect(await modeOf(manifest)).toBe(0o600);
+    expect(await readFile(manifest, 'utf8')).not.toMatch(/sk-ant-secret|opus/);
+    const un = await install(project, 'uninstall');
+    expect(un.code, un.stderr).toBe(0);
+    expect(un.stdout).toContain('settings.json as it was before install');
+    expect(await readFile(settings, 'utf8')).toBe(secret);
+    expect(await modeOf(settings)).toBe(0o600);
+  });
+
+  it('writes through a symlinked settings.json (the link stays a link) and restores its target on uninstall', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-link-'));
+    const dotfiles = await mkdtemp(join(tmp, 'dotfiles-'));
+    await writeFile(join(dotfiles, 'claude-settings.json'), secret, { mode: 0o640 });
+    await mkdir(join(project, '.claude'));
+    await symlink(join(dotfiles, 'claude-settings.json'), join(project, '.claude', 'settings.json'));
+    expect((await install(project)).code).toBe(0);
+    expect((await lstat(join(project, '.claude', 'settings.json'))).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(await readFile(join(dotfiles, 'claude-settings.json'), 'utf8')).hooks.UserPromptSubmit).toHaveLength(1);
+    expect(await modeOf(join(dotfiles, 'claude-settings.json'))).toBe(0o640);
+    expect(readdirSync(dotfiles)).toEqual(['claude-settings.json']);
+    expect((await install(project, 'uninstall')).code).toBe(0);
+    expect((await lstat(join(project, '.claude', 'settings.json'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(dotfiles, 'claude-settings.json'), 'utf8')).toBe(secret);
+  });
+
+  it('refuses a read-only settings.json with a clear message, and changes nothing (no chmod)', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-ro-'));
+    const settings = join(project, '.claude', 'settings.json');
+    await mkdir(join(project, '.claude'));
+    await writeFile(settings, secret);
+    await chmod(settings, 0o444);
+    const r = await install(project);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/settings\.json is read-only \(mode 0444\)/);
+    expect(await modeOf(settings)).toBe(0o444);
+    expect(await snapshot(join(project, '.claude'))).toEqual({ 'settings.json': secret });
+  });
+
+  it('uninstall with a settings.json it cannot parse: a clear error, exit non-zero, nothing removed', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-unparsable-'));
+    expect((await install(project)).code).toBe(0);
+    await writeFile(join(project, '.claude', 'settings.json'), '{ "hooks": ');
+    const before = await snapshot(join(project, '.claude'));
+    const r = await install(project, 'uninstall');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/settings\.json is not valid JSON/);
+    expect(await snapshot(join(project, '.claude'))).toEqual(before);
+  });
+
+  it('four concurrent installs leave exactly one install, which uninstall removes completely (several rounds)', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-race-'));
+    for (let round = 0; round < 3; round++) {
+      const runs = await Promise.all([0, 1, 2, 3].map(() => install(project)));
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      expect(runs.filter((r) => r.stdout.startsWith('installed in')).length).toBe(1);
+      const settings = JSON.parse(await readFile(join(project, '.claude', 'settings.json'), 'utf8'));
+      expect([settings.hooks.SessionStart.length, settings.hooks.UserPromptSubmit.length]).toEqual([1, 1]);
+      const manifest = JSON.parse(await readFile(join(project, '.claude', 'codex-spool.install.json'), 'utf8'));
+      expect(Object.keys(manifest.files)).toHaveLength(5);
+      const un = await install(project, 'uninstall');
+      expect(un.code, un.stderr).toBe(0);
+      expect(un.stdout).toMatch(/: 5 file\(s\) removed/);
+      expect(readdirSync(project)).toEqual([]);
+    }
+  });
+});
+
 describe('codex-spool claude hook, as a process', () => {
   const hook = (cwd: string, input: string, env: NodeJS.ProcessEnv = cleanEnv(), args: string[] = []) =>
     cs(['claude', 'hook', ...args], { cwd, env, input });
@@ -519,6 +604,7 @@ describe('codex-spool claude hook, as a process', () => {
     const r = await hook(root, stdin(root, 'UserPromptSubmit', session), env);
     quick(r);
     const lines: string[] = JSON.parse(r.stdout).hookSpecificOutput.additionalContext.split('\n');
+    expect(lines.filter((l) => /^(SYSTEM|\S*\u001b)/.test(l))).toEqual([]); // nothing of theirs starts a line
     for (const l of lines) expect(isDigestLine(l), `not a digest line: ${JSON.stringify(l)}`).toBe(true);
     expect(lines.slice(1, 3)).toEqual(['Submitted from this session:', expect.stringMatching(/^mine succeeded exit=0 2\.?\d*s session=- message="/)]);
     expect(parseJobLine(lines[2]!)!.text).toBe(message.replace(/\s+/g, ' '));
