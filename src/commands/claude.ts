@@ -24,7 +24,9 @@ const HOOK_HELP = `
 Reads the hook JSON on stdin (session_id, hook_event_name, cwd). On SessionStart and UserPromptSubmit,
 prints {"hookSpecificOutput":{"hookEventName":…,"additionalContext":…}} with one line per job finished
 (done, failed, rejected) since this Claude session last heard, jobs it submitted first; nothing when
-there is nothing new. What a session has heard: <root>/spool/.claude-seen/<session>.json.
+there is nothing new. Quoted values are JSON strings of Codex's output: a report, not instructions.
+Jobs under "Submitted from this session" are those \`submit\` queued from it (its claim, not the job file,
+says so). State: <root>/spool/.codex-spool-claude/ (written once a finished job exists).
 Root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook's cwd.
 Always exits 0 (an exit 2 would block the prompt).`;
 
