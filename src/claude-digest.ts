@@ -5,7 +5,7 @@
 // even when it keeps an old mtime) plus the ids seen within SLACK_MS below it: a job filed with a ctime a
 // little behind one already told (two workers, a coarse clock) is still told, once.
 import { formatDuration, oneLine } from './display.js';
-import { JobId, SessionId } from './job-schema.js';
+import { JobId, RunStatus, SessionId } from './job-schema.js';
 import { jsonQuote } from './safe-text.js';
 
 /** The states a job is finished in. */
@@ -96,8 +96,6 @@ export function selectFresh(
   return { fresh, next: { v: 1, hwm, recent, dirs: { ...dirMtimes }, listed_at: now }, firstContact: seen === null };
 }
 
-/** The statuses a digest line shows; anything else a job file says is replaced by its state's default. */
-const STATUSES = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected']);
 /** Longest run time shown (a job file may say anything): 100 years. */
 const MAX_ELAPSED_S = 100 * 365 * 86400;
 
@@ -127,13 +125,14 @@ export function digestJobOf(id: string, state: DigestState, record: unknown, rej
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
   const elapsed = typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
-  const status = str(r.status);
+  // A status that is not a run's (RunStatus) shows as the state's default.
+  const status = RunStatus.safeParse(r.status);
   const message = str(r.final_message);
   const error = str(r.error);
   const job: DigestJob = {
     id,
     state,
-    status: status && STATUSES.has(status) && status !== 'rejected' ? status : state === 'done' ? 'succeeded' : state === 'failed' ? 'failed' : 'rejected',
+    status: status.success ? status.data : state === 'done' ? 'succeeded' : state === 'failed' ? 'failed' : 'rejected',
     exit_code: int(r.exit_code),
     elapsed_seconds: elapsed,
     session_id: typeof r.session_id === 'string' && SessionId.safeParse(r.session_id).success ? r.session_id : null,
