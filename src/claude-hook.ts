@@ -7,22 +7,22 @@
 // files not heard of yet.
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   DIGEST_STATES,
   buildDigest,
   digestJobOf,
   hookOutput,
-  ownJobs,
   parseSeen,
   selectFresh,
-  sessionFileStem,
   unchangedSince,
   type DigestJob,
   type DigestState,
   type FinishedEntry,
 } from './claude-digest.js';
-import { isJobFileName, jobIdOf, spoolLayout } from './spool-layout.js';
+import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './claude-state.js';
+import { JobId } from './job-schema.js';
+import { isJobFileName, jobIdOf, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
 /** The events the hook adds context on. */
 const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
@@ -61,14 +61,16 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
     const stem = sessionFileStem(session);
     if (!stem) return '';
     const layout = spoolLayout(hookRoot(input, root));
-    const spool = join(layout.root, 'spool');
-    if (!statSync(spool, { throwIfNoEntry: false })?.isDirectory()) return '';
-    const seenDir = join(spool, '.claude-seen');
-    mkdirSync(seenDir, { recursive: true });
-    const lock = join(seenDir, `${stem}.lock`);
+    if (!statSync(join(layout.root, 'spool'), { throwIfNoEntry: false })?.isDirectory()) return '';
+    const statePath = join(seenDir(layout.root), `${stem}.json`);
+    // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
+    const firstListing = statSync(statePath, { throwIfNoEntry: false }) ? null : listFinished(layout.dir);
+    if (firstListing?.length === 0) return '';
+    mkdirSync(seenDir(layout.root), { recursive: true, mode: 0o700 });
+    const lock = join(seenDir(layout.root), `${stem}.lock`);
     if (!takeLock(lock)) return '';
     try {
-      const context = digestFor(layout.dir, join(seenDir, `${stem}.json`), layout.dir('rejected'), session, now);
+      const context = digestFor(layout, statePath, stem, firstListing, now);
       return context ? hookOutput(event, context) : '';
     } finally {
       try {
@@ -82,38 +84,58 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
   }
 }
 
-function digestFor(dir: (s: DigestState) => string, statePath: string, rejectedDir: string, session: string, now: number): string | null {
+/**
+ * The digest for session `stem`, and its state brought up to date. `firstListing` is a listing made before
+ * the lock was taken when there was no state: still good if no other hook of the session wrote one since.
+ */
+function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
   const seen = parseSeen(readText(statePath, MAX_STATE_BYTES));
   const dirMtimes: Partial<Record<DigestState, number>> = {};
   for (const s of DIGEST_STATES) {
-    const st = statSync(dir(s), { throwIfNoEntry: false });
+    const st = statSync(layout.dir(s), { throwIfNoEntry: false });
     if (st?.isDirectory()) dirMtimes[s] = st.mtimeMs;
   }
   if (unchangedSince(seen, dirMtimes)) return null;
 
-  const { fresh, next, firstContact } = selectFresh(listFinished(dir), seen, dirMtimes, now);
+  const entries = seen === null && firstListing ? firstListing : listFinished(layout.dir);
+  const { fresh, next, firstContact } = selectFresh(entries, seen, dirMtimes, now);
   const toRead = fresh.slice(-MAX_READ);
-  const jobs: DigestJob[] = toRead.map((e) => readJob(dir, rejectedDir, e));
+  const jobs: DigestJob[] = toRead.map((e) => readJob(layout, stem, e));
   writeFileAtomicSync(statePath, `${JSON.stringify(next)}\n`);
   // First contact: only the session's own recent jobs (the spool may not have existed when it submitted).
   if (firstContact) {
-    pruneSeen(dirname(statePath), now);
-    return buildDigest(ownJobs(jobs, session), session);
+    pruneState(layout.root, now);
+    return buildDigest(jobs.filter((j) => j.mine));
   }
-  return buildDigest(jobs, session, fresh.length - toRead.length);
+  return buildDigest(jobs, fresh.length - toRead.length);
 }
 
 /**
- * Forgets sessions not heard from in SEEN_TTL_MS, and temp files a killed hook left. Run on a session's first
- * call only: one listing of a directory of small files, once per Claude session.
+ * Forgets sessions not heard from in SEEN_TTL_MS (their state, and their claims when they have submitted
+ * nothing for as long), and temp files a killed hook left. Run on a session's first call only: a listing of
+ * two directories of small files, once per Claude session.
  */
-export function pruneSeen(seenDir: string, now = Date.now()): void {
-  for (const name of readdirSync(seenDir)) {
-    const ttl = name.endsWith('.tmp') ? 3600_000 : name.endsWith('.json') ? SEEN_TTL_MS : null;
-    if (ttl === null) continue;
-    const path = join(seenDir, name);
+export function pruneState(root: string, now = Date.now()): void {
+  const old = (path: string, ttl: number) => {
     const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st?.isFile() && now - st.mtimeMs > ttl) rmSync(path, { force: true });
+    return st !== undefined && now - st.mtimeMs > ttl ? st : null;
+  };
+  for (const name of readdirSync(seenDir(root))) {
+    const ttl = name.endsWith('.tmp') ? 3600_000 : name.endsWith('.json') ? SEEN_TTL_MS : null;
+    const path = join(seenDir(root), name);
+    if (ttl !== null && old(path, ttl)?.isFile()) rmSync(path, { force: true });
+  }
+  for (const name of listOrNone(claimsDir(root))) {
+    const path = join(claimsDir(root), name);
+    if (old(path, SEEN_TTL_MS)?.isDirectory()) rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function listOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
@@ -121,12 +143,7 @@ export function pruneSeen(seenDir: string, now = Date.now()): void {
 export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
   const byId = new Map<string, FinishedEntry>();
   for (const state of DIGEST_STATES) {
-    let names: string[];
-    try {
-      names = readdirSync(dir(state));
-    } catch {
-      continue;
-    }
+    const names = listOrNone(dir(state));
     const present = state === 'rejected' ? new Set(names) : null;
     for (const name of names) {
       if (!isJobFileName(name)) continue;
@@ -143,10 +160,11 @@ export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
   return [...byId.values()];
 }
 
-function readJob(dir: (s: DigestState) => string, rejectedDir: string, e: FinishedEntry): DigestJob {
-  const record = parseJson(readText(join(dir(e.state), `${e.id}.json`)));
-  const rejection = e.state === 'rejected' ? parseJson(readText(join(rejectedDir, `${e.id}.error.json`))) : undefined;
-  return digestJobOf(e.id, e.state, record, rejection);
+function readJob(layout: SpoolLayout, stem: string, e: FinishedEntry): DigestJob {
+  const record = parseJson(readText(join(layout.dir(e.state), `${e.id}.json`)));
+  const rejection = e.state === 'rejected' ? parseJson(readText(join(layout.dir('rejected'), `${e.id}.error.json`))) : undefined;
+  const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
+  return digestJobOf(e.id, e.state, record, rejection, mine);
 }
 
 /** A regular file's text if it is small enough; null otherwise (never opens a FIFO or follows a symlink). */
@@ -196,7 +214,7 @@ function takeLock(path: string): boolean {
 /** Writes `path` atomically: a reader sees the old state or the new one, never half of one. */
 function writeFileAtomicSync(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o644 });
+  writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
 }
 

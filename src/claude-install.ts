@@ -1,11 +1,17 @@
 // `codex-spool claude install|uninstall`: the plugin's skill, commands and hooks (src/claude/) copied into a
 // `.claude/` directory, with a record of exactly what was added so that uninstall takes out that and no more.
-import { createHash } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
-import { delimiter, dirname, join, relative, sep } from 'node:path';
+//
+// The user's settings.json is theirs: it is rewritten only through a temp file with its mode and owner, in
+// the directory of the file a symlink points to (the link stays a link), never when it is read-only, and
+// its values are never copied (the record holds hashes and our entries). One install or uninstall runs at a
+// time per .claude directory, and each reads and plans everything before it changes anything.
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
+import * as z from 'zod';
 import { writeFileAtomic } from './atomic-file.js';
-import { mergeSettings, unmergeSettings, type SettingsRecord } from './claude-settings.js';
+import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './claude-settings.js';
 import { packageFile } from './package-files.js';
 
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
@@ -32,15 +38,14 @@ export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string
   return files;
 }
 
-/** codex-spool.install.json */
-export interface InstallManifest {
-  v: 1;
-  /** .claude-relative path → sha256 of the contents written. */
-  files: Record<string, string>;
-  /** Directories install created (.claude-relative, "." for .claude itself): removed again when empty. */
-  created_dirs: string[];
-  settings: SettingsRecord | null;
-}
+/** codex-spool.install.json (mode 0600). Fields of older versions (copies of settings.json) are dropped. */
+export const InstallManifest = z.object({
+  v: z.literal(1),
+  files: z.record(z.string(), z.string()).describe('.claude-relative path → sha256 of the contents written'),
+  created_dirs: z.array(z.string()).describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty'),
+  settings: SettingsRecord.nullable(),
+});
+export type InstallManifest = z.infer<typeof InstallManifest>;
 
 export interface InstallReport {
   claudeDir: string;
@@ -53,40 +58,42 @@ export interface InstallReport {
 export class InstallConflict extends Error {}
 
 /** Installs the skill, commands and hooks into `claudeDir`. Installing again changes nothing. */
-export async function install(claudeDir: string, files?: Map<string, string>): Promise<InstallReport> {
-  const wanted = files ?? (await pluginFiles());
-  const previous = await readManifest(claudeDir);
-  const manifest: InstallManifest = { v: 1, files: { ...previous?.files }, created_dirs: [...(previous?.created_dirs ?? [])], settings: previous?.settings ?? null };
+export function install(claudeDir: string, files?: Map<string, string>): Promise<InstallReport> {
+  return withInstallLock(claudeDir, async () => {
+    const wanted = files ?? (await pluginFiles());
+    const previous = await readManifest(claudeDir);
+    const manifest: InstallManifest = { v: 1, files: { ...previous?.files }, created_dirs: [...(previous?.created_dirs ?? [])], settings: previous?.settings ?? null };
 
-  const toWrite: [string, string][] = [];
-  const conflicts: string[] = [];
-  for (const [rel, content] of wanted) {
-    const existing = await readIfFile(join(claudeDir, rel));
-    if (existing === content) continue;
-    if (existing === null || (previous?.files[rel] !== undefined && previous.files[rel] === sha256(existing))) toWrite.push([rel, content]);
-    else conflicts.push(join(claudeDir, rel));
-  }
-  if (conflicts.length) throw new InstallConflict(`not codex-spool's, left alone (move them away first): ${conflicts.join(', ')}`);
+    const toWrite: [string, string][] = [];
+    const conflicts: string[] = [];
+    for (const [rel, content] of wanted) {
+      const existing = await readIfFile(join(claudeDir, rel));
+      if (existing === content) continue;
+      if (existing === null || (previous?.files[rel] !== undefined && previous.files[rel] === sha256(existing))) toWrite.push([rel, content]);
+      else conflicts.push(join(claudeDir, rel));
+    }
+    if (conflicts.length) throw new InstallConflict(`not codex-spool's, left alone (move them away first): ${conflicts.join(', ')}`);
 
-  const settingsPath = join(claudeDir, 'settings.json');
-  const before = await readIfFile(settingsPath);
-  const merged = mergeSettings(before, HOOK_COMMAND, previous?.settings ?? undefined);
+    const settings = await readSettings(claudeDir);
+    const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined);
+    if (merged.text !== null) assertWritable(settings);
 
-  const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel))), ...(merged.text !== null ? [claudeDir] : [])])];
-  for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
-  for (const [rel, content] of toWrite) {
-    await writeFileAtomic(join(claudeDir, rel), content);
-    manifest.files[rel] = sha256(content);
-  }
-  if (merged.text !== null) await writeFileAtomic(settingsPath, merged.text);
-  manifest.settings = merged.record;
-  manifest.created_dirs.sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
+    const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
+    for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
+    for (const [rel, content] of toWrite) {
+      await writeFileAtomic(join(claudeDir, rel), content);
+      manifest.files[rel] = sha256(content);
+    }
+    if (merged.text !== null) await replaceFile(settings.target, merged.text, settings.st);
+    manifest.settings = merged.record;
+    manifest.created_dirs.sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
 
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  const manifestPath = join(claudeDir, MANIFEST_NAME);
-  const changed = (await readIfFile(manifestPath)) !== text;
-  if (changed) await writeFileAtomic(manifestPath, text);
-  return { claudeDir, written: toWrite.map(([rel]) => rel), settingsChanged: merged.text !== null, changed: changed || toWrite.length > 0 || merged.text !== null };
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    const manifestPath = join(claudeDir, MANIFEST_NAME);
+    const changed = (await readIfFile(manifestPath)) !== text || ((await stat(manifestPath)).mode & 0o777) !== 0o600;
+    if (changed) await replaceFile(manifestPath, text, null);
+    return { claudeDir, written: toWrite.map(([rel]) => rel), settingsChanged: merged.text !== null, changed: changed || toWrite.length > 0 || merged.text !== null };
+  });
 }
 
 export interface UninstallReport {
@@ -96,37 +103,46 @@ export interface UninstallReport {
   /** Files install wrote that have been edited since: left in place. */
   kept: string[];
   settingsChanged: boolean;
+  /** settings.json is now byte for byte what it was before install (or gone, as it was). */
+  settingsRestored: boolean;
 }
 
-/** Removes what `install` added to `claudeDir`, and only that. */
-export async function uninstall(claudeDir: string): Promise<UninstallReport> {
-  const manifest = await readManifest(claudeDir);
-  const report: UninstallReport = { claudeDir, installed: manifest !== null, removed: [], kept: [], settingsChanged: false };
-  if (!manifest) return report;
-  for (const [rel, hash] of Object.entries(manifest.files)) {
-    const path = join(claudeDir, rel);
-    const existing = await readIfFile(path);
-    if (existing === null) continue;
-    if (sha256(existing) !== hash) {
-      report.kept.push(rel);
-      continue;
+/**
+ * Removes what `install` added to `claudeDir`, and only that. Reads and plans everything first: settings it
+ * cannot parse or write stop it before anything is removed.
+ */
+export function uninstall(claudeDir: string): Promise<UninstallReport> {
+  return withInstallLock(claudeDir, async () => {
+    const manifest = await readManifest(claudeDir);
+    const report: UninstallReport = { claudeDir, installed: manifest !== null, removed: [], kept: [], settingsChanged: false, settingsRestored: false };
+    if (!manifest) return report;
+
+    const toRemove: string[] = [];
+    for (const [rel, hash] of Object.entries(manifest.files)) {
+      const existing = await readIfFile(join(claudeDir, rel));
+      if (existing === null) continue;
+      if (sha256(existing) === hash) toRemove.push(rel);
+      else report.kept.push(rel);
     }
-    await unlink(path);
-    report.removed.push(rel);
-  }
-  if (manifest.settings) {
-    const settingsPath = join(claudeDir, 'settings.json');
-    const current = await readIfFile(settingsPath);
-    const out = unmergeSettings(current, manifest.settings);
-    if (out !== current) {
-      report.settingsChanged = true;
-      if (out === null) await unlink(settingsPath);
-      else await writeFileAtomic(settingsPath, out);
+    const settings = await readSettings(claudeDir);
+    const out = manifest.settings ? unmergeSettings(settings.text, manifest.settings) : settings.text;
+    report.settingsChanged = out !== settings.text;
+    if (report.settingsChanged) assertWritable(settings);
+
+    if (report.settingsChanged) {
+      // The link, not its target, when install's own file is to go: the user's dotfiles stay.
+      if (out === null) await unlink(join(claudeDir, 'settings.json'));
+      else await replaceFile(settings.target, out, settings.st);
+      report.settingsRestored = manifest.settings?.original_sha256 !== undefined && (out === null ? null : sha256(out)) === manifest.settings.original_sha256;
     }
-  }
-  await unlink(join(claudeDir, MANIFEST_NAME));
-  for (const rel of manifest.created_dirs) await rmdir(join(claudeDir, rel)).catch(() => undefined); // only if empty
-  return report;
+    for (const rel of toRemove) {
+      await unlink(join(claudeDir, rel));
+      report.removed.push(rel);
+    }
+    await unlink(join(claudeDir, MANIFEST_NAME));
+    for (const rel of manifest.created_dirs) await rmdir(join(claudeDir, rel)).catch(() => undefined); // only if empty
+    return report;
+  });
 }
 
 /** The manifest of an earlier install, or null. */
@@ -134,11 +150,91 @@ export async function readManifest(claudeDir: string): Promise<InstallManifest |
   const text = await readIfFile(join(claudeDir, MANIFEST_NAME));
   if (text === null) return null;
   try {
-    const m = JSON.parse(text) as InstallManifest;
-    if (m?.v !== 1 || typeof m.files !== 'object' || !Array.isArray(m.created_dirs)) throw new Error('unknown format');
-    return m;
+    return InstallManifest.parse(JSON.parse(text));
   } catch (err) {
-    throw new InstallConflict(`${join(claudeDir, MANIFEST_NAME)} is not an install record (${(err as Error).message}); remove it first`);
+    const why = err instanceof z.ZodError ? 'unknown format' : (err as Error).message;
+    throw new InstallConflict(`${join(claudeDir, MANIFEST_NAME)} is not an install record (${why}); remove it first`);
+  }
+}
+
+/** settings.json as found: its text (null: none), the file to write (a symlink's target), and its stat. */
+interface SettingsFile {
+  path: string;
+  target: string;
+  text: string | null;
+  st: Stats | null;
+}
+
+async function readSettings(claudeDir: string): Promise<SettingsFile> {
+  const path = join(claudeDir, 'settings.json');
+  const link = await lstat(path).catch(() => null);
+  if (!link) return { path, target: path, text: null, st: null };
+  const target = link.isSymbolicLink()
+    ? await realpath(path).catch(() => {
+        throw new InstallConflict(`${path} is a symlink to a missing file; point it at a file, or remove it`);
+      })
+    : path;
+  const st = await stat(target);
+  if (!st.isFile()) throw new InstallConflict(`${target} is not a regular file`);
+  return { path, target, text: await readFile(target, 'utf8'), st };
+}
+
+/** A settings.json we may rewrite: writable by its mode (root ignores modes; we do not) and by us. Never chmods. */
+function assertWritable(f: SettingsFile): void {
+  if (!f.st) return;
+  const shown = f.target === f.path ? f.path : `${f.path} (-> ${f.target})`;
+  if ((f.st.mode & 0o200) === 0) {
+    throw new InstallConflict(`${shown} is read-only (mode ${(f.st.mode & 0o777).toString(8).padStart(4, '0')}): codex-spool will not change that; make it writable, or add the hooks yourself`);
+  }
+  if (process.getuid && f.st.uid !== process.getuid() && process.getuid() !== 0) {
+    throw new InstallConflict(`${shown} belongs to uid ${f.st.uid}: codex-spool will not rewrite another user's settings`);
+  }
+}
+
+/**
+ * Replaces `path` by `data` through a temp file beside it, created with the mode (and given the owner) of the
+ * file it replaces — `like` — or 0600 for a new file, so that the content is never readable by more people
+ * than before, not even for a moment.
+ */
+async function replaceFile(path: string, data: string, like: Stats | null): Promise<void> {
+  const mode = like ? like.mode & 0o7777 : 0o600;
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode & 0o600);
+  try {
+    await fh.chmod(mode); // the exact mode, whatever the umask
+    if (like && (like.uid !== process.getuid?.() || like.gid !== process.getgid?.())) await fh.chown(like.uid, like.gid);
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+}
+
+/** Lock waits: up to about 20 s for another install or uninstall of the same directory to finish. */
+const LOCK_RETRIES = { retries: 100, minTimeout: 50, maxTimeout: 250 };
+
+/**
+ * Runs `fn` holding the install lock of `claudeDir`: `<claudeDir>.codex-spool-install.lock` beside it, since
+ * `claudeDir` itself may not exist yet (and whoever creates it records that it did).
+ */
+async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Promise<T> {
+  const { lock } = await import('proper-lockfile').then((m) => (m as typeof import('proper-lockfile') & { default?: typeof import('proper-lockfile') }).default ?? m);
+  const lockfilePath = `${claudeDir}.codex-spool-install.lock`;
+  let release: () => Promise<void>;
+  try {
+    release = await lock(claudeDir, { realpath: false, lockfilePath, retries: LOCK_RETRIES, stale: 10_000 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new InstallConflict(`another codex-spool claude install or uninstall is working on ${claudeDir} (lock ${lockfilePath})`);
+    throw err;
+  }
+  try {
+    return await fn();
+  } finally {
+    await release();
   }
 }
 
@@ -183,8 +279,4 @@ async function mkdirs(dir: string, base: string): Promise<string[]> {
 
 function depth(rel: string): number {
   return rel === '.' ? 0 : rel.split(sep).length;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

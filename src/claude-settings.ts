@@ -2,8 +2,11 @@
 //
 // Install adds one `{"hooks":[{"type":"command","command":…}]}` group per event that does not already run
 // our command, and touches nothing else (key order, the user's hooks, other settings all stay). It returns a
-// record of what it added; uninstall removes exactly that. When settings.json has not changed since install
-// wrote it, uninstall gives back the original bytes (or no file, if there was none).
+// record of what it added — the entries and a hash of the file before, never a copy of the user's settings
+// (they may hold tokens) — and uninstall removes exactly that, keeping the file's indentation and final
+// newline: a file written as JSON.stringify writes it (as Claude Code does) comes back byte for byte.
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
 
 /** The events our hook runs on. */
 export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit'] as const;
@@ -12,21 +15,25 @@ export type HookEvent = (typeof HOOK_EVENTS)[number];
 /** Seconds Claude Code gives the hook before it gives up on it. */
 export const HOOK_TIMEOUT_S = 10;
 
-/** What install did to settings.json: enough for uninstall to undo exactly that. */
-export interface SettingsRecord {
-  /** The hook command added. */
-  command: string;
-  /** Events whose hook list got our group (an event already running the command is left alone and not listed). */
-  added: HookEvent[];
-  /** settings.json did not exist: uninstall deletes it if nothing else is left in it. */
-  created_file: boolean;
-  /** The `hooks` object, and the event arrays, that install created: removed again once empty. */
-  created_hooks: boolean;
-  created_events: HookEvent[];
-  /** The bytes before install (null: no file), kept only when they held none of our hooks. */
-  original?: string | null;
-  /** The bytes install wrote: if settings.json still has exactly these, uninstall restores `original`. */
-  written: string;
+const Event = z.enum(HOOK_EVENTS);
+
+/** What install did to settings.json: enough for uninstall to undo exactly that, and no settings value. */
+export const SettingsRecord = z.object({
+  command: z.string().describe('The hook command added: the entry is {"hooks":[{"type":"command","command":…,"timeout":…}]}'),
+  added: z.array(Event).describe('Events whose hook list got our entry (an event already running the command is left alone)'),
+  created_file: z.boolean().describe('settings.json did not exist: uninstall deletes it if nothing else is left in it'),
+  created_hooks: z.boolean().describe('The `hooks` object install created: removed again once empty'),
+  created_events: z.array(Event).describe('The event arrays install created: removed again once empty'),
+  original_sha256: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('sha256 of settings.json before install (null: no file), when it held none of our hooks: tells uninstall it restored it'),
+});
+export type SettingsRecord = z.infer<typeof SettingsRecord>;
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** settings.json is not what we can merge into (not JSON, not an object, hooks of the wrong shape). */
@@ -55,7 +62,6 @@ export function mergeSettings(text: string | null, command: string, previous?: S
     created_file: text === null || Boolean(previous?.created_file),
     created_hooks: Boolean(previous?.created_hooks && settings.hooks !== undefined),
     created_events: (previous?.created_events ?? []).filter((e) => hooksOf(settings)?.[e] !== undefined),
-    written: text ?? '',
   };
   const missing = HOOK_EVENTS.filter((e) => !runsCommand(settings, e, command));
   // Nothing to add: the file stays as it is, and so does what an earlier install recorded about it.
@@ -77,11 +83,9 @@ export function mergeSettings(text: string | null, command: string, previous?: S
   }
   record.added.sort();
   record.created_events = [...new Set(record.created_events)].sort();
-  const out = serialize(settings, style);
-  record.written = out;
   // The original is a faithful "before" only when it held none of our hooks.
-  if (!hadOurs) record.original = text;
-  return { text: out, record };
+  if (!hadOurs) record.original_sha256 = text === null ? null : sha256(text);
+  return { text: serialize(settings, style), record };
 }
 
 /**
@@ -90,7 +94,6 @@ export function mergeSettings(text: string | null, command: string, previous?: S
  */
 export function unmergeSettings(text: string | null, record: SettingsRecord): string | null {
   if (text === null) return null;
-  if (text === record.written && record.original !== undefined) return record.original;
   const settings = parseSettings(text);
   const hooks = hooksOf(settings);
   if (!hooks) return text;

@@ -57,7 +57,7 @@ export const JobSpec = z.strictObject({
   claude_session: z
     .string()
     .optional()
-    .describe('The Claude Code session that submitted the job ($CLAUDE_CODE_SESSION_ID): its hook tells that session first'),
+    .describe('Informational: the Claude Code session `submit` ran in. Not trusted: the hook goes by the claim only submit records'),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 

@@ -1,5 +1,6 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
+import { recordClaim } from './claude-state.js';
 import { CliError, EXIT } from './cli-kit.js';
 import { JobId, JobSpec } from './job-schema.js';
 import { newRunId } from './run-files.js';
@@ -14,13 +15,15 @@ export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): st
 }
 
 /**
- * Validates `fields` as a job (recording the submitting Claude Code session, if any), writes it to the
- * inbox as `id` (default: a new time-sorted id) and prints the queued line. Bad input: exit 2.
+ * Validates `fields` as a job, writes it to the inbox as `id` (default: a new time-sorted id) and prints the
+ * queued line. Bad input: exit 2. Run from a Claude Code session, it also records the session's claim on the
+ * job (claude-state.ts): the only way a job comes under that session's "Submitted from this session".
  */
 export async function queueJob(layout: SpoolLayout, id: string | undefined, fields: Record<string, unknown>, json: boolean): Promise<void> {
   const jobId = id ?? newRunId();
   if (!JobId.safeParse(jobId).success) throw new CliError(`invalid --id "${jobId}": letters, digits, ".", "_", "-" (at most 128)`, EXIT.usage);
-  const parsed = JobSpec.safeParse({ ...fields, claude_session: process.env.CLAUDE_CODE_SESSION_ID || undefined });
+  const session = process.env.CLAUDE_CODE_SESSION_ID || undefined;
+  const parsed = JobSpec.safeParse({ ...fields, claude_session: session });
   if (!parsed.success) {
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
   }
@@ -30,5 +33,7 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
   } catch (err) {
     throw err instanceof DuplicateIdError ? new CliError(err.message) : err;
   }
+  // After the job is queued, so that a claim only ever names an id this submit took.
+  if (session) await recordClaim(layout.root, session, jobId, parsed.data.task);
   process.stdout.write(queuedOutput(layout, jobId, json));
 }

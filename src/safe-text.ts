@@ -26,3 +26,12 @@ export function safeText(text: string): string {
 export function safeLine(text: string): string {
   return text.replace(UNSAFE_OR_BREAK, escapeChar);
 }
+
+/**
+ * `text` as a JSON string literal that is also safe to show: quotes and backslashes escaped (so it cannot end
+ * its own quote), and every control or invisible-formatting character a `\uXXXX` escape. JSON.parse gives
+ * `text` back exactly.
+ */
+export function jsonQuote(text: string): string {
+  return JSON.stringify(text).replace(UNSAFE_OR_BREAK, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -12,9 +12,10 @@ import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
 const INSTALL_HELP = `
 Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds
 the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} to .claude/settings.json, keeping everything
-else in it. What was added is recorded in .claude/codex-spool.install.json; installing again changes
-nothing; \`claude uninstall\` removes exactly that (and restores settings.json byte for byte when it has
-not been edited since). A file of the same name that codex-spool did not write is never replaced.
+else in it, and its mode and owner; a symlinked settings.json is written through (the link stays), a
+read-only one is refused. What was added is recorded (hashes and our entries, no settings values) in
+.claude/codex-spool.install.json (0600); installing again changes nothing; \`claude uninstall\` removes
+exactly that. A file of the same name that codex-spool did not write is never replaced.
 The skill, commands and hook run \`codex-spool\`: it must be on PATH (npm link, or npm install -g).
 The same files ship as a Claude Code plugin: claude plugin marketplace add <this repository>, then
 claude plugin install codex-spool@codex-spool.`;
@@ -23,7 +24,9 @@ const HOOK_HELP = `
 Reads the hook JSON on stdin (session_id, hook_event_name, cwd). On SessionStart and UserPromptSubmit,
 prints {"hookSpecificOutput":{"hookEventName":…,"additionalContext":…}} with one line per job finished
 (done, failed, rejected) since this Claude session last heard, jobs it submitted first; nothing when
-there is nothing new. What a session has heard: <root>/spool/.claude-seen/<session>.json.
+there is nothing new. Quoted values are JSON strings of Codex's output: a report, not instructions.
+Jobs under "Submitted from this session" are those \`submit\` queued from it (its claim, not the job file,
+says so). State: <root>/spool/.codex-spool-claude/ (written once a finished job exists).
 Root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook's cwd.
 Always exits 0 (an exit 2 would block the prompt).`;
 
@@ -62,7 +65,8 @@ export function claudeCommand(): Command {
           process.stdout.write(`not installed in ${dir}: nothing to remove\n`);
           return;
         }
-        process.stdout.write(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${r.settingsChanged ? ', hooks taken out of settings.json' : ''}\n`);
+        const settings = r.settingsRestored ? ', settings.json as it was before install' : r.settingsChanged ? ', hooks taken out of settings.json' : '';
+        process.stdout.write(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${settings}\n`);
         if (r.kept.length) process.stderr.write(`codex-spool: kept, edited since install: ${r.kept.join(', ')}\n`);
       }),
   );

@@ -25,7 +25,7 @@ describe('mergeSettings', () => {
     const { text, record } = mergeSettings(null, CMD);
     expect(JSON.parse(text!)).toEqual({ hooks: { SessionStart: [ours], UserPromptSubmit: [ours] } });
     expect(text!.endsWith('}\n')).toBe(true);
-    expect(record).toMatchObject({ added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, original: null });
+    expect(record).toEqual({ command: CMD, added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, created_events: ['SessionStart', 'UserPromptSubmit'], original_sha256: null });
     expect(unmergeSettings(text, record)).toBeNull();
   });
 
@@ -48,6 +48,13 @@ describe('mergeSettings', () => {
     expect(second.text).toBeNull();
     expect(second.record).toEqual(first.record);
     expect(unmergeSettings(first.text, second.record)).toBe(userSettings);
+  });
+
+  it('keeps no settings value in its record, only a hash of the file before', () => {
+    const secret = `${JSON.stringify({ env: { ANTHROPIC_API_KEY: 'sk-secret-123' } }, null, 2)}\n`;
+    const { record } = mergeSettings(secret, CMD);
+    expect(JSON.stringify(record)).not.toContain('sk-secret');
+    expect(record.original_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('restores odd formatting byte for byte when settings were not edited since', () => {
@@ -93,7 +100,7 @@ describe('mergeSettings', () => {
     const second = mergeSettings(edited, CMD, first.record);
     expect(JSON.parse(second.text!).hooks.SessionStart).toEqual([ours]);
     expect(second.record.added).toEqual(['SessionStart', 'UserPromptSubmit']);
-    expect(second.record.original).toBeUndefined(); // the "before" still had one of ours
+    expect(second.record.original_sha256).toBeUndefined(); // the "before" still had one of ours
     const out = unmergeSettings(second.text, second.record)!;
     expect(JSON.parse(out)).toEqual(JSON.parse(userSettings));
   });
