@@ -105,6 +105,7 @@ async function runValidJob(
     outcome = await runCodex({
       codexBin: ctx.codexBin,
       argv,
+      prompt: workSpec.task,
       eventsFile: files.events,
       logFile: files.log,
       timeoutMs: spec.timeout_s === undefined ? ctx.defaultTimeoutMs : spec.timeout_s * 1000,
