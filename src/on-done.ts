@@ -3,6 +3,7 @@
 // awaited; its output goes to the worker log, bounded; at its timeout its whole group is killed, with
 // whatever it left running in the background (`sleep 140 & true`).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LineSplitter } from './line-splitter.js';
@@ -31,25 +32,33 @@ const MAX_LINE_BYTES = 1024;
 /** How long output still in its pipes is read once the command and its group have ended. */
 const PIPE_DRAIN_MS = 1_000;
 
-const running = new Set<Promise<void>>();
+/** The on-done commands under way, each with the means to end it early. */
+const running = new Map<Promise<void>, AbortController>();
 
 /**
  * Starts `command` with the job's facts in CODEX_SPOOL_* variables and returns at once: the job is not
  * held up by it. Its failure is logged, never thrown.
  */
 export function runOnDone(command: string, end: JobEnd, log: (line: string) => void, timeoutMs = ON_DONE_TIMEOUT_MS): Promise<void> {
-  const run = supervise(command, end, log, timeoutMs).catch((err: Error) => log(`on-done for ${end.id}: ${err.message}`));
-  running.add(run);
+  const abort = new AbortController();
+  const run = supervise(command, end, log, timeoutMs, abort.signal).catch((err: Error) => log(`on-done for ${end.id}: ${err.message}`));
+  running.set(run, abort);
   void run.finally(() => running.delete(run));
   return Promise.resolve();
 }
 
 /** Resolves once every on-done command this process started has ended; each is bounded by its timeout. */
 export async function onDoneSettled(): Promise<void> {
-  await Promise.all(running);
+  await Promise.all(running.keys());
 }
 
-async function supervise(command: string, end: JobEnd, log: (line: string) => void, timeoutMs: number): Promise<void> {
+/** Ends every on-done command under way now, as at its timeout (the worker is stopping). */
+export async function stopOnDone(): Promise<void> {
+  for (const abort of running.values()) abort.abort();
+  await onDoneSettled();
+}
+
+async function supervise(command: string, end: JobEnd, log: (line: string) => void, timeoutMs: number, stop: AbortSignal): Promise<void> {
   const tag = `on-done for ${end.id}`;
   const child: ChildProcess = spawn('/bin/sh', ['-c', command], {
     detached: true, // a group of its own: the timeout reaches everything it started
@@ -79,13 +88,14 @@ async function supervise(command: string, end: JobEnd, log: (line: string) => vo
   // The shell's exit is not the end: what it left in its group runs on, until it ends or the timeout.
   const gone = exited.then(() => groupGone(pid));
   const timer = new AbortController();
-  const timedOut = await Promise.race([
-    gone.then(() => false),
-    sleep(timeoutMs, true, { signal: timer.signal }).catch(() => false),
+  const cut = await Promise.race([
+    gone.then(() => null),
+    sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null),
+    once(stop, 'abort').then(() => 'still running as the worker stops'),
   ]);
   timer.abort();
-  if (timedOut) {
-    log(`${tag} still running after ${timeoutMs} ms: stopping its process group`);
+  if (cut) {
+    log(`${tag} ${cut}: stopping its process group`);
     await stopGroup(pid, ['SIGTERM', 'SIGKILL'], KILL_GRACE_MS, gone);
   }
   await drainWithin(streams, PIPE_DRAIN_MS); // whatever still holds its pipes (it left the group) is not waited for

@@ -1,6 +1,6 @@
 // The Codex runner under a Codex that misbehaves (test/fixtures/codex-unruly), the worker's duration
 // options, and --on-done: each through the real worker as a child process.
-import { stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runOnDone } from '../src/on-done.js'; // OLD
@@ -157,9 +157,19 @@ describe('--on-done never holds a job slot or a repo', () => {
     const pids = await waitFor('both on-done children started', async () => ((await strayPids()).length === 2 ? strayPids() : null));
     expect(pids.every(alive)).toBe(true);
     await waitFor('on-done output in the worker log', () => worker.log().includes('on-done for second: on-done says second'));
+    // A stopped worker ends its on-done commands: nothing it started outlives it.
     await worker.stop();
-    for (const pid of pids) kill(pid);
+    expect(worker.log()).toContain('on-done for first still running as the worker stops: stopping its process group');
     await waitFor('no sleep left', () => pids.every((pid) => !alive(pid)), 5_000);
+  });
+
+  it('with --once, the worker waits for its on-done command before it exits', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await submit('once', 'plain');
+    const marker = join(t.dir, 'on-done-ran');
+    const r = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--on-done', `sleep 0.5; echo "$CODEX_SPOOL_STATUS" > ${marker}`]);
+    expect(r.code).toBe(0);
+    expect(await readIfExists(marker)).toBe('succeeded\n');
   });
 
   it('at its timeout the whole process group goes, the child it left included; output is logged, bounded', async () => {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CliError, EXIT, boundedInt, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { loadPolicy } from '../job-policy.js';
 import { codexVersion } from '../codex-runner.js';
+import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { Worker } from '../worker.js';
 
@@ -83,6 +84,9 @@ export function workerCommand(): Command {
       });
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
       await worker.start();
-      if (!opts.once) await stopped;
+      // --on-done commands run beside the jobs: --once lets them finish (each within its timeout); a
+      // stopped worker ends them, so that nothing it started outlives it.
+      if (opts.once) await onDoneSettled();
+      else await stopped.then(stopOnDone);
     });
 }
