@@ -64,7 +64,7 @@ export interface CodexRunOutcome {
 /** How long output still buffered in the pipes is read after Codex has exited. */
 const PIPE_DRAIN_MS = 2_000;
 /** Longest line parsed as an event; longer lines are kept in the run's files but not parsed. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+const MAX_LINE_BYTES = 1024 * 1024;
 
 /** Runs Codex to its end (or until stopped) and returns how it ended with a digest of its events. */
 export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> {

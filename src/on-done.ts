@@ -91,7 +91,7 @@ async function supervise(command: string, end: JobEnd, log: (line: string) => vo
   const cut = await Promise.race([
     gone.then(() => null),
     sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null),
-    once(stop, 'abort').then(() => 'still running as the worker stops'),
+    (stop.aborted ? Promise.resolve() : once(stop, 'abort')).then(() => 'still running as the worker stops'),
   ]);
   timer.abort();
   if (cut) {
@@ -112,8 +112,9 @@ function logOutput(streams: Readable[], logLine: (line: string) => void): { clos
     const splitter = new LineSplitter(
       MAX_LINE_BYTES,
       (line) => {
-        if (budget <= 0) return void (hidden += line.length + 1);
-        budget -= line.length + 1;
+        const bytes = Buffer.byteLength(line) + 1;
+        if (budget <= 0) return void (hidden += bytes);
+        budget -= bytes;
         logLine(safeLine(line));
       },
       (bytes) => (hidden += bytes),
