@@ -69,6 +69,9 @@ const MAX_LINE_BYTES = 1024 * 1024;
 /** Runs Codex to its end (or until stopped) and returns how it ended with a digest of its events. */
 export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> {
   const digest = emptyDigest();
+  let timedOut = false;
+  let stalled = false;
+  let waitingForNetwork: string | null = null;
   const outcome = (end: Pick<CodexRunOutcome, 'exitCode' | 'signal' | 'spawnError'>): CodexRunOutcome => ({
     ...end,
     timedOut,
@@ -78,9 +81,6 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     cancelled: opts.cancel.aborted,
     digest,
   });
-  let timedOut = false;
-  let stalled = false;
-  let waitingForNetwork: string | null = null;
 
   let child: ChildProcess;
   try {
