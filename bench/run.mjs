@@ -83,15 +83,17 @@ exit 0
 );
 chmodSync(FAST, 0o755);
 
-/** Logs "<epoch seconds.micro> <task>" when started (not for --version), then execs the fake codex. */
+/** Logs "<epoch seconds.micro> <task>" when started (not for --version), then execs the fake codex with the task. */
 function timedCodex(label) {
   const path = join(BIN, `timed-codex-${label}`);
   const log = join(T, `starts-${label}.log`);
   writeFileSync(
     path,
     `#!/bin/bash
-[ "\${1:-}" = --version ] || printf '%s %s\\n' "$EPOCHREALTIME" "\${!#}" >> '${log}'
-exec '${FAKE_CODEX}' "$@"
+started=$EPOCHREALTIME task=\${!#}
+[ "$task" = - ] && task=$(cat) # the worker passes the prompt on stdin
+[ "\${1:-}" = --version ] || printf '%s %s\\n' "$started" "$task" >> '${log}'
+exec '${FAKE_CODEX}' "$@" <<< "$task"
 `,
   );
   chmodSync(path, 0o755);

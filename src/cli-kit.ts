@@ -36,3 +36,14 @@ export function positiveInt(name: string) {
     return n;
   };
 }
+
+/** Parses an integer option within `min`…`max`, or throws a usage error naming the option and the bounds. */
+export function boundedInt(name: string, min: number, max: number, why = '') {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new CliError(`${name} must be an integer from ${min} to ${max}${why}, got "${value}"`, EXIT.usage);
+    }
+    return n;
+  };
+}

@@ -1,6 +1,25 @@
 // Reading what Codex prints: `--json` JSONL events on stdout, and the human banner on stderr.
 // Pure: no I/O. The runner feeds lines in as they arrive; the digest is what the summary is built from.
+// Codex's output is untrusted and unbounded: every text and list the digest keeps is bounded.
 import type { Usage } from './job-schema.js';
+import { capText } from './text-cap.js';
+
+/** Longest error text kept; the whole text stays in the run's files. */
+export const MAX_ERROR_BYTES = 4 * 1024;
+/** Errors kept (the first ones: the first is the job's error). */
+export const MAX_ERRORS = 20;
+/** Longest command or path kept, and how many of each are listed (all are counted). */
+const MAX_ITEM_BYTES = 1024;
+const MAX_LISTED = 500;
+const WHOLE = "the run's events.jsonl or codex.log";
+
+/**
+ * Codex retrying its connection (`Reconnecting... waiting for network (…)`, `Reconnecting... 2/5 (…)`):
+ * printed as `error` events, but neither progress nor (yet) a failure.
+ */
+const RECONNECT = /^Reconnecting\.\.\./i;
+/** Event types that show the run moving on: only these count against the stall limit. */
+const PROGRESS = /^(thread|turn|item)\./;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const SESSION_LINE = new RegExp(`^session id: (${UUID})\\s*$`, 'i');
@@ -29,11 +48,19 @@ export interface EventDigest {
   sessionId: string | null;
   lastAgentMessage: string | null;
   usage: Usage | null;
+  /** The first MAX_LISTED commands; the counts cover all of them. */
   commands: CommandRun[];
+  commandCount: number;
+  commandsFailed: number;
+  /** The first MAX_LISTED paths changed, each once. */
   filesChanged: string[];
-  /** Fatal errors (`error` events, `turn.failed`); warning items are not errors. */
+  /** Fatal errors (`error` events, `turn.failed`); warning items and reconnect notices are not errors. */
   errors: string[];
   turnFailed: boolean;
+  /** Progress events seen (thread.*, turn.*, item.*): the runner's stall timer watches this. */
+  progress: number;
+  /** The last reconnect notice since the last progress event: Codex is waiting for the network. */
+  reconnecting: string | null;
 }
 
 export function emptyDigest(): EventDigest {
@@ -42,9 +69,13 @@ export function emptyDigest(): EventDigest {
     lastAgentMessage: null,
     usage: null,
     commands: [],
+    commandCount: 0,
+    commandsFailed: 0,
     filesChanged: [],
     errors: [],
     turnFailed: false,
+    progress: 0,
+    reconnecting: null,
   };
 }
 
@@ -63,6 +94,10 @@ export function foldEventLine(digest: EventDigest, line: string): EventDigest {
     return digest;
   }
   if (!isObject(event)) return digest;
+  if (typeof event.type === 'string' && PROGRESS.test(event.type)) {
+    digest.progress++;
+    digest.reconnecting = null;
+  }
   switch (event.type) {
     case 'thread.started':
       digest.sessionId = str(event.thread_id) ?? digest.sessionId;
@@ -74,9 +109,12 @@ export function foldEventLine(digest: EventDigest, line: string): EventDigest {
       digest.turnFailed = true;
       addError(digest, str(isObject(event.error) ? event.error.message : null) ?? 'turn failed');
       break;
-    case 'error':
-      addError(digest, str(event.message) ?? 'error');
+    case 'error': {
+      const message = str(event.message) ?? 'error';
+      if (RECONNECT.test(message)) digest.reconnecting = capText(message, MAX_ERROR_BYTES, WHOLE);
+      else addError(digest, message);
       break;
+    }
     case 'item.completed':
       if (isObject(event.item)) foldItem(digest, event.item);
       break;
@@ -86,7 +124,8 @@ export function foldEventLine(digest: EventDigest, line: string): EventDigest {
 
 /** Codex often reports one failure twice (`error`, then `turn.failed`): keep each text once. */
 export function addError(digest: EventDigest, message: string): void {
-  if (!digest.errors.includes(message)) digest.errors.push(message);
+  const text = capText(message, MAX_ERROR_BYTES, WHOLE);
+  if (digest.errors.length < MAX_ERRORS && !digest.errors.includes(text)) digest.errors.push(text);
 }
 
 function usageOf(u: Json): Usage {
@@ -103,16 +142,21 @@ function foldItem(digest: EventDigest, item: Json): void {
     case 'agent_message':
       digest.lastAgentMessage = str(item.text) ?? digest.lastAgentMessage;
       break;
-    case 'command_execution':
-      digest.commands.push({
-        command: str(item.command) ?? '',
-        exit_code: typeof item.exit_code === 'number' ? item.exit_code : null,
-      });
+    case 'command_execution': {
+      const exitCode = typeof item.exit_code === 'number' ? item.exit_code : null;
+      digest.commandCount++;
+      if (exitCode !== 0) digest.commandsFailed++;
+      if (digest.commands.length < MAX_LISTED) {
+        digest.commands.push({ command: capText(str(item.command) ?? '', MAX_ITEM_BYTES, WHOLE), exit_code: exitCode });
+      }
       break;
+    }
     case 'file_change':
       for (const change of Array.isArray(item.changes) ? item.changes : []) {
         const path = isObject(change) ? str(change.path) : null;
-        if (path !== null && !digest.filesChanged.includes(path)) digest.filesChanged.push(path);
+        if (path === null || digest.filesChanged.length >= MAX_LISTED) continue;
+        const kept = capText(path, MAX_ITEM_BYTES, WHOLE);
+        if (!digest.filesChanged.includes(kept)) digest.filesChanged.push(kept);
       }
       break;
   }

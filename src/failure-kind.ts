@@ -24,7 +24,7 @@ export type FailureKind =
   | { kind: 'permanent' };
 
 const TRANSIENT =
-  /high demand|stream disconnected|stream closed before|connection failed|error sending request|idle timeout|too many requests|\b429\b|\b50[0-4]\b|internal server error|service unavailable|overloaded/i;
+  /high demand|stream disconnected|stream closed before|connection failed|error sending request|idle timeout|waiting for (the )?network|too many requests|\b429\b|\b50[0-4]\b|internal server error|service unavailable|overloaded/i;
 const NEVER_RETRY = /unauthori[sz]ed|\b401\b|\b403\b|not logged in|log ?in again|invalid api key|no rollout found|trusted directory/i;
 /** When the usage limit reason gives no time, try again after this long. */
 const DEFAULT_USAGE_WAIT_MS = 30 * 60_000;

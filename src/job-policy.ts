@@ -2,9 +2,9 @@
 // worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
+import { join } from 'node:path';
 import * as z from 'zod';
-import { unsafeOwnership } from './spool-layout.js';
+import { isWithin, unsafeOwnership } from './spool-layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
@@ -77,12 +77,6 @@ export async function loadPolicy(root: string): Promise<JobPolicy> {
   return parsed.data.policy ?? DEFAULT_POLICY;
 }
 
-/** `inner` is `outer` or lies inside it (both real, absolute paths; pure). */
-const within = (inner: string, outer: string) => {
-  const rel = relative(outer, inner);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-};
-
 /**
  * Checks a job against the policy (pure). `repo.owned`: whether the worker's user owns the repo;
  * `repo.real`: the repo's real path (symlinks resolved), so a link cannot lead outside the prefixes;
@@ -94,10 +88,10 @@ export function checkPolicy(
   policy: JobPolicy,
   repo: { real: string; owned: boolean; spoolRoot: string },
 ): PolicyViolation | null {
-  if (within(repo.spoolRoot, repo.real)) {
+  if (isWithin(repo.spoolRoot, repo.real)) {
     return { rule: 'repo', message: `repo ${repo.real} contains the codex-spool root ${repo.spoolRoot}: a job there could rewrite the queue's policy and state` };
   }
-  if (within(repo.real, repo.spoolRoot)) {
+  if (isWithin(repo.real, repo.spoolRoot)) {
     return { rule: 'repo', message: `repo ${repo.real} is inside the codex-spool root ${repo.spoolRoot}` };
   }
   if (spec.sandbox && !policy.sandboxes.includes(spec.sandbox)) {

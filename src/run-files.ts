@@ -1,9 +1,10 @@
 // runs/<run-id>/: one directory per Codex run, holding everything it produced.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunMeta, type RunFiles } from './job-schema.js';
 import { writeJsonAtomic } from './atomic-file.js';
+import { MAX_FINAL_MESSAGE_BYTES } from './run-summary.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
 export function newRunId(now = new Date()): string {
@@ -40,8 +41,17 @@ export async function readMeta(files: RunFiles): Promise<RunMeta> {
   return RunMeta.parse(JSON.parse(await readFile(files.meta, 'utf8')));
 }
 
-/** The last agent message Codex wrote with `-o`, or null when it wrote none (empty on a failed turn). */
-export async function readLastMessage(files: RunFiles): Promise<string | null> {
-  const text = await readFile(files.last_message, 'utf8').catch(() => '');
-  return text === '' ? null : text;
+/**
+ * The last agent message Codex wrote with `-o`, or null when it wrote none (empty on a failed turn).
+ * Only its head is read (Codex's output has no size limit); the summary cuts it and names the file.
+ */
+export async function readLastMessage(files: RunFiles, maxBytes = MAX_FINAL_MESSAGE_BYTES + 4): Promise<string | null> {
+  const file = await open(files.last_message, 'r').catch(() => null);
+  if (!file) return null;
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);
+    return bytesRead === 0 ? null : buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await file.close();
+  }
 }

@@ -110,7 +110,7 @@ async function runValidJob(
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
   const task = job.resume_session ? CONTINUE_PREFIX + job.task : job.task;
-  const argv = codexArgv({ spec: { ...job, task, repo: worktree?.path ?? repo }, resumeSession, lastMessageFile: files.last_message });
+  const argv = codexArgv({ spec: { ...job, repo: worktree?.path ?? repo }, resumeSession, lastMessageFile: files.last_message });
   const meta: RunMeta = {
     run_id: runId,
     job_id: claim.id,
@@ -143,6 +143,7 @@ async function runValidJob(
     outcome = await runCodex({
       codexBin: ctx.codexBin,
       argv,
+      prompt: task,
       eventsFile: files.events,
       logFile: files.log,
       timeoutMs: job.timeout_s === undefined ? ctx.defaultTimeoutMs : job.timeout_s * 1000,

@@ -1,21 +1,38 @@
 // Deciding how a run ended and what its summary says. Pure.
 import type { CodexRunOutcome } from './codex-runner.js';
 import type { RunMeta, RunFiles, RunStatus, RunSummary } from './job-schema.js';
+import { capText } from './text-cap.js';
 
-/** succeeded only on exit 0 with no failed turn; cancelled or timed_out when we stopped it for that. */
+/** Longest final message a summary or job result holds; the whole one stays in last-message.txt. */
+export const MAX_FINAL_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * succeeded only on exit 0 with no failed turn; cancelled or timed_out when we stopped it for that —
+ * except a stall while Codex only waited for the network: that is a failure of the network (transient).
+ */
 export function runStatusOf(
-  outcome: Pick<CodexRunOutcome, 'exitCode' | 'timedOut' | 'digest'> & { cancelled?: boolean },
+  outcome: Pick<CodexRunOutcome, 'exitCode' | 'timedOut' | 'digest'> & { cancelled?: boolean; waitingForNetwork?: string | null },
 ): RunStatus {
   if (outcome.cancelled) return 'cancelled';
+  if (outcome.waitingForNetwork) return 'failed';
   if (outcome.timedOut) return 'timed_out';
   return outcome.exitCode === 0 && !outcome.digest.turnFailed ? 'succeeded' : 'failed';
+}
+
+/** Why we stopped the run, if we did for a time limit. */
+function limitError({ timedOut, stalled, waitingForNetwork }: CodexRunOutcome): string[] {
+  if (!timedOut) return [];
+  if (waitingForNetwork) {
+    return [`stopped: no progress within the stall limit while Codex was waiting for the network (last: ${waitingForNetwork})`];
+  }
+  return [stalled ? 'stopped: no progress from Codex within the stall limit' : 'stopped: the time limit was reached'];
 }
 
 export interface SummaryInput {
   meta: RunMeta;
   outcome: CodexRunOutcome;
   files: RunFiles;
-  /** Contents of `-o` (preferred: exactly what Codex called its last message). */
+  /** Contents of `-o` (preferred: exactly what Codex called its last message); may be only its head. */
   lastMessage: string | null;
   endedAt: Date;
 }
@@ -25,10 +42,10 @@ export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: Sum
   const errors = [
     ...(outcome.spawnError ? [outcome.spawnError] : []),
     ...(outcome.cancelled ? ['cancelled by the user'] : []),
-    ...(outcome.timedOut ? [outcome.stalled ? 'stopped: no Codex event within the stall limit' : 'stopped: the time limit was reached'] : []),
+    ...limitError(outcome),
     ...digest.errors,
   ];
-  const commands = digest.commands;
+  const finalMessage = lastMessage ?? digest.lastAgentMessage;
   return {
     run_id: meta.run_id,
     job_id: meta.job_id,
@@ -42,13 +59,9 @@ export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: Sum
     started_at: meta.started_at,
     ended_at: endedAt.toISOString(),
     elapsed_seconds: round2((endedAt.getTime() - Date.parse(meta.started_at)) / 1000),
-    final_message: lastMessage ?? digest.lastAgentMessage,
+    final_message: finalMessage === null ? null : capText(finalMessage, MAX_FINAL_MESSAGE_BYTES, files.last_message),
     usage: digest.usage,
-    commands: {
-      count: commands.length,
-      failed: commands.filter((c) => c.exit_code !== 0).length,
-      items: commands,
-    },
+    commands: { count: digest.commandCount, failed: digest.commandsFailed, items: digest.commands },
     files_changed: { count: digest.filesChanged.length, paths: digest.filesChanged },
     errors,
     files,

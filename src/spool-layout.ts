@@ -1,6 +1,6 @@
 // Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
 import { mkdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
 export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
@@ -72,4 +72,10 @@ export function isJobFileName(name: string): boolean {
 /** The job id of a job file name. */
 export function jobIdOf(name: string): string {
   return name.slice(0, -'.json'.length);
+}
+
+/** `inner` is `outer` or lies inside it (absolute paths, compared as written; pure). */
+export function isWithin(inner: string, outer: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

@@ -1,11 +1,23 @@
 // The core path against the REAL Codex CLI, pointed at a mock Responses server on 127.0.0.1.
 // The worker runs as a child process; the test talks to it only through the spool and the CLI.
 import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
 import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
-import { cli, jobsIn, killStarted, makeTempRoot, readJson, startWorker, waitForFinished, type TempRoot } from './helpers/spool-env.js';
+import {
+  cli,
+  endSpoolTest,
+  jobsIn,
+  killStarted,
+  makeTempRoot,
+  readJson,
+  startWorker,
+  waitFor,
+  waitForFinished,
+  type TempRoot,
+} from './helpers/spool-env.js';
 
 let mock: MockServer;
 let t: TempRoot;
@@ -170,5 +182,62 @@ describe('core path with the real Codex CLI', () => {
     expect(jobRuns.filter((m) => m.job_id.startsWith('many-'))).toHaveLength(20);
     expect(await jobsIn(t, 'active')).toEqual([]);
     await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a 200 KiB task, new and resumed, goes to Codex on stdin: the model gets all of it, argv (what ps shows) never holds it', async () => {
+    const worker = startWorker(t, [], codexBin());
+    const task = (tag: string) => `${tag} BEGIN ${'lorem ipsum '.repeat(17_000)}END ${tag}`; // ~200 KiB
+    mock.script([{ kind: 'message', text: 'long done' }, { kind: 'message', text: 'long resumed' }]);
+    const before = mock.requests.length;
+    await waitFor('the inbox', () => readdir(join(t.root, 'spool', 'inbox')).then(() => true, () => false));
+    for (const [id, resume] of [['long', undefined], ['long-more', 'long']] as const) {
+      await writeFile(join(t.root, 'spool', 'inbox', `${id}.json`), JSON.stringify({ repo, task: task(id), resume }));
+      const { state, record } = await waitForFinished(t, id);
+      expect(record.result.error).toBeNull();
+      expect(state).toBe('done');
+      const meta = await readJson(join(record.result.summary, '..', 'meta.json'));
+      expect(meta.argv.at(-1)).toBe('-');
+      expect(meta.argv.join(' ')).not.toContain('lorem');
+      expect(meta.argv.join(' ').length).toBeLessThan(1000);
+    }
+    const [first, resumed] = mock.requests.slice(before);
+    expect(inputTexts(first!.body)).toContain(JSON.stringify(task('long')).slice(1, -1));
+    expect(inputTexts(resumed!.body)).toContain(JSON.stringify(task('long-more')).slice(1, -1));
+    expect(resumed!.threadId).toBe(first!.threadId);
+    await worker.stop();
+  });
+});
+
+describe('the real Codex CLI with no network', () => {
+  it('a run that only waits for the network ("Reconnecting... waiting for network") is stopped at the stall limit and deferred as transient', async () => {
+    const n = await makeTempRoot();
+    try {
+      const nrepo = await n.repo('offline');
+      // A port nobody listens on: connection refused. Codex's default (unbounded) reconnecting is on.
+      const port = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = s.address() as { port: number };
+          s.close(() => resolve(port));
+        });
+      });
+      await writeCodexHome(n.env.CODEX_HOME!, `http://127.0.0.1:${port}/v1`, [nrepo]);
+      const config = join(n.env.CODEX_HOME!, 'config.toml');
+      await writeFile(config, (await readFile(config, 'utf8')).replace('unbounded_connection_retries = false', 'unbounded_connection_retries = true'));
+      const worker = startWorker(n, ['--stall-timeout', '1', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
+      await waitFor('the inbox', () => readdir(join(n.root, 'spool', 'inbox')).then(() => true, () => false));
+      await writeFile(join(n.root, 'spool', 'inbox', 'offline.json'), JSON.stringify({ repo: nrepo, task: 'needs the network', max_attempts: 3 }));
+      const deferred = await waitFor('offline deferred', async () => ((await jobsIn(n, 'deferred')).includes('offline.json') ? readJson(join(n.root, 'spool', 'deferred', 'offline.json')) : null));
+      expect(deferred.attempts).toBe(1);
+      expect(Date.parse(deferred.not_before)).toBeGreaterThan(Date.now() + 60_000);
+      expect(worker.log()).toMatch(/deferred offline until \S+: transient failure \(stopped: no progress within the stall limit while Codex was waiting for the network \(last: Reconnecting\.\.\. waiting for network/);
+      const runs = await readdir(join(n.root, 'runs'));
+      const summary = await readJson(join(n.root, 'runs', runs[0]!, 'summary.json'));
+      expect(summary.status).toBe('failed');
+      expect(summary.errors.join('\n')).not.toMatch(/^Reconnecting/m); // notices are not errors
+      expect(await jobsIn(n, 'active')).toEqual([]);
+      await worker.stop();
+    } finally {
+      await endSpoolTest(n);
+    }
   });
 });

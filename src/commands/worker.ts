@@ -1,10 +1,18 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
+import { tmpdir } from 'node:os';
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
+import { CliError, EXIT, boundedInt, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { loadPolicy } from '../job-policy.js';
 import { codexVersion } from '../codex-runner.js';
+import { onDoneSettled, stopOnDone } from '../on-done.js';
+import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { Worker } from '../worker.js';
-import { unsafeSpoolDirs } from '../spool-layout.js';
+import { isWithin, unsafeSpoolDirs } from '../spool-layout.js';
+
+// Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
+const WHY = ' (a timer holds at most 2^31-1 ms)';
+const ms = (name: string) => boundedInt(name, 1, MAX_TIMER_MS, WHY);
+const seconds = (name: string) => boundedInt(name, 1, Math.floor(MAX_TIMER_MS / 1000), WHY);
 
 interface WorkerCommandOptions {
   concurrency: number;
@@ -28,16 +36,16 @@ export function workerCommand(): Command {
     .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
     .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')
     .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI)')
-    .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', positiveInt('--poll'))
-    .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', positiveInt('--grace-ms'), 10_000)
-    .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', positiveInt('--settle-ms'), 50)
-    .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', positiveInt('--reject-after-ms'), 5_000)
-    .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', positiveInt('--default-timeout'), 4 * 3600)
-    .option('--stall-timeout <seconds>', 'stop a run after this long without a Codex event', positiveInt('--stall-timeout'), 600)
-    .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', positiveInt('--retry-delay-ms'), 30_000)
+    .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', ms('--poll'))
+    .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', ms('--grace-ms'), 10_000)
+    .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', ms('--settle-ms'), 50)
+    .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', ms('--reject-after-ms'), 5_000)
+    .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', seconds('--default-timeout'), 4 * 3600)
+    .option('--stall-timeout <seconds>', 'stop a run after this long without progress (a thread, turn or item event)', seconds('--stall-timeout'), 600)
+    .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', ms('--retry-delay-ms'), 30_000)
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
     .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
-    .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', positiveInt('--rescan-ms'), 2_000)
+    .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', ms('--rescan-ms'), 2_000)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
       const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
@@ -83,8 +91,15 @@ export function workerCommand(): Command {
         process.on('SIGTERM', stop).on('SIGINT', stop);
       });
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
+      // Codex's workspace-write sandbox lets commands write in /tmp and $TMPDIR: a root there is within reach of jobs.
+      if (['/tmp', tmpdir()].some((dir) => isWithin(layout.root, dir))) log(`worker: warning: the root is under ${tmpdir()} or /tmp, which sandboxed Codex commands may write to`);
       await worker.start();
-      if (!opts.once) await stopped;
-      else if (worker.troubles) throw new CliError(`${worker.troubles} job(s) could not be handled (see the log above); they are left for the next run`);
+      // --on-done commands run beside the jobs: --once lets them finish (each within its timeout); a
+      // stopped worker ends them, so that nothing it started outlives it.
+      if (opts.once) await onDoneSettled();
+      else await stopped.then(stopOnDone);
+      if (opts.once && worker.troubles) {
+        throw new CliError(`${worker.troubles} job(s) could not be handled (see the log above); they are left for the next run`);
+      }
     });
 }

@@ -5,6 +5,8 @@ import {
   emptyDigest,
   errorFromLogLine,
   foldEventLine,
+  MAX_ERROR_BYTES,
+  MAX_ERRORS,
   sessionIdFromBannerLine,
   type EventDigest,
 } from '../../src/codex-events.js';
@@ -117,8 +119,18 @@ describe('foldEventLine on lines that are not events', () => {
   ];
   for (const line of junk) {
     it(`ignores ${JSON.stringify(line)}`, () => {
-      const d = foldEventLine(emptyDigest(), line);
-      expect(d).toEqual(emptyDigest());
+      // A well-typed event with a bad payload still shows progress; it adds nothing else.
+      const { progress, ...rest } = foldEventLine(emptyDigest(), line);
+      const { progress: none, ...empty } = emptyDigest();
+      expect(rest).toEqual(empty);
+      const event = (() => {
+        try {
+          return JSON.parse(line);
+        } catch {
+          return null;
+        }
+      })();
+      expect(progress).toBe(/^(thread|turn|item)\./.test(event?.type) ? 1 : none);
     });
   }
 
@@ -142,6 +154,62 @@ describe('foldEventLine on lines that are not events', () => {
   it('a command without a numeric exit code records null', () => {
     const d = foldEventLine(emptyDigest(), '{"type":"item.completed","item":{"type":"command_execution","command":"ls","exit_code":null}}');
     expect(d.commands).toEqual([{ command: 'ls', exit_code: null }]);
+  });
+});
+
+describe('progress and reconnecting (what the stall limit watches)', () => {
+  // The lines Codex 0.169 prints with no network (default features) and while retrying a request.
+  const waiting = '{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}';
+  const retrying = '{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion: idle timeout waiting for SSE)"}';
+
+  it('thread.*, turn.* and item.* events are progress; error events and junk are not', () => {
+    const d = emptyDigest();
+    for (const line of ['{"type":"thread.started","thread_id":"x"}', '{"type":"turn.started"}', '{"type":"item.started","item":{}}']) {
+      foldEventLine(d, line);
+    }
+    expect(d.progress).toBe(3);
+    for (const line of [waiting, retrying, '{"type":"error","message":"boom"}', 'not json', '{"type":"session.x"}']) foldEventLine(d, line);
+    expect(d.progress).toBe(3);
+  });
+
+  it('reconnect notices are not errors: the last one since the last progress is kept, progress clears it', () => {
+    const d = foldEventLine(foldEventLine(emptyDigest(), '{"type":"turn.started"}'), waiting);
+    expect(d.errors).toEqual([]);
+    expect(d.reconnecting).toBe('Reconnecting... waiting for network (Connection failed: error sending request)');
+    foldEventLine(d, retrying);
+    expect(d.reconnecting).toMatch(/^Reconnecting\.\.\. 2\/5/);
+    foldEventLine(d, '{"type":"item.completed","item":{"type":"agent_message","text":"hi"}}');
+    expect(d.reconnecting).toBeNull();
+    foldEventLine(d, '{"type":"error","message":"stream disconnected"}');
+    expect(d.errors).toEqual(['stream disconnected']);
+  });
+});
+
+describe('bounds: whatever Codex prints, the digest stays small', () => {
+  it('an error text is cut with a marker saying where the whole text is', () => {
+    const d = foldEventLine(emptyDigest(), JSON.stringify({ type: 'error', message: 'e'.repeat(100_000) }));
+    expect(Buffer.byteLength(d.errors[0]!)).toBeLessThan(MAX_ERROR_BYTES + 200);
+    expect(d.errors[0]).toMatch(/^e+\n… \[cut after 4096 bytes; the whole text is in the run's events.jsonl or codex.log\]$/);
+  });
+
+  it('keeps at most MAX_ERRORS errors, the first ones', () => {
+    const d = emptyDigest();
+    for (let i = 0; i < 100; i++) addError(d, `error ${i}`);
+    expect(d.errors).toHaveLength(MAX_ERRORS);
+    expect(d.errors[0]).toBe('error 0');
+  });
+
+  it('lists at most 500 commands and paths, each cut; the counts cover every command', () => {
+    const d = emptyDigest();
+    for (let i = 0; i < 600; i++) {
+      foldEventLine(d, JSON.stringify({ type: 'item.completed', item: { type: 'command_execution', command: `c${i} ${'x'.repeat(5000)}`, exit_code: i % 2 } }));
+      foldEventLine(d, JSON.stringify({ type: 'item.completed', item: { type: 'file_change', changes: [{ path: `/p${i}` }] } }));
+    }
+    expect(d.commandCount).toBe(600);
+    expect(d.commandsFailed).toBe(300);
+    expect(d.commands).toHaveLength(500);
+    expect(Math.max(...d.commands.map((c) => Buffer.byteLength(c.command)))).toBeLessThan(1200);
+    expect(d.filesChanged).toHaveLength(500);
   });
 });
 

@@ -15,6 +15,12 @@ describe('classifyFailure', () => {
     expect(classifyFailure(['fake failure'], now).kind).toBe('permanent');
     expect(classifyFailure([], now).kind).toBe('permanent');
   });
+
+  it('a run stopped while Codex was waiting for the network is transient', () => {
+    const stopped = 'stopped: no progress within the stall limit while Codex was waiting for the network (last: Reconnecting... 2/5)';
+    expect(classifyFailure([stopped, 'turn interrupted'], now).kind).toBe('transient');
+    expect(classifyFailure(['Reconnecting... waiting for network (Connection failed: error sending request)'], now).kind).toBe('transient');
+  });
 });
 
 describe('usageLimitResetAt', () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { emptyDigest, type EventDigest } from '../../src/codex-events.js';
 import type { CodexRunOutcome } from '../../src/codex-runner.js';
 import { RunSummary, type RunFiles, type RunMeta } from '../../src/job-schema.js';
-import { buildSummary, runStatusOf } from '../../src/run-summary.js';
+import { classifyFailure } from '../../src/failure-kind.js';
+import { MAX_FINAL_MESSAGE_BYTES, buildSummary, runStatusOf } from '../../src/run-summary.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
 const RESUMED = '01a2122a-f06c-77d0-9cc3-29b53f2de4d6';
@@ -40,6 +41,7 @@ function outcome(over: Partial<CodexRunOutcome> = {}, digest: Partial<EventDiges
     signal: null,
     timedOut: false,
     stalled: false,
+    waitingForNetwork: null,
     stopped: false,
     cancelled: false,
     spawnError: null,
@@ -82,6 +84,8 @@ describe('buildSummary', () => {
             { command: 'b', exit_code: 2 },
             { command: 'c', exit_code: null },
           ],
+          commandCount: 3,
+          commandsFailed: 2,
           filesChanged: ['/repo/x', '/repo/y'],
         },
       ),
@@ -163,6 +167,38 @@ describe('buildSummary', () => {
     expect(fromMeta.session_id).toBe(RESUMED);
     const fromDigest = buildSummary({ meta: meta({ session_id: RESUMED }), outcome: outcome({}, { sessionId: SESSION }), files, lastMessage: null, endedAt });
     expect(fromDigest.session_id).toBe(SESSION);
+  });
+
+  it('a stall while Codex only waited for the network: failed (not timed_out), an error saying so, classified transient', () => {
+    const notice = 'Reconnecting... waiting for network (Connection failed: error sending request)';
+    const s = buildSummary({
+      meta: meta(),
+      outcome: outcome({ exitCode: 1, timedOut: true, stalled: true, waitingForNetwork: notice }, { errors: ['turn interrupted'] }),
+      files,
+      lastMessage: null,
+      endedAt,
+    });
+    expect(s.status).toBe('failed');
+    expect(s.errors[0]).toBe(`stopped: no progress within the stall limit while Codex was waiting for the network (last: ${notice})`);
+    expect(classifyFailure(s.errors, endedAt).kind).toBe('transient');
+    // An ordinary stall stays a timeout, which is not retried.
+    const plain = buildSummary({ meta: meta(), outcome: outcome({ timedOut: true, stalled: true }), files, lastMessage: null, endedAt });
+    expect(plain.status).toBe('timed_out');
+    expect(plain.errors).toEqual(['stopped: no progress from Codex within the stall limit']);
+  });
+
+  it('a huge final message is cut to 64 KiB with a marker naming last-message.txt; a short one is kept whole', () => {
+    const huge = 'é'.repeat(100_000); // 2 bytes each: the cut must not split one
+    for (const [lastMessage, digestMessage] of [[huge, null], [null, huge]] as const) {
+      const s = buildSummary({ meta: meta(), outcome: outcome({}, { lastAgentMessage: digestMessage }), files, lastMessage, endedAt });
+      const [head, marker] = s.final_message!.split('\n… ');
+      expect(head).toBe('é'.repeat(MAX_FINAL_MESSAGE_BYTES / 2));
+      expect(marker).toBe(`[cut after ${MAX_FINAL_MESSAGE_BYTES} bytes; the whole text is in ${files.last_message}]`);
+    }
+    const odd = buildSummary({ meta: meta(), outcome: outcome(), files, lastMessage: `x${huge}`, endedAt });
+    expect(odd.final_message!.split('\n… ')[0]).toBe(`x${'é'.repeat(MAX_FINAL_MESSAGE_BYTES / 2 - 1)}`);
+    const small = buildSummary({ meta: meta(), outcome: outcome(), files, lastMessage: 'é'.repeat(1000), endedAt });
+    expect(small.final_message).toBe('é'.repeat(1000));
   });
 
   it('usage null and empty lists when nothing happened', () => {
