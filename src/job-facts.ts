@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RejectionError, RunStatus } from './job-schema.js';
-import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
+import { runMetaOf, type JobView } from './job-lookup.js';
 import type { JobState, SpoolLayout } from './spool-layout.js';
 
 /** One job's facts. Fields that do not apply to its state are null. */
@@ -34,20 +34,6 @@ export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies
 /** True for done, failed and rejected. */
 export function isFinished(state: JobState): boolean {
   return (FINISHED_STATES as readonly JobState[]).includes(state);
-}
-
-/**
- * Where findJobView looks, in order. done/failed first: a finished file is the truth, even in the instant
- * its active copy still exists; rejected last: a rejected id may have been queued again since.
- */
-export const LOOKUP_ORDER = ['done', 'failed', 'inbox', 'deferred', 'active', 'rejected'] as const satisfies readonly JobState[];
-
-/**
- * lookupJob in LOOKUP_ORDER, asked twice when the first answer is "nowhere": a job that moved between
- * two of its stat calls (active → inbox, or active → done) is missed once, not twice in a row.
- */
-export async function findJobView(layout: SpoolLayout, id: string): Promise<JobView | null> {
-  return (await lookupJob(layout, id, LOOKUP_ORDER)) ?? lookupJob(layout, id, LOOKUP_ORDER);
 }
 
 /** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */

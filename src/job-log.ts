@@ -3,8 +3,7 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorLine, renderEvent, renderLog } from './event-render.js';
-import { findJobView } from './job-facts.js';
-import { runSummaryOf, type JobView } from './job-lookup.js';
+import { findJobView, runSummaryOf, type JobView } from './job-lookup.js';
 import { LineTail } from './file-tail.js';
 import { runFiles } from './run-files.js';
 import type { SpoolLayout } from './spool-layout.js';

@@ -1,8 +1,12 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JobId } from '../src/job-schema.js';
+import { JOB_STATES } from '../src/spool-layout.js';
+import { hostileArg } from './helpers/hostile.js';
 import {
   cli,
   jobsIn,
@@ -28,6 +32,61 @@ const processesRunning = (cmd: string) =>
   execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.trim() === cmd).length;
 const submit = (id: string, task: string, ...extra: string[]) =>
   cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
+
+/** Every file and directory under `dir` (files with size and mtime), but for the directories left out. */
+async function tree(dir: string, leaveOut: string[], out: Record<string, string> = {}): Promise<Record<string, string>> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if (leaveOut.includes(path)) continue;
+    const st = await lstat(path);
+    out[relative(t.dir, path)] = st.isDirectory() ? 'dir' : `${st.size} ${st.mtimeMs}`;
+    if (st.isDirectory()) await tree(path, leaveOut, out);
+  }
+  return out;
+}
+
+describe('job id arguments', () => {
+  it('a path or any malformed id: exit 2, one message, no file touched; an unknown id: exit 3 (every command)', async () => {
+    // A finished job x, and files named x.json wherever a path-shaped id could reach.
+    for (const state of JOB_STATES) await mkdir(join(t.root, 'spool', state), { recursive: true });
+    await mkdir(join(t.root, 'runs'));
+    await mkdir(join(t.root, 'done'));
+    const result = { run_id: null, session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'x', error: null, summary: null };
+    await writeFile(join(t.root, 'spool', 'done', 'x.json'), JSON.stringify({ repo, task: 'x', result }));
+    for (const path of [join(t.root, 'x.json'), join(t.root, 'done', 'x.json'), join(t.root, 'spool', 'x.json'), join(t.dir, 'x.json')]) {
+      await writeFile(path, '{}');
+    }
+    // resume of x queues a new job: the inbox may change, nothing else.
+    const leaveOut = [join(t.root, 'spool', 'inbox')];
+    const before = await tree(t.dir, leaveOut);
+    const argv = (command: string, id: string): string[] =>
+      ({
+        cancel: ['cancel', '--wait', '1', '--', id],
+        resume: ['resume', '--task', 'more', '--', id],
+        wait: ['wait', '--timeout', '1', '--', id],
+      })[command] ?? [command, '--', id];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status'),
+        hostileArg.filter((s) => !s.includes('\0')), // no process argument can hold a NUL
+        async (command, id) => {
+          const r = await cli(t, argv(command, id));
+          if (!JobId.safeParse(id).success) {
+            expect(r.code, `${command} ${JSON.stringify(id)}`).toBe(2);
+            expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
+          } else if (id !== 'x') {
+            expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });
+          }
+          expect(await tree(t.dir, leaveOut)).toEqual(before);
+        },
+      ),
+      {
+        numRuns: 40,
+        examples: ['cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status'].map((c) => [c, '../done/x']),
+      },
+    );
+  }, 300_000);
+});
 
 describe('cancel', () => {
   it('a queued job moves to failed as cancelled and never runs', async () => {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { cancelQueuedJob } from '../job-control.js';
-import { lookupJob } from '../job-lookup.js';
+import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import type { SpoolLayout } from '../spool-layout.js';
 
 export function cancelCommand(): Command {
@@ -13,8 +13,9 @@ export function cancelCommand(): Command {
     .argument('<id>', 'job id')
     .option('--wait <seconds>', 'how long to wait for a running job to stop', positiveInt('--wait'), 60)
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { wait: number; json?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { wait: number; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
+      const id = parseJobIdArg(arg);
       const outcome = await cancel(layout, id, opts.wait * 1000);
       process.stdout.write(opts.json ? `${JSON.stringify({ id, ...outcome })}\n` : `${id} ${outcome.state}\n`);
       if (outcome.state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
@@ -23,8 +24,8 @@ export function cancelCommand(): Command {
 
 async function cancel(layout: SpoolLayout, id: string, waitMs: number): Promise<{ state: string }> {
   for (;;) {
-    const job = await lookupJob(layout, id);
-    if (!job) throw new CliError(`no job "${id}"`, EXIT.notFound);
+    const job = await findJobView(layout, id);
+    if (!job) throw noSuchJob([id]);
     if (job.state === 'inbox' || job.state === 'deferred') {
       if (await cancelQueuedJob(layout, id, job.state)) return { state: 'cancelled' };
       continue; // a worker claimed it meanwhile: cancel it as a running job
@@ -39,7 +40,7 @@ async function cancel(layout: SpoolLayout, id: string, waitMs: number): Promise<
 async function waitUntilInactive(layout: SpoolLayout, id: string, waitMs: number): Promise<{ state: string }> {
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
-    const job = await lookupJob(layout, id);
+    const job = await findJobView(layout, id);
     if (job && job.state !== 'active') return { state: job.result?.status ?? job.state };
     await sleep(200);
   }
