@@ -1,4 +1,5 @@
-// Small text formatting shared by the read commands: durations, one-line truncation, token usage. Pure.
+// Small text formatting shared by the read commands: durations, one-line truncation, token usage, and
+// untrusted text made safe to show (see safe-text.ts). Pure.
 import { isAbsolute, relative } from 'node:path';
 import { JobId, type Usage } from './job-schema.js';
 import { safeLine } from './safe-text.js';
@@ -15,9 +16,12 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(s / 86400)}d${two(Math.floor((s % 86400) / 3600))}h`;
 }
 
-/** Text on one line (whitespace runs collapsed) of at most `max` characters, `…` marking a cut. */
+/**
+ * Text on one line (whitespace runs collapsed, every other control shown as an escape: see safeLine) of at
+ * most `max` characters, `…` marking a cut.
+ */
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = safeLine(text.replace(/\s+/g, ' ').trim());
   return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
 }
 

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { cancelQueuedJob } from '../job-control.js';
 import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
+import { safeJson } from '../safe-text.js';
 import type { SpoolLayout } from '../spool-layout.js';
 
 export function cancelCommand(): Command {
@@ -17,7 +18,7 @@ export function cancelCommand(): Command {
       const layout = layoutOf(cmd);
       const id = parseJobIdArg(arg);
       const outcome = await cancel(layout, id, opts.wait * 1000);
-      process.stdout.write(opts.json ? `${JSON.stringify({ id, ...outcome })}\n` : `${id} ${outcome.state}\n`);
+      process.stdout.write(opts.json ? `${safeJson({ id, ...outcome })}\n` : `${id} ${outcome.state}\n`);
       if (outcome.state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
     });
 }

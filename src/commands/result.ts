@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { findJobOrFail } from '../job-lookup.js';
 import { formatResult, resultReport } from '../result-report.js';
+import { safeJson } from '../safe-text.js';
 
 const HELP = `
 Prints: status, exit code, elapsed time, session id, token usage, files changed, the command that
@@ -28,7 +29,7 @@ export function resultCommand(): Command {
       const job = await findJobOrFail(layout, arg);
       const id = job.id;
       const report = await resultReport(layout, job);
-      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatResult(report));
+      process.stdout.write(opts.json ? `${safeJson(report)}\n` : formatResult(report));
       if (report.status === null) throw new CliError(`job ${id} has not finished (${report.state})`, EXIT.pending);
       if (report.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${report.status})`, EXIT.failed);
     });

@@ -5,6 +5,7 @@ import { factsOf, type JobFacts } from '../job-facts.js';
 import { statusTable } from '../job-format.js';
 import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../job-listing.js';
 import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
+import { safeJson } from '../safe-text.js';
 import { JOB_STATES } from '../spool-layout.js';
 
 interface StatusOptions {
@@ -36,7 +37,7 @@ export function statusCommand(): Command {
         const ids = args.map(parseJobIdArg);
         const views = await Promise.all(ids.map((id) => findJobView(layout, id)));
         const jobs = await Promise.all(views.flatMap((v) => (v ? [factsOf(layout, v)] : [])));
-        process.stdout.write(opts.json ? `${JSON.stringify({ jobs: jobs.map(brief) })}\n` : lines(jobs.length ? statusTable(jobs) : []));
+        process.stdout.write(opts.json ? `${safeJson({ jobs: jobs.map(brief) })}\n` : lines(jobs.length ? statusTable(jobs) : []));
         const missing = ids.filter((_, i) => !views[i]);
         if (missing.length) throw noSuchJob(missing);
         return;
@@ -44,7 +45,7 @@ export function statusCommand(): Command {
       const { shown, counts, omitted } = selectForStatus(listJobEntries(layout), opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ jobs: jobs.map(brief), counts, omitted })}\n`);
+        process.stdout.write(`${safeJson({ jobs: jobs.map(brief), counts, omitted })}\n`);
         return;
       }
       process.stdout.write(lines([...(jobs.length ? statusTable(jobs) : []), totals(counts, omitted)]));

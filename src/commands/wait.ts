@@ -5,6 +5,7 @@ import { FINISHED_STATES, factsOf } from '../job-facts.js';
 import { resultLine } from '../job-format.js';
 import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import { waitForJobs } from '../job-wait.js';
+import { safeJson } from '../safe-text.js';
 
 interface WaitOptions {
   timeout?: number;
@@ -41,7 +42,7 @@ export function waitCommand(): Command {
         }),
       );
       process.stdout.write(
-        opts.json ? `${JSON.stringify({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
+        opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
       );
       if (unfinished.length) throw new CliError(`timed out after ${opts.timeout}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');
