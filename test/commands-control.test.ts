@@ -1,6 +1,6 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { JOB_STATES } from '../src/spool-layout.js';
 import { hostileArg } from './helpers/hostile.js';
 import {
   cli,
+  startCli,
   jobsIn,
   endSpoolTest,
   fakeCodexSpool,
@@ -117,6 +118,31 @@ describe('cancel', () => {
     await waitFor('no process of the run left', () => processesRunning('sleep 41.5') === 0, 5_000);
     expect(await readdir(join(t.root, 'spool', 'active'))).toEqual([]);
     await worker.stop();
+  });
+
+  it('a run that ends otherwise while the request is on its way: its real end, exit 1, and no request left behind', async () => {
+    // No worker: the test plays the worker whose run ends (succeeded) just as the request is written.
+    for (const state of ['active', 'done']) await mkdir(join(t.root, 'spool', state), { recursive: true });
+    const activePath = join(t.root, 'spool', 'active', 'racy.json');
+    const requestPath = join(t.root, 'spool', 'active', 'racy.cancel');
+    await writeFile(activePath, JSON.stringify({ repo, task: 'x', run_id: 'run-1' }));
+    const cancel = startCli(t, ['cancel', 'racy', '--wait', '60']);
+    const request = await waitFor('the cancel request', () => readIfExists(requestPath));
+    expect(request.split('\n')[0]).toBe('run-1'); // it names the run it cancels
+    const result = { run_id: 'run-1', session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'done', error: null, summary: null };
+    await writeFile(join(t.root, 'spool', 'done', 'racy.json'), JSON.stringify({ repo, task: 'x', result }));
+    await unlink(activePath);
+    const r = await cancel.done;
+    expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'codex-spool: racy had already ended: succeeded\n' });
+    expect(await readIfExists(requestPath)).toBeNull(); // it would cancel a later job of the same id
+  });
+
+  it('a job claimed but not started yet: the request says "pending"; still running at --wait: exit 4', async () => {
+    await mkdir(join(t.root, 'spool', 'active'), { recursive: true });
+    await writeFile(join(t.root, 'spool', 'active', 'early.json'), JSON.stringify({ repo, task: 'x' }));
+    const r = await cli(t, ['cancel', 'early', '--wait', '1']);
+    expect(r).toMatchObject({ code: 4, stdout: 'early cancel requested' });
+    expect((await readIfExists(join(t.root, 'spool', 'active', 'early.cancel')))?.split('\n')[0]).toBe('pending');
   });
 
   it('an unknown id exits 3; a finished job cannot be cancelled (exit 1)', async () => {
