@@ -217,32 +217,79 @@ describe('retry and resume', () => {
   });
 });
 
+/** Makes a finished job look `days` old: its file's mtime and its run's id (run ids carry their time). */
+async function age(id: string, days: number): Promise<string> {
+  const path = join(t.root, 'spool', 'done', `${id}.json`);
+  const record = await readJson(path);
+  const past = new Date(Date.now() - days * 86400_000);
+  const agedRun = `${past.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${id.padEnd(8, '0').slice(0, 8)}`;
+  execFileSync('mv', [join(t.root, 'runs', record.result.run_id), join(t.root, 'runs', agedRun)]);
+  await writeFile(path, JSON.stringify({ ...record, result: { ...record.result, run_id: agedRun } }));
+  await utimes(path, past, past);
+  return agedRun;
+}
+
 describe('prune', () => {
   it('lists old finished jobs and their runs, deletes them only with --yes, keeps young ones', async () => {
     const worker = startWorker(t);
     await submit('old', 'a');
     await submit('young', 'b');
-    const old = await waitForFinished(t, 'old');
+    await waitForFinished(t, 'old');
     await waitForFinished(t, 'young');
     await worker.stop();
     const oldPath = join(t.root, 'spool', 'done', 'old.json');
-    const past = new Date(Date.now() - 40 * 86400_000);
-    await utimes(oldPath, past, past);
-    // Run ids carry their time; age the old job's run by renaming it to a 40-day-old id.
-    const agedRun = `${past.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-0000aged`;
-    execFileSync('mv', [join(t.root, 'runs', old.record.result.run_id), join(t.root, 'runs', agedRun)]);
-    await writeFile(oldPath, JSON.stringify({ ...old.record, result: { ...old.record.result, run_id: agedRun } }));
-    await utimes(oldPath, past, past);
+    const agedRun = await age('old', 40);
 
     const dry = await cli(t, ['prune', '--older-than', '30d', '--json']);
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun] });
+    expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun], cancel_requests: [], kept_for_resume: [] });
+    expect((await cli(t, ['prune', '--older-than', '30d'])).stdout).toBe(
+      `would remove 1 job files, 1 run directories, 0 cancel requests (--yes to delete)\njobs: done/old.json\nruns: ${agedRun}`,
+    );
     expect(await jobsIn(t, 'done')).toEqual(['old.json', 'young.json']);
     const real = await cli(t, ['prune', '--older-than', '30d', '--yes']);
-    expect(real.stdout).toBe('removed 1 job files and 1 run directories');
+    expect(real.stdout).toBe(`removed 1 job files, 1 run directories, 0 cancel requests\njobs: done/old.json\nruns: ${agedRun}`);
     expect(await jobsIn(t, 'done')).toEqual(['young.json']);
     expect(await readdir(join(t.root, 'runs'))).toHaveLength(1);
     expect((await cli(t, ['prune', '--older-than', 'soon'])).code).toBe(2);
+  });
+});
+
+describe('prune keeps what live jobs need', () => {
+  it('a finished job that a queued follow-up resumes (through a queued chain) stays with its run; the follow-ups then run', async () => {
+    await submit('base', 'first');
+    let worker = startWorker(t, ['--once']);
+    await worker.child;
+    const baseRun = await age('base', 40);
+    await submit('next', 'second', '--resume', 'base');
+    await submit('last', 'third', '--resume', 'next'); // waits for next, which waits for base
+    const dry = await cli(t, ['prune', '--older-than', '30d']);
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept, resumed by a live job: base');
+    const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ deleted: true, jobs: [], runs: [], cancel_requests: [], kept_for_resume: ['base'] });
+    expect(await readdir(join(t.root, 'runs'))).toContain(baseRun);
+    worker = startWorker(t);
+    const base = await readJson(join(t.root, 'spool', 'done', 'base.json'));
+    for (const id of ['next', 'last']) {
+      const { state, record } = await waitForFinished(t, id);
+      expect(state).toBe('done');
+      expect(record.result.session_id).toBe(base.result.session_id);
+    }
+    await worker.stop();
+  });
+
+  it('cancel requests whose run is not active go, whatever their age; one for a running job stays', async () => {
+    const active = join(t.root, 'spool', 'active');
+    await mkdir(active, { recursive: true });
+    await writeFile(join(active, 'gone.cancel'), 'run-1\n'); // its job is not active
+    await writeFile(join(active, 'live.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-2' }));
+    await writeFile(join(active, 'live.cancel'), 'run-2\n'); // its run is active
+    await writeFile(join(active, 'again.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-4' }));
+    await writeFile(join(active, 'again.cancel'), 'run-3\n'); // an earlier run of the id
+    const dry = await cli(t, ['prune', '--older-than', '30d']);
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\ncancel requests: again, gone');
+    await cli(t, ['prune', '--older-than', '30d', '--yes']);
+    expect((await readdir(active)).sort()).toEqual(['again.json', 'live.cancel', 'live.json']);
   });
 });
 
