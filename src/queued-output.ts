@@ -1,7 +1,8 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
 import { CliError, EXIT } from './cli-kit.js';
-import { JobId, JobSpec } from './job-schema.js';
+import { parseJobIdArg } from './job-lookup.js';
+import { JobSpec } from './job-schema.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
 import { ensureSpool, type SpoolLayout } from './spool-layout.js';
@@ -18,8 +19,7 @@ export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): st
  * inbox as `id` (default: a new time-sorted id) and prints the queued line. Bad input: exit 2.
  */
 export async function queueJob(layout: SpoolLayout, id: string | undefined, fields: Record<string, unknown>, json: boolean): Promise<void> {
-  const jobId = id ?? newRunId();
-  if (!JobId.safeParse(jobId).success) throw new CliError(`invalid --id "${jobId}": letters, digits, ".", "_", "-" (at most 128)`, EXIT.usage);
+  const jobId = parseJobIdArg(id ?? newRunId());
   const parsed = JobSpec.safeParse({ ...fields, claude_session: process.env.CLAUDE_CODE_SESSION_ID || undefined });
   if (!parsed.success) {
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);

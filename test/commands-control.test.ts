@@ -47,7 +47,7 @@ async function tree(dir: string, leaveOut: string[], out: Record<string, string>
 }
 
 describe('job id arguments', () => {
-  it('a path or any malformed id: exit 2, one message, no file touched; an unknown id: exit 3 (every command)', async () => {
+  it('a path or any malformed id: exit 2, one message, no file touched; an unknown id: exit 3 (every command, submit --id)', async () => {
     // A finished job x, and files named x.json wherever a path-shaped id could reach.
     for (const state of JOB_STATES) await mkdir(join(t.root, 'spool', state), { recursive: true });
     await mkdir(join(t.root, 'runs'));
@@ -57,7 +57,7 @@ describe('job id arguments', () => {
     for (const path of [join(t.root, 'x.json'), join(t.root, 'done', 'x.json'), join(t.root, 'spool', 'x.json'), join(t.dir, 'x.json')]) {
       await writeFile(path, '{}');
     }
-    // resume of x queues a new job: the inbox may change, nothing else.
+    // submit, and resume of x, queue a new job: the inbox may change, nothing else.
     const leaveOut = [join(t.root, 'spool', 'inbox')];
     const before = await tree(t.dir, leaveOut);
     const argv = (command: string, id: string): string[] =>
@@ -65,16 +65,19 @@ describe('job id arguments', () => {
         cancel: ['cancel', '--wait', '1', '--', id],
         resume: ['resume', '--task', 'more', '--', id],
         wait: ['wait', '--timeout', '1', '--', id],
+        submit: ['submit', '--repo', repo, '--task', 'new', '--id', id],
       })[command] ?? [command, '--', id];
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status'),
+        fc.constantFrom('cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status', 'submit'),
         hostileArg.filter((s) => !s.includes('\0')), // no process argument can hold a NUL
         async (command, id) => {
           const r = await cli(t, argv(command, id));
           if (!JobId.safeParse(id).success) {
             expect(r.code, `${command} ${JSON.stringify(id)}`).toBe(2);
             expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
+          } else if (command === 'submit') {
+            expect(r.code, r.stderr).toBe(id === 'x' ? 1 : 0); // x: a duplicate id
           } else if (id !== 'x') {
             expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });
           }
