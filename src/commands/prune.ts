@@ -35,7 +35,9 @@ export function pruneCommand(): Command {
       // two listings (a run named by neither would go).
       const live = await readLive(layout);
       const requests = await readCancelRequests(layout);
-      const input = { cutoffMs, finished: await readFinished(layout), runs: await readdir(layout.runs).catch(() => []), live, cancelRequests: requests.files };
+      const finished = await readFinished(layout);
+      const runs = await readdir(layout.runs).catch(() => []);
+      const input = { cutoffMs, finished, runs, live, cancelRequests: requests.files };
       let plan = prunePlan(input);
       if (opts.yes) {
         // Looked at again just before deleting: a follow-up queued or a job claimed since the first look.
@@ -58,7 +60,8 @@ function jsonReport(plan: PrunePlan, deleted: boolean) {
 function humanReport(plan: PrunePlan, deleted: boolean): string {
   const { jobs, runs, cancelRequests, keptForResume } = plan;
   const verb = deleted ? 'removed' : 'would remove';
-  const lines = [`${verb} ${jobs.length} job files, ${runs.length} run directories, ${cancelRequests.length} cancel requests${deleted ? '' : ' (--yes to delete)'}`];
+  const counts = `${jobs.length} job files, ${runs.length} run directories, ${cancelRequests.length} cancel requests`;
+  const lines = [`${verb} ${counts}${deleted ? '' : ' (--yes to delete)'}`];
   const list = (label: string, names: string[]) => names.length && lines.push(`${label}: ${fitList(names, LIST_BUDGET)}`);
   list('jobs', jobs.map((f) => `${f.state}/${shownName(f.name)}`));
   list('runs', runs.map(shownName));
