@@ -1,6 +1,7 @@
 // The readable log of a job's run (runs/<run-id>/events.jsonl): all of it at once, or following the
 // run as it grows until the job leaves spool/active.
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { errorLine, renderEvent, renderLog } from './event-render.js';
 import { findJobView, runSummaryOf, type JobView } from './job-lookup.js';
 import { LineTail } from './file-tail.js';
@@ -33,7 +34,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
         const now = await findJobView(layout, id);
         return waitingForRun(now) ? null : { now };
       },
-      { dirs: JOB_STATES.map((s) => layout.dir(s)), recheckMs: RECHECK_MS },
+      { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json`, recheckMs: RECHECK_MS },
     ).then((found) => found!.now);
   }
   if (!job?.runId) return job;
@@ -59,7 +60,11 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
         }
         return left ? true : null;
       },
-      { dirs: [files.dir, layout.dir('active')], recheckMs: RECHECK_MS },
+      {
+        dirs: [files.dir, layout.dir('active')],
+        relevant: (name) => name === basename(files.events) || name === `${id}.json`,
+        recheckMs: RECHECK_MS,
+      },
     );
     job = (await findJobView(layout, id)) ?? job;
   }

@@ -49,7 +49,12 @@ async function cancel(layout: SpoolLayout, id: string, deadline: number): Promis
         const now = await findJobView(layout, id);
         return now?.state === 'active' && (run === PENDING_RUN || now.runId === run) ? null : { now };
       },
-      { dirs: JOB_STATES.map((s) => layout.dir(s)), recheckMs: 200, timeoutMs: Math.max(0, deadline - Date.now()) },
+      {
+        dirs: JOB_STATES.map((s) => layout.dir(s)),
+        relevant: (name) => name === `${id}.json`,
+        recheckMs: 200,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+      },
     );
     if (!after) return 'cancel requested'; // still running: the request stays for its worker
     await withdrawCancelRequest(layout, id, request);
