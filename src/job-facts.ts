@@ -104,6 +104,14 @@ export function rejectionPath(layout: SpoolLayout, id: string): string {
   return join(layout.dir('rejected'), `${id}.error.json`);
 }
 
+/** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
+export function finishedStatus(job: JobView): RunStatus | 'rejected' {
+  if (job.state === 'rejected') return 'rejected';
+  const raw = job.record?.result;
+  const status = RunStatus.safeParse(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).status : null);
+  return status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed';
+}
+
 /**
  * The result fields of a done/failed job, read field by field from the record so that a result the
  * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
@@ -113,9 +121,8 @@ function resultFacts(job: JobView): Partial<JobFacts> {
   const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const status = RunStatus.safeParse(r.status);
   return {
-    status: status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed',
+    status: finishedStatus(job),
     run_id: str(r.run_id),
     session_id: str(r.session_id),
     exit_code: num(r.exit_code),

@@ -1,6 +1,6 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readdir, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -133,7 +133,8 @@ describe('cancel', () => {
     const request = await waitFor('the cancel request', () => readIfExists(requestPath));
     expect(request.split('\n')[0]).toBe('run-1'); // it names the run it cancels
     const result = { run_id: 'run-1', session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'done', error: null, summary: null };
-    await writeFile(join(t.root, 'spool', 'done', 'racy.json'), JSON.stringify({ repo, task: 'x', result }));
+    await writeFile(join(t.dir, 'racy.json'), JSON.stringify({ repo, task: 'x', result }));
+    await rename(join(t.dir, 'racy.json'), join(t.root, 'spool', 'done', 'racy.json')); // published whole, as the worker does
     await unlink(activePath);
     const r = await cancel.done;
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'codex-spool: racy had already ended: succeeded\n' });

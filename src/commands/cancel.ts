@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../cancel-request.js';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { cancelQueuedJob } from '../job-control.js';
-import { isFinished } from '../job-facts.js';
+import { finishedStatus, isFinished } from '../job-facts.js';
 import { findJobView, noSuchJob, parseJobIdArg, type JobView } from '../job-lookup.js';
 import { pollUntil } from '../job-wait.js';
 import { safeJson } from '../safe-text.js';
@@ -60,7 +60,7 @@ async function cancel(layout: SpoolLayout, id: string, deadline: number): Promis
     await withdrawCancelRequest(layout, id, request);
     const { now } = after;
     if (now && isFinished(now.state)) {
-      if (now.result?.status === 'cancelled') return 'cancelled';
+      if (finishedStatus(now) === 'cancelled') return 'cancelled';
       throw alreadyEnded(now);
     }
     // Queued again (re-queued or deferred by its worker), or between two states: look again.
@@ -69,6 +69,5 @@ async function cancel(layout: SpoolLayout, id: string, deadline: number): Promis
 
 /** The job ended other than by this cancel: say how, exit 1. */
 function alreadyEnded(job: JobView): CliError {
-  const status = job.state === 'rejected' ? 'rejected' : (job.result?.status ?? job.state);
-  return new CliError(`${job.id} had already ended: ${status}`, EXIT.failed);
+  return new CliError(`${job.id} had already ended: ${finishedStatus(job)}`, EXIT.failed);
 }
