@@ -4,9 +4,9 @@
 // "Heard of" is a high-water mark over the finished job files' ctimes (a rename into done/ sets the ctime,
 // even when it keeps an old mtime) plus the ids seen within SLACK_MS below it: a job filed with a ctime a
 // little behind one already told (two workers, a coarse clock) is still told, once.
-import { formatDuration, oneLine } from './display.js';
+import { collapsed, formatDuration } from './display.js';
 import { JobId, RunStatus, SessionId } from './job-schema.js';
-import { jsonQuote } from './safe-text.js';
+import { safeJson } from './safe-text.js';
 
 /** The states a job is finished in. */
 export const DIGEST_STATES = ['done', 'failed', 'rejected'] as const;
@@ -169,7 +169,7 @@ export function digestLine(job: DigestJob): string {
   const label = `${job.text.label}=`;
   const budget = MAX_LINE_BYTES - bytes(`${head} ${label} ${hint}`);
   if (budget < 8) return `${head} ${hint}`;
-  return `${head} ${label}${quoteWithin(oneLine(job.text.value, MESSAGE_CHARS), budget)} ${hint}`;
+  return `${head} ${label}${quoteWithin(collapsed(job.text.value, MESSAGE_CHARS), budget)} ${hint}`;
 }
 
 /** The header of every digest: what the lines are, and that their quoted text is a report, not instructions. */
@@ -215,16 +215,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /**
- * `text` as a JSON string (see jsonQuote) of at most `maxBytes` UTF-8 bytes, quotes included: cut between
+ * `text` as a JSON string (see safeJson) of at most `maxBytes` UTF-8 bytes, quotes included: cut between
  * characters, never inside an escape, `…` marking a cut.
  */
 function quoteWithin(text: string, maxBytes: number): string {
-  const whole = jsonQuote(text);
+  const whole = safeJson(text);
   if (bytes(whole) <= maxBytes) return whole;
   let out = '';
   let used = bytes('"…"');
   for (const ch of text) {
-    const piece = jsonQuote(ch).slice(1, -1);
+    const piece = safeJson(ch).slice(1, -1);
     used += bytes(piece);
     if (used > maxBytes) break;
     out += piece;

@@ -1,6 +1,8 @@
-// Small text formatting shared by the read commands: durations, one-line truncation, token usage. Pure.
+// Small text formatting shared by the read commands: durations, one-line truncation, token usage, and
+// untrusted text made safe to show (see safe-text.ts). Pure.
 import { isAbsolute, relative } from 'node:path';
-import type { Usage } from './job-schema.js';
+import { JobId, type Usage } from './job-schema.js';
+import { safeLine } from './safe-text.js';
 
 /** A duration for people: `0.4s`, `41s`, `3m12s`, `2h05m`, `3d04h`; `-` for null. */
 export function formatDuration(seconds: number | null): string {
@@ -14,11 +16,20 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(s / 86400)}d${two(Math.floor((s % 86400) / 3600))}h`;
 }
 
-/** Text on one line (whitespace runs collapsed) of at most `max` characters, `…` marking a cut. */
+/**
+ * Text on one line (whitespace runs collapsed, every other control shown as an escape: see safeLine) of at
+ * most `max` characters, `…` marking a cut.
+ */
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
+  return cut(safeLine(text.replace(/\s+/g, ' ').trim()), max);
 }
+
+/** oneLine, controls left as they are: for a caller that quotes the text itself (a JSON string). */
+export function collapsed(text: string, max: number): string {
+  return cut(text.replace(/\s+/g, ' ').trim(), max);
+}
+
+const cut = (flat: string, max: number) => (flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`);
 
 /** Text on one line of at most `maxBytes` UTF-8 bytes, `…` marking a cut. */
 export function oneLineBytes(text: string, maxBytes: number): string {
@@ -61,4 +72,17 @@ export function columns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join(' ').trimEnd());
+}
+
+/**
+ * Untrusted text as a quoted, escaped string on one line (JSON string syntax, then every other control
+ * or invisible-formatting character escaped), cut at `max` characters: for names that are not job ids.
+ */
+export function quoted(text: string, max = 80): string {
+  return safeLine(JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text));
+}
+
+/** A name from the spool as shown to people: a valid job id as it is, anything else quoted (see quoted). */
+export function shownName(name: string): string {
+  return JobId.safeParse(name).success ? name : quoted(name);
 }

@@ -38,7 +38,7 @@ export function renderEvent(line: string, opts: RenderOptions = {}): string | nu
   const width = opts.width ?? 160;
   switch (event.type) {
     case 'thread.started':
-      return `session ${str(event.thread_id) ?? '?'}`;
+      return oneLine(`session ${str(event.thread_id) ?? '?'}`, width);
     case 'turn.completed':
       return isObject(event.usage) ? oneLine(`turn completed; session tokens ${formatUsage(usageOf(event.usage))}`, width) : 'turn completed';
     case 'turn.failed':
@@ -80,7 +80,7 @@ function renderItem(item: Json, done: boolean, repo: string | null, width: numbe
     case 'command_execution': {
       const command = displayCommand(str(item.command) ?? '?');
       if (!done) return oneLine(`$ ${command}`, width);
-      const code = typeof item.exit_code === 'number' ? `exit ${item.exit_code}` : (str(item.status) ?? 'no exit code');
+      const code = typeof item.exit_code === 'number' ? `exit ${item.exit_code}` : oneLine(str(item.status) ?? 'no exit code', 40);
       const suffix = ` → ${code}`;
       return `${oneLine(`$ ${command}`, width - suffix.length)}${suffix}`;
     }

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RejectionError, RunStatus } from './job-schema.js';
-import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
+import { runMetaOf, type JobView } from './job-lookup.js';
 import type { JobState, SpoolLayout } from './spool-layout.js';
 
 /** One job's facts. Fields that do not apply to its state are null. */
@@ -34,20 +34,6 @@ export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies
 /** True for done, failed and rejected. */
 export function isFinished(state: JobState): boolean {
   return (FINISHED_STATES as readonly JobState[]).includes(state);
-}
-
-/**
- * Where findJobView looks, in order. done/failed first: a finished file is the truth, even in the instant
- * its active copy still exists; rejected last: a rejected id may have been queued again since.
- */
-export const LOOKUP_ORDER = ['done', 'failed', 'inbox', 'deferred', 'active', 'rejected'] as const satisfies readonly JobState[];
-
-/**
- * lookupJob in LOOKUP_ORDER, asked twice when the first answer is "nowhere": a job that moved between
- * two of its stat calls (active → inbox, or active → done) is missed once, not twice in a row.
- */
-export async function findJobView(layout: SpoolLayout, id: string): Promise<JobView | null> {
-  return (await lookupJob(layout, id, LOOKUP_ORDER)) ?? lookupJob(layout, id, LOOKUP_ORDER);
 }
 
 /** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */
@@ -118,6 +104,14 @@ export function rejectionPath(layout: SpoolLayout, id: string): string {
   return join(layout.dir('rejected'), `${id}.error.json`);
 }
 
+/** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
+export function finishedStatus(job: JobView): RunStatus | 'rejected' {
+  if (job.state === 'rejected') return 'rejected';
+  const raw = job.record?.result;
+  const status = RunStatus.safeParse(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).status : null);
+  return status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed';
+}
+
 /**
  * The result fields of a done/failed job, read field by field from the record so that a result the
  * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
@@ -127,9 +121,8 @@ function resultFacts(job: JobView): Partial<JobFacts> {
   const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const status = RunStatus.safeParse(r.status);
   return {
-    status: status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed',
+    status: finishedStatus(job),
     run_id: str(r.run_id),
     session_id: str(r.session_id),
     exit_code: num(r.exit_code),

@@ -1,7 +1,9 @@
-// Human lines for job facts: the status table and the one-line result of `wait`. Pure.
+// Human lines for job facts: the status table and the one-line result of `wait`. Every field that comes
+// from a job file, a file name or Codex is shown escaped (shownName, safeLine, oneLine). Pure.
 import { basename } from 'node:path';
-import { columns, formatDuration, oneLine } from './display.js';
+import { columns, formatDuration, oneLine, shownName } from './display.js';
 import type { JobFacts } from './job-facts.js';
+import { safeLine } from './safe-text.js';
 
 /** Queued or rejected: its age; running or finished: its run's elapsed time. */
 export function timeOf(f: JobFacts): string {
@@ -11,13 +13,13 @@ export function timeOf(f: JobFacts): string {
 /** The status table: a header, then one aligned row per job (repo by its last path segment). */
 export function statusTable(jobs: readonly JobFacts[]): string[] {
   const rows = jobs.map((f) => [
-    f.id,
+    shownName(f.id),
     f.state,
     timeOf(f),
-    f.repo ? basename(f.repo) : '-',
-    f.session_id ?? '-',
+    f.repo ? safeLine(basename(f.repo)) : '-',
+    safeLine(f.session_id ?? '-'),
     f.exit_code === null ? '-' : String(f.exit_code),
-    note(f),
+    safeLine(note(f)),
   ]);
   return columns([['ID', 'STATE', 'TIME', 'REPO', 'SESSION', 'EXIT', ''], ...rows]);
 }
@@ -34,7 +36,7 @@ function note(f: JobFacts): string {
  */
 export function resultLine(f: JobFacts, messageMax = 200): string {
   const message = f.state === 'rejected' ? `${f.reason ?? 'rejected'}: ${f.error ?? ''}` : (f.final_message ?? f.error ?? '');
-  const fields = [f.id, f.status ?? f.state, `exit=${f.exit_code ?? '-'}`, timeOf(f), f.session_id ?? '-'];
+  const fields = [shownName(f.id), f.status ?? f.state, `exit=${f.exit_code ?? '-'}`, timeOf(f), safeLine(f.session_id ?? '-')];
   const text = oneLine(message, messageMax);
   return text ? `${fields.join(' ')} ${text}` : fields.join(' ');
 }

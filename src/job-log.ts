@@ -1,22 +1,23 @@
 // The readable log of a job's run (runs/<run-id>/events.jsonl): all of it at once, or following the
 // run as it grows until the job leaves spool/active.
 import { stat } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { basename } from 'node:path';
 import { errorLine, renderEvent, renderLog } from './event-render.js';
-import { findJobView } from './job-facts.js';
-import { runSummaryOf, type JobView } from './job-lookup.js';
+import { findJobView, runSummaryOf, type JobView } from './job-lookup.js';
 import { LineTail } from './file-tail.js';
+import { pollUntil } from './job-wait.js';
 import { runFiles } from './run-files.js';
-import type { SpoolLayout } from './spool-layout.js';
+import { JOB_STATES, type SpoolLayout } from './spool-layout.js';
 
 export interface JobLogOptions {
   /** Wait for a queued job to start, then print events as they come until the job leaves active/. */
   follow: boolean;
   /** Receives each display line. */
   emit(line: string): void;
-  /** How often a followed run's file and state are looked at. Default 250 ms. */
-  pollMs?: number;
 }
+
+/** How often a followed job's state and run are looked at when no change was seen. */
+const RECHECK_MS = 250;
 
 /**
  * Emits the display lines of job `id`'s run, then, for a finished run, the errors its summary holds
@@ -24,35 +25,47 @@ export interface JobLogOptions {
  * Returns the job as it is at the end (null: no such job), for the caller to report its state.
  */
 export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOptions): Promise<JobView | null> {
-  const pollMs = opts.pollMs ?? 250;
   let job = await findJobView(layout, id);
   // A queued job (or one claimed but not started yet) has no run to show: wait for it to have one.
-  while (opts.follow && job && !job.runId && (job.state === 'inbox' || job.state === 'deferred' || job.state === 'active')) {
-    await sleep(pollMs);
-    job = await findJobView(layout, id);
+  const waitingForRun = (j: JobView | null) => j && !j.runId && (j.state === 'inbox' || j.state === 'deferred' || j.state === 'active');
+  if (opts.follow && waitingForRun(job)) {
+    job = await pollUntil(
+      async () => {
+        const now = await findJobView(layout, id);
+        return waitingForRun(now) ? null : { now };
+      },
+      { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json`, recheckMs: RECHECK_MS },
+    ).then((found) => found!.now);
   }
   if (!job?.runId) return job;
   const shown = new Set<string>();
   const emit = (line: string) => (shown.add(line), opts.emit(line));
   const repo = typeof job.record?.repo === 'string' ? job.record.repo : null;
-  const tail = new LineTail(runFiles(layout.runs, job.runId).events);
+  const files = runFiles(layout.runs, job.runId);
+  const tail = new LineTail(files.events);
   const following = opts.follow && job.state === 'active';
   const first = await tail.read();
   for (const line of renderLog(following ? first : [...first, ...tail.rest()], { repo })) emit(line);
   if (following) {
     const activePath = layout.job('active', id);
-    for (;;) {
-      await sleep(pollMs);
-      // Look at the state first: once the job has left active/, the events file is complete.
-      const left = !(await stat(activePath).catch(() => null));
-      const lines = await tail.read();
-      if (left) lines.push(...tail.rest());
-      for (const line of lines) {
-        const shownLine = renderEvent(line, { repo });
-        if (shownLine !== null) emit(shownLine);
-      }
-      if (left) break;
-    }
+    await pollUntil(
+      async () => {
+        // Look at the state first: once the job has left active/, the events file is complete.
+        const left = !(await stat(activePath).catch(() => null));
+        const lines = await tail.read();
+        if (left) lines.push(...tail.rest());
+        for (const line of lines) {
+          const shownLine = renderEvent(line, { repo });
+          if (shownLine !== null) emit(shownLine);
+        }
+        return left ? true : null;
+      },
+      {
+        dirs: [files.dir, layout.dir('active')],
+        relevant: (name) => name === basename(files.events) || name === `${id}.json`,
+        recheckMs: RECHECK_MS,
+      },
+    );
     job = (await findJobView(layout, id)) ?? job;
   }
   const summary = job.state === 'done' || job.state === 'failed' ? await runSummaryOf(layout, job) : null;

@@ -1,6 +1,9 @@
-// Finding a job by id, wherever it is, for the commands that read or act on one job.
+// Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
+// a job id given on the command line (it becomes a file name under spool/: it must never name a path).
 import { readFile, stat } from 'node:fs/promises';
-import { JobResult, RunSummary, type RunMeta } from './job-schema.js';
+import { CliError, EXIT } from './cli-kit.js';
+import { quoted } from './display.js';
+import { JobId, JobResult, RunSummary, type RunMeta } from './job-schema.js';
 import { readMeta, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -29,6 +32,43 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
     return { id, state, path, record, runId, result: result.success ? result.data : null, mtimeMs: st.mtimeMs };
   }
   return null;
+}
+
+/**
+ * Where findJobView looks, in order. done/failed first: a finished file is the truth, even in the instant
+ * its active copy still exists; rejected last: a rejected id may have been queued again since.
+ */
+export const LOOKUP_ORDER = ['done', 'failed', 'inbox', 'deferred', 'active', 'rejected'] as const satisfies readonly JobState[];
+
+/**
+ * lookupJob in LOOKUP_ORDER, asked twice when the first answer is "nowhere": a job that moved between
+ * two of its stat calls (active → inbox, or active → done) is missed once, not twice in a row.
+ */
+export async function findJobView(layout: SpoolLayout, id: string): Promise<JobView | null> {
+  return (await lookupJob(layout, id, LOOKUP_ORDER)) ?? lookupJob(layout, id, LOOKUP_ORDER);
+}
+
+/**
+ * A job id from the command line, checked against the JobId schema before it goes near a path (no `/`,
+ * no leading `.`, no control character); else the one usage error (exit 2), the argument escaped.
+ */
+export function parseJobIdArg(arg: string): string {
+  const parsed = JobId.safeParse(arg);
+  if (!parsed.success) throw new CliError(`invalid job id ${quoted(arg)}: ${parsed.error.issues[0]!.message}`, EXIT.usage);
+  return parsed.data;
+}
+
+/** The one "unknown job" error (exit 3); `ids` have passed parseJobIdArg. */
+export function noSuchJob(ids: readonly string[]): CliError {
+  return new CliError(`no such job: ${ids.join(', ')}`, EXIT.notFound);
+}
+
+/** The job a command-line argument names, wherever it is: exit 2 for a malformed id, 3 for an unknown one. */
+export async function findJobOrFail(layout: SpoolLayout, arg: string): Promise<JobView> {
+  const id = parseJobIdArg(arg);
+  const job = await findJobView(layout, id);
+  if (!job) throw noSuchJob([id]);
+  return job;
 }
 
 /** The meta.json of a job's run, or null. */

@@ -1,4 +1,8 @@
-// What `prune` removes: finished jobs past an age and the run directories no live job needs. Pure.
+// What `prune` removes: finished jobs past an age that no live job resumes, the run directories no live or
+// kept job needs, and cancel requests whose run is no longer active. Pure.
+import { requestApplies } from './cancel-request.js';
+import { SessionId } from './job-schema.js';
+import type { JobState } from './spool-layout.js';
 
 /** Parses `30d`, `12h`, `90m`, `45s` (or a bare number of seconds) into milliseconds; null if malformed. */
 export function parseDuration(text: string): number | null {
@@ -14,25 +18,79 @@ export function runIdTime(runId: string): number | null {
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : null;
 }
 
-export interface PruneInput {
-  cutoffMs: number;
-  /** Finished job files (done/failed/rejected) with their mtime. */
-  finished: { path: string; mtimeMs: number }[];
-  /** Run directory names under runs/. */
-  runs: string[];
-  /** Runs that a queued or running job still refers to. */
-  liveRuns: Set<string>;
-  /** Runs that a kept (younger) finished job refers to. */
-  keptRuns: Set<string>;
+/** A file in done/, failed/ or rejected/: a job, a rejection's error file, a retried job's old record. */
+export interface FinishedFile {
+  path: string;
+  state: JobState;
+  /** Its file name, for display. */
+  name: string;
+  /** The job id when it is a job file (not an error file or a dotfile), else null. */
+  id: string | null;
+  mtimeMs: number;
+  /** The runs it names (`result.run_id`, `run_id`). */
+  runIds: string[];
 }
 
-/** Finished jobs older than the cutoff, and runs older than it that no live or kept job refers to. */
-export function prunePlan({ cutoffMs, finished, runs, liveRuns, keptRuns }: PruneInput) {
+/** A queued or running job as read from inbox/, deferred/ or active/. */
+export interface LiveJob {
+  id: string;
+  state: JobState;
+  /** Its run (active jobs). */
+  runId: string | null;
+  /** Its `resume` field: a job id or a session id. */
+  resume: string | null;
+}
+
+/** spool/active/<id>.cancel and the run it names (null: none, e.g. a request of an older version). */
+export interface CancelRequestFile {
+  path: string;
+  id: string;
+  requested: string | null;
+}
+
+export interface PruneInput {
+  cutoffMs: number;
+  finished: FinishedFile[];
+  /** Run directory names under runs/. */
+  runs: string[];
+  /** Every live job seen (a job seen in two listings may appear twice: what either needs is kept). */
+  live: LiveJob[];
+  cancelRequests: CancelRequestFile[];
+}
+
+export interface PrunePlan {
+  jobs: FinishedFile[];
+  runs: string[];
+  cancelRequests: CancelRequestFile[];
+  /** Old finished jobs kept because a live job resumes them. */
+  keptForResume: string[];
+}
+
+/**
+ * Finished files older than the cutoff, except jobs a live job resumes (by job id: the worker reads the
+ * target's session from its file). Every live job counts, queued ones included, so a chain c → b → a of
+ * queued follow-ups keeps a through b. Runs older than the cutoff go unless a live job runs in them or a
+ * finished job that stays names them. A cancel request goes once no active job has the run it names.
+ */
+export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: PruneInput): PrunePlan {
+  const resumed = new Set(live.flatMap((j) => (j.resume !== null && !SessionId.safeParse(j.resume).success ? [j.resume] : [])));
+  const isResumed = (f: FinishedFile) => f.id !== null && f.state !== 'rejected' && resumed.has(f.id);
+  const old = finished.filter((f) => f.mtimeMs < cutoffMs);
+  const jobs = old.filter((f) => !isResumed(f));
+  const going = new Set(jobs);
+  const needed = new Set([
+    ...live.flatMap((j) => (j.runId === null ? [] : [j.runId])),
+    ...finished.filter((f) => !going.has(f)).flatMap((f) => f.runIds),
+  ]);
+  const activeWith = (c: CancelRequestFile) =>
+    live.some((j) => j.state === 'active' && j.id === c.id && (c.requested === null || requestApplies(c.requested, j.runId)));
   return {
-    jobs: finished.filter((f) => f.mtimeMs < cutoffMs).map((f) => f.path),
+    jobs,
     runs: runs.filter((r) => {
       const t = runIdTime(r);
-      return t !== null && t < cutoffMs && !liveRuns.has(r) && !keptRuns.has(r);
+      return t !== null && t < cutoffMs && !needed.has(r);
     }),
+    cancelRequests: cancelRequests.filter((c) => !activeWith(c)),
+    keptForResume: [...new Set(old.filter(isResumed).map((f) => f.id!))],
   };
 }

@@ -2,7 +2,8 @@
 // tells the caller it is queued and where its result will be.
 import { recordClaim } from './claude-state.js';
 import { CliError, EXIT } from './cli-kit.js';
-import { JobId, JobSpec } from './job-schema.js';
+import { parseJobIdArg } from './job-lookup.js';
+import { JobSpec } from './job-schema.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
 import { ensureSpool, type SpoolLayout } from './spool-layout.js';
@@ -20,8 +21,7 @@ export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): st
  * job (claude-state.ts): the only way a job comes under that session's "Submitted from this session".
  */
 export async function queueJob(layout: SpoolLayout, id: string | undefined, fields: Record<string, unknown>, json: boolean): Promise<void> {
-  const jobId = id ?? newRunId();
-  if (!JobId.safeParse(jobId).success) throw new CliError(`invalid --id "${jobId}": letters, digits, ".", "_", "-" (at most 128)`, EXIT.usage);
+  const jobId = parseJobIdArg(id ?? newRunId());
   const session = process.env.CLAUDE_CODE_SESSION_ID || undefined;
   const parsed = JobSpec.safeParse({ ...fields, claude_session: session });
   if (!parsed.success) {

@@ -7,7 +7,8 @@ import { isLocked } from './claim-lock.js';
 import { stopOrphanGroup } from './codex-runner.js';
 import { MAX_ATTEMPTS, queuedAgain } from './failure-kind.js';
 import { readMeta, runFiles, writeMeta } from './run-files.js';
-import { cancelRequested, finishJob, requeueJob, returnJob, takeOverJob, type Claim } from './spool-moves.js';
+import { cancelRequested } from './cancel-request.js';
+import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
 
 export interface RecoveryContext {

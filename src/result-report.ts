@@ -1,11 +1,13 @@
 // What `result` reports about one job, and its human form: at most ~800 bytes plus the final message.
+// Everything in the human form that comes from a job file or Codex is shown escaped (safeLine, safeText).
 import { basename } from 'node:path';
-import { fitList, formatDuration, formatUsage, oneLine, oneLineBytes, shortPath } from './display.js';
+import { fitList, formatDuration, formatUsage, oneLine, oneLineBytes, shortPath, shownName } from './display.js';
 import { factsOf, rejectionPath, type JobFacts } from './job-facts.js';
 import { resultLine } from './job-format.js';
 import { runSummaryOf, type JobView } from './job-lookup.js';
 import type { RunFiles } from './job-schema.js';
 import { runFiles } from './run-files.js';
+import { safeLine, safeText } from './safe-text.js';
 import type { SpoolLayout } from './spool-layout.js';
 import { usageReport, type UsageReport } from './usage-chain.js';
 
@@ -44,15 +46,15 @@ export async function resultReport(layout: SpoolLayout, job: JobView): Promise<R
 export function formatResult(r: ResultReport): string {
   if (r.status === null) return `${resultLine(r)}\n`;
   if (r.status === 'rejected') {
-    const files = r.rejected_files ? `\nfiles: ${r.rejected_files.job} ${basename(r.rejected_files.error)}` : '';
+    const files = r.rejected_files ? `\nfiles: ${safeLine(`${r.rejected_files.job} ${basename(r.rejected_files.error)}`)}` : '';
     return `${oneLine(`${r.id} rejected (${r.reason ?? '?'}): ${r.error ?? ''}`, 400)}${files}\n`;
   }
-  const first = `${r.id} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
-  const middle = [`session ${r.session_id ?? '-'}`, ...usageLines(r.usage)];
+  const first = `${shownName(r.id)} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
+  const middle = [safeLine(`session ${r.session_id ?? '-'}`), ...usageLines(r.usage)];
   const tail: string[] = [];
-  if (r.resume_command) tail.push(`continue: ${r.resume_command}`);
-  if (r.run_files) tail.push(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`);
-  const message = r.final_message === null ? ['final message: -'] : ['final message:', r.final_message.replace(/\n$/, '')];
+  if (r.resume_command) tail.push(safeLine(`continue: ${r.resume_command}`));
+  if (r.run_files) tail.push(safeLine(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`));
+  const message = r.final_message === null ? ['final message: -'] : ['final message:', safeText(r.final_message.replace(/\n$/, ''))];
   // The error and the changed files share what the fixed lines leave of RESULT_BYTES.
   const changed = r.files_changed;
   const filesLabel = `files changed (${changed?.count ?? 0})`;
@@ -62,7 +64,7 @@ export function formatResult(r: ResultReport): string {
     errorLines.push(oneLineBytes(`error: ${r.error}`, Math.max(40, Math.min(200, left - 80))));
     left -= bytes(errorLines);
   }
-  const paths = (changed?.paths ?? []).map((p) => shortPath(p, r.repo));
+  const paths = (changed?.paths ?? []).map((p) => safeLine(shortPath(p, r.repo)));
   const listBudget = Math.min(400, left - 2) - 2;
   let filesLine = paths.length && listBudget >= 24 ? `${filesLabel}: ${fitList(paths, listBudget)}` : filesLabel;
   if (bytes([first, ...errorLines, ...middle, filesLine, ...tail, message[0]!]) > RESULT_BYTES) filesLine = filesLabel; // multi-byte paths

@@ -27,11 +27,10 @@ export function safeLine(text: string): string {
   return text.replace(UNSAFE_OR_BREAK, escapeChar);
 }
 
-/**
- * `text` as a JSON string literal that is also safe to show: quotes and backslashes escaped (so it cannot end
- * its own quote), and every control or invisible-formatting character a `\uXXXX` escape. JSON.parse gives
- * `text` back exactly.
- */
-export function jsonQuote(text: string): string {
-  return JSON.stringify(text).replace(UNSAFE_OR_BREAK, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** JSON.stringify leaves these raw inside strings (it escapes only C0 controls, `"` and `\`). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** JSON with the same values as JSON.stringify, every character a terminal or a reader may act on as a \u escape. */
+export function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

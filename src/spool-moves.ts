@@ -225,12 +225,3 @@ export function recordRun(claim: Claim, job: QueuedJob, runId: string): Promise<
   return writeJsonAtomic(claim.path, active);
 }
 
-/**
- * Whether the user asked to cancel run `runId` of job `id`: active/<id>.cancel names the run it is for
- * (`pending` while the job had no run yet), so a request left over from another run of the id cancels nothing.
- */
-export async function cancelRequested(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
-  const text = await readFile(layout.cancelRequest(id), 'utf8').catch(() => null);
-  const target = text?.split('\n', 1)[0]?.trim();
-  return target !== undefined && (target === 'pending' || (runId !== null && target === runId));
-}

@@ -1,10 +1,15 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JobId } from '../src/job-schema.js';
+import { JOB_STATES } from '../src/spool-layout.js';
+import { hostileArg } from './helpers/hostile.js';
 import {
   cli,
+  startCli,
   jobsIn,
   endSpoolTest,
   fakeCodexSpool,
@@ -28,6 +33,64 @@ const processesRunning = (cmd: string) =>
   execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.trim() === cmd).length;
 const submit = (id: string, task: string, ...extra: string[]) =>
   cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
+
+/** Every file and directory under `dir` (files with size and mtime), but for the directories left out. */
+async function tree(dir: string, leaveOut: string[], out: Record<string, string> = {}): Promise<Record<string, string>> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    if (leaveOut.includes(path)) continue;
+    const st = await lstat(path);
+    out[relative(t.dir, path)] = st.isDirectory() ? 'dir' : `${st.size} ${st.mtimeMs}`;
+    if (st.isDirectory()) await tree(path, leaveOut, out);
+  }
+  return out;
+}
+
+describe('job id arguments', () => {
+  it('a path or any malformed id: exit 2, one message, no file touched; an unknown id: exit 3 (every command, submit --id)', async () => {
+    // A finished job x, and files named x.json wherever a path-shaped id could reach.
+    for (const state of JOB_STATES) await mkdir(join(t.root, 'spool', state), { recursive: true });
+    await mkdir(join(t.root, 'runs'));
+    await mkdir(join(t.root, 'done'));
+    const result = { run_id: null, session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'x', error: null, summary: null };
+    await writeFile(join(t.root, 'spool', 'done', 'x.json'), JSON.stringify({ repo, task: 'x', result }));
+    for (const path of [join(t.root, 'x.json'), join(t.root, 'done', 'x.json'), join(t.root, 'spool', 'x.json'), join(t.dir, 'x.json')]) {
+      await writeFile(path, '{}');
+    }
+    // submit, and resume of x, queue a new job: the inbox may change, nothing else.
+    const leaveOut = [join(t.root, 'spool', 'inbox')];
+    const before = await tree(t.dir, leaveOut);
+    const argv = (command: string, id: string): string[] =>
+      ({
+        cancel: ['cancel', '--wait', '1', '--', id],
+        resume: ['resume', '--task', 'more', '--', id],
+        wait: ['wait', '--timeout', '1', '--', id],
+        submit: ['submit', '--repo', repo, '--task', 'new', '--id', id],
+      })[command] ?? [command, '--', id];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status', 'submit'),
+        hostileArg.filter((s) => !s.includes('\0')), // no process argument can hold a NUL
+        async (command, id) => {
+          const r = await cli(t, argv(command, id));
+          if (!JobId.safeParse(id).success) {
+            expect(r.code, `${command} ${JSON.stringify(id)}`).toBe(2);
+            expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
+          } else if (command === 'submit') {
+            expect(r.code, r.stderr).toBe(id === 'x' ? 1 : 0); // x: a duplicate id
+          } else if (id !== 'x') {
+            expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });
+          }
+          expect(await tree(t.dir, leaveOut)).toEqual(before);
+        },
+      ),
+      {
+        numRuns: 40,
+        examples: ['cancel', 'retry', 'resume', 'result', 'wait', 'logs', 'status'].map((c) => [c, '../done/x']),
+      },
+    );
+  }, 300_000);
+});
 
 describe('cancel', () => {
   it('a queued job moves to failed as cancelled and never runs', async () => {
@@ -58,6 +121,32 @@ describe('cancel', () => {
     await waitFor('no process of the run left', () => processesRunning('sleep 41.5') === 0, 5_000);
     expect(await readdir(join(t.root, 'spool', 'active'))).toEqual([]);
     await worker.stop();
+  });
+
+  it('a run that ends otherwise while the request is on its way: its real end, exit 1, and no request left behind', async () => {
+    // No worker: the test plays the worker whose run ends (succeeded) just as the request is written.
+    for (const state of ['active', 'done']) await mkdir(join(t.root, 'spool', state), { recursive: true });
+    const activePath = join(t.root, 'spool', 'active', 'racy.json');
+    const requestPath = join(t.root, 'spool', 'active', 'racy.cancel');
+    await writeFile(activePath, JSON.stringify({ repo, task: 'x', run_id: 'run-1' }));
+    const cancel = startCli(t, ['cancel', 'racy', '--wait', '60']);
+    const request = await waitFor('the cancel request', () => readIfExists(requestPath));
+    expect(request.split('\n')[0]).toBe('run-1'); // it names the run it cancels
+    const result = { run_id: 'run-1', session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'done', error: null, summary: null };
+    await writeFile(join(t.dir, 'racy.json'), JSON.stringify({ repo, task: 'x', result }));
+    await rename(join(t.dir, 'racy.json'), join(t.root, 'spool', 'done', 'racy.json')); // published whole, as the worker does
+    await unlink(activePath);
+    const r = await cancel.done;
+    expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'codex-spool: racy had already ended: succeeded\n' });
+    expect(await readIfExists(requestPath)).toBeNull(); // it would cancel a later job of the same id
+  });
+
+  it('a job claimed but not started yet: the request says "pending"; still running at --wait: exit 4', async () => {
+    await mkdir(join(t.root, 'spool', 'active'), { recursive: true });
+    await writeFile(join(t.root, 'spool', 'active', 'early.json'), JSON.stringify({ repo, task: 'x' }));
+    const r = await cli(t, ['cancel', 'early', '--wait', '1']);
+    expect(r).toMatchObject({ code: 4, stdout: 'early cancel requested' });
+    expect((await readIfExists(join(t.root, 'spool', 'active', 'early.cancel')))?.split('\n')[0]).toBe('pending');
   });
 
   it('an unknown id exits 3; a finished job cannot be cancelled (exit 1)', async () => {
@@ -132,32 +221,79 @@ describe('retry and resume', () => {
   });
 });
 
+/** Makes a finished job look `days` old: its file's mtime and its run's id (run ids carry their time). */
+async function age(id: string, days: number): Promise<string> {
+  const path = join(t.root, 'spool', 'done', `${id}.json`);
+  const record = await readJson(path);
+  const past = new Date(Date.now() - days * 86400_000);
+  const agedRun = `${past.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${id.padEnd(8, '0').slice(0, 8)}`;
+  execFileSync('mv', [join(t.root, 'runs', record.result.run_id), join(t.root, 'runs', agedRun)]);
+  await writeFile(path, JSON.stringify({ ...record, result: { ...record.result, run_id: agedRun } }));
+  await utimes(path, past, past);
+  return agedRun;
+}
+
 describe('prune', () => {
   it('lists old finished jobs and their runs, deletes them only with --yes, keeps young ones', async () => {
     const worker = startWorker(t);
     await submit('old', 'a');
     await submit('young', 'b');
-    const old = await waitForFinished(t, 'old');
+    await waitForFinished(t, 'old');
     await waitForFinished(t, 'young');
     await worker.stop();
     const oldPath = join(t.root, 'spool', 'done', 'old.json');
-    const past = new Date(Date.now() - 40 * 86400_000);
-    await utimes(oldPath, past, past);
-    // Run ids carry their time; age the old job's run by renaming it to a 40-day-old id.
-    const agedRun = `${past.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-0000aged`;
-    execFileSync('mv', [join(t.root, 'runs', old.record.result.run_id), join(t.root, 'runs', agedRun)]);
-    await writeFile(oldPath, JSON.stringify({ ...old.record, result: { ...old.record.result, run_id: agedRun } }));
-    await utimes(oldPath, past, past);
+    const agedRun = await age('old', 40);
 
     const dry = await cli(t, ['prune', '--older-than', '30d', '--json']);
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun] });
+    expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun], cancel_requests: [], kept_for_resume: [] });
+    expect((await cli(t, ['prune', '--older-than', '30d'])).stdout).toBe(
+      `would remove 1 job files, 1 run directories, 0 cancel requests (--yes to delete)\njobs: done/old.json\nruns: ${agedRun}`,
+    );
     expect(await jobsIn(t, 'done')).toEqual(['old.json', 'young.json']);
     const real = await cli(t, ['prune', '--older-than', '30d', '--yes']);
-    expect(real.stdout).toBe('removed 1 job files and 1 run directories');
+    expect(real.stdout).toBe(`removed 1 job files, 1 run directories, 0 cancel requests\njobs: done/old.json\nruns: ${agedRun}`);
     expect(await jobsIn(t, 'done')).toEqual(['young.json']);
     expect(await readdir(join(t.root, 'runs'))).toHaveLength(1);
     expect((await cli(t, ['prune', '--older-than', 'soon'])).code).toBe(2);
+  });
+});
+
+describe('prune keeps what live jobs need', () => {
+  it('a finished job that a queued follow-up resumes (through a queued chain) stays with its run; the follow-ups then run', async () => {
+    await submit('base', 'first');
+    let worker = startWorker(t, ['--once']);
+    await worker.child;
+    const baseRun = await age('base', 40);
+    await submit('next', 'second', '--resume', 'base');
+    await submit('last', 'third', '--resume', 'next'); // waits for next, which waits for base
+    const dry = await cli(t, ['prune', '--older-than', '30d']);
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept, resumed by a live job: base');
+    const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ deleted: true, jobs: [], runs: [], cancel_requests: [], kept_for_resume: ['base'] });
+    expect(await readdir(join(t.root, 'runs'))).toContain(baseRun);
+    worker = startWorker(t);
+    const base = await readJson(join(t.root, 'spool', 'done', 'base.json'));
+    for (const id of ['next', 'last']) {
+      const { state, record } = await waitForFinished(t, id);
+      expect(state).toBe('done');
+      expect(record.result.session_id).toBe(base.result.session_id);
+    }
+    await worker.stop();
+  });
+
+  it('cancel requests whose run is not active go, whatever their age; one for a running job stays', async () => {
+    const active = join(t.root, 'spool', 'active');
+    await mkdir(active, { recursive: true });
+    await writeFile(join(active, 'gone.cancel'), 'run-1\n'); // its job is not active
+    await writeFile(join(active, 'live.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-2' }));
+    await writeFile(join(active, 'live.cancel'), 'run-2\n'); // its run is active
+    await writeFile(join(active, 'again.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-4' }));
+    await writeFile(join(active, 'again.cancel'), 'run-3\n'); // an earlier run of the id
+    const dry = await cli(t, ['prune', '--older-than', '30d']);
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\ncancel requests: again, gone');
+    await cli(t, ['prune', '--older-than', '30d', '--yes']);
+    expect((await readdir(active)).sort()).toEqual(['again.json', 'live.cancel', 'live.json']);
   });
 });
 

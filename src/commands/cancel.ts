@@ -1,11 +1,18 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
-import { writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
+import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../cancel-request.js';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { cancelQueuedJob } from '../job-control.js';
-import { lookupJob } from '../job-lookup.js';
-import type { SpoolLayout } from '../spool-layout.js';
+import { finishedStatus, isFinished } from '../job-facts.js';
+import { findJobView, noSuchJob, parseJobIdArg, type JobView } from '../job-lookup.js';
+import { pollUntil } from '../job-wait.js';
+import { safeJson } from '../safe-text.js';
+import { JOB_STATES, type SpoolLayout } from '../spool-layout.js';
+
+const HELP = `
+Prints "<id> cancelled" once the job has ended cancelled. Exit: 0 cancelled; 1 the job had already ended
+(or ended otherwise while the request was on its way: "<id> had already ended: <status>"); 3 no such
+job; 4 still stopping after --wait ("<id> cancel requested": its worker stops it soon).`;
 
 export function cancelCommand(): Command {
   return withRoot(new Command('cancel'))
@@ -13,35 +20,54 @@ export function cancelCommand(): Command {
     .argument('<id>', 'job id')
     .option('--wait <seconds>', 'how long to wait for a running job to stop', positiveInt('--wait'), 60)
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { wait: number; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', HELP)
+    .action(async (arg: string, opts: { wait: number; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const outcome = await cancel(layout, id, opts.wait * 1000);
-      process.stdout.write(opts.json ? `${JSON.stringify({ id, ...outcome })}\n` : `${id} ${outcome.state}\n`);
-      if (outcome.state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
+      const id = parseJobIdArg(arg);
+      const state = await cancel(layout, id, Date.now() + opts.wait * 1000);
+      process.stdout.write(opts.json ? `${safeJson({ id, state })}\n` : `${id} ${state}\n`);
+      if (state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
     });
 }
 
-async function cancel(layout: SpoolLayout, id: string, waitMs: number): Promise<{ state: string }> {
+/** Cancels job `id`: `cancelled`, or `cancel requested` if its run has not stopped by the deadline. */
+async function cancel(layout: SpoolLayout, id: string, deadline: number): Promise<'cancelled' | 'cancel requested'> {
   for (;;) {
-    const job = await lookupJob(layout, id);
-    if (!job) throw new CliError(`no job "${id}"`, EXIT.notFound);
+    const job = await findJobView(layout, id);
+    if (!job) throw noSuchJob([id]);
     if (job.state === 'inbox' || job.state === 'deferred') {
-      if (await cancelQueuedJob(layout, id, job.state)) return { state: 'cancelled' };
+      if (await cancelQueuedJob(layout, id, job.state)) return 'cancelled';
       continue; // a worker claimed it meanwhile: cancel it as a running job
     }
-    if (job.state !== 'active') throw new CliError(`${id} has already ended (spool/${job.state})`, EXIT.failed);
-    // The worker that holds the job sees this file on its next pass and stops the run it names (SIGINT first).
-    await writeFile(layout.cancelRequest(id), `${job.runId ?? 'pending'}\n`);
-    return waitUntilInactive(layout, id, waitMs);
+    if (job.state !== 'active') throw alreadyEnded(job);
+    // The worker that holds the job sees the request on its next pass and stops that run (SIGINT first).
+    const run = job.runId ?? PENDING_RUN;
+    const request = await writeCancelRequest(layout, id, run);
+    // Checked again after the write: a run that ended just before it must not leave the request behind.
+    const after = await pollUntil(
+      async () => {
+        const now = await findJobView(layout, id);
+        return now?.state === 'active' && (run === PENDING_RUN || now.runId === run) ? null : { now };
+      },
+      {
+        dirs: JOB_STATES.map((s) => layout.dir(s)),
+        relevant: (name) => name === `${id}.json`,
+        recheckMs: 200,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+      },
+    );
+    if (!after) return 'cancel requested'; // still running: the request stays for its worker
+    await withdrawCancelRequest(layout, id, request);
+    const { now } = after;
+    if (now && isFinished(now.state)) {
+      if (finishedStatus(now) === 'cancelled') return 'cancelled';
+      throw alreadyEnded(now);
+    }
+    // Queued again (re-queued or deferred by its worker), or between two states: look again.
   }
 }
 
-async function waitUntilInactive(layout: SpoolLayout, id: string, waitMs: number): Promise<{ state: string }> {
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    const job = await lookupJob(layout, id);
-    if (job && job.state !== 'active') return { state: job.result?.status ?? job.state };
-    await sleep(200);
-  }
-  return { state: 'cancel requested' };
+/** The job ended other than by this cancel: say how, exit 1. */
+function alreadyEnded(job: JobView): CliError {
+  return new CliError(`${job.id} had already ended: ${finishedStatus(job)}`, EXIT.failed);
 }

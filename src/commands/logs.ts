@@ -2,9 +2,9 @@
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { formatDuration, oneLine } from '../display.js';
-import { jobIdArg } from '../job-args.js';
 import { factsOf } from '../job-facts.js';
 import { emitJobLog } from '../job-log.js';
+import { noSuchJob, parseJobIdArg } from '../job-lookup.js';
 
 const HELP = `
 Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "agent: <message>",
@@ -20,11 +20,12 @@ export function logsCommand(): Command {
     .argument('<id>', 'job id')
     .option('-f, --follow', 'follow a queued or running job until it ends')
     .addHelpText('after', HELP)
-    .action(async (id: string, opts: { follow?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { follow?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
+      const id = parseJobIdArg(arg);
       const emit = (line: string) => process.stdout.write(`${line}\n`);
-      const job = await emitJobLog(layout, jobIdArg(id), { follow: Boolean(opts.follow), emit });
-      if (!job) throw new CliError(`no such job: ${id}`, EXIT.notFound);
+      const job = await emitJobLog(layout, id, { follow: Boolean(opts.follow), emit });
+      if (!job) throw noSuchJob([id]);
       const f = await factsOf(layout, job);
       if (f.status === null) throw new CliError(`job ${id} has not finished (${f.state}${job.runId ? '' : ', no run yet'})`, EXIT.pending);
       if (f.status === 'rejected') emit(oneLine(`rejected (${f.reason ?? '?'}): ${f.error ?? ''}`, 160));

@@ -1,10 +1,23 @@
-// `codex-spool prune`: remove finished jobs and their run directories past an age (dry run by default).
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+// `codex-spool prune`: remove finished jobs and their run directories past an age (dry run by default),
+// keeping what live jobs need, and cancel requests left behind.
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { requestedRun, withdrawCancelRequest } from '../cancel-request.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { parseDuration, prunePlan } from '../prune-plan.js';
-import type { JobState, SpoolLayout } from '../spool-layout.js';
+import { fitList, shownName } from '../display.js';
+import { MAX_JOB_BYTES } from '../job-schema.js';
+import { parseDuration, prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
+import { safeJson } from '../safe-text.js';
+import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool-layout.js';
+
+const HELP = `
+Keeps a finished job that a queued or running job resumes, and the runs of every job kept. Also removes
+cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age.
+--json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}`;
+
+/** How many characters of names each line of the human report lists before "+N more". */
+const LIST_BUDGET = 400;
 
 export function pruneCommand(): Command {
   return withRoot(new Command('prune'))
@@ -12,60 +25,134 @@ export function pruneCommand(): Command {
     .requiredOption('--older-than <duration>', 'age such as 30d, 12h, 90m')
     .option('--yes', 'really delete')
     .option('--json', 'print the plan as JSON')
+    .addHelpText('after', HELP)
     .action(async (opts: { olderThan: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       const ageMs = parseDuration(opts.olderThan);
       if (ageMs === null) throw new CliError(`--older-than: "${opts.olderThan}" is not a duration like 30d, 12h, 90m`, EXIT.usage);
       const layout = layoutOf(cmd);
       const cutoffMs = Date.now() - ageMs;
-      const finished = await filesIn(layout, ['done', 'failed', 'rejected']);
-      const kept = finished.filter((f) => f.mtimeMs >= cutoffMs);
-      const plan = prunePlan({
-        cutoffMs,
-        finished,
-        runs: await readdir(layout.runs).catch(() => []),
-        liveRuns: await runIdsOf((await filesIn(layout, ['inbox', 'deferred', 'active'])).map((f) => f.path)),
-        keptRuns: await runIdsOf(kept.map((f) => f.path)),
-      });
+      // Live jobs are listed before finished ones: a job that ends in between is then seen in one of the
+      // two listings (a run named by neither would go).
+      const live = await readLive(layout);
+      const requests = await readCancelRequests(layout);
+      const finished = await readFinished(layout);
+      const runs = await readdir(layout.runs).catch(() => []);
+      const input = { cutoffMs, finished, runs, live, cancelRequests: requests.files };
+      let plan = prunePlan(input);
       if (opts.yes) {
-        await Promise.all([...plan.jobs, ...plan.runs.map((r) => join(layout.runs, r))].map((p) => rm(p, { recursive: true, force: true })));
+        // Looked at again just before deleting: a follow-up queued or a job claimed since the first look.
+        plan = await remove(layout, prunePlan({ ...input, live: [...live, ...(await readLive(layout))] }), requests.texts);
       }
-      const verb = opts.yes ? 'removed' : 'would remove';
-      process.stdout.write(
-        opts.json
-          ? `${JSON.stringify({ deleted: Boolean(opts.yes), jobs: plan.jobs, runs: plan.runs })}\n`
-          : `${verb} ${plan.jobs.length} job files and ${plan.runs.length} run directories${opts.yes ? '' : ' (--yes to delete)'}\n`,
-      );
+      process.stdout.write(opts.json ? `${safeJson(jsonReport(plan, Boolean(opts.yes)))}\n` : humanReport(plan, Boolean(opts.yes)));
     });
 }
 
-async function filesIn(layout: SpoolLayout, states: JobState[]) {
-  const files = await Promise.all(
-    states.map(async (state) => {
-      const names = await readdir(layout.dir(state)).catch(() => []);
-      return Promise.all(
-        names
-          .filter((n) => !n.endsWith('.tmp') && !n.endsWith('.lock'))
-          .map(async (n) => {
-            const path = join(layout.dir(state), n);
-            const st = await stat(path).catch(() => null);
-            return st?.isFile() ? { path, mtimeMs: st.mtimeMs } : null;
-          }),
-      );
-    }),
-  );
-  return files.flat().filter((f) => f !== null);
+function jsonReport(plan: PrunePlan, deleted: boolean) {
+  return {
+    deleted,
+    jobs: plan.jobs.map((f) => f.path),
+    runs: plan.runs,
+    cancel_requests: plan.cancelRequests.map((c) => c.path),
+    kept_for_resume: plan.keptForResume,
+  };
 }
 
-/** The run ids that job files name (`run_id` while active, `result.run_id` once finished). */
-async function runIdsOf(paths: string[]): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const path of paths) {
-    try {
-      const job = JSON.parse(await readFile(path, 'utf8')) as { run_id?: unknown; result?: { run_id?: unknown } };
-      for (const id of [job.run_id, job.result?.run_id]) if (typeof id === 'string') ids.add(id);
-    } catch {
-      // not JSON (a rejected job's bytes): it names no run
+function humanReport(plan: PrunePlan, deleted: boolean): string {
+  const { jobs, runs, cancelRequests, keptForResume } = plan;
+  const verb = deleted ? 'removed' : 'would remove';
+  const counts = `${jobs.length} job files, ${runs.length} run directories, ${cancelRequests.length} cancel requests`;
+  const lines = [`${verb} ${counts}${deleted ? '' : ' (--yes to delete)'}`];
+  const list = (label: string, names: string[]) => names.length && lines.push(`${label}: ${fitList(names, LIST_BUDGET)}`);
+  list('jobs', jobs.map((f) => `${f.state}/${shownName(f.name)}`));
+  list('runs', runs.map(shownName));
+  list('cancel requests', cancelRequests.map((c) => shownName(c.id)));
+  list('kept, resumed by a live job', keptForResume.map(shownName));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Deletes what the plan names, each only if it is still what was planned on; returns what went. */
+async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<string, string>): Promise<PrunePlan> {
+  const jobs: FinishedFile[] = [];
+  for (const f of plan.jobs) {
+    // A file with another mtime was replaced since it was listed (e.g. the id was run again).
+    if ((await lstat(f.path).catch(() => null))?.mtimeMs !== f.mtimeMs) continue;
+    await rm(f.path, { force: true });
+    jobs.push(f);
+  }
+  for (const r of plan.runs) await rm(join(layout.runs, r), { recursive: true, force: true });
+  const cancelRequests: CancelRequestFile[] = [];
+  for (const c of plan.cancelRequests) if (await withdrawCancelRequest(layout, c.id, requestTexts.get(c.path)!)) cancelRequests.push(c);
+  return { ...plan, jobs, cancelRequests };
+}
+
+interface Listed {
+  state: JobState;
+  name: string;
+  path: string;
+  mtimeMs: number;
+  /** Bytes of a regular file; null for anything else (never opened). */
+  size: number | null;
+}
+
+/** The entries of state directories but for directories and files being written (temp and lock files). */
+async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> {
+  const out: Listed[] = [];
+  for (const state of states) {
+    for (const name of await readdir(layout.dir(state)).catch(() => [] as string[])) {
+      if (name.endsWith('.tmp') || name.endsWith('.lock')) continue;
+      const path = join(layout.dir(state), name);
+      const st = await lstat(path).catch(() => null);
+      if (st && !st.isDirectory()) out.push({ state, name, path, mtimeMs: st.mtimeMs, size: st.isFile() ? st.size : null });
     }
   }
-  return ids;
+  return out;
+}
+
+/** A job file's JSON object, or null (not a regular file, too big, not a JSON object). */
+async function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
+  if (f.size === null || f.size > MAX_JOB_BYTES) return null;
+  try {
+    const value: unknown = JSON.parse(await readFile(f.path, 'utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
+  const jobs: LiveJob[] = [];
+  for (const f of await list(layout, ['inbox', 'deferred', 'active'])) {
+    if (!isJobFileName(f.name)) continue;
+    const record = await readRecord(f);
+    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), resume: str(record?.resume) });
+  }
+  return jobs;
+}
+
+async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
+  const files: FinishedFile[] = [];
+  for (const f of await list(layout, ['done', 'failed', 'rejected'])) {
+    const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && f.name.endsWith('.error.json'));
+    const record = await readRecord(f);
+    const result = record?.result as Record<string, unknown> | undefined;
+    const runIds = [str(record?.run_id), str(result?.run_id)].filter((r) => r !== null);
+    files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds });
+  }
+  return files;
+}
+
+/** active/*.cancel, with the text of each (a request is removed only if it still holds that text). */
+async function readCancelRequests(layout: SpoolLayout): Promise<{ files: CancelRequestFile[]; texts: Map<string, string> }> {
+  const files: CancelRequestFile[] = [];
+  const texts = new Map<string, string>();
+  for (const f of await list(layout, ['active'])) {
+    if (!f.name.endsWith('.cancel') || f.name.startsWith('.') || f.size === null || f.size > 4096) continue;
+    const text = await readFile(f.path, 'utf8').catch(() => null);
+    if (text === null) continue;
+    texts.set(f.path, text);
+    files.push({ path: f.path, id: f.name.slice(0, -'.cancel'.length), requested: requestedRun(text) });
+  }
+  return { files, texts };
 }

@@ -1,8 +1,9 @@
 // `codex-spool result`: what one job came to, in a few hundred bytes plus Codex's final message.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { findJobOrFail } from '../job-args.js';
+import { findJobOrFail } from '../job-lookup.js';
 import { formatResult, resultReport } from '../result-report.js';
+import { safeJson } from '../safe-text.js';
 
 const HELP = `
 Prints: status, exit code, elapsed time, session id, token usage, files changed, the command that
@@ -23,10 +24,12 @@ export function resultCommand(): Command {
     .argument('<id>', 'job id')
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
-    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const report = await resultReport(layout, await findJobOrFail(layout, id));
-      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatResult(report));
+      const job = await findJobOrFail(layout, arg);
+      const id = job.id;
+      const report = await resultReport(layout, job);
+      process.stdout.write(opts.json ? `${safeJson(report)}\n` : formatResult(report));
       if (report.status === null) throw new CliError(`job ${id} has not finished (${report.state})`, EXIT.pending);
       if (report.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${report.status})`, EXIT.failed);
     });

@@ -1,7 +1,7 @@
 // `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { lookupJob } from '../job-lookup.js';
+import { findJobOrFail } from '../job-lookup.js';
 import { queueJob } from '../queued-output.js';
 
 export function resumeCommand(): Command {
@@ -11,12 +11,11 @@ export function resumeCommand(): Command {
     .requiredOption('--task <text>', 'the follow-up prompt')
     .option('--id <id>', 'id of the new job (default: a new time-sorted id)')
     .option('--json', 'print the result as JSON')
-    .action(async (target: string, opts: { task: string; id?: string; json?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { task: string; id?: string; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const job = await lookupJob(layout, target);
-      if (!job) throw new CliError(`no job "${target}"`, EXIT.notFound);
+      const job = await findJobOrFail(layout, arg);
       const repo = job.record?.repo;
-      if (job.state === 'rejected' || typeof repo !== 'string') throw new CliError(`${target} was rejected: nothing to resume`, EXIT.usage);
-      await queueJob(layout, opts.id, { repo, task: opts.task, resume: target }, Boolean(opts.json));
+      if (job.state === 'rejected' || typeof repo !== 'string') throw new CliError(`${job.id} was rejected: nothing to resume`, EXIT.usage);
+      await queueJob(layout, opts.id, { repo, task: opts.task, resume: job.id }, Boolean(opts.json));
     });
 }

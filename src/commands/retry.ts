@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { retryJob } from '../job-control.js';
-import { lookupJob } from '../job-lookup.js';
+import { findJobOrFail } from '../job-lookup.js';
 import { queuedOutput } from '../queued-output.js';
 
 export function retryCommand(): Command {
@@ -10,10 +10,10 @@ export function retryCommand(): Command {
     .description('queue a failed, cancelled or timed-out job again (same id, one more attempt)')
     .argument('<id>', 'job id')
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const job = await lookupJob(layout, id);
-      if (!job) throw new CliError(`no job "${id}"`, EXIT.notFound);
+      const job = await findJobOrFail(layout, arg);
+      const id = job.id;
       if (job.state !== 'failed' || !job.record) {
         throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
       }

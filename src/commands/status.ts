@@ -1,10 +1,11 @@
 // `codex-spool status`: one line per job — its state, how long, where, which session, how it exited.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { jobIdArg } from '../job-args.js';
-import { factsOf, findJobView, type JobFacts } from '../job-facts.js';
+import { factsOf, type JobFacts } from '../job-facts.js';
 import { statusTable } from '../job-format.js';
 import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../job-listing.js';
+import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
+import { safeJson } from '../safe-text.js';
 import { JOB_STATES } from '../spool-layout.js';
 
 interface StatusOptions {
@@ -30,20 +31,21 @@ export function statusCommand(): Command {
     .option('--all', 'show every finished job')
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
-    .action(async (ids: string[], opts: StatusOptions, cmd: Command) => {
+    .action(async (args: string[], opts: StatusOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
-      if (ids.length > 0) {
-        const views = await Promise.all(ids.map((id) => findJobView(layout, jobIdArg(id))));
+      if (args.length > 0) {
+        const ids = args.map(parseJobIdArg);
+        const views = await Promise.all(ids.map((id) => findJobView(layout, id)));
         const jobs = await Promise.all(views.flatMap((v) => (v ? [factsOf(layout, v)] : [])));
-        process.stdout.write(opts.json ? `${JSON.stringify({ jobs: jobs.map(brief) })}\n` : lines(jobs.length ? statusTable(jobs) : []));
+        process.stdout.write(opts.json ? `${safeJson({ jobs: jobs.map(brief) })}\n` : lines(jobs.length ? statusTable(jobs) : []));
         const missing = ids.filter((_, i) => !views[i]);
-        if (missing.length) throw new CliError(`no such job: ${missing.join(', ')}`, EXIT.notFound);
+        if (missing.length) throw noSuchJob(missing);
         return;
       }
       const { shown, counts, omitted } = selectForStatus(listJobEntries(layout), opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ jobs: jobs.map(brief), counts, omitted })}\n`);
+        process.stdout.write(`${safeJson({ jobs: jobs.map(brief), counts, omitted })}\n`);
         return;
       }
       process.stdout.write(lines([...(jobs.length ? statusTable(jobs) : []), totals(counts, omitted)]));

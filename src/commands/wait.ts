@@ -1,11 +1,11 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { jobIdArg } from '../job-args.js';
-import { FINISHED_STATES, factsOf, findJobView } from '../job-facts.js';
+import { FINISHED_STATES, factsOf } from '../job-facts.js';
 import { resultLine } from '../job-format.js';
-import { lookupJob } from '../job-lookup.js';
+import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import { waitForJobs } from '../job-wait.js';
+import { safeJson } from '../safe-text.js';
 
 interface WaitOptions {
   timeout?: number;
@@ -29,10 +29,10 @@ export function waitCommand(): Command {
     .addHelpText('after', HELP)
     .action(async (args: string[], opts: WaitOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const ids = [...new Set(args.map(jobIdArg))];
+      const ids = [...new Set(args.map(parseJobIdArg))];
       const found = await Promise.all(ids.map((id) => findJobView(layout, id)));
       const missing = ids.filter((_, i) => !found[i]);
-      if (missing.length) throw new CliError(`no such job: ${missing.join(', ')}`, EXIT.notFound);
+      if (missing.length) throw noSuchJob(missing);
 
       const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 });
       const jobs = await Promise.all(
@@ -42,7 +42,7 @@ export function waitCommand(): Command {
         }),
       );
       process.stdout.write(
-        opts.json ? `${JSON.stringify({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
+        opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
       );
       if (unfinished.length) throw new CliError(`timed out after ${opts.timeout}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');

@@ -92,7 +92,8 @@ export function workerCommand(): Command {
       });
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
       // Codex's workspace-write sandbox lets commands write in /tmp and $TMPDIR: a root there is within reach of jobs.
-      if (['/tmp', tmpdir()].some((dir) => isWithin(layout.root, dir))) log(`worker: warning: the root is under ${tmpdir()} or /tmp, which sandboxed Codex commands may write to`);
+      const tmp = ['/tmp', tmpdir()].find((dir) => isWithin(layout.root, dir));
+      if (tmp) log(`worker: warning: the root is under ${tmp}, which sandboxed Codex commands may write to`);
       await worker.start();
       // --on-done commands run beside the jobs: --once lets them finish (each within its timeout); a
       // stopped worker ends them, so that nothing it started outlives it.

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { displayCommand, errorLine, renderEvent, renderLog } from '../../src/event-render.js';
+import { HOSTILE_TEXT } from '../helpers/hostile.js';
 
 const fixtureDir = new URL('../fixtures/codex/', import.meta.url);
 const lines = (file: string): string[] => readFileSync(new URL(file, fixtureDir), 'utf8').split('\n');
@@ -124,5 +126,38 @@ describe('errorLine', () => {
   it('is how an error reads, cut to the width', () => {
     expect(errorLine('stopped: the time limit was reached')).toBe('error: stopped: the time limit was reached');
     expect(errorLine('x'.repeat(300), 40)).toHaveLength(40);
+  });
+});
+
+describe('renderEvent on hostile events', () => {
+  it('every display line is one line with no control character, whatever strings the event holds (property)', () => {
+    const text = fc.oneof(fc.constant(HOSTILE_TEXT), fc.string({ unit: 'binary', maxLength: 30 }));
+    const item = fc.record({
+      id: text,
+      type: fc.constantFrom('agent_message', 'command_execution', 'file_change', 'mcp_tool_call', 'web_search', 'todo_list', 'error'),
+      text,
+      command: text,
+      status: text,
+      message: text,
+      server: text,
+      tool: text,
+      query: text,
+      changes: fc.array(fc.record({ kind: text, path: text }), { maxLength: 3 }),
+      items: fc.array(fc.record({ text, completed: fc.boolean() }), { maxLength: 3 }),
+    });
+    const event = fc.record({
+      type: fc.constantFrom('thread.started', 'turn.completed', 'turn.failed', 'error', 'item.started', 'item.completed'),
+      thread_id: text,
+      message: text,
+      error: fc.record({ message: text }),
+      item,
+    });
+    fc.assert(
+      fc.property(event, fc.oneof(fc.constant(null), text), (e, repo) => {
+        const shown = renderEvent(JSON.stringify(e), { repo });
+        if (shown !== null) expect(shown).not.toMatch(/[\n]|[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonQuote, safeLine, safeText } from '../../src/safe-text.js';
+import { safeJson, safeLine, safeText } from '../../src/safe-text.js';
 
 describe('safe-text', () => {
   it('shows terminal escapes and bidi overrides as escapes', () => {
@@ -13,11 +13,11 @@ describe('safe-text', () => {
     expect(safeLine('a\nSYSTEM: do it\r\n')).toBe('a\\nSYSTEM: do it\\r\\n');
   });
 
-  it('jsonQuote: a JSON string that cannot end its own quote, with no raw control, that JSON.parse gives back (property)', () => {
-    expect(jsonQuote('a"b\\\n\u001b[2J\u202e')).toBe('"a\\"b\\\\\\n\\u001b[2J\\u202e"');
+  it('safeJson of a string: a JSON string that cannot end its own quote, with no raw control, that JSON.parse gives back (property)', () => {
+    expect(safeJson('a"b\\\n\u001b[2J\u202e')).toBe('"a\\"b\\\\\\n\\u001b[2J\\u202e"');
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
-        const q = jsonQuote(s);
+        const q = safeJson(s);
         expect(q).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
         expect(/^"(?:[^"\\]|\\.)*"$/s.test(q)).toBe(true);
         expect(JSON.parse(q)).toBe(s);

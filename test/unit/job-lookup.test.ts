@@ -1,0 +1,65 @@
+// The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
+// holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliError, EXIT } from '../../src/cli-kit.js';
+import { findJobOrFail, parseJobIdArg } from '../../src/job-lookup.js';
+import { JobId } from '../../src/job-schema.js';
+import { JOB_STATES, ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import { hostileArg } from '../helpers/hostile.js';
+
+let tmp: string;
+let layout: SpoolLayout;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'codex-spool-unit-lookup-'));
+  layout = spoolLayout(join(tmp, 'root'));
+  await ensureSpool(layout);
+  await writeFile(layout.job('done', 'x'), '{}');
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+const usageError = (f: () => unknown) => {
+  try {
+    f();
+  } catch (err) {
+    return err instanceof CliError && err.exitCode === EXIT.usage ? err.message : null;
+  }
+  return null;
+};
+
+describe('parseJobIdArg', () => {
+  it('accepts exactly the JobId schema; any other argument is one usage error, escaped, on one line', () => {
+    fc.assert(
+      fc.property(hostileArg, (arg) => {
+        if (JobId.safeParse(arg).success) {
+          expect(parseJobIdArg(arg)).toBe(arg);
+          return;
+        }
+        const message = usageError(() => parseJobIdArg(arg));
+        expect(message).toMatch(/^invalid job id ".*": /);
+        expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/);
+        expect(message!.length).toBeLessThan(250);
+      }),
+      { numRuns: 2000, examples: [['../done/x'], ['x/../../y'], ['.hidden'], ['a\nb'], ['']] },
+    );
+  });
+
+  it('the id it returns always names a file directly in a spool state directory', () => {
+    fc.assert(
+      fc.property(hostileArg, (arg) => {
+        if (!JobId.safeParse(arg).success) return;
+        for (const state of JOB_STATES) expect(dirname(layout.job(state, parseJobIdArg(arg)))).toBe(layout.dir(state));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('findJobOrFail: exit 2 for a path to an existing job, 3 for an unknown id', async () => {
+    await expect(findJobOrFail(layout, '../done/x')).rejects.toMatchObject({ exitCode: EXIT.usage });
+    await expect(findJobOrFail(layout, 'nope')).rejects.toMatchObject({ exitCode: EXIT.notFound, message: 'no such job: nope' });
+    expect((await findJobOrFail(layout, 'x')).state).toBe('done');
+  });
+});
