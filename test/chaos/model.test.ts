@@ -15,6 +15,7 @@ import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } fro
 import {
   WORKER_ARGS,
   auditModel,
+  expectDrained,
   killRuns,
   modelCodex,
   modelRoot,
@@ -152,13 +153,6 @@ describe.skipIf(!CHAOS)('model: random sequences against the real worker', () =>
 /** The runs of job `id`, in order. */
 const runsOf = (runs: RunRecord[], id: string) => runs.filter((r) => r.job === id).sort((a, b) => a.start - b.start);
 
-async function expectClean(t: TempRoot, log: string, ids: string[], boundMs: number) {
-  const allFinal = await waitAllFinal(t, ids, boundMs);
-  const audit = await auditModel(t, log, ids);
-  expect({ allFinal, violations: audit.violations }).toEqual({ allFinal: true, violations: [] });
-  return audit;
-}
-
 /** B's last run continued the session of A's last run. */
 function expectResumed(runs: RunRecord[], a: string, b: string) {
   const last = runsOf(runs, b).at(-1);
@@ -181,7 +175,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
     await sleep(500); // the worker has seen b wait
     await worker.stop('SIGKILL');
     startWorker(t, WORKER_ARGS, modelCodex);
-    const audit = await expectClean(t, log, ['a', 'b'], 45_000);
+    const audit = await expectDrained(t, log, ['a', 'b'], 45_000, 'A, then B resumes A, SIGKILL, restart');
     expect([audit.states.get('a'), audit.states.get('b')]).toEqual([['done'], ['done']]);
     expectResumed(audit.runs, 'a', 'b');
   }, 90_000);
@@ -194,7 +188,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
     await writeJob(t, 'b', { repo, task: taskOf('b', ''), resume: 'a' });
     await writeJob(t, 'c', { repo, task: taskOf('c', '') }); // and the repo is not blocked by them
     startWorker(t, WORKER_ARGS, modelCodex);
-    const audit = await expectClean(t, log, ['a', 'b', 'c'], 20_000);
+    const audit = await expectDrained(t, log, ['a', 'b', 'c'], 20_000, 'resume cycle');
     expect([audit.states.get('a'), audit.states.get('b'), audit.states.get('c')]).toEqual([['rejected'], ['rejected'], ['done']]);
   }, 60_000);
 
@@ -236,7 +230,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
     expect(await submit(t, 'a', repo!, 'usage=1 reset=4')).toBe(true);
     await waitForFile(join(spoolDir(t, 'deferred'), 'a.json'));
     expect(await submit(t, 'b', repo!, '', ['--resume', 'a'])).toBe(true);
-    const audit = await expectClean(t, log, ['a', 'b'], 30_000);
+    const audit = await expectDrained(t, log, ['a', 'b'], 30_000, 'resume of a deferred job');
     expect([audit.states.get('a'), audit.states.get('b')]).toEqual([['done'], ['done']]);
     expectResumed(audit.runs, 'a', 'b');
   }, 60_000);
@@ -253,7 +247,7 @@ describe.skipIf(!CHAOS)('model: a repo is its real path (issue 9 item 2)', () =>
     // Written into the inbox as they are: `submit` would normalise the first three.
     for (const [i, spelling] of spellings.entries()) await writeJob(t, `s${i}`, { repo: spelling, task: taskOf(`s${i}`, 'sleep=0.5') });
     startWorker(t, [...WORKER_ARGS, '--concurrency', '4'], modelCodex);
-    const audit = await expectClean(t, log, ['s0', 's1', 's2', 's3'], 30_000);
+    const audit = await expectDrained(t, log, ['s0', 's1', 's2', 's3'], 30_000, 'four spellings of one repo');
     expect(audit.runs.map((r) => r.tree)).toEqual(Array(4).fill(audit.runs[0]!.tree));
   }, 60_000);
 });
