@@ -1,0 +1,213 @@
+// Issue 9, "how to make it stay fixed": fault injection with the model test's invariants (model-kit's
+// auditModel). Each fault is applied while jobs run, then removed; the queue must then drain with every
+// invariant holding, and a job whose Codex run succeeded must never run again. Faults: a spool on a full
+// tmpfs (ENOSPC), a worker with few open files and 2,000 queued jobs (EMFILE), an unreadable file in
+// active/ and an unwritable runs/ (the worker runs as uid 65534 through setpriv, on a root that user owns,
+// since root ignores mode bits), and a worker paused with SIGSTOP past the 10 s lock stale time.
+import { spawnSync } from 'node:child_process';
+import { chmod, chown, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killStarted, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import { readRunLog } from '../helpers/run-log.js';
+import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
+import {
+  WORKER_ARGS,
+  activeLeftovers,
+  expectDrained,
+  killRuns,
+  killWrapped,
+  modelCodex,
+  modelRoot,
+  startWrappedWorker,
+  submitBatch,
+  taskOf,
+  waitAllFinal,
+} from './fixtures/model-kit.js';
+
+const NOBODY = 65534;
+const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+const canSetpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+const canPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+
+/**
+ * EMFILE: more queued jobs than open files (issue 9 saw it with 3,000 queued and 1,024 files). 2,000 jobs
+ * drained in ~2 minutes here, but at 3-4 jobs/s when the machine was loaded; FAULTS_EMFILE_JOBS=600 for a
+ * quick run.
+ */
+const EMFILE_JOBS = Number(process.env.FAULTS_EMFILE_JOBS ?? 2_000);
+const NOFILE = 96;
+
+const mounts: string[] = [];
+const logs: string[] = [];
+
+afterEach(async () => {
+  await killWrapped();
+  await killStarted();
+  for (const log of logs.splice(0)) killRuns(await readRunLog(log));
+  for (const dir of mounts.splice(0)) await execa('umount', ['-l', dir], { reject: false });
+  await endChaosTest();
+});
+
+/** A model root whose stand-in processes are killed after the test. */
+async function faultRoot(): Promise<{ t: TempRoot; log: string }> {
+  const r = await modelRoot();
+  logs.push(r.log);
+  return r;
+}
+
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+
+/** Mounts a tmpfs of `size` on `dir`; false if this machine does not let us. */
+async function mountTmpfs(dir: string, size: string): Promise<boolean> {
+  const r = await execa('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { reject: false });
+  if (r.exitCode !== 0) return false;
+  mounts.push(dir);
+  return true;
+}
+
+/** Writes into `dir` until the file system is full; returns the filler file (remove it to free the space). */
+async function fillUp(dir: string): Promise<string> {
+  const path = join(dir, '.filler');
+  const fh = await open(path, 'a');
+  try {
+    for (const chunk of [65536, 4096, 512, 1]) {
+      const bytes = Buffer.alloc(chunk);
+      for (;;) await fh.write(bytes);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    await fh.close();
+  }
+  return path;
+}
+
+describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
+  // fails on main: 2 jobs still in active/ 60 s after the space is back (their claims never released)
+  it.skip('ENOSPC: the spool on a 1 MB tmpfs fills up during runs and a worker restart; once space is back, the queue drains', async (ctx) => {
+    const { t, log } = await faultRoot();
+    if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    const repos = await makeRepos(t, 3);
+    const jobs = ids('n', 24);
+    await submitBatch(t, jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: 'sleep=0.3' })));
+    let worker = startWorker(t, WORKER_ARGS, modelCodex);
+    await waitFor('three runs', async () => (await readRunLog(log)).length >= 3, 20_000);
+    const filler = await fillUp(t.root);
+    await sleep(3_000); // runs end and start on a full disk
+    await worker.stop('SIGKILL');
+    worker = startWorker(t, WORKER_ARGS, modelCodex);
+    await sleep(12_000); // past the 10 s stale time: recovery too runs on a full disk
+    await rm(filler);
+    await expectDrained(t, log, jobs, 60_000, 'ENOSPC on a 1 MB tmpfs', { workerAlive: worker.child.exitCode === null });
+  }, 150_000);
+
+  // fails on main: the limited worker dies (unhandled spawn EMFILE); then 2 jobs whose run succeeded run again
+  it.skip(`EMFILE: ${EMFILE_JOBS} queued jobs and a worker limited to ${NOFILE} open files; without the limit the rest drains`, async (ctx) => {
+    if (!canPrlimit) return ctx.skip('needs prlimit (util-linux) to start the worker with a low open-files limit');
+    const { t, log } = await faultRoot();
+    const repos = await makeRepos(t, 16);
+    const jobs = ids('e', EMFILE_JOBS);
+    await submitBatch(t, jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: '' })));
+    // The default rescan interval: a fast one re-reads the whole queue every time.
+    const args = ['--concurrency', '4', '--grace-ms', '500'];
+    const limited = startWrappedWorker(t, ['prlimit', `--nofile=${NOFILE}:${NOFILE}`], args);
+    const exited = limited.child.then(() => false);
+    const drainedUnderLimit = await Promise.race([waitAllFinal(t, jobs, 300_000), exited]);
+    const aliveUnderLimit = limited.child.exitCode === null;
+    if (!aliveUnderLimit) console.log(`[chaos] EMFILE: the limited worker died:\n${limited.log().slice(-1500)}`);
+    await limited.stop('SIGTERM');
+    startWorker(t, args, modelCodex); // the fault removed
+    await expectDrained(t, log, jobs, 300_000, `EMFILE, ${EMFILE_JOBS} jobs, nofile ${NOFILE}`, { aliveUnderLimit, drainedUnderLimit });
+    expect({ aliveUnderLimit, drainedUnderLimit }).toEqual({ aliveUnderLimit: true, drainedUnderLimit: true });
+  }, 660_000);
+});
+
+/** A model root owned by uid 65534, with `n` repos, for a worker run as that user. */
+async function nobodyRoot(n: number): Promise<{ t: TempRoot; log: string; repos: string[] }> {
+  const { t, log } = await faultRoot();
+  const repos = await makeRepos(t, n);
+  await mkdir(join(t.root, 'runs'), { recursive: true, mode: 0o700 });
+  await writeFile(log, '');
+  await chmod(t.dir, 0o755); // mkdtemp's 0700 would keep the user out
+  await execa('chown', ['-R', `${NOBODY}:${NOBODY}`, t.dir]);
+  return { t, log, repos };
+}
+
+describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 through setpriv)', () => {
+  // fails on main: the unreadable file stops each recovery pass: orphans x1, x2 still in active/ after 45 s
+  it.skip('an unreadable file in active/ does not stop the recovery of the orphans beside it', async (ctx) => {
+    if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
+    const { t, log, repos } = await nobodyRoot(2);
+    const jobs = ['x1', 'x2'];
+    for (const [i, id] of jobs.entries()) await writeJob(t, id, { repo: repos[i], task: taskOf(id, 'firstsleep=30') });
+    let worker = startWrappedWorker(t, asNobody);
+    await waitFor('both runs started', async () => (await readRunLog(log)).length === 2, 20_000);
+    await worker.stop('SIGKILL'); // x1 and x2 are now orphans in active/
+    const bad = join(spoolDir(t, 'active'), 'a-unreadable.json'); // sorts before them
+    await writeFile(bad, '{}', { mode: 0o000 });
+    await chown(bad, NOBODY, NOBODY);
+    worker = startWrappedWorker(t, asNobody);
+    await expectDrained(t, log, jobs, 45_000, 'unreadable file in active/', { workerAlive: worker.child.exitCode === null });
+  }, 90_000);
+
+  it('an unwritable runs/ for 3 s: the worker survives, then the queue drains', async (ctx) => {
+    if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
+    const { t, log, repos } = await nobodyRoot(2);
+    const jobs = ids('y', 4);
+    for (const [i, id] of jobs.entries()) await writeJob(t, id, { repo: repos[i % 2], task: taskOf(id, '') });
+    await chmod(join(t.root, 'runs'), 0o500);
+    const worker = startWrappedWorker(t, asNobody);
+    await sleep(3_000); // the fault lasts 3 s
+    const aliveDuringFault = worker.child.exitCode === null;
+    await chmod(join(t.root, 'runs'), 0o700);
+    await expectDrained(t, log, jobs, 30_000, 'runs/ unwritable for 3 s', { aliveDuringFault });
+    expect(aliveDuringFault).toBe(true);
+  }, 60_000);
+
+  // fails on main: --once exits 0 with both jobs left in active/
+  it.skip('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
+    if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
+    const { t, log, repos } = await nobodyRoot(1);
+    const jobs = ['z1', 'z2'];
+    for (const id of jobs) await writeJob(t, id, { repo: repos[0], task: taskOf(id, '') });
+    const once = async () => {
+      const w = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--once']);
+      return Promise.race([w.child.then((r) => r.exitCode), sleep(30_000).then(() => 'still running after 30 s')]);
+    };
+    await chmod(join(t.root, 'runs'), 0o500);
+    const firstExit = await once();
+    const leftInActive = await activeLeftovers(t);
+    await chmod(join(t.root, 'runs'), 0o700);
+    const secondExit = await once();
+    figure('--once with runs/ unwritable', { firstExit, leftInActive, secondExit });
+    expect({ firstExit: typeof firstExit, leftInActive }).toEqual({ firstExit: 'number', leftInActive: [] });
+    await expectDrained(t, log, jobs, 30_000, '--once after runs/ writable again');
+  }, 90_000);
+});
+
+describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale time while another runs', () => {
+  // fails on main: the taker starts a queued job in a repo whose stale-locked Codex still runs; a run that succeeded during the pause is run again
+  it.skip.each([
+    { what: 'runs that outlast the pause', words: 'firstsleep=20' },
+    { what: 'runs that succeed during the pause', words: 'firstsleep=2' },
+  ])('$what: after SIGCONT, every job final once, no overlap', async ({ words }) => {
+    const { t, log } = await faultRoot();
+    const repos = await makeRepos(t, 3);
+    const jobs = ['p1', 'p2', ...ids('q', 6)];
+    await writeJob(t, 'p1', { repo: repos[0], task: taskOf('p1', words) });
+    await writeJob(t, 'p2', { repo: repos[1], task: taskOf('p2', words) });
+    const a: WorkerProcess = startWorker(t, WORKER_ARGS, modelCodex);
+    await waitFor('p1 and p2 running', async () => (await readRunLog(log)).length === 2, 20_000);
+    for (const [i, id] of jobs.slice(2).entries()) await writeJob(t, id, { repo: repos[i % 3], task: taskOf(id, 'sleep=0.2') });
+    const b = startWorker(t, WORKER_ARGS, modelCodex);
+    a.child.kill('SIGSTOP');
+    await sleep(14_000); // past the 10 s stale time: b takes over a's jobs
+    a.child.kill('SIGCONT');
+    await expectDrained(t, log, jobs, 40_000, 'SIGSTOP past the stale time', {
+      aAlive: a.child.exitCode === null,
+      bAlive: b.child.exitCode === null,
+    });
+  }, 90_000);
+});
