@@ -86,7 +86,7 @@ async function fillUp(dir: string): Promise<string> {
 
 describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
   // fails on main: 2 jobs still in active/ 60 s after the space is back (their claims never released)
-  it.skip('ENOSPC: the spool on a 1 MB tmpfs fills up during runs and a worker restart; once space is back, the queue drains', async (ctx) => {
+  it('ENOSPC: the spool on a 1 MB tmpfs fills up during runs and a worker restart; once space is back, the queue drains', async (ctx) => {
     const { t, log } = await faultRoot();
     if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
     const repos = await makeRepos(t, 3);
@@ -104,7 +104,7 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
   }, 150_000);
 
   // fails on main: the limited worker dies (unhandled spawn EMFILE); then 2 jobs whose run succeeded run again
-  it.skip(`EMFILE: ${EMFILE_JOBS} queued jobs and a worker limited to ${NOFILE} open files; without the limit the rest drains`, async (ctx) => {
+  it(`EMFILE: ${EMFILE_JOBS} queued jobs and a worker limited to ${NOFILE} open files; without the limit the rest drains`, async (ctx) => {
     if (!canPrlimit) return ctx.skip('needs prlimit (util-linux) to start the worker with a low open-files limit');
     const { t, log } = await faultRoot();
     const repos = await makeRepos(t, 16);
@@ -137,7 +137,7 @@ async function nobodyRoot(n: number): Promise<{ t: TempRoot; log: string; repos:
 
 describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 through setpriv)', () => {
   // fails on main: the unreadable file stops each recovery pass: orphans x1, x2 still in active/ after 45 s
-  it.skip('an unreadable file in active/ does not stop the recovery of the orphans beside it', async (ctx) => {
+  it('an unreadable file in active/ does not stop the recovery of the orphans beside it', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
     const { t, log, repos } = await nobodyRoot(2);
     const jobs = ['x1', 'x2'];
@@ -167,7 +167,7 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
   }, 60_000);
 
   // fails on main: --once exits 0 with both jobs left in active/
-  it.skip('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
+  it('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
     const { t, log, repos } = await nobodyRoot(1);
     const jobs = ['z1', 'z2'];
@@ -189,7 +189,7 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
 
 describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale time while another runs', () => {
   // fails on main: the taker starts a queued job in a repo whose stale-locked Codex still runs; a run that succeeded during the pause is run again
-  it.skip.each([
+  it.each([
     { what: 'runs that outlast the pause', words: 'firstsleep=20' },
     { what: 'runs that succeed during the pause', words: 'firstsleep=2' },
   ])('$what: after SIGCONT, every job final once, no overlap', async ({ words }) => {

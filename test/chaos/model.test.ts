@@ -145,7 +145,7 @@ describe.skipIf(!CHAOS)('model: random sequences against the real worker', () =>
   }, 240_000);
 
   // fails on main (seed 20261202, 6th sequence): after a SIGKILL, jobs wait on each other across repos for ever
-  it.skip('with resumes of earlier jobs and worker SIGKILLs too', async () => {
+  it('with resumes of earlier jobs and worker SIGKILLs too', async () => {
     await checkModel('crashes', true);
   }, 400_000);
 });
@@ -162,7 +162,7 @@ function expectResumed(runs: RunRecord[], a: string, b: string) {
 
 describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1)', () => {
   // fails on main: the recovered A is re-queued behind B, which waits for A and holds the repo: neither runs again
-  it.skip.each([
+  it.each([
     { what: 'B', priority: [] as string[] },
     { what: 'B with priority 5', priority: ['--priority', '5'] },
   ])('long job A, then $what resumes A, SIGKILL of the worker, restart: both finish', async ({ priority }) => {
@@ -181,7 +181,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
   }, 90_000);
 
   // fails on main: a and b wait for each other in inbox/ for ever, and block c on their repo
-  it.skip('a resume cycle (a resumes b, b resumes a, written into the inbox) is rejected, nothing hangs', async () => {
+  it('a resume cycle (a resumes b, b resumes a, written into the inbox) is rejected, nothing hangs', async () => {
     const { t, log } = await modelRoot();
     const [repo] = await makeRepos(t, 1);
     await writeJob(t, 'a', { repo, task: taskOf('a', ''), resume: 'b' });
@@ -211,7 +211,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
   }, 90_000);
 
   // fails on main: --once exits 0 leaving the cycle c, d queued in inbox/
-  it.skip('`worker --once` with a resume cycle exits, with both rejected', async () => {
+  it('`worker --once` with a resume cycle exits, with both rejected', async () => {
     const { t, log } = await modelRoot();
     const [repo] = await makeRepos(t, 1);
     await writeJob(t, 'c', { repo, task: taskOf('c', ''), resume: 'd' });
@@ -223,7 +223,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
   }, 90_000);
 
   // fails on main: b is rejected unknown_resume while its target a waits in deferred/
-  it.skip('a resume of a job waiting in deferred/ waits for it', async () => {
+  it('a resume of a job waiting in deferred/ waits for it', async () => {
     const { t, log } = await modelRoot();
     const [repo] = await makeRepos(t, 1);
     startWorker(t, WORKER_ARGS, modelCodex);
@@ -238,7 +238,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
 
 describe.skipIf(!CHAOS)('model: a repo is its real path (issue 9 item 2)', () => {
   // fails on main: the four spellings run four Codex processes at once in one working tree
-  it.skip('jobs on /r, /r/, /r/./ and a symlink to /r never overlap', async () => {
+  it('jobs on /r, /r/, /r/./ and a symlink to /r never overlap', async () => {
     const { t, log } = await modelRoot();
     const [repo] = await makeRepos(t, 1);
     const link = join(t.dir, 'link-to-r');
