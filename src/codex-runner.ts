@@ -201,7 +201,8 @@ function stopCodexGroup(pid: number, graceMs: number, exited: Promise<void>): Pr
   return stopGroup(pid, ['SIGINT', 'SIGTERM', 'SIGKILL'], graceMs, exited);
 }
 
-function isGroupLeader(pid: number): boolean {
+/** A Codex run's process (the leader of its own group) is still alive: a reused pid of another process is not. */
+export function isGroupLeader(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -1,15 +1,21 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
 // and a run that had ended is filed, not run again.
-import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
-import { ActiveJob, QueuedJob, RunSummary, type RunMeta } from './job-schema.js';
+import { lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { writeJsonAtomic } from './atomic-file.js';
+import { emptyDigest, foldEventLine } from './codex-events.js';
+import { ActiveJob, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
+import { buildSummary } from './run-summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { isLocked } from './claim-lock.js';
-import { stopOrphanGroup } from './codex-runner.js';
+import { stopOrphanGroup, type CodexRunOutcome } from './codex-runner.js';
 import { MAX_ATTEMPTS, queuedAgain } from './failure-kind.js';
-import { readMeta, runFiles, writeMeta } from './run-files.js';
+import { readLastMessage, readMeta, runFiles, writeMeta } from './run-files.js';
 import { cancelRequested } from './cancel-request.js';
 import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
+
+/** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
+const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
 
 export interface RecoveryContext {
   layout: SpoolLayout;
@@ -68,8 +74,9 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   const files = runFiles(ctx.layout.runs, active.data.run_id);
   const meta = await readMeta(files).catch(() => null);
   if (meta?.pid) await stopOrphanGroup(meta.pid, ctx.graceMs);
-  const summary = await readSummary(files.summary);
+  const summary = (await readSummary(files.summary)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
     await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary));
     return `its run had ended (${summary.status}): filed in ${state}/`;
@@ -113,13 +120,57 @@ async function queuedUnderAnotherName(layout: SpoolLayout, claim: Claim): Promis
   return false;
 }
 
+/**
+ * The summary of a run that completed its turn before its worker could file it (the worker died or was
+ * paused at the end of the run, or the disk was full): read from the events Codex streamed to events.jsonl,
+ * so that a run that succeeded is filed, not run again. Null when the events show no completed turn.
+ */
+async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSummary | null> {
+  const digest = emptyDigest();
+  let completed = false;
+  for (const line of (await readTail(files.events, EVENTS_TAIL_BYTES)).split('\n')) {
+    foldEventLine(digest, line);
+    // Inside a JSON string these quotes would be escaped: only a real event has them bare.
+    if (line.includes('"type":"turn.completed"')) completed = true;
+    else if (line.includes('"type":"turn.failed"') || line.includes('"type":"turn.started"')) completed = false;
+  }
+  if (!completed || digest.turnFailed) return null;
+  const outcome: CodexRunOutcome = {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    stalled: false,
+    waitingForNetwork: null,
+    stopped: false,
+    cancelled: false,
+    spawnError: null,
+    digest,
+  };
+  const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
+  return { ...summary, status: 'succeeded' }; // its exit code is unknown (null): its events say it completed
+}
+
+/** The last `maxBytes` of a file ('' if it cannot be read): turn events are at its end. */
+async function readTail(path: string, maxBytes: number): Promise<string> {
+  const file = await open(path, 'r').catch(() => null);
+  if (!file) return '';
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size, maxBytes);
+    const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    await file.close();
+  }
+}
+
 async function readSummary(path: string): Promise<RunSummary | null> {
   const parsed = RunSummary.safeParse(safeJson(await readFile(path, 'utf8').catch(() => '')));
   return parsed.success ? parsed.data : null;
 }
 
 /** The run's meta says how it ended: interrupted (its job continues), not `running` for ever. */
-async function markInterrupted(files: ReturnType<typeof runFiles>, meta: RunMeta): Promise<void> {
+async function markInterrupted(files: RunFiles, meta: RunMeta): Promise<void> {
   if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
 }
 

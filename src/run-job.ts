@@ -1,20 +1,22 @@
 // One claimed job, from validation to its final directory.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from './codex-args.js';
-import { runCodex, type CodexRunOutcome } from './codex-runner.js';
-import type { QueuedJob, RunMeta, RunSummary } from './job-schema.js';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isGroupLeader, runCodex, type CodexRunOutcome } from './codex-runner.js';
+import { ActiveJob, type QueuedJob, type RunMeta, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import type { JobPolicy } from './job-policy.js';
-import { createRunDir, newRunId, readLastMessage, runFiles, writeMeta } from './run-files.js';
+import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta } from './run-files.js';
 import { buildSummary } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
 import { repoLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
-import type { SpoolLayout } from './spool-layout.js';
+import { isJobFileName, type SpoolLayout } from './spool-layout.js';
 
 export interface RunJobContext {
   layout: SpoolLayout;
@@ -50,6 +52,9 @@ export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred
 /** The prompt of a run that continues its job's interrupted or failed session. */
 export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
+/** How long a job whose working tree turned out busy waits before it is looked at again. */
+const REPO_BUSY_PAUSE_MS = 1_000;
+
 /** Tries at filing a finished run before it is left to recovery (about a minute in all). */
 const FILING_TRIES = 8;
 
@@ -74,8 +79,11 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   // One Codex per working tree across all workers, by real path: `/r`, `/r/.` and a link to it are one tree.
   const releaseRepo =
     repo === null ? async () => {} : await tryLock(ctx.layout.dir('active'), repoLockName(repo), (err) => ctx.log(`repo lock of ${repo} lost: ${err.message}`));
-  if (!releaseRepo) {
-    await requeueJob(ctx.layout, claim, v.job);
+  // The lock says who may start; a live Codex says who still runs: a worker paused past the lock's stale
+  // time loses its locks, but its Codex, in a group of its own, goes on until recovery stops it.
+  if (!releaseRepo || (repo !== null && (await liveRunIn(ctx.layout, repo, claim.name)))) {
+    await releaseRepo?.();
+    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   try {
@@ -244,6 +252,18 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
       await sleep(pauseMs);
     }
   }
+}
+
+/** Another active job's Codex is alive in working tree `repo` (by the real path its run recorded). */
+async function liveRunIn(layout: SpoolLayout, repo: string, except: string): Promise<boolean> {
+  for (const name of await readdir(layout.dir('active'))) {
+    if (!isJobFileName(name) || name === except) continue;
+    const active = ActiveJob.safeParse(await readFile(join(layout.dir('active'), name), 'utf8').then(JSON.parse, () => null));
+    if (!active.success) continue;
+    const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
+    if (meta?.repo === repo && meta.pid !== null && isGroupLeader(meta.pid)) return true;
+  }
+  return false;
 }
 
 function notify(ctx: RunJobContext, end: JobEnd): Promise<void> {

@@ -62,7 +62,14 @@ async function readJobFile(path: string, maxBytes: number): Promise<JobFileConte
   const st = await lstat(path);
   if (!st.isFile()) return { kind: 'unreadable', why: `not a regular file (${fileKind(st)})` };
   if (st.size > maxBytes) return { kind: 'too_large', size: st.size, limit: maxBytes };
-  return { kind: 'bytes', bytes: await readFile(path) };
+  try {
+    return { kind: 'bytes', bytes: await readFile(path) };
+  } catch (err) {
+    // A file the worker may not read (mode 000, another user's) is rejected as such, not retried for ever.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return { kind: 'unreadable', why: `not readable by the worker (${code})` };
+    throw err;
+  }
 }
 
 function fileKind(st: Stats): string {

@@ -1,11 +1,12 @@
 // The cancel request file names the run it cancels; a cancel removes only the request it wrote. And the
 // one loop that waits for the spool to change.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PENDING_RUN, requestApplies, requestedRun, withdrawCancelRequest, writeCancelRequest } from '../../src/cancel-request.js';
 import { pollUntil } from '../../src/job-wait.js';
+import { writeFileAtomic } from '../../src/atomic-file.js';
 import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
 import { readIfExists } from '../helpers/spool-env.js';
 
@@ -44,7 +45,7 @@ describe('pollUntil', () => {
   it('returns what the check finds once a watched directory changes, without waiting for the re-check', async () => {
     const path = layout.job('done', 'x');
     const found = pollUntil(() => readIfExists(path), { dirs: [layout.dir('done')], recheckMs: 3_600_000 });
-    await writeFile(path, 'here');
+    await writeFileAtomic(path, 'here'); // as the worker publishes: a reader never sees it half-written
     expect(await found).toBe('here'); // the test's own timeout fails it if only the hourly re-check would see it
   });
 
