@@ -223,7 +223,7 @@ async function benchPickup() {
       extraArgs: x.settleMs === null ? [] : ['--settle-ms', String(x.settleMs)],
       env: ENV,
     });
-    return { ...x, root, inbox: join(root, 'spool', 'inbox'), repo: repoDir(`pickup-${x.label}`), codex, w, latency: [], logLatency: [] };
+    return { ...x, root, inbox: join(root, 'spool', 'inbox'), repo: repoDir(`pickup-${x.label}`), codex, w, latency: [], logLatency: [], doneLatency: [] };
   });
   try {
     for (const x of setups) {
@@ -247,6 +247,7 @@ async function benchPickup() {
         x.latency.push(tStart - t0);
         const started = x.w.started.find((st) => st.id === id);
         if (started) x.logLatency.push(started.t - t0);
+        x.doneLatency.push(x.w.finished.find((f) => f.id === id).t - t0); // its "done" line follows the done file
         await sleep(150 + Math.random() * 100); // idle again, at a random phase of the rescan timer
       }
     }
@@ -257,6 +258,7 @@ async function benchPickup() {
       latency_ms: x.latency,
       stats: stats(x.latency),
       started_log_line_ms: x.logLatency,
+      done_log_line_ms: x.doneLatency,
     });
     results.figures.pickup_idle = {
       ...fig(main),
@@ -576,6 +578,8 @@ function table() {
   const p = f.pickup_idle;
   if (p) row('2 pickup, idle worker (rename→codex start)', fmtMs(p.stats.median), fmtMs(p.stats.p99), p.stats.n,
     `--settle-ms 50 (default); min ${fmtMs(p.stats.min)}; "started" log line ${fmtMs(stats(p.started_log_line_ms).median)}`);
+  if (p) row('2 echo→done, idle worker (rename→"done" line)', fmtMs(stats(p.done_log_line_ms).median), fmtMs(stats(p.done_log_line_ms).p99), p.done_log_line_ms.length,
+    'the job\'s whole path through the spool (claim, run of the fast fake, result filed), one job at a time');
   const p1 = f.pickup_idle_settle1;
   if (p1) row('2 pickup, idle, --settle-ms 1 (diagnostic)', fmtMs(p1.stats.median), fmtMs(p1.stats.p99), p1.stats.n, `same moments as the row above (alternating jobs): what the 50 ms settle costs`);
   const tp = f.throughput ?? [];

@@ -1,6 +1,8 @@
-// Publishing files so that a reader sees all of a file or none of it (Maildir: write a dotfile, then rename).
+// Publishing files so that a reader sees all of a file or none of it, and a crash or power loss after
+// the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
+// then fsync the directory, which is what makes the new name durable).
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPathFor(path: string): string {
@@ -27,42 +29,69 @@ export async function removeWriteDebris(dir: string, olderThanMs: number): Promi
   return removed;
 }
 
-/** Writes `path` atomically, replacing any file there. */
+/** Writes `path` atomically and durably, replacing any file there. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = tempPathFor(path);
-  await writeFile(tmp, data, { mode: 0o644 });
-  await rename(tmp, path);
+  const tmp = await writeTempSynced(path, data);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dirname(path));
 }
 
-/** Writes `path` atomically only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
+/** Writes `path` atomically and durably only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
 export async function createFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = tempPathFor(path);
-  await writeFile(tmp, data, { mode: 0o644 });
+  const tmp = await writeTempSynced(path, data);
   try {
     await link(tmp, path);
   } finally {
     await unlink(tmp);
   }
+  await syncDir(dirname(path)); // one sync for the new name and the temp name gone
 }
 
-/** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic. */
-export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** fsync of a directory: makes the names created, renamed or removed in it durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const fd = await open(dir, 'r');
-  try {
-    await fd.sync();
-  } finally {
-    await fd.close();
-  }
-}
-
-/** rename, made durable: the target's directory (and the source's, if another) synced after it. */
+/**
+ * Moves `from` to `to` (one file system) durably: once it returns, a power loss leaves the file at `to`
+ * only. Syncs the target directory, and the source directory too when it is another one (else the old
+ * name could come back beside the new one).
+ */
 export async function renameDurable(from: string, to: string): Promise<void> {
   await rename(from, to);
   await syncDir(dirname(to));
   if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
+}
+
+/** Makes the entries of `dir` (names created, renamed or removed in it) durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to a new temp file beside `path` and syncs it; removes it if that fails. Returns its path. */
+async function writeTempSynced(path: string, data: string): Promise<string> {
+  const tmp = tempPathFor(path);
+  const handle = await open(tmp, 'wx', 0o644);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  return tmp;
+}
+
+/** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic and durable. */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

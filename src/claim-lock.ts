@@ -42,14 +42,9 @@ export async function tryLock(
   const target = lockTarget(activeDir, name);
   const held = await stat(`${target}.lock`).catch(() => null);
   if (held && Date.now() - held.mtimeMs <= LOCK_STALE_MS) return null;
-  // proper-lockfile takes over a stale lock by removing it and making its own: two workers doing that
-  // at once could both end up "holding" it. Of those that saw this stale lock, only the one that
-  // creates its token first may try.
-  const token = held ? join(activeDir, `.takeover-${basename(target)}-${held.ino}-${Math.floor(held.mtimeMs)}`) : null;
-  if (token && !(await writeFile(token, '', { flag: 'wx' }).then(() => true, () => false))) {
-    await removeDeadToken(token);
-    return null;
-  }
+  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${held.ino}-${Math.floor(held.mtimeMs)}`)) : [];
+  if (!tokens) return null;
+  let instanceGone = false; // lock() replaced it, or found a fresh lock in its place
   try {
     const release = await (await lockfile()).lock(target, {
       realpath: false,
@@ -58,22 +53,62 @@ export async function tryLock(
       retries: 0,
       onCompromised: onLost,
     });
+    instanceGone = true;
     return () => release().catch(() => undefined);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return null;
+    instanceGone = (err as NodeJS.ErrnoException).code === 'ELOCKED';
+    if (instanceGone) return null;
     throw err;
   } finally {
-    if (token) await unlink(token).catch(() => undefined);
+    // Our own token always; the dead ones before it only once the instance is gone, else they still mark it.
+    await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined)));
   }
 }
 
-/** A token left by a taker killed mid-takeover would block that lock for good: clear it once stale. */
-async function removeDeadToken(token: string): Promise<void> {
-  const made = await stat(token).catch(() => null);
-  if (made && Date.now() - made.mtimeMs > LOCK_STALE_MS) await unlink(token).catch(() => undefined);
+// Why a stale takeover has one taker. proper-lockfile takes over a stale lock by stat → rmdir → mkdir, all
+// by name: a taker that read the stale mtime before another's mkdir then removes that one's fresh lock, and
+// both "hold" it. So a taker that saw a stale lock instance (its inode and mtime) may call lock() only
+// while it holds that instance's takeover token, created exclusively ('wx'). A token is never removed on a
+// guess while its taker may be alive: one older than LOCK_STALE_MS (its taker was killed) passes the turn
+// to the next generation, `-1`, `-2`…, created exclusively too; a taker removes its own token and the dead
+// ones it stepped over only once lock() has returned and that instance is gone (replaced by it, or found
+// fresh) — a late taker that then makes the token again finds, inside lock(), a fresh lock (ELOCKED) or
+// none (a plain mkdir, exclusive by itself). A taker that saw no lock needs no token for the same reason.
+// What remains is the lease assumption every such lock makes: a taker paused for longer than
+// LOCK_STALE_MS between its stat and lock()'s may meet a newer stale instance there; the holder whose lock
+// it removes sees it gone at its next refresh (LOCK_UPDATE_MS) and is told through onLost.
+
+/**
+ * The takeover turn for one stale lock instance: the tokens to remove afterwards (the one made plus the
+ * dead ones before it), or null while another live taker has the turn or has just finished.
+ */
+async function takeoverTurn(base: string): Promise<string[] | null> {
+  const tokens: string[] = [];
+  for (let generation = 0; ; generation++) {
+    const token = `${base}-${generation}`;
+    tokens.push(token);
+    if (await createToken(token)) return tokens;
+    const made = await stat(token).catch(() => null);
+    if (!made || Date.now() - made.mtimeMs <= LOCK_STALE_MS) return null;
+  }
 }
 
-/** True while a live process holds the lock of job file `name`. */
+/** Makes `token` if nothing is there: false if it exists; any other error (EACCES, ENOSPC) is thrown. */
+async function createToken(token: string): Promise<boolean> {
+  try {
+    await writeFile(token, '', { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/**
+ * True while a live process holds the lock of job file `name`. Only a read, so a caller's isLocked →
+ * tryLock pair is as exclusive as tryLock: a lock taken between the two makes tryLock return null, and
+ * one taken and released between them leaves the job file moved on (the caller must find it gone).
+ */
 export async function isLocked(activeDir: string, name: string): Promise<boolean> {
   return (await lockfile()).check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
 }

@@ -1,7 +1,6 @@
 // Transitions a user asks for by hand: cancel a queued job, retry a failed one.
-import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileAtomic } from './atomic-file.js';
+import { createFileAtomic, renameDurable } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
 import { JobSpec, QueuedJob } from './job-schema.js';
 import { recordWithoutRun } from './finished-record.js';
@@ -44,7 +43,7 @@ export async function retryJob(layout: SpoolLayout, id: string, record: Record<s
   if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
   try {
     await createFileAtomic(layout.job('deferred', id), `${JSON.stringify(job)}\n`);
-    await rename(layout.job('failed', id), join(layout.dir('failed'), `.${id}.json.${Date.now()}.retried`));
+    await renameDurable(layout.job('failed', id), join(layout.dir('failed'), `.${id}.json.${Date.now()}.retried`));
   } finally {
     await release();
   }

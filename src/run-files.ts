@@ -1,9 +1,9 @@
 // runs/<run-id>/: one directory per Codex run, holding everything it produced.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RunMeta, type RunFiles } from './job-schema.js';
-import { writeJsonAtomic } from './atomic-file.js';
+import { syncDir, writeJsonAtomic } from './atomic-file.js';
 import { MAX_FINAL_MESSAGE_BYTES } from './run-summary.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
@@ -31,6 +31,7 @@ export function runFiles(runsDir: string, runId: string): RunFiles {
  */
 export async function createRunDir(files: RunFiles): Promise<void> {
   await mkdir(files.dir, { mode: 0o700 });
+  await syncDir(dirname(files.dir)); // else a power loss can drop the run directory, meta.json and all
 }
 
 export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {

@@ -1,14 +1,26 @@
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFileAtomic, removeWriteDebris, writeFileAtomic, writeJsonAtomic } from '../../src/atomic-file.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createFileAtomic,
+  removeWriteDebris,
+  renameDurable,
+  syncDir,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '../../src/atomic-file.js';
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'codex-spool-unit-atomic-'));
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('createFileAtomic', () => {
   it('creates a new file with the data, leaving no temp file', async () => {
@@ -68,3 +80,120 @@ describe('removeWriteDebris', () => {
     expect(await removeWriteDebris(join(dir, 'nope'), 0)).toEqual([]);
   });
 });
+
+describe('a reader never sees a partial file (property)', () => {
+  // Large contents, so that a write in place (open with O_TRUNC, then write) would be seen half done.
+  const contents = fc.array(fc.string({ minLength: 1, maxLength: 8 }).map((unit) => unit.repeat(40_000)), { minLength: 2, maxLength: 5 });
+
+  it('writeFileAtomic: every read is one whole version', async () => {
+    await fc.assert(
+      fc.asyncProperty(contents, async (versions) => {
+        const path = join(dir, 'f');
+        await writeFileAtomic(path, versions[0]!);
+        const seen = await readWhile(path, async () => {
+          for (const v of versions.slice(1)) await writeFileAtomic(path, v);
+        });
+        expect(seen.filter((text) => text === null || !versions.includes(text))).toEqual([]);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('createFileAtomic: every read is nothing or the whole file', async () => {
+    await fc.assert(
+      fc.asyncProperty(contents, async ([data]) => {
+        const path = join(dir, `c-${Math.random()}`);
+        const seen = await readWhile(path, () => createFileAtomic(path, data!));
+        expect(seen.filter((text) => text !== null && text !== data)).toEqual([]);
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
+
+/** Reads `path` over and over while `work` runs: every text read (null while it does not exist). */
+async function readWhile(path: string, work: () => Promise<void>): Promise<(string | null)[]> {
+  let working = true;
+  const seen: (string | null)[] = [];
+  const reader = (async () => {
+    while (working) seen.push(await readFile(path, 'utf8').catch(() => null));
+  })();
+  await work();
+  working = false;
+  await reader;
+  return seen;
+}
+
+describe('durability: fsync before publishing, the directory after', () => {
+  /** Each fsync in order: of a file or a directory, and whether `target` existed at that moment. */
+  function recordSyncs(target: string) {
+    const syncs: { dir: boolean; targetThere: boolean }[] = [];
+    const proto = Object.getPrototypeOf(fileHandleSample) as FileHandle;
+    const sync = proto.sync;
+    vi.spyOn(proto, 'sync').mockImplementation(async function (this: FileHandle) {
+      syncs.push({ dir: (await this.stat()).isDirectory(), targetThere: existsSync(target) });
+      return sync.call(this);
+    });
+    return syncs;
+  }
+  let fileHandleSample: FileHandle;
+  beforeEach(async () => {
+    fileHandleSample = await open(join(dir, '.sample'), 'w');
+    await fileHandleSample.close();
+  });
+
+  it('writeFileAtomic syncs the new file before the rename, then the directory', async () => {
+    const syncs = recordSyncs(join(dir, 'a'));
+    await writeFileAtomic(join(dir, 'a'), 'x');
+    expect(syncs).toEqual([{ dir: false, targetThere: false }, { dir: true, targetThere: true }]);
+  });
+
+  it('createFileAtomic syncs the new file before the link, then the directory', async () => {
+    const syncs = recordSyncs(join(dir, 'a'));
+    await createFileAtomic(join(dir, 'a'), 'x');
+    expect(syncs).toEqual([{ dir: false, targetThere: false }, { dir: true, targetThere: true }]);
+  });
+
+  it('renameDurable syncs the target directory, and the source directory when it is another', async () => {
+    await mkdir(join(dir, 'from'));
+    await mkdir(join(dir, 'to'));
+    await writeFile(join(dir, 'from', 'j'), 'x');
+    const syncs = recordSyncs(join(dir, 'to', 'j'));
+    await renameDurable(join(dir, 'from', 'j'), join(dir, 'to', 'j'));
+    expect(syncs).toEqual([{ dir: true, targetThere: true }, { dir: true, targetThere: true }]);
+    expect(await readFile(join(dir, 'to', 'j'), 'utf8')).toBe('x');
+    expect(await readdir(join(dir, 'from'))).toEqual([]);
+    syncs.length = 0;
+    await renameDurable(join(dir, 'to', 'j'), join(dir, 'to', 'k'));
+    expect(syncs).toEqual([{ dir: true, targetThere: false }]); // one directory: one sync
+  });
+
+  it('a failing fsync of the file is thrown, nothing is published and no temp file is left', async () => {
+    await writeFile(join(dir, 'a'), 'old');
+    vi.spyOn(Object.getPrototypeOf(fileHandleSample) as FileHandle, 'sync').mockRejectedValue(eio());
+    await expect(writeFileAtomic(join(dir, 'a'), 'new')).rejects.toMatchObject({ code: 'EIO' });
+    await expect(createFileAtomic(join(dir, 'b'), 'new')).rejects.toMatchObject({ code: 'EIO' });
+    expect(await readFile(join(dir, 'a'), 'utf8')).toBe('old');
+    expect((await readdir(dir)).sort()).toEqual(['.sample', 'a']);
+  });
+
+  it('a failing fsync of the directory is thrown too (the name may not survive a power loss)', async () => {
+    const proto = Object.getPrototypeOf(fileHandleSample) as FileHandle;
+    const sync = proto.sync;
+    vi.spyOn(proto, 'sync').mockImplementation(async function (this: FileHandle) {
+      if ((await this.stat()).isDirectory()) throw eio();
+      return sync.call(this);
+    });
+    await expect(writeFileAtomic(join(dir, 'a'), 'x')).rejects.toMatchObject({ code: 'EIO' });
+    await expect(createFileAtomic(join(dir, 'b'), 'x')).rejects.toMatchObject({ code: 'EIO' });
+    await expect(renameDurable(join(dir, 'a'), join(dir, 'c'))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(syncDir(dir)).rejects.toMatchObject({ code: 'EIO' });
+  });
+
+  it('renameDurable and syncDir pass other errors on', async () => {
+    await expect(renameDurable(join(dir, 'missing'), join(dir, 'x'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(syncDir(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });

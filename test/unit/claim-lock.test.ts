@@ -38,7 +38,7 @@ describe('tryLock', () => {
     await leftLock('a.json', LOCK_STALE_MS * 3);
     const release = await tryLock(dir, 'a.json', noop);
     expect(release).not.toBeNull();
-    expect((await readdir(dir)).filter((f) => f.startsWith('.takeover-'))).toEqual([]);
+    expect(await takeoverTokens()).toEqual([]);
     await release!();
   });
 
@@ -48,16 +48,29 @@ describe('tryLock', () => {
     expect(got.filter(Boolean)).toHaveLength(1);
   });
 
-  it('clears the token of a taker killed mid-takeover once it is stale, then takes the lock', async () => {
+  // A taker killed between making its token and lock() leaves a dead token; removing it by name after a
+  // stat could remove a live taker's fresh token in its place (so two takers would both go on), so a dead
+  // token instead passes the turn to the next generation.
+  it('passes the turn of a taker killed mid-takeover to the next generation, then cleans up', async () => {
     await leftLock('a.json', LOCK_STALE_MS * 3);
-    const lock = await stat(join(dir, 'a.json.lock'));
-    const token = join(dir, `.takeover-a.json-${lock.ino}-${Math.floor(lock.mtimeMs)}`);
-    await writeFile(token, '');
+    const token = await tokenBase('a.json');
+    await writeFile(`${token}-0`, '');
     expect(await tryLock(dir, 'a.json', noop)).toBeNull(); // a live taker may still be at work
-    await utimes(token, ago(LOCK_STALE_MS * 2), ago(LOCK_STALE_MS * 2));
-    expect(await tryLock(dir, 'a.json', noop)).toBeNull(); // this try clears the dead token
+    await utimes(`${token}-0`, ago(LOCK_STALE_MS * 2), ago(LOCK_STALE_MS * 2)); // it was killed
+    await writeFile(`${token}-1`, ''); // and the next one is at work now
+    expect(await tryLock(dir, 'a.json', noop)).toBeNull();
+    await utimes(`${token}-1`, ago(LOCK_STALE_MS * 2), ago(LOCK_STALE_MS * 2)); // killed too
     const release = await tryLock(dir, 'a.json', noop);
     expect(release).not.toBeNull();
+    expect(await takeoverTokens()).toEqual([]);
     await release!();
   });
 });
+
+/** The takeover token name (without generation) of the lock on `name` as it is now. */
+async function tokenBase(name: string): Promise<string> {
+  const lock = await stat(join(dir, `${name}.lock`));
+  return join(dir, `.takeover-${name}-${lock.ino}-${Math.floor(lock.mtimeMs)}`);
+}
+
+const takeoverTokens = async () => (await readdir(dir)).filter((f) => f.startsWith('.takeover-'));

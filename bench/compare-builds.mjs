@@ -1,0 +1,101 @@
+// Compares builds of codex-spool side by side, interleaved so that load from elsewhere falls on each alike
+// (separate `npm run bench` runs on a shared machine differ by more than a few fsyncs cost).
+//   node bench/compare-builds.mjs LABEL=DIR LABEL=DIR…   each DIR holds dist/ (and package.json,
+//                                                         node_modules), as `npm run build` makes them
+// Figures: `submit` wall; echo→done (a job renamed into an idle worker's inbox → its "done" line);
+// a drain of BENCH_DRAIN_JOBS [100] jobs at --concurrency 1 (worker spawn → last "done" line).
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fmtMs, killLeftovers, removeDir, startWorker, stats, timeRun, wallMs } from './lib.mjs';
+
+const builds = process.argv.slice(2).map((arg) => {
+  const [label, dir] = arg.split('=');
+  return { label, cli: join(dir, 'dist', 'cli.js') };
+});
+if (builds.length < 2) throw new Error('usage: node bench/compare-builds.mjs LABEL=DIR LABEL=DIR…');
+const int = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+const ROUNDS = int('BENCH_ROUNDS', 30);
+const DRAIN_JOBS = int('BENCH_DRAIN_JOBS', 100);
+const DRAINS = int('BENCH_DRAINS', 3);
+
+const T = mkdtempSync(join(tmpdir(), 'codex-spool-compare-'));
+const ENV = { ...process.env, HOME: T, CODEX_HOME: join(T, '.codex'), LC_ALL: 'C', NO_COLOR: '1' };
+delete ENV.CODEX_SPOOL_ROOT;
+const REPO = join(T, 'repo');
+mkdirSync(REPO);
+/** A Codex that exits at once, as in bench/run.mjs. */
+const FAST = join(T, 'fast-codex');
+writeFileSync(
+  FAST,
+  `#!/bin/sh
+[ "$1" = --version ] && { echo 'codex-cli 0.0.0-fast'; exit 0; }
+echo '{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}'
+`,
+  { mode: 0o755 },
+);
+const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [] }]));
+/** Runs `fn(build)` for each build, starting with a different one each round. */
+const rotated = async (round, fn) => {
+  for (let k = 0; k < builds.length; k++) await fn(builds[(round + k) % builds.length]);
+};
+
+try {
+  for (let round = -3; round < ROUNDS; round++) {
+    await rotated(round + 3, async (b) => {
+      const root = join(T, `submit-${b.label}`);
+      const r = await timeRun(process.execPath, [b.cli, 'submit', '--root', root, '--repo', REPO, '--task', 'x', '--id', `s${round + 3}`], { env: ENV });
+      if (r.code !== 0) throw new Error(`${b.label} submit: ${r.stderr}`);
+      if (round >= 0) ms[b.label].submit.push(r.ms); // three warm-up rounds
+    });
+  }
+
+  const workers = builds.map((b) => ({ b, root: join(T, `echo-${b.label}`) }));
+  for (const w of workers) {
+    w.w = startWorker({ node: process.execPath, cli: w.b.cli, root: w.root, codexBin: FAST, concurrency: 1, env: ENV });
+    if (!(await w.w.waitFor((x) => x.tReady !== null, 30_000))) throw new Error(`${w.b.label}: worker did not start`);
+  }
+  await sleep(1000);
+  for (let round = 0; round < ROUNDS; round++) {
+    await rotated(round, async (b) => {
+      const { root, w } = workers.find((x) => x.b === b);
+      const tmp = join(root, 'spool', 'inbox', `.e${round}.json.tmp`);
+      writeFileSync(tmp, `${JSON.stringify({ repo: REPO, task: `e${round}` })}\n`);
+      const t0 = wallMs();
+      renameSync(tmp, join(root, 'spool', 'inbox', `e${round}.json`));
+      if (!(await w.waitFor((x) => x.finished.some((f) => f.id === `e${round}`), 20_000))) throw new Error(`${b.label}: e${round} not done`);
+      ms[b.label].echo_done.push(w.finished.find((f) => f.id === `e${round}`).t - t0);
+      await sleep(100 + Math.random() * 100);
+    });
+  }
+  for (const w of workers) await w.w.stop();
+
+  const batch = join(T, 'batch.jsonl');
+  writeFileSync(batch, Array.from({ length: DRAIN_JOBS }, (_, i) => `${JSON.stringify({ id: `d${i}`, repo: REPO, task: `d${i}` })}\n`).join(''));
+  for (let round = 0; round < DRAINS; round++) {
+    await rotated(round, async (b) => {
+      const root = join(T, `drain-${b.label}-${round}`);
+      const enq = await timeRun(process.execPath, [b.cli, 'submit', '--root', root, '--batch', batch], { env: ENV });
+      if (enq.code !== 0) throw new Error(`${b.label} submit --batch: ${enq.stderr}`);
+      const w = startWorker({ node: process.execPath, cli: b.cli, root, codexBin: FAST, concurrency: 1, env: ENV });
+      if (!(await w.waitFor((x) => x.finished.length >= DRAIN_JOBS, 300_000))) throw new Error(`${b.label}: drain not finished`);
+      ms[b.label].drain_per_job.push((w.finished.at(-1).t - w.tSpawn) / DRAIN_JOBS);
+      await w.stop();
+    });
+  }
+
+  const base = builds[0].label;
+  console.log(`median (p99) ms; ratio to ${base}'s median. ${ROUNDS} rounds; drains: ${DRAINS} × ${DRAIN_JOBS} jobs`);
+  for (const fig of ['submit', 'echo_done', 'drain_per_job']) {
+    const cells = builds.map(({ label }) => {
+      const s = stats(ms[label][fig]);
+      return `${label} ${fmtMs(s.median)} (${fmtMs(s.p99)}) ×${(s.median / stats(ms[base][fig]).median).toFixed(2)}`;
+    });
+    console.log(`${fig.padEnd(14)} ${cells.join('   ')}`);
+  }
+} finally {
+  await killLeftovers(T);
+  removeDir(T);
+}
