@@ -1,13 +1,14 @@
-// Running one Codex process: the prompt on its stdin, its stdio copied to the run's files, a digest of its
-// events kept as they arrive, its process group stopped the way Codex wants (SIGINT first: it kills the
-// running tool command and keeps the session resumable; SIGTERM would orphan that command).
+// Running one Codex process: the prompt on its stdin, its stdout and stderr written by Codex itself straight
+// into the run's files (followed as they grow for a digest of its events), its process group stopped the way
+// Codex wants (SIGINT first: it kills the running tool command and keeps the session resumable; SIGTERM
+// would orphan that command).
 //
-// The run ends when Codex exits. Its pipes are not its own: a command it started may leave its process
-// group (setsid, a double fork) and keep them open for hours. So the exit is awaited, never the end of
-// the pipes; what is still buffered in them is read for a short bounded time, then they are closed.
+// Why files and not pipes: what Codex printed is on disk whatever becomes of the worker (killed, paused,
+// out of memory), so recovery can read how a run ended; and the run ends when Codex exits, with nothing
+// to wait for from a command it started that left its process group still holding its output open.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import {
@@ -19,7 +20,6 @@ import {
   type EventDigest,
 } from './codex-events.js';
 import { LineSplitter } from './line-splitter.js';
-import { drainWithin } from './pipe-drain.js';
 import { killGroup, stopGroup } from './process-group.js';
 import { clampTimerMs } from './timer-bounds.js';
 
@@ -61,8 +61,8 @@ export interface CodexRunOutcome {
   digest: EventDigest;
 }
 
-/** How long output still buffered in the pipes is read after Codex has exited. */
-const PIPE_DRAIN_MS = 2_000;
+/** How often the run's files are read for new output while Codex runs. */
+const FOLLOW_MS = 100;
 /** Longest line parsed as an event; longer lines are kept in the run's files but not parsed. */
 const MAX_LINE_BYTES = 1024 * 1024;
 
@@ -83,10 +83,13 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   });
 
   let child: ChildProcess;
+  const files = [openSync(opts.eventsFile, 'w'), openSync(opts.logFile, 'w')];
   try {
-    child = spawn(opts.codexBin, opts.argv, { stdio: 'pipe', detached: true }); // own group: signal the tree
+    child = spawn(opts.codexBin, opts.argv, { stdio: ['pipe', ...files], detached: true }); // own group: signal the tree
   } catch (err) {
     return outcome({ exitCode: null, signal: null, spawnError: (err as Error).message }); // E2BIG and kin throw
+  } finally {
+    files.forEach((fd) => closeSync(fd)); // Codex has its own copies
   }
   // Until it exits, 'error' means Codex could not be started (ENOENT, EACCES) or a signal was not sent.
   const failed = new Promise<Error>((resolve) => child.on('error', resolve));
@@ -102,23 +105,25 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     if (digest.sessionId && digest.sessionId !== reportedSession) opts.onSessionId((reportedSession = digest.sessionId));
   };
   const outputs = [
-    copyLines(child.stdout!, opts.eventsFile, digest, (line) => {
+    follow(opts.eventsFile, (line) => {
       const progress = digest.progress;
       foldEventLine(digest, line);
       if (digest.progress !== progress) stallTimer?.refresh();
       reportSession();
     }),
-    copyLines(child.stderr!, opts.logFile, digest, (line) => {
+    follow(opts.logFile, (line) => {
       digest.sessionId ??= sessionIdFromBannerLine(line);
       reportSession();
       const error = errorFromLogLine(line);
       if (error) addError(digest, error);
     }),
   ];
+  const poller = setInterval(() => outputs.forEach((o) => void o.poll()), FOLLOW_MS);
   const pid = child.pid;
   if (pid === undefined) {
     const err = await failed;
-    await Promise.all(outputs.map((o) => o.close()));
+    clearInterval(poller);
+    await Promise.all(outputs.map((o) => o.finish()));
     return outcome({ exitCode: null, signal: null, spawnError: err.message });
   }
   opts.onSpawn(pid);
@@ -145,35 +150,45 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   for (const s of [opts.stop, opts.cancel]) s.removeEventListener('abort', onAbort);
   killGroup(pid, 'SIGKILL'); // what is left of its group; a process that left the group is not reached
   child.stdin?.destroy();
-  await drainWithin([child.stdout!, child.stderr!], PIPE_DRAIN_MS);
-  await Promise.all(outputs.map((o) => o.close()));
+  clearInterval(poller);
+  await Promise.all(outputs.map((o) => o.finish()));
   await stopping;
   return outcome({ exitCode: code, signal, spawnError: null });
 }
 
-interface CopiedOutput {
-  /** Stops reading, parses a last unterminated line, and flushes the file. */
-  close(): Promise<void>;
+interface FollowedFile {
+  /** Reads what was appended since the last read (reads never overlap). */
+  poll(): Promise<void>;
+  /** Reads the rest and hands on a last unterminated line: call once Codex has exited. */
+  finish(): Promise<void>;
 }
 
 /**
- * Copies a pipe's bytes to `file` unchanged and hands each line of at most MAX_LINE_BYTES to `onLine`;
- * a longer line is in the file but not parsed (no event of Codex's comes near that size).
- * Backpressure: the file's pace sets the reading's.
+ * Follows a file Codex writes, handing each line of at most MAX_LINE_BYTES to `onLine`; a longer line
+ * is in the file but not parsed (no event of Codex's comes near that size), and memory stays bounded.
  */
-function copyLines(source: Readable, file: string, digest: EventDigest, onLine: (line: string) => void): CopiedOutput {
+function follow(file: string, onLine: (line: string) => void): FollowedFile {
   const splitter = new LineSplitter(MAX_LINE_BYTES, onLine);
-  const out: WriteStream = createWriteStream(file);
-  out.on('error', (err) => addError(digest, `cannot write ${file}: ${err.message}`));
-  source.pipe(out, { end: false });
-  source.on('data', (chunk: Buffer) => splitter.push(chunk));
-  source.on('error', () => {}); // a read error ends the copy; the exit code tells how the run went
+  const buf = Buffer.alloc(64 * 1024);
+  let offset = 0;
+  let reading = Promise.resolve();
+  const readNew = async () => {
+    const fh = await open(file, 'r');
+    try {
+      for (let n = -1; n !== 0; offset += n) {
+        n = (await fh.read(buf, 0, buf.length, offset)).bytesRead;
+        splitter.push(buf.subarray(0, n));
+      }
+    } finally {
+      await fh.close();
+    }
+  };
+  const poll = () => (reading = reading.then(readNew).catch(() => undefined)); // unreadable now: next time
   return {
-    async close() {
-      source.unpipe(out);
-      source.destroy();
+    poll,
+    async finish() {
+      await poll();
       splitter.end();
-      if (!out.destroyed) await new Promise<void>((resolve) => out.end(resolve));
     },
   };
 }

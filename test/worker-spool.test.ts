@@ -183,7 +183,7 @@ const runningSession = (id: string) => runningMeta(t, id);
 describe('crashes and shutdown', () => {
   it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
     const first = startWorker(t);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 3', '--id', 'crash']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'crash']);
     const meta = await runningSession('crash');
     await first.stop('SIGKILL');
     // The orphaned Codex process group is still running; the restarted worker stops it before resuming.
@@ -196,6 +196,22 @@ describe('crashes and shutdown', () => {
     expect(argvs).toHaveLength(2);
     expect(argvs[1]).toContain(`resume ${meta.session_id}`);
     expect(await jobsIn(t, 'active')).toEqual([]);
+    await second.stop();
+  });
+
+  it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {
+    const first = startWorker(t);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'ends']);
+    const meta = await runningSession('ends');
+    await first.stop('SIGKILL');
+    // Codex writes its events into the run's files itself: it completes with no worker alive.
+    await waitFor('the run completed', async () => (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'));
+    const second = startWorker(t);
+    const { state, record } = await waitForFinished(t, 'ends', 60_000);
+    expect(state).toBe('done');
+    expect(record.attempts).toBe(0);
+    expect(record.result).toMatchObject({ run_id: meta.run_id, session_id: meta.session_id, status: 'succeeded', final_message: 'fake done' });
+    expect(await calls()).toHaveLength(1);
     await second.stop();
   });
 
