@@ -113,7 +113,10 @@ export async function isLocked(activeDir: string, name: string): Promise<boolean
   return (await lockfile()).check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
 }
 
-/** The lock name that keeps one Codex at a time in `repo`'s working tree, across every worker of the spool. */
-export function repoLockName(repo: string): string {
-  return `repo-${createHash('sha256').update(repo).digest('hex').slice(0, 16)}`;
+/**
+ * The lock name that keeps one Codex at a time in a working tree (`repo`, by real path) or on a Codex session
+ * (`session`, by id), across every worker of the spool.
+ */
+export function resourceLockName(kind: 'repo' | 'session', key: string): string {
+  return `${kind}-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, withRoot } from './cli-kit.js';
 import { packageFile } from './package-files.js';
+import { safeLine } from './safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
 // must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
@@ -40,12 +41,21 @@ try {
     .configureOutput({ outputError: (text, write) => write(text) });
   for (const name of commandsFor(process.argv)) program.addCommand((await COMMANDS[name]!()).exitOverride());
   await program.parseAsync(process.argv);
-  process.exit(EXIT.ok);
+  await exit(EXIT.ok);
 } catch (err) {
   if (err instanceof CommanderError) {
     // --help and --version end here too, with exit code 0.
-    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    await exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
-  process.stderr.write(`codex-spool: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : EXIT.failed);
+  process.stderr.write(`codex-spool: ${safeLine(err instanceof Error ? err.message : String(err))}\n`);
+  await exit(err instanceof CliError ? err.exitCode : EXIT.failed);
+}
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS: to a pipe they are asynchronous, and
+ * process.exit() right after a large write would cut the output (a 66 KB result read through a pipe).
+ */
+async function exit(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
+  process.exit(code);
 }

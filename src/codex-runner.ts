@@ -199,16 +199,32 @@ export async function codexVersion(codexBin: string): Promise<string | null> {
   return result.exitCode === 0 ? String(result.stdout).trim() : null;
 }
 
+/** The run's process: its pid, and its run id, which its command line names (`-o runs/<run-id>/…`). */
+export interface RunProcess {
+  pid: number | null;
+  run_id: string;
+}
+
 /**
  * Stops the process group of a Codex run whose worker died (Codex outlives it: it runs detached).
- * Only a live group leader with that pid is signalled, so a reused pid is left alone.
+ * Only that run's live process is signalled: a pid reused by another process is left alone.
  */
-export async function stopOrphanGroup(pid: number, graceMs: number): Promise<void> {
-  if (!isGroupLeader(pid)) return;
+export async function stopOrphanGroup(run: RunProcess, graceMs: number): Promise<void> {
+  if (!isRunAlive(run)) return;
   const exited = (async () => {
-    while (isGroupLeader(pid)) await sleep(50);
+    while (isRunAlive(run)) await sleep(50);
   })();
-  await stopCodexGroup(pid, graceMs, exited);
+  await stopCodexGroup(run.pid!, graceMs, exited);
+}
+
+/** The run's Codex is alive: a live leader of its own group whose command line names the run (pids are reused). */
+export function isRunAlive({ pid, run_id }: RunProcess): boolean {
+  if (pid === null || !isGroupLeader(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(run_id);
+  } catch {
+    return false;
+  }
 }
 
 /** SIGINT, then SIGTERM, then SIGKILL to Codex's process group, each after `graceMs` if it has not exited. */
@@ -216,8 +232,7 @@ function stopCodexGroup(pid: number, graceMs: number, exited: Promise<void>): Pr
   return stopGroup(pid, ['SIGINT', 'SIGTERM', 'SIGKILL'], graceMs, exited);
 }
 
-/** A Codex run's process (the leader of its own group) is still alive: a reused pid of another process is not. */
-export function isGroupLeader(pid: number): boolean {
+function isGroupLeader(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -110,6 +110,23 @@ export function checkPolicy(
   return null;
 }
 
+/** Arguments whose value is a directory Codex may work in or write to. */
+const PATH_ARGS = new Set(['--add-dir', '-C', '--cd']);
+
+/** The directory values of `args` (pure): what --add-dir and --cd would open to Codex. */
+export function pathArgValues(args: string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (!PATH_ARGS.has(flag)) continue;
+    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
+    if (value !== undefined) values.push(value);
+  }
+  return values;
+}
+
 /** The first argument the policy does not allow, or null. Positional arguments are refused: the task is the prompt. */
 export function forbiddenArg(args: string[], policy: JobPolicy): string | null {
   const allowed = new Set<string>([...SAFE_ARGS, ...policy.allowed_args]);

@@ -1,7 +1,8 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { DEFAULT_POLICY, checkPolicy, type JobPolicy } from './job-policy.js';
+import { resolve } from 'node:path';
+import { DEFAULT_POLICY, checkPolicy, pathArgValues, type JobPolicy } from './job-policy.js';
 import {
   FinishedJob,
   JobId,
@@ -12,7 +13,7 @@ import {
   type RejectionError,
 } from './job-schema.js';
 import { findJob, type Claim } from './spool-moves.js';
-import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
+import { isJobFileName, isWithin, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -53,7 +54,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
 /**
  * Full validation of a claimed job: its file, its id, its repo, the worker's policy and its resume target.
  * A fresh inbox file is a JobSpec (fields the worker owns are refused) and joins the queue at its file's
- * mtime; a file from deferred/ is a QueuedJob the worker wrote.
+ * ctime; a file from deferred/ is a QueuedJob the worker wrote.
  */
 export async function validateJob(layout: SpoolLayout, claim: Claim, policy: JobPolicy = DEFAULT_POLICY): Promise<Validation> {
   const { name, content } = claim;
@@ -66,7 +67,7 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   }
   const parsed = claim.from === 'inbox' ? parseJob(name, content.bytes) : parseJob(name, content.bytes, QueuedJob);
   if (parsed.kind === 'reject') return parsed;
-  const job: QueuedJob = claim.from === 'inbox' ? { ...parsed.spec, queued_at: claim.mtimeMs, attempts: 0 } : (parsed.spec as QueuedJob);
+  const job: QueuedJob = claim.from === 'inbox' ? { ...parsed.spec, queued_at: claim.queuedAt, attempts: 0 } : (parsed.spec as QueuedJob);
   const id = jobIdOf(name);
   // A job the worker queued again may follow its own failed record (a retry); nothing may follow a done one.
   if (await findJob(layout, id, ['done'])) return rejection(name, 'duplicate_id', `job id "${id}" is already used by a finished job in spool/done`);
@@ -74,12 +75,16 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   if (!repoStat?.isDirectory()) return rejection(name, 'repo_missing', `repo ${job.repo} is not an existing directory`);
   // The real path, resolved once: a symlink swapped after this cannot move the run elsewhere.
   const repo = await realpath(job.repo);
-  const violation = checkPolicy(job, policy, {
-    real: repo,
-    owned: repoStat.uid === process.getuid?.(),
-    spoolRoot: await realpath(layout.root),
-  });
+  const spoolRoot = await realpath(layout.root);
+  const violation = checkPolicy(job, policy, { real: repo, owned: repoStat.uid === process.getuid?.(), spoolRoot });
   if (violation) return rejection(name, 'policy', `policy (${violation.rule}): ${violation.message}`);
+  // A directory an allowed argument opens to Codex (--add-dir) may no more reach the root than the repo.
+  for (const dir of pathArgValues(job.args ?? [])) {
+    const real = await realpath(resolve(repo, dir)).catch(() => resolve(repo, dir));
+    if (isWithin(spoolRoot, real) || isWithin(real, spoolRoot)) {
+      return rejection(name, 'policy', `policy (args): ${dir} reaches the codex-spool root ${spoolRoot}`);
+    }
+  }
   if (job.resume_session) return { kind: 'ok', job, repo, resumeSession: job.resume_session };
   if (job.resume === undefined) return { kind: 'ok', job, repo, resumeSession: null };
   if (SessionId.safeParse(job.resume).success) return { kind: 'ok', job, repo, resumeSession: job.resume.toLowerCase() };

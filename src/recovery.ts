@@ -73,7 +73,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   const { run_id: _run, ...job } = active.data;
   const files = runFiles(ctx.layout.runs, active.data.run_id);
   const meta = await readMeta(files).catch(() => null);
-  if (meta?.pid) await stopOrphanGroup(meta.pid, ctx.graceMs);
+  if (meta) await stopOrphanGroup(meta, ctx.graceMs);
   const summary = (await readSummary(files.summary)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
     await writeJsonAtomic(files.summary, summary).catch(() => undefined);

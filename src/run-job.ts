@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from './codex-args.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isGroupLeader, runCodex, type CodexRunOutcome } from './codex-runner.js';
+import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
 import { ActiveJob, type QueuedJob, type RunMeta, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
@@ -14,7 +14,7 @@ import { buildSummary } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
-import { repoLockName, tryLock } from './claim-lock.js';
+import { resourceLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
 
@@ -52,7 +52,7 @@ export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred
 /** The prompt of a run that continues its job's interrupted or failed session. */
 export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
-/** How long a job whose working tree turned out busy waits before it is looked at again. */
+/** How long a job whose working tree (or resume target) turned out busy waits before it is looked at again. */
 const REPO_BUSY_PAUSE_MS = 1_000;
 
 /** Tries at filing a finished run before it is left to recovery (about a minute in all). */
@@ -71,26 +71,42 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
     return 'rejected';
   }
   if (v.kind === 'wait') {
-    await requeueJob(ctx.layout, claim, v.job); // its resume target has not ended yet
+    // Its resume target has not ended yet (the scan's check raced with a change): look again shortly.
+    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   const repo = v.job.worktree ? null : v.repo;
   hooks.onRepo(repo);
-  // One Codex per working tree across all workers, by real path: `/r`, `/r/.` and a link to it are one tree.
-  const releaseRepo =
-    repo === null ? async () => {} : await tryLock(ctx.layout.dir('active'), repoLockName(repo), (err) => ctx.log(`repo lock of ${repo} lost: ${err.message}`));
-  // The lock says who may start; a live Codex says who still runs: a worker paused past the lock's stale
-  // time loses its locks, but its Codex, in a group of its own, goes on until recovery stops it.
-  if (!releaseRepo || (repo !== null && (await liveRunIn(ctx.layout, repo, claim.name)))) {
-    await releaseRepo?.();
+  // One Codex per working tree (by real path: `/r`, `/r/.` and a link to it are one tree) and per session,
+  // across all workers. The locks say who may start; a live Codex says who still runs: a worker paused past
+  // the locks' stale time loses them, but its Codex, in a group of its own, goes on until recovery stops it.
+  const held = await holdResources(ctx, { repo, session: v.resumeSession });
+  if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
+    await held?.();
     await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   try {
     return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession);
   } finally {
-    await releaseRepo();
+    await held();
   }
+}
+
+/** The locks of a run's working tree and of the session it resumes (each if any); their release, or null if one is taken. */
+async function holdResources(ctx: RunJobContext, on: { repo: string | null; session: string | null }) {
+  const releases: (() => Promise<void>)[] = [];
+  const releaseAll = async () => void (await Promise.all(releases.map((r) => r())));
+  for (const [kind, key] of [['repo', on.repo], ['session', on.session]] as const) {
+    if (key === null) continue;
+    const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) => ctx.log(`${kind} lock of ${key} lost: ${err.message}`));
+    if (!release) {
+      await releaseAll();
+      return null;
+    }
+    releases.push(release);
+  }
+  return releaseAll;
 }
 
 async function runValidJob(
@@ -254,14 +270,16 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
   }
 }
 
-/** Another active job's Codex is alive in working tree `repo` (by the real path its run recorded). */
-async function liveRunIn(layout: SpoolLayout, repo: string, except: string): Promise<boolean> {
+/** Another active job's Codex is alive in working tree `repo` (the real path its run recorded) or on `session`. */
+async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     const active = ActiveJob.safeParse(await readFile(join(layout.dir('active'), name), 'utf8').then(JSON.parse, () => null));
     if (!active.success) continue;
     const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
-    if (meta?.repo === repo && meta.pid !== null && isGroupLeader(meta.pid)) return true;
+    if (!meta || !isRunAlive(meta)) continue;
+    const session = meta.session_id ?? meta.resumed_from;
+    if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
   }
   return false;
 }

@@ -2,24 +2,26 @@
 // person's terminal or for Claude's context: data, never structure. Pure.
 
 /**
- * Characters that can change how text is shown or parsed rather than be shown: C0 controls, DEL, C1
- * controls (ESC starts terminal sequences; CSI is U+009B), line and paragraph separators, and bidi
- * overrides/isolates (which make text read differently from how it is stored).
+ * Characters that can change how text is shown or read rather than be shown: controls (C0, DEL, C1: ESC
+ * starts terminal sequences), format characters (bidi overrides and marks, zero-width spaces and joiners,
+ * word joiners, tag characters that can spell hidden text), line and paragraph separators, private-use,
+ * unassigned and lone surrogate code points, variation selectors (which can carry hidden bytes) and the
+ * invisible Hangul fillers.
  */
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
-const UNSAFE_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const UNSAFE_OR_BREAK = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u115F\u1160\u3164\uFFA0]/gu;
 
 const escapeChar = (c: string): string => {
-  const code = c.charCodeAt(0);
   if (c === '\n') return '\\n';
   if (c === '\t') return '\\t';
   if (c === '\r') return '\\r';
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  const code = c.codePointAt(0)!;
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 };
 
 /** Multi-line text with every control and invisible-formatting character shown as an escape; newlines and tabs kept. */
 export function safeText(text: string): string {
-  return text.replace(UNSAFE, escapeChar);
+  return text.replace(UNSAFE_OR_BREAK, (c) => (c === '\n' || c === '\t' ? c : escapeChar(c)));
 }
 
 /** Text on one line whatever it holds: newlines, tabs and every other control shown as escapes. */
@@ -27,10 +29,12 @@ export function safeLine(text: string): string {
   return text.replace(UNSAFE_OR_BREAK, escapeChar);
 }
 
-/** JSON.stringify leaves these raw inside strings (it escapes only C0 controls, `"` and `\`). */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+/** `c` as JSON \u escapes, one per UTF-16 code unit (a character beyond U+FFFF is a surrogate pair). */
+const jsonEscape = (c: string): string =>
+  [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 /** JSON with the same values as JSON.stringify, every character a terminal or a reader may act on as a \u escape. */
 export function safeJson(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // JSON.stringify escapes C0 controls, quotes and lone surrogates itself; the rest it leaves raw.
+  return JSON.stringify(value).replace(UNSAFE_OR_BREAK, jsonEscape);
 }

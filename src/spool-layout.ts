@@ -1,5 +1,5 @@
 // Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
@@ -56,6 +56,11 @@ export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
   const dirs = [layout.root, join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
   const problems: string[] = [];
   for (const dir of dirs) {
+    // A link would put the queue where its owner did not choose (e.g. inside a job's repo): refused.
+    if ((await lstat(dir).catch(() => null))?.isSymbolicLink() && dir !== layout.root) {
+      problems.push(`${dir} is a symbolic link`);
+      continue;
+    }
     const st = await stat(dir).catch(() => null);
     if (!st) continue;
     const problem = unsafeOwnership(st);

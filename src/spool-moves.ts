@@ -4,7 +4,7 @@
 // removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { access, link, lstat, readFile, unlink } from 'node:fs/promises';
+import { access, link, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createFileAtomic, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
@@ -88,8 +88,8 @@ export interface Claim {
   path: string;
   /** The state it was claimed from (null: taken over in active/). */
   from: 'inbox' | 'deferred' | null;
-  /** The job file's mtime when claimed: a fresh inbox file's place in submission order. */
-  mtimeMs: number;
+  /** The job file's ctime when claimed: a fresh inbox file's place in submission order (see Worker's Peek). */
+  queuedAt: number;
   /** A fresh inbox job whose id another job already holds (that state): to be rejected, never run. */
   duplicateOf: JobState | null;
   /** The job file's bytes as claimed, or why they were not read (not a regular file, too large). */
@@ -135,7 +135,7 @@ async function holdJob(layout: SpoolLayout, name: string, from: 'inbox' | 'defer
     const duplicateOf = from === 'inbox' ? await findJob(layout, jobIdOf(name), ['active', 'deferred', 'done', 'failed']) : null;
     if (from && !duplicateOf) await renameDurable(source, active);
     const path = duplicateOf ? source : active;
-    const base = { name, id: jobIdOf(name), path, from, mtimeMs: st.mtimeMs, duplicateOf, lost: lost.signal, release };
+    const base = { name, id: jobIdOf(name), path, from, queuedAt: st.ctimeMs, duplicateOf, lost: lost.signal, release };
     return { ...base, content: await readJobFile(path, maxBytes) };
   } catch (err) {
     await release();
@@ -170,8 +170,19 @@ export async function finishJob(
  * from its hash, so that no name chosen by whoever wrote the file is ever shown or reused as is (pure).
  */
 export function rejectedStem(id: string): string {
-  if (JobId.safeParse(id).success) return id;
-  return `bad-name-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+  return JobId.safeParse(id).success ? id : standInName(Buffer.from(id));
+}
+
+/** `bad-name-<hash>`: what a file is kept as when its own name may not be shown or reused (pure). */
+const standInName = (name: Buffer) => `bad-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+
+/** `base`, or `base~N`, whichever names neither a file nor an error file in `dir` yet: nothing is ever replaced. */
+async function unusedStem(dir: string, base: string): Promise<string> {
+  let stem = base;
+  for (let n = 1; (await exists(join(dir, `${stem}.json`))) || (await exists(join(dir, `${stem}.error.json`))); n++) {
+    stem = `${base}~${n}`;
+  }
+  return stem;
 }
 
 /**
@@ -181,16 +192,39 @@ export function rejectedStem(id: string): string {
  */
 export async function rejectJob(layout: SpoolLayout, claim: Claim, error: RejectionError): Promise<string> {
   const dir = layout.dir('rejected');
-  const base = rejectedStem(claim.id);
-  let stem = base;
-  for (let n = 1; (await exists(join(dir, `${stem}.json`))) || (await exists(join(dir, `${stem}.error.json`))); n++) {
-    stem = `${base}~${n}`;
-  }
+  // A duplicate is kept apart from the job whose id it took: `status` must not list that job as rejected.
+  const base = error.reason === 'duplicate_id' ? `${rejectedStem(claim.id)}~duplicate` : rejectedStem(claim.id);
+  const stem = await unusedStem(dir, base);
   await writeJsonAtomic(join(dir, `${stem}.error.json`), error);
   const path = join(dir, `${stem}.json`);
   await renameDurable(claim.path, path);
   await claim.release();
   return path;
+}
+
+/**
+ * reject, for names that are not UTF-8: such a file cannot be named by a string (Node reads its name with
+ * U+FFFD in place of the bad bytes), so it would sit in the inbox unseen for ever. It is moved by its raw
+ * name to rejected/bad-name-<hash>.json, its reason beside it. Returns how many it moved.
+ */
+export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox' | 'deferred'): Promise<number> {
+  let moved = 0;
+  for (const raw of await readdir(layout.dir(state), { encoding: 'buffer' })) {
+    const name = raw.toString('utf8');
+    if (Buffer.from(name, 'utf8').equals(raw) || !name.endsWith('.json') || name.startsWith('.')) continue;
+    const stem = await unusedStem(layout.dir('rejected'), standInName(raw));
+    const error: RejectionError = {
+      job_file: name,
+      reason: 'bad_name',
+      message: 'file name is not UTF-8',
+      issues: [],
+      rejected_at: new Date().toISOString(),
+    };
+    await writeJsonAtomic(join(layout.dir('rejected'), `${stem}.error.json`), error);
+    const from = Buffer.concat([Buffer.from(`${layout.dir(state)}/`), raw]);
+    moved += await rename(from, join(layout.dir('rejected'), `${stem}.json`)).then(() => 1, () => 0);
+  }
+  return moved;
 }
 
 /**

@@ -11,8 +11,8 @@ import type { JobPolicy } from './job-policy.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
 import { cancelRequested } from './cancel-request.js';
-import { claimJob } from './spool-moves.js';
-import { isLocked, repoLockName } from './claim-lock.js';
+import { claimJob, rejectUndecodableNames } from './spool-moves.js';
+import { isLocked, resourceLockName } from './claim-lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
 import { removeWriteDebris } from './atomic-file.js';
 
@@ -55,7 +55,10 @@ interface Peek {
   /** The earlier job of this spool it resumes (not a session id), if any. */
   resume: string | null;
   priority: number;
-  /** Its place in submission order: kept by every requeue (deferred/), the file's mtime in the inbox. */
+  /**
+   * Its place in submission order: kept by every requeue (deferred/); in the inbox, the file's ctime: the
+   * instant it was written or moved there, which `touch` cannot set back (mtime can be).
+   */
   queuedAt: number;
   /** A deferred job's earliest start (ms), or 0. */
   notBefore: number;
@@ -182,7 +185,11 @@ export class Worker {
   private async scan(): Promise<void> {
     const entries: { state: Peek['state']; name: string }[] = [];
     for (const state of ['inbox', 'deferred'] as const) {
-      for (const name of await readdir(this.opts.layout.dir(state))) {
+      const names = await readdir(this.opts.layout.dir(state));
+      if (names.some((n) => n.includes('\uFFFD')) && (await rejectUndecodableNames(this.opts.layout, state))) {
+        this.opts.log(`rejected file name(s) in ${state}/ that are not UTF-8 (see rejected/bad-name-*.error.json)`);
+      }
+      for (const name of names) {
         if (isJobFileName(name) && !this.running.has(name)) entries.push({ state, name });
       }
     }
@@ -248,7 +255,7 @@ export class Worker {
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     const known = this.peeks.get(key);
     if (known?.stamp === stamp) return known;
-    const base = { name, state, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0, queuedAt: st.mtimeMs, notBefore: 0 };
+    const base = { name, state, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0, queuedAt: st.ctimeMs, notBefore: 0 };
     const p = await this.read(path, base, st);
     if (p) this.peeks.set(key, p);
     else this.peeks.delete(key);
@@ -269,7 +276,7 @@ export class Worker {
         repo: typeof job.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null,
         resume,
         priority: num(job.priority, 0),
-        queuedAt: base.state === 'deferred' ? num(job.queued_at, base.mtimeMs) : base.mtimeMs,
+        queuedAt: base.state === 'deferred' ? num(job.queued_at, base.queuedAt) : base.queuedAt,
         notBefore: typeof job.not_before === 'string' ? num(Date.parse(job.not_before), 0) : 0,
       };
     } catch (err) {
@@ -279,7 +286,7 @@ export class Worker {
 
   /** Another worker runs a job in this repo (its repo lock is held). */
   private repoBusyElsewhere(repo: string): Promise<boolean> {
-    return isLocked(this.activeDir, repoLockName(repo));
+    return isLocked(this.activeDir, resourceLockName('repo', repo));
   }
 
   private get activeDir(): string {
@@ -287,21 +294,20 @@ export class Worker {
   }
 
   /**
-   * A resume of an earlier job of this spool waits while that job is queued or running. A chain of
-   * resumes that comes back on itself waits for nothing: the claim rejects it as a cycle.
+   * A resume of an earlier job of this spool waits while that job is queued or running, as the claim's
+   * validation decides. Only a chain of queued resumes that comes back on itself waits for nothing: the
+   * claim rejects it as a cycle.
    */
   private async waitsOnEarlierJob(p: Peek, queued: Map<string, Peek>): Promise<boolean> {
+    const target = p.resume;
+    if (target === null || target === jobIdOf(p.name)) return false;
+    if (this.running.has(`${target}.json`) || (await exists(this.opts.layout.job('active', target)))) return true;
     const seen = new Set([jobIdOf(p.name)]);
-    for (let target = p.resume; target !== null; ) {
-      if (seen.has(target)) return false;
-      if (this.running.has(`${target}.json`) || (await exists(this.opts.layout.job('active', target)))) return true;
-      const next = queued.get(target);
-      if (!next) return false; // ended, or unknown: the claim decides
-      if (next.resume === null) return true;
-      seen.add(target);
-      target = next.resume;
+    for (let t: string | null = target; t !== null && queued.has(t); t = queued.get(t)!.resume) {
+      if (seen.has(t)) return false;
+      seen.add(t);
     }
-    return false;
+    return queued.has(target);
   }
 
   private launch(p: Peek): void {

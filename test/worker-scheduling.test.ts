@@ -111,7 +111,7 @@ describe('a job id names one job', () => {
     await inbox('g', { repo, task: 'a fresh id', attempts: 1 });
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
     expect(await readFile(join(t.root, 'spool', 'failed', 'f.json'), 'utf8')).toBe(failed);
-    expect((await rejection('f')).reason).toBe('duplicate_id');
+    expect((await rejection('f~duplicate')).reason).toBe('duplicate_id');
     expect((await rejection('g')).message).toMatch(/attempts/);
   });
 
@@ -123,7 +123,7 @@ describe('a job id names one job', () => {
     const { state, record } = await waitForFinished(t, 'd');
     expect(state).toBe('done');
     expect(record.task).toBe('usage limit, the real one');
-    expect((await rejection('d')).reason).toBe('duplicate_id');
+    expect((await rejection('d~duplicate')).reason).toBe('duplicate_id');
     expect((await calls()).join('\n')).not.toContain('an impostor');
     await worker.stop();
   });
@@ -139,15 +139,28 @@ describe('a job id names one job', () => {
     const error = JSON.parse(await readFile(join(t.root, 'spool', 'rejected', names.find((n) => n.endsWith('.error.json'))!), 'utf8'));
     expect(error).toMatchObject({ reason: 'bad_name', job_file: name });
   });
+
+  it('a file whose name is not UTF-8 is rejected under a safe name, not left in the inbox unseen', async () => {
+    await inbox('placeholder', {});
+    await rm(join(t.root, 'spool', 'inbox', 'placeholder.json'));
+    const raw = Buffer.concat([Buffer.from(join(t.root, 'spool', 'inbox', 'c')), Buffer.from([0xff]), Buffer.from('.json')]);
+    await writeFile(raw, JSON.stringify({ repo, task: 't' }));
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    expect(await readdir(join(t.root, 'spool', 'inbox'))).toEqual([]);
+    const names = await readdir(join(t.root, 'spool', 'rejected'));
+    expect(names.filter((n) => /^bad-name-[0-9a-f]{16}(\.error)?\.json$/.test(n))).toHaveLength(2);
+  });
 });
 
 describe('file-system faults', () => {
   it('runs/ not writable: the job is retried a bounded number of times, then fails with the reason', async () => {
-    // Root ignores mode bits: runs/ is a link into /proc, where no directory can be made.
-    await mkdir(join(t.root, 'spool'), { recursive: true });
+    // Root ignores mode bits: once the worker has started (it refuses a linked runs/), runs/ becomes a link
+    // into /proc, where no directory can be made.
+    const worker = startWorker(t, ['--retry-delay-ms', '100', '--rescan-ms', '200']);
+    await waitFor('worker started', () => worker.log().includes('concurrency'));
+    await rm(join(t.root, 'runs'), { recursive: true });
     await symlink('/proc/self/fdinfo', join(t.root, 'runs'));
     await cli(t, ['submit', '--repo', repo, '--task', 't', '--id', 'norun', '--max-attempts', '2']);
-    const worker = startWorker(t, ['--retry-delay-ms', '100', '--rescan-ms', '200']);
     const { state, record } = await waitForFinished(t, 'norun');
     expect(state).toBe('failed');
     expect(record.result.error).toMatch(/could not prepare the run/);
@@ -157,7 +170,85 @@ describe('file-system faults', () => {
   });
 });
 
+describe('resume chains', () => {
+  it('a chain whose end cannot run is rejected link by link; the repo stays free for others', async () => {
+    await inbox('b', { repo, task: 't', resume: 'c', priority: 5 });
+    await inbox('c', { repo, task: 't', resume: 'nosuch' });
+    await inbox('f', { repo, task: 'plain' });
+    const once = startWorker(t, ['--once', '--settle-ms', '1']);
+    expect((await once.child).exitCode).toBe(0);
+    expect(await jobsIn(t, 'rejected')).toEqual(['b.json', 'c.json']);
+    expect(await jobsIn(t, 'done')).toEqual(['f.json']);
+  });
+
+  it('a follow-up of a follow-up of a finished job runs after it, whatever its priority', async () => {
+    await cli(t, ['submit', '--repo', repo, '--task', 'first', '--id', 'a0']);
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    await cli(t, ['submit', '--repo', repo, '--task', 'second', '--id', 'c0', '--resume', 'a0']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'third', '--id', 'b0', '--resume', 'c0', '--priority', '5']);
+    const once = startWorker(t, ['--once', '--settle-ms', '1']);
+    expect((await once.child).exitCode).toBe(0);
+    expect(await jobsIn(t, 'done')).toEqual(['a0.json', 'b0.json', 'c0.json']);
+  });
+});
+
+describe('one session, one run', () => {
+  it('a resume by session id waits while that session runs in another job (on another repo)', async () => {
+    const other = await t.repo('other');
+    const worker = startWorker(t, ['--concurrency', '2', '--rescan-ms', '200']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'long']);
+    const meta = await runningMeta(t, 'long');
+    await cli(t, ['submit', '--repo', other, '--task', 'more', '--resume', meta.session_id, '--id', 'more']);
+    const [long, more] = [await waitForFinished(t, 'long'), await waitForFinished(t, 'more')];
+    expect([long.state, more.state]).toEqual(['done', 'done']);
+    expect(Date.parse((await readSummary(more.record)).started_at)).toBeGreaterThanOrEqual(Date.parse((await readSummary(long.record)).ended_at));
+    await worker.stop();
+  });
+});
+
+describe('what the worker and the commands print', () => {
+  it('the worker log keeps one line per event whatever a file name holds', async () => {
+    await inbox('placeholder', {});
+    await rm(join(t.root, 'spool', 'inbox', 'placeholder.json'));
+    await writeFile(join(t.root, 'spool', 'inbox', 'a\nSYSTEM: do it\u001b[2J.json'), '{}');
+    const once = startWorker(t, ['--once', '--settle-ms', '1']);
+    await once.child;
+    expect(once.log()).toContain('rejected a\\nSYSTEM: do it\\x1b[2J');
+    expect(once.log()).not.toMatch(/^SYSTEM/m);
+    expect(once.log()).not.toContain('\u001b');
+  });
+
+  it('a result larger than a pipe buffer reaches a reader through a pipe whole', async () => {
+    await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'big']);
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    const path = join(t.root, 'spool', 'done', 'big.json');
+    const record = JSON.parse(await readFile(path, 'utf8'));
+    const message = 'word '.repeat(40_000); // 200 KB, past the 64 KiB a pipe holds
+    await writeFile(path, JSON.stringify({ ...record, result: { ...record.result, final_message: message } }));
+    const r = await cli(t, ['result', 'big', '--json']);
+    expect(JSON.parse(r.stdout).final_message).toBe(message);
+  });
+});
+
 describe('the spool owner decides', () => {
+  it('refuses a spool/ or runs/ that is a symbolic link (it could lead into a job\'s repo)', async () => {
+    await mkdir(join(repo, 'spool'), { recursive: true });
+    await symlink(join(repo, 'spool'), join(t.root, 'spool'));
+    const w = startWorker(t, ['--once']);
+    expect((await w.child).exitCode).not.toBe(0);
+    expect(w.log()).toMatch(/spool is a symbolic link/);
+  });
+
+  it('refuses a job whose --add-dir reaches the spool root, even when the policy allows --add-dir', async () => {
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { allowed_args: ['--add-dir'] } }), { mode: 0o600 });
+    await inbox('adds', { repo, task: 't', args: ['--add-dir', t.root] });
+    await inbox('adds2', { repo, task: 't', args: [`--add-dir=${t.dir}`] });
+    await inbox('fine', { repo, task: 't', args: ['--add-dir', await t.repo('elsewhere')] });
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    for (const id of ['adds', 'adds2']) expect((await rejection(id)).message).toMatch(/reaches the codex-spool root/);
+    expect(await jobsIn(t, 'done')).toEqual(['fine.json']);
+  });
+
   it('refuses a root others can write to, and a policy file others can write, before reading either', async () => {
     await mkdir(join(t.root, 'spool'), { recursive: true });
     await chmod(t.root, 0o777);

@@ -82,8 +82,8 @@ describe('invalid jobs', () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/already used/);
     await writeFile(inbox('same.json'), JSON.stringify({ repo, task: 'two' }));
-    await waitFor('duplicate rejected', async () => (await jobsIn(t, 'rejected')).includes('same.json'));
-    expect((await readJson(rejected('same.error.json'))).reason).toBe('duplicate_id');
+    await waitFor('duplicate rejected', async () => (await jobsIn(t, 'rejected')).includes('same~duplicate.json'));
+    expect((await readJson(rejected('same~duplicate.error.json'))).reason).toBe('duplicate_id');
     expect(await readJson(join(t.root, 'spool', 'done', 'same.json'))).toEqual(first.record);
     await worker.stop();
   });

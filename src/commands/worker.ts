@@ -8,6 +8,7 @@ import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { Worker } from '../worker.js';
 import { isWithin, unsafeSpoolDirs } from '../spool-layout.js';
+import { safeLine } from '../safe-text.js';
 
 // Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
 const WHY = ' (a timer holds at most 2^31-1 ms)';
@@ -53,7 +54,8 @@ export function workerCommand(): Command {
       if (version === null) {
         throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
       }
-      const log = (line: string) => process.stderr.write(`${line}\n`);
+      // One line per event, whatever a job, a file name or Codex put into it.
+      const log = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
       // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
       const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
       if (unsafe.length) throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);

@@ -119,7 +119,7 @@ const claimOf = (name: string, c: JobFileContent, from: 'inbox' | 'deferred' = '
   id: jobIdOf(name),
   path: '/nonexistent',
   from,
-  mtimeMs: 1000,
+  queuedAt: 1000,
   duplicateOf,
   content: c,
   lost: new AbortController().signal,
