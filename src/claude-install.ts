@@ -197,6 +197,19 @@ function assertWritable(f: SettingsFile): void {
  * than before, not even for a moment.
  */
 async function replaceFile(path: string, data: string, like: Stats | null): Promise<void> {
+  if (like && like.nlink > 1) {
+    // A hard-linked file (a dotfiles checkout) stays one file with its other names: rewritten in place,
+    // which a rename would not do (a crash mid-write can then leave it partly written).
+    const fh = await open(path, 'r+');
+    try {
+      await fh.truncate(0);
+      await fh.write(data, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return;
+  }
   const mode = like ? like.mode & 0o7777 : 0o600;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode & 0o600);

@@ -173,7 +173,7 @@ interface Style {
 function styleOf(text: string | null): Style {
   if (text === null || text.trim() === '') return { indent: '  ', newline: true };
   const m = /\n([ \t]+)\S/.exec(text);
-  return { indent: m ? m[1]! : text.includes('\n') ? '  ' : '', newline: text.endsWith('\n') };
+  return { indent: m ? m[1]! : text.trimEnd().includes('\n') ? '  ' : '', newline: text.endsWith('\n') };
 }
 
 function serialize(settings: Json, style: Style): string {

@@ -5,7 +5,7 @@
 // and the hook are also tested as plain processes (those need no claude).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, cp, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -436,6 +436,20 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     expect(un.stdout).toContain('settings.json as it was before install');
     expect(await readFile(settings, 'utf8')).toBe(secret);
     expect(await modeOf(settings)).toBe(0o600);
+  });
+
+  it('a compact, hard-linked settings.json comes back byte for byte, still one file with its other name', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-compact-'));
+    const settings = join(project, '.claude', 'settings.json');
+    const compact = `${JSON.stringify({ model: 'opus', permissions: { allow: ['Bash(ls)'] } })}\n`;
+    await mkdir(join(project, '.claude'));
+    await writeFile(settings, compact, { mode: 0o600 });
+    await link(settings, join(project, 'settings-dotfile.json'));
+    expect((await install(project)).code).toBe(0);
+    expect(JSON.parse(await readFile(join(project, 'settings-dotfile.json'), 'utf8')).hooks.SessionStart).toHaveLength(1);
+    expect((await install(project, 'uninstall')).code).toBe(0);
+    expect(await readFile(settings, 'utf8')).toBe(compact);
+    expect((await stat(settings)).ino).toBe((await stat(join(project, 'settings-dotfile.json'))).ino);
   });
 
   it('writes through a symlinked settings.json (the link stays a link) and restores its target on uninstall', async () => {
