@@ -282,6 +282,15 @@ describe('prune keeps what live jobs need', () => {
     await worker.stop();
   });
 
+  it('a follow-up still being written (not yet JSON) keeps the finished job it names', async () => {
+    await submit('base', 'first');
+    await startWorker(t, ['--once']).child;
+    await age('base', 40);
+    await writeFile(join(t.root, 'spool', 'inbox', 'half.json'), `{"repo": ${JSON.stringify(repo)}, "resume": "base", "task": "th`);
+    const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
+    expect(JSON.parse(r.stdout).kept_for_resume).toEqual(['base']);
+  });
+
   it('cancel requests whose run is not active go, whatever their age; one for a running job stays', async () => {
     const active = join(t.root, 'spool', 'active');
     await mkdir(active, { recursive: true });

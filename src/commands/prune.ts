@@ -121,12 +121,20 @@ async function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
+/** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
+async function partialResume(path: string): Promise<string | null> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return /"resume"\s*:\s*"([A-Za-z0-9_.-]{1,128})"/.exec(text)?.[1] ?? null;
+}
+
 async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
   const jobs: LiveJob[] = [];
   for (const f of await list(layout, ['inbox', 'deferred', 'active'])) {
     if (!isJobFileName(f.name)) continue;
     const record = await readRecord(f);
-    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), resume: str(record?.resume) });
+    // A file still being written does not parse yet: what it will resume is read from its text as it is.
+    const resume = record ? str(record.resume) : await partialResume(f.path);
+    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), resume });
   }
   return jobs;
 }
