@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fmtMs, killLeftovers, removeDir, startWorker, stats, timeRun, wallMs } from './lib.mjs';
+import { fmtMs, killLeftovers, removeDir, startWorker, stats, timeRun, wallMs, writeFastCodex } from './lib.mjs';
 
 const builds = process.argv.slice(2).map((arg) => {
   const [label, dir] = arg.split('=');
@@ -26,16 +26,7 @@ delete ENV.CODEX_SPOOL_ROOT;
 const REPO = join(T, 'repo');
 mkdirSync(REPO);
 /** A Codex that exits at once, as in bench/run.mjs. */
-const FAST = join(T, 'fast-codex');
-writeFileSync(
-  FAST,
-  `#!/bin/sh
-[ "$1" = --version ] && { echo 'codex-cli 0.0.0-fast'; exit 0; }
-echo '{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}'
-echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}'
-`,
-  { mode: 0o755 },
-);
+const FAST = writeFastCodex(join(T, 'fast-codex'));
 const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [] }]));
 /** Runs `fn(build)` for each build, starting with a different one each round. */
 const rotated = async (round, fn) => {

@@ -1,7 +1,7 @@
 // Helpers of the benchmark: timing child processes, statistics, a worker handle, process clean-up.
 // Node built-ins only. Every child is tracked so that it can be ended by its pid at the end.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -203,3 +203,18 @@ export function removeDir(dir) {
 }
 
 export const fmtMs = (v) => (v === null || v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+
+/** Writes a Codex that exits at once (thread.started, turn.completed, exit 0; answers --version) to `path`. */
+export function writeFastCodex(path) {
+  writeFileSync(
+    path,
+    `#!/bin/sh
+[ "$1" = --version ] && { echo 'codex-cli 0.0.0-fast'; exit 0; }
+echo '{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}'
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  return path;
+}

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { fmtMs, killLeftovers, nowMs, onPath, removeDir, rssKiB, spawnTracked, startWorker, stats, timeRun, wallMs } from './lib.mjs';
+import { fmtMs, killLeftovers, nowMs, onPath, removeDir, rssKiB, spawnTracked, startWorker, stats, timeRun, wallMs, writeFastCodex } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
@@ -71,17 +71,7 @@ const results = {
 
 // --- scripts ------------------------------------------------------------------------------------------
 /** A Codex that exits at once: thread.started, turn.completed, exit 0 (no agent message); answers --version for the worker. */
-const FAST = join(BIN, 'fast-codex');
-writeFileSync(
-  FAST,
-  `#!/bin/sh
-[ "$1" = --version ] && { echo 'codex-cli 0.0.0-fast'; exit 0; }
-echo '{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}'
-echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}'
-exit 0
-`,
-);
-chmodSync(FAST, 0o755);
+const FAST = writeFastCodex(join(BIN, 'fast-codex'));
 
 /** Logs "<epoch seconds.micro> <task>" when started (not for --version), then execs the fake codex with the task. */
 function timedCodex(label) {

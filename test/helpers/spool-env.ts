@@ -91,7 +91,12 @@ export function startWorker(t: TempRoot, args: string[] = [], codexBin = fakeCod
     stdin: 'ignore',
     buffer: false,
   });
-  started.add(child);
+  return workerProcess(child, started);
+}
+
+/** A started worker, kept in `registry` (for the clean-up) until it is stopped. */
+export function workerProcess(child: ResultPromise, registry: Set<ResultPromise>): WorkerProcess {
+  registry.add(child);
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -101,7 +106,7 @@ export function startWorker(t: TempRoot, args: string[] = [], codexBin = fakeCod
     async stop(signal = 'SIGTERM') {
       child.kill(signal);
       const r = await child;
-      started.delete(child);
+      registry.delete(child);
       return r.exitCode;
     },
   };
