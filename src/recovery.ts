@@ -21,6 +21,10 @@ export interface RecoveryContext {
   layout: SpoolLayout;
   graceMs: number;
   log(line: string): void;
+  /** A job whose recovery failed: the worker pauses it, and fails it after repeated failures. */
+  setBack?(name: string, err: Error): void;
+  /** The job is paused after failed recoveries: not tried this pass. */
+  paused?(name: string): boolean;
 }
 
 /**
@@ -30,7 +34,7 @@ export interface RecoveryContext {
 export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
   let recovered = 0;
   for (const name of await readdir(ctx.layout.dir('active'))) {
-    if (!isJobFileName(name)) continue;
+    if (!isJobFileName(name) || ctx.paused?.(name)) continue;
     try {
       if (await isLocked(ctx.layout.dir('active'), name)) continue;
       const claim = await takeOverJob(ctx.layout, name);
@@ -42,7 +46,8 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
         await claim.release(); // a no-op when the job moved on; else the lock is not kept by a failed pass
       }
     } catch (err) {
-      ctx.log(`recovery of ${name} failed (tried again next pass): ${(err as Error).message}`);
+      if (ctx.setBack) ctx.setBack(name, err as Error);
+      else ctx.log(`recovery of ${name} failed (tried again next pass): ${(err as Error).message}`);
     }
   }
   return recovered;
@@ -57,7 +62,7 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  */
 async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
-  const json = safeJson(text);
+  const json = parseJsonOrNull(text);
   const active = ActiveJob.safeParse(json);
   const runId = active.success ? active.data.run_id : null;
   if ((await alreadyFiled(ctx.layout, claim.id, runId)) || (await queuedUnderAnotherName(ctx.layout, claim))) {
@@ -103,7 +108,7 @@ async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | nul
   for (const state of ['done', 'failed'] as const) {
     const text = await readFile(layout.job(state, id), 'utf8').catch(() => null);
     if (text === null) continue;
-    const filedRun = (safeJson(text) as { result?: { run_id?: unknown } } | null)?.result?.run_id ?? null;
+    const filedRun = (parseJsonOrNull(text) as { result?: { run_id?: unknown } } | null)?.result?.run_id ?? null;
     if (state === 'done' || filedRun === runId) return true;
   }
   return false;
@@ -165,7 +170,7 @@ async function readTail(path: string, maxBytes: number): Promise<string> {
 }
 
 async function readSummary(path: string): Promise<RunSummary | null> {
-  const parsed = RunSummary.safeParse(safeJson(await readFile(path, 'utf8').catch(() => '')));
+  const parsed = RunSummary.safeParse(parseJsonOrNull(await readFile(path, 'utf8').catch(() => '')));
   return parsed.success ? parsed.data : null;
 }
 
@@ -174,7 +179,8 @@ async function markInterrupted(files: RunFiles, meta: RunMeta): Promise<void> {
   if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
 }
 
-function safeJson(text: string): unknown {
+/** The JSON value of `text`, or null if it is not JSON. */
+export function parseJsonOrNull(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -5,15 +5,16 @@ import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
-import { SessionId } from './job-schema.js';
+import { QueuedJob, SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
-import { recoverOrphans } from './recovery.js';
+import { parseJsonOrNull, recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunJobContext } from './run-job.js';
 import { cancelRequested } from './cancel-request.js';
-import { claimJob, rejectUndecodableNames } from './spool-moves.js';
+import { claimJob, finishJob, rejectUndecodableNames, takeOverJob } from './spool-moves.js';
+import { recordWithoutRun } from './finished-record.js';
 import { isLocked, resourceLockName } from './claim-lock.js';
-import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type SpoolLayout } from './spool-layout.js';
+import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from './spool-layout.js';
 import { removeWriteDebris } from './atomic-file.js';
 
 export interface WorkerOptions {
@@ -68,6 +69,8 @@ interface Peek {
 const PEEK_CONCURRENCY = 16;
 /** Longest pause before a job that hit an unexpected error is tried again. */
 const MAX_SETBACK_MS = 300_000;
+/** Tries (pauses from --retry-delay-ms, doubling: about 30 minutes by default) before such a job is failed with its error. */
+const MAX_SETBACKS = 6;
 
 /** A spool temp file untouched this long is debris: no write takes an hour between write and rename. */
 const DEBRIS_AGE_MS = 3_600_000;
@@ -178,7 +181,12 @@ export class Worker {
   }
 
   private async recover(): Promise<void> {
-    await recoverOrphans({ ...this.opts }).catch((err: Error) => this.opts.log(`recovery error: ${err.message}`));
+    const ctx = {
+      ...this.opts,
+      setBack: (name: string, err: Error) => this.setBack({ name, state: 'active' }, err),
+      paused: (name: string) => (this.setbacks.get(name)?.until ?? 0) > Date.now(),
+    };
+    await recoverOrphans(ctx).catch((err: Error) => this.opts.log(`recovery error: ${err.message}`));
   }
 
   /** One pass over the queue (inbox and deferred/) in submission order. */
@@ -327,7 +335,7 @@ export class Worker {
         await claim.release(); // no-op unless the job ended in an error: then recovery takes it
       }
     })()
-      .catch((err: Error) => this.setBack(p.name, err))
+      .catch((err: Error) => this.setBack(p, err))
       .finally(() => {
         this.running.delete(p.name);
         if (this.running.size === 0) this.idle.splice(0).forEach((resolve) => resolve());
@@ -335,13 +343,34 @@ export class Worker {
       });
   }
 
-  /** A job whose handling threw (a full disk, no file descriptors): logged, and left alone for a growing pause. */
-  private setBack(name: string, err: Error): void {
-    const count = (this.setbacks.get(name)?.count ?? 0) + 1;
-    const pauseMs = Math.min(1000 * 2 ** count, MAX_SETBACK_MS);
-    this.setbacks.set(name, { count, until: Date.now() + pauseMs });
+  /**
+   * A job whose handling threw (a full disk, no file descriptors): logged, and left alone for a growing
+   * pause; after MAX_SETBACKS tries it is failed with the error, if failed/ can still be written.
+   */
+  private setBack(p: { name: string; state: JobState }, err: Error): void {
+    const count = (this.setbacks.get(p.name)?.count ?? 0) + 1;
+    const pauseMs = Math.min(this.opts.retryBaseMs * 2 ** (count - 1), MAX_SETBACK_MS);
+    this.setbacks.set(p.name, { count, until: Date.now() + pauseMs });
     this.troubles++;
-    this.opts.log(`error ${name}: ${err.message} (try ${count}; next in ${Math.round(pauseMs / 1000)} s)`);
+    this.opts.log(`error ${p.name}: ${err.message} (try ${count}; next in ${Math.round(pauseMs / 1000)} s)`);
+    if (count >= MAX_SETBACKS) void this.giveUp(p, `could not be handled after ${count} tries: ${err.message}`);
+  }
+
+  /** Files a job that keeps failing to be handled in failed/ with `why`, wherever it now is (inbox, deferred, active). */
+  private async giveUp(p: { name: string; state: JobState }, why: string): Promise<void> {
+    try {
+      const from = p.state === 'inbox' || p.state === 'deferred' ? p.state : null;
+      const claim =
+        (from && (await claimJob(this.opts.layout, p.name, from, this.opts.policy.max_job_bytes))) || (await takeOverJob(this.opts.layout, p.name));
+      if (!claim) return;
+      const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
+      const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
+      await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
+      this.setbacks.delete(p.name);
+      this.opts.log(`failed ${jobIdOf(p.name)}: ${why}`);
+    } catch (err) {
+      this.opts.log(`error ${p.name}: cannot file its failure either (${(err as Error).message}); tried again later`);
+    }
   }
 
   private whenIdle(): Promise<void> {

@@ -5,7 +5,7 @@
 // active/ and an unwritable runs/ (the worker runs as uid 65534 through setpriv, on a root that user owns,
 // since root ignores mode bits), and a worker paused with SIGSTOP past the 10 s lock stale time.
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,21 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
     await expectDrained(t, log, jobs, 30_000, 'runs/ unwritable for 3 s', { aliveDuringFault });
     expect(aliveDuringFault).toBe(true);
   }, 60_000);
+
+  it('runs/ and deferred/ both unwritable for good: each job is failed with the error after bounded tries, nothing left behind', async (ctx) => {
+    if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
+    const { t, log, repos } = await nobodyRoot(1);
+    const jobs = ['w1', 'w2'];
+    for (const id of jobs) await writeJob(t, id, { repo: repos[0], task: taskOf(id, '') });
+    await chmod(join(t.root, 'runs'), 0o500);
+    await chmod(join(t.root, 'spool', 'deferred'), 0o500);
+    const worker = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--retry-delay-ms', '50']);
+    await expectDrained(t, log, jobs, 45_000, 'runs/ and deferred/ unwritable', { workerAlive: worker.child.exitCode === null });
+    for (const id of jobs) {
+      const failed = JSON.parse(await readFile(join(t.root, 'spool', 'failed', `${id}.json`), 'utf8'));
+      expect(failed.result.error).toMatch(/could not be handled after \d+ tries: EACCES/);
+    }
+  }, 90_000);
 
   // fails on main: --once exits 0 with both jobs left in active/
   it('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
