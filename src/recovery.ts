@@ -135,9 +135,10 @@ async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSum
   let completed = false;
   for (const line of (await readTail(files.events, EVENTS_TAIL_BYTES)).split('\n')) {
     foldEventLine(digest, line);
-    // Inside a JSON string these quotes would be escaped: only a real event has them bare.
-    if (line.includes('"type":"turn.completed"')) completed = true;
-    else if (line.includes('"type":"turn.failed"') || line.includes('"type":"turn.started"')) completed = false;
+    // The event's own top-level type: a tool call's raw JSON arguments may hold the same words anywhere else.
+    const type = (parseJsonOrNull(line) as { type?: unknown } | null)?.type;
+    if (type === 'turn.completed') completed = true;
+    else if (type === 'turn.failed' || type === 'turn.started') completed = false;
   }
   if (!completed || digest.turnFailed) return null;
   const outcome: CodexRunOutcome = {
