@@ -4,12 +4,14 @@
 //   spool/.codex-spool-claude/claims/<session>/<id>    written by `submit`/`resume` run from that session
 //
 // A claim is how a job comes under "Submitted from this session": only codex-spool's own submit writes it,
-// from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task, so it names that job and no other
+// from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task (a review's target in words), so it names that job and no other
 // (an id used again after a prune). What a job file says about its session is never trusted for this.
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Review } from './job-schema.js';
+import { jobPrompt } from './review.js';
 
 /** <root>/spool/.codex-spool-claude */
 export function claudeStateDir(root: string): string {
@@ -60,6 +62,8 @@ export function readClaim(root: string, stem: string, id: string): string | unde
 /** True when `claim` (a claim file's content) names the job whose parsed file is `record`. Pure. */
 export function claimHolds(claim: string | undefined, record: unknown): boolean {
   if (claim === undefined || typeof record !== 'object' || record === null) return false;
-  const task = (record as { task?: unknown }).task;
-  return typeof task === 'string' && claimToken(task) === claim;
+  const { task, review } = record as { task?: unknown; review?: unknown };
+  if (typeof task === 'string') return claimToken(task) === claim;
+  const r = Review.safeParse(review);
+  return r.success && claimToken(jobPrompt({ review: r.data })) === claim;
 }

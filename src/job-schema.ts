@@ -25,10 +25,28 @@ const ArgText = z.string().refine((s) => !s.includes('\0'), 'must not contain a 
 
 export const Sandbox = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
+/** A git revision for `codex exec review`: one argument, never taken for an option. */
+const GitRev = z
+  .string()
+  .max(256)
+  .regex(/^[^-\s\p{Cc}][^\s\p{Cc}]*$/u, 'a git revision: no leading "-", no whitespace or control character');
+
+/** What a review job asks Codex to review (`codex exec review --uncommitted | --base B | --commit SHA`). */
+export const Review = z.union([
+  z.strictObject({ uncommitted: z.literal(true).describe('Staged, unstaged and untracked changes') }),
+  z.strictObject({ base: GitRev.describe('The changes against this base branch') }),
+  z.strictObject({ commit: GitRev.describe('The changes this commit introduced') }),
+]);
+export type Review = z.infer<typeof Review>;
+
+/** The JSON Schema form of "exactly one of task and review" (a refinement does not show in a JSON Schema). */
+const TASK_OR_REVIEW = { oneOf: [{ required: ['task'] }, { required: ['review'] }] };
+
 /** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
 export const JobSpec = z.strictObject({
   repo: ArgText.refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
-  task: ArgText.min(1).describe('The prompt (or the follow-up prompt when resuming)'),
+  task: ArgText.min(1).optional().describe('The prompt (or the follow-up prompt when resuming); this or `review` is required'),
+  review: Review.optional().describe('Ask Codex for a code review instead of a task (`codex exec review`); this or `task` is required'),
   resume: z
     .union([SessionId, JobId])
     .optional()
@@ -58,7 +76,14 @@ export const JobSpec = z.strictObject({
     .string()
     .optional()
     .describe('Informational: the Claude Code session `submit` ran in. Not trusted: the hook goes by the claim only submit records'),
-});
+}).superRefine((job, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if ((job.task === undefined) === (job.review === undefined)) issue('task', 'exactly one of task or review is required');
+  if (!job.review) return;
+  // `codex exec review` starts a session of its own, and a new worktree holds no uncommitted change.
+  if (job.resume !== undefined) issue('resume', 'a review cannot resume a session');
+  if (job.worktree && 'uncommitted' in job.review) issue('worktree', 'a new worktree has no uncommitted changes to review');
+}).meta(TASK_OR_REVIEW);
 export type JobSpec = z.infer<typeof JobSpec>;
 
 /**
@@ -74,11 +99,11 @@ const WorkerFacts = {
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
-export const QueuedJob = JobSpec.extend(WorkerFacts);
+export const QueuedJob = JobSpec.safeExtend(WorkerFacts).meta(TASK_OR_REVIEW);
 export type QueuedJob = z.infer<typeof QueuedJob>;
 
 /** spool/active/<id>.json once its run has started: the queued job plus the run that holds it. */
-export const ActiveJob = QueuedJob.extend({ run_id: z.string() });
+export const ActiveJob = QueuedJob.safeExtend({ run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
@@ -112,12 +137,12 @@ export const JobResult = z.object({
 export type JobResult = z.infer<typeof JobResult>;
 
 /** A finished job: the job as submitted, the worker's facts (absent if it never ran) and its result. */
-export const FinishedJob = JobSpec.extend({
+export const FinishedJob = JobSpec.safeExtend({
   queued_at: WorkerFacts.queued_at.optional(),
   attempts: WorkerFacts.attempts.optional(),
   resume_session: WorkerFacts.resume_session,
   result: JobResult,
-});
+}).meta(TASK_OR_REVIEW);
 export type FinishedJob = z.infer<typeof FinishedJob>;
 
 /** The files of one run, all under runs/<run-id>/. */

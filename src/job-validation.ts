@@ -85,6 +85,8 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
       return rejection(name, 'policy', `policy (args): ${dir} reaches the codex-spool root ${spoolRoot}`);
     }
   }
+  // A review is run whole again after an interruption: `codex exec review` continues no session.
+  if (job.review) return { kind: 'ok', job, repo, resumeSession: null };
   if (job.resume_session) return { kind: 'ok', job, repo, resumeSession: job.resume_session };
   if (job.resume === undefined) return { kind: 'ok', job, repo, resumeSession: null };
   if (SessionId.safeParse(job.resume).success) return { kind: 'ok', job, repo, resumeSession: job.resume.toLowerCase() };

@@ -4,6 +4,7 @@ import { recordClaim } from './claude-state.js';
 import { CliError, EXIT } from './cli-kit.js';
 import { parseJobIdArg } from './job-lookup.js';
 import { JobSpec } from './job-schema.js';
+import { jobPrompt } from './review.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
 import { ensureSpool, type SpoolLayout } from './spool-layout.js';
@@ -34,6 +35,6 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
     throw err instanceof DuplicateIdError ? new CliError(err.message) : err;
   }
   // After the job is queued, so that a claim only ever names an id this submit took.
-  if (session) await recordClaim(layout.root, session, jobId, parsed.data.task);
+  if (session) await recordClaim(layout.root, session, jobId, jobPrompt(parsed.data));
   process.stdout.write(queuedOutput(layout, jobId, json));
 }

@@ -1,6 +1,7 @@
 // One claimed job, from validation to its final directory.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from './codex-args.js';
+import { jobPrompt } from './review.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
@@ -133,7 +134,7 @@ async function runValidJob(
   } catch (err) {
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const task = job.resume_session ? CONTINUE_PREFIX + job.task : job.task;
+  const task = job.resume_session && job.task !== undefined ? CONTINUE_PREFIX + job.task : jobPrompt(job);
   const argv = codexArgv({ spec: { ...job, repo: worktree?.path ?? repo }, resumeSession, lastMessageFile: files.last_message });
   const meta: RunMeta = {
     run_id: runId,

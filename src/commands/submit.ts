@@ -8,11 +8,13 @@ import { formatBatchReport, submitBatch } from '../batch-submit.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
+import { parseReviewOption } from '../review.js';
 import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
 
 interface SubmitOptions {
   repo: string;
   task?: string;
+  review?: string;
   batch?: string;
   resume?: string;
   id?: string;
@@ -28,10 +30,11 @@ interface SubmitOptions {
 export function submitCommand(): Command {
   return withRoot(new Command('submit'))
     .description('queue a Codex task (--task) or a JSONL batch of jobs (--batch) and return at once')
-    .option('--task <text>', 'the prompt for Codex (this or --batch is required)')
+    .option('--task <text>', 'the prompt for Codex (this, --review or --batch is required)')
+    .option('--review <target>', 'a Codex code review instead of a task: uncommitted, base:BRANCH or commit:SHA')
     .addOption(
       new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
-        .conflicts(['task', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
+        .conflicts(['task', 'review', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
     )
     .option('--repo <dir>', 'directory where Codex works', process.cwd())
     .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
@@ -50,7 +53,9 @@ export function submitCommand(): Command {
         if (codexArgs.length) throw new CliError('--batch takes no codex arguments: give each line its own "args"', EXIT.usage);
         return submitBatchFile(layout, opts.batch, Boolean(opts.json));
       }
-      if (opts.task === undefined) throw new CliError('one of --task <text> or --batch <file> is required', EXIT.usage);
+      if (opts.task === undefined && opts.review === undefined) throw new CliError('one of --task, --review or --batch is required', EXIT.usage);
+      const review = opts.review === undefined ? undefined : parseReviewOption(opts.review);
+      if (review === null) throw new CliError('--review takes uncommitted, base:BRANCH or commit:SHA', EXIT.usage);
       const repo = resolve(opts.repo);
       if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
       await queueJob(
@@ -59,6 +64,7 @@ export function submitCommand(): Command {
         {
           repo,
           task: opts.task,
+          review,
           resume: opts.resume,
           model: opts.model,
           sandbox: opts.sandbox,
