@@ -4,9 +4,10 @@ import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../cance
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
 import { cancelQueuedJob } from '../job-control.js';
 import { finishedStatus, isFinished } from '../job-facts.js';
-import { findJobView, noSuchJob, parseJobIdArg, type JobView } from '../job-lookup.js';
+import { findJobView, noSuchJob, type JobView } from '../job-lookup.js';
 import { pollUntil } from '../job-wait.js';
 import { safeJson } from '../safe-text.js';
+import { jobIdOrLatest } from '../session-jobs.js';
 import { JOB_STATES, type SpoolLayout } from '../spool-layout.js';
 
 const HELP = `
@@ -17,13 +18,13 @@ job; 4 still stopping after --wait ("<id> cancel requested": its worker stops it
 export function cancelCommand(): Command {
   return withRoot(new Command('cancel'))
     .description('cancel a job: a queued one moves to spool/failed as cancelled; a running one has its Codex stopped (session kept)')
-    .argument('<id>', 'job id')
+    .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
     .option('--wait <seconds>', 'how long to wait for a running job to stop', positiveInt('--wait'), 60)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', HELP)
-    .action(async (arg: string, opts: { wait: number; json?: boolean }, cmd: Command) => {
+    .action(async (arg: string | undefined, opts: { wait: number; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const id = parseJobIdArg(arg);
+      const id = await jobIdOrLatest(layout, arg);
       const state = await cancel(layout, id, Date.now() + opts.wait * 1000);
       process.stdout.write(opts.json ? `${safeJson({ id, state })}\n` : `${id} ${state}\n`);
       if (state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);

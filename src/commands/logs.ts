@@ -4,7 +4,8 @@ import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { formatDuration, oneLine } from '../display.js';
 import { factsOf } from '../job-facts.js';
 import { emitJobLog } from '../job-log.js';
-import { noSuchJob, parseJobIdArg } from '../job-lookup.js';
+import { noSuchJob } from '../job-lookup.js';
+import { jobIdOrLatest } from '../session-jobs.js';
 
 const HELP = `
 Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "agent: <message>",
@@ -17,12 +18,12 @@ Exit: 0 the job succeeded; 1 it did not (or was rejected); 3 no such job; 4 not 
 export function logsCommand(): Command {
   return withRoot(new Command('logs'))
     .description("a job's run as readable lines: agent messages, commands and exit codes, file changes, errors")
-    .argument('<id>', 'job id')
+    .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
     .option('-f, --follow', 'follow a queued or running job until it ends')
     .addHelpText('after', HELP)
-    .action(async (arg: string, opts: { follow?: boolean }, cmd: Command) => {
+    .action(async (arg: string | undefined, opts: { follow?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const id = parseJobIdArg(arg);
+      const id = await jobIdOrLatest(layout, arg);
       const emit = (line: string) => process.stdout.write(`${line}\n`);
       const job = await emitJobLog(layout, id, { follow: Boolean(opts.follow), emit });
       if (!job) throw noSuchJob([id]);

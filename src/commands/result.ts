@@ -4,6 +4,7 @@ import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { findJobOrFail } from '../job-lookup.js';
 import { formatResult, resultReport } from '../result-report.js';
 import { safeJson } from '../safe-text.js';
+import { jobIdOrLatest } from '../session-jobs.js';
 
 const HELP = `
 Prints: status, exit code, elapsed time, session id, token usage, files changed, the command that
@@ -21,12 +22,12 @@ resume_command,run_files:{dir,meta,events,log,last_message,summary},rejected_fil
 export function resultCommand(): Command {
   return withRoot(new Command('result'))
     .description("a job's outcome: status, exit code, session, tokens, files changed, final message")
-    .argument('<id>', 'job id')
+    .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
-    .action(async (arg: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (arg: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const job = await findJobOrFail(layout, arg);
+      const job = await findJobOrFail(layout, await jobIdOrLatest(layout, arg));
       const id = job.id;
       const report = await resultReport(layout, job);
       process.stdout.write(opts.json ? `${safeJson(report)}\n` : formatResult(report));

@@ -6,6 +6,7 @@ import { statusTable } from '../job-format.js';
 import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../job-listing.js';
 import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import { safeJson } from '../safe-text.js';
+import { claudeSession, sessionJobIds } from '../session-jobs.js';
 import { JOB_STATES } from '../spool-layout.js';
 
 interface StatusOptions {
@@ -19,7 +20,8 @@ Columns: ID STATE TIME REPO (last path segment) SESSION EXIT, and a note: the ru
 timed_out or cancelled, the reason of a rejection. TIME is how long a job has been queued (inbox,
 deferred; rejected: since it was written), running (active), or how long its run took (done, failed).
 Without IDs: all queued and active jobs and the --last finished (done, failed, rejected), oldest first,
-then a line of totals. Exit 0; 3 if an ID is not a job (the others are still shown).
+then a line of totals; run from a Claude Code session that submitted jobs, only that session's jobs
+(--all: every job). Exit 0; 3 if an ID is not a job (the others are still shown).
 --json: {"jobs":[{id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,error,
 reason,since}],"counts":{<state>:n},"omitted":n} (counts and omitted only without IDs).`;
 
@@ -28,7 +30,7 @@ export function statusCommand(): Command {
     .description('show jobs: state, age or elapsed time, repo, session id, exit code (one line each)')
     .argument('[ids...]', 'jobs to show (default: queued and active jobs, and the last finished ones)')
     .option('-n, --last <n>', 'finished jobs shown when no IDs are given', nonNegativeInt, 20)
-    .option('--all', 'show every finished job')
+    .option('--all', 'show every finished job (of every Claude session)')
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
     .action(async (args: string[], opts: StatusOptions, cmd: Command) => {
@@ -42,13 +44,18 @@ export function statusCommand(): Command {
         if (missing.length) throw noSuchJob(missing);
         return;
       }
-      const { shown, counts, omitted } = selectForStatus(listJobEntries(layout), opts.all ? null : opts.last);
+      // In a Claude session, its own jobs: the ones it can act on, without the spool's other traffic.
+      const session = opts.all ? null : claudeSession();
+      const mine = session ? new Set(await sessionJobIds(layout, session)) : new Set<string>();
+      const entries = listJobEntries(layout).filter((e) => mine.size === 0 || mine.has(e.id));
+      const { shown, counts, omitted } = selectForStatus(entries, opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       if (opts.json) {
         process.stdout.write(`${safeJson({ jobs: jobs.map(brief), counts, omitted })}\n`);
         return;
       }
-      process.stdout.write(lines([...(jobs.length ? statusTable(jobs) : []), totals(counts, omitted)]));
+      const total = totals(counts, omitted) + (mine.size ? ' (this Claude session; --all: every job)' : '');
+      process.stdout.write(lines([...(jobs.length ? statusTable(jobs) : []), total]));
     });
 }
 
