@@ -179,6 +179,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
 
   describe('installed into a project with `codex-spool claude install`', () => {
     let session = '';
+    let slashSession = '';
     const userHook = () => `echo "$$" >> ${join(tmp, 'user-hook.log')}`;
 
     it("keeps the user's own hook running; a scripted Bash call submits a job and the turn ends", async () => {
@@ -289,8 +290,27 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       const out = await claudeP(['-p', '/codex Add a README about the spool']);
       expect(out.result).toBe('Queued as from-slash.');
       const expanded = textOf(lastUser(mock.requests[first]!));
-      expect(expanded).toContain('codex-spool submit --task');
+      expect(expanded).toMatch(/codex-spool submit \S.*--task '<the task>'.*model_reasoning_effort/);
       expect((await jobFile('inbox', 'from-slash')).task).toBe('Add a README about the spool');
+      slashSession = out.session_id;
+    });
+
+    it("/codex-review queues a review; /codex-cancel with no id cancels this session's latest job", async () => {
+      mock.respond((req) => {
+        if (afterToolResult(req)) return { text: `ran: ${toolResults(req)[0]}` };
+        const text = textOf(lastUser(req));
+        if (text.includes('codex-spool submit --review') && text.includes('Target: base:main')) return { bash: 'codex-spool submit --review base:main --id from-review' };
+        if (text.includes('codex-spool cancel $ARGUMENTS') || text.includes('codex-spool cancel ')) return { bash: 'codex-spool cancel' };
+        return { text: 'not expanded' };
+      });
+      const review = await claudeP(['--resume', slashSession, '-p', '/codex-review base:main']);
+      expect(review.result).toMatch(/^ran: from-review queued; /);
+      expect(await jobFile('inbox', 'from-review')).toEqual({ repo: project, review: { base: 'main' }, claude_session: slashSession });
+      // The session's latest job is the review: `cancel` with no id finds it through the Bash tool's session id.
+      const cancel = await claudeP(['--resume', slashSession, '-p', '/codex-cancel']);
+      expect(cancel.result).toBe('ran: from-review cancelled');
+      expect((await jobFile('failed', 'from-review')).result.status).toBe('cancelled');
+      expect(existsSync(join(root, 'spool', 'inbox', 'from-slash.json'))).toBe(true); // the session's earlier job is untouched
     });
   });
 
@@ -365,7 +385,16 @@ describe('codex-spool claude install / uninstall', () => {
     expect(merged.hooks.Stop).toEqual([{ hooks: [{ type: 'command', command: 'notify-me' }] }]);
     expect(installed['skills/codex-spool/SKILL.md']).toBe(await readFile(join(REPO, 'src/claude/skills/codex-spool/SKILL.md'), 'utf8'));
     expect(Object.keys(installed).filter((k) => k.startsWith('commands/')).sort()).toEqual(
-      ['commands/codex-result.md', 'commands/codex-resume.md', 'commands/codex-status.md', 'commands/codex.md', 'commands/mine.md'],
+      [
+        'commands/codex-cancel.md',
+        'commands/codex-result.md',
+        'commands/codex-resume.md',
+        'commands/codex-review.md',
+        'commands/codex-setup.md',
+        'commands/codex-status.md',
+        'commands/codex.md',
+        'commands/mine.md',
+      ],
     );
 
     const second = await cs(['claude', 'install', '--project', project], { cwd: tmp });
@@ -501,10 +530,10 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
       const settings = JSON.parse(await readFile(join(project, '.claude', 'settings.json'), 'utf8'));
       expect([settings.hooks.SessionStart.length, settings.hooks.UserPromptSubmit.length]).toEqual([1, 1]);
       const manifest = JSON.parse(await readFile(join(project, '.claude', 'codex-spool.install.json'), 'utf8'));
-      expect(Object.keys(manifest.files)).toHaveLength(5);
+      expect(Object.keys(manifest.files)).toHaveLength(8);
       const un = await install(project, 'uninstall');
       expect(un.code, un.stderr).toBe(0);
-      expect(un.stdout).toMatch(/: 5 file\(s\) removed/);
+      expect(un.stdout).toMatch(/: 8 file\(s\) removed/);
       expect(readdirSync(project)).toEqual([]);
     }
   });
