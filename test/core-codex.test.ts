@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
-import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
+import type { MockServer } from './helpers/mock-responses.js';
+import { realCodexSpool, type RealCodexSpool } from './helpers/real-codex.js';
 import {
   cli,
   endSpoolTest,
@@ -19,21 +20,17 @@ import {
   type TempRoot,
 } from './helpers/spool-env.js';
 
+let env: RealCodexSpool;
 let mock: MockServer;
 let t: TempRoot;
 let repo: string;
 
 beforeAll(async () => {
-  mock = await startMockResponses();
-  t = await makeTempRoot();
-  repo = await t.repo('main');
-  await writeCodexHome(t.env.CODEX_HOME!, mock.url, [repo]);
+  env = await realCodexSpool();
+  ({ mock, t, repo } = env);
 });
 afterEach(killStarted);
-afterAll(async () => {
-  await mock.close();
-  await t.cleanup();
-});
+afterAll(() => env.close());
 
 const done = (id: string) => join(t.root, 'spool', 'done', `${id}.json`);
 const exists = (p: string) => readFile(p).then(() => true, () => false);

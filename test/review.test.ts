@@ -4,30 +4,28 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { codexBin, writeCodexHome } from './helpers/codex-home.js';
-import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
-import { cli, jobsIn, killStarted, makeTempRoot, readJson, startWorker, waitForFinished, type TempRoot } from './helpers/spool-env.js';
+import { codexBin } from './helpers/codex-home.js';
+import type { MockServer } from './helpers/mock-responses.js';
+import { realCodexSpool, type RealCodexSpool } from './helpers/real-codex.js';
+import { cli, jobsIn, killStarted, readJson, startWorker, waitForFinished, type TempRoot } from './helpers/spool-env.js';
 
+let env: RealCodexSpool;
 let mock: MockServer;
 let t: TempRoot;
 let repo: string;
 
 beforeAll(async () => {
-  mock = await startMockResponses();
-  t = await makeTempRoot();
-  repo = await t.repo('main');
-  const git = (...args: string[]) => execa('git', ['-C', repo, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args]);
-  await writeFile(join(repo, 'calc.js'), 'export const add = (a, b) => a + b;\n');
-  await git('add', '.');
-  await git('commit', '-q', '-m', 'add');
-  await writeFile(join(repo, 'calc.js'), 'export const add = (a, b) => a - b;\n'); // the uncommitted change to review
-  await writeCodexHome(t.env.CODEX_HOME!, mock.url, [repo]);
+  env = await realCodexSpool('main', async (dir) => {
+    const git = (...args: string[]) => execa('git', ['-C', dir, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args]);
+    await writeFile(join(dir, 'calc.js'), 'export const add = (a, b) => a + b;\n');
+    await git('add', '.');
+    await git('commit', '-q', '-m', 'add');
+    await writeFile(join(dir, 'calc.js'), 'export const add = (a, b) => a - b;\n'); // the uncommitted change to review
+  });
+  ({ mock, t, repo } = env);
 });
 afterEach(killStarted);
-afterAll(async () => {
-  await mock.close();
-  await t.cleanup();
-});
+afterAll(() => env.close());
 
 /** What Codex's review mode asks the model to answer: findings as JSON, which Codex renders as text. */
 const FINDINGS = {
