@@ -311,6 +311,12 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(cancel.result).toBe('ran: from-review cancelled');
       expect((await jobFile('failed', 'from-review')).result.status).toBe('cancelled');
       expect(existsSync(join(root, 'spool', 'inbox', 'from-slash.json'))).toBe(true); // the session's earlier job is untouched
+
+      // Each command may run only its own codex-spool subcommands: /codex-status cannot cancel.
+      mock.respond((req) => (afterToolResult(req) ? { text: 'tried' } : { bash: 'codex-spool cancel from-slash' }));
+      const r = await claude(['--resume', slashSession, '-p', '/codex-status', '--output-format', 'json']);
+      expect(JSON.parse(r.stdout).permission_denials, r.stdout).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
+      expect(existsSync(join(root, 'spool', 'inbox', 'from-slash.json'))).toBe(true);
     });
   });
 
