@@ -180,6 +180,11 @@ describe('validateJob against a real spool', () => {
     expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({ kind: 'ok', job: queued, resumeSession: SESSION });
   });
 
+  it('a review queued again after an interruption runs whole again: it continues no session', async () => {
+    const queued = { repo, review: { base: 'main' }, queued_at: 5, attempts: 1, resume_session: SESSION };
+    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({ kind: 'ok', job: queued, resumeSession: null });
+  });
+
   it('a repo that holds the spool, or lies in it, is refused by policy', async () => {
     for (const inside of [tmp, layout.root, join(layout.root, 'spool')]) {
       const v = await validateJob(layout, claimOf('j.json', content({ repo: inside, task: 't' })));
