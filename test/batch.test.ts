@@ -140,11 +140,11 @@ describe('submit --batch', () => {
     expect(JSON.parse(String(again.stdout))).toMatchObject({ submitted: 0, skipped: 2, invalid: 0 });
   });
 
-  it('exactly one of --task and --batch', async () => {
+  it('exactly one of --task (or --review) and --batch', async () => {
     const batch = await writeBatch('one.jsonl', jsonl([{ id: 'x', repo, task: 'x' }]));
     const neither = await cli(t, ['submit']);
     expect(neither.code).toBe(2);
-    expect(neither.stderr).toMatch(/one of --task <text> or --batch <file> is required/);
+    expect(neither.stderr).toMatch(/one of --task, --review or --batch is required/);
     const both = await cli(t, ['submit', '--task', 'x', '--batch', batch]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--batch.*cannot be used with.*--task/);
