@@ -452,6 +452,22 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     expect((await stat(settings)).ino).toBe((await stat(join(project, 'settings-dotfile.json'))).ino);
   });
 
+  it('a hand-written settings.json (CRLF, escapes, 1.0, duplicate keys, tabs) keeps every byte through install, and comes back exactly after uninstall', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-odd-'));
+    const settings = join(project, '.claude', 'settings.json');
+    const odd = '{\r\n\t"env": {"NAME": "caf\\u00e9", "URL": "https:\\/\\/x"},\r\n  "n": 1.0, "n": 1e3,\r\n\t"hooks": {\r\n\t\t"Stop": [ ]\r\n\t}\r\n}\r\n';
+    await mkdir(join(project, '.claude'));
+    await writeFile(settings, odd, { mode: 0o600 });
+    expect((await install(project)).code).toBe(0);
+    const installed = await readFile(settings, 'utf8');
+    expect(installed.startsWith(odd.slice(0, odd.indexOf('[ ]')))).toBe(true);
+    expect(installed.endsWith('\r\n\t}\r\n}\r\n')).toBe(true);
+    expect(JSON.parse(installed).hooks.UserPromptSubmit[0].hooks[0].command).toBe('codex-spool claude hook');
+    const un = await install(project, 'uninstall');
+    expect(un.stdout).toContain('settings.json as it was before install');
+    expect(await readFile(settings, 'utf8')).toBe(odd);
+  });
+
   it('writes through a symlinked settings.json (the link stays a link) and restores its target on uninstall', async () => {
     const project = await mkdtemp(join(tmp, 'inst-link-'));
     const dotfiles = await mkdtemp(join(tmp, 'dotfiles-'));
