@@ -71,7 +71,8 @@ export function mergeSettings(text: string | null, command: string, previous?: S
   const hadOurs = HOOK_EVENTS.some((e) => runsCommand(settings, e, command));
   let out: string;
   if (text === null || text.trim() === '') {
-    out = `${JSON.stringify({ hooks: hooksFor(command) }, null, 2)}\n`;
+    // Before a blank file's own whitespace, which uninstall can then give back.
+    out = `${JSON.stringify({ hooks: hooksFor(command) }, null, 2)}${text ?? '\n'}`;
     record.created_hooks = true;
     record.created_events.push(...missing);
   } else {
@@ -121,7 +122,12 @@ export function unmergeSettings(text: string | null, record: SettingsRecord): st
   const root = parseSpans(out);
   const at = emptyMember(root, 'hooks');
   if (record.created_hooks && at !== -1) out = removeChild(out, root, at);
-  return record.created_file && childCount(parseSpans(out)) === 0 ? null : out;
+  const left = parseSpans(out);
+  if (childCount(left) > 0) return out;
+  if (record.created_file) return null;
+  // An empty object where a blank file was: the blank file, when that is what install found.
+  const blank = out.slice(0, left.start) + out.slice(left.end);
+  return record.original_sha256 === sha256(blank) ? blank : out;
 }
 
 /** `text` without one of our hooks (and its group, when it holds no other), or null when none is left. */

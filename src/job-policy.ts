@@ -163,7 +163,7 @@ export function configStrings(value: string): string[] {
  * `-c` value. Codex reads some config keys as directories it may write (`sandbox_workspace_write.writable_roots`,
  * and newer keys may come), so whatever key the policy allows, none of its strings may name the root.
  */
-export function pathArgValues(args: string[]): string[] {
+function pathArgValues(args: string[]): string[] {
   return flagsOf(args).flatMap(({ flag, value }) =>
     value === undefined ? [] : PATH_ARGS.has(flag) ? [value] : isConfig(flag) ? configStrings(value.slice(value.indexOf('=') + 1)) : [],
   );

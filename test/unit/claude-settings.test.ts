@@ -123,6 +123,14 @@ describe('mergeSettings', () => {
     expect(() => mergeSettings('{"hooks": {"SessionStart": {}}}', CMD)).toThrow(SettingsError);
   });
 
+  it('an empty or blank file comes back as it was', () => {
+    for (const blank of ['', '\n', ' \r\n\t']) {
+      const { text, record } = mergeSettings(blank, CMD);
+      expect(JSON.parse(text!).hooks.SessionStart).toEqual([ours]);
+      expect(unmergeSettings(text, record)).toBe(blank);
+    }
+  });
+
   it('a missing file stays missing on uninstall', () => {
     const { record } = mergeSettings(null, CMD);
     expect(unmergeSettings(null, record)).toBeNull();
