@@ -177,7 +177,15 @@ async function readSettings(claudeDir: string): Promise<SettingsFile> {
     : path;
   const st = await stat(target);
   if (!st.isFile()) throw new InstallConflict(`${target} is not a regular file`);
-  return { path, target, text: await readFile(target, 'utf8'), st };
+  // Strictly UTF-8, BOM kept: a lenient decode would write U+FFFD over bytes that are not ours to change.
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(target));
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new InstallConflict(`${path} is not UTF-8 text: codex-spool will not rewrite it; fix it first`);
+  }
+  return { path, target, text, st };
 }
 
 /**

@@ -466,6 +466,13 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     const un = await install(project, 'uninstall');
     expect(un.stdout).toContain('settings.json as it was before install');
     expect(await readFile(settings, 'utf8')).toBe(odd);
+
+    // A byte that is not UTF-8 (Latin-1 "é") is refused, not rewritten as U+FFFD.
+    const latin1 = Buffer.from('{"name": "caf\xe9"}\n', 'latin1');
+    await writeFile(settings, latin1);
+    const r = await install(project);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/settings\.json is not UTF-8 text/)]);
+    expect((await readFile(settings)).equals(latin1)).toBe(true);
   });
 
   it('writes through a symlinked settings.json (the link stays a link) and restores its target on uninstall', async () => {
