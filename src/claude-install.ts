@@ -190,7 +190,7 @@ async function readSettings(claudeDir: string): Promise<SettingsFile> {
 
 /**
  * A settings.json we may rewrite: writable by its mode (root ignores modes; we do not), and, with the
- * directory it is written in, our own (the effective uid's, root included: root does not edit a user's
+ * directory it is written in, our own (our uid's, root included: root does not edit a user's
  * settings for them) and writable by no one else (another writer could change what we merge, or swap the
  * file between our read and our rename). Never chmods.
  */
