@@ -35,7 +35,8 @@ function spellString(s: string, r: Rand): string {
 }
 
 function spellNumber(n: number, r: Rand): string {
-  if (!Number.isSafeInteger(n) || Object.is(n, -0)) return JSON.stringify(n);
+  if (Object.is(n, -0)) return pick(r, ['-0', '-0.0', '-0e0']); // JSON.stringify writes "0"
+  if (!Number.isSafeInteger(n)) return JSON.stringify(n);
   return pick(r, [String(n), `${n}.0`, `${n}e0`, `${n}E+00`, `${n}.000`]);
 }
 

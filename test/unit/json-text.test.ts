@@ -29,7 +29,8 @@ describe('json-text', () => {
   it('appending a child and removing it again gives back the same bytes; the rest is untouched (property)', () => {
     expect(appendChild('{\r\n\t"a": 1\r\n}', parseSpans('{\r\n\t"a": 1\r\n}'), { b: [2] }, '\t', 'k')).toBe('{\r\n\t"a": 1,\r\n\t"k": {\r\n\t\t"b": [\r\n\t\t\t2\r\n\t\t]\r\n\t}\r\n}');
     fc.assert(
-      fc.property(anyJson, fc.jsonValue({ maxDepth: 2 }), ([text, value], added) => {
+      // What JSON.stringify can write: -0 is written as 0.
+      fc.property(anyJson, fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown), ([text, value], added) => {
         const root = parseSpans(text);
         if (root.kind === 'scalar') return;
         const out = appendChild(text, root, added, '  ', root.kind === 'object' ? 'new-key' : undefined);
