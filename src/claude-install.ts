@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { writeFileAtomic } from './atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './claude-settings.js';
 import { packageFile } from './package-files.js';
+import { unsafeOwnership } from './spool-layout.js';
 
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
@@ -76,7 +77,7 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
 
     const settings = await readSettings(claudeDir);
     const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined);
-    if (merged.text !== null) assertWritable(settings);
+    if (merged.text !== null) await assertWritable(settings);
 
     const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
     for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
@@ -127,7 +128,7 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
     const settings = await readSettings(claudeDir);
     const out = manifest.settings ? unmergeSettings(settings.text, manifest.settings) : settings.text;
     report.settingsChanged = out !== settings.text;
-    if (report.settingsChanged) assertWritable(settings);
+    if (report.settingsChanged) await assertWritable(settings);
 
     if (report.settingsChanged) {
       // The link, not its target, when install's own file is to go: the user's dotfiles stay.
@@ -176,20 +177,39 @@ async function readSettings(claudeDir: string): Promise<SettingsFile> {
     : path;
   const st = await stat(target);
   if (!st.isFile()) throw new InstallConflict(`${target} is not a regular file`);
-  return { path, target, text: await readFile(target, 'utf8'), st };
+  // Strictly UTF-8, BOM kept: a lenient decode would write U+FFFD over bytes that are not ours to change.
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(target));
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new InstallConflict(`${path} is not UTF-8 text: codex-spool will not rewrite it; fix it first`);
+  }
+  return { path, target, text, st };
 }
 
-/** A settings.json we may rewrite: writable by its mode (root ignores modes; we do not) and by us. Never chmods. */
-function assertWritable(f: SettingsFile): void {
-  if (!f.st) return;
+/**
+ * A settings.json we may rewrite: writable by its mode (root ignores modes; we do not), and, with the
+ * directory it is written in, our own (our uid's, root included: root does not edit a user's
+ * settings for them) and writable by no one else (another writer could change what we merge, or swap the
+ * file between our read and our rename). Never chmods.
+ */
+async function assertWritable(f: SettingsFile): Promise<void> {
   const shown = f.target === f.path ? f.path : `${f.path} (-> ${f.target})`;
-  if ((f.st.mode & 0o200) === 0) {
-    throw new InstallConflict(`${shown} is read-only (mode ${(f.st.mode & 0o777).toString(8).padStart(4, '0')}): codex-spool will not change that; make it writable, or add the hooks yourself`);
+  if (f.st && (f.st.mode & 0o200) === 0) {
+    throw new InstallConflict(`${shown} is read-only (mode ${modeText(f.st)}): codex-spool will not change that; make it writable, or add the hooks yourself`);
   }
-  if (process.getuid && f.st.uid !== process.getuid() && process.getuid() !== 0) {
-    throw new InstallConflict(`${shown} belongs to uid ${f.st.uid}: codex-spool will not rewrite another user's settings`);
+  const dir = dirname(f.target);
+  const dirSt = await stat(dir).catch(() => null);
+  for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
+    const problem = st && unsafeOwnership(st, `this user (uid ${process.getuid?.()})`);
+    if (problem) {
+      throw new InstallConflict(`${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`);
+    }
   }
 }
+
+const modeText = (st: Stats) => (st.mode & 0o777).toString(8).padStart(4, '0');
 
 /**
  * Replaces `path` by `data` through a temp file beside it, created with the mode (and given the owner) of the

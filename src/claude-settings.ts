@@ -1,12 +1,14 @@
 // Merging codex-spool's hooks into a Claude Code settings.json, and taking them out again. Pure: text in, text out.
 //
 // Install adds one `{"hooks":[{"type":"command","command":…}]}` group per event that does not already run
-// our command, and touches nothing else (key order, the user's hooks, other settings all stay). It returns a
-// record of what it added — the entries and a hash of the file before, never a copy of the user's settings
-// (they may hold tokens) — and uninstall removes exactly that, keeping the file's indentation and final
-// newline: a file written as JSON.stringify writes it (as Claude Code does) comes back byte for byte.
+// our command. It edits the file as text (src/json-text.ts): our entries are inserted, laid out like the
+// file, and every other byte stays (spacing, line ends, escapes, number spellings, duplicate keys). It
+// returns a record of what it added — the entries and a hash of the file before, never a copy of the user's
+// settings (they may hold tokens) — and uninstall cuts exactly those entries out again, so a file nothing
+// else changed comes back byte for byte, and one the user edited since keeps their edits.
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { appendChild, childCount, memberOf, parseSpans, removeChild, type JsonNode } from './json-text.js';
 
 /** The events our hook runs on. */
 export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit'] as const;
@@ -50,11 +52,11 @@ export function hooksFor(command: string): Record<HookEvent, { hooks: { type: 'c
 /**
  * Adds our hook to `text` (the current settings.json, null if none). Returns the new text, or null when
  * nothing needs to change (then the file must be left byte for byte). `previous` is the record of an earlier
- * install into the same file: what it added stays ours.
+ * install into the same file: what it added stays ours. An existing file is edited as text: our entries are
+ * inserted and every other byte stays.
  */
 export function mergeSettings(text: string | null, command: string, previous?: SettingsRecord): { text: string | null; record: SettingsRecord } {
   const settings = parseSettings(text);
-  const style = styleOf(text);
   const stillOurs = (e: HookEvent) => Boolean(previous?.added.includes(e) && previous.command === command && runsCommand(settings, e, command));
   const record: SettingsRecord = {
     command,
@@ -67,58 +69,82 @@ export function mergeSettings(text: string | null, command: string, previous?: S
   // Nothing to add: the file stays as it is, and so does what an earlier install recorded about it.
   if (missing.length === 0) return { text: null, record: previous && previous.command === command ? previous : record };
   const hadOurs = HOOK_EVENTS.some((e) => runsCommand(settings, e, command));
-  if (settings.hooks === undefined) {
-    settings.hooks = {};
+  let out: string;
+  if (text === null || text.trim() === '') {
+    // Before a blank file's own whitespace, which uninstall can then give back.
+    out = `${JSON.stringify({ hooks: hooksFor(command) }, null, 2)}${text ?? '\n'}`;
     record.created_hooks = true;
-  }
-  const hooks = settings.hooks as Json;
-  const groups = hooksFor(command);
-  for (const e of missing) {
-    if (hooks[e] === undefined) {
-      hooks[e] = [];
-      record.created_events.push(e);
+    record.created_events.push(...missing);
+  } else {
+    out = text;
+    const group = hooksFor(command).SessionStart[0]!;
+    const indent = indentOf(text);
+    for (const e of missing) {
+      const root = parseSpans(out);
+      const hooks = memberOf(root, 'hooks');
+      const groups = memberOf(hooks?.value, e);
+      if (!hooks) out = appendChild(out, root, { [e]: [group] }, indent, 'hooks');
+      else if (!groups) out = appendChild(out, hooks.value, [group], indent, e);
+      else out = appendChild(out, groups.value, group, indent);
+      record.created_hooks ||= !hooks;
+      if (!groups) record.created_events.push(e);
     }
-    (hooks[e] as unknown[]).push(groups[e][0]);
-    record.added.push(e);
   }
+  record.added.push(...missing);
   record.added.sort();
   record.created_events = [...new Set(record.created_events)].sort();
   // The original is a faithful "before" only when it held none of our hooks.
   if (!hadOurs) record.original_sha256 = text === null ? null : sha256(text);
-  return { text: serialize(settings, style), record };
+  return { text: out, record };
 }
 
 /**
- * Takes out of `text` what `record` says install added. Returns the new text, null to delete the file,
- * or `text` itself when there is nothing of ours in it.
+ * Takes out of `text` what `record` says install added, as a text edit: every other byte stays, so a file
+ * nothing else changed comes back byte for byte. Returns the new text, null to delete the file, or `text`
+ * itself when there is nothing of ours in it.
  */
 export function unmergeSettings(text: string | null, record: SettingsRecord): string | null {
   if (text === null) return null;
-  const settings = parseSettings(text);
-  const hooks = hooksOf(settings);
-  if (!hooks) return text;
-  let changed = false;
-  for (const e of record.added) {
-    const groups = hooks[e];
-    if (!Array.isArray(groups)) continue;
-    const kept: unknown[] = [];
-    for (const g of groups) {
-      const inner = isObject(g) && Array.isArray(g.hooks) ? g.hooks : null;
-      if (!inner || !inner.some((h) => isOurHook(h, record.command))) {
-        kept.push(g);
-        continue;
-      }
-      changed = true;
-      const rest = inner.filter((h) => !isOurHook(h, record.command));
-      if (rest.length) kept.push({ ...g, hooks: rest });
-    }
-    hooks[e] = kept;
-    if (kept.length === 0 && record.created_events.includes(e)) delete hooks[e];
+  parseSettings(text); // refuses what it cannot edit safely
+  let out = text;
+  for (let next = withoutOneHook(out, record); next !== null; next = withoutOneHook(out, record)) out = next;
+  if (out === text) return text;
+  // Then the containers install created, once empty: event arrays, the hooks object, the file.
+  const emptyMember = (parent: JsonNode | undefined, key: string): number => {
+    const m = memberOf(parent, key);
+    return parent?.kind === 'object' && m && childCount(m.value) === 0 ? parent.members.indexOf(m) : -1;
+  };
+  for (const e of record.created_events) {
+    const hooks = memberOf(parseSpans(out), 'hooks')?.value;
+    const at = emptyMember(hooks, e);
+    if (hooks && at !== -1) out = removeChild(out, hooks, at);
   }
-  if (!changed) return text;
-  if (record.created_hooks && Object.keys(hooks).length === 0) delete settings.hooks;
-  if (record.created_file && Object.keys(settings).length === 0) return null;
-  return serialize(settings, styleOf(text));
+  const root = parseSpans(out);
+  const at = emptyMember(root, 'hooks');
+  if (record.created_hooks && at !== -1) out = removeChild(out, root, at);
+  const left = parseSpans(out);
+  if (childCount(left) > 0) return out;
+  if (record.created_file) return null;
+  // An empty object where a blank file was: the blank file, when that is what install found.
+  const blank = out.slice(0, left.start) + out.slice(left.end);
+  return record.original_sha256 === sha256(blank) ? blank : out;
+}
+
+/** `text` without one of our hooks (and its group, when it holds no other), or null when none is left. */
+function withoutOneHook(text: string, record: SettingsRecord): string | null {
+  const hooks = memberOf(parseSpans(text), 'hooks')?.value;
+  for (const e of record.added) {
+    const groups = memberOf(hooks, e)?.value;
+    if (groups?.kind !== 'array') continue;
+    for (const [gi, g] of groups.items.entries()) {
+      const inner = memberOf(g, 'hooks')?.value;
+      if (inner?.kind !== 'array') continue;
+      const ours = inner.items.findIndex((h) => isOurHook(JSON.parse(text.slice(h.start, h.end)), record.command));
+      if (ours === -1) continue;
+      return inner.items.length === 1 ? removeChild(text, groups, gi) : removeChild(text, inner, ours);
+    }
+  }
+  return null;
 }
 
 /** True when `text` runs `command` on every HOOK_EVENTS event. */
@@ -164,19 +190,8 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-interface Style {
-  indent: string;
-  newline: boolean;
-}
-
-/** The indentation and final newline of existing settings (2 spaces and a newline for a new file). */
-function styleOf(text: string | null): Style {
-  if (text === null || text.trim() === '') return { indent: '  ', newline: true };
+/** One level of the file's indentation ("" for a file on one line), as install lays out what it adds. */
+function indentOf(text: string): string {
   const m = /\n([ \t]+)\S/.exec(text);
-  return { indent: m ? m[1]! : text.trimEnd().includes('\n') ? '  ' : '', newline: text.endsWith('\n') };
-}
-
-function serialize(settings: Json, style: Style): string {
-  const body = style.indent ? JSON.stringify(settings, null, style.indent) : JSON.stringify(settings);
-  return style.newline ? `${body}\n` : body;
+  return m ? m[1]! : text.trimEnd().includes('\n') ? '  ' : '';
 }

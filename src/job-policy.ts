@@ -1,8 +1,9 @@
 // What a job may ask of Codex. Anyone who can write into the inbox can make Codex run commands as the
 // worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { isWithin, unsafeOwnership } from './spool-layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
@@ -110,38 +111,117 @@ export function checkPolicy(
   return null;
 }
 
-/** Arguments whose value is a directory Codex may work in or write to. */
-const PATH_ARGS = new Set(['--add-dir', '-C', '--cd']);
+/** Arguments whose value is a path Codex may work in or write to. */
+const PATH_ARGS = new Set(['--add-dir', '-C', '--cd', '-o', '--output-last-message']);
 
-/** The directory values of `args` (pure): what --add-dir and --cd would open to Codex. */
-export function pathArgValues(args: string[]): string[] {
-  const values: string[] = [];
+/** `args` as flag and value pairs (pure): `--flag=value`, `--flag value`, `-f value`; a positional as its own flag. */
+function flagsOf(args: string[]): { flag: string; value: string | undefined; arg: string }[] {
+  const out: { flag: string; value: string | undefined; arg: string }[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (!PATH_ARGS.has(flag)) continue;
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value !== undefined) values.push(value);
+    out.push({ flag, arg, value: eq !== -1 ? arg.slice(eq + 1) : ARGS_WITH_VALUE.has(flag) ? args[++i] : undefined });
   }
-  return values;
+  return out;
 }
 
-/** The first argument the policy does not allow, or null. Positional arguments are refused: the task is the prompt. */
+const isConfig = (flag: string) => flag === '-c' || flag === '--config';
+
+/**
+ * Every string Codex may read from a `-c key=value` value (pure): each TOML string in it, escapes decoded
+ * (`"\u002f"` is "/"), and the raw value with its quotes trimmed, which is what Codex takes when the value
+ * does not parse as TOML (`writable_roots=/`).
+ */
+export function configStrings(value: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const q = value[i]!;
+    if (q !== '"' && q !== "'") continue;
+    const close = value.startsWith(q.repeat(3), i) ? q.repeat(3) : q;
+    let s = '';
+    for (i += close.length; i < value.length && !value.startsWith(close, i); i++) {
+      if (q === "'" || value[i] !== '\\') s += value[i];
+      else {
+        const esc = /^\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([btnfre"\\])|[ \t]*\r?\n\s*)/.exec(value.slice(i));
+        if (!esc) continue;
+        const hex = esc[1] ?? esc[2] ?? esc[3];
+        const cp = hex ? Number.parseInt(hex, 16) : undefined;
+        s += cp !== undefined ? (cp <= 0x10ffff ? String.fromCodePoint(cp) : '') : esc[4] ? ({ b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', e: '\x1b' }[esc[4]] ?? esc[4]) : '';
+        i += esc[0].length - 1;
+      }
+    }
+    i += close.length - 1;
+    out.push(close.length === 3 ? s.replace(/^\r?\n/, '') : s);
+  }
+  out.push(value.trim().replace(/^["']+|["']+$/g, ''));
+  return out;
+}
+
+/**
+ * The paths `args` could open to Codex (pure): the values of --add-dir, --cd and -o, and every string in a
+ * `-c` value. Codex reads some config keys as directories it may write (`sandbox_workspace_write.writable_roots`,
+ * and newer keys may come), so whatever key the policy allows, none of its strings may name the root.
+ */
+function pathArgValues(args: string[]): string[] {
+  return flagsOf(args).flatMap(({ flag, value }) =>
+    value === undefined ? [] : PATH_ARGS.has(flag) ? [value] : isConfig(flag) ? configStrings(value.slice(value.indexOf('=') + 1)) : [],
+  );
+}
+
+/**
+ * The first path of `args` (pathArgValues) that reaches the spool root — contains it, or lies inside it —
+ * or null. `~` is the home directory; a relative path is taken from the repo and from the worker's own
+ * directory (Codex may resolve it against either); links are followed as the kernel does, a link before a
+ * `..` included, and so is a link to a path that does not exist yet.
+ */
+export async function pathReachingRoot(args: string[], repo: string, spoolRoot: string, home = homedir(), cwd = process.cwd()): Promise<string | null> {
+  for (const value of pathArgValues(args)) {
+    const path = value === '~' || value.startsWith('~/') ? home + value.slice(1) : value;
+    for (const base of isAbsolute(path) ? ['/'] : [repo, cwd]) {
+      const real = await physicalPath(`${base}/${path}`);
+      if (isWithin(spoolRoot, real) || isWithin(real, spoolRoot)) return value;
+    }
+  }
+  return null;
+}
+
+/** The real path of absolute `path`, one component at a time, following links even to what does not exist. */
+async function physicalPath(path: string, hops = 0): Promise<string> {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  let real = '/';
+  for (const [k, part] of parts.entries()) {
+    if (part === '..') {
+      real = dirname(real);
+      continue;
+    }
+    const next = join(real, part);
+    const link = await readlink(next).catch(() => null);
+    if (link !== null && hops < 40) return physicalPath([resolve(real, link), ...parts.slice(k + 1)].join('/'), hops + 1);
+    real = next;
+  }
+  return real;
+}
+
+/**
+ * The first argument the policy does not allow, or null. Positional arguments are refused: the task is the
+ * prompt. A sandbox asked for by an allowed flag or key (`-s`, `-c sandbox_mode=…`) must be one of
+ * policy.sandboxes, as the job's own `sandbox` must.
+ */
 export function forbiddenArg(args: string[], policy: JobPolicy): string | null {
   const allowed = new Set<string>([...SAFE_ARGS, ...policy.allowed_args]);
   const keys = new Set<string>([...SAFE_CONFIG_KEYS, ...policy.allowed_config_keys]);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = inline ?? (ARGS_WITH_VALUE.has(flag) ? args[++i] : undefined);
-    if (flag === '-c' || flag === '--config') {
-      const key = value?.split('=')[0]?.trim();
-      if (!key || !keys.has(key)) return `${flag} ${value ?? ''}`.trim();
+  const sandboxAllowed = (v: string[]) => v.every((s) => (policy.sandboxes as string[]).includes(s));
+  for (const { flag, value, arg } of flagsOf(args)) {
+    if (isConfig(flag)) {
+      const eq = value?.indexOf('=') ?? -1;
+      const key = eq === -1 ? undefined : value!.slice(0, eq).trim();
+      if (!key || !keys.has(key) || (key === 'sandbox_mode' && !sandboxAllowed(configStrings(value!.slice(eq + 1))))) return `${flag} ${value ?? ''}`.trim();
       continue;
     }
     if (!allowed.has(flag)) return arg;
     if (ARGS_WITH_VALUE.has(flag) && value === undefined) return arg;
+    if ((flag === '-s' || flag === '--sandbox') && !sandboxAllowed([value!])) return `${flag} ${value}`;
   }
   return null;
 }

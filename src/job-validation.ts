@@ -1,8 +1,7 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { DEFAULT_POLICY, checkPolicy, pathArgValues, type JobPolicy } from './job-policy.js';
+import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './job-policy.js';
 import {
   FinishedJob,
   JobId,
@@ -13,7 +12,7 @@ import {
   type RejectionError,
 } from './job-schema.js';
 import { findJob, type Claim } from './spool-moves.js';
-import { isJobFileName, isWithin, jobIdOf, type SpoolLayout } from './spool-layout.js';
+import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -78,13 +77,9 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   const spoolRoot = await realpath(layout.root);
   const violation = checkPolicy(job, policy, { real: repo, owned: repoStat.uid === process.getuid?.(), spoolRoot });
   if (violation) return rejection(name, 'policy', `policy (${violation.rule}): ${violation.message}`);
-  // A directory an allowed argument opens to Codex (--add-dir) may no more reach the root than the repo.
-  for (const dir of pathArgValues(job.args ?? [])) {
-    const real = await realpath(resolve(repo, dir)).catch(() => resolve(repo, dir));
-    if (isWithin(spoolRoot, real) || isWithin(real, spoolRoot)) {
-      return rejection(name, 'policy', `policy (args): ${dir} reaches the codex-spool root ${spoolRoot}`);
-    }
-  }
+  // A path an allowed argument opens to Codex (--add-dir, a -c writable root) may no more reach the root than the repo.
+  const reaching = await pathReachingRoot(job.args ?? [], repo, spoolRoot);
+  if (reaching !== null) return rejection(name, 'policy', `policy (args): ${reaching} reaches the codex-spool root ${spoolRoot}`);
   // A review is run whole again after an interruption: `codex exec review` continues no session.
   if (job.review) return { kind: 'ok', job, repo, resumeSession: null };
   if (job.resume_session) return { kind: 'ok', job, repo, resumeSession: job.resume_session };

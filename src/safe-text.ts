@@ -4,11 +4,13 @@
 /**
  * Characters that can change how text is shown or read rather than be shown: controls (C0, DEL, C1: ESC
  * starts terminal sequences), format characters (bidi overrides and marks, zero-width spaces and joiners,
- * word joiners, tag characters that can spell hidden text), line and paragraph separators, private-use,
- * unassigned and lone surrogate code points, variation selectors (which can carry hidden bytes) and the
- * invisible Hangul fillers.
+ * tag characters that can spell hidden text), line and paragraph separators, private-use, unassigned and
+ * lone surrogate code points, and every Default_Ignorable_Code_Point — the Unicode class a renderer may
+ * show as nothing (variation selectors, which can carry hidden bytes, the combining grapheme joiner,
+ * Mongolian selectors, Khmer inherent vowels, Hangul fillers, …) — plus U+2800, the blank braille cell,
+ * which is drawn as an empty space though Unicode does not class it as ignorable.
  */
-const UNSAFE_OR_BREAK = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u115F\u1160\u3164\uFFA0]/gu;
+const UNSAFE_OR_BREAK = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 
 const escapeChar = (c: string): string => {
   if (c === '\n') return '\\n';

@@ -42,8 +42,8 @@ export async function ensureSpool(layout: SpoolLayout): Promise<void> {
 }
 
 /** Why a file or directory with these stats is not safe to trust (another owner, writable by others), or null. */
-export function unsafeOwnership(st: { uid: number; mode: number }): string | null {
-  if (st.uid !== process.getuid?.()) return `owned by uid ${st.uid}, not the worker's user`;
+export function unsafeOwnership(st: { uid: number; mode: number }, us = "the worker's user"): string | null {
+  if (st.uid !== process.getuid?.()) return `owned by uid ${st.uid}, not ${us}`;
   return st.mode & 0o022 ? 'group- or world-writable' : null;
 }
 

@@ -5,7 +5,7 @@
 // and the hook are also tested as plain processes (those need no claude).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -487,6 +487,29 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     expect((await stat(settings)).ino).toBe((await stat(join(project, 'settings-dotfile.json'))).ino);
   });
 
+  it('a hand-written settings.json (CRLF, escapes, 1.0, duplicate keys, tabs) keeps every byte through install, and comes back exactly after uninstall', async () => {
+    const project = await mkdtemp(join(tmp, 'inst-odd-'));
+    const settings = join(project, '.claude', 'settings.json');
+    const odd = '{\r\n\t"env": {"NAME": "caf\\u00e9", "URL": "https:\\/\\/x"},\r\n  "n": 1.0, "n": 1e3,\r\n\t"hooks": {\r\n\t\t"Stop": [ ]\r\n\t}\r\n}\r\n';
+    await mkdir(join(project, '.claude'));
+    await writeFile(settings, odd, { mode: 0o600 });
+    expect((await install(project)).code).toBe(0);
+    const installed = await readFile(settings, 'utf8');
+    expect(installed.startsWith(odd.slice(0, odd.indexOf('[ ]')))).toBe(true);
+    expect(installed.endsWith('\r\n\t}\r\n}\r\n')).toBe(true);
+    expect(JSON.parse(installed).hooks.UserPromptSubmit[0].hooks[0].command).toBe('codex-spool claude hook');
+    const un = await install(project, 'uninstall');
+    expect(un.stdout).toContain('settings.json as it was before install');
+    expect(await readFile(settings, 'utf8')).toBe(odd);
+
+    // A byte that is not UTF-8 (Latin-1 "é") is refused, not rewritten as U+FFFD.
+    const latin1 = Buffer.from('{"name": "caf\xe9"}\n', 'latin1');
+    await writeFile(settings, latin1);
+    const r = await install(project);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/settings\.json is not UTF-8 text/)]);
+    expect((await readFile(settings)).equals(latin1)).toBe(true);
+  });
+
   it('writes through a symlinked settings.json (the link stays a link) and restores its target on uninstall', async () => {
     const project = await mkdtemp(join(tmp, 'inst-link-'));
     const dotfiles = await mkdtemp(join(tmp, 'dotfiles-'));
@@ -514,6 +537,37 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     expect(r.stderr).toMatch(/settings\.json is read-only \(mode 0444\)/);
     expect(await modeOf(settings)).toBe(0o444);
     expect(await snapshot(join(project, '.claude'))).toEqual({ 'settings.json': secret });
+  });
+
+  const asRoot = process.getuid?.() === 0;
+  it.skipIf(!asRoot)('refuses settings.json, or its directory, owned by another user or writable by others: install and uninstall change nothing', async () => {
+    const cases: [string, (settings: string) => Promise<unknown>, RegExp][] = [
+      ['another owner', (s) => chown(s, 4242, 4242), /settings\.json is owned by uid 4242, not this user/],
+      ['group-writable', (s) => chmod(s, 0o664), /settings\.json is group- or world-writable \(mode 0664\)/],
+      ['world-writable directory', (s) => chmod(join(s, '..'), 0o777), /\.claude \(the directory of settings\.json\) is group- or world-writable/],
+      ["another user's directory", (s) => chown(join(s, '..'), 4242, 4242), /\.claude \(the directory of settings\.json\) is owned by uid 4242/],
+    ];
+    for (const [name, spoil, message] of cases) {
+      const project = await mkdtemp(join(tmp, 'inst-owner-'));
+      const settings = join(project, '.claude', 'settings.json');
+      await mkdir(join(project, '.claude'));
+      await writeFile(settings, secret, { mode: 0o600 });
+      await spoil(settings);
+      const before = await snapshot(join(project, '.claude'));
+      const { mode, uid } = await stat(settings);
+      const r = await install(project);
+      expect([r.code, r.stderr], name).toEqual([1, expect.stringMatching(message)]);
+      expect(await snapshot(join(project, '.claude')), name).toEqual(before);
+      expect([(await stat(settings)).mode, (await stat(settings)).uid], name).toEqual([mode, uid]);
+    }
+    // Installed while it was ours, then handed to another user: uninstall leaves everything.
+    const project = await mkdtemp(join(tmp, 'inst-owner-un-'));
+    expect((await install(project)).code).toBe(0);
+    await chown(join(project, '.claude', 'settings.json'), 4242, 4242);
+    const before = await snapshot(join(project, '.claude'));
+    const un = await install(project, 'uninstall');
+    expect([un.code, un.stderr]).toEqual([1, expect.stringMatching(/owned by uid 4242/)]);
+    expect(await snapshot(join(project, '.claude'))).toEqual(before);
   });
 
   it('uninstall with a settings.json it cannot parse: a clear error, exit non-zero, nothing removed', async () => {

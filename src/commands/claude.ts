@@ -11,9 +11,9 @@ import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
 
 const INSTALL_HELP = `
 Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds
-the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} to .claude/settings.json, keeping everything
-else in it, and its mode and owner; a symlinked settings.json is written through (the link stays), a
-read-only one is refused. What was added is recorded (hashes and our entries, no settings values) in
+the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} to .claude/settings.json by inserting text: every
+other byte, its mode and owner stay; a symlinked settings.json is written through (the link stays), a
+read-only one, or one (or its directory) not yours alone, is refused. What was added is recorded (hashes and our entries, no settings values) in
 .claude/codex-spool.install.json (0600); installing again changes nothing; \`claude uninstall\` removes
 exactly that. A file of the same name that codex-spool did not write is never replaced.
 The skill, commands and hook run \`codex-spool\`: it must be on PATH (npm link, or npm install -g).

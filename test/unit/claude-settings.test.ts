@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HOOK_COMMAND } from '../../src/claude-install.js';
-import { SettingsError, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
+import { HOOK_EVENTS, SettingsError, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
+import { spelledJson } from '../helpers/json-spelling.js';
 
 const CMD = 'codex-spool claude hook';
 const ours = { hooks: [{ type: 'command', command: CMD, timeout: 10 }] };
@@ -121,9 +123,70 @@ describe('mergeSettings', () => {
     expect(() => mergeSettings('{"hooks": {"SessionStart": {}}}', CMD)).toThrow(SettingsError);
   });
 
+  it('an empty or blank file comes back as it was', () => {
+    for (const blank of ['', '\n', ' \r\n\t']) {
+      const { text, record } = mergeSettings(blank, CMD);
+      expect(JSON.parse(text!).hooks.SessionStart).toEqual([ours]);
+      expect(unmergeSettings(text, record)).toBe(blank);
+    }
+  });
+
   it('a missing file stays missing on uninstall', () => {
     const { record } = mergeSettings(null, CMD);
     expect(unmergeSettings(null, record)).toBeNull();
+  });
+});
+
+/** True when `after` is `before` with at most `pieces` runs of characters inserted, and nothing else changed. */
+function onlyInserted(before: string, after: string, pieces: number): boolean {
+  let p = 0;
+  while (p < before.length && before[p] === after[p]) p++;
+  if (p === before.length) return after.length === before.length || pieces > 0;
+  if (pieces === 0) return false;
+  const extra = after.length - before.length;
+  for (let len = 1; len <= extra; len++) if (onlyInserted(before.slice(p), after.slice(p + len), pieces - 1)) return true;
+  return false;
+}
+
+describe('install and uninstall as text edits', () => {
+  const hook = fc.record({ type: fc.constant('command'), command: fc.string({ maxLength: 8 }) });
+  const group = fc.record({ matcher: fc.string({ maxLength: 4 }), hooks: fc.array(hook, { maxLength: 2 }) }, { requiredKeys: ['hooks'] });
+  const hooks = fc.dictionary(fc.constantFrom(...HOOK_EVENTS, 'Stop', 'PreToolUse'), fc.array(group, { maxLength: 2 }), { maxKeys: 3 });
+  const settings = fc
+    .tuple(fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.option(hooks))
+    .map(([rest, h]) => (h === null ? rest : { ...rest, hooks: h }));
+
+  /** What install should mean: the settings with our group appended to each event. */
+  const withOurs = (value: Record<string, unknown>) => {
+    const out = structuredClone(value) as { hooks?: Record<string, unknown[]> };
+    out.hooks ??= {};
+    for (const e of HOOK_EVENTS) (out.hooks[e] ??= []).push(ours);
+    return out;
+  };
+
+  it('CRLF, escapes, number spellings, odd indentation and duplicate keys come back byte for byte', () => {
+    const odd = '{\r\n\t"model": "caf\\u00e9",\r\n  "path": "a\\/b", "n": 1.0, "m": 1e3,\r\n\t"n": 2,\r\n\t"hooks": {\r\n\t\t"Stop": []\r\n\t}\r\n}';
+    const { text, record } = mergeSettings(odd, CMD);
+    expect(text!.startsWith(odd.slice(0, odd.indexOf('[]')))).toBe(true);
+    expect(text).not.toMatch(/[^\r]\n/);
+    expect(JSON.parse(text!).hooks.SessionStart).toEqual([ours]);
+    expect(unmergeSettings(text, record)).toBe(odd);
+  });
+
+  it('install only inserts our entries; uninstall gives back the bytes, and keeps an edit made since (property)', () => {
+    fc.assert(
+      fc.property(spelledJson(settings), ([text, value]) => {
+        const { text: installed, record } = mergeSettings(text, CMD);
+        expect(installed).not.toBeNull();
+        expect(JSON.parse(installed!)).toEqual(withOurs(value));
+        expect(onlyInserted(text, installed!, HOOK_EVENTS.length)).toBe(true);
+        expect(unmergeSettings(installed, record)).toBe(text);
+        // The user adds a setting after install: uninstall takes out only ours.
+        const edit = (t: string) => t.replace('{', '{"edited":1,');
+        if (Object.keys(value).length > 0) expect(unmergeSettings(edit(installed!), record)).toBe(edit(text));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -1,8 +1,9 @@
-import { chmod, chown, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY, JobPolicy, checkPolicy, forbiddenArg, loadPolicy } from '../../src/job-policy.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, JobPolicy, checkPolicy, configStrings, forbiddenArg, loadPolicy, pathReachingRoot } from '../../src/job-policy.js';
 
 const owned = { real: '/home/u/repo', owned: true, spoolRoot: '/home/u/spool-root' };
 const job = { repo: '/home/u/repo', task: 't' };
@@ -59,6 +60,92 @@ describe('forbiddenArg', () => {
   it('allows what the policy adds', () => {
     const policy = JobPolicy.parse({ allowed_args: ['--add-dir'], allowed_config_keys: ['sandbox_mode'] });
     expect(forbiddenArg(['--add-dir', '/data', '-c', 'sandbox_mode="read-only"'], policy)).toBeNull();
+  });
+});
+
+describe('a sandbox asked for through an allowed flag or -c key', () => {
+  it('must be one the policy lists, in any spelling', () => {
+    const policy = JobPolicy.parse({ allowed_args: ['-s', '--sandbox'], allowed_config_keys: ['sandbox_mode'] });
+    for (const args of [['-s', 'danger-full-access'], ['--sandbox=danger-full-access'], ['-c', 'sandbox_mode="danger-full-access"'], ['-c', "sandbox_mode='danger-full-access'"], ['-c', 'sandbox_mode=danger-full-access'], ['-c', 'sandbox_mode="danger\\u002dfull-access"'], ['--config= sandbox_mode = "danger-full-access"']]) {
+      expect(forbiddenArg(args, policy), args.join(' ')).not.toBeNull();
+    }
+    for (const args of [['-s', 'read-only'], ['--sandbox=workspace-write'], ['-c', 'sandbox_mode="workspace-write"'], ['-c', "sandbox_mode='read-only'"]]) {
+      expect(forbiddenArg(args, policy), args.join(' ')).toBeNull();
+    }
+    expect(forbiddenArg(['-c', 'sandbox_mode="danger-full-access"'], { ...policy, sandboxes: ['danger-full-access'] })).toBeNull();
+  });
+});
+
+describe('configStrings: what Codex may read out of a -c value', () => {
+  it('every TOML string, decoded, and the raw value Codex falls back to', () => {
+    expect(configStrings(`["/a", '/b']`)).toEqual(['/a', '/b', `["/a", '/b']`]);
+    expect(configStrings('"\\u002Fetc\\t"')).toContain('/etc\t');
+    expect(configStrings('"\\U0000002f"')).toContain('/');
+    expect(configStrings('"""\n/x"""')).toContain('/x');
+    expect(configStrings("'''/y'''")).toContain('/y');
+    expect(configStrings(' /z ')).toEqual(['/z']);
+    expect(configStrings('"/q')).toContain('/q');
+  });
+});
+
+describe('paths an allowed argument opens may not reach the spool root', () => {
+  let base: string, root: string, repo: string;
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'reach-'));
+    [root, repo] = [join(base, 'root'), join(base, 'repo')];
+    await mkdir(join(root, 'spool'), { recursive: true });
+    await mkdir(join(repo, 'sub'), { recursive: true });
+    await symlink(join(root, 'spool'), join(repo, 'to-spool'));
+    await symlink(join(root, 'spool', 'not-yet'), join(repo, 'dangling'));
+  });
+  afterAll(() => rm(base, { recursive: true }));
+  const reach = (args: string[]) => pathReachingRoot(args, repo, root, base, '/');
+  const W = 'sandbox_workspace_write.writable_roots';
+
+  it('refuses the root in any spelling: TOML arrays and strings, escapes, ~, relative paths, links (before a .. too), -o', async () => {
+    for (const args of [
+      ['-c', `${W}=["/"]`],
+      ['-c', `${W}=["${root}"]`],
+      ['-c', `${W}=[ '${root}/spool/inbox' ]`],
+      ['-c', `${W}="${root}"`],
+      ['-c', `${W}=${root}`],
+      ['-c', `${W}=["${root.replaceAll('/', '\\u002f')}"]`],
+      ['-c', `sandbox_workspace_write={ writable_roots = ["${root}/"] }`],
+      ['--config', `${W}=["~/root"]`],
+      ['-c', `${W}=["~"]`],
+      ['-c', `${W}=["../root/spool"]`],
+      ['-c', `${W}=[".."]`],
+      ['-c', `${W}=["to-spool"]`],
+      ['-c', `${W}=["to-spool/../.."]`],
+      ['-c', `${W}=["dangling"]`],
+      ['-c', `${W}=["sub/../../root"]`],
+      ['--add-dir', 'to-spool'],
+      ['--add-dir=~'],
+      ['-o', `${root}/spool/done/forged.json`],
+    ]) {
+      expect(await reach(args), args.join(' ')).not.toBeNull();
+    }
+  });
+
+  it('allows paths elsewhere', async () => {
+    for (const args of [['-c', `${W}=["/opt/data", "build", "sub/out"]`], ['--add-dir', '/opt/x'], ['-m', 'o3'], ['-c', 'model="gpt-5"'], ['-o', 'out.txt']]) {
+      expect(await reach(args), args.join(' ')).toBeNull();
+    }
+  });
+
+  it('the root spelled at random in a TOML value is always refused (property)', async () => {
+    const spellings = fc.constantFrom(root, `${root}/spool`, '../root', '~/root', 'to-spool', 'to-spool/..', '/', `${root}/./spool/../spool`);
+    const toml = fc.tuple(spellings, fc.constantFrom('"', "'", '"""', "'''", ''), fc.boolean(), fc.array(fc.boolean(), { maxLength: 60 })).map(([p, q, array, esc]) => {
+      const body = q === '"' || q === '"""' ? [...p].map((c, i) => (esc[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('') : p;
+      const str = `${q}${body}${q}`;
+      return array && q !== '' ? `[ "/opt/ok", ${str} ]` : str; // a bare word is TOML only alone (Codex then takes the raw text)
+    });
+    await fc.assert(
+      fc.asyncProperty(toml, async (value) => {
+        expect(await reach(['-c', `${W}=${value}`])).not.toBeNull();
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
