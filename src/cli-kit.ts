@@ -1,5 +1,7 @@
 // What every command shares: the --root option, exit codes, and how errors reach the caller.
 import { Command, Option } from 'commander';
+import { loadPolicy, type JobPolicy } from './job-policy.js';
+import { parseDuration, type DurationUnit } from './duration.js';
 import { resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
 /**
@@ -46,4 +48,33 @@ export function boundedInt(name: string, min: number, max: number, why = '') {
     }
     return n;
   };
+}
+
+/** Parses an integer option (any sign), or throws a usage error naming the option. */
+export function integer(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isSafeInteger(n)) throw new CliError(`${name} must be an integer, got "${value}"`, EXIT.usage);
+    return n;
+  };
+}
+
+/**
+ * Parses a duration option (duration.ts) into ms, above 0 and at most `maxMs`, or throws a usage error naming
+ * the option. `bareUnit`: what a bare number counts in, when the option's name says it (`--timeout <seconds>`).
+ */
+export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const parsed = parseDuration(value, bareUnit);
+    if ('error' in parsed) throw new CliError(`${name}: ${parsed.error}`, EXIT.usage);
+    if (!(parsed.ms > 0 && parsed.ms <= maxMs)) throw new CliError(`${name}: "${value}" is out of range (above 0, at most ${maxMs / 1000} s)`, EXIT.usage);
+    return parsed.ms;
+  };
+}
+
+/** The root's job policy; a policy file that cannot be used is bad input (exit 2): nothing can run under it. */
+export function loadPolicyOrFail(root: string): Promise<JobPolicy> {
+  return loadPolicy(root).catch((err: Error) => {
+    throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
+  });
 }

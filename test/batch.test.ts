@@ -108,7 +108,7 @@ describe('submit --batch', () => {
     expect(out[2]).toMatch(/^line 5: invalid: id: /);
     expect(out[3]).toBe('line 6: invalid: missing "id"');
     expect(out[4]).toMatch(/^line 7: invalid \(relative\): repo: must be an absolute path/);
-    expect(out[5]).toMatch(/^line 8: invalid \(gone\): repo .*nowhere is not a directory/);
+    expect(out[5]).toMatch(/^line 8: invalid \(gone\): repo_missing: repo .*nowhere is not an existing directory/);
     expect(out[6]).toMatch(/^line 9: invalid \(good-1\): id "good-1" is also on line 1/);
     expect(out[7]).toBe('line 10: invalid: not a JSON object');
     expect(out[8]).toMatch(/^line 11: invalid \(proto\): .*__proto__/);

@@ -79,8 +79,8 @@ describe('invalid jobs', () => {
     expect((await cli(t, ['submit', '--repo', repo, '--task', 'one', '--id', 'same'])).code).toBe(0);
     const first = await waitForFinished(t, 'same');
     const dup = await cli(t, ['submit', '--repo', repo, '--task', 'two', '--id', 'same']);
-    expect(dup.code).toBe(1);
-    expect(dup.stderr).toMatch(/already used/);
+    expect(dup.code).toBe(2); // bad input
+    expect(dup.stderr).toBe('codex-spool: duplicate_id: job id "same" is already used (in spool/done)');
     await writeFile(inbox('same.json'), JSON.stringify({ repo, task: 'two' }));
     await waitFor('duplicate rejected', async () => (await jobsIn(t, 'rejected')).includes('same~duplicate.json'));
     expect((await readJson(rejected('same~duplicate.error.json'))).reason).toBe('duplicate_id');

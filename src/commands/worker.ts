@@ -1,8 +1,7 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
 import { tmpdir } from 'node:os';
 import { Command } from 'commander';
-import { CliError, EXIT, boundedInt, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
-import { loadPolicy } from '../job-policy.js';
+import { CliError, boundedInt, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
 import { codexVersion } from '../codex-runner.js';
 import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
@@ -74,9 +73,7 @@ export function workerCommand(): Command {
         defaultTimeoutMs: opts.defaultTimeout * 1000,
         stallMs: opts.stallTimeout * 1000,
         retryBaseMs: opts.retryDelayMs,
-        policy: await loadPolicy(layout.root).catch((err: Error) => {
-          throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
-        }),
+        policy: await loadPolicyOrFail(layout.root),
         onDone: opts.onDone ?? null,
         once: Boolean(opts.once),
         allowSharedSpool: Boolean(opts.allowSharedSpool),

@@ -215,7 +215,7 @@ describe('validateJob against a real spool', () => {
   it('content over the size limit → policy, naming the rule, the size and the limit', async () => {
     const v = await validateJob(layout, claimOf('j.json', { kind: 'too_large', size: 300_000, limit: 262_144 }));
     expect(reasonOf(v)).toBe('policy');
-    if (v.kind === 'reject') expect(v.error.message).toBe('policy (size): job file of 300000 bytes is over policy.max_job_bytes 262144');
+    if (v.kind === 'reject') expect(v.error.message).toBe('job file of 300000 bytes is over policy.max_job_bytes 262144');
   });
 
   it('resume by UUID: the session, lower-cased', async () => {
