@@ -98,8 +98,20 @@ export function workerCommand(): Command {
       // stopped worker ends them, so that nothing it started outlives it.
       if (opts.once) await onDoneSettled();
       else await stopped.then(stopOnDone);
-      if (opts.once && worker.troubles) {
-        throw new CliError(`${worker.troubles} job(s) could not be handled (see the log above); they are left for the next run`);
-      }
+      if (opts.once) endOnce(worker, log);
     });
+}
+
+/**
+ * How a --once run ends (cron reads its exit code): 1 if a job it ran failed or was rejected, or one could
+ * not be handled; deferred work not yet due is no failure, named on stderr for the next run to take.
+ */
+function endOnce(worker: Worker, log: (line: string) => void): void {
+  const later = worker.deferredNotDue();
+  if (later.count) log(`worker: ${later.count} deferred job(s) not due yet (the first at ${new Date(later.nextAt).toISOString()}): left for a later run`);
+  const problems = [
+    worker.unsuccessful ? `${worker.unsuccessful} job(s) failed or were rejected` : '',
+    worker.troubles ? `${worker.troubles} job(s) could not be handled (see the log above; left for the next run)` : '',
+  ].filter(Boolean);
+  if (problems.length) throw new CliError(problems.join('; '));
 }
