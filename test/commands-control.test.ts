@@ -324,6 +324,27 @@ describe('prune', () => {
   });
 });
 
+describe('prune lists what it would remove', () => {
+  it('one file a line, at most 50, then how many more; --json lists them all', async () => {
+    const done = join(t.root, 'spool', 'done');
+    await mkdir(done, { recursive: true });
+    const past = new Date(Date.now() - 40 * 86400_000);
+    const ids = Array.from({ length: 53 }, (_, i) => `old-${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      await writeFile(join(done, `${id}.json`), '{}');
+      await utimes(join(done, `${id}.json`), past, past);
+    }
+    const lines = (await cli(t, ['prune', '--older-than', '30d'])).stdout.split('\n');
+    expect(lines).toEqual([
+      'would remove 53 job files, 0 run directories, 0 cancel requests (--yes to delete)',
+      ...ids.slice(0, 50).map((id) => `spool/done/${id}.json`),
+      '… 3 more (--json lists all)',
+    ]);
+    expect(JSON.parse((await cli(t, ['prune', '--older-than', '30d', '--json'])).stdout).jobs).toHaveLength(53);
+    expect(await jobsIn(t, 'done')).toHaveLength(53); // a dry run
+  });
+});
+
 describe('prune keeps what live jobs need', () => {
   it('a finished job that a queued follow-up resumes (through a queued chain) stays with its run; the follow-ups then run', async () => {
     await submit('base', 'first');
