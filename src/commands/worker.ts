@@ -35,7 +35,7 @@ export function workerCommand(): Command {
     .description('watch spool/inbox and run each job with Codex until stopped (SIGTERM/SIGINT)')
     .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
     .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')
-    .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI)')
+    .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI): exit 1 if a job failed or was rejected')
     .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', ms('--poll'))
     .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', ms('--grace-ms'), 10_000)
     .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', ms('--settle-ms'), 50)
