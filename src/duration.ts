@@ -1,7 +1,7 @@
 // Durations as people write them on a command line: a number and a unit (pure).
 // `m` is minutes; months are refused rather than guessed (`1m` read as a month would delete far too much).
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+export const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 export type DurationUnit = keyof typeof UNIT_MS;
 
 /** How a duration is written, for help texts and errors. */

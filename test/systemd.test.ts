@@ -189,10 +189,11 @@ describe('install-service', () => {
     expect(await verify(unitPath)).toEqual({ code: 0, output: '' });
 
     // Asked again with other flags: its own unit is rewritten without --force; the running worker needs a restart.
-    const second = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '5', '--stall-timeout', '900']);
+    const second = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '5', '--stall-timeout', '15m', '--grace-ms', '20s']);
     expect([second.code, second.stdout]).toEqual([0, `replaced ${unitPath}\n${RESTART_LINE}`]);
     unit = await readFile(unitPath, 'utf8');
-    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(5)).toEqual(['--grace-ms', '10000', '--concurrency', '5', '--stall-timeout', '900']);
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(5)).toEqual(['--grace-ms', '20000', '--concurrency', '5', '--stall-timeout', '900']);
+    expect(setting(unit, 'Service', 'TimeoutStopSec')).toEqual([String(stopTimeoutSec(20_000))]);
     expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([]);
 
     // The worker's checks, the worker's messages; nothing written.

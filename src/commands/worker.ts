@@ -1,7 +1,8 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
 import { tmpdir } from 'node:os';
 import { Command } from 'commander';
-import { CliError, boundedInt, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
+import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
+import { DURATION_FORMS } from '../duration.js';
 import { codexVersion } from '../codex-runner.js';
 import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
@@ -11,8 +12,9 @@ import { safeLine } from '../safe-text.js';
 
 // Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
 const WHY = ' (a timer holds at most 2^31-1 ms)';
-const ms = (name: string) => boundedInt(name, 1, MAX_TIMER_MS, WHY);
-const seconds = (name: string) => boundedInt(name, 1, Math.floor(MAX_TIMER_MS / 1000), WHY);
+// A bare number counts in the unit the option's name says; `10m`, `4h` and the like are read as written.
+const ms = (name: string) => duration(name, 'ms', MAX_TIMER_MS, WHY);
+const seconds = (name: string) => (value: string) => duration(name, 's', Math.floor(MAX_TIMER_MS / 1000) * 1000, WHY)(value) / 1000;
 
 interface WorkerCommandOptions {
   concurrency: number;
@@ -46,6 +48,7 @@ export function workerCommand(): Command {
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
     .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', ms('--rescan-ms'), 2_000)
+    .addHelpText('after', `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
       const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
