@@ -13,7 +13,7 @@ import { ensureSpool, type SpoolLayout } from './spool-layout.js';
  * Bad input (exit 2) for a job the worker would reject, by the worker's own check and policy. A job it would
  * make wait (a resume of a job still queued or running) is accepted.
  */
-export async function refuseWhatTheWorkerWould(layout: SpoolLayout, id: string, spec: JobSpec): Promise<void> {
+async function refuseWhatTheWorkerWould(layout: SpoolLayout, id: string, spec: JobSpec): Promise<void> {
   const decision = await checkJob(layout, id, spec, await loadPolicyOrFail(layout.root));
   if (decision.kind === 'reject') throw new CliError(rejectionLine(decision.error), EXIT.usage);
 }
