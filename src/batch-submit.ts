@@ -1,7 +1,8 @@
 // Submitting a parsed batch: each valid line once, ever. An id already anywhere in the spool is skipped,
 // so the same batch can be submitted again and again (cron) and adds each job once.
-import { stat } from 'node:fs/promises';
 import type { BatchEntry } from './batch.js';
+import type { JobPolicy } from './job-policy.js';
+import { checkJob, rejectionLine } from './job-validation.js';
 import { DuplicateIdError, findJob, submitJob } from './spool-moves.js';
 import type { JobState, SpoolLayout } from './spool-layout.js';
 
@@ -18,7 +19,7 @@ export interface BatchReport {
 }
 
 /** Submits the valid entries in order. Pre: the spool directories exist. */
-export async function submitBatch(layout: SpoolLayout, entries: BatchEntry[]): Promise<BatchReport> {
+export async function submitBatch(layout: SpoolLayout, entries: BatchEntry[], policy: JobPolicy): Promise<BatchReport> {
   const results: BatchResult[] = [];
   for (const entry of entries) {
     if ('error' in entry) {
@@ -32,8 +33,10 @@ export async function submitBatch(layout: SpoolLayout, entries: BatchEntry[]): P
       results.push({ line, id, status: 'skipped', state });
       continue;
     }
-    if (!(await stat(spec.repo).catch(() => null))?.isDirectory()) {
-      results.push({ line, id, status: 'invalid', error: `repo ${spec.repo} is not a directory` });
+    // What the worker would reject is refused here, by the worker's own check.
+    const decision = await checkJob(layout, id, spec, policy);
+    if (decision.kind === 'reject') {
+      results.push({ line, id, status: 'invalid', error: rejectionLine(decision.error) });
       continue;
     }
     try {

@@ -1,5 +1,7 @@
 // What every command shares: the --root option, exit codes, and how errors reach the caller.
 import { Command, Option } from 'commander';
+import { loadPolicy, type JobPolicy } from './job-policy.js';
+import { UNIT_MS, parseDuration, type DurationUnit } from './duration.js';
 import { resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
 /**
@@ -37,13 +39,35 @@ export function positiveInt(name: string) {
   };
 }
 
-/** Parses an integer option within `min`…`max`, or throws a usage error naming the option and the bounds. */
-export function boundedInt(name: string, min: number, max: number, why = '') {
+/** Parses an integer option (any sign), or throws a usage error naming the option. */
+export function integer(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new CliError(`${name} must be an integer from ${min} to ${max}${why}, got "${value}"`, EXIT.usage);
-    }
+    if (value.trim() === '' || !Number.isSafeInteger(n)) throw new CliError(`${name} must be an integer, got "${value}"`, EXIT.usage);
     return n;
   };
+}
+
+/**
+ * Parses a duration option (duration.ts) into ms, above 0 and at most `maxMs`, or throws a usage error naming
+ * the option. `bareUnit`: what a bare number counts in, when the option's name says it (`--timeout <seconds>`,
+ * `--grace-ms`); the bound is given in it. `why`: the reason for the bound.
+ */
+export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Number.MAX_SAFE_INTEGER, why = '') {
+  return (value: string): number => {
+    const parsed = parseDuration(value, bareUnit);
+    if ('error' in parsed) throw new CliError(`${name}: ${parsed.error}`, EXIT.usage);
+    if (!(parsed.ms > 0 && parsed.ms <= maxMs)) {
+      const unit = bareUnit ?? 'ms';
+      throw new CliError(`${name} must be above 0 and at most ${maxMs / UNIT_MS[unit]} ${unit}${why}, got "${value}"`, EXIT.usage);
+    }
+    return parsed.ms;
+  };
+}
+
+/** The root's job policy; a policy file that cannot be used is bad input (exit 2): nothing can run under it. */
+export function loadPolicyOrFail(root: string): Promise<JobPolicy> {
+  return loadPolicy(root).catch((err: Error) => {
+    throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
+  });
 }

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   retry: async () => (await import('./commands/retry.js')).retryCommand(),
   resume: async () => (await import('./commands/resume.js')).resumeCommand(),
   'install-service': async () => (await import('./commands/install-service.js')).installServiceCommand(),
+  'uninstall-service': async () => (await import('./commands/install-service.js')).uninstallServiceCommand(),
   claude: async () => (await import('./commands/claude.js')).claudeCommand(),
   prune: async () => (await import('./commands/prune.js')).pruneCommand(),
 };

@@ -104,7 +104,7 @@ export function checkPolicy(
   const badArg = forbiddenArg(spec.args ?? [], policy);
   if (badArg) return { rule: 'args', message: `argument "${badArg}" is not allowed (policy.allowed_args / allowed_config_keys)` };
   if (policy.repo_prefixes === null) {
-    if (!repo.owned) return { rule: 'repo', message: `repo ${spec.repo} is not owned by the worker's user` };
+    if (!repo.owned) return { rule: 'repo', message: `repo ${spec.repo} is not owned by the worker's user (policy.repo_prefixes: null)` };
   } else if (!policy.repo_prefixes.some((p) => repo.real === p || repo.real.startsWith(p.endsWith('/') ? p : `${p}/`))) {
     return { rule: 'repo', message: `repo ${repo.real} is outside policy.repo_prefixes` };
   }

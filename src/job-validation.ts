@@ -1,6 +1,7 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
 import { readFile, realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './job-policy.js';
 import {
   FinishedJob,
@@ -11,8 +12,8 @@ import {
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
-import { findJob, type Claim } from './spool-moves.js';
-import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
+import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
+import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -28,6 +29,9 @@ const MAX_RESUME_CHAIN = 100;
 function rejection(name: string, reason: RejectReason, message: string, issues: RejectionError['issues'] = []): Rejection {
   return { kind: 'reject', error: { job_file: name, reason, message, issues, rejected_at: new Date().toISOString() } };
 }
+
+/** A rejection as one line: its reason, then its message. */
+export const rejectionLine = (error: Pick<RejectionError, 'reason' | 'message'>) => `${error.reason}: ${error.message}`;
 
 /** Parses and schema-checks a job file's name and bytes as `schema` (pure). */
 export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof JobSpec>(
@@ -51,59 +55,103 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
 }
 
 /**
- * Full validation of a claimed job: its file, its id, its repo, the worker's policy and its resume target.
- * A fresh inbox file is a JobSpec (fields the worker owns are refused) and joins the queue at its file's
- * ctime; a file from deferred/ is a QueuedJob the worker wrote.
+ * Full validation of a claimed job: its file, its id, then `checkJob`. A fresh inbox file is a JobSpec
+ * (fields the worker owns are refused) and joins the queue at its file's ctime; a file from deferred/ is a
+ * QueuedJob the worker wrote.
  */
 export async function validateJob(layout: SpoolLayout, claim: Claim, policy: JobPolicy = DEFAULT_POLICY): Promise<Validation> {
   const { name, content } = claim;
-  if (claim.duplicateOf) {
-    return rejection(name, 'duplicate_id', `job id "${claim.id}" is already used by a job in spool/${claim.duplicateOf}`);
-  }
+  if (claim.duplicateOf) return rejection(name, 'duplicate_id', duplicateIdMessage(claim.id, claim.duplicateOf));
   if (content.kind === 'unreadable') return rejection(name, 'unreadable', `job file ${content.why}`);
   if (content.kind === 'too_large') {
-    return rejection(name, 'policy', `policy (size): job file of ${content.size} bytes is over policy.max_job_bytes ${content.limit}`);
+    return rejection(name, 'policy', `job file of ${content.size} bytes is over policy.max_job_bytes ${content.limit}`);
   }
   const parsed = claim.from === 'inbox' ? parseJob(name, content.bytes) : parseJob(name, content.bytes, QueuedJob);
   if (parsed.kind === 'reject') return parsed;
   const job: QueuedJob = claim.from === 'inbox' ? { ...parsed.spec, queued_at: claim.queuedAt, attempts: 0 } : (parsed.spec as QueuedJob);
-  const id = jobIdOf(name);
-  // A job the worker queued again may follow its own failed record (a retry); nothing may follow a done one.
-  if (await findJob(layout, id, ['done'])) return rejection(name, 'duplicate_id', `job id "${id}" is already used by a finished job in spool/done`);
-  const repoStat = await stat(job.repo).catch(() => null);
-  if (!repoStat?.isDirectory()) return rejection(name, 'repo_missing', `repo ${job.repo} is not an existing directory`);
-  // The real path, resolved once: a symlink swapped after this cannot move the run elsewhere.
-  const repo = await realpath(job.repo);
-  const spoolRoot = await realpath(layout.root);
-  const violation = checkPolicy(job, policy, { real: repo, owned: repoStat.uid === process.getuid?.(), spoolRoot });
-  if (violation) return rejection(name, 'policy', `policy (${violation.rule}): ${violation.message}`);
-  // A path an allowed argument opens to Codex (--add-dir, a -c writable root) may no more reach the root than the repo.
-  const reaching = await pathReachingRoot(job.args ?? [], repo, spoolRoot);
-  if (reaching !== null) return rejection(name, 'policy', `policy (args): ${reaching} reaches the codex-spool root ${spoolRoot}`);
-  // A review is run whole again after an interruption: `codex exec review` continues no session.
-  if (job.review) return { kind: 'ok', job, repo, resumeSession: null };
-  if (job.resume_session) return { kind: 'ok', job, repo, resumeSession: job.resume_session };
-  if (job.resume === undefined) return { kind: 'ok', job, repo, resumeSession: null };
-  if (SessionId.safeParse(job.resume).success) return { kind: 'ok', job, repo, resumeSession: job.resume.toLowerCase() };
-  if (job.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);
-  return resolveResumeJob(layout, name, job, repo);
+  const decision = await checkJob(layout, jobIdOf(name), job, policy);
+  return decision.kind === 'reject' ? decision : { ...decision, job };
 }
 
-/** `resume` names an earlier job: continue its session once that job has ended with one. */
-async function resolveResumeJob(layout: SpoolLayout, name: string, job: QueuedJob, repo: string): Promise<Validation> {
-  const target = job.resume!;
+/** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */
+export type Decision = { kind: 'ok'; repo: string; resumeSession: string | null } | { kind: 'wait'; on: string } | Rejection;
+
+/**
+ * The one check of a schema-valid job against the spool and the policy, for the worker's claim and for
+ * `submit` alike (so that submit refuses at once exactly what the worker would reject): gathers the
+ * facts, then `decideJob` rules.
+ */
+export async function checkJob(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }, policy: JobPolicy): Promise<Decision> {
+  return decideJob(`${id}.json`, id, job, policy, await jobFacts(layout, id, job));
+}
+
+/** What the rules need to know of the world about one job (read by `jobFacts`, judged by `decideJob`). */
+export interface JobFacts {
+  /** The id is taken by a finished job in done/ (a retry may follow its own failed record, nothing a done one). */
+  inDone: boolean;
+  /** The repo by its real path, resolved once (a symlink swapped after this cannot move the run); null if not a directory. */
+  repo: { real: string; owned: boolean } | null;
+  /** The codex-spool root's real path. */
+  spoolRoot: string;
+  /** The first path an allowed argument opens to Codex (--add-dir, --cd, a -c writable root…) that reaches the root, or null. */
+  argReachingRoot: string | null;
+  /** The earlier job `resume` names, when it names one: its state (null: none), a resume cycle through it, its session. */
+  resumeJob: { state: JobState | null; cycle: string[] | null; session: string | null } | null;
+}
+
+/** The facts about `job` (id `id`) that `decideJob` needs. */
+export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
+  const repoStat = await stat(job.repo).catch(() => null);
+  const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
+  const base = repo?.real ?? resolve(job.repo);
+  const target = job.resume;
+  const namesJob = target !== undefined && !job.resume_session && !SessionId.safeParse(target).success && target !== id;
+  // A root not made yet (submit before any worker ran) is where it will be.
+  const spoolRoot = await realpath(layout.root).catch(() => resolve(layout.root));
+  return {
+    inDone: (await findJob(layout, id, ['done'])) !== null,
+    repo,
+    spoolRoot,
+    argReachingRoot: await pathReachingRoot(job.args ?? [], base, spoolRoot),
+    resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
+  };
+}
+
+async function resumeJobFacts(layout: SpoolLayout, id: string, target: string): Promise<NonNullable<JobFacts['resumeJob']>> {
   const state = await findJob(layout, target, ['inbox', 'deferred', 'active', 'done', 'failed']);
-  if (state === 'inbox' || state === 'deferred' || state === 'active') {
-    const cycle = await resumeCycle(layout, jobIdOf(name), target);
-    if (cycle) return rejection(name, 'unknown_resume', `resume cycle: ${cycle.join(' → ')} (each waits for the next)`);
-    return { kind: 'wait', job, on: target };
-  }
-  if (state === null) {
-    return rejection(name, 'unknown_resume', `resume target "${target}" is neither a session id nor a job of this spool`);
-  }
-  const session = await finishedSession(layout.job(state, target));
+  const queued = state === 'inbox' || state === 'deferred' || state === 'active';
+  const finished = state === 'done' || state === 'failed';
+  return {
+    state,
+    cycle: queued ? await resumeCycle(layout, id, target) : null,
+    session: finished ? await finishedSession(layout.job(state, target)) : null,
+  };
+}
+
+/** The rules, in order (pure): id not taken by a done job, repo, policy, argument directories, resume target. */
+export function decideJob(name: string, id: string, job: JobSpec & { resume_session?: string }, policy: JobPolicy, facts: JobFacts): Decision {
+  if (facts.inDone) return rejection(name, 'duplicate_id', duplicateIdMessage(id, 'done'));
+  const { repo, spoolRoot } = facts;
+  if (!repo) return rejection(name, 'repo_missing', `repo ${job.repo} is not an existing directory`);
+  const violation = checkPolicy(job, policy, { ...repo, spoolRoot });
+  if (violation) return rejection(name, 'policy', violation.message);
+  // A path an allowed argument opens to Codex may no more reach the root than the repo.
+  const reaching = facts.argReachingRoot;
+  if (reaching !== null) return rejection(name, 'policy', `argument path ${reaching} reaches the codex-spool root ${spoolRoot}`);
+  const ok = (resumeSession: string | null): Decision => ({ kind: 'ok', repo: repo.real, resumeSession });
+  // A review is run whole again after an interruption: `codex exec review` continues no session.
+  if (job.review) return ok(null);
+  if (job.resume_session) return ok(job.resume_session);
+  if (job.resume === undefined) return ok(null);
+  if (SessionId.safeParse(job.resume).success) return ok(job.resume.toLowerCase());
+  if (job.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);
+  const target = job.resume;
+  const { state, cycle, session } = facts.resumeJob ?? { state: null, cycle: null, session: null };
+  if (cycle) return rejection(name, 'unknown_resume', `resume cycle: ${cycle.join(' → ')} (each waits for the next)`);
+  if (state === 'inbox' || state === 'deferred' || state === 'active') return { kind: 'wait', on: target };
+  if (state === null) return rejection(name, 'unknown_resume', `resume target "${target}" is neither a session id nor a job of this spool`);
   if (!session) return rejection(name, 'unknown_resume', `job "${target}" in spool/${state} has no Codex session id to resume`);
-  return { kind: 'ok', job, repo, resumeSession: session };
+  return ok(session);
 }
 
 /**

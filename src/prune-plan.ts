@@ -4,14 +4,6 @@ import { requestApplies } from './cancel-request.js';
 import { SessionId } from './job-schema.js';
 import type { JobState } from './spool-layout.js';
 
-/** Parses `30d`, `12h`, `90m`, `45s` (or a bare number of seconds) into milliseconds; null if malformed. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/.exec(text.trim());
-  if (!m) return null;
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as '' | 's' | 'm' | 'h' | 'd' | 'w'];
-  return Number(m[1]) * unit * 1000;
-}
-
 /** The UTC time a run id (`20261125-071500-…`) was made at, in ms; null if it is not such an id. */
 export function runIdTime(runId: string): number | null {
   const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(runId);

@@ -1,13 +1,23 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
 import { recordClaim } from './claude-state.js';
-import { CliError, EXIT } from './cli-kit.js';
+import { CliError, EXIT, loadPolicyOrFail } from './cli-kit.js';
 import { parseJobIdArg } from './job-lookup.js';
 import { JobSpec } from './job-schema.js';
 import { jobPrompt } from './review.js';
+import { checkJob, rejectionLine } from './job-validation.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
 import { ensureSpool, type SpoolLayout } from './spool-layout.js';
+
+/**
+ * Bad input (exit 2) for a job the worker would reject, by the worker's own check and policy. A job it would
+ * make wait (a resume of a job still queued or running) is accepted.
+ */
+async function refuseWhatTheWorkerWould(layout: SpoolLayout, id: string, spec: JobSpec): Promise<void> {
+  const decision = await checkJob(layout, id, spec, await loadPolicyOrFail(layout.root));
+  if (decision.kind === 'reject') throw new CliError(rejectionLine(decision.error), EXIT.usage);
+}
 
 export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): string {
   const result = layout.job('done', id);
@@ -28,11 +38,12 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
   if (!parsed.success) {
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
   }
+  await refuseWhatTheWorkerWould(layout, jobId, parsed.data);
   await ensureSpool(layout);
   try {
     await submitJob(layout, jobId, parsed.data);
   } catch (err) {
-    throw err instanceof DuplicateIdError ? new CliError(err.message) : err;
+    throw err instanceof DuplicateIdError ? new CliError(rejectionLine({ reason: 'duplicate_id', message: err.message }), EXIT.usage) : err;
   }
   // After the job is queued, so that a claim only ever names an id this submit took.
   if (session) await recordClaim(layout.root, session, jobId, jobPrompt(parsed.data));

@@ -12,13 +12,16 @@ import { JobId, MAX_JOB_BYTES, type ActiveJob, type JobSpec, type QueuedJob, typ
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job id that is already used somewhere in the spool. */
+/** The one message for an id already taken (submit, batch and the worker's rejection alike). */
+export const duplicateIdMessage = (id: string, state: JobState) => `job id "${id}" is already used (in spool/${state})`;
+
 export class DuplicateIdError extends Error {
   readonly code = 'duplicate_id';
   constructor(
     readonly id: string,
     readonly state: JobState,
   ) {
-    super(`job id "${id}" is already used (in spool/${state})`);
+    super(duplicateIdMessage(id, state));
   }
 }
 

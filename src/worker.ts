@@ -326,10 +326,11 @@ export class Worker {
       const claim = await claimJob(this.opts.layout, p.name, p.state, this.opts.policy.max_job_bytes);
       if (!claim) return;
       try {
-        await runClaimedJob(this.ctx, claim, entry.cancel.signal, {
+        const outcome = await runClaimedJob(this.ctx, claim, entry.cancel.signal, {
           onRepo: (repo) => (entry.repo = repo),
           onRun: (runId) => (entry.runId = runId),
         });
+        if (outcome === 'failed' || outcome === 'rejected') this.unsuccessful++;
         this.setbacks.delete(p.name);
       } finally {
         await claim.release(); // no-op unless the job ended in an error: then recovery takes it
@@ -380,6 +381,14 @@ export class Worker {
 
   /** Jobs whose handling threw during this worker's life: `--once` reports them with its exit code. */
   troubles = 0;
+  /** Jobs this worker filed as failed or rejected: `--once` reports them with its exit code too. */
+  unsuccessful = 0;
+
+  /** Deferred jobs seen by the last scan that are not due yet, and the earliest time one is (ms). */
+  deferredNotDue(now = Date.now()): { count: number; nextAt: number } {
+    const due = [...this.peeks.values()].filter((p) => p.state === 'deferred' && p.notBefore > now).map((p) => p.notBefore);
+    return { count: due.length, nextAt: Math.min(...due) };
+  }
 
   /** --once: claim and run until nothing is claimable, waiting to settle, or running. */
   private async runOnce(): Promise<void> {

@@ -3,8 +3,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseBatch } from '../src/batch.js';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { expandId, parseBatch } from '../src/batch.js';
 import { cli, cliPath, jobsIn, killStarted, makeTempRoot, readIfExists, readJson, startWorker, type TempRoot } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -108,7 +109,7 @@ describe('submit --batch', () => {
     expect(out[2]).toMatch(/^line 5: invalid: id: /);
     expect(out[3]).toBe('line 6: invalid: missing "id"');
     expect(out[4]).toMatch(/^line 7: invalid \(relative\): repo: must be an absolute path/);
-    expect(out[5]).toMatch(/^line 8: invalid \(gone\): repo .*nowhere is not a directory/);
+    expect(out[5]).toMatch(/^line 8: invalid \(gone\): repo_missing: repo .*nowhere is not an existing directory/);
     expect(out[6]).toMatch(/^line 9: invalid \(good-1\): id "good-1" is also on line 1/);
     expect(out[7]).toBe('line 10: invalid: not a JSON object');
     expect(out[8]).toMatch(/^line 11: invalid \(proto\): .*__proto__/);
@@ -161,6 +162,43 @@ describe('submit --batch', () => {
   });
 });
 
+describe('cron: a fresh job per period, and what --once tells cron', () => {
+  it('an id with {date} and {time} is filled at submit (local time): the same period skips it, the job runs once', async () => {
+    t.env.TZ = 'UTC';
+    const batch = await writeBatch('cron.jsonl', jsonl([{ id: 'nightly-deps-{date}', repo, task: 'deps' }, { id: 'every-{date}T{time}', repo, task: 'tick' }]));
+    const ids = (d: Date) => {
+      const iso = d.toISOString();
+      return [`nightly-deps-${iso.slice(0, 10)}`, `every-${iso.slice(0, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}`];
+    };
+    const before = ids(new Date());
+    const first = JSON.parse((await cli(t, ['submit', '--batch', batch, '--json'])).stdout);
+    const after = ids(new Date());
+    const submitted = first.results.map((r: { id: string }) => r.id);
+    expect([before, after]).toContainEqual(submitted);
+    expect(first).toMatchObject({ submitted: 2, invalid: 0 });
+    expect((await runOnce()).code).toBe(0);
+    expect(await jobsIn(t, 'done')).toEqual(submitted.map((id: string) => `${id}.json`).sort());
+    // Submitted again within the day: the nightly job is not run twice.
+    const again = JSON.parse((await cli(t, ['submit', '--batch', batch, '--json'])).stdout);
+    expect(again.results[0]).toMatchObject({ id: submitted[0], status: 'skipped', state: 'done' });
+    const unknown = await cli(t, ['submit', '--batch', await writeBatch('bad.jsonl', jsonl([{ id: 'x-{month}', repo, task: 't' }]))]);
+    expect([unknown.code, unknown.stdout.split('\n')[0]]).toEqual([2, 'line 1: invalid: id: unknown placeholder {month} (known: {date}, {time})']);
+  });
+
+  it('worker --once exits 1 when a job it ran failed or was rejected; deferred work not due is a note on stderr, exit 0', async () => {
+    await cli(t, ['submit', '--batch', await writeBatch('a.jsonl', jsonl([{ id: 'ok', repo, task: 'fine' }, { id: 'bad', repo: await t.repo('b'), task: 'fail' }]))]);
+    const failed = await runOnce();
+    expect(failed.code).toBe(1);
+    expect(failed.log).toContain('codex-spool: 1 job(s) failed or were rejected\n');
+    await cli(t, ['submit', '--batch', await writeBatch('b.jsonl', jsonl([{ id: 'later', repo, task: 'transient' }]))]);
+    const deferred = await runOnce(['--retry-delay-ms', '600000']);
+    expect(deferred.code).toBe(0);
+    expect(deferred.log).toMatch(/worker: 1 deferred job\(s\) not due yet \(the first at \d{4}-.*Z\): left for a later run\n/);
+    expect(await jobsIn(t, 'deferred')).toEqual(['later.json']);
+    expect((await runOnce()).code).toBe(0); // nothing ran: nothing failed
+  });
+});
+
 describe('parseBatch', () => {
   it('numbers lines from 1 counting blank ones, strips a BOM and CRLF', () => {
     const entries = parseBatch(`\uFEFF{"id":"a","repo":"/r","task":"t"}\r\n\r\n   \n{"id":"b","repo":"/r","task":"u"}`);
@@ -199,5 +237,24 @@ describe('two workers --once on one batch', () => {
     const record = JSON.parse((await readFile(join(t.root, 'spool', 'done', 'job-07.json'), 'utf8')));
     expect(record.task).toBe('task job-07');
     expect(record.result.status).toBe('succeeded');
+  });
+});
+
+describe('expandId', () => {
+  it('{date} is the same within a day and differs between days; {time} differs between minutes; other text stays', () => {
+    const day = 86_400_000;
+    const tz = process.env.TZ;
+    process.env.TZ = 'UTC'; // local time without daylight saving: an hour that comes twice would repeat {time}
+    onTestFinished(() => void (tz === undefined ? delete process.env.TZ : (process.env.TZ = tz)));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 1, max: 1e10 }), fc.stringMatching(/^[a-z0-9_.-]{0,20}$/), (ms, gap, text) => {
+        const [a, b] = [new Date(ms), new Date(ms + gap)];
+        const id = (d: Date, tpl: string) => (expandId(tpl, d) as { id: string }).id;
+        const sameDay = a.toDateString() === b.toDateString();
+        expect(id(a, `${text}{date}`) === id(b, `${text}{date}`)).toBe(sameDay);
+        if (gap >= 60_000 && gap < day) expect(id(a, '{date}{time}')).not.toBe(id(b, '{date}{time}'));
+        expect(id(a, text)).toBe(text);
+      }),
+    );
   });
 });

@@ -125,7 +125,7 @@ describe('worker durations are bounded (a Node timer holds at most 2^31-1 ms)', 
     ['--default-timeout', '3000000', 2147483],
     ['--stall-timeout', '2147484', 2147483],
     ['--grace-ms', '2147483648', 2147483647],
-    ['--settle-ms', '1e12', 2147483647],
+    ['--settle-ms', '1000000000000', 2147483647],
     ['--reject-after-ms', '99999999999', 2147483647],
     ['--rescan-ms', '2147483648', 2147483647],
     ['--retry-delay-ms', '2147483648', 2147483647],
@@ -134,7 +134,17 @@ describe('worker durations are bounded (a Node timer holds at most 2^31-1 ms)', 
   it.each(cases)('%s %s is a usage error naming the flag and the bound', async (flag, value, max) => {
     const r = await cli(t, ['worker', '--once', '--codex-bin', unruly, flag, value]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${flag} must be an integer from 1 to ${max} (a timer holds at most 2^31-1 ms), got "${value}"`);
+    const unit = flag.endsWith('-timeout') ? 's' : 'ms';
+    expect(r.stderr).toContain(`${flag} must be above 0 and at most ${max} ${unit} (a timer holds at most 2^31-1 ms), got "${value}"`);
+  });
+
+  it('a duration with a unit is read as written; above the bound, or without a number, it is refused', async () => {
+    const over = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--default-timeout', '25d']);
+    expect([over.code, over.stderr]).toEqual([2, 'codex-spool: --default-timeout must be above 0 and at most 2147483 s (a timer holds at most 2^31-1 ms), got "25d"']);
+    const month = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--stall-timeout', '1mo']);
+    expect([month.code, month.stderr]).toEqual([2, 'codex-spool: --stall-timeout: "1mo": months are not accepted (m is minutes); write days, e.g. 30d']);
+    const ok = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--default-timeout', '24d', '--stall-timeout', '10m', '--grace-ms', '2s', '--poll', '1s']);
+    expect(ok.code).toBe(0);
   });
 
   it('the largest value of each is accepted', async () => {

@@ -92,6 +92,60 @@ describe('job id arguments', () => {
   }, 300_000);
 });
 
+describe('submit refuses at once what the worker would reject', () => {
+  it('each case: exit 2 and one line naming the reason; nothing queued; a resume of a queued job is accepted', async () => {
+    const cases: [string[], string][] = [
+      [['--resume', 'nosuch'], 'unknown_resume: resume target "nosuch" is neither a session id nor a job of this spool'],
+      [['-s', 'danger-full-access'], 'policy: sandbox "danger-full-access" is not allowed (policy.sandboxes: read-only, workspace-write)'],
+      [['--', '--add-dir', '/'], 'policy: argument "--add-dir" is not allowed (policy.allowed_args / allowed_config_keys)'],
+      [['--priority', 'high'], '--priority must be an integer, got "high"'],
+      [['--timeout', '1mo'], '--timeout: "1mo": months are not accepted (m is minutes); write days, e.g. 30d'],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await submit('bad', 'x', ...extra);
+      expect([r.code, r.stderr, r.stdout]).toEqual([2, `codex-spool: ${message}`, '']);
+    }
+    const inside = await cli(t, ['submit', '--repo', t.root, '--task', 'x']);
+    expect([inside.code, inside.stderr]).toEqual([2, `codex-spool: policy: repo ${t.root} contains the codex-spool root ${t.root}: a job there could rewrite the queue's policy and state`]);
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+    expect((await submit('first', 'x')).code).toBe(0);
+    expect((await submit('second', 'x', '--resume', 'first')).code).toBe(0); // waits for first
+    const dup = await submit('first', 'x');
+    expect([dup.code, dup.stderr]).toEqual([2, 'codex-spool: duplicate_id: job id "first" is already used (in spool/inbox)']);
+    expect(await jobsIn(t, 'inbox')).toEqual(['first.json', 'second.json']);
+  });
+
+  it('for any job: a batch line is refused with exactly the reason the worker rejects the same job file with', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(join(t.root, 'spool', 'inbox', 'queued.json'), JSON.stringify({ repo, task: 'x' }));
+    const job = fc.record(
+      {
+        repo: fc.constantFrom(repo, join(repo, 'missing'), t.root, join(t.root, 'spool')),
+        task: fc.constant('x'),
+        sandbox: fc.constantFrom('read-only', 'workspace-write', 'danger-full-access'),
+        args: fc.constantFrom([], ['--skip-git-repo-check'], ['--add-dir', '/'], ['-c', 'sandbox_mode=danger-full-access'], ['-c', 'model=m'], ['extra']),
+        resume: fc.constantFrom('queued', 'nosuch', '01a2122a-e8ea-7501-90e5-337c8e7d20b8'),
+        timeout_s: fc.constantFrom(60, 604800),
+      },
+      { requiredKeys: ['repo', 'task'] },
+    );
+    const jobs = fc.sample(job, { numRuns: 40, seed: 42 });
+    const batch = join(t.dir, 'jobs.jsonl');
+    await writeFile(batch, jobs.map((j, i) => JSON.stringify({ id: `b${i}`, ...j })).join('\n'));
+    const report = JSON.parse((await cli(t, ['submit', '--batch', batch, '--json'])).stdout);
+    // The same jobs written straight into the inbox, for the worker to judge.
+    for (const [i, j] of jobs.entries()) await writeFile(join(t.root, 'spool', 'inbox', `w${i}.json`), JSON.stringify(j));
+    await startWorker(t, ['--once']).child.catch(() => undefined);
+    const rejected = new Set(await jobsIn(t, 'rejected'));
+    for (const [i, r] of report.results.entries()) {
+      const workerReason = rejected.has(`w${i}.json`) ? (await readJson(join(t.root, 'spool', 'rejected', `w${i}.error.json`))).reason : null;
+      expect({ job: jobs[i], submit: r.status === 'invalid' ? r.error.split(':')[0] : null }).toEqual({ job: jobs[i], submit: workerReason });
+    }
+    expect(report.invalid).toBeGreaterThan(0);
+    expect(report.submitted).toBeGreaterThan(0);
+  });
+});
+
 describe('cancel', () => {
   it('a queued job moves to failed as cancelled and never runs', async () => {
     await submit('q', 'never run');
@@ -248,14 +302,46 @@ describe('prune', () => {
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout)).toEqual({ deleted: false, jobs: [oldPath], runs: [agedRun], cancel_requests: [], kept_for_resume: [] });
     expect((await cli(t, ['prune', '--older-than', '30d'])).stdout).toBe(
-      `would remove 1 job files, 1 run directories, 0 cancel requests (--yes to delete)\njobs: done/old.json\nruns: ${agedRun}`,
+      `would remove 1 job files, 1 run directories, 0 cancel requests (--yes to delete)\nspool/done/old.json\nruns/${agedRun}`,
     );
     expect(await jobsIn(t, 'done')).toEqual(['old.json', 'young.json']);
     const real = await cli(t, ['prune', '--older-than', '30d', '--yes']);
-    expect(real.stdout).toBe(`removed 1 job files, 1 run directories, 0 cancel requests\njobs: done/old.json\nruns: ${agedRun}`);
+    expect(real.stdout).toBe(`removed 1 job files, 1 run directories, 0 cancel requests\nspool/done/old.json\nruns/${agedRun}`);
     expect(await jobsIn(t, 'done')).toEqual(['young.json']);
     expect(await readdir(join(t.root, 'runs'))).toHaveLength(1);
-    expect((await cli(t, ['prune', '--older-than', 'soon'])).code).toBe(2);
+    // A duration needs a unit; m is minutes, months are refused rather than guessed.
+    const refusals = {
+      soon: '"soon" is not a duration like 45s, 10m, 12h, 30d (units ms, s, m = minutes, h, d, w; no months)',
+      '30': '"30" has no unit; write 45s, 10m, 12h, 30d (units ms, s, m = minutes, h, d, w; no months)',
+      '1mo': '"1mo": months are not accepted (m is minutes); write days, e.g. 30d',
+      '1M': '"1M": months are not accepted (m is minutes); write days, e.g. 30d',
+      '2y': '"2y": unknown unit "y"; write 45s, 10m, 12h, 30d (units ms, s, m = minutes, h, d, w; no months)',
+    };
+    for (const [arg, message] of Object.entries(refusals)) {
+      const r = await cli(t, ['prune', '--older-than', arg]);
+      expect([r.code, r.stderr]).toEqual([2, `codex-spool: --older-than: ${message}`]);
+    }
+  });
+});
+
+describe('prune lists what it would remove', () => {
+  it('one file a line, at most 50, then how many more; --json lists them all', async () => {
+    const done = join(t.root, 'spool', 'done');
+    await mkdir(done, { recursive: true });
+    const past = new Date(Date.now() - 40 * 86400_000);
+    const ids = Array.from({ length: 53 }, (_, i) => `old-${String(i).padStart(2, '0')}`);
+    for (const id of ids) {
+      await writeFile(join(done, `${id}.json`), '{}');
+      await utimes(join(done, `${id}.json`), past, past);
+    }
+    const lines = (await cli(t, ['prune', '--older-than', '30d'])).stdout.split('\n');
+    expect(lines).toEqual([
+      'would remove 53 job files, 0 run directories, 0 cancel requests (--yes to delete)',
+      ...ids.slice(0, 50).map((id) => `spool/done/${id}.json`),
+      '… 3 more (--json lists all)',
+    ]);
+    expect(JSON.parse((await cli(t, ['prune', '--older-than', '30d', '--json'])).stdout).jobs).toHaveLength(53);
+    expect(await jobsIn(t, 'done')).toHaveLength(53); // a dry run
   });
 });
 
@@ -268,7 +354,7 @@ describe('prune keeps what live jobs need', () => {
     await submit('next', 'second', '--resume', 'base');
     await submit('last', 'third', '--resume', 'next'); // waits for next, which waits for base
     const dry = await cli(t, ['prune', '--older-than', '30d']);
-    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept, resumed by a live job: base');
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept base: resumed by a live job');
     const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ deleted: true, jobs: [], runs: [], cancel_requests: [], kept_for_resume: ['base'] });
     expect(await readdir(join(t.root, 'runs'))).toContain(baseRun);
@@ -300,7 +386,7 @@ describe('prune keeps what live jobs need', () => {
     await writeFile(join(active, 'again.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-4' }));
     await writeFile(join(active, 'again.cancel'), 'run-3\n'); // an earlier run of the id
     const dry = await cli(t, ['prune', '--older-than', '30d']);
-    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\ncancel requests: again, gone');
+    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\nspool/active/again.cancel\nspool/active/gone.cancel');
     await cli(t, ['prune', '--older-than', '30d', '--yes']);
     expect((await readdir(active)).sort()).toEqual(['again.json', 'live.cancel', 'live.json']);
   });

@@ -2,10 +2,10 @@
 // field by field and validated by systemd itself (`systemd-analyze verify`, offline, in user mode).
 import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SYSTEMCTL_LINE, renderUnit, stopTimeoutSec } from '../src/systemd-unit.js';
+import { RESTART_LINE, SYSTEMCTL_LINE, renderUnit, stopTimeoutSec } from '../src/systemd-unit.js';
 import { cliPath, fakeCodex, projectRoot } from './helpers/spool-env.js';
 
 let dir: string;
@@ -157,7 +157,7 @@ describe('install-service', () => {
     await writeFile(unitPath, edited);
     const refused = await installService(args);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/exists and differs.*--force/);
+    expect(refused.stderr).toMatch(/was not written by install-service \(or was edited since\); pass --force/);
     expect(refused.stdout).toBe('');
     expect(await readFile(unitPath, 'utf8')).toBe(edited);
 
@@ -169,6 +169,47 @@ describe('install-service', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout.split('\n')[0]).toBe(`replaced ${unitPath}`);
     expect(await readFile(unitPath, 'utf8')).toBe(original);
+
+    // A unit of someone else's, with no marker, is not replaced either.
+    await writeFile(unitPath, original.split('\n').slice(1).join('\n'));
+    expect((await installService(args)).code).toBe(1);
+  });
+
+  it('takes the worker\'s own flags (checked as the worker checks them) and an --environment-file; rewrites its own unit with new flags', async () => {
+    const root = join(dir, 'root');
+    const envFile = join(dir, 'codex.env');
+    await writeFile(envFile, `CODEX_HOME=${join(dir, 'codex-home')}\nOPENAI_API_KEY=sk-test\n`);
+    const first = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '3', '--on-done', 'notify "$CODEX_SPOOL_JOB_ID"', '--poll', '--environment-file', envFile]);
+    expect([first.code, first.stderr]).toEqual([0, '']);
+    let unit = await readFile(unitPath, 'utf8');
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(2)).toEqual(
+      ['worker', '--root', root, '--grace-ms', '10000', '--concurrency', '3', '--poll', '--on-done', 'notify "$CODEX_SPOOL_JOB_ID"'],
+    );
+    expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([envFile]);
+    expect(await verify(unitPath)).toEqual({ code: 0, output: '' });
+
+    // Asked again with other flags: its own unit is rewritten without --force; the running worker needs a restart.
+    const second = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '5', '--stall-timeout', '15m', '--grace-ms', '20s']);
+    expect([second.code, second.stdout]).toEqual([0, `replaced ${unitPath}\n${RESTART_LINE}`]);
+    unit = await readFile(unitPath, 'utf8');
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(5)).toEqual(['--grace-ms', '20000', '--concurrency', '5', '--stall-timeout', '900']);
+    expect(setting(unit, 'Service', 'TimeoutStopSec')).toEqual([String(stopTimeoutSec(20_000))]);
+    expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([]);
+
+    // The worker's checks, the worker's messages; nothing written.
+    const bad = [
+      [['--concurrency', '0'], '--concurrency must be a positive integer, got "0"'],
+      [['--once'], "error: unknown option '--once'"],
+      [['--environment-file', join(dir, 'nope.env')], `--environment-file ${join(dir, 'nope.env')} is not a file`],
+      [['--root', 'relative/root'], '--root must be an absolute path for a service (it does not run in this directory), got "relative/root"'],
+    ] as const;
+    for (const [extra, message] of bad) {
+      const r = await installService(['--root', root, '--codex-bin', fakeCodex, ...extra]);
+      expect([r.code, r.stderr.replace(/^codex-spool: /, '').split('\n')[0]]).toEqual([2, message]);
+    }
+    const relEnv = await installService(['--codex-bin', fakeCodex], { env: { CODEX_SPOOL_ROOT: 'rel' } });
+    expect(relEnv.code).toBe(2);
+    expect(await readFile(unitPath, 'utf8')).toBe(unit);
   });
 
   it('finds a bare codex name on PATH; root from $CODEX_SPOOL_ROOT, else the current directory; --unit-dir; --json', async () => {
@@ -208,6 +249,43 @@ describe('install-service', () => {
   });
 });
 
+describe('uninstall-service', () => {
+  it('stops and disables the service through systemctl --user, removes its own unit; a foreign one only with --force', async () => {
+    // A stand-in systemctl that logs its arguments: the test never reaches a real user manager.
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    const log = join(dir, 'systemctl.log');
+    await writeFile(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${log}\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}${delimiter}${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir };
+    const uninstall = (args: string[] = []) =>
+      execa(process.execPath, [cliPath, 'uninstall-service', ...args], { env: { HOME: home, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+
+    expect((await installService(['--root', join(dir, 'root'), '--codex-bin', fakeCodex])).code).toBe(0);
+    const removed = await uninstall();
+    expect([removed.exitCode, removed.stdout, removed.stderr]).toEqual([0, `removed ${unitPath}`, '']);
+    expect(await stat(unitPath).catch(() => null)).toBeNull();
+    expect((await readFile(log, 'utf8')).split('\n')).toEqual(['--user disable --now codex-spool.service', '--user daemon-reload', '']);
+    const again = await uninstall(['--json']);
+    expect([again.exitCode, JSON.parse(String(again.stdout))]).toEqual([0, { unit: unitPath, status: 'absent', systemctl: [] }]);
+
+    await mkdir(dirname(unitPath), { recursive: true });
+    await writeFile(unitPath, '[Service]\nExecStart=/bin/true\n');
+    const refused = await uninstall();
+    expect([refused.exitCode, String(refused.stderr)]).toEqual([1, `codex-spool: ${unitPath} was not written by install-service (or was edited since); pass --force to remove it`]);
+    expect(await readFile(unitPath, 'utf8')).toBe('[Service]\nExecStart=/bin/true\n');
+    expect((await uninstall(['--force'])).exitCode).toBe(0);
+    expect(await stat(unitPath).catch(() => null)).toBeNull();
+  });
+
+  it('without systemctl the unit is still removed, with one line saying so', async () => {
+    expect((await installService(['--root', join(dir, 'root'), '--codex-bin', fakeCodex])).code).toBe(0);
+    const r = await execa(process.execPath, [cliPath, 'uninstall-service'], { env: { HOME: home, PATH: join(dir, 'empty') }, extendEnv: false, reject: false, stdin: 'ignore' });
+    expect([r.exitCode, r.stdout]).toEqual([0, `removed ${unitPath}`]);
+    expect(String(r.stderr).split('\n')).toEqual(['codex-spool: systemctl --user disable --now codex-spool.service: no systemctl', 'codex-spool: systemctl --user daemon-reload: no systemctl']);
+    expect(await stat(unitPath).catch(() => null)).toBeNull();
+  });
+});
+
 describe('the unit as systemd reads it', () => {
   it('systemd-analyze verify reports a missing program and a bad setting (so a clean result means something)', async () => {
     expect((await installService(['--root', dir, '--codex-bin', fakeCodex])).code).toBe(0);
@@ -236,12 +314,16 @@ describe('the unit as systemd reads it', () => {
       codexBin: join(dir, 'codex \'x\' "y" %i'),
       graceMs: 2500,
       path: [odd, '/usr/bin'],
+      workerArgs: ['--on-done', 'echo "$CODEX_SPOOL_JOB_ID" 100% \\ done'],
+      envFile: join(dir, 'env 100%'),
     };
+    await writeFile(values.envFile, 'CODEX_HOME=/x\n');
     const unit = renderUnit(template, values);
     const file = join(dir, 'odd.service');
     await writeFile(file, unit);
     expect(await verify(file)).toEqual({ code: 0, output: '' }); // the program resolved to the symlink: quoting and %% right
-    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true)).toEqual([values.node, values.cli, 'worker', '--root', values.root, '--grace-ms', '2500']);
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true)).toEqual([values.node, values.cli, 'worker', '--root', values.root, '--grace-ms', '2500', ...values.workerArgs]);
+    expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([values.envFile.replace('%', '%%')]);
     const env = setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false));
     expect(env).toContain(`CODEX_SPOOL_ROOT=${values.root}`);
     expect(env).toContain(`CODEX_SPOOL_CODEX_BIN=${values.codexBin}`);

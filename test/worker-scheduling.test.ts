@@ -176,7 +176,7 @@ describe('resume chains', () => {
     await inbox('c', { repo, task: 't', resume: 'nosuch' });
     await inbox('f', { repo, task: 'plain' });
     const once = startWorker(t, ['--once', '--settle-ms', '1']);
-    expect((await once.child).exitCode).toBe(0);
+    expect((await once.child).exitCode).toBe(1); // --once: jobs were rejected
     expect(await jobsIn(t, 'rejected')).toEqual(['b.json', 'c.json']);
     expect(await jobsIn(t, 'done')).toEqual(['f.json']);
   });

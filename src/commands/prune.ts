@@ -4,10 +4,11 @@ import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { requestedRun, withdrawCancelRequest } from '../cancel-request.js';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { fitList, shownName } from '../display.js';
+import { duration, layoutOf, withRoot } from '../cli-kit.js';
+import { shownName } from '../display.js';
+import { DURATION_FORMS } from '../duration.js';
 import { MAX_JOB_BYTES } from '../job-schema.js';
-import { parseDuration, prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
+import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
 import { safeJson } from '../safe-text.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool-layout.js';
 
@@ -16,21 +17,19 @@ Keeps a finished job that a queued or running job resumes, and the runs of every
 cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age.
 --json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}`;
 
-/** How many characters of names each line of the human report lists before "+N more". */
-const LIST_BUDGET = 400;
+/** How many files the human report names, one a line, before "… N more". */
+const LIST_LINES = 50;
 
 export function pruneCommand(): Command {
   return withRoot(new Command('prune'))
     .description('remove finished jobs (done, failed, rejected) and run directories older than DURATION; dry run unless --yes')
-    .requiredOption('--older-than <duration>', 'age such as 30d, 12h, 90m')
+    .requiredOption('--older-than <duration>', `age, with a unit: ${DURATION_FORMS}`, duration('--older-than', null))
     .option('--yes', 'really delete')
     .option('--json', 'print the plan as JSON')
     .addHelpText('after', HELP)
-    .action(async (opts: { olderThan: string; yes?: boolean; json?: boolean }, cmd: Command) => {
-      const ageMs = parseDuration(opts.olderThan);
-      if (ageMs === null) throw new CliError(`--older-than: "${opts.olderThan}" is not a duration like 30d, 12h, 90m`, EXIT.usage);
+    .action(async (opts: { olderThan: number; yes?: boolean; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const cutoffMs = Date.now() - ageMs;
+      const cutoffMs = Date.now() - opts.olderThan;
       // Live jobs are listed before finished ones: a job that ends in between is then seen in one of the
       // two listings (a run named by neither would go).
       const live = await readLive(layout);
@@ -57,17 +56,20 @@ function jsonReport(plan: PrunePlan, deleted: boolean) {
   };
 }
 
+/** The counts, then each file (relative to the root) one a line, at most LIST_LINES of them. */
 function humanReport(plan: PrunePlan, deleted: boolean): string {
   const { jobs, runs, cancelRequests, keptForResume } = plan;
   const verb = deleted ? 'removed' : 'would remove';
   const counts = `${jobs.length} job files, ${runs.length} run directories, ${cancelRequests.length} cancel requests`;
-  const lines = [`${verb} ${counts}${deleted ? '' : ' (--yes to delete)'}`];
-  const list = (label: string, names: string[]) => names.length && lines.push(`${label}: ${fitList(names, LIST_BUDGET)}`);
-  list('jobs', jobs.map((f) => `${f.state}/${shownName(f.name)}`));
-  list('runs', runs.map(shownName));
-  list('cancel requests', cancelRequests.map((c) => shownName(c.id)));
-  list('kept, resumed by a live job', keptForResume.map(shownName));
-  return `${lines.join('\n')}\n`;
+  const items = [
+    ...jobs.map((f) => `spool/${f.state}/${shownName(f.name)}`),
+    ...runs.map((r) => `runs/${shownName(r)}`),
+    ...cancelRequests.map((c) => `spool/active/${shownName(c.id)}.cancel`),
+    ...keptForResume.map((id) => `kept ${shownName(id)}: resumed by a live job`),
+  ];
+  const shown = items.slice(0, LIST_LINES);
+  if (items.length > shown.length) shown.push(`… ${items.length - shown.length} more (--json lists all)`);
+  return `${[`${verb} ${counts}${deleted ? '' : ' (--yes to delete)'}`, ...shown].join('\n')}\n`;
 }
 
 /** Deletes what the plan names, each only if it is still what was planned on; returns what went. */

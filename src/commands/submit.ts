@@ -1,12 +1,13 @@
 // `codex-spool submit`: write one job (--task) or a batch of jobs (--batch) into the inbox atomically and return at once.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
 import { parseBatch } from '../batch.js';
 import { formatBatchReport, submitBatch } from '../batch-submit.js';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { Sandbox } from '../job-schema.js';
+import { CliError, EXIT, duration, integer, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
+import { DURATION_FORMS } from '../duration.js';
+import { MAX_TIMEOUT_S, Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
 import { parseReviewOption } from '../review.js';
 import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
@@ -20,10 +21,10 @@ interface SubmitOptions {
   id?: string;
   model?: string;
   sandbox?: string;
-  timeout?: string;
+  timeout?: number;
   worktree?: boolean;
-  priority?: string;
-  maxAttempts?: string;
+  priority?: number;
+  maxAttempts?: number;
   json?: boolean;
 }
 
@@ -41,10 +42,10 @@ export function submitCommand(): Command {
     .option('--id <id>', 'job id (default: a new time-sorted id)')
     .option('-m, --model <model>', 'Codex model')
     .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
-    .option('--timeout <seconds>', 'wall-clock limit for the run')
+    .option('--timeout <seconds>', `wall-clock limit for the run: seconds, or ${DURATION_FORMS}`, duration('--timeout', 's', MAX_TIMEOUT_S * 1000))
     .option('--worktree', 'run in a git worktree and branch of its own, beside other jobs on the repo')
-    .option('--priority <n>', 'higher runs first (default 0)')
-    .option('--max-attempts <n>', 'runs allowed for transient failures and interruptions (default 3)')
+    .option('--priority <n>', 'higher runs first (an integer, default 0)', integer('--priority'))
+    .option('--max-attempts <n>', 'runs allowed for transient failures and interruptions (default 3)', positiveInt('--max-attempts'))
     .option('--json', 'print the result as JSON')
     .argument('[codex-args...]', 'extra arguments for `codex exec`, after --')
     .action(async (codexArgs: string[], opts: SubmitOptions, cmd: Command) => {
@@ -56,39 +57,35 @@ export function submitCommand(): Command {
       if (opts.task === undefined && opts.review === undefined) throw new CliError('one of --task, --review or --batch is required', EXIT.usage);
       const review = opts.review === undefined ? undefined : parseReviewOption(opts.review);
       if (review === null) throw new CliError('--review takes uncommitted, base:BRANCH or commit:SHA', EXIT.usage);
-      const repo = resolve(opts.repo);
-      if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
       await queueJob(
         layout,
         opts.id,
         {
-          repo,
+          repo: resolve(opts.repo),
           task: opts.task,
           review,
           resume: opts.resume,
           model: opts.model,
           sandbox: opts.sandbox,
           args: codexArgs.length ? codexArgs : undefined,
-          timeout_s: numberOf(opts.timeout),
+          timeout_s: opts.timeout === undefined ? undefined : opts.timeout / 1000,
           worktree: opts.worktree,
-          priority: numberOf(opts.priority),
-          max_attempts: numberOf(opts.maxAttempts),
+          priority: opts.priority,
+          max_attempts: opts.maxAttempts,
         },
         Boolean(opts.json),
       );
     });
 }
 
-/** A numeric option as given, for the job schema to judge ("abc" becomes NaN and is refused there). */
-const numberOf = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-
 /** --batch: every valid line submitted once; exit 2 if any line was invalid (the valid ones are still submitted). */
 async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean): Promise<void> {
   const input = await (file === '-' ? text(process.stdin) : readFile(file, 'utf8')).catch((err: Error) => {
     throw new CliError(`cannot read batch ${file === '-' ? 'from stdin' : file}: ${err.message}`, EXIT.usage);
   });
+  const policy = await loadPolicyOrFail(layout.root);
   await ensureSpool(layout);
-  const report = await submitBatch(layout, parseBatch(input));
+  const report = await submitBatch(layout, parseBatch(input), policy);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
   if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);
 }

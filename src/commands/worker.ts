@@ -1,8 +1,8 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
 import { tmpdir } from 'node:os';
 import { Command } from 'commander';
-import { CliError, EXIT, boundedInt, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
-import { loadPolicy } from '../job-policy.js';
+import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
+import { DURATION_FORMS } from '../duration.js';
 import { codexVersion } from '../codex-runner.js';
 import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
@@ -12,8 +12,9 @@ import { safeLine } from '../safe-text.js';
 
 // Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
 const WHY = ' (a timer holds at most 2^31-1 ms)';
-const ms = (name: string) => boundedInt(name, 1, MAX_TIMER_MS, WHY);
-const seconds = (name: string) => boundedInt(name, 1, Math.floor(MAX_TIMER_MS / 1000), WHY);
+// A bare number counts in the unit the option's name says; `10m`, `4h` and the like are read as written.
+const ms = (name: string) => duration(name, 'ms', MAX_TIMER_MS, WHY);
+const seconds = (name: string) => (value: string) => duration(name, 's', Math.floor(MAX_TIMER_MS / 1000) * 1000, WHY)(value) / 1000;
 
 interface WorkerCommandOptions {
   concurrency: number;
@@ -36,7 +37,7 @@ export function workerCommand(): Command {
     .description('watch spool/inbox and run each job with Codex until stopped (SIGTERM/SIGINT)')
     .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
     .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')
-    .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI)')
+    .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI): exit 1 if a job failed or was rejected')
     .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', ms('--poll'))
     .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', ms('--grace-ms'), 10_000)
     .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', ms('--settle-ms'), 50)
@@ -47,6 +48,7 @@ export function workerCommand(): Command {
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
     .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', ms('--rescan-ms'), 2_000)
+    .addHelpText('after', `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
       const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
@@ -74,9 +76,7 @@ export function workerCommand(): Command {
         defaultTimeoutMs: opts.defaultTimeout * 1000,
         stallMs: opts.stallTimeout * 1000,
         retryBaseMs: opts.retryDelayMs,
-        policy: await loadPolicy(layout.root).catch((err: Error) => {
-          throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
-        }),
+        policy: await loadPolicyOrFail(layout.root),
         onDone: opts.onDone ?? null,
         once: Boolean(opts.once),
         allowSharedSpool: Boolean(opts.allowSharedSpool),
@@ -101,8 +101,20 @@ export function workerCommand(): Command {
       // stopped worker ends them, so that nothing it started outlives it.
       if (opts.once) await onDoneSettled();
       else await stopped.then(stopOnDone);
-      if (opts.once && worker.troubles) {
-        throw new CliError(`${worker.troubles} job(s) could not be handled (see the log above); they are left for the next run`);
-      }
+      if (opts.once) endOnce(worker, log);
     });
+}
+
+/**
+ * How a --once run ends (cron reads its exit code): 1 if a job it ran failed or was rejected, or one could
+ * not be handled; deferred work not yet due is no failure, named on stderr for the next run to take.
+ */
+function endOnce(worker: Worker, log: (line: string) => void): void {
+  const later = worker.deferredNotDue();
+  if (later.count) log(`worker: ${later.count} deferred job(s) not due yet (the first at ${new Date(later.nextAt).toISOString()}): left for a later run`);
+  const problems = [
+    worker.unsuccessful ? `${worker.unsuccessful} job(s) failed or were rejected` : '',
+    worker.troubles ? `${worker.troubles} job(s) could not be handled (see the log above; left for the next run)` : '',
+  ].filter(Boolean);
+  if (problems.length) throw new CliError(problems.join('; '));
 }

@@ -2,7 +2,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseJob, validateJob } from '../../src/job-validation.js';
+import fc from 'fast-check';
+import { DEFAULT_POLICY } from '../../src/job-policy.js';
+import { decideJob, parseJob, validateJob, type JobFacts } from '../../src/job-validation.js';
 import type { Claim, JobFileContent } from '../../src/spool-moves.js';
 import { ensureSpool, jobIdOf, spoolLayout, type JobState, type SpoolLayout } from '../../src/spool-layout.js';
 
@@ -220,7 +222,7 @@ describe('validateJob against a real spool', () => {
   it('content over the size limit → policy, naming the rule, the size and the limit', async () => {
     const v = await validateJob(layout, claimOf('j.json', { kind: 'too_large', size: 300_000, limit: 262_144 }));
     expect(reasonOf(v)).toBe('policy');
-    if (v.kind === 'reject') expect(v.error.message).toBe('policy (size): job file of 300000 bytes is over policy.max_job_bytes 262144');
+    if (v.kind === 'reject') expect(v.error.message).toBe('job file of 300000 bytes is over policy.max_job_bytes 262144');
   });
 
   it('resume by UUID: the session, lower-cased', async () => {
@@ -298,5 +300,48 @@ describe('validateJob against a real spool', () => {
     await writeFile(layout.job('done', 'first'), '{"repo":');
     const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
     expect(reasonOf(v)).toBe('unknown_resume');
+  });
+});
+
+describe('decideJob (pure: the rules the claim and submit share)', () => {
+  const facts = (over: Partial<JobFacts> = {}): JobFacts => ({
+    inDone: false,
+    repo: { real: '/w/repo', owned: true },
+    spoolRoot: '/w/root',
+    argReachingRoot: null,
+    resumeJob: null,
+    ...over,
+  });
+  const decide = (job: object, f: JobFacts) => decideJob('j.json', 'j', { repo: '/w/repo', task: 't', ...job }, DEFAULT_POLICY, f);
+  const kindOf = (d: ReturnType<typeof decideJob>) => (d.kind === 'reject' ? d.error.reason : d.kind);
+
+  it('a resume of a job waits exactly when the target is queued or running and no cycle runs through it', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(null, 'inbox', 'deferred', 'active', 'done', 'failed'),
+        fc.boolean(),
+        fc.option(fc.constant(SESSION)),
+        (state, cycle, session) => {
+          const d = decide({ resume: 'target' }, facts({ resumeJob: { state: state as JobState | null, cycle: cycle ? ['j', 'target', 'j'] : null, session } }));
+          const queued = state === 'inbox' || state === 'deferred' || state === 'active';
+          expect(d.kind === 'wait').toBe(queued && !cycle);
+          if (state === null && !cycle) expect(kindOf(d)).toBe('unknown_resume');
+          if ((state === 'done' || state === 'failed') && !cycle) expect(d).toEqual(session ? { kind: 'ok', repo: '/w/repo', resumeSession: session } : expect.objectContaining({ kind: 'reject' }));
+        },
+      ),
+    );
+  });
+
+  it('the first rule broken decides: id used by a done job, then repo, then policy, then argument directories, then resume', () => {
+    const all = facts({ inDone: true, repo: null, argReachingRoot: '..' });
+    expect(kindOf(decide({ sandbox: 'danger-full-access', resume: 'x' }, all))).toBe('duplicate_id');
+    expect(kindOf(decide({ sandbox: 'danger-full-access', resume: 'x' }, { ...all, inDone: false }))).toBe('repo_missing');
+    const withRepo = { ...all, inDone: false, repo: { real: '/w/repo', owned: true } };
+    const policy = decide({ sandbox: 'danger-full-access', resume: 'x' }, withRepo);
+    expect(policy.kind === 'reject' && policy.error).toMatchObject({ reason: 'policy', message: expect.stringContaining('policy.sandboxes') });
+    const args = decide({ resume: 'x' }, withRepo);
+    expect(args.kind === 'reject' && args.error.message).toBe('argument path .. reaches the codex-spool root /w/root');
+    expect(kindOf(decide({ resume: 'x' }, { ...withRepo, argReachingRoot: null }))).toBe('unknown_resume');
+    expect(decide({}, facts())).toEqual({ kind: 'ok', repo: '/w/repo', resumeSession: null });
   });
 });
