@@ -12,13 +12,18 @@ import {
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
+import type { Worktree } from './git-worktree.js';
+import { resumedPlace } from './resume-place.js';
 import { findJob, type Claim } from './spool-moves.js';
 import { isJobFileName, isWithin, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
-  /** `repo` is the job's working tree by its real path: what the repo lock, the policy and `--cd` use. */
-  | { kind: 'ok'; job: QueuedJob; repo: string; resumeSession: string | null }
+  /**
+   * `repo` is the job's working tree by its real path: what the repo lock, the policy and `--cd` use;
+   * `worktree`, the worktree of the job it follows up, where it runs instead.
+   */
+  | { kind: 'ok'; job: QueuedJob; repo: string; resumeSession: string | null; worktree?: Worktree }
   /** The resume target is an earlier job still queued or running: try again after it ends. */
   | { kind: 'wait'; job: QueuedJob; on: string }
   | Rejection;
@@ -85,11 +90,31 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
       return rejection(name, 'policy', `policy (args): ${dir} reaches the codex-spool root ${spoolRoot}`);
     }
   }
+  const resolved = await resolveResume(layout, name, job, repo);
+  return resolved.kind === 'ok' ? inheritWorktree(layout, name, resolved) : resolved;
+}
+
+/** The session a valid job continues: the worker's own (a requeue, a retry), or the one `resume` names. */
+async function resolveResume(layout: SpoolLayout, name: string, job: QueuedJob, repo: string): Promise<Validation> {
   if (job.resume_session) return { kind: 'ok', job, repo, resumeSession: job.resume_session };
   if (job.resume === undefined) return { kind: 'ok', job, repo, resumeSession: null };
   if (SessionId.safeParse(job.resume).success) return { kind: 'ok', job, repo, resumeSession: job.resume.toLowerCase() };
-  if (job.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);
+  if (job.resume === jobIdOf(name)) return rejection(name, 'unknown_resume', `job "${jobIdOf(name)}" cannot resume itself`);
   return resolveResumeJob(layout, name, job, repo);
+}
+
+/**
+ * A follow-up of a job that ran in a worktree of the same repo runs in that worktree (where its session's
+ * work is), unless it asks for a worktree of its own; one given another repo (submit --force) runs there.
+ */
+async function inheritWorktree(layout: SpoolLayout, name: string, v: Validation & { kind: 'ok' }): Promise<Validation> {
+  if (v.job.worktree || v.job.resume === undefined) return v;
+  const place = await resumedPlace(layout, v.job.resume);
+  if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== v.repo) return v;
+  if (!(await stat(place.worktree.path).catch(() => null))?.isDirectory()) {
+    return rejection(name, 'repo_missing', `worktree ${place.worktree.path} of job "${place.job_id}" no longer exists`);
+  }
+  return { ...v, worktree: place.worktree };
 }
 
 /** `resume` names an earlier job: continue its session once that job has ended with one. */

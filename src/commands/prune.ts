@@ -145,7 +145,8 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
     const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && f.name.endsWith('.error.json'));
     const record = await readRecord(f);
     const result = record?.result as Record<string, unknown> | undefined;
-    const runIds = [str(record?.run_id), str(result?.run_id)].filter((r) => r !== null);
+    const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job
+    const runIds = [str(record?.run_id), str(result?.run_id), ...runs].filter((r) => r !== null);
     files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds });
   }
   return files;

@@ -31,6 +31,8 @@ function report(over: Partial<ResultReport> = {}): ResultReport {
     resume_command: resumeCommand(session, repo),
     run_files: runFiles('/home/someone/.local/share/codex-spool/runs', '20261125-101502-8c41d0aa'),
     rejected_files: null,
+    worktree: null,
+    runs: [],
     ...over,
   };
 }
