@@ -137,3 +137,65 @@ export async function runLines(layout: SpoolLayout, job: JobView): Promise<RunLi
   }
   return lines;
 }
+
+/** Tokens summed over some runs. */
+export interface LedgerRow {
+  key: string;
+  runs: number;
+  usage: Usage;
+}
+
+/** Tokens per job, per session and per UTC day. */
+export interface Ledger {
+  total: LedgerRow;
+  days: LedgerRow[];
+  sessions: LedgerRow[];
+  jobs: LedgerRow[];
+}
+
+/**
+ * Where the tokens went, from run summaries (pure). Each run counts its own share: its session's total
+ * minus that of the session's previous run with a usage (a session begun outside this spool counts its
+ * earlier turns in its first run here). Runs that reported no usage count nothing.
+ */
+export function usageLedger(summaries: readonly RunSummary[]): Ledger {
+  const byTime = [...summaries].sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : 0));
+  const lastTotal = new Map<string, Usage>();
+  const groups = { total: new Map<string, LedgerRow>(), days: new Map(), sessions: new Map(), jobs: new Map() };
+  const add = (group: Map<string, LedgerRow>, key: string, u: Usage) => {
+    const row = group.get(key) ?? { key, runs: 0, usage: { ...ZERO } };
+    row.runs += 1;
+    for (const k of Object.keys(ZERO) as (keyof Usage)[]) row.usage[k] += u[k];
+    group.set(key, row);
+  };
+  for (const s of byTime) {
+    if (!s.usage) continue;
+    const previous = s.session_id ? lastTotal.get(s.session_id) : undefined;
+    const own = (previous && usageDiff(s.usage, previous)) ?? s.usage;
+    if (s.session_id) lastTotal.set(s.session_id, s.usage);
+    add(groups.total, 'total', own);
+    add(groups.days, s.started_at.slice(0, 10), own);
+    add(groups.sessions, s.session_id ?? '-', own);
+    add(groups.jobs, s.job_id, own);
+  }
+  const rows = (g: Map<string, LedgerRow>) => [...g.values()].sort((a, b) => tokensOf(b.usage) - tokensOf(a.usage));
+  return {
+    total: groups.total.get('total') ?? { key: 'total', runs: 0, usage: { ...ZERO } },
+    days: [...groups.days.values()].sort((a, b) => (a.key < b.key ? 1 : -1)),
+    sessions: rows(groups.sessions),
+    jobs: rows(groups.jobs),
+  };
+}
+
+/** Input plus output tokens: what a row is ranked by. */
+export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
+
+/** Every run summary under runs/ that parses. */
+export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {
+  const all: RunSummary[] = [];
+  for (const name of await readdir(layout.runs).catch(() => [] as string[])) {
+    const s = await readSummary(runFiles(layout.runs, name).summary); // one at a time: runs/ may hold thousands
+    if (s) all.push(s);
+  }
+  return all;
+}

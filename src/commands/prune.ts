@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { requestedRun, withdrawCancelRequest } from '../cancel-request.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { fitList, shownName } from '../display.js';
+import { pruneWorktrees, type WorktreePrune } from '../git-worktree.js';
 import { MAX_JOB_BYTES } from '../job-schema.js';
 import { parseDuration, prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
 import { safeJson } from '../safe-text.js';
@@ -13,8 +14,11 @@ import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spoo
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes, and the runs of every job kept. Also removes
-cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age.
---json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}`;
+cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
+worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
+(then kept and named, see \`worktree list\`) and no --force.
+--json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id],
+"worktrees":[id],"kept_worktrees":[{id,why}]}`;
 
 /** How many characters of names each line of the human report lists before "+N more". */
 const LIST_BUDGET = 400;
@@ -24,9 +28,10 @@ export function pruneCommand(): Command {
     .description('remove finished jobs (done, failed, rejected) and run directories older than DURATION; dry run unless --yes')
     .requiredOption('--older-than <duration>', 'age such as 30d, 12h, 90m')
     .option('--yes', 'really delete')
+    .option('--force', 'also remove worktrees with uncommitted changes or unmerged commits')
     .option('--json', 'print the plan as JSON')
     .addHelpText('after', HELP)
-    .action(async (opts: { olderThan: string; yes?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { olderThan: string; yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
       const ageMs = parseDuration(opts.olderThan);
       if (ageMs === null) throw new CliError(`--older-than: "${opts.olderThan}" is not a duration like 30d, 12h, 90m`, EXIT.usage);
       const layout = layoutOf(cmd);
@@ -43,7 +48,13 @@ export function pruneCommand(): Command {
         // Looked at again just before deleting: a follow-up queued or a job claimed since the first look.
         plan = await remove(layout, prunePlan({ ...input, live: [...live, ...(await readLive(layout))] }), requests.texts);
       }
-      process.stdout.write(opts.json ? `${safeJson(jsonReport(plan, Boolean(opts.yes)))}\n` : humanReport(plan, Boolean(opts.yes)));
+      const ids = plan.jobs.flatMap((f) => (f.id !== null && f.state !== 'rejected' ? [f.id] : []));
+      const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
+      process.stdout.write(
+        opts.json
+          ? `${safeJson({ ...jsonReport(plan, Boolean(opts.yes)), worktrees: trees.removed, kept_worktrees: trees.kept })}\n`
+          : humanReport(plan, Boolean(opts.yes)) + worktreeReport(trees),
+      );
     });
 }
 
@@ -68,6 +79,13 @@ function humanReport(plan: PrunePlan, deleted: boolean): string {
   list('cancel requests', cancelRequests.map((c) => shownName(c.id)));
   list('kept, resumed by a live job', keptForResume.map(shownName));
   return `${lines.join('\n')}\n`;
+}
+
+function worktreeReport({ removed, kept }: WorktreePrune): string {
+  const lines = removed.length ? [`worktrees and branches: ${fitList(removed.map(shownName), LIST_BUDGET)}`] : [];
+  const why = kept.map((k) => `${shownName(k.id)} (${k.why})`);
+  if (kept.length) lines.push(`kept worktrees (--force to remove): ${fitList(why, LIST_BUDGET)}`);
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 /** Deletes what the plan names, each only if it is still what was planned on; returns what went. */

@@ -1,6 +1,5 @@
 // `codex-spool submit`: write one job (--task) or a batch of jobs (--batch) into the inbox atomically and return at once.
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
 import { parseBatch } from '../batch.js';
@@ -9,10 +8,13 @@ import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
 import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
+import { jobRepo, taskText } from '../task-input.js';
 
 interface SubmitOptions {
-  repo: string;
+  repo?: string;
   task?: string;
+  taskFile?: string;
+  force?: boolean;
   batch?: string;
   resume?: string;
   id?: string;
@@ -28,13 +30,15 @@ interface SubmitOptions {
 export function submitCommand(): Command {
   return withRoot(new Command('submit'))
     .description('queue a Codex task (--task) or a JSONL batch of jobs (--batch) and return at once')
-    .option('--task <text>', 'the prompt for Codex (this or --batch is required)')
+    .option('--task <text>', 'the prompt for Codex ("-": read it from stdin); this, --task-file or --batch is required')
+    .option('--task-file <file>', 'read the prompt from a file')
     .addOption(
       new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
-        .conflicts(['task', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
+        .conflicts(['task', 'taskFile', 'repo', 'resume', 'force', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
     )
-    .option('--repo <dir>', 'directory where Codex works', process.cwd())
-    .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
+    .option('--repo <dir>', 'directory where Codex works (default: the resumed job\'s, else the current directory)')
+    .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job (runs where that job ran)')
+    .option('--force', 'with --resume: allow a --repo other than the resumed job\'s')
     .option('--id <id>', 'job id (default: a new time-sorted id)')
     .option('-m, --model <model>', 'Codex model')
     .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
@@ -50,15 +54,14 @@ export function submitCommand(): Command {
         if (codexArgs.length) throw new CliError('--batch takes no codex arguments: give each line its own "args"', EXIT.usage);
         return submitBatchFile(layout, opts.batch, Boolean(opts.json));
       }
-      if (opts.task === undefined) throw new CliError('one of --task <text> or --batch <file> is required', EXIT.usage);
-      const repo = resolve(opts.repo);
-      if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
+      const task = await taskText(opts);
+      const repo = await jobRepo(layout, opts.resume, opts.repo, Boolean(opts.force));
       await queueJob(
         layout,
         opts.id,
         {
           repo,
-          task: opts.task,
+          task,
           resume: opts.resume,
           model: opts.model,
           sandbox: opts.sandbox,
