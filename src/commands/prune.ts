@@ -17,8 +17,8 @@ Keeps a finished job that a queued or running job resumes, and the runs of every
 cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
 worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
 (then kept and named, see \`worktree list\`) and no --force.
---json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id],
-"worktrees":[id],"kept_worktrees":[{id,why}]}`;
+--json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}, and
+when a removed job had a worktree, "worktrees":[id],"kept_worktrees":[{id,why}]`;
 
 /** How many characters of names each line of the human report lists before "+N more". */
 const LIST_BUDGET = 400;
@@ -52,7 +52,7 @@ export function pruneCommand(): Command {
       const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
       process.stdout.write(
         opts.json
-          ? `${safeJson({ ...jsonReport(plan, Boolean(opts.yes)), worktrees: trees.removed, kept_worktrees: trees.kept })}\n`
+          ? `${safeJson({ ...jsonReport(plan, Boolean(opts.yes)), ...worktreeJson(trees) })}\n`
           : humanReport(plan, Boolean(opts.yes)) + worktreeReport(trees),
       );
     });
@@ -80,6 +80,10 @@ function humanReport(plan: PrunePlan, deleted: boolean): string {
   list('kept, resumed by a live job', keptForResume.map(shownName));
   return `${lines.join('\n')}\n`;
 }
+
+/** The worktree keys of the JSON report, only when a removed job had a worktree. */
+const worktreeJson = ({ removed, kept }: WorktreePrune) =>
+  removed.length || kept.length ? { worktrees: removed, kept_worktrees: kept } : {};
 
 function worktreeReport({ removed, kept }: WorktreePrune): string {
   const lines = removed.length ? [`worktrees and branches: ${fitList(removed.map(shownName), LIST_BUDGET)}`] : [];
