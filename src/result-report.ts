@@ -59,7 +59,7 @@ export function formatResult(r: ResultReport): string {
   }
   const first = `${shownName(r.id)} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
   const middle = [safeLine(`session ${r.session_id ?? '-'}`), ...usageLines(r.usage), ...runsLines(r.runs)];
-  if (r.worktree) middle.push(safeLine(`worktree ${r.worktree.path} branch ${r.worktree.branch}`));
+  if (r.worktree) middle.push(safeLine(`worktree branch ${r.worktree.branch}`)); // its path: the continue line's cd
   const tail: string[] = [];
   if (r.resume_command) tail.push(safeLine(`continue: ${r.resume_command}`));
   if (r.run_files) tail.push(safeLine(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`));
@@ -99,7 +99,7 @@ function usageLines(u: UsageReport | null): string[] {
 }
 
 /** Runs listed at most (the latest): the report stays within RESULT_BYTES whatever the retries. */
-const MAX_RUN_LINES = 4;
+const MAX_RUN_LINES = 3;
 
 /** One line per run, only when the job had more than one: `run 1/2 failed 3s tokens 1200/40` (in/out). */
 function runsLines(runs: RunLine[]): string[] {

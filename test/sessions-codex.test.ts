@@ -76,7 +76,7 @@ describe('follow-ups run where their session ran', () => {
     expect(await exists(join(repo, 'note.txt'))).toBe(false);
     // result names the worktree, and its continue line works there as printed.
     const result = await cli(t, ['result', 'wt2']);
-    expect(result.stdout).toContain(`worktree ${wt.path} branch ${wt.branch}`);
+    expect(result.stdout).toContain(`worktree branch ${wt.branch}`);
     expect(result.stdout).toContain(`continue: cd ${wt.path} && codex exec resume ${first.record.result.session_id}`);
     await worker.stop();
   });
