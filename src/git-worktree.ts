@@ -19,11 +19,8 @@ export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
 export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
   if (await stat(wt.path).then((s) => s.isDirectory(), () => false)) return wt;
-  const result = await execa('git', ['-C', repo, 'worktree', 'add', '-b', wt.branch, wt.path, 'HEAD'], {
-    stdin: 'ignore',
-    reject: false,
-  });
-  if (result.exitCode !== 0) throw new Error(`git worktree add failed: ${String(result.stderr).trim()}`);
+  const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
+  if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
   return wt;
 }
 

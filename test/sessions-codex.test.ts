@@ -3,13 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
-import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
+import { inputTexts, startMockResponses, type MockServer } from './helpers/mock-responses.js';
 import {
   cli,
-  cliPath,
   killStarted,
   makeTempRoot,
   readJson,
@@ -28,15 +26,6 @@ let other: string;
 const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-C', cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]).toString().trim();
 const exists = (p: string) => stat(p).then(() => true, () => false);
-/** The user-visible texts of a Responses request's input. */
-const inputTexts = (body: any): string =>
-  JSON.stringify((body.input as any[]).filter((i) => i.type === 'message' || i.type === 'function_call'));
-/** The CLI run from another directory (`cwd`), as a user in another checkout would. */
-async function cliIn(cwd: string, args: string[], input?: string) {
-  const r = await execa('node', [cliPath, ...args], { cwd, env: t.env, reject: false, ...(input === undefined ? { stdin: 'ignore' } : { input }) });
-  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
-}
-
 beforeAll(async () => {
   mock = await startMockResponses();
   t = await makeTempRoot();
@@ -63,7 +52,7 @@ describe('follow-ups run where their session ran', () => {
 
     mock.script([{ kind: 'shell', cmd: "printf 'world\\n' >> note.txt" }, { kind: 'message', text: 'appended' }]);
     const before = mock.requests.length;
-    const r = await cliIn(other, ['resume', 'wt1', '--task', 'Now append world', '--id', 'wt2']);
+    const r = await cli(t, ['resume', 'wt1', '--task', 'Now append world', '--id', 'wt2'], { cwd: other });
     expect(r.code, r.stderr).toBe(0);
     const second = await waitForFinished(t, 'wt2');
     expect(second.record.result.error).toBeNull();
@@ -87,13 +76,13 @@ describe('follow-ups run where their session ran', () => {
     await cli(t, ['submit', '--repo', repo, '--task', 'Base task', '--id', 'p1']);
     const base = await waitForFinished(t, 'p1');
 
-    const refused = await cliIn(other, ['submit', '--resume', 'p1', '--repo', other, '--task', 'x', '--id', 'p-bad']);
+    const refused = await cli(t, ['submit', '--resume', 'p1', '--repo', other, '--task', 'x', '--id', 'p-bad'], { cwd: other });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`job p1 ran in ${repo}`);
 
     mock.script([{ kind: 'message', text: 'continued' }]);
     const before = mock.requests.length;
-    const r = await cliIn(other, ['submit', '--resume', 'p1', '--task', 'Follow up', '--id', 'p2']);
+    const r = await cli(t, ['submit', '--resume', 'p1', '--task', 'Follow up', '--id', 'p2'], { cwd: other });
     expect(r.code, r.stderr).toBe(0);
     const follow = await waitForFinished(t, 'p2');
     expect(follow.record.repo).toBe(repo);
@@ -110,7 +99,7 @@ describe('follow-ups run where their session ran', () => {
     const session = base.result.session_id as string;
     mock.script([{ kind: 'message', text: 'by uuid' }]);
     const before = mock.requests.length;
-    const r = await cliIn(other, ['resume', session, '--task', '-', '--id', 'u1'], 'Task from stdin');
+    const r = await cli(t, ['resume', session, '--task', '-', '--id', 'u1'], { cwd: other, input: 'Task from stdin' });
     expect(r.code, r.stderr).toBe(0);
     const follow = await waitForFinished(t, 'u1');
     expect(follow.record.result.error).toBeNull();
