@@ -1,7 +1,7 @@
 // Worktree jobs: each gets its own git worktree and branch, owned by the queue and kept for review,
 // so it can run beside other jobs on the same repo without sharing a working tree.
 import { readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { SpoolLayout } from './spool-layout.js';
 
@@ -13,6 +13,12 @@ export interface Worktree {
 /** Where job `id`'s worktree lives and what its branch is called (pure). */
 export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
   return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
+}
+
+/** The job worktree a run's working directory is, or undefined: what a recovered run's result names (pure). */
+export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefined {
+  const wt = worktreeOf(layout, basename(dir));
+  return wt.path === dir ? wt : undefined;
 }
 
 /** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */

@@ -1,7 +1,7 @@
 // Follow-ups continue the right session in the right tree, retries keep a job's history, worktrees are
 // cleaned up: against the REAL Codex CLI and the mock Responses server on 127.0.0.1.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
@@ -70,7 +70,7 @@ describe('follow-ups run where their session ran', () => {
     await worker.stop();
   });
 
-  it('submit --resume JOB from another directory continues in JOB\'s repo; another --repo is refused unless --force', async () => {
+  it('submit --resume JOB --task-file F from another directory continues in JOB\'s repo; another --repo is refused unless --force', async () => {
     const worker = startWorker(t, [], codexBin());
     mock.script([{ kind: 'message', text: 'base done' }]);
     await cli(t, ['submit', '--repo', repo, '--task', 'Base task', '--id', 'p1']);
@@ -82,14 +82,23 @@ describe('follow-ups run where their session ran', () => {
 
     mock.script([{ kind: 'message', text: 'continued' }]);
     const before = mock.requests.length;
-    const r = await cli(t, ['submit', '--resume', 'p1', '--task', 'Follow up', '--id', 'p2'], { cwd: other });
+    await writeFile(join(other, 'prompt.md'), 'Follow up');
+    const r = await cli(t, ['submit', '--resume', 'p1', '--task-file', 'prompt.md', '--id', 'p2'], { cwd: other });
     expect(r.code, r.stderr).toBe(0);
     const follow = await waitForFinished(t, 'p2');
-    expect(follow.record.repo).toBe(repo);
+    expect(follow.record).toMatchObject({ repo, task: 'Follow up' });
     expect(follow.record.result.session_id).toBe(base.record.result.session_id);
     expect(inputTexts(mock.requests[before]!.body)).toContain('Base task');
     const summary = await readJson(follow.record.result.summary);
     expect(await readJson(summary.files.meta)).toMatchObject({ repo });
+
+    // --force: the session goes on in the repo given.
+    mock.script([{ kind: 'message', text: 'elsewhere' }]);
+    const forced = await cli(t, ['submit', '--resume', 'p1', '--repo', other, '--force', '--task', 'Elsewhere', '--id', 'p3']);
+    expect(forced.code, forced.stderr).toBe(0);
+    const moved = await waitForFinished(t, 'p3');
+    expect(moved.record.result.session_id).toBe(base.record.result.session_id);
+    expect(await readJson((await readJson(moved.record.result.summary)).files.meta)).toMatchObject({ repo: other });
     await worker.stop();
   });
 

@@ -23,7 +23,7 @@ export function usageCommand(): Command {
       const lines = [`total ${tokens(ledger.total.usage)} in ${ledger.total.runs} runs`];
       for (const [title, rows] of [['day', ledger.days], ['session', ledger.sessions], ['job', ledger.jobs]] as const) {
         if (!rows.length) continue;
-        const shown = rows.slice(0, opts.top).map((r: LedgerRow) => [shownName(r.key), `${r.runs} runs`, tokens(r.usage)]);
+        const shown = rows.slice(0, opts.top).map((r: LedgerRow) => [shownName(r.key), String(r.runs), tokens(r.usage)]);
         lines.push(...columns([[title.toUpperCase(), 'RUNS', 'TOKENS'], ...shown]));
         if (rows.length > opts.top) lines.push(`+${rows.length - opts.top} more`);
       }

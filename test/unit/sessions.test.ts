@@ -1,11 +1,12 @@
 // Pure parts of sessions and history: the token ledger, what a retry queues, what a run is told, when a worktree is kept.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keepReason, type WorktreeState } from '../../src/git-worktree.js';
+import { keepReason, worktreeAt, worktreeOf, type WorktreeState } from '../../src/git-worktree.js';
 import { retryJobOf } from '../../src/job-control.js';
 import type { RunSummary, Usage } from '../../src/job-schema.js';
 import { CONTINUE_PREFIX, runPrompt } from '../../src/run-job.js';
 import { runFiles } from '../../src/run-files.js';
+import { spoolLayout } from '../../src/spool-layout.js';
 import { usageLedger, type LedgerRow } from '../../src/usage-chain.js';
 
 const session = (n: number) => `01a2122a-e8ea-7501-90e5-${String(n).padStart(12, '0')}`;
@@ -95,5 +96,14 @@ describe('keepReason', () => {
     expect(keepReason({ ...wt, dirty: true, unmerged: 2 })).toBe('uncommitted changes');
     expect(keepReason({ ...wt, unmerged: 1 })).toBe('1 unmerged commit');
     expect(keepReason({ ...wt, unmerged: 3 })).toBe('3 unmerged commits');
+  });
+});
+
+describe('worktreeAt', () => {
+  it('names the job worktree a run worked in (what recovery files in its result), nothing for other directories', () => {
+    const layout = spoolLayout('/srv/spool-root');
+    expect(worktreeAt(layout, worktreeOf(layout, 'wt1').path)).toEqual({ path: '/srv/spool-root/spool/worktrees/wt1', branch: 'codex-spool/wt1' });
+    expect(worktreeAt(layout, '/home/me/repo')).toBeUndefined();
+    expect(worktreeAt(layout, '/srv/spool-root/spool/worktrees/wt1/sub')).toBeUndefined();
   });
 });
