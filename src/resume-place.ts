@@ -1,7 +1,7 @@
 // Where a follow-up runs: the place (repo, and worktree when it had one) of the finished job whose
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
 import { readdir, stat } from 'node:fs/promises';
-import { lookupJob, type JobView } from './job-lookup.js';
+import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
 import { SessionId } from './job-schema.js';
 import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
@@ -37,6 +37,17 @@ export async function resumedJob(layout: SpoolLayout, resume: string): Promise<J
     }
   }
   return best;
+}
+
+/** The active job whose current run is in session `session` (a follow-up submitted while it runs), or null. */
+export async function activeJobOfSession(layout: SpoolLayout, session: string): Promise<JobView | null> {
+  for (const name of await readdir(layout.dir('active')).catch(() => [] as string[])) {
+    if (!isJobFileName(name)) continue;
+    const job = await lookupJob(layout, jobIdOf(name), ['active']);
+    const meta = job && (await runMetaOf(layout, job));
+    if ((meta?.session_id ?? meta?.resumed_from)?.toLowerCase() === session.toLowerCase()) return job;
+  }
+  return null;
 }
 
 /** The place of the job `resume` names (see resumedJob), or null. */

@@ -6,7 +6,7 @@ import { text } from 'node:stream/consumers';
 import { CliError, EXIT } from './cli-kit.js';
 import { lookupJob } from './job-lookup.js';
 import { SessionId } from './job-schema.js';
-import { resumedJob } from './resume-place.js';
+import { activeJobOfSession, resumedJob } from './resume-place.js';
 import type { SpoolLayout } from './spool-layout.js';
 
 /** The prompt: `--task TEXT`, `--task -` (stdin) or `--task-file FILE`; exactly one of them. */
@@ -37,10 +37,10 @@ export async function jobRepo(layout: SpoolLayout, resume: string | undefined, g
   return repo;
 }
 
-/** The job `resume` names (finished, or by id still queued or running) and its repo; null if none. */
+/** The job `resume` names (finished, or still queued or running) and its repo; null if none. */
 async function resumedRepo(layout: SpoolLayout, resume: string): Promise<{ id: string; repo: string } | null> {
   const job = SessionId.safeParse(resume).success
-    ? await resumedJob(layout, resume)
+    ? ((await resumedJob(layout, resume)) ?? (await activeJobOfSession(layout, resume)))
     : await lookupJob(layout, resume, ['done', 'failed', 'inbox', 'deferred', 'active']);
   const repo = job?.record?.repo;
   return job && typeof repo === 'string' ? { id: job.id, repo } : null;

@@ -127,6 +127,11 @@ describe('retries keep the job and its session', () => {
     const meta = await runningMeta(t, 'c1');
     const events = join(t.root, 'runs', meta.run_id, 'events.jsonl');
     await waitFor('the command started', async () => (await readFile(events, 'utf8')).includes('sleep 60'));
+    // A follow-up by session id while the job runs: it is placed in the job's repo (then cancelled, unrun).
+    const early = await cli(t, ['resume', meta.session_id, '--task', 'x', '--id', 'c1-next', '--json'], { cwd: other });
+    expect(early.code, early.stderr).toBe(0);
+    expect((await cli(t, ['cancel', 'c1-next'])).code).toBe(0);
+    expect((await readJson(join(t.root, 'spool', 'failed', 'c1-next.json'))).repo).toBe(repo);
     expect((await cli(t, ['cancel', 'c1'])).code).toBe(0);
     const cancelled = await waitForFinished(t, 'c1');
     expect(cancelled.record.result.status).toBe('cancelled');
@@ -145,7 +150,7 @@ describe('retries keep the job and its session', () => {
     expect(inputTexts(request.body)).toContain('This is a retry: your previous run of this task was cancelled');
     expect(inputTexts(request.body)).toContain('sleep 60'); // the cancelled run's conversation
     expect(retried.record.runs).toHaveLength(2);
-    expect((await readdir(join(t.root, 'spool', 'failed'))).filter((n) => n.includes('c1'))).toEqual([]);
+    expect((await readdir(join(t.root, 'spool', 'failed'))).filter((n) => n === 'c1.json' || n.startsWith('.c1.json'))).toEqual([]); // no hidden copy
     const result = await cli(t, ['result', 'c1']);
     expect(result.stdout).toMatch(/^run 1\/2 cancelled /m);
     expect(result.stdout).toMatch(/^run 2\/2 succeeded /m);
