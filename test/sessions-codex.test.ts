@@ -102,9 +102,9 @@ describe('follow-ups run where their session ran', () => {
     await worker.stop();
   });
 
-  it('resume <session uuid> (task from stdin) continues that session in the repo of the job it belongs to', async () => {
+  it('resume <session uuid> (task from stdin) continues that session where its jobs ran: repo and worktree', async () => {
     const worker = startWorker(t, [], codexBin());
-    const base = await readJson(join(t.root, 'spool', 'done', 'p1.json'));
+    const base = await readJson(join(t.root, 'spool', 'done', 'wt2.json')); // wt1's session, in wt1's worktree
     const session = base.result.session_id as string;
     mock.script([{ kind: 'message', text: 'by uuid' }]);
     const before = mock.requests.length;
@@ -113,7 +113,8 @@ describe('follow-ups run where their session ran', () => {
     const follow = await waitForFinished(t, 'u1');
     expect(follow.record.result.error).toBeNull();
     expect(follow.record).toMatchObject({ repo, resume: session, task: 'Task from stdin' });
-    expect(follow.record.result.session_id).toBe(session);
+    expect(follow.record.result).toMatchObject({ session_id: session, worktree: base.result.worktree });
+    expect(await readJson((await readJson(follow.record.result.summary)).files.meta)).toMatchObject({ repo: base.result.worktree.path });
     expect(mock.requests[before]!.threadId).toBe(session);
     await worker.stop();
   });
