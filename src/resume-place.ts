@@ -1,6 +1,7 @@
 // Where a follow-up runs: the place (repo, and worktree when it had one) of the finished job whose
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
 import { readdir, stat } from 'node:fs/promises';
+import type { Worktree } from './git-worktree.js';
 import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
 import { SessionId } from './job-schema.js';
 import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
@@ -9,11 +10,11 @@ import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 export interface Place {
   job_id: string;
   repo: string;
-  worktree: { path: string; branch: string } | null;
+  worktree: Worktree | null;
 }
 
 /** The place of a finished job as found, or null (no repo or result recorded). */
-export function placeOf(job: JobView): Place | null {
+function placeOf(job: JobView): Place | null {
   const repo = job.record?.repo;
   if (typeof repo !== 'string' || !job.result) return null;
   return { job_id: job.id, repo, worktree: job.result.worktree ?? null };
@@ -21,7 +22,7 @@ export function placeOf(job: JobView): Place | null {
 
 /**
  * The finished job (done/ or failed/) that `resume` names: the job of that id, or for a session id the
- * job filed last with that session (every follow-up of a session shares its place); null if none.
+ * job filed last with that session (where the session last ran); null if none.
  */
 export async function resumedJob(layout: SpoolLayout, resume: string): Promise<JobView | null> {
   if (!SessionId.safeParse(resume).success) return lookupJob(layout, resume, ['done', 'failed']);
