@@ -22,6 +22,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'uninstall-service': async () => (await import('./commands/install-service.js')).uninstallServiceCommand(),
   claude: async () => (await import('./commands/claude.js')).claudeCommand(),
   prune: async () => (await import('./commands/prune.js')).pruneCommand(),
+  worktree: async () => (await import('./commands/worktree.js')).worktreeCommand(),
+  usage: async () => (await import('./commands/usage.js')).usageCommand(),
 };
 
 function packageVersion(): string {

@@ -6,7 +6,7 @@ export const MAX_ATTEMPTS = 3;
 
 /** The job queued again after `attempts` runs: it continues `session` when it has one, else starts over. */
 export function queuedAgain(job: QueuedJob, attempts: number, session: string | null, notBefore?: Date): QueuedJob {
-  const { not_before: _old, ...rest } = job;
+  const { not_before: _old, retry_of: _retry, ...rest } = job; // a retry's note is for its first run only
   return {
     ...rest,
     attempts,

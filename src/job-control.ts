@@ -1,8 +1,9 @@
 // Transitions a user asks for by hand: cancel a queued job, retry a failed one.
-import { join } from 'node:path';
-import { createFileAtomic, renameDurable } from './atomic-file.js';
+import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createFileAtomic, syncDir } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
-import { JobSpec, QueuedJob } from './job-schema.js';
+import { JobResult, JobSpec, QueuedJob } from './job-schema.js';
 import { recordWithoutRun } from './finished-record.js';
 import { parseJob } from './job-validation.js';
 import { claimJob, finishJob } from './spool-moves.js';
@@ -26,16 +27,26 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
   return true;
 }
 
-/** The job a retry queues: the failed job as submitted, queued now as a new round of attempts. Pure. */
+/**
+ * The job a retry queues: the failed job as submitted, queued now as a new round of attempts. It continues
+ * the session its last run had (told it is a retry), else starts afresh. Its runs so far stay listed. Pure.
+ */
 export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJob {
-  const { result: _result, run_id: _runId, not_before: _notBefore, resume_session: _session, ...rest } = record;
-  return QueuedJob.parse({ ...rest, queued_at: now.getTime(), attempts: 0 });
+  const { result, run_id: _runId, not_before: _notBefore, resume_session: _session, retry_of: _retry, ...rest } = record;
+  const ended = JobResult.safeParse(result);
+  const session = ended.success ? ended.data.session_id : null;
+  return QueuedJob.parse({
+    ...rest,
+    queued_at: now.getTime(),
+    attempts: 0,
+    ...(session && ended.success ? { resume_session: session, retry_of: ended.data.status } : {}),
+  });
 }
 
 /**
  * retry: failed/<id>.json → deferred/<id>.json (queued by the worker's rules, due at once). Under the
- * job's lock, so that no worker runs it before the failed record is moved aside (a dotfile in failed/,
- * kept, never deleted) and `wait` and `status` see only the new run.
+ * job's lock, so that no worker runs it before the failed record is gone and `wait` and `status` see only
+ * the new run. The record's runs stay in runs/ and in the job's `runs`: nothing else of it is lost.
  */
 export async function retryJob(layout: SpoolLayout, id: string, record: Record<string, unknown>): Promise<QueuedJob> {
   const job = retryJobOf(record, new Date());
@@ -43,7 +54,8 @@ export async function retryJob(layout: SpoolLayout, id: string, record: Record<s
   if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
   try {
     await createFileAtomic(layout.job('deferred', id), `${JSON.stringify(job)}\n`);
-    await renameDurable(layout.job('failed', id), join(layout.dir('failed'), `.${id}.json.${Date.now()}.retried`));
+    await unlink(layout.job('failed', id));
+    await syncDir(dirname(layout.job('failed', id)));
   } finally {
     await release();
   }

@@ -86,6 +86,10 @@ export const JobSpec = z.strictObject({
 }).meta(TASK_OR_REVIEW);
 export type JobSpec = z.infer<typeof JobSpec>;
 
+/** How a run ended. */
+export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
 /**
  * What only the worker knows and writes about a job. A job file in the inbox cannot carry these (JobSpec
  * is strict): the inbox holds what was submitted, and everything the worker puts back in a queue goes to
@@ -96,6 +100,8 @@ const WorkerFacts = {
   attempts: z.number().int().nonnegative().describe('Runs already attempted (interrupted or transient failures)'),
   not_before: z.string().datetime().optional().describe('When it may run again (usage limit reset, backoff)'),
   resume_session: SessionId.optional().describe('The session an interrupted or retried run continues'),
+  runs: z.array(z.string()).optional().describe("The job's runs so far, oldest first (runs/<run-id>/)"),
+  retry_of: RunStatus.optional().describe('`retry`: how the run it continues ended (its next prompt says so)'),
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
@@ -109,9 +115,6 @@ export type ActiveJob = z.infer<typeof ActiveJob>;
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
 export const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
 
-/** How a run ended. */
-export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled']);
-export type RunStatus = z.infer<typeof RunStatus>;
 
 /** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */
 export const Usage = z.object({
@@ -141,6 +144,8 @@ export const FinishedJob = JobSpec.safeExtend({
   queued_at: WorkerFacts.queued_at.optional(),
   attempts: WorkerFacts.attempts.optional(),
   resume_session: WorkerFacts.resume_session,
+  runs: WorkerFacts.runs,
+  retry_of: WorkerFacts.retry_of,
   result: JobResult,
 }).meta(TASK_OR_REVIEW);
 export type FinishedJob = z.infer<typeof FinishedJob>;

@@ -12,13 +12,15 @@ import {
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
+import type { Worktree } from './git-worktree.js';
+import { resumedPlace } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
   /** `repo` is the job's working tree by its real path: what the repo lock, the policy and `--cd` use. */
-  | { kind: 'ok'; job: QueuedJob; repo: string; resumeSession: string | null }
+  | { kind: 'ok'; job: QueuedJob; repo: string; resumeSession: string | null; worktree?: Worktree }
   /** The resume target is an earlier job still queued or running: try again after it ends. */
   | { kind: 'wait'; job: QueuedJob; on: string }
   | Rejection;
@@ -70,7 +72,22 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   if (parsed.kind === 'reject') return parsed;
   const job: QueuedJob = claim.from === 'inbox' ? { ...parsed.spec, queued_at: claim.queuedAt, attempts: 0 } : (parsed.spec as QueuedJob);
   const decision = await checkJob(layout, jobIdOf(name), job, policy);
-  return decision.kind === 'reject' ? decision : { ...decision, job };
+  if (decision.kind === 'reject') return decision;
+  return decision.kind === 'ok' ? inheritWorktree(layout, name, { ...decision, job }) : { ...decision, job };
+}
+
+/**
+ * A follow-up of a job that ran in a worktree of the same repo runs in that worktree (where its session's
+ * work is), unless it asks for a worktree of its own; one given another repo (submit --force) runs there.
+ */
+async function inheritWorktree(layout: SpoolLayout, name: string, v: Validation & { kind: 'ok' }): Promise<Validation> {
+  if (v.job.worktree || v.job.resume === undefined) return v;
+  const place = await resumedPlace(layout, v.job.resume);
+  if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== v.repo) return v;
+  if (!(await stat(place.worktree.path).catch(() => null))?.isDirectory()) {
+    return rejection(name, 'repo_missing', `worktree ${place.worktree.path} of job "${place.job_id}" no longer exists`);
+  }
+  return { ...v, worktree: place.worktree };
 }
 
 /** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */

@@ -6,6 +6,7 @@ import { emptyDigest, foldEventLine } from './codex-events.js';
 import { ActiveJob, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
 import { buildSummary } from './run-summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
+import { worktreeAt } from './git-worktree.js';
 import { isLocked } from './claim-lock.js';
 import { stopOrphanGroup, type CodexRunOutcome } from './codex-runner.js';
 import { MAX_ATTEMPTS, queuedAgain } from './failure-kind.js';
@@ -83,7 +84,8 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   if (summary && isEnded(summary)) {
     await writeJsonAtomic(files.summary, summary).catch(() => undefined);
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
-    await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary));
+    // Where it ran (its own or its parent's worktree) is named in its result, as when its worker files it.
+    await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktreeAt(ctx.layout, summary.repo)));
     return `its run had ended (${summary.status}): filed in ${state}/`;
   }
   if (meta) await markInterrupted(files, meta);

@@ -9,7 +9,7 @@ import type { RunFiles } from './job-schema.js';
 import { runFiles } from './run-files.js';
 import { safeLine, safeText } from './safe-text.js';
 import type { SpoolLayout } from './spool-layout.js';
-import { usageReport, type UsageReport } from './usage-chain.js';
+import { runLines, usageReport, type RunLine, type UsageReport } from './usage-chain.js';
 
 /** A job's facts plus, once it has run, what its run's summary adds. */
 export interface ResultReport extends JobFacts {
@@ -22,6 +22,10 @@ export interface ResultReport extends JobFacts {
   run_files: RunFiles | null;
   /** Rejected: the job file as submitted and the error file beside it. */
   rejected_files: { job: string; error: string } | null;
+  /** The worktree the job ran in (its own, or the one of the job it follows up). */
+  worktree: { path: string; branch: string } | null;
+  /** Every run of the job, oldest first (retries, recoveries, transient failures). */
+  runs: RunLine[];
 }
 
 /** Largest human report, final message aside. */
@@ -32,11 +36,15 @@ export async function resultReport(layout: SpoolLayout, job: JobView): Promise<R
   const facts = await factsOf(layout, job);
   const summary = job.state === 'done' || job.state === 'failed' ? await runSummaryOf(layout, job) : null;
   const runId = facts.run_id ?? job.runId;
+  const worktree = job.result?.worktree ?? null;
+  const workdir = worktree?.path ?? facts.repo;
   return {
     ...facts,
     usage: summary ? await usageReport(layout, job, summary) : null,
     files_changed: summary ? summary.files_changed : null,
-    resume_command: facts.session_id && (job.state === 'done' || job.state === 'failed') ? resumeCommand(facts.session_id, facts.repo) : null,
+    resume_command: facts.session_id && (job.state === 'done' || job.state === 'failed') ? resumeCommand(facts.session_id, workdir) : null,
+    worktree,
+    runs: await runLines(layout, job),
     run_files: summary?.files ?? (runId ? runFiles(layout.runs, runId) : null),
     rejected_files: job.state === 'rejected' ? { job: job.path, error: rejectionPath(layout, job.id) } : null,
   };
@@ -50,7 +58,8 @@ export function formatResult(r: ResultReport): string {
     return `${oneLine(`${r.id} rejected (${r.reason ?? '?'}): ${r.error ?? ''}`, 400)}${files}\n`;
   }
   const first = `${shownName(r.id)} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
-  const middle = [safeLine(`session ${r.session_id ?? '-'}`), ...usageLines(r.usage)];
+  const middle = [safeLine(`session ${r.session_id ?? '-'}`), ...usageLines(r.usage), ...runsLines(r.runs)];
+  if (r.worktree) middle.push(safeLine(`worktree branch ${r.worktree.branch}`)); // its path: the continue line's cd
   const tail: string[] = [];
   if (r.resume_command) tail.push(safeLine(`continue: ${r.resume_command}`));
   if (r.run_files) tail.push(safeLine(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`));
@@ -87,6 +96,18 @@ function usageLines(u: UsageReport | null): string[] {
   if (u.basis === 'new_session') return [`tokens (new session): ${formatUsage(u.session)}`];
   const run = u.run ? formatUsage(u.run) : 'unknown (no earlier run of this session found)';
   return [`tokens this run: ${run}`, `tokens session total: ${formatUsage(u.session)}`];
+}
+
+/** Runs listed at most (the latest): the report stays within RESULT_BYTES whatever the retries. */
+const MAX_RUN_LINES = 3;
+
+/** One line per run, only when the job had more than one: `run 1/2 failed 3s tokens 1200/40` (in/out). */
+function runsLines(runs: RunLine[]): string[] {
+  if (runs.length < 2) return [];
+  return runs.map((run, i) => {
+    const tokens = run.tokens ? `tokens ${run.tokens.input_tokens}/${run.tokens.output_tokens}` : 'tokens -';
+    return `run ${i + 1}/${runs.length} ${run.status} ${formatDuration(run.elapsed_seconds)} ${tokens}`;
+  }).slice(-MAX_RUN_LINES);
 }
 
 function runFileNames(files: RunFiles): string {

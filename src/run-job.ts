@@ -5,7 +5,7 @@ import { jobPrompt } from './review.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
-import { ActiveJob, type QueuedJob, type RunMeta, type RunSummary } from './job-schema.js';
+import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
@@ -53,6 +53,18 @@ export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred
 /** The prompt of a run that continues its job's interrupted or failed session. */
 export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
+/** The prompt of a run that continues its job's session after a `retry`. */
+export function retryPrefix(previous: RunStatus): string {
+  const how = { succeeded: 'ended', failed: 'failed', timed_out: 'timed out', cancelled: 'was cancelled' }[previous];
+  return `This is a retry: your previous run of this task ${how}. Continue the task where you left off. The task was:\n\n`;
+}
+
+/** What Codex is told: the task as submitted, after why its session goes on when it continues one (pure). */
+export function runPrompt(job: QueuedJob): string {
+  if (!job.resume_session || job.task === undefined) return jobPrompt(job);
+  return (job.retry_of ? retryPrefix(job.retry_of) : CONTINUE_PREFIX) + job.task;
+}
+
 /** How long a job whose working tree (or resume target) turned out busy waits before it is looked at again. */
 const REPO_BUSY_PAUSE_MS = 1_000;
 
@@ -76,7 +88,8 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
     await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
-  const repo = v.job.worktree ? null : v.repo;
+  // A follow-up in an earlier job's worktree works in that tree: one Codex at a time there too.
+  const repo = v.job.worktree ? null : (v.worktree?.path ?? v.repo);
   hooks.onRepo(repo);
   // One Codex per working tree (by real path: `/r`, `/r/.` and a link to it are one tree) and per session,
   // across all workers. The locks say who may start; a live Codex says who still runs: a worker paused past
@@ -88,7 +101,7 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
     return 'requeued';
   }
   try {
-    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession);
+    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null);
   } finally {
     await held();
   }
@@ -118,23 +131,26 @@ async function runValidJob(
   job: QueuedJob,
   repo: string,
   resumeSession: string | null,
+  inherited: Worktree | null,
 ): Promise<JobOutcome> {
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
+  const asQueued = job;
   try {
     await createRunDir(files);
+    job = { ...job, runs: [...(job.runs ?? []), runId] }; // every run of the job stays readable
     await recordRun(claim, job, runId);
   } catch (err) {
-    return setBack(ctx, claim, job, err); // runs/ or active/ not writable: nothing ran yet
+    return setBack(ctx, claim, asQueued, err); // runs/ or active/ not writable: nothing ran yet
   }
   hooks.onRun(runId);
-  let worktree: Worktree | null = null;
+  let worktree = inherited;
   try {
     if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id);
   } catch (err) {
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const task = job.resume_session && job.task !== undefined ? CONTINUE_PREFIX + job.task : jobPrompt(job);
+  const task = runPrompt(job);
   const argv = codexArgv({ spec: { ...job, repo: worktree?.path ?? repo }, resumeSession, lastMessageFile: files.last_message });
   const meta: RunMeta = {
     run_id: runId,

@@ -1,6 +1,6 @@
-// Token usage of one run and of its whole session. Codex reports usage cumulatively per session, so a
-// run's summary holds the session total as of that run; the run's own share is the difference from the
-// previous run of the same session.
+// Token usage of one run and of its whole session, and the runs of a job. Codex reports usage cumulatively
+// per session, so a run's summary holds the session total as of that run; the run's own share is the
+// difference from the previous run of the same session.
 import { readdir, readFile } from 'node:fs/promises';
 import { RunSummary, SessionId, type Usage } from './job-schema.js';
 import { lookupJob, runSummaryOf, type JobView } from './job-lookup.js';
@@ -22,7 +22,8 @@ export interface UsageReport {
 export const MAX_RUNS_SCANNED = 1000;
 
 /**
- * The usage of a finished run. The previous run of its session is, in this order: the run of the job
+ * The usage of a finished run. The previous run of its session is, in this order: the job's own latest
+ * earlier run of it with a usage (none, but the session began in the job: zero), the run of the job
  * named by the job's `resume` (a job id), else the latest earlier run under runs/ recorded with the same
  * session id and a usage (at most MAX_RUNS_SCANNED directories back).
  */
@@ -48,9 +49,19 @@ export function usageDiff(a: Usage, b: Usage): Usage | null {
   return Object.values(d).every((n) => n >= 0) ? d : null;
 }
 
+const ZERO: Usage = { input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_output_tokens: 0 };
+
 async function previousRun(layout: SpoolLayout, job: JobView, summary: RunSummary): Promise<RunSummary | null> {
-  const isEarlier = (s: RunSummary | null): s is RunSummary =>
-    s !== null && s.run_id !== summary.run_id && s.session_id === summary.session_id && s.usage !== null && s.started_at < summary.started_at;
+  const ofSession = (s: RunSummary | null): s is RunSummary =>
+    s !== null && s.run_id !== summary.run_id && s.session_id === summary.session_id && s.started_at < summary.started_at;
+  const isEarlier = (s: RunSummary | null): s is RunSummary => ofSession(s) && s.usage !== null;
+  // The job's own earlier runs (a retry, a takeover): the latest with a usage; else, when the session began
+  // in one of them and none reported usage (a failed first turn), the whole session total is this run's.
+  const own = (await jobRunSummaries(layout, job)).filter(ofSession);
+  const latest = own.filter(isEarlier).at(-1);
+  if (latest) return latest;
+  const origin = own.find((s) => s.resumed_from === null);
+  if (origin) return { ...origin, usage: ZERO };
   const resume = job.record?.resume;
   if (typeof resume === 'string' && !SessionId.safeParse(resume).success) {
     const target = await lookupJob(layout, resume, ['done', 'failed']);
@@ -87,4 +98,104 @@ async function readSummary(path: string): Promise<RunSummary | null> {
   } catch {
     return null;
   }
+}
+
+/** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
+export function jobRunIds(job: JobView): string[] {
+  const runs = job.record?.runs;
+  if (Array.isArray(runs) && runs.every((r) => typeof r === 'string')) return runs as string[];
+  return job.runId ? [job.runId] : [];
+}
+
+/** The summaries of a job's runs that have one, oldest first. */
+export async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
+  const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id).summary)));
+  return all.filter((s) => s !== null);
+}
+
+/** One run of a job as `result` lists it: how it ended, how long it took, its own tokens. */
+export interface RunLine {
+  run_id: string;
+  /** `running`: the job's current run; `no_summary`: an earlier run cut off before it wrote one. */
+  status: RunSummary['status'] | 'running' | 'no_summary';
+  elapsed_seconds: number | null;
+  tokens: Usage | null;
+}
+
+/** Every run of a job, oldest first. */
+export async function runLines(layout: SpoolLayout, job: JobView): Promise<RunLine[]> {
+  const summaries = new Map((await jobRunSummaries(layout, job)).map((s) => [s.run_id, s]));
+  const lines: RunLine[] = [];
+  for (const run_id of jobRunIds(job)) {
+    const s = summaries.get(run_id);
+    const status = job.state === 'active' && run_id === job.runId ? 'running' : 'no_summary';
+    lines.push(
+      s
+        ? { run_id, status: s.status, elapsed_seconds: s.elapsed_seconds, tokens: (await usageReport(layout, job, s)).run }
+        : { run_id, status, elapsed_seconds: null, tokens: null },
+    );
+  }
+  return lines;
+}
+
+/** Tokens summed over some runs. */
+export interface LedgerRow {
+  key: string;
+  runs: number;
+  usage: Usage;
+}
+
+/** Tokens per job, per session and per UTC day. */
+export interface Ledger {
+  total: LedgerRow;
+  days: LedgerRow[];
+  sessions: LedgerRow[];
+  jobs: LedgerRow[];
+}
+
+/**
+ * Where the tokens went, from run summaries (pure). Each run counts its own share: its session's total
+ * minus that of the session's previous run with a usage (a session begun outside this spool counts its
+ * earlier turns in its first run here). Runs that reported no usage count nothing.
+ */
+export function usageLedger(summaries: readonly RunSummary[]): Ledger {
+  const byTime = [...summaries].sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : 0));
+  const lastTotal = new Map<string, Usage>();
+  const groups = { total: new Map<string, LedgerRow>(), days: new Map(), sessions: new Map(), jobs: new Map() };
+  const add = (group: Map<string, LedgerRow>, key: string, u: Usage) => {
+    const row = group.get(key) ?? { key, runs: 0, usage: { ...ZERO } };
+    row.runs += 1;
+    for (const k of Object.keys(ZERO) as (keyof Usage)[]) row.usage[k] += u[k];
+    group.set(key, row);
+  };
+  for (const s of byTime) {
+    if (!s.usage) continue;
+    const previous = s.session_id ? lastTotal.get(s.session_id) : undefined;
+    const own = (previous && usageDiff(s.usage, previous)) ?? s.usage;
+    if (s.session_id) lastTotal.set(s.session_id, s.usage);
+    add(groups.total, 'total', own);
+    add(groups.days, s.started_at.slice(0, 10), own);
+    add(groups.sessions, s.session_id ?? '-', own);
+    add(groups.jobs, s.job_id, own);
+  }
+  const rows = (g: Map<string, LedgerRow>) => [...g.values()].sort((a, b) => tokensOf(b.usage) - tokensOf(a.usage));
+  return {
+    total: groups.total.get('total') ?? { key: 'total', runs: 0, usage: { ...ZERO } },
+    days: [...groups.days.values()].sort((a, b) => (a.key < b.key ? 1 : -1)),
+    sessions: rows(groups.sessions),
+    jobs: rows(groups.jobs),
+  };
+}
+
+/** Input plus output tokens: what a row is ranked by. */
+export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
+
+/** Every run summary under runs/ that parses. */
+export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {
+  const all: RunSummary[] = [];
+  for (const name of await readdir(layout.runs).catch(() => [] as string[])) {
+    const s = await readSummary(runFiles(layout.runs, name).summary); // one at a time: runs/ may hold thousands
+    if (s) all.push(s);
+  }
+  return all;
 }

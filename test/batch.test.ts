@@ -145,7 +145,7 @@ describe('submit --batch', () => {
     const batch = await writeBatch('one.jsonl', jsonl([{ id: 'x', repo, task: 'x' }]));
     const neither = await cli(t, ['submit']);
     expect(neither.code).toBe(2);
-    expect(neither.stderr).toMatch(/one of --task, --review or --batch is required/);
+    expect(neither.stderr).toMatch(/one of --task, --task-file, --review or --batch is required/);
     const both = await cli(t, ['submit', '--task', 'x', '--batch', batch]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--batch.*cannot be used with.*--task/);

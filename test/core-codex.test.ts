@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
-import type { MockServer } from './helpers/mock-responses.js';
+import { inputTexts, type MockServer } from './helpers/mock-responses.js';
 import { realCodexSpool, type RealCodexSpool } from './helpers/real-codex.js';
 import {
   cli,
@@ -36,9 +36,6 @@ const done = (id: string) => join(t.root, 'spool', 'done', `${id}.json`);
 const exists = (p: string) => readFile(p).then(() => true, () => false);
 const threadIdOf = async (eventsFile: string) =>
   JSON.parse((await readFile(eventsFile, 'utf8')).split('\n')[0]!).thread_id as string;
-/** The user-visible texts of a Responses request's input. */
-const inputTexts = (body: any): string =>
-  JSON.stringify((body.input as any[]).filter((i) => i.type === 'message' || i.type === 'function_call'));
 
 describe('core path with the real Codex CLI', () => {
   it('submit returns without a worker; the worker runs Codex and files result, session id, message and usage', async () => {

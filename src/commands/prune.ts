@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { requestedRun, withdrawCancelRequest } from '../cancel-request.js';
 import { duration, layoutOf, withRoot } from '../cli-kit.js';
-import { shownName } from '../display.js';
+import { fitList, shownName } from '../display.js';
 import { DURATION_FORMS } from '../duration.js';
+import { pruneWorktrees, type WorktreePrune } from '../git-worktree.js';
 import { MAX_JOB_BYTES } from '../job-schema.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
 import { safeJson } from '../safe-text.js';
@@ -14,20 +15,26 @@ import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spoo
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes, and the runs of every job kept. Also removes
-cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age.
---json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}`;
+cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
+worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
+(then kept and named, see \`worktree list\`) and no --force.
+--json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}, and
+when a removed job had a worktree, "worktrees":[id],"kept_worktrees":[{id,why}]`;
 
 /** How many files the human report names, one a line, before "… N more". */
 const LIST_LINES = 50;
+/** How many characters of worktree names a line of the human report lists before "+N more". */
+const LIST_BUDGET = 400;
 
 export function pruneCommand(): Command {
   return withRoot(new Command('prune'))
     .description('remove finished jobs (done, failed, rejected) and run directories older than DURATION; dry run unless --yes')
     .requiredOption('--older-than <duration>', `age, with a unit: ${DURATION_FORMS}`, duration('--older-than', null))
     .option('--yes', 'really delete')
+    .option('--force', 'also remove worktrees with uncommitted changes or unmerged commits')
     .option('--json', 'print the plan as JSON')
     .addHelpText('after', HELP)
-    .action(async (opts: { olderThan: number; yes?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { olderThan: number; yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
       const cutoffMs = Date.now() - opts.olderThan;
       // Live jobs are listed before finished ones: a job that ends in between is then seen in one of the
@@ -42,7 +49,13 @@ export function pruneCommand(): Command {
         // Looked at again just before deleting: a follow-up queued or a job claimed since the first look.
         plan = await remove(layout, prunePlan({ ...input, live: [...live, ...(await readLive(layout))] }), requests.texts);
       }
-      process.stdout.write(opts.json ? `${safeJson(jsonReport(plan, Boolean(opts.yes)))}\n` : humanReport(plan, Boolean(opts.yes)));
+      const ids = plan.jobs.flatMap((f) => (f.id !== null && f.state !== 'rejected' ? [f.id] : []));
+      const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
+      process.stdout.write(
+        opts.json
+          ? `${safeJson({ ...jsonReport(plan, Boolean(opts.yes)), ...worktreeJson(trees) })}\n`
+          : humanReport(plan, Boolean(opts.yes)) + worktreeReport(trees),
+      );
     });
 }
 
@@ -70,6 +83,17 @@ function humanReport(plan: PrunePlan, deleted: boolean): string {
   const shown = items.slice(0, LIST_LINES);
   if (items.length > shown.length) shown.push(`… ${items.length - shown.length} more (--json lists all)`);
   return `${[`${verb} ${counts}${deleted ? '' : ' (--yes to delete)'}`, ...shown].join('\n')}\n`;
+}
+
+/** The worktree keys of the JSON report, only when a removed job had a worktree. */
+const worktreeJson = ({ removed, kept }: WorktreePrune) =>
+  removed.length || kept.length ? { worktrees: removed, kept_worktrees: kept } : {};
+
+function worktreeReport({ removed, kept }: WorktreePrune): string {
+  const lines = removed.length ? [`worktrees and branches: ${fitList(removed.map(shownName), LIST_BUDGET)}`] : [];
+  const why = kept.map((k) => `${shownName(k.id)} (${k.why})`);
+  if (kept.length) lines.push(`kept worktrees (--force to remove): ${fitList(why, LIST_BUDGET)}`);
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 /** Deletes what the plan names, each only if it is still what was planned on; returns what went. */
@@ -147,7 +171,8 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
     const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && f.name.endsWith('.error.json'));
     const record = await readRecord(f);
     const result = record?.result as Record<string, unknown> | undefined;
-    const runIds = [str(record?.run_id), str(result?.run_id)].filter((r) => r !== null);
+    const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job
+    const runIds = [str(record?.run_id), str(result?.run_id), ...runs].filter((r) => r !== null);
     files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds });
   }
   return files;

@@ -7,17 +7,20 @@ import { safeJson } from '../safe-text.js';
 import { jobIdOrLatest } from '../session-jobs.js';
 
 const HELP = `
-Prints: status, exit code, elapsed time, session id, token usage, files changed, the command that
-continues the session by hand, the run's files (runs/<run-id>/), then Codex's final message.
+Prints: status, exit code, elapsed time, session id, token usage, each run when there were several
+(the latest 3: status, elapsed, own tokens in/out), the worktree's branch, files changed, the command
+that continues the session by hand, the run's files (runs/<run-id>/), then Codex's final message.
 Tokens: Codex counts usage per session, cumulatively. "session total" is the session's usage as of
 this run (the whole resume chain so far); "this run" is that minus the total of the previous run of
-the same session (the run of the job named by "resume", else the latest earlier run of that session
-under runs/); "new session" when the run started the session (then both are the same).
+the same session (the job's own earlier run, else the run of the job named by "resume", else the latest
+earlier run of that session under runs/); "new session" when the run started the session (then both are
+the same).
 Exit: 0 succeeded; 1 failed, timed_out, cancelled or rejected; 3 no such job; 4 not finished yet
 (its state is printed).
 --json: {id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,final_message,
 error,reason,since,usage:{run,session,basis,previous_run_id},files_changed:{count,paths},
-resume_command,run_files:{dir,meta,events,log,last_message,summary},rejected_files:{job,error}}`;
+resume_command,run_files:{dir,meta,events,log,last_message,summary},rejected_files:{job,error},
+worktree:{path,branch},runs:[{run_id,status,elapsed_seconds,tokens}]}`;
 
 export function resultCommand(): Command {
   return withRoot(new Command('result'))

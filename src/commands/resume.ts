@@ -1,21 +1,30 @@
-// `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job.
+// `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job (or any session).
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { findJobOrFail } from '../job-lookup.js';
+import { SessionId } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
+import { jobRepo, taskText } from '../task-input.js';
 
 export function resumeCommand(): Command {
   return withRoot(new Command('resume'))
-    .description('queue a follow-up task in the same Codex session as job ID (waits for ID if it has not ended)')
-    .argument('<id>', 'the earlier job')
-    .requiredOption('--task <text>', 'the follow-up prompt')
+    .description('queue a follow-up task in the Codex session of job ID (or session UUID), where it ran; waits for ID if it has not ended')
+    .argument('<id>', 'the earlier job, or a Codex session id')
+    .option('--task <text>', 'the follow-up prompt ("-": read it from stdin)')
+    .option('--task-file <file>', 'read the follow-up prompt from a file')
+    .option('--repo <dir>', 'where it runs (default: where the earlier job ran; for a session of no job here, the current directory)')
+    .option('--force', 'allow a --repo other than the earlier job\'s')
     .option('--id <id>', 'id of the new job (default: a new time-sorted id)')
     .option('--json', 'print the result as JSON')
-    .action(async (arg: string, opts: { task: string; id?: string; json?: boolean }, cmd: Command) => {
+    .action(async (arg: string, opts: { task?: string; taskFile?: string; repo?: string; force?: boolean; id?: string; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const job = await findJobOrFail(layout, arg);
-      const repo = job.record?.repo;
-      if (job.state === 'rejected' || typeof repo !== 'string') throw new CliError(`${job.id} was rejected: nothing to resume`, EXIT.usage);
-      await queueJob(layout, opts.id, { repo, task: opts.task, resume: job.id }, Boolean(opts.json));
+      const task = await taskText(opts);
+      // A session id is resumed as it is (the worker finds the job it belongs to); a job id must exist.
+      const isSession = SessionId.safeParse(arg).success;
+      const job = isSession ? null : await findJobOrFail(layout, arg);
+      if (job?.state === 'rejected') throw new CliError(`${job.id} was rejected: nothing to resume`, EXIT.usage);
+      const resume = job?.id ?? arg.toLowerCase();
+      const repo = await jobRepo(layout, resume, opts.repo, Boolean(opts.force));
+      await queueJob(layout, opts.id, { repo, task, resume }, Boolean(opts.json));
     });
 }

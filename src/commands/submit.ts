@@ -1,6 +1,5 @@
 // `codex-spool submit`: write one job (--task) or a batch of jobs (--batch) into the inbox atomically and return at once.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
 import { parseBatch } from '../batch.js';
@@ -11,11 +10,14 @@ import { MAX_TIMEOUT_S, Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
 import { parseReviewOption } from '../review.js';
 import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
+import { jobRepo, taskText } from '../task-input.js';
 
 interface SubmitOptions {
-  repo: string;
+  repo?: string;
   task?: string;
   review?: string;
+  taskFile?: string;
+  force?: boolean;
   batch?: string;
   resume?: string;
   id?: string;
@@ -31,14 +33,16 @@ interface SubmitOptions {
 export function submitCommand(): Command {
   return withRoot(new Command('submit'))
     .description('queue a Codex task (--task) or a JSONL batch of jobs (--batch) and return at once')
-    .option('--task <text>', 'the prompt for Codex (this, --review or --batch is required)')
+    .option('--task <text>', 'the prompt for Codex ("-": read it from stdin); this, --task-file, --review or --batch is required')
+    .option('--task-file <file>', 'read the prompt from a file')
     .option('--review <target>', 'a Codex code review instead of a task: uncommitted, base:BRANCH or commit:SHA')
     .addOption(
       new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
-        .conflicts(['task', 'review', 'repo', 'resume', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
+        .conflicts(['task', 'taskFile', 'review', 'repo', 'resume', 'force', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
     )
-    .option('--repo <dir>', 'directory where Codex works', process.cwd())
-    .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job')
+    .option('--repo <dir>', 'directory where Codex works (default: the resumed job\'s, else the current directory)')
+    .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job (runs where that job ran)')
+    .option('--force', 'with --resume: allow a --repo other than the resumed job\'s')
     .option('--id <id>', 'job id (default: a new time-sorted id)')
     .option('-m, --model <model>', 'Codex model')
     .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
@@ -54,15 +58,16 @@ export function submitCommand(): Command {
         if (codexArgs.length) throw new CliError('--batch takes no codex arguments: give each line its own "args"', EXIT.usage);
         return submitBatchFile(layout, opts.batch, Boolean(opts.json));
       }
-      if (opts.task === undefined && opts.review === undefined) throw new CliError('one of --task, --review or --batch is required', EXIT.usage);
       const review = opts.review === undefined ? undefined : parseReviewOption(opts.review);
       if (review === null) throw new CliError('--review takes uncommitted, base:BRANCH or commit:SHA', EXIT.usage);
+      const task = review === undefined ? await taskText(opts) : undefined;
+      const repo = await jobRepo(layout, opts.resume, opts.repo, Boolean(opts.force));
       await queueJob(
         layout,
         opts.id,
         {
-          repo: resolve(opts.repo),
-          task: opts.task,
+          repo,
+          task,
           review,
           resume: opts.resume,
           model: opts.model,

@@ -12,6 +12,10 @@ export type MockTurn =
   | { kind: 'apply-patch'; patch: string }; // answer with an apply_patch custom_tool_call (needs the freeform tool, see writeCodexHome)
 
 /** One received POST /v1/responses, body parsed as JSON (raw string if it did not parse). */
+/** The user-visible texts of a Responses request's input (messages and tool calls), as one JSON string. */
+export const inputTexts = (body: any): string =>
+  JSON.stringify((body.input as any[]).filter((i) => i.type === 'message' || i.type === 'function_call'));
+
 export interface MockRequest {
   body: any;
   headers: Record<string, string | string[] | undefined>;

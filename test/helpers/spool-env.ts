@@ -69,9 +69,10 @@ export async function endSpoolTest(t: TempRoot): Promise<void> {
 
 const started = new Set<ResultPromise>();
 
-/** Runs the CLI to its end. */
-export async function cli(t: TempRoot, args: string[]) {
-  const r = await execa('node', [cliPath, ...args], { env: t.env, reject: false, stdin: 'ignore' });
+/** Runs the CLI to its end (in `cwd`, with `input` on its stdin, when given). */
+export async function cli(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}) {
+  const stdin = opts.input === undefined ? ({ stdin: 'ignore' } as const) : { input: opts.input };
+  const r = await execa('node', [cliPath, ...args], { env: t.env, reject: false, cwd: opts.cwd, ...stdin });
   return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

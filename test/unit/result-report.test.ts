@@ -31,6 +31,8 @@ function report(over: Partial<ResultReport> = {}): ResultReport {
     resume_command: resumeCommand(session, repo),
     run_files: runFiles('/home/someone/.local/share/codex-spool/runs', '20261125-101502-8c41d0aa'),
     rejected_files: null,
+    worktree: null,
+    runs: [],
     ...over,
   };
 }
@@ -71,6 +73,29 @@ describe('formatResult', () => {
     expect(files).toMatch(/^files changed \(300\): src\/modules\/feature-0\/implementation-file-0\.ts(, .*)? \+\d+ more$/);
     expect(lines).toContain(`continue: cd /home/someone/work/a-rather-long-project-directory-name/packages/backend-service && codex exec resume ${session}`);
     expect(lines).toContain('tokens this run: in 123456 (cached 100000), out 9876 (reasoning 5432)');
+  });
+
+  it('a retried worktree job: its latest 3 runs (all in --json), one line each, and its worktree, still within 800 bytes', () => {
+    const wt = { path: '/home/someone/.local/share/codex-spool/spool/worktrees/fix-the-flaky-integration-test', branch: 'codex-spool/fix-the-flaky-integration-test' };
+    const runs = Array.from({ length: 9 }, (_, i) => ({
+      run_id: `20261125-10150${i}-8c41d0aa`,
+      status: i === 8 ? ('failed' as const) : ('cancelled' as const),
+      elapsed_seconds: 754.3,
+      tokens: i % 2 ? usage : null,
+    }));
+    const r = report({ worktree: wt, runs, resume_command: resumeCommand(session, wt.path) });
+    const out = formatResult(r);
+    const message = `${r.final_message!.replace(/\n$/, '')}\n`;
+    expect(Buffer.byteLength(out) - Buffer.byteLength(message)).toBeLessThanOrEqual(RESULT_BYTES);
+    const lines = out.split('\n');
+    expect(lines.filter((l) => l.startsWith('run '))).toEqual([
+      'run 7/9 cancelled 12m34s tokens -',
+      'run 8/9 cancelled 12m34s tokens 123456/9876',
+      'run 9/9 failed 12m34s tokens -',
+    ]);
+    expect(lines).toContain(`worktree branch ${wt.branch}`);
+    expect(lines).toContain(`continue: cd ${wt.path} && codex exec resume ${session}`);
+    expect(formatResult(report({ runs: runs.slice(0, 1) }))).not.toMatch(/^run /m); // one run: the first line says it all
   });
 
   it('a new session has one token line; an unknown share says so', () => {
