@@ -49,17 +49,17 @@ export function integer(name: string) {
 }
 
 /**
- * Parses a duration option (duration.ts) into ms, above 0 and at most `maxMs`, or throws a usage error naming
- * the option. `bareUnit`: what a bare number counts in, when the option's name says it (`--timeout <seconds>`,
- * `--grace-ms`); the bound is given in it. `why`: the reason for the bound.
+ * Parses a duration option (duration.ts) into ms, above 0 (or 0 too, with `orZero`: an age) and at most
+ * `maxMs`, or throws a usage error naming the option. `bareUnit`: what a bare number counts in, when the
+ * option's name says it (`--timeout <seconds>`, `--grace-ms`); the bound is given in it. `why`: the reason for the bound.
  */
-export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Number.MAX_SAFE_INTEGER, why = '') {
+export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Number.MAX_SAFE_INTEGER, why = '', orZero = false) {
   return (value: string): number => {
     const parsed = parseDuration(value, bareUnit);
     if ('error' in parsed) throw new CliError(`${name}: ${parsed.error}`, EXIT.usage);
-    if (!(parsed.ms > 0 && parsed.ms <= maxMs)) {
+    if (!((parsed.ms > 0 || (orZero && parsed.ms === 0)) && parsed.ms <= maxMs)) {
       const unit = bareUnit ?? 'ms';
-      throw new CliError(`${name} must be above 0 and at most ${maxMs / UNIT_MS[unit]} ${unit}${why}, got "${value}"`, EXIT.usage);
+      throw new CliError(`${name} must be ${orZero ? '0 or more' : 'above 0'} and at most ${maxMs / UNIT_MS[unit]} ${unit}${why}, got "${value}"`, EXIT.usage);
     }
     return parsed.ms;
   };

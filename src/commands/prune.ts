@@ -29,7 +29,7 @@ const LIST_BUDGET = 400;
 export function pruneCommand(): Command {
   return withRoot(new Command('prune'))
     .description('remove finished jobs (done, failed, rejected) and run directories older than DURATION; dry run unless --yes')
-    .requiredOption('--older-than <duration>', `age, with a unit: ${DURATION_FORMS}`, duration('--older-than', null))
+    .requiredOption('--older-than <duration>', `age, with a unit: ${DURATION_FORMS}`, duration('--older-than', null, Number.MAX_SAFE_INTEGER, '', true))
     .option('--yes', 'really delete')
     .option('--force', 'also remove worktrees with uncommitted changes or unmerged commits')
     .option('--json', 'print the plan as JSON')

@@ -60,7 +60,8 @@ export function submitCommand(): Command {
       }
       const review = opts.review === undefined ? undefined : parseReviewOption(opts.review);
       if (review === null) throw new CliError('--review takes uncommitted, base:BRANCH or commit:SHA', EXIT.usage);
-      const task = review === undefined ? await taskText(opts) : undefined;
+      // A review takes no task: one given beside it is passed on for the schema to refuse.
+      const task = review === undefined || opts.task !== undefined || opts.taskFile !== undefined ? await taskText(opts) : undefined;
       const repo = await jobRepo(layout, opts.resume, opts.repo, Boolean(opts.force));
       await queueJob(
         layout,
