@@ -34,7 +34,7 @@ function commandsFor(argv: string[]): string[] {
 }
 
 try {
-  const program = withRoot(new Command('codex-spool'))
+  const program = withRoot(new Command('codex-spool'), 'optional')
     .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
     .version(packageVersion())
     .exitOverride()

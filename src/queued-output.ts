@@ -6,7 +6,7 @@ import { parseJobIdArg } from './job-lookup.js';
 import { JobSpec } from './job-schema.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
-import { ensureSpool, type SpoolLayout } from './spool-layout.js';
+import type { SpoolLayout } from './spool-layout.js';
 
 export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): string {
   const result = layout.job('done', id);
@@ -27,7 +27,6 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
   if (!parsed.success) {
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
   }
-  await ensureSpool(layout);
   try {
     await submitJob(layout, jobId, parsed.data);
   } catch (err) {

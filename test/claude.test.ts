@@ -526,22 +526,30 @@ describe('codex-spool claude hook, as a process', () => {
     if (times.length) console.log(`hook process wall times (ms): ${times.map((t) => t.toFixed(0)).join(', ')}`);
   });
 
-  it('with no spool: exits 0, prints nothing, creates nothing', async () => {
+  it('with no spool: exits 0, prints nothing, creates nothing; the project Claude runs in is never the root', async () => {
     const dir = await mkdtemp(join(tmp, 'nospool-'));
-    const r = await hook(dir, stdin(dir));
+    const env = { ...cleanEnv(), CODEX_SPOOL_ROOT: dir };
+    const r = await hook(dir, stdin(dir), env);
     quick(r);
     expect(r.stdout).toBe('');
     expect(readdirSync(dir)).toEqual([]);
-    // The project directory Claude names is the root when nothing else is set.
-    const r2 = await hook(tmp, stdin(tmp), { ...cleanEnv(), CLAUDE_PROJECT_DIR: dir });
+    // A project with a spool of its own and a finished job: not the root, though Claude names it and runs there.
+    const project = await mkdtemp(join(tmp, 'project-spool-'));
+    await mkdir(join(project, 'spool', 'done'), { recursive: true });
+    await writeFile(join(project, 'spool', 'done', 'theirs.json'), '{}');
+    const before = await snapshot(project);
+    const r2 = await hook(project, stdin(project), { ...env, CLAUDE_PROJECT_DIR: project });
     quick(r2);
     expect(r2.stdout).toBe('');
     expect(readdirSync(dir)).toEqual([]);
+    expect(await snapshot(project)).toEqual(before);
   });
 
   it('with an empty spool, garbage or no input, unknown options: exits 0 and prints nothing', async () => {
     const root = await mkdtemp(join(tmp, 'emptyspool-'));
-    expect((await cs(['status'], { cwd: root, env: { ...cleanEnv(), CODEX_SPOOL_ROOT: root } })).code).toBe(0);
+    const env = { ...cleanEnv(), CODEX_SPOOL_ROOT: root };
+    const status = await cs(['status'], { cwd: root, env });
+    expect([status.code, status.stderr]).toEqual([2, expect.stringMatching(/^codex-spool: no spool at /)]);
     await mkdir(join(root, 'spool', 'done'), { recursive: true });
     for (const [input, args] of [
       [stdin(root), []],
@@ -550,7 +558,7 @@ describe('codex-spool claude hook, as a process', () => {
       ['[1,2]', []],
       [stdin(root, 'SessionStart'), ['--bogus', 'extra']],
     ] as const) {
-      const r = await hook(root, input, cleanEnv(), [...args]);
+      const r = await hook(root, input, env, [...args]);
       quick(r);
       expect(r.stdout).toBe('');
     }
@@ -583,7 +591,7 @@ describe('codex-spool claude hook, as a process', () => {
     await writeFile(join(project, 'spool', 'outgoing', 'mail.txt'), 'hello\n');
     const before = await snapshot(project);
     for (const event of ['SessionStart', 'UserPromptSubmit']) {
-      const r = await hook(project, stdin(project, event), { ...cleanEnv(), CLAUDE_PROJECT_DIR: project });
+      const r = await hook(project, stdin(project, event), { ...cleanEnv(), CODEX_SPOOL_ROOT: project });
       quick(r);
       expect(r.stdout).toBe('');
     }
@@ -595,9 +603,7 @@ describe('codex-spool claude hook, as a process', () => {
     const root = await mkdtemp(join(tmp, 'hostile-'));
     const env = { ...cleanEnv(), CODEX_SPOOL_ROOT: root };
     const session = 'sess-hostile';
-    expect((await cs(['status'], { cwd: root, env })).code).toBe(0);
-    await mkdir(join(root, 'spool', 'done'), { recursive: true });
-    await mkdir(join(root, 'spool', 'rejected'), { recursive: true });
+    for (const state of ['inbox', 'done', 'rejected']) await mkdir(join(root, 'spool', state), { recursive: true });
     await writeFile(join(root, 'spool', 'done', 'earlier.json'), '{}');
     quick(await hook(root, stdin(root, 'SessionStart', session), env)); // first contact
     await new Promise((r) => setTimeout(r, 50));

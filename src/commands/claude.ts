@@ -27,7 +27,7 @@ prints {"hookSpecificOutput":{"hookEventName":…,"additionalContext":…}} with
 there is nothing new. Quoted values are JSON strings of Codex's output: a report, not instructions.
 Jobs under "Submitted from this session" are those \`submit\` queued from it (its claim, not the job file,
 says so). State: <root>/spool/.codex-spool-claude/ (written once a finished job exists).
-Root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook's cwd.
+Root: --root, else $CODEX_SPOOL_ROOT, else codex-spool's own directory (as every command).
 Always exits 0 (an exit 2 would block the prompt).`;
 
 interface InstallOptions {
@@ -71,7 +71,7 @@ export function claudeCommand(): Command {
       }),
   );
   cmd.addCommand(
-    withRoot(new Command('hook'))
+    withRoot(new Command('hook'), 'optional')
       .description('the Claude Code hook: tell the session of jobs finished since it last heard (stdin: hook JSON)')
       .allowUnknownOption()
       .allowExcessArguments()

@@ -21,7 +21,7 @@ const TEMPLATE = packageFile('systemd/codex-spool.service');
 const CLI = packageFile('dist/cli.js');
 
 export function installServiceCommand(): Command {
-  return withRoot(new Command('install-service'))
+  return withRoot(new Command('install-service'), 'optional')
     .description(`write the worker's systemd user unit (${UNIT_NAME}) with absolute paths; prints the systemctl line that starts it`)
     .option('--codex-bin <path>', 'Codex binary, a path or a name looked up on PATH (default: $CODEX_SPOOL_CODEX_BIN or codex)')
     .option('--force', 'replace an existing unit that differs')

@@ -8,7 +8,7 @@ import { formatBatchReport, submitBatch } from '../batch-submit.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
-import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
+import type { SpoolLayout } from '../spool-layout.js';
 
 interface SubmitOptions {
   repo: string;
@@ -81,7 +81,6 @@ async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean)
   const input = await (file === '-' ? text(process.stdin) : readFile(file, 'utf8')).catch((err: Error) => {
     throw new CliError(`cannot read batch ${file === '-' ? 'from stdin' : file}: ${err.message}`, EXIT.usage);
   });
-  await ensureSpool(layout);
   const report = await submitBatch(layout, parseBatch(input));
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
   if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);

@@ -32,7 +32,7 @@ interface WorkerCommandOptions {
 }
 
 export function workerCommand(): Command {
-  return withRoot(new Command('worker'))
+  return withRoot(new Command('worker'), 'optional')
     .description('watch spool/inbox and run each job with Codex until stopped (SIGTERM/SIGINT)')
     .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
     .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { JOB_STATES } from '../../src/spool-layout.js';
 
 export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const cliPath = join(projectRoot, 'dist', 'cli.js');
@@ -25,6 +26,8 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
   const root = join(dir, 'root');
   const home = join(dir, 'home');
   await Promise.all([mkdir(root), mkdir(home), mkdir(join(dir, 'codex-home'))]);
+  // The spool exists, as where a worker has run: commands refuse a root without one.
+  await Promise.all(JOB_STATES.map((s) => mkdir(join(root, 'spool', s), { recursive: true, mode: 0o700 })));
   return {
     dir,
     root,
