@@ -9,6 +9,7 @@ import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
 import type { SpoolLayout } from '../spool-layout.js';
+import { noteIfNoWorker } from '../worker-heartbeat.js';
 
 interface SubmitOptions {
   repo: string;
@@ -70,6 +71,7 @@ export function submitCommand(): Command {
         },
         Boolean(opts.json),
       );
+      await noteIfNoWorker(layout, 'the job waits until one starts');
     });
 }
 
@@ -83,5 +85,6 @@ async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean)
   });
   const report = await submitBatch(layout, parseBatch(input));
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
+  await noteIfNoWorker(layout, 'the jobs wait until one starts');
   if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);
 }
