@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'install-service': async () => (await import('./commands/install-service.js')).installServiceCommand(),
   claude: async () => (await import('./commands/claude.js')).claudeCommand(),
   prune: async () => (await import('./commands/prune.js')).pruneCommand(),
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
 };
 
 /** The commands a command line needs: the one it names first, or all (top-level help, unknown command). */

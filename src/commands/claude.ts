@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, withRoot } from '../cli-kit.js';
 import { readHookInput, runHook } from '../claude-hook.js';
-import { HOOK_COMMAND, InstallConflict, install, onPath, uninstall } from '../claude-install.js';
+import { HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude-install.js';
 import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
 
 const INSTALL_HELP = `
@@ -49,7 +49,7 @@ export function claudeCommand(): Command {
         const r = await guarded(() => install(dir));
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
-        if (!onPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
+        if (!findOnPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
       }),
   );
   cmd.addCommand(

@@ -1,13 +1,12 @@
 // `codex-spool install-service`: write the worker's systemd user unit, with absolute paths, and say how to start it.
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, realpath, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../atomic-file.js';
 import { packageFile } from '../package-files.js';
 import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
-import { SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stopTimeoutSec } from '../systemd-unit.js';
+import { SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stopTimeoutSec, userUnitDir } from '../systemd-unit.js';
 
 interface InstallServiceOptions {
   codexBin?: string;
@@ -46,7 +45,7 @@ export function installServiceCommand(): Command {
       } catch (err) {
         throw new CliError((err as Error).message, EXIT.usage);
       }
-      const unitPath = join(opts.unitDir ? resolve(opts.unitDir) : defaultUnitDir(), UNIT_NAME);
+      const unitPath = join(opts.unitDir ? resolve(opts.unitDir) : userUnitDir(), UNIT_NAME);
       const existing = await readFile(unitPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return null;
         throw err;
@@ -66,12 +65,6 @@ export function installServiceCommand(): Command {
           : `${status} ${unitPath}\n${SYSTEMCTL_LINE}\n`,
       );
     });
-}
-
-/** ~/.config/systemd/user, or $XDG_CONFIG_HOME/systemd/user: where the user manager looks. */
-function defaultUnitDir(): string {
-  const xdg = process.env.XDG_CONFIG_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.config'), 'systemd', 'user');
 }
 
 /** An absolute path to an executable file: `name` itself if it has a `/`, else the first match on PATH. */
