@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { execa } from 'execa';
 import { CliError, rootOf, withRoot } from '../cli-kit.js';
@@ -13,7 +13,7 @@ import { codexVersion } from '../codex-runner.js';
 import { claudeHookCheck, formatChecks, inotifyCheck, parseShow, serviceCheck, type Check } from '../doctor-checks.js';
 import { packageFile } from '../package-files.js';
 import { safeJson } from '../safe-text.js';
-import { hasSpool, spoolLayout, unsafeSpoolDirs, type SpoolLayout } from '../spool-layout.js';
+import { hasSpool, resolveRootWithSource, spoolLayout, unsafeSpoolDirs, type SpoolLayout } from '../spool-layout.js';
 import { UNIT_NAME, userUnitDir } from '../systemd-unit.js';
 import { liveWorkers, workersLine } from '../worker-heartbeat.js';
 
@@ -118,7 +118,9 @@ async function claudeHook(root: string): Promise<Check> {
     }
   }
   const onPath = findOnPath('codex-spool');
-  const cli = onPath && (await realpath(onPath).catch(() => null));
-  const hookRoot = process.env.CODEX_SPOOL_ROOT ? resolve(process.env.CODEX_SPOOL_ROOT) : cli ? dirname(dirname(cli)) : null;
+  const cli = onPath && (await realpath(onPath).catch(() => null)); // …/dist/cli.js, through npm's links
+  // The hook runs with no --root: $CODEX_SPOOL_ROOT if Claude's environment has it (as doctor's has, we assume), else that package's.
+  const fromEnv = resolveRootWithSource();
+  const hookRoot = !cli ? null : fromEnv.source === '$CODEX_SPOOL_ROOT' ? fromEnv.root : dirname(dirname(cli));
   return claudeHookCheck(installedIn, hookRoot, root);
 }
