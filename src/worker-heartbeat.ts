@@ -80,17 +80,8 @@ export async function startHeartbeat(
     if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined);
   }
   const file = join(workersDir(layout), `${host}-${process.pid}.json`);
-  const started = new Date().toISOString();
-  const write = () =>
-    writeJsonAtomic(file, {
-      pid: process.pid,
-      host,
-      started,
-      heartbeat: new Date().toISOString(),
-      version: packageVersion(),
-      concurrency,
-      proc_start: procStart(process.pid),
-    } satisfies WorkerBeat);
+  const self = { pid: process.pid, host, started: new Date().toISOString(), version: packageVersion(), concurrency, proc_start: procStart(process.pid) };
+  const write = () => writeJsonAtomic(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
   await write();
   // A missed beat is logged, not fatal: the worker keeps running jobs; it only looks gone meanwhile.
   let writing = Promise.resolve();
