@@ -204,12 +204,13 @@ export function removeDir(dir) {
 
 export const fmtMs = (v) => (v === null || v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
 
-/** Writes a Codex that exits at once (thread.started, turn.completed, exit 0; answers --version) to `path`. */
+/** Writes a Codex that exits at once (thread.started, turn.completed, exit 0; answers --version and the worker's `doctor --json`) to `path`. */
 export function writeFastCodex(path) {
   writeFileSync(
     path,
     `#!/bin/sh
 [ "$1" = --version ] && { echo 'codex-cli 0.0.0-fast'; exit 0; }
+[ "$1" = doctor ] && { echo '{"checks":{"auth.credentials":{"status":"ok","summary":"fake"},"config.load":{"status":"ok","summary":"fake"},"network.provider_reachability":{"status":"ok","summary":"fake"}}}'; exit 0; }
 echo '{"type":"thread.started","thread_id":"0199a213-81c0-7800-8aa1-bbab2a035a53"}'
 echo '{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}'
 exit 0

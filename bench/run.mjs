@@ -73,7 +73,7 @@ const results = {
 /** A Codex that exits at once: thread.started, turn.completed, exit 0 (no agent message); answers --version for the worker. */
 const FAST = writeFastCodex(join(BIN, 'fast-codex'));
 
-/** Logs "<epoch seconds.micro> <task>" when started (not for --version), then execs the fake codex with the task. */
+/** Logs "<epoch seconds.micro> <task>" when started (not for --version or doctor), then execs the fake codex with the task. */
 function timedCodex(label) {
   const path = join(BIN, `timed-codex-${label}`);
   const log = join(T, `starts-${label}.log`);
@@ -82,7 +82,7 @@ function timedCodex(label) {
     `#!/bin/bash
 started=$EPOCHREALTIME task=\${!#}
 [ "$task" = - ] && task=$(cat) # the worker passes the prompt on stdin
-[ "\${1:-}" = --version ] || printf '%s %s\\n' "$started" "$task" >> '${log}'
+case "\${1:-}" in --version|doctor) ;; *) printf '%s %s\\n' "$started" "$task" >> '${log}' ;; esac
 exec '${FAKE_CODEX}' "$@" <<< "$task"
 `,
   );

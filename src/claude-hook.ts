@@ -7,7 +7,7 @@
 // files not heard of yet.
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   DIGEST_STATES,
   buildDigest,
@@ -22,7 +22,7 @@ import {
 } from './claude-digest.js';
 import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './claude-state.js';
 import { JobId } from './job-schema.js';
-import { isJobFileName, jobIdOf, spoolLayout, type SpoolLayout } from './spool-layout.js';
+import { isJobFileName, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
 /** The events the hook adds context on. */
 const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
@@ -41,15 +41,6 @@ const STALE_LOCK_MS = 10_000;
 export interface HookInput {
   session_id?: string;
   hook_event_name?: string;
-  cwd?: string;
-}
-
-/**
- * The spool root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR (the project Claude was started
- * in, the directory a Bash command starts in), else the hook's `cwd`, else the current directory.
- */
-export function hookRoot(input: HookInput, root?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(root ?? env.CODEX_SPOOL_ROOT ?? env.CLAUDE_PROJECT_DIR ?? input.cwd ?? process.cwd());
 }
 
 /** The hook's output for `input` (empty string: print nothing). Never throws. */
@@ -60,7 +51,7 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
     if (!event || !CONTEXT_EVENTS.has(event) || !session) return '';
     const stem = sessionFileStem(session);
     if (!stem) return '';
-    const layout = spoolLayout(hookRoot(input, root));
+    const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
     if (!statSync(join(layout.root, 'spool'), { throwIfNoEntry: false })?.isDirectory()) return '';
     const statePath = join(seenDir(layout.root), `${stem}.json`);
     // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
@@ -242,5 +233,5 @@ export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
   const v = value as Record<string, unknown>;
   const str = (x: unknown) => (typeof x === 'string' && x ? x : undefined);
-  return { session_id: str(v.session_id), hook_event_name: str(v.hook_event_name), cwd: str(v.cwd) };
+  return { session_id: str(v.session_id), hook_event_name: str(v.hook_event_name) };
 }

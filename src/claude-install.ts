@@ -271,17 +271,18 @@ async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Prom
   }
 }
 
-/** True when `codex-spool` is an executable on PATH (what the skill, commands and hook run). */
-export function onPath(name = 'codex-spool', path = process.env.PATH ?? ''): boolean {
-  return path.split(delimiter).some((d) => {
-    if (!d) return false;
+/** The first executable `name` on PATH (what the skill, commands and hook run as `codex-spool`), or null. */
+export function findOnPath(name = 'codex-spool', path = process.env.PATH ?? ''): string | null {
+  for (const d of path.split(delimiter)) {
+    if (!d) continue;
     try {
       accessSync(join(d, name), constants.X_OK);
-      return true;
+      return join(d, name);
     } catch {
-      return false;
+      // not here
     }
-  });
+  }
+  return null;
 }
 
 async function readIfFile(path: string): Promise<string | null> {

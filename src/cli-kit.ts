@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { loadPolicy, type JobPolicy } from './job-policy.js';
 import { UNIT_MS, parseDuration, type DurationUnit } from './duration.js';
-import { resolveRoot, spoolLayout, type SpoolLayout } from './spool-layout.js';
+import { hasSpool, resolveRootWithSource, spoolLayout, type SpoolLayout } from './spool-layout.js';
 
 /**
  * Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input; 3 no such job;
@@ -20,14 +20,32 @@ export class CliError extends Error {
   }
 }
 
-/** Adds --root to a command. */
-export function withRoot(cmd: Command): Command {
-  return cmd.addOption(new Option('--root <dir>', 'codex-spool root (default: $CODEX_SPOOL_ROOT or the current directory)'));
+/**
+ * Adds --root to a command. A command that reads or writes jobs (`spool: 'required'`) refuses a root with
+ * no spool: it would otherwise create one, or report `no jobs`, where no worker will ever look. Only the
+ * worker creates a spool; the top-level program, the Claude hook, doctor and install-service take any root.
+ */
+export function withRoot(cmd: Command, spool: 'required' | 'optional' = 'required'): Command {
+  cmd.addOption(new Option('--root <dir>', "codex-spool root (default: $CODEX_SPOOL_ROOT, else this package's directory)"));
+  if (spool === 'required') cmd.hook('preAction', (_: Command, action: Command) => requireSpool(action));
+  return cmd;
 }
 
 /** The spool layout that --root names, given before or after the command name. */
 export function layoutOf(cmd: Command): SpoolLayout {
-  return spoolLayout(resolveRoot(cmd.optsWithGlobals<{ root?: string }>().root));
+  return spoolLayout(rootOf(cmd).root);
+}
+
+/** The root --root names (before or after the command name), and where it came from. */
+export function rootOf(cmd: Command) {
+  return resolveRootWithSource(cmd.optsWithGlobals<{ root?: string }>().root);
+}
+
+async function requireSpool(cmd: Command): Promise<void> {
+  const { root, source } = rootOf(cmd);
+  if (await hasSpool(spoolLayout(root))) return;
+  const from = source === 'package' ? "this package's directory" : source;
+  throw new CliError(`no spool at ${root} (the root, from ${from}): a worker creates it (codex-spool worker --root ${root}); or check --root / $CODEX_SPOOL_ROOT`, EXIT.usage);
 }
 
 /** Parses a positive integer option, or throws a usage error naming the option. */

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // The codex-spool command line. The only place that calls process.exit.
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, withRoot } from './cli-kit.js';
-import { packageFile } from './package-files.js';
+import { packageVersion } from './package-files.js';
 import { safeLine } from './safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
@@ -24,11 +23,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prune: async () => (await import('./commands/prune.js')).pruneCommand(),
   worktree: async () => (await import('./commands/worktree.js')).worktreeCommand(),
   usage: async () => (await import('./commands/usage.js')).usageCommand(),
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
 };
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
-}
 
 /** The commands a command line needs: the one it names first, or all (top-level help, unknown command). */
 function commandsFor(argv: string[]): string[] {
@@ -37,7 +33,7 @@ function commandsFor(argv: string[]): string[] {
 }
 
 try {
-  const program = withRoot(new Command('codex-spool'))
+  const program = withRoot(new Command('codex-spool'), 'optional')
     .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
     .version(packageVersion())
     .exitOverride()

@@ -20,7 +20,7 @@ import {
   type EventDigest,
 } from './codex-events.js';
 import { LineSplitter } from './line-splitter.js';
-import { killGroup, stopGroup } from './process-group.js';
+import { killGroup, procStat, stopGroup } from './process-group.js';
 import { clampTimerMs } from './timer-bounds.js';
 
 export interface CodexRunOptions {
@@ -233,11 +233,6 @@ function stopCodexGroup(pid: number, graceMs: number, exited: Promise<void>): Pr
 }
 
 function isGroupLeader(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return state !== 'Z' && Number(pgrp) === pid;
-  } catch {
-    return false;
-  }
+  const st = procStat(pid);
+  return st !== null && st.state !== 'Z' && st.pgrp === pid;
 }

@@ -10,11 +10,11 @@ export function timeOf(f: JobFacts): string {
   return formatDuration(f.elapsed_seconds ?? f.age_seconds);
 }
 
-/** The status table: a header, then one aligned row per job (repo by its last path segment). */
-export function statusTable(jobs: readonly JobFacts[]): string[] {
+/** The status table: a header, then one aligned row per job (repo by its last path segment); `stale` jobs so marked. */
+export function statusTable(jobs: readonly JobFacts[], stale: ReadonlySet<string> = new Set()): string[] {
   const rows = jobs.map((f) => [
     shownName(f.id),
-    f.state,
+    f.state === 'active' && stale.has(f.id) ? 'stale' : f.state,
     timeOf(f),
     f.repo ? safeLine(basename(f.repo)) : '-',
     safeLine(f.session_id ?? '-'),

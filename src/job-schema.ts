@@ -227,3 +227,18 @@ export const RejectionError = z.object({
   rejected_at: z.string(),
 });
 export type RejectionError = z.infer<typeof RejectionError>;
+
+/** spool/workers/<host>-<pid>.json: a live worker's heartbeat, rewritten every few seconds, removed when it stops. */
+export const WorkerBeat = z.object({
+  pid: z.number().int(),
+  host: z.string(),
+  /** When the worker started, and when it last wrote this file (ISO 8601). */
+  started: z.string(),
+  heartbeat: z.string(),
+  /** codex-spool's version. */
+  version: z.string(),
+  concurrency: z.number().int(),
+  /** The process's start time in clock ticks since boot (/proc/<pid>/stat): tells a reused pid apart. */
+  proc_start: z.number().int().nullable(),
+});
+export type WorkerBeat = z.infer<typeof WorkerBeat>;

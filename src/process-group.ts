@@ -1,5 +1,6 @@
 // Signalling a whole process group (a child started detached leads its own): what the worker uses to stop
 // Codex and --on-done commands together with whatever they started in their group.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clampTimerMs } from './timer-bounds.js';
 
@@ -29,5 +30,17 @@ export async function stopGroup(pgid: number, signals: NodeJS.Signals[], graceMs
     ]);
     timer.abort();
     if (done) return;
+  }
+}
+
+/** What /proc/<pid>/stat says of a process (Linux), or null when there is no such process. */
+export function procStat(pid: number): { state: string; pgrp: number; startTicks: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields from the 3rd on, after the command name (which may hold spaces and parentheses).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, pgrp: Number(fields[2]), startTicks: Number(fields[19]) };
+  } catch {
+    return null;
   }
 }

@@ -8,7 +8,7 @@ import { jobPrompt } from './review.js';
 import { checkJob, rejectionLine } from './job-validation.js';
 import { newRunId } from './run-files.js';
 import { DuplicateIdError, submitJob } from './spool-moves.js';
-import { ensureSpool, type SpoolLayout } from './spool-layout.js';
+import type { SpoolLayout } from './spool-layout.js';
 
 /**
  * Bad input (exit 2) for a job the worker would reject, by the worker's own check and policy. A job it would
@@ -39,7 +39,6 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
     throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
   }
   await refuseWhatTheWorkerWould(layout, jobId, parsed.data);
-  await ensureSpool(layout);
   try {
     await submitJob(layout, jobId, parsed.data);
   } catch (err) {

@@ -1,6 +1,7 @@
 // Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { packageFile } from './package-files.js';
 
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
 export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
@@ -17,9 +18,28 @@ export interface SpoolLayout {
   cancelRequest(id: string): string;
 }
 
-/** The root: --root, else $CODEX_SPOOL_ROOT, else the current directory. */
-export function resolveRoot(root?: string): string {
-  return resolve(root ?? process.env.CODEX_SPOOL_ROOT ?? process.cwd());
+/** Where the root came from: the --root option, $CODEX_SPOOL_ROOT, or the installed package's own directory. */
+export type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
+
+/**
+ * The one rule every part (worker, CLI, Claude hook) finds its spool by: --root, else $CODEX_SPOOL_ROOT,
+ * else the directory of this installed package (the clone or package holding dist/cli.js) — never the
+ * current directory, so that a command run from a user's repo reaches the worker's spool.
+ */
+export function resolveRootWithSource(root?: string, env: NodeJS.ProcessEnv = process.env): { root: string; source: RootSource } {
+  if (root) return { root: resolve(root), source: '--root' };
+  if (env.CODEX_SPOOL_ROOT) return { root: resolve(env.CODEX_SPOOL_ROOT), source: '$CODEX_SPOOL_ROOT' };
+  return { root: resolve(packageFile('')), source: 'package' };
+}
+
+/** The root (see resolveRootWithSource). */
+export function resolveRoot(root?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolveRootWithSource(root, env).root;
+}
+
+/** The root holds a spool (its inbox is a directory): only a worker creates one. */
+export async function hasSpool(layout: SpoolLayout): Promise<boolean> {
+  return (await stat(layout.dir('inbox')).catch(() => null))?.isDirectory() ?? false;
 }
 
 /** The layout of a root (pure: creates nothing). */

@@ -1,9 +1,16 @@
 // The systemd user unit of the worker: fills the @NAME@ placeholders of systemd/codex-spool.service (pure).
 // Every path placeholder in the template sits inside "…"; numbers may stand bare.
 import { createHash } from 'node:crypto';
-import { isAbsolute } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 
 export const UNIT_NAME = 'codex-spool.service';
+
+/** Where systemd looks for the user's own units: $XDG_CONFIG_HOME/systemd/user, else ~/.config/systemd/user. */
+export function userUnitDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.config'), 'systemd', 'user');
+}
 
 /** What to run once the unit is written. */
 export const SYSTEMCTL_LINE = 'systemctl --user daemon-reload && systemctl --user enable --now codex-spool';

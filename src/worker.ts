@@ -16,6 +16,7 @@ import { recordWithoutRun } from './finished-record.js';
 import { isLocked, resourceLockName } from './claim-lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from './spool-layout.js';
 import { removeWriteDebris } from './atomic-file.js';
+import { startHeartbeat, type Heartbeat } from './worker-heartbeat.js';
 
 export interface WorkerOptions {
   layout: SpoolLayout;
@@ -82,6 +83,7 @@ export class Worker {
   private readonly shutdown = new AbortController();
   private readonly ctx: RunJobContext;
   private watcher: FSWatcher | null = null;
+  private heartbeat: Heartbeat | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private scanning: Promise<void> | null = null;
@@ -108,9 +110,10 @@ export class Worker {
       throw new Error(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
     }
     await ensureSpool(this.opts.layout);
+    this.heartbeat = await startHeartbeat(this.opts.layout, this.opts.concurrency, this.opts.log);
     await this.removeDebris();
     await this.recover();
-    if (this.opts.once) return this.runOnce();
+    if (this.opts.once) return this.runOnce().finally(() => this.heartbeat?.stop());
     const inbox = this.opts.layout.dir('inbox');
     // Only the inbox directory is watched, and any event of it rings the doorbell. Watching each job
     // file too (chokidar's way) cost a watcher and stats per queued file: with 1,000 queued, more than
@@ -137,6 +140,7 @@ export class Worker {
       this.shutdown.abort();
       await this.scanning;
       await this.whenIdle();
+      await this.heartbeat?.stop();
     })());
   }
 

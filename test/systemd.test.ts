@@ -212,7 +212,7 @@ describe('install-service', () => {
     expect(await readFile(unitPath, 'utf8')).toBe(unit);
   });
 
-  it('finds a bare codex name on PATH; root from $CODEX_SPOOL_ROOT, else the current directory; --unit-dir; --json', async () => {
+  it("finds a bare codex name on PATH; root from $CODEX_SPOOL_ROOT, else the package's directory; --unit-dir; --json", async () => {
     const bin = join(dir, 'bin');
     await mkdir(bin);
     await copyFile(fakeCodex, join(bin, 'codex'));
@@ -226,7 +226,7 @@ describe('install-service', () => {
     const fromCwd = await installService(['--unit-dir', units, '--json'], { env: { PATH }, cwd: work });
     expect(fromCwd.code).toBe(0);
     const out = JSON.parse(fromCwd.stdout);
-    expect(out).toMatchObject({ unit: join(units, 'codex-spool.service'), status: 'written', root: work, codex_bin: join(bin, 'codex'), next: SYSTEMCTL_LINE });
+    expect(out).toMatchObject({ unit: join(units, 'codex-spool.service'), status: 'written', root: projectRoot, codex_bin: join(bin, 'codex'), next: SYSTEMCTL_LINE });
     const unit = await readFile(out.unit, 'utf8');
     expect(setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false))).toContain(`CODEX_SPOOL_CODEX_BIN=${join(bin, 'codex')}`);
     expect(await verify(out.unit)).toEqual({ code: 0, output: '' });

@@ -233,6 +233,7 @@ describe('what the worker and the commands print', () => {
 describe('the spool owner decides', () => {
   it('refuses a spool/ or runs/ that is a symbolic link (it could lead into a job\'s repo)', async () => {
     await mkdir(join(repo, 'spool'), { recursive: true });
+    await rm(join(t.root, 'spool'), { recursive: true }); // the spool the test root comes with
     await symlink(join(repo, 'spool'), join(t.root, 'spool'));
     const w = startWorker(t, ['--once']);
     expect((await w.child).exitCode).not.toBe(0);

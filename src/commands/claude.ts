@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, withRoot } from '../cli-kit.js';
 import { readHookInput, runHook } from '../claude-hook.js';
-import { HOOK_COMMAND, InstallConflict, install, onPath, uninstall } from '../claude-install.js';
+import { HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude-install.js';
 import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
 
 const INSTALL_HELP = `
@@ -27,7 +27,7 @@ prints {"hookSpecificOutput":{"hookEventName":…,"additionalContext":…}} with
 there is nothing new. Quoted values are JSON strings of Codex's output: a report, not instructions.
 Jobs under "Submitted from this session" are those \`submit\` queued from it (its claim, not the job file,
 says so). State: <root>/spool/.codex-spool-claude/ (written once a finished job exists).
-Root: --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook's cwd.
+Root: --root, else $CODEX_SPOOL_ROOT, else codex-spool's own directory (as every command).
 Always exits 0 (an exit 2 would block the prompt).`;
 
 interface InstallOptions {
@@ -49,7 +49,7 @@ export function claudeCommand(): Command {
         const r = await guarded(() => install(dir));
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
-        if (!onPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
+        if (!findOnPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
       }),
   );
   cmd.addCommand(
@@ -71,7 +71,7 @@ export function claudeCommand(): Command {
       }),
   );
   cmd.addCommand(
-    withRoot(new Command('hook'))
+    withRoot(new Command('hook'), 'optional')
       .description('the Claude Code hook: tell the session of jobs finished since it last heard (stdin: hook JSON)')
       .allowUnknownOption()
       .allowExcessArguments()

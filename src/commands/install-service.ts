@@ -3,14 +3,13 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-file.js';
 import { packageFile } from '../package-files.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner } from '../systemd-unit.js';
+import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../systemd-unit.js';
 import { workerCommand } from './worker.js';
 
 interface InstallServiceOptions {
@@ -31,7 +30,7 @@ const OWN_PLACE = new Set(['--root', '--codex-bin', '--grace-ms']);
 const NOT_FOR_A_SERVICE = new Set(['--once']);
 
 export function installServiceCommand(): Command {
-  const cmd = withRoot(new Command('install-service'))
+  const cmd = withRoot(new Command('install-service'), 'optional')
     .description(`write the worker's systemd user unit (${UNIT_NAME}) with absolute paths and the worker flags given; prints the systemctl line that starts it`)
     .option('--force', 'replace a unit that install-service did not write, or that was edited since')
     .option('--unit-dir <dir>', 'where to write the unit (default: ~/.config/systemd/user)')
@@ -127,7 +126,7 @@ async function systemctl(args: string[]): Promise<string> {
 }
 
 function unitPathOf(unitDir: string | undefined): string {
-  return join(unitDir ? resolve(unitDir) : defaultUnitDir(), UNIT_NAME);
+  return join(unitDir ? resolve(unitDir) : userUnitDir(), UNIT_NAME);
 }
 
 async function readUnit(path: string): Promise<string | null> {
@@ -135,12 +134,6 @@ async function readUnit(path: string): Promise<string | null> {
     if (err.code === 'ENOENT') return null;
     throw err;
   });
-}
-
-/** ~/.config/systemd/user, or $XDG_CONFIG_HOME/systemd/user: where the user manager looks. */
-function defaultUnitDir(): string {
-  const xdg = process.env.XDG_CONFIG_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.config'), 'systemd', 'user');
 }
 
 /** The absolute path of an existing regular file, or a usage error. */

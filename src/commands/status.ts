@@ -6,8 +6,10 @@ import { statusTable } from '../job-format.js';
 import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../job-listing.js';
 import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import { safeJson } from '../safe-text.js';
+import { isLocked } from '../claim-lock.js';
 import { claudeSession, sessionJobIds } from '../session-jobs.js';
-import { JOB_STATES } from '../spool-layout.js';
+import { JOB_STATES, type SpoolLayout } from '../spool-layout.js';
+import { liveWorkers, workersLine } from '../worker-heartbeat.js';
 
 interface StatusOptions {
   all?: boolean;
@@ -16,14 +18,17 @@ interface StatusOptions {
 }
 
 const HELP = `
+First a line naming the live workers of the root (\`no live worker on <root>\` when there is none).
 Columns: ID STATE TIME REPO (last path segment) SESSION EXIT, and a note: the run's status when it is
 timed_out or cancelled, the reason of a rejection. TIME is how long a job has been queued (inbox,
 deferred; rejected: since it was written), running (active), or how long its run took (done, failed).
+STATE \`stale\`: an active job no worker runs any more (its worker died); a live worker recovers it.
 Without IDs: all queued and active jobs and the --last finished (done, failed, rejected), oldest first,
 then a line of totals; run from a Claude Code session that submitted jobs, only that session's jobs
 (--all: every job). Exit 0; 3 if an ID is not a job (the others are still shown).
---json: {"jobs":[{id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,error,
-reason,since}],"counts":{<state>:n},"omitted":n} (counts and omitted only without IDs).`;
+--json: {"workers":[{pid,host,started,heartbeat,version,concurrency,proc_start}],"jobs":[{id,state,status,
+repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,error,reason,since,stale (active only)}],
+"counts":{<state>:n},"omitted":n} (workers, counts and omitted only without IDs).`;
 
 export function statusCommand(): Command {
   return withRoot(new Command('status'))
@@ -39,7 +44,8 @@ export function statusCommand(): Command {
         const ids = args.map(parseJobIdArg);
         const views = await Promise.all(ids.map((id) => findJobView(layout, id)));
         const jobs = await Promise.all(views.flatMap((v) => (v ? [factsOf(layout, v)] : [])));
-        process.stdout.write(opts.json ? `${safeJson({ jobs: jobs.map(brief) })}\n` : lines(jobs.length ? statusTable(jobs) : []));
+        const stale = await staleJobs(layout, jobs, (await liveWorkers(layout)).length > 0);
+        process.stdout.write(opts.json ? `${safeJson({ jobs: jobs.map((f) => brief(f, stale)) })}\n` : lines(jobs.length ? statusTable(jobs, stale) : []));
         const missing = ids.filter((_, i) => !views[i]);
         if (missing.length) throw noSuchJob(missing);
         return;
@@ -50,19 +56,32 @@ export function statusCommand(): Command {
       const entries = listJobEntries(layout).filter((e) => mine.size === 0 || mine.has(e.id));
       const { shown, counts, omitted } = selectForStatus(entries, opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
+      const workers = await liveWorkers(layout);
+      const stale = await staleJobs(layout, jobs, workers.length > 0);
       if (opts.json) {
-        process.stdout.write(`${safeJson({ jobs: jobs.map(brief), counts, omitted })}\n`);
+        process.stdout.write(`${safeJson({ workers, jobs: jobs.map((f) => brief(f, stale)), counts, omitted })}\n`);
         return;
       }
+      const table = jobs.length ? statusTable(jobs, stale) : [];
       const total = totals(counts, omitted) + (mine.size ? ' (this Claude session; --all: every job)' : '');
-      process.stdout.write(lines([...(jobs.length ? statusTable(jobs) : []), total]));
+      process.stdout.write(lines([workersLine(workers, layout.root, Date.now()), ...table, total]));
     });
 }
 
-/** A job's facts without its final message (that is what `result` is for). */
-function brief(f: JobFacts): Omit<JobFacts, 'final_message'> {
+/** A job's facts without its final message (that is what `result` is for); an active job says whether it is stale. */
+function brief(f: JobFacts, stale: ReadonlySet<string>): Omit<JobFacts, 'final_message'> & { stale?: boolean } {
   const { final_message: _, ...rest } = f;
-  return rest;
+  return f.state === 'active' ? { ...rest, stale: stale.has(f.id) } : rest;
+}
+
+/**
+ * Active jobs no worker is running any more: no worker serves the root, or the job's claim lock has gone
+ * stale (its worker died; the next live worker recovers it).
+ */
+async function staleJobs(layout: SpoolLayout, jobs: readonly JobFacts[], anyWorker: boolean): Promise<Set<string>> {
+  const active = jobs.filter((f) => f.state === 'active').map((f) => f.id);
+  const held = await Promise.all(active.map((id) => anyWorker && isLocked(layout.dir('active'), `${id}.json`)));
+  return new Set(active.filter((_, i) => !held[i]));
 }
 
 function totals(counts: StateCounts, omitted: number): string {

@@ -9,8 +9,9 @@ import { DURATION_FORMS } from '../duration.js';
 import { MAX_TIMEOUT_S, Sandbox } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
 import { parseReviewOption } from '../review.js';
-import { ensureSpool, type SpoolLayout } from '../spool-layout.js';
+import type { SpoolLayout } from '../spool-layout.js';
 import { jobRepo, taskText } from '../task-input.js';
+import { noteIfNoWorker } from '../worker-heartbeat.js';
 
 interface SubmitOptions {
   repo?: string;
@@ -81,6 +82,7 @@ export function submitCommand(): Command {
         },
         Boolean(opts.json),
       );
+      await noteIfNoWorker(layout, 'the job waits until one starts');
     });
 }
 
@@ -90,8 +92,8 @@ async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean)
     throw new CliError(`cannot read batch ${file === '-' ? 'from stdin' : file}: ${err.message}`, EXIT.usage);
   });
   const policy = await loadPolicyOrFail(layout.root);
-  await ensureSpool(layout);
   const report = await submitBatch(layout, parseBatch(input), policy);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
+  await noteIfNoWorker(layout, 'the jobs wait until one starts');
   if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);
 }

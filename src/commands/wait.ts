@@ -1,11 +1,12 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { FINISHED_STATES, factsOf } from '../job-facts.js';
+import { FINISHED_STATES, factsOf, isFinished } from '../job-facts.js';
 import { resultLine } from '../job-format.js';
 import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.js';
 import { waitForJobs } from '../job-wait.js';
 import { safeJson } from '../safe-text.js';
+import { noteIfNoWorker } from '../worker-heartbeat.js';
 
 interface WaitOptions {
   timeout?: number;
@@ -33,6 +34,7 @@ export function waitCommand(): Command {
       const found = await Promise.all(ids.map((id) => findJobView(layout, id)));
       const missing = ids.filter((_, i) => !found[i]);
       if (missing.length) throw noSuchJob(missing);
+      if (found.some((v) => !isFinished(v!.state))) await noteIfNoWorker(layout, 'nothing queued will finish until one starts');
 
       const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 });
       const jobs = await Promise.all(

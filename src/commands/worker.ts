@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
 import { DURATION_FORMS } from '../duration.js';
 import { codexVersion } from '../codex-runner.js';
+import { codexDoctor, codexVerdicts } from '../codex-doctor.js';
 import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { Worker } from '../worker.js';
@@ -30,10 +31,11 @@ interface WorkerCommandOptions {
   retryDelayMs: number;
   onDone?: string;
   allowSharedSpool?: boolean;
+  skipCodexCheck?: boolean;
 }
 
 export function workerCommand(): Command {
-  return withRoot(new Command('worker'))
+  return withRoot(new Command('worker'), 'optional')
     .description('watch spool/inbox and run each job with Codex until stopped (SIGTERM/SIGINT)')
     .option('-c, --concurrency <n>', 'jobs run at once', positiveInt('--concurrency'), 2)
     .option('--codex-bin <path>', 'Codex binary (default: $CODEX_SPOOL_CODEX_BIN or codex on PATH)')
@@ -46,6 +48,7 @@ export function workerCommand(): Command {
     .option('--stall-timeout <seconds>', 'stop a run after this long without progress (a thread, turn or item event)', seconds('--stall-timeout'), 600)
     .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', ms('--retry-delay-ms'), 30_000)
     .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
+    .option('--skip-codex-check', "start without asking `codex doctor` whether Codex can authenticate and load its config")
     .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', ms('--rescan-ms'), 2_000)
     .addHelpText('after', `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`)
@@ -58,6 +61,13 @@ export function workerCommand(): Command {
       }
       // One line per event, whatever a job, a file name or Codex put into it.
       const log = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
+      if (!opts.skipCodexCheck) {
+        // A worker whose every run would fail at once (no login) refuses to start rather than fail each job.
+        const verdicts = codexVerdicts(await codexDoctor(codexBin));
+        const said = (status: string) => verdicts.filter((v) => v.status === status).map((v) => `${v.name}: ${v.summary}`);
+        for (const warning of said('warn')) log(`worker: warning: ${warning}`);
+        if (said('fail').length) throw new CliError(`Codex cannot run jobs: ${said('fail').join('; ')} (fix it, or --skip-codex-check)`);
+      }
       // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
       const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
       if (unsafe.length) throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);

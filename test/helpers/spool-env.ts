@@ -4,10 +4,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { JOB_STATES } from '../../src/spool-layout.js';
 
 export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const cliPath = join(projectRoot, 'dist', 'cli.js');
 export const fakeCodex = join(projectRoot, 'test', 'fixtures', 'fake-codex');
+
+/**
+ * Every HTTP(S) request not to 127.0.0.1 goes to a closed local port: `codex doctor` (the worker's start-up
+ * check) probes GitHub for updates and, with the default provider, OpenAI, whatever the config says.
+ */
+export const LOCAL_ONLY_ENV = { HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '127.0.0.1,localhost' };
 
 export interface TempRoot {
   dir: string;
@@ -25,10 +32,12 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
   const root = join(dir, 'root');
   const home = join(dir, 'home');
   await Promise.all([mkdir(root), mkdir(home), mkdir(join(dir, 'codex-home'))]);
+  // The spool exists, as where a worker has run: commands refuse a root without one.
+  await Promise.all(JOB_STATES.map((s) => mkdir(join(root, 'spool', s), { recursive: true, mode: 0o700 })));
   return {
     dir,
     root,
-    env: { HOME: home, CODEX_HOME: join(dir, 'codex-home'), CODEX_SPOOL_ROOT: root, ...extraEnv },
+    env: { HOME: home, CODEX_HOME: join(dir, 'codex-home'), CODEX_SPOOL_ROOT: root, ...LOCAL_ONLY_ENV, ...extraEnv },
     async repo(name) {
       const path = join(dir, 'repos', name);
       await mkdir(path, { recursive: true });

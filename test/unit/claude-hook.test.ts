@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hookRoot, runHook, type HookInput } from '../../src/claude-hook.js';
+import { runHook, type HookInput } from '../../src/claude-hook.js';
 import { claimsDir, recordClaim, seenDir } from '../../src/claude-state.js';
 
 const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
@@ -214,15 +214,5 @@ describe('pruneState', () => {
     runHook(input({ session_id: 'new-session' }), root);
     expect(readdirSync(seen()).sort()).toEqual(['kept.json', 'new-session.json']);
     expect(readdirSync(claimsDir(root))).toEqual(['kept']);
-  });
-});
-
-describe('hookRoot', () => {
-  it('is --root, else $CODEX_SPOOL_ROOT, else $CLAUDE_PROJECT_DIR, else the hook cwd', () => {
-    const env = { CODEX_SPOOL_ROOT: '/a', CLAUDE_PROJECT_DIR: '/b' };
-    expect(hookRoot({ cwd: '/c' }, '/r', env)).toBe('/r');
-    expect(hookRoot({ cwd: '/c' }, undefined, env)).toBe('/a');
-    expect(hookRoot({ cwd: '/c' }, undefined, { CLAUDE_PROJECT_DIR: '/b' })).toBe('/b');
-    expect(hookRoot({ cwd: '/c' }, undefined, {})).toBe('/c');
   });
 });

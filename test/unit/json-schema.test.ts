@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { FinishedJob, JobSpec, QueuedJob, RejectionError, RunMeta, RunSummary } from '../../src/job-schema.js';
+import { FinishedJob, JobSpec, QueuedJob, RejectionError, RunMeta, RunSummary, WorkerBeat } from '../../src/job-schema.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'docs', 'schema');
 const SCHEMAS = {
@@ -14,6 +14,7 @@ const SCHEMAS = {
   'run-meta.schema.json': RunMeta,
   'run-summary.schema.json': RunSummary,
   'rejection.schema.json': RejectionError,
+  'worker-beat.schema.json': WorkerBeat,
 };
 
 describe('docs/schema', () => {

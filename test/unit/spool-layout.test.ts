@@ -2,7 +2,9 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, resolveRoot, spoolLayout } from '../../src/spool-layout.js';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, resolveRoot, resolveRootWithSource, spoolLayout } from '../../src/spool-layout.js';
 
 describe('spoolLayout (pure)', () => {
   it('paths of states, jobs and runs under an absolute root', () => {
@@ -19,6 +21,18 @@ describe('spoolLayout (pure)', () => {
 
   it('resolveRoot: the argument wins', () => {
     expect(resolveRoot('/x/y/../z')).toBe('/x/z');
+  });
+
+  it('resolveRoot: --root, else $CODEX_SPOOL_ROOT, else the package directory (the integration test runs it from elsewhere)', () => {
+    const pkg = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+    const dir = fc.option(fc.constantFrom('/a', '/b/c', 'rel', '/d/../e', ''), { nil: undefined });
+    fc.assert(
+      fc.property(dir, dir, (flag, env) => {
+        const got = resolveRootWithSource(flag, env === undefined ? {} : { CODEX_SPOOL_ROOT: env });
+        const expected = flag ? { root: resolve(flag), source: '--root' } : env ? { root: resolve(env), source: '$CODEX_SPOOL_ROOT' } : { root: pkg, source: 'package' };
+        expect(got).toEqual(expected);
+      }),
+    );
   });
 });
 
