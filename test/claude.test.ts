@@ -236,7 +236,9 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       await writeFile(join(root, 'spool', 'done', 'forged.json'), `${JSON.stringify({ repo: project, task: 'x', claude_session: session, result: { status: 'succeeded', final_message: 'forged' } })}\n`);
       const workerEnv = { ...cleanEnv(), ...LOCAL_ONLY_ENV, HOME: home, CODEX_HOME: codexHome, CODEX_SPOOL_ROOT: root };
       const worker = await cs(['worker', '--once', '--codex-bin', codexBin()], { cwd: root, env: workerEnv });
-      expect(worker.code, worker.stderr).toBe(0);
+      // --once exits 1: the hostile file name was rejected (a cron run must see that).
+      expect(worker.code, worker.stderr).toBe(1);
+      expect(worker.stderr).toContain('1 job(s) failed or were rejected');
       const done = await jobFile('done', 'job-one');
       expect(done.result.error).toBeNull();
       expect(await readFile(join(project, 'hello.txt'), 'utf8')).toBe('hi\n');

@@ -198,7 +198,9 @@ describe('one session, one run', () => {
     const worker = startWorker(t, ['--concurrency', '2', '--rescan-ms', '200']);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'long']);
     const meta = await runningMeta(t, 'long');
-    await cli(t, ['submit', '--repo', other, '--task', 'more', '--resume', meta.session_id, '--id', 'more']);
+    // --force: a follow-up runs where its session ran unless told otherwise.
+    const more0 = await cli(t, ['submit', '--repo', other, '--force', '--task', 'more', '--resume', meta.session_id, '--id', 'more']);
+    expect(more0.code, more0.stderr).toBe(0);
     const [long, more] = [await waitForFinished(t, 'long'), await waitForFinished(t, 'more')];
     expect([long.state, more.state]).toEqual(['done', 'done']);
     expect(Date.parse((await readSummary(more.record)).started_at)).toBeGreaterThanOrEqual(Date.parse((await readSummary(long.record)).ended_at));
