@@ -20,7 +20,7 @@ export interface JobFacts {
   /** Active: seconds since its run started; done, failed: how long its run took. */
   elapsed_seconds: number | null;
   final_message: string | null;
-  /** The first error of a run that did not succeed, or why the job was rejected. */
+  /** The decisive error of a run that did not succeed, or why the job was rejected. */
   error: string | null;
   /** Rejected: the kind of problem (bad_name, invalid_json, …). */
   reason: string | null;

@@ -105,7 +105,7 @@ export const JobResult = z.object({
   exit_code: z.number().int().nullable(),
   elapsed_seconds: z.number(),
   final_message: z.string().nullable(),
-  error: z.string().nullable().describe('The first error Codex reported, if the run failed'),
+  error: z.string().nullable().describe('The error that decided the run (the last fatal one), with a hint when a person can fix it'),
   worktree: z.object({ path: z.string(), branch: z.string() }).optional().describe('The job\'s own worktree'),
   summary: z.string().nullable().describe('Absolute path of the run\'s summary.json'),
 });

@@ -10,7 +10,7 @@ import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import type { JobPolicy } from './job-policy.js';
 import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta } from './run-files.js';
-import { buildSummary } from './run-summary.js';
+import { buildSummary, decisiveError } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
@@ -223,7 +223,7 @@ async function fileRun(
   const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
   if (next) {
     await requeueJob(ctx.layout, claim, next.job);
-    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${summary.errors[0] ?? ''})`);
+    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${decisiveError(summary.errors) ?? ''})`);
     return { outcome: 'deferred', end: null };
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';

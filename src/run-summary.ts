@@ -28,6 +28,16 @@ function limitError({ timedOut, stalled, waitingForNetwork }: CodexRunOutcome): 
   return [stalled ? 'stopped: no progress from Codex within the stall limit' : 'stopped: the time limit was reached'];
 }
 
+/**
+ * A failure Codex reported on neither its JSON stream nor an `Error:` line: what else it printed on
+ * stderr (a config error, `No prompt provided via stdin.`), else its exit code or signal.
+ */
+function unreportedFailure({ exitCode, signal, digest, timedOut, stopped, cancelled, spawnError }: CodexRunOutcome): string[] {
+  if (exitCode === 0 || digest.errors.length || timedOut || stopped || cancelled || spawnError) return [];
+  if (digest.stderrTail.length) return [digest.stderrTail.join('\n')];
+  return [signal ? `Codex was killed by ${signal}` : `Codex exited with code ${exitCode ?? '?'} without reporting an error`];
+}
+
 export interface SummaryInput {
   meta: RunMeta;
   outcome: CodexRunOutcome;
@@ -39,11 +49,13 @@ export interface SummaryInput {
 
 export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: SummaryInput): RunSummary {
   const { digest } = outcome;
+  // In the order they happened: Codex's own errors, then why we stopped it (if we did), so the last is decisive.
   const errors = [
-    ...(outcome.spawnError ? [outcome.spawnError] : []),
-    ...(outcome.cancelled ? ['cancelled by the user'] : []),
-    ...limitError(outcome),
     ...digest.errors,
+    ...unreportedFailure(outcome),
+    ...limitError(outcome),
+    ...(outcome.cancelled ? ['cancelled by the user'] : []),
+    ...(outcome.spawnError ? [outcome.spawnError] : []),
   ];
   const finalMessage = lastMessage ?? digest.lastAgentMessage;
   return {
@@ -66,6 +78,23 @@ export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: Sum
     errors,
     files,
   };
+}
+
+/** What to do about an error that a person can fix (authentication, a missing key), appended to it. */
+const HINTS: [RegExp, string][] = [
+  [/\b40[13]\b|unauthori[sz]ed|forbidden|not logged in|invalid api key/i, "hint: run `codex login`, or check the API key variable of Codex's model provider (its env_key)"],
+  [/missing environment variable/i, "hint: set that variable in the worker's environment"],
+];
+
+/**
+ * The error that decided how a run ended: the last one (Codex's latest fatal error, or why we stopped it;
+ * transient notices are never errors), with a hint when the user can fix it. Null for a run with none.
+ */
+export function decisiveError(errors: readonly string[]): string | null {
+  const last = errors.at(-1);
+  if (last === undefined) return null;
+  const hint = HINTS.find(([pattern]) => pattern.test(last))?.[1];
+  return hint ? `${last} (${hint})` : last;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
