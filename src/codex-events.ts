@@ -12,7 +12,7 @@ export const MAX_ERRORS = 20;
 const MAX_STDERR_LINES = 20;
 /** Longest command or path kept, and how many of each are listed (all are counted). */
 const MAX_ITEM_BYTES = 1024;
-const MAX_LISTED = 500;
+export const MAX_LISTED = 500;
 const WHOLE = "the run's events.jsonl or codex.log";
 
 /**

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
 import { ActiveJob, type QueuedJob, type RunMeta, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
+import { changedSince, snapshotTree } from './git-changes.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import type { JobPolicy } from './job-policy.js';
@@ -162,6 +163,7 @@ async function runValidJob(
       }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
+  const treeBefore = await snapshotTree(meta.repo);
   let outcome: CodexRunOutcome;
   try {
     outcome = await runCodex({
@@ -183,7 +185,8 @@ async function runValidJob(
     await saveMeta().catch(() => undefined);
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
+  const filesChanged = await changedSince(treeBefore, meta.repo);
+  const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
   const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;
   const summary: RunSummary = interrupted ? { ...built, status: 'interrupted' } : built;
   meta.status = summary.status;

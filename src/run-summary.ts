@@ -1,6 +1,7 @@
 // Deciding how a run ended and what its summary says. Pure.
 import type { CodexRunOutcome } from './codex-runner.js';
 import type { RunMeta, RunFiles, RunStatus, RunSummary } from './job-schema.js';
+import { MAX_LISTED } from './codex-events.js';
 import { capText } from './text-cap.js';
 
 /** Longest final message a summary or job result holds; the whole one stays in last-message.txt. */
@@ -44,10 +45,12 @@ export interface SummaryInput {
   files: RunFiles;
   /** Contents of `-o` (preferred: exactly what Codex called its last message); may be only its head. */
   lastMessage: string | null;
+  /** The paths git saw change during the run (see git-changes.ts); else those of Codex's apply_patch events. */
+  filesChanged?: string[] | null;
   endedAt: Date;
 }
 
-export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: SummaryInput): RunSummary {
+export function buildSummary({ meta, outcome, files, lastMessage, filesChanged, endedAt }: SummaryInput): RunSummary {
   const { digest } = outcome;
   // In the order they happened: Codex's own errors, then why we stopped it (if we did), so the last is decisive.
   const errors = [
@@ -74,7 +77,9 @@ export function buildSummary({ meta, outcome, files, lastMessage, endedAt }: Sum
     final_message: finalMessage === null ? null : capText(finalMessage, MAX_FINAL_MESSAGE_BYTES, files.last_message),
     usage: digest.usage,
     commands: { count: digest.commandCount, failed: digest.commandsFailed, items: digest.commands },
-    files_changed: { count: digest.filesChanged.length, paths: digest.filesChanged },
+    files_changed: filesChanged
+      ? { count: filesChanged.length, paths: filesChanged.slice(0, MAX_LISTED) }
+      : { count: digest.filesChanged.length, paths: digest.filesChanged },
     errors,
     files,
   };

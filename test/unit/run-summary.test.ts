@@ -204,6 +204,16 @@ describe('buildSummary', () => {
     expect(small.final_message).toBe('é'.repeat(1000));
   });
 
+  it('files_changed: the paths git measured when given (counted in full, 500 listed), else the apply_patch ones', () => {
+    const patched = outcome({}, { filesChanged: ['/repo/patched.txt'] });
+    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, endedAt }).files_changed).toEqual({ count: 1, paths: ['/repo/patched.txt'] });
+    const measured = Array.from({ length: 600 }, (_, i) => `/repo/f${i}`);
+    const s = buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: measured, endedAt });
+    expect(s.files_changed.count).toBe(600);
+    expect(s.files_changed.paths).toEqual(measured.slice(0, 500));
+    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: null, endedAt }).files_changed.count).toBe(1);
+  });
+
   it('usage null and empty lists when nothing happened', () => {
     const s = buildSummary({ meta: meta(), outcome: outcome(), files, lastMessage: null, endedAt });
     expect(s.usage).toBeNull();
