@@ -21,7 +21,7 @@ const WHOLE = "the run's events.jsonl or codex.log";
  */
 export const RECONNECT = /^Reconnecting\.\.\./i;
 /** Event types that show the run moving on: only these count against the stall limit. */
-const PROGRESS = /^(thread|turn|item)\./;
+export const PROGRESS = /^(thread|turn|item)\./;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const SESSION_LINE = new RegExp(`^session id: (${UUID})\\s*$`, 'i');

@@ -4,7 +4,7 @@ import type { FinishedJob, JobResult, JobSpec, QueuedJob, RunStatus, RunSummary 
 
 /** What of a queued or active job a finished record keeps: not its schedule or its (ended) run. */
 function jobFields<T extends Partial<QueuedJob> & { run_id?: string }>(job: T) {
-  const { not_before: _n, run_id: _r, ...kept } = job;
+  const { not_before: _n, run_id: _r, reason: _why, ...kept } = job;
   return kept;
 }
 

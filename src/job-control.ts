@@ -29,7 +29,7 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
 /** The job a retry queues: the failed job as submitted, queued now as a new round of attempts. Pure. */
 export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJob {
   const { result: _result, run_id: _runId, not_before: _notBefore, resume_session: _session, ...rest } = record;
-  return QueuedJob.parse({ ...rest, queued_at: now.getTime(), attempts: 0 });
+  return QueuedJob.parse({ ...rest, queued_at: now.getTime(), attempts: 0, reason: 'retry asked for' });
 }
 
 /**

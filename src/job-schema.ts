@@ -15,6 +15,8 @@ export const SessionId = z
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
+/** Longest `reason` a queued job holds (its whole story is in the run's files). */
+export const MAX_REASON_CHARS = 300;
 /** The largest job file ever read: the ceiling of the policy's max_job_bytes. */
 export const MAX_JOB_BYTES = 16 * 1024 * 1024;
 /** The policy's default max_job_bytes (a job is a prompt and a few settings); also what read commands open. */
@@ -71,6 +73,7 @@ const WorkerFacts = {
   attempts: z.number().int().nonnegative().describe('Runs already attempted (interrupted or transient failures)'),
   not_before: z.string().datetime().optional().describe('When it may run again (usage limit reset, backoff)'),
   resume_session: SessionId.optional().describe('The session an interrupted or retried run continues'),
+  reason: z.string().max(MAX_REASON_CHARS).optional().describe('Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait'),
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */

@@ -73,7 +73,7 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   }
   if (v.kind === 'wait') {
     // Its resume target has not ended yet (the scan's check raced with a change): look again shortly.
-    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+    await requeueJob(ctx.layout, claim, { ...v.job, reason: `waiting for job ${v.on}`, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   const repo = v.job.worktree ? null : v.repo;
@@ -84,7 +84,8 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   const held = await holdResources(ctx, { repo, session: v.resumeSession });
   if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
     await held?.();
-    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+    const reason = 'waiting for its repo or session (another run holds it)';
+    await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   try {
@@ -219,7 +220,7 @@ async function fileRun(
 ): Promise<{ outcome: JobOutcome; end: JobEnd | null }> {
   if (!isEnded(summary)) {
     // Shutdown: not the job's fault; it continues its session after the restart, one attempt counted.
-    await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id));
+    await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id, 'interrupted: the worker stopped'));
     ctx.log(`interrupted ${claim.id} run ${summary.run_id}; queued again`);
     return { outcome: 'interrupted', end: null };
   }
@@ -245,7 +246,7 @@ async function setBack(ctx: RunJobContext, claim: Claim, job: QueuedJob, err: un
   const attempts = job.attempts + 1;
   if (attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) return fileUnrunnable(ctx, claim, job, null, error);
   const notBefore = new Date(Date.now() + retryDelayMs(attempts, ctx.retryBaseMs));
-  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, job.resume_session ?? null, notBefore));
+  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, job.resume_session ?? null, error, notBefore));
   ctx.log(`deferred ${claim.id} until ${notBefore.toISOString()}: ${error}`);
   return 'deferred';
 }
