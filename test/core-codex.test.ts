@@ -209,7 +209,7 @@ describe('core path with the real Codex CLI', () => {
 });
 
 describe('the real Codex CLI with no network', () => {
-  it('a run that only waits for the network ("Reconnecting... waiting for network") is stopped at the stall limit and deferred as transient', async () => {
+  it('a run that only waits for the network ("Reconnecting... waiting for network") shows so in status, is stopped at the stall limit and deferred as transient', async () => {
     const n = await makeTempRoot();
     try {
       const nrepo = await n.repo('offline');
@@ -223,18 +223,27 @@ describe('the real Codex CLI with no network', () => {
       await writeCodexHome(n.env.CODEX_HOME!, `http://127.0.0.1:${port}/v1`, [nrepo]);
       const config = join(n.env.CODEX_HOME!, 'config.toml');
       await writeFile(config, (await readFile(config, 'utf8')).replace('unbounded_connection_retries = false', 'unbounded_connection_retries = true'));
-      const worker = startWorker(n, ['--stall-timeout', '1', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
+      const worker = startWorker(n, ['--stall-timeout', '4', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
       await waitFor('the inbox', () => readdir(join(n.root, 'spool', 'inbox')).then(() => true, () => false));
       await writeFile(join(n.root, 'spool', 'inbox', 'offline.json'), JSON.stringify({ repo: nrepo, task: 'needs the network', max_attempts: 3 }));
+      // While it waits, status says so (the activity of a running job), and --json carries the same.
+      await waitFor('status: waiting for network', async () => / active .* waiting for network$/m.test((await cli(n, ['status'])).stdout));
+      const running = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
+      expect(running).toMatchObject({ state: 'active', activity: 'waiting for network' });
       const deferred = await waitFor('offline deferred', async () => ((await jobsIn(n, 'deferred')).includes('offline.json') ? readJson(join(n.root, 'spool', 'deferred', 'offline.json')) : null));
       expect(deferred.attempts).toBe(1);
       expect(Date.parse(deferred.not_before)).toBeGreaterThan(Date.now() + 60_000);
+      // The worker logs the deferral just after it moved the file: wait for the line.
+      await waitFor('the deferral logged', () => /deferred offline until/.test(worker.log()));
       expect(worker.log()).toMatch(/deferred offline until \S+: transient failure \(stopped: no progress within the stall limit while Codex was waiting for the network \(last: Reconnecting\.\.\. waiting for network/);
       const runs = await readdir(join(n.root, 'runs'));
       const summary = await readJson(join(n.root, 'runs', runs[0]!, 'summary.json'));
       expect(summary.status).toBe('failed');
       expect(summary.errors.join('\n')).not.toMatch(/^Reconnecting/m); // notices are not errors
       expect(await jobsIn(n, 'active')).toEqual([]);
+      const later = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
+      expect(later).toMatchObject({ state: 'deferred', not_before: deferred.not_before });
+      expect(later.reason).toMatch(/^transient failure: stopped: no progress within the stall limit while Codex was waiting for the network/);
       await worker.stop();
     } finally {
       await endSpoolTest(n);
