@@ -208,6 +208,62 @@ describe('core path with the real Codex CLI', () => {
   });
 });
 
+// Results that tell the truth: the decisive error (with a hint), errors Codex prints only on stderr, files
+// changed by shell commands.
+describe('truthful results with the real Codex CLI', () => {
+  it('a 401 is the error of the result, with a hint to log in; it is not retried', async () => {
+    mock.script([{ kind: 'http-error', status: 401 }]);
+    const worker = startWorker(t, [], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Needs a login', '--id', 'unauth'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'unauth');
+    expect(state).toBe('failed');
+    expect(record.attempts ?? 0).toBe(0);
+    expect(record.result.error).toMatch(/^unexpected status 401 Unauthorized: mock error 401\b.*\(hint: run `codex login`/);
+    const result = await cli(t, ['result', 'unauth']);
+    expect(result.stdout).toMatch(/^error: unexpected status 401 Unauthorized.*codex login/m);
+    await worker.stop();
+  });
+
+  it('a file a shell command wrote (printf hi > hello.txt) is listed in files_changed; a file dirty before and untouched is not', async () => {
+    await writeFile(join(repo, 'dirty-before.txt'), 'left as it was\n');
+    mock.script([
+      { kind: 'shell', cmd: 'printf hi > hello.txt' },
+      { kind: 'message', text: 'DONE: wrote hello.txt' },
+    ]);
+    const worker = startWorker(t, [], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Write hello.txt', '--id', 'shell-write'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'shell-write');
+    expect(state).toBe('done');
+    expect(await readFile(join(repo, 'hello.txt'), 'utf8')).toBe('hi');
+    const summary = await readJson(record.result.summary);
+    expect(summary.files_changed).toEqual({ count: 1, paths: [join(repo, 'hello.txt')] });
+    expect((await cli(t, ['result', 'shell-write'])).stdout).toMatch(/^files changed \(1\): hello\.txt$/m);
+    await worker.stop();
+  });
+});
+
+describe('errors Codex prints only on stderr reach the result', () => {
+  it('a config error (wire_api = "chat") is the result\'s error, not a bare exit code', async () => {
+    const c = await makeTempRoot();
+    try {
+      const crepo = await c.repo('r');
+      await writeCodexHome(c.env.CODEX_HOME!, mock.url, [crepo]);
+      const config = join(c.env.CODEX_HOME!, 'config.toml');
+      await writeFile(config, (await readFile(config, 'utf8')).replace('wire_api = "responses"', 'wire_api = "chat"'));
+      const worker = startWorker(c, [], codexBin());
+      expect((await cli(c, ['submit', '--repo', crepo, '--task', 'x', '--id', 'badconf'])).code).toBe(0);
+      const { state, record } = await waitForFinished(c, 'badconf');
+      expect(state).toBe('failed');
+      expect(record.result.exit_code).toBe(1);
+      expect(record.result.error).toMatch(/^Error loading config\.toml: `wire_api = "chat"` is no longer supported\.\nHow to fix:/);
+      expect(record.result.error).not.toMatch(/WARNING/);
+      await worker.stop();
+    } finally {
+      await endSpoolTest(c);
+    }
+  });
+});
+
 describe('the real Codex CLI with no network', () => {
   it('a run that only waits for the network ("Reconnecting... waiting for network") shows so in status, is stopped at the stall limit and deferred as transient', async () => {
     const n = await makeTempRoot();
