@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { changedPaths, changedSince, parsePorcelainZ, snapshotTree } from '../../src/git-changes.js';
+import { changedPaths, changedSince, parsePorcelainV2, snapshotTree } from '../../src/git-changes.js';
 
 const dirs: string[] = [];
 afterEach(async () => void (await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))));
@@ -46,6 +46,20 @@ describe('snapshotTree / changedSince with real git', () => {
     expect(await changedSince(before, dir)).toEqual(['a.txt', 'b.txt', 'untracked.txt'].map((p) => join(dir, p)));
   });
 
+  it('what the run committed counts (clean afterwards), as do files of a first commit; a dirty file committed too', async () => {
+    const dir = await repo();
+    await sh(dir, 'printf 1 >> b.txt');
+    const before = await snapshotTree(dir);
+    await sh(dir, 'printf hi > hello.txt && git add hello.txt b.txt && git -c user.name=t -c user.email=t@t commit -qm codex');
+    expect(await changedSince(before, dir)).toEqual(['b.txt', 'hello.txt'].map((p) => join(dir, p)));
+    const fresh = await tempDir();
+    await execa('git', ['init', '-q', fresh]);
+    const empty = await snapshotTree(fresh);
+    expect(empty?.head).toBeNull();
+    await sh(fresh, 'printf x > first.txt && git add . && git -c user.name=t -c user.email=t@t commit -qm first');
+    expect(await changedSince(empty, fresh)).toEqual([join(fresh, 'first.txt')]);
+  });
+
   it('nothing touched: no change; from a subdirectory, paths are still absolute under the top', async () => {
     const dir = await repo();
     await mkdir(join(dir, 'sub'));
@@ -63,26 +77,35 @@ describe('snapshotTree / changedSince with real git', () => {
   });
 });
 
-describe('parsePorcelainZ and changedPaths', () => {
+describe('parsePorcelainV2 and changedPaths', () => {
   const path = fc.stringMatching(/^[^\0]{1,20}$/);
-  const xy = fc.constantFrom(' M', 'M ', 'MM', '??', ' D', 'A ', 'AM');
+  const kind = fc.constantFrom(
+    '1 .M N... 100644 100644 100644 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+    '1 A. N... 000000 100644 100644 0000000000000000000000000000000000000000 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+    'u UU N... 100644 100644 100644 100644 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+    '?',
+  );
 
-  it('property: parses every entry of `git status -z --no-renames` back, whatever the path holds (spaces, newlines, quotes)', () => {
+  it('property: parses every entry and the HEAD back, whatever the path holds (spaces, newlines, quotes)', () => {
+    const head = fc.option(fc.stringMatching(/^[0-9a-f]{40}$/), { nil: null });
     fc.assert(
-      fc.property(fc.dictionary(path, xy), (entries) => {
-        const text = Object.entries(entries).map(([p, s]) => `${s} ${p}\0`).join('');
-        expect(Object.fromEntries(parsePorcelainZ(text))).toEqual(entries);
+      fc.property(head, fc.dictionary(path, kind), (oid, entries) => {
+        const text = [`# branch.oid ${oid ?? '(initial)'}`, '# branch.head main', ...Object.entries(entries).map(([p, k]) => `${k} ${p}`), '! ignored'].join('\0') + '\0';
+        const parsed = parsePorcelainV2(text);
+        expect(parsed.head).toBe(oid);
+        expect(Object.fromEntries(parsed.entries)).toEqual(entries);
       }),
     );
   });
 
-  it('property: a path is changed exactly when its fingerprint differs before and after', () => {
+  it('property: a path is changed exactly when its fingerprint differs before and after, or it was committed', () => {
     const state = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', 'e'), fc.constantFrom('x', 'y'));
+    const committed = fc.array(fc.constantFrom('a', 'c', 'z'), { maxLength: 3 });
     fc.assert(
-      fc.property(state, state, (b, a) => {
-        const changed = changedPaths({ top: '/t', dirty: new Map(Object.entries(b)) }, { top: '/t', dirty: new Map(Object.entries(a)) });
-        const expected = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((p) => b[p] !== a[p]).sort();
-        expect(changed).toEqual(expected.map((p) => `/t/${p}`));
+      fc.property(state, state, committed, (b, a, c) => {
+        const tree = (dirty: Record<string, string>) => ({ top: '/t', head: null, dirty: new Map(Object.entries(dirty)) });
+        const expected = [...new Set([...[...new Set([...Object.keys(b), ...Object.keys(a)])].filter((p) => b[p] !== a[p]), ...c])].sort();
+        expect(changedPaths(tree(b), tree(a), c)).toEqual(expected.map((p) => `/t/${p}`));
       }),
     );
   });
