@@ -55,10 +55,12 @@ function note(f: JobFacts, now: number): string {
 
 /**
  * One line per job for `wait`: `<id> <status or state> exit=<n> <time> <session> <message>`, the
- * message being the final message (else the error), on one line, at most `messageMax` characters.
+ * message being the final message (else the error; for a job not finished, what it is doing or waits
+ * for), on one line, at most `messageMax` characters.
  */
 export function resultLine(f: JobFacts, messageMax = 200): string {
-  const message = f.state === 'rejected' ? `${f.reason ?? 'rejected'}: ${f.error ?? ''}` : (f.final_message ?? f.error ?? '');
+  const message =
+    f.state === 'rejected' ? `${f.reason ?? 'rejected'}: ${f.error ?? ''}` : (f.final_message ?? f.error ?? f.activity ?? f.reason ?? '');
   const fields = [shownName(f.id), f.status ?? f.state, `exit=${f.exit_code ?? '-'}`, timeOf(f), safeLine(f.session_id ?? '-')];
   const text = oneLine(message, messageMax);
   return text ? `${fields.join(' ')} ${text}` : fields.join(' ');

@@ -288,7 +288,7 @@ describe('jobs not finished', () => {
 
     const active = await cli(t, ['result', 'hung']);
     expect(active.code, active.stderr).toBe(4);
-    expect(active.stdout).toMatch(new RegExp(`^hung active exit=- \\S+ ${meta.session_id}$`));
+    expect(active.stdout).toMatch(new RegExp(`^hung active exit=- \\S+ ${meta.session_id} waiting for the model$`));
     expect(active.stderr).toBe('codex-spool: job hung has not finished (active)');
     const activeJson = JSON.parse((await cli(t, ['result', '--json', 'hung'])).stdout);
     expect(activeJson).toMatchObject({ state: 'active', status: null, run_files: { events: join(t.root, 'runs', meta.run_id, 'events.jsonl') } });
@@ -351,7 +351,7 @@ describe('jobs not finished', () => {
     const meta = await runningWithSession(t, 'forever');
     const r = await cli(t, ['wait', 'forever', '--timeout', '1']);
     expect(r.code, r.stderr).toBe(124);
-    expect(r.stdout).toMatch(new RegExp(`^forever active exit=- \\S+ ${meta.session_id}$`));
+    expect(r.stdout).toMatch(new RegExp(`^forever active exit=- \\S+ ${meta.session_id} waiting for the model$`));
     expect(r.stderr).toBe('codex-spool: timed out after 1s; not finished: forever');
     const json = await cli(t, ['wait', '--json', '--timeout', '0.5', 'forever']);
     expect(json.code, json.stderr).toBe(124);
@@ -461,6 +461,13 @@ describe('status says why a job is where it is', () => {
     expect(json.jobs[0]).toMatchObject({ id: 'late', state: 'deferred', reason: job.reason, not_before: job.not_before, activity: null });
     expect(json.jobs[0].age_seconds).toBeGreaterThanOrEqual(3600);
     expect(json.jobs[1]).toMatchObject({ id: 'follow', state: 'inbox', reason: 'waiting for job late' });
+    // wait, when it gives up, says the same of each job it still waits for.
+    const waited = await cli(t, ['wait', 'late', 'follow', '--timeout', '0.2']);
+    expect(waited.code).toBe(124);
+    expect(waited.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^late deferred exit=- 1h00m - usage limit: You've hit your usage limit\. /),
+      expect.stringMatching(/^follow inbox exit=- \S+ - waiting for job late$/),
+    ]);
   });
 
   it('the worker records why it deferred a job (a transient failure and its error); a running job shows its command', async () => {
