@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { currentActivity } from './event-render.js';
 import { readTail } from './file-tail.js';
 import { JobId, RejectionError, RunStatus } from './job-schema.js';
-import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
+import { runMetaOf, type JobView } from './job-lookup.js';
+import { findJob } from './spool-moves.js';
 import { runFiles } from './run-files.js';
 import type { JobState, SpoolLayout } from './spool-layout.js';
 
@@ -107,7 +108,7 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
 /** A queued resume of an earlier job of this spool waits while that job is queued or running. */
 async function waitingFor(layout: SpoolLayout, resume: unknown): Promise<string | null> {
   if (typeof resume !== 'string' || !JobId.safeParse(resume).success) return null;
-  return (await lookupJob(layout, resume, ['inbox', 'deferred', 'active'])) ? `waiting for job ${resume}` : null;
+  return (await findJob(layout, resume, ['inbox', 'deferred', 'active'])) ? `waiting for job ${resume}` : null;
 }
 
 /** How much of a running job's events.jsonl is read to tell what Codex is doing. */
