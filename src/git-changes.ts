@@ -37,10 +37,9 @@ export function parsePorcelainV2(text: string): { head: string | null; entries: 
       continue;
     }
     const fields = FIELDS_BEFORE_PATH[entry[0] ?? ''];
-    if (fields === undefined) continue; // other headers; ignored files are not listed
-    let at = -1;
-    for (let i = 0; i < fields && (at = entry.indexOf(' ', at + 1)) >= 0; i++);
-    if (at > 0) entries.set(entry.slice(at + 1), entry.slice(0, at));
+    const parts = entry.split(' '); // the path, last, may hold spaces itself
+    if (fields === undefined || parts.length <= fields) continue; // other headers; ignored files are not listed
+    entries.set(parts.slice(fields).join(' '), parts.slice(0, fields).join(' '));
   }
   return { head, entries };
 }
