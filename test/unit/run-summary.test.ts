@@ -259,6 +259,14 @@ describe('the decisive error', () => {
     expect(build({ exitCode: 1 }, { ...d, errors: ['boom'] }).errors).toEqual(['boom']);
   });
 
+  it('a hint only where a person can fix it: 401/403 and a missing key variable, not any number 401', () => {
+    expect(decisiveError(['unexpected status 403 Forbidden: no'])).toMatch(/\(hint: run `codex login`/);
+    expect(decisiveError(['Incorrect API key provided'])).toMatch(/\(hint: run `codex login`/);
+    expect(decisiveError(['Missing environment variable: `MY_KEY`.'])).toBe("Missing environment variable: `MY_KEY`. (hint: set that variable in the worker's environment)");
+    expect(decisiveError(['error on line 401 of the patch'])).toBe('error on line 401 of the patch');
+    expect(decisiveError([])).toBeNull();
+  });
+
   it('a failure reported nowhere names the exit code or the signal', () => {
     expect(build({ exitCode: 3 }).errors).toEqual(['Codex exited with code 3 without reporting an error']);
     expect(build({ exitCode: null, signal: 'SIGKILL' }).errors).toEqual(['Codex was killed by SIGKILL']);
