@@ -1,6 +1,7 @@
 // What one job is and what it came to, in one flat record: what status, result and wait print.
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isLocked, resourceLockName } from './claim-lock.js';
 import { currentActivity } from './event-render.js';
 import { readTail } from './file-tail.js';
 import { JobId, RejectionError, RunStatus } from './job-schema.js';
@@ -79,7 +80,7 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
       const queuedAt = typeof record.queued_at === 'number' ? record.queued_at : job.mtimeMs;
       facts.age_seconds = round1((now - queuedAt) / 1000);
       facts.not_before = typeof record.not_before === 'string' ? record.not_before : null;
-      facts.reason = (await waitingFor(layout, record.resume)) ?? (typeof record.reason === 'string' ? record.reason : null);
+      facts.reason = (await waitingFor(layout, record)) ?? (typeof record.reason === 'string' ? record.reason : null);
       break;
     }
     case 'active': {
@@ -105,10 +106,19 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
   return facts;
 }
 
-/** A queued resume of an earlier job of this spool waits while that job is queued or running. */
-async function waitingFor(layout: SpoolLayout, resume: unknown): Promise<string | null> {
-  if (typeof resume !== 'string' || !JobId.safeParse(resume).success) return null;
-  return (await findJob(layout, resume, ['inbox', 'deferred', 'active'])) ? `waiting for job ${resume}` : null;
+/**
+ * What a queued job waits for, by the worker's own rules: a resume of an earlier job of this spool waits
+ * while that job is queued or running; a job (not in a worktree of its own) while another runs in its repo.
+ */
+async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
+  const { resume, repo } = record;
+  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, ['inbox', 'deferred', 'active']))) {
+    return `waiting for job ${resume}`;
+  }
+  if (typeof repo !== 'string' || record.worktree === true) return null;
+  const real = await realpath(repo).catch(() => null);
+  const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
+  return busy ? 'waiting for its repo' : null;
 }
 
 /** How much of a running job's events.jsonl is read to tell what Codex is doing. */

@@ -18,7 +18,7 @@ const HELP = `
 Columns: ID STATE TIME REPO (last path segment) SESSION EXIT, and a note that says why: for a running job
 what Codex is doing ("$ <command>", "agent: <message>", "waiting for network"); for a queued one when it
 runs again and why it was queued again ("runs in 4m: transient failure: …", "recovered: …", "usage
-limit: …", "waiting for job X"); the reason of a rejection; a run's status when timed_out or cancelled.
+limit: …", "waiting for job X", "waiting for its repo"); the reason of a rejection; a run's status when timed_out or cancelled.
 TIME is how long a job has been queued since it was first submitted (inbox, deferred; rejected: since it
 was written), running (active), or how long its run took (done, failed). Lines are cut at 100 bytes.
 Without IDs: all queued and active jobs and the --last finished (done, failed, rejected), oldest first,
