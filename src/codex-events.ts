@@ -6,20 +6,22 @@ import { capText } from './text-cap.js';
 
 /** Longest error text kept; the whole text stays in the run's files. */
 export const MAX_ERROR_BYTES = 4 * 1024;
-/** Errors kept (the first ones: the first is the job's error). */
+/** Errors kept: the first ones and the latest (the decisive one, see run-summary.ts). */
 export const MAX_ERRORS = 20;
+/** Lines of Codex's stderr kept (its last ones), for a failure it reported nowhere else. */
+const MAX_STDERR_LINES = 20;
 /** Longest command or path kept, and how many of each are listed (all are counted). */
 const MAX_ITEM_BYTES = 1024;
-const MAX_LISTED = 500;
+export const MAX_LISTED = 500;
 const WHOLE = "the run's events.jsonl or codex.log";
 
 /**
  * Codex retrying its connection (`Reconnecting... waiting for network (…)`, `Reconnecting... 2/5 (…)`):
  * printed as `error` events, but neither progress nor (yet) a failure.
  */
-const RECONNECT = /^Reconnecting\.\.\./i;
+export const RECONNECT = /^Reconnecting\.\.\./i;
 /** Event types that show the run moving on: only these count against the stall limit. */
-const PROGRESS = /^(thread|turn|item)\./;
+export const PROGRESS = /^(thread|turn|item)\./;
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const SESSION_LINE = new RegExp(`^session id: (${UUID})\\s*$`, 'i');
@@ -38,6 +40,23 @@ export function errorFromLogLine(line: string): string | null {
   return /^Not inside a trusted directory/.test(line) ? line.trim() : null;
 }
 
+/** Stderr lines Codex prints on every run, which never say why a run failed. */
+const STDERR_NOISE = /^(WARNING: |Reading additional input from stdin)/;
+
+/**
+ * Folds one stderr line into the digest: the banner's session id, an `Error:` line, and the last few
+ * other lines (a config error or `No prompt provided via stdin.` appears only there, unprefixed).
+ */
+export function foldLogLine(digest: EventDigest, line: string): EventDigest {
+  digest.sessionId ??= sessionIdFromBannerLine(line);
+  const error = errorFromLogLine(line);
+  if (error) addError(digest, error);
+  if (!line.trim() || STDERR_NOISE.test(line)) return digest;
+  if (digest.stderrTail.length >= MAX_STDERR_LINES) digest.stderrTail.shift();
+  digest.stderrTail.push(capText(line.trimEnd(), MAX_ITEM_BYTES, WHOLE));
+  return digest;
+}
+
 export interface CommandRun {
   command: string;
   exit_code: number | null;
@@ -54,8 +73,10 @@ export interface EventDigest {
   commandsFailed: number;
   /** The first MAX_LISTED paths changed, each once. */
   filesChanged: string[];
-  /** Fatal errors (`error` events, `turn.failed`); warning items and reconnect notices are not errors. */
+  /** Fatal errors (`error` events, `turn.failed`, stderr `Error:` lines) in the order last seen; warning items and reconnect notices are not errors. */
   errors: string[];
+  /** The last stderr lines that are not Codex's routine notices. */
+  stderrTail: string[];
   turnFailed: boolean;
   /** Progress events seen (thread.*, turn.*, item.*): the runner's stall timer watches this. */
   progress: number;
@@ -73,6 +94,7 @@ export function emptyDigest(): EventDigest {
     commandsFailed: 0,
     filesChanged: [],
     errors: [],
+    stderrTail: [],
     turnFailed: false,
     progress: 0,
     reconnecting: null,
@@ -122,10 +144,16 @@ export function foldEventLine(digest: EventDigest, line: string): EventDigest {
   return digest;
 }
 
-/** Codex often reports one failure twice (`error`, then `turn.failed`): keep each text once. */
+/**
+ * Codex often reports one failure twice (`error`, then `turn.failed`): each text is kept once, where it was
+ * last seen, so the last error is always the latest one; when the list is full the first ones stay.
+ */
 export function addError(digest: EventDigest, message: string): void {
   const text = capText(message, MAX_ERROR_BYTES, WHOLE);
-  if (digest.errors.length < MAX_ERRORS && !digest.errors.includes(text)) digest.errors.push(text);
+  const seen = digest.errors.indexOf(text);
+  if (seen >= 0) digest.errors.splice(seen, 1);
+  else if (digest.errors.length >= MAX_ERRORS) digest.errors.pop();
+  digest.errors.push(text);
 }
 
 function usageOf(u: Json): Usage {

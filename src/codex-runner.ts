@@ -11,14 +11,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import {
-  addError,
-  emptyDigest,
-  errorFromLogLine,
-  foldEventLine,
-  sessionIdFromBannerLine,
-  type EventDigest,
-} from './codex-events.js';
+import { emptyDigest, foldEventLine, foldLogLine, type EventDigest } from './codex-events.js';
 import { LineSplitter } from './line-splitter.js';
 import { killGroup, procStat, stopGroup } from './process-group.js';
 import { clampTimerMs } from './timer-bounds.js';
@@ -112,10 +105,8 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
       reportSession();
     }),
     follow(opts.logFile, (line) => {
-      digest.sessionId ??= sessionIdFromBannerLine(line);
+      foldLogLine(digest, line);
       reportSession();
-      const error = errorFromLogLine(line);
-      if (error) addError(digest, error);
     }),
   ];
   const poller = setInterval(() => outputs.forEach((o) => void o.poll()), FOLLOW_MS);

@@ -2,6 +2,7 @@
 // The event shapes are those src/codex-events.ts folds: thread.started, turn.completed / turn.failed,
 // error, item.started / item.completed with agent_message, command_execution, file_change, error items;
 // plus the other item kinds Codex emits (mcp_tool_call, web_search, todo_list, reasoning: not shown).
+import { PROGRESS, RECONNECT } from './codex-events.js';
 import { formatUsage, oneLine, shortPath } from './display.js';
 
 export interface RenderOptions {
@@ -106,6 +107,42 @@ function renderItem(item: Json, done: boolean, repo: string | null, width: numbe
     default:
       return null; // reasoning, and item kinds this version does not know
   }
+}
+
+/**
+ * What a running Codex is doing now, from its latest events (the tail of events.jsonl), in one line of at
+ * most `width` characters: waiting for the network (or retrying the model), the command or tool it runs,
+ * else its last message, else waiting for the model. Null before its first event.
+ */
+export function currentActivity(lines: readonly string[], width = 80): string | null {
+  const running = new Map<string, string>();
+  let reconnecting: string | null = null;
+  let said: string | null = null;
+  let seen = false;
+  for (const line of lines) {
+    const e = parseEvent(line);
+    if (!e) continue;
+    seen = true;
+    const type = String(e.type);
+    if (PROGRESS.test(type)) reconnecting = null;
+    if (type === 'error' && RECONNECT.test(str(e.message) ?? '')) reconnecting = str(e.message);
+    const item = isObject(e.item) ? e.item : null;
+    if (!item) continue;
+    const id = str(item.id) ?? '';
+    if (type === 'item.started') {
+      if (item.type === 'command_execution') running.set(id, `$ ${displayCommand(str(item.command) ?? '?')}`);
+      else if (item.type === 'mcp_tool_call') running.set(id, `tool ${str(item.server) ?? '?'}.${str(item.tool) ?? '?'}`);
+    } else if (type === 'item.completed') {
+      running.delete(id);
+      if (item.type === 'agent_message') said = str(item.text) ?? said;
+    }
+  }
+  if (!seen) return null;
+  const current = [...running.values()].at(-1);
+  const activity = reconnecting
+    ? /waiting for network/i.test(reconnecting) ? 'waiting for network' : reconnecting
+    : (current ?? (said === null ? 'waiting for the model' : `agent: ${said}`));
+  return oneLine(activity, width);
 }
 
 /** `/bin/bash -lc "…"` (how Codex runs every command) → the script inside it. */

@@ -1,15 +1,21 @@
 // What a failed run's errors say about trying again. Pure.
-import type { QueuedJob, RunSummary } from './job-schema.js';
+import { collapsed } from './display.js';
+import { MAX_REASON_CHARS, type QueuedJob, type RunSummary } from './job-schema.js';
+import { decisiveError } from './run-summary.js';
 
 /** How many runs a job gets (transient failures and interruptions) unless it sets max_attempts. */
 export const MAX_ATTEMPTS = 3;
 
-/** The job queued again after `attempts` runs: it continues `session` when it has one, else starts over. */
-export function queuedAgain(job: QueuedJob, attempts: number, session: string | null, notBefore?: Date): QueuedJob {
+/**
+ * The job queued again after `attempts` runs, for `reason` (one line, cut to fit): it continues `session`
+ * when it has one, else starts over.
+ */
+export function queuedAgain(job: QueuedJob, attempts: number, session: string | null, reason: string, notBefore?: Date): QueuedJob {
   const { not_before: _old, retry_of: _retry, ...rest } = job; // a retry's note is for its first run only
   return {
     ...rest,
     attempts,
+    reason: collapsed(reason, MAX_REASON_CHARS),
     ...(session ? { resume_session: session } : {}),
     ...(notBefore ? { not_before: notBefore.toISOString() } : {}),
   };
@@ -94,5 +100,6 @@ export function nextAttempt(job: QueuedJob, summary: RunSummary, now: Date, retr
   if (failure.kind === 'transient' && attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) return null;
   const notBefore = failure.kind === 'usage_limit' ? failure.resetAt : new Date(now.getTime() + retryDelayMs(attempts, retryBaseMs));
   const why = failure.kind === 'usage_limit' ? 'usage limit' : 'transient failure';
-  return { notBefore, why, job: queuedAgain(job, attempts, summary.session_id, notBefore) };
+  const reason = `${why}: ${decisiveError(summary.errors) ?? ''}`;
+  return { notBefore, why, job: queuedAgain(job, attempts, summary.session_id, reason, notBefore) };
 }

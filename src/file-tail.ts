@@ -2,6 +2,20 @@
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
+/** The last `maxBytes` of a file ('' if it cannot be read): a run's latest events are at its end. */
+export async function readTail(path: string, maxBytes: number): Promise<string> {
+  const file = await open(path, 'r').catch(() => null);
+  if (!file) return '';
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size, maxBytes);
+    const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    await file.close();
+  }
+}
+
 /** Follows a growing file: each read() returns the complete lines appended since the previous one. */
 export class LineTail {
   private offset = 0;

@@ -1,9 +1,10 @@
 // The record a finished job is filed as: the job as submitted, the worker's facts, and its result. Pure.
+import { decisiveError } from './run-summary.js';
 import type { FinishedJob, JobResult, JobSpec, QueuedJob, RunStatus, RunSummary } from './job-schema.js';
 
 /** What of a queued or active job a finished record keeps: not its schedule or its (ended) run. */
 function jobFields<T extends Partial<QueuedJob> & { run_id?: string }>(job: T) {
-  const { not_before: _n, run_id: _r, ...kept } = job;
+  const { not_before: _n, run_id: _r, reason: _why, ...kept } = job;
   return kept;
 }
 
@@ -22,7 +23,7 @@ export function recordFromSummary(
       exit_code: summary.exit_code,
       elapsed_seconds: summary.elapsed_seconds,
       final_message: summary.final_message,
-      error: summary.status === 'succeeded' ? null : (summary.errors[0] ?? null),
+      error: summary.status === 'succeeded' ? null : decisiveError(summary.errors),
       summary: summary.files.summary,
       ...(worktree ? { worktree } : {}),
     },

@@ -39,6 +39,7 @@ export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJo
     ...rest,
     queued_at: now.getTime(),
     attempts: 0,
+    reason: 'retry asked for',
     ...(session && ended.success ? { resume_session: session, retry_of: ended.data.status } : {}),
   });
 }

@@ -1,8 +1,13 @@
 // What one job is and what it came to, in one flat record: what status, result and wait print.
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RejectionError, RunStatus } from './job-schema.js';
+import { isLocked, resourceLockName } from './claim-lock.js';
+import { currentActivity } from './event-render.js';
+import { readTail } from './file-tail.js';
+import { JobId, RejectionError, RunStatus } from './job-schema.js';
 import { runMetaOf, type JobView } from './job-lookup.js';
+import { findJob } from './spool-moves.js';
+import { runFiles } from './run-files.js';
 import type { JobState, SpoolLayout } from './spool-layout.js';
 
 /** One job's facts. Fields that do not apply to its state are null. */
@@ -15,15 +20,22 @@ export interface JobFacts {
   run_id: string | null;
   session_id: string | null;
   exit_code: number | null;
-  /** Queued (inbox, deferred) or rejected: seconds since its job file was written. */
+  /** Queued: seconds since it was first submitted (deferred: `queued_at`, kept through requeues); rejected: since it was written. */
   age_seconds: number | null;
   /** Active: seconds since its run started; done, failed: how long its run took. */
   elapsed_seconds: number | null;
   final_message: string | null;
-  /** The first error of a run that did not succeed, or why the job was rejected. */
+  /** The decisive error of a run that did not succeed, or why the job was rejected. */
   error: string | null;
-  /** Rejected: the kind of problem (bad_name, invalid_json, …). */
+  /**
+   * Why it is where it is. Rejected: the kind of problem (bad_name, invalid_json, …); deferred: why the
+   * worker queued it again (retry and its error, recovery, usage limit); queued: the job it waits for.
+   */
   reason: string | null;
+  /** Deferred: when it may run again (ISO 8601), if it must wait. */
+  not_before: string | null;
+  /** Active: what Codex is doing now (the command it runs, its last message, `waiting for network`). */
+  activity: string | null;
   /** When the job file got its current contents (its mtime), ISO 8601. */
   since: string;
 }
@@ -57,18 +69,25 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
     final_message: null,
     error: null,
     reason: null,
+    not_before: null,
+    activity: null,
     since: new Date(job.mtimeMs).toISOString(),
   };
   const age = round1((now - job.mtimeMs) / 1000);
   switch (job.state) {
     case 'inbox':
-    case 'deferred':
-      facts.age_seconds = age;
+    case 'deferred': {
+      const queuedAt = typeof record.queued_at === 'number' ? record.queued_at : job.mtimeMs;
+      facts.age_seconds = round1((now - queuedAt) / 1000);
+      facts.not_before = typeof record.not_before === 'string' ? record.not_before : null;
+      facts.reason = (await waitingFor(layout, record)) ?? (typeof record.reason === 'string' ? record.reason : null);
       break;
+    }
     case 'active': {
       const meta = await runMetaOf(layout, job);
       facts.session_id = meta?.session_id ?? null;
       facts.elapsed_seconds = meta ? round1((now - Date.parse(meta.started_at)) / 1000) : null;
+      facts.activity = job.runId ? await activityOf(layout, job.runId) : null;
       break;
     }
     case 'done':
@@ -85,6 +104,29 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
     }
   }
   return facts;
+}
+
+/**
+ * What a queued job waits for, by the worker's own rules: a resume of an earlier job of this spool waits
+ * while that job is queued or running; a job (not in a worktree of its own) while another runs in its repo.
+ */
+async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
+  const { resume, repo } = record;
+  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, ['inbox', 'deferred', 'active']))) {
+    return `waiting for job ${resume}`;
+  }
+  if (typeof repo !== 'string' || record.worktree === true) return null;
+  const real = await realpath(repo).catch(() => null);
+  const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
+  return busy ? 'waiting for its repo' : null;
+}
+
+/** How much of a running job's events.jsonl is read to tell what Codex is doing. */
+const ACTIVITY_TAIL_BYTES = 64 * 1024;
+
+/** What the run's Codex is doing, from the end of its events (null before its first event). */
+async function activityOf(layout: SpoolLayout, runId: string): Promise<string | null> {
+  return currentActivity((await readTail(runFiles(layout.runs, runId).events, ACTIVITY_TAIL_BYTES)).split('\n'));
 }
 
 /** The rejection error written beside spool/rejected/<id>.json, or null. */

@@ -15,6 +15,8 @@ export const SessionId = z
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
+/** Longest `reason` a queued job holds (its whole story is in the run's files). */
+export const MAX_REASON_CHARS = 300;
 /** The largest job file ever read: the ceiling of the policy's max_job_bytes. */
 export const MAX_JOB_BYTES = 16 * 1024 * 1024;
 /** The policy's default max_job_bytes (a job is a prompt and a few settings); also what read commands open. */
@@ -102,6 +104,7 @@ const WorkerFacts = {
   resume_session: SessionId.optional().describe('The session an interrupted or retried run continues'),
   runs: z.array(z.string()).optional().describe("The job's runs so far, oldest first (runs/<run-id>/)"),
   retry_of: RunStatus.optional().describe('`retry`: how the run it continues ended (its next prompt says so)'),
+  reason: z.string().max(MAX_REASON_CHARS).optional().describe('Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait'),
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
@@ -133,7 +136,7 @@ export const JobResult = z.object({
   exit_code: z.number().int().nullable(),
   elapsed_seconds: z.number(),
   final_message: z.string().nullable(),
-  error: z.string().nullable().describe('The first error Codex reported, if the run failed'),
+  error: z.string().nullable().describe('The error that decided the run (the last fatal one), with a hint when a person can fix it'),
   worktree: z.object({ path: z.string(), branch: z.string() }).optional().describe('The job\'s own worktree'),
   summary: z.string().nullable().describe('Absolute path of the run\'s summary.json'),
 });

@@ -1,8 +1,9 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
 // and a run that had ended is filed, not run again.
-import { lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
 import { writeJsonAtomic } from './atomic-file.js';
 import { emptyDigest, foldEventLine } from './codex-events.js';
+import { readTail } from './file-tail.js';
 import { ActiveJob, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
 import { buildSummary } from './run-summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
@@ -101,7 +102,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
     await finishJob(ctx.layout, claim, 'failed', record);
     return why;
   }
-  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, session));
+  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, session, 'recovered: its worker stopped without filing it'));
   return `queued again${session ? ` to resume ${session}` : ''} (attempt ${attempts + 1})`;
 }
 
@@ -156,20 +157,6 @@ async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSum
   };
   const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
   return { ...summary, status: 'succeeded' }; // its exit code is unknown (null): its events say it completed
-}
-
-/** The last `maxBytes` of a file ('' if it cannot be read): turn events are at its end. */
-async function readTail(path: string, maxBytes: number): Promise<string> {
-  const file = await open(path, 'r').catch(() => null);
-  if (!file) return '';
-  try {
-    const { size } = await file.stat();
-    const length = Math.min(size, maxBytes);
-    const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
-    return buffer.toString('utf8');
-  } finally {
-    await file.close();
-  }
 }
 
 async function readSummary(path: string): Promise<RunSummary | null> {

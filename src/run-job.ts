@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
 import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
+import { changedSince, snapshotTree } from './git-changes.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
 import { validateJob } from './job-validation.js';
 import type { JobPolicy } from './job-policy.js';
 import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta } from './run-files.js';
-import { buildSummary } from './run-summary.js';
+import { buildSummary, decisiveError } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
@@ -85,7 +86,7 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   }
   if (v.kind === 'wait') {
     // Its resume target has not ended yet (the scan's check raced with a change): look again shortly.
-    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+    await requeueJob(ctx.layout, claim, { ...v.job, reason: `waiting for job ${v.on}`, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   // A follow-up in an earlier job's worktree works in that tree: one Codex at a time there too.
@@ -97,7 +98,8 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   const held = await holdResources(ctx, { repo, session: v.resumeSession });
   if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
     await held?.();
-    await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+    const reason = 'waiting for its repo or session (another run holds it)';
+    await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
   }
   try {
@@ -179,6 +181,7 @@ async function runValidJob(
       }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
+  const treeBefore = await snapshotTree(meta.repo);
   let outcome: CodexRunOutcome;
   try {
     outcome = await runCodex({
@@ -200,7 +203,8 @@ async function runValidJob(
     await saveMeta().catch(() => undefined);
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
-  const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
+  const filesChanged = await changedSince(treeBefore, meta.repo);
+  const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
   const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;
   const summary: RunSummary = interrupted ? { ...built, status: 'interrupted' } : built;
   meta.status = summary.status;
@@ -233,14 +237,14 @@ async function fileRun(
 ): Promise<{ outcome: JobOutcome; end: JobEnd | null }> {
   if (!isEnded(summary)) {
     // Shutdown: not the job's fault; it continues its session after the restart, one attempt counted.
-    await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id));
+    await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id, 'interrupted: the worker stopped'));
     ctx.log(`interrupted ${claim.id} run ${summary.run_id}; queued again`);
     return { outcome: 'interrupted', end: null };
   }
   const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
   if (next) {
     await requeueJob(ctx.layout, claim, next.job);
-    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${summary.errors[0] ?? ''})`);
+    ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${decisiveError(summary.errors) ?? ''})`);
     return { outcome: 'deferred', end: null };
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
@@ -259,7 +263,7 @@ async function setBack(ctx: RunJobContext, claim: Claim, job: QueuedJob, err: un
   const attempts = job.attempts + 1;
   if (attempts >= (job.max_attempts ?? MAX_ATTEMPTS)) return fileUnrunnable(ctx, claim, job, null, error);
   const notBefore = new Date(Date.now() + retryDelayMs(attempts, ctx.retryBaseMs));
-  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, job.resume_session ?? null, notBefore));
+  await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, job.resume_session ?? null, error, notBefore));
   ctx.log(`deferred ${claim.id} until ${notBefore.toISOString()}: ${error}`);
   return 'deferred';
 }

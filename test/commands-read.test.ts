@@ -258,7 +258,7 @@ describe('jobs not finished', () => {
   });
   afterEach(() => endSpoolTest(t));
 
-  it('status shows queued, active, done, failed and rejected jobs at once; result and logs of the unfinished exit 4', async () => {
+  it('status shows queued, active, done, failed and rejected jobs at once; result of the unfinished exits 4, logs of a running job 0', async () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
     const worker = startWorker(t, ['--reject-after-ms', '300', '--concurrency', '3']);
     await submit(t, a, 'fine', 'quick');
@@ -279,8 +279,9 @@ describe('jobs not finished', () => {
     expect(row('fine')?.slice(1, 2)).toEqual(['done']);
     expect(row('bad')?.slice(1, 2)).toEqual(['failed']);
     expect(row('garbled')?.slice(1, 2)).toEqual(['rejected']);
-    expect(row('hung')).toEqual(['hung', 'active', expect.stringMatching(/s$/), 'b', meta.session_id, '-']);
-    expect(row('behind')).toEqual(['behind', 'inbox', expect.stringMatching(/s$/), 'b', '-', '-']);
+    expect(row('hung')).toEqual(['hung', 'active', expect.stringMatching(/s$/), 'b', meta.session_id, '-', 'waiting', 'for', 'the', 'model']);
+    expect(row('behind')?.slice(0, 6)).toEqual(['behind', 'inbox', expect.stringMatching(/s$/), 'b', '-', '-']);
+    expect(r.stdout).toMatch(/^behind .* waiting for its repo$/m);
     expect(r.stdout.split('\n').slice(-3)).toEqual([expect.stringMatching(/^hung /), expect.stringMatching(/^behind /), 'jobs: 1 inbox, 1 active, 1 done, 1 failed, 1 rejected']);
     const json = JSON.parse((await cli(t, ['status', '--json', 'hung', 'behind'])).stdout);
     expect(json.jobs).toEqual([
@@ -292,19 +293,19 @@ describe('jobs not finished', () => {
 
     const active = await cli(t, ['result', 'hung']);
     expect(active.code, active.stderr).toBe(4);
-    expect(active.stdout).toMatch(new RegExp(`^hung active exit=- \\S+ ${meta.session_id}$`));
+    expect(active.stdout).toMatch(new RegExp(`^hung active exit=- \\S+ ${meta.session_id} waiting for the model$`));
     expect(active.stderr).toBe('codex-spool: job hung has not finished (active)');
     const activeJson = JSON.parse((await cli(t, ['result', '--json', 'hung'])).stdout);
     expect(activeJson).toMatchObject({ state: 'active', status: null, run_files: { events: join(t.root, 'runs', meta.run_id, 'events.jsonl') } });
     const queued = await cli(t, ['result', 'behind']);
     expect(queued.code, queued.stderr).toBe(4);
-    expect(queued.stdout).toMatch(/^behind inbox exit=- \S+ -$/);
+    expect(queued.stdout).toMatch(/^behind inbox exit=- \S+ - waiting for its repo$/);
 
     const logs = await cli(t, ['logs', 'hung']);
-    expect(logs.code, logs.stderr).toBe(4);
-    expect(logs.stdout).toBe(`session ${meta.session_id}`);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(new RegExp(`^session ${meta.session_id}\nrunning \\S+s$`));
     const noRun = await cli(t, ['logs', 'behind']);
-    expect(noRun).toMatchObject({ code: 4, stdout: '', stderr: 'codex-spool: job behind has not finished (inbox, no run yet)' });
+    expect(noRun).toMatchObject({ code: 4, stdout: '', stderr: 'codex-spool: job behind has not started (inbox, no run yet)' });
     await worker.stop();
   });
 
@@ -356,7 +357,7 @@ describe('jobs not finished', () => {
     const meta = await runningWithSession(t, 'forever');
     const r = await cli(t, ['wait', 'forever', '--timeout', '1']);
     expect(r.code, r.stderr).toBe(124);
-    expect(r.stdout).toMatch(new RegExp(`^forever active exit=- \\S+ ${meta.session_id}$`));
+    expect(r.stdout).toMatch(new RegExp(`^forever active exit=- \\S+ ${meta.session_id} waiting for the model$`));
     expect(r.stderr).toBe('codex-spool: timed out after 1s; not finished: forever');
     const json = await cli(t, ['wait', '--json', '--timeout', '0.5', 'forever']);
     expect(json.code, json.stderr).toBe(124);
@@ -437,6 +438,59 @@ describe('result of a run stopped by its time limit', () => {
     const summary = await readJson(record.result.summary);
     expect(logs.stdout).toContain(`\nerror: ${summary.errors[0]}\n`);
     expect(logs.stdout).toMatch(/\nend: timed_out exit=\S+ \S+$/);
+    await worker.stop();
+  });
+});
+
+describe('status says why a job is where it is', () => {
+  let t: TempRoot;
+  beforeEach(async () => {
+    t = await makeTempRoot();
+  });
+  afterEach(() => endSpoolTest(t));
+  const rowOf = (stdout: string, id: string) => stdout.split('\n').find((l) => l.startsWith(`${id} `)) ?? '';
+
+  it('a deferred job: time queued since first submitted, when it runs again and why; a resume waits for its job', async () => {
+    const repo = await t.repo('app');
+    await submit(t, repo, 'follow', 'go on', '--resume', 'late'); // no worker: creates the spool, waits in the inbox
+    const hourAgo = Date.now() - 3600_000;
+    const reason = `usage limit: You've hit your usage limit. Try again in 10 minutes. ${'More words. '.repeat(20)}`;
+    const job = { repo, task: 't', queued_at: hourAgo, attempts: 0, not_before: new Date(Date.now() + 600_000).toISOString(), reason };
+    await writeFile(join(t.root, 'spool', 'deferred', 'late.json'), JSON.stringify(job));
+    const r = await cli(t, ['status']);
+    expect(r.code, r.stderr).toBe(0);
+    const late = rowOf(r.stdout, 'late');
+    expect(late).toMatch(/^late +deferred +1h00m +app +- +- +runs in (9m5\ds|10m00s): usage limit: You've hit your usage limit\. .*…$/);
+    expect(Buffer.byteLength(late)).toBeLessThanOrEqual(100);
+    expect(rowOf(r.stdout, 'follow')).toMatch(/ waiting for job late$/);
+    const json = JSON.parse((await cli(t, ['status', '--json', 'late', 'follow'])).stdout);
+    expect(json.jobs[0]).toMatchObject({ id: 'late', state: 'deferred', reason: job.reason, not_before: job.not_before, activity: null });
+    expect(json.jobs[0].age_seconds).toBeGreaterThanOrEqual(3600);
+    expect(json.jobs[1]).toMatchObject({ id: 'follow', state: 'inbox', reason: 'waiting for job late' });
+    // wait, when it gives up, says the same of each job it still waits for.
+    const waited = await cli(t, ['wait', 'late', 'follow', '--timeout', '0.2']);
+    expect(waited.code).toBe(124);
+    expect(waited.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^late deferred exit=- 1h00m - usage limit: You've hit your usage limit\. /),
+      expect.stringMatching(/^follow inbox exit=- \S+ - waiting for job late$/),
+    ]);
+  });
+
+  it('the worker records why it deferred a job (a transient failure and its error); a running job shows its command', async () => {
+    const [a, b] = [await t.repo('a'), await t.repo('b')];
+    const worker = startWorker(t, ['--retry-delay-ms', '600000']);
+    await submit(t, a, 'flaky', 'transient');
+    await submit(t, b, 'busy', 'sleep 30');
+    await waitFor('flaky deferred', async () => (await jobsIn(t, 'deferred')).includes('flaky.json'));
+    await runningWithSession(t, 'busy').catch(() => null);
+    const r = await waitFor('busy shows its command', async () => {
+      const out = await cli(t, ['status']);
+      return rowOf(out.stdout, 'busy').endsWith(' $ sleep 30') ? out : null;
+    });
+    expect(rowOf(r.stdout, 'flaky')).toMatch(/ runs in (9m5\ds|10m00s): transient failu…$/);
+    const json = JSON.parse((await cli(t, ['status', '--json', 'flaky', 'busy'])).stdout);
+    expect(json.jobs[0].reason).toBe('transient failure: stream disconnected before completion: idle timeout waiting for SSE');
+    expect(json.jobs[1].activity).toBe('$ sleep 30');
     await worker.stop();
   });
 });

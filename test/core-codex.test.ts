@@ -202,8 +202,64 @@ describe('core path with the real Codex CLI', () => {
   });
 });
 
+// Results that tell the truth: the decisive error (with a hint), errors Codex prints only on stderr, files
+// changed by shell commands.
+describe('truthful results with the real Codex CLI', () => {
+  it('a 401 is the error of the result, with a hint to log in; it is not retried', async () => {
+    mock.script([{ kind: 'http-error', status: 401 }]);
+    const worker = startWorker(t, [], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Needs a login', '--id', 'unauth'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'unauth');
+    expect(state).toBe('failed');
+    expect(record.attempts ?? 0).toBe(0);
+    expect(record.result.error).toMatch(/^unexpected status 401 Unauthorized: mock error 401\b.*\(hint: run `codex login`/);
+    const result = await cli(t, ['result', 'unauth']);
+    expect(result.stdout).toMatch(/^error: unexpected status 401 Unauthorized.*codex login/m);
+    await worker.stop();
+  });
+
+  it('a file a shell command wrote (printf hi > hello.txt) is listed in files_changed; a file dirty before and untouched is not', async () => {
+    await writeFile(join(repo, 'dirty-before.txt'), 'left as it was\n');
+    mock.script([
+      { kind: 'shell', cmd: 'printf hi > hello.txt' },
+      { kind: 'message', text: 'DONE: wrote hello.txt' },
+    ]);
+    const worker = startWorker(t, [], codexBin());
+    expect((await cli(t, ['submit', '--repo', repo, '--task', 'Write hello.txt', '--id', 'shell-write'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'shell-write');
+    expect(state).toBe('done');
+    expect(await readFile(join(repo, 'hello.txt'), 'utf8')).toBe('hi');
+    const summary = await readJson(record.result.summary);
+    expect(summary.files_changed).toEqual({ count: 1, paths: [join(repo, 'hello.txt')] });
+    expect((await cli(t, ['result', 'shell-write'])).stdout).toMatch(/^files changed \(1\): hello\.txt$/m);
+    await worker.stop();
+  });
+});
+
+describe('errors Codex prints only on stderr reach the result', () => {
+  it('a config error (wire_api = "chat") is the result\'s error, not a bare exit code', async () => {
+    const c = await makeTempRoot();
+    try {
+      const crepo = await c.repo('r');
+      await writeCodexHome(c.env.CODEX_HOME!, mock.url, [crepo]);
+      const config = join(c.env.CODEX_HOME!, 'config.toml');
+      await writeFile(config, (await readFile(config, 'utf8')).replace('wire_api = "responses"', 'wire_api = "chat"'));
+      const worker = startWorker(c, [], codexBin());
+      expect((await cli(c, ['submit', '--repo', crepo, '--task', 'x', '--id', 'badconf'])).code).toBe(0);
+      const { state, record } = await waitForFinished(c, 'badconf');
+      expect(state).toBe('failed');
+      expect(record.result.exit_code).toBe(1);
+      expect(record.result.error).toMatch(/^Error loading config\.toml: `wire_api = "chat"` is no longer supported\.\nHow to fix:/);
+      expect(record.result.error).not.toMatch(/WARNING/);
+      await worker.stop();
+    } finally {
+      await endSpoolTest(c);
+    }
+  });
+});
+
 describe('the real Codex CLI with no network', () => {
-  it('a run that only waits for the network ("Reconnecting... waiting for network") is stopped at the stall limit and deferred as transient', async () => {
+  it('a run that only waits for the network ("Reconnecting... waiting for network") shows so in status, is stopped at the stall limit and deferred as transient', async () => {
     const n = await makeTempRoot();
     try {
       const nrepo = await n.repo('offline');
@@ -217,18 +273,27 @@ describe('the real Codex CLI with no network', () => {
       await writeCodexHome(n.env.CODEX_HOME!, `http://127.0.0.1:${port}/v1`, [nrepo]);
       const config = join(n.env.CODEX_HOME!, 'config.toml');
       await writeFile(config, (await readFile(config, 'utf8')).replace('unbounded_connection_retries = false', 'unbounded_connection_retries = true'));
-      const worker = startWorker(n, ['--stall-timeout', '1', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
+      const worker = startWorker(n, ['--stall-timeout', '4', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
       await waitFor('the inbox', () => readdir(join(n.root, 'spool', 'inbox')).then(() => true, () => false));
       await writeFile(join(n.root, 'spool', 'inbox', 'offline.json'), JSON.stringify({ repo: nrepo, task: 'needs the network', max_attempts: 3 }));
+      // While it waits, status says so (the activity of a running job), and --json carries the same.
+      await waitFor('status: waiting for network', async () => / active .* waiting for network$/m.test((await cli(n, ['status'])).stdout));
+      const running = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
+      expect(running).toMatchObject({ state: 'active', activity: 'waiting for network' });
       const deferred = await waitFor('offline deferred', async () => ((await jobsIn(n, 'deferred')).includes('offline.json') ? readJson(join(n.root, 'spool', 'deferred', 'offline.json')) : null));
       expect(deferred.attempts).toBe(1);
       expect(Date.parse(deferred.not_before)).toBeGreaterThan(Date.now() + 60_000);
+      // The worker logs the deferral just after it moved the file: wait for the line.
+      await waitFor('the deferral logged', () => /deferred offline until/.test(worker.log()));
       expect(worker.log()).toMatch(/deferred offline until \S+: transient failure \(stopped: no progress within the stall limit while Codex was waiting for the network \(last: Reconnecting\.\.\. waiting for network/);
       const runs = await readdir(join(n.root, 'runs'));
       const summary = await readJson(join(n.root, 'runs', runs[0]!, 'summary.json'));
       expect(summary.status).toBe('failed');
       expect(summary.errors.join('\n')).not.toMatch(/^Reconnecting/m); // notices are not errors
       expect(await jobsIn(n, 'active')).toEqual([]);
+      const later = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
+      expect(later).toMatchObject({ state: 'deferred', not_before: deferred.not_before });
+      expect(later.reason).toMatch(/^transient failure: stopped: no progress within the stall limit while Codex was waiting for the network/);
       await worker.stop();
     } finally {
       await endSpoolTest(n);

@@ -11,9 +11,11 @@ const HELP = `
 Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "agent: <message>",
 "$ <command> → exit <n>" (a command still running shows as "$ <command>"), "files: <kind> <path>, …",
 "warning: …", "error: …", "turn failed: …", "turn completed; session tokens …"; long text is cut at
-160 characters. A finished run ends with "end: <status> exit=<code> <elapsed>".
+160 characters. A finished run ends with "end: <status> exit=<code> <elapsed>"; a running one with
+"running <elapsed>" (what it printed so far is shown).
 -f: wait for a queued job to start, print events as they come, stop when the job leaves spool/active.
-Exit: 0 the job succeeded; 1 it did not (or was rejected); 3 no such job; 4 not finished (or no run yet).`;
+Exit: 0 the job succeeded, or is running (without -f); 1 it did not (or was rejected); 3 no such job;
+4 queued, no run yet.`;
 
 export function logsCommand(): Command {
   return withRoot(new Command('logs'))
@@ -28,7 +30,11 @@ export function logsCommand(): Command {
       const job = await emitJobLog(layout, id, { follow: Boolean(opts.follow), emit });
       if (!job) throw noSuchJob([id]);
       const f = await factsOf(layout, job);
-      if (f.status === null) throw new CliError(`job ${id} has not finished (${f.state}${job.runId ? '' : ', no run yet'})`, EXIT.pending);
+      if (f.state === 'active' && job.runId) {
+        emit(`running ${formatDuration(f.elapsed_seconds)}`);
+        return;
+      }
+      if (f.status === null) throw new CliError(`job ${id} has not started (${f.state}, no run yet)`, EXIT.pending);
       if (f.status === 'rejected') emit(oneLine(`rejected (${f.reason ?? '?'}): ${f.error ?? ''}`, 160));
       else emit(`end: ${f.status} exit=${f.exit_code ?? '-'} ${formatDuration(f.elapsed_seconds)}`);
       if (f.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${f.status})`, EXIT.failed);

@@ -19,16 +19,19 @@ interface StatusOptions {
 
 const HELP = `
 First a line naming the live workers of the root (\`no live worker on <root>\` when there is none).
-Columns: ID STATE TIME REPO (last path segment) SESSION EXIT, and a note: the run's status when it is
-timed_out or cancelled, the reason of a rejection. TIME is how long a job has been queued (inbox,
-deferred; rejected: since it was written), running (active), or how long its run took (done, failed).
+Columns: ID STATE TIME REPO (last path segment) SESSION EXIT, and a note that says why: for a running job
+what Codex is doing ("$ <command>", "agent: <message>", "waiting for network"); for a queued one when it
+runs again and why it was queued again ("runs in 4m: transient failure: …", "recovered: …", "usage
+limit: …", "waiting for job X", "waiting for its repo"); the reason of a rejection; a run's status when timed_out or cancelled.
+TIME is how long a job has been queued since it was first submitted (inbox, deferred; rejected: since it
+was written), running (active), or how long its run took (done, failed). Lines are cut at 100 bytes.
 STATE \`stale\`: an active job no worker runs any more (its worker died); a live worker recovers it.
 Without IDs: all queued and active jobs and the --last finished (done, failed, rejected), oldest first,
 then a line of totals; run from a Claude Code session that submitted jobs, only that session's jobs
 (--all: every job). Exit 0; 3 if an ID is not a job (the others are still shown).
 --json: {"workers":[{pid,host,started,heartbeat,version,concurrency,proc_start}],"jobs":[{id,state,status,
-repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,error,reason,since,stale (active only)}],
-"counts":{<state>:n},"omitted":n} (workers, counts and omitted only without IDs).`;
+repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,error,reason,not_before,activity,since,
+stale (active only)}],"counts":{<state>:n},"omitted":n} (workers, counts and omitted only without IDs).`;
 
 export function statusCommand(): Command {
   return withRoot(new Command('status'))

@@ -16,10 +16,11 @@ interface WaitOptions {
 const HELP = `
 Prints nothing until every job has ended (done, failed or rejected), then one line per job:
   <id> <status> exit=<code> <elapsed> <session id> <final message (or error), first 200 chars>
-On --timeout, jobs not finished show their state instead of a status.
+On --timeout, jobs not finished show their state instead of a status, and what they are doing (running)
+or why they wait (queued).
 Exit: 0 all succeeded; 1 any did not; 3 an ID is not a job (nothing is waited for); 124 timed out.
 --json: {"jobs":[{id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,
-final_message,error,reason,since}],"timed_out":bool} (final messages whole).`;
+final_message,error,reason,not_before,activity,since}],"timed_out":bool} (final messages whole).`;
 
 export function waitCommand(): Command {
   return withRoot(new Command('wait'))

@@ -5,6 +5,7 @@ import {
   emptyDigest,
   errorFromLogLine,
   foldEventLine,
+  foldLogLine,
   MAX_ERROR_BYTES,
   MAX_ERRORS,
   sessionIdFromBannerLine,
@@ -192,11 +193,21 @@ describe('bounds: whatever Codex prints, the digest stays small', () => {
     expect(d.errors[0]).toMatch(/^e+\n… \[cut after 4096 bytes; the whole text is in the run's events.jsonl or codex.log\]$/);
   });
 
-  it('keeps at most MAX_ERRORS errors, the first ones', () => {
+  it('keeps at most MAX_ERRORS errors: the first ones and the latest', () => {
     const d = emptyDigest();
     for (let i = 0; i < 100; i++) addError(d, `error ${i}`);
     expect(d.errors).toHaveLength(MAX_ERRORS);
     expect(d.errors[0]).toBe('error 0');
+    expect(d.errors.at(-2)).toBe(`error ${MAX_ERRORS - 2}`);
+    expect(d.errors.at(-1)).toBe('error 99');
+  });
+
+  it('keeps at most 20 stderr lines of 1 KiB, the last ones', () => {
+    const d = emptyDigest();
+    for (let i = 0; i < 100; i++) foldLogLine(d, `line ${i} ${'x'.repeat(5000)}`);
+    expect(d.stderrTail).toHaveLength(20);
+    expect(d.stderrTail[19]).toMatch(/^line 99 x+\n… \[cut/);
+    expect(Math.max(...d.stderrTail.map((l) => Buffer.byteLength(l)))).toBeLessThan(1200);
   });
 
   it('lists at most 500 commands and paths, each cut; the counts cover every command', () => {
@@ -214,12 +225,12 @@ describe('bounds: whatever Codex prints, the digest stays small', () => {
 });
 
 describe('addError', () => {
-  it('keeps each text once, in first-seen order', () => {
+  it('keeps each text once, where it was last seen', () => {
     const d = emptyDigest();
     addError(d, 'b');
     addError(d, 'a');
     addError(d, 'b');
-    expect(d.errors).toEqual(['b', 'a']);
+    expect(d.errors).toEqual(['a', 'b']);
   });
 });
 

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { oneLine, quoted, shownName } from '../../src/display.js';
-import { statusTable } from '../../src/job-format.js';
+import { STATUS_LINE_BYTES, statusTable } from '../../src/job-format.js';
 import type { JobFacts } from '../../src/job-facts.js';
 import { safeJson } from '../../src/safe-text.js';
 import { HOSTILE_TEXT, UNSAFE_OUTPUT } from '../helpers/hostile.js';
@@ -64,11 +64,16 @@ describe('statusTable', () => {
       final_message: null,
       error: HOSTILE_TEXT,
       reason: HOSTILE_TEXT,
+      not_before: '2026-01-01T00:05:00.000Z',
+      activity: HOSTILE_TEXT,
       since: '2026-01-01T00:00:00.000Z',
     };
-    const rows = statusTable([facts, { ...facts, id: 'fine' }]);
-    expect(rows).toHaveLength(3);
+    const queued = (['active', 'deferred', 'inbox'] as const).map((state) => ({ ...facts, id: 'fine', state, status: null, repo: '/r/app', session_id: null }));
+    const rows = statusTable([facts, { ...facts, id: 'fine' }, ...queued], new Set(), Date.parse('2026-01-01T00:00:00.000Z'));
+    expect(rows).toHaveLength(6);
     for (const row of rows) expect(row).not.toMatch(UNSAFE_OUTPUT);
+    // Fields of a usual size: the note (activity, reason) is cut so that each line stays within bounds.
+    for (const row of statusTable(queued)) expect(Buffer.byteLength(row)).toBeLessThanOrEqual(STATUS_LINE_BYTES);
     expect(rows[1]).toMatch(/^"ok\\u001b\[2J/);
   });
 });

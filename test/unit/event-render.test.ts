@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { displayCommand, errorLine, renderEvent, renderLog } from '../../src/event-render.js';
-import { HOSTILE_TEXT } from '../helpers/hostile.js';
+import { currentActivity, displayCommand, errorLine, renderEvent, renderLog } from '../../src/event-render.js';
+import { HOSTILE_TEXT, UNSAFE_OUTPUT } from '../helpers/hostile.js';
 
 const fixtureDir = new URL('../fixtures/codex/', import.meta.url);
 const lines = (file: string): string[] => readFileSync(new URL(file, fixtureDir), 'utf8').split('\n');
@@ -158,6 +158,51 @@ describe('renderEvent on hostile events', () => {
         if (shown !== null) expect(shown).not.toMatch(/[\n]|[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/);
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('currentActivity (status of a running job)', () => {
+  const ev = (e: object) => JSON.stringify(e);
+  const started = ev({ type: 'thread.started', thread_id: 't' });
+  const cmd = (type: string, id: string, command: string) => ev({ type, item: { id, type: 'command_execution', command, exit_code: type === 'item.completed' ? 0 : null } });
+  const said = (text: string) => ev({ type: 'item.completed', item: { id: 'm', type: 'agent_message', text } });
+  const waiting = ev({ type: 'error', message: 'Reconnecting... waiting for network (Connection failed: error sending request)' });
+
+  it('the command Codex is running, unwrapped from its shell', () => {
+    expect(currentActivity([started, said('looking'), cmd('item.started', 'c1', "/bin/bash -lc 'printf hi > hello.txt'")])).toBe('$ printf hi > hello.txt');
+  });
+
+  it('once the command is done, the last message; before any, waiting for the model; before any event, nothing', () => {
+    const done = [started, cmd('item.started', 'c1', 'ls'), cmd('item.completed', 'c1', 'ls')];
+    expect(currentActivity(done)).toBe('waiting for the model');
+    expect(currentActivity([...done, said('found it\nnext line')])).toBe('agent: found it next line');
+    expect(currentActivity(['', '{"type":"thread.st'])).toBeNull();
+  });
+
+  it('waiting for network while only reconnect notices came since the last progress; a retry notice as it is', () => {
+    expect(currentActivity([started, ev({ type: 'turn.started' }), waiting, waiting])).toBe('waiting for network');
+    expect(currentActivity([started, waiting, said('back')])).toBe('agent: back');
+    expect(currentActivity([started, ev({ type: 'error', message: 'Reconnecting... 2/5 (unexpected status 500)' })])).toBe('Reconnecting... 2/5 (unexpected status 500)');
+  });
+
+  it('property: whatever the events hold, one safe line of at most `width` characters', () => {
+    const text = fc.oneof(fc.string(), fc.constant(HOSTILE_TEXT), fc.string({ minLength: 200, maxLength: 400 }));
+    const event = fc.oneof(
+      text.map((t) => said(t)),
+      text.map((t) => cmd('item.started', t.slice(0, 3), t)),
+      text.map((t) => ev({ type: 'error', message: `Reconnecting... ${t}` })),
+      fc.constantFrom(started, waiting, cmd('item.completed', 'c1', 'ls')),
+      text,
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 10 }), fc.integer({ min: 10, max: 120 }), (lines, width) => {
+        const a = currentActivity(lines, width);
+        if (a === null) return;
+        expect(a.length).toBeLessThanOrEqual(width);
+        expect(a).not.toMatch(UNSAFE_OUTPUT);
+        expect(a).not.toMatch(/\n/);
+      }),
     );
   });
 });

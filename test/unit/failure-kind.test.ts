@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, nextAttempt, retryDelayMs, usageLimitResetAt } from '../../src/failure-kind.js';
-import type { QueuedJob, RunSummary } from '../../src/job-schema.js';
+import fc from 'fast-check';
+import { classifyFailure, nextAttempt, queuedAgain, retryDelayMs, usageLimitResetAt } from '../../src/failure-kind.js';
+import { recordWithoutRun } from '../../src/finished-record.js';
+import { FinishedJob, MAX_REASON_CHARS, QueuedJob, type RunSummary } from '../../src/job-schema.js';
 
 const now = new Date(2026, 10, 25, 14, 0, 0); // local time, as Codex prints it
 
@@ -70,6 +72,23 @@ describe('nextAttempt', () => {
     for (const status of ['succeeded', 'timed_out', 'cancelled']) {
       expect(nextAttempt(spec, { ...summary(['high demand']), status } as RunSummary, now, 1000)).toBeNull();
     }
+  });
+  it('records why: the kind of failure and the decisive (last) error', () => {
+    const next = nextAttempt(spec, summary(['first thing', 'stream closed before response.completed']), now, 1000)!;
+    expect(next.job.reason).toBe('transient failure: stream closed before response.completed');
+    const limit = nextAttempt(spec, summary(["You've hit your usage limit. Try again in 5 minutes."]), now, 1000)!;
+    expect(limit.job.reason).toBe("usage limit: You've hit your usage limit. Try again in 5 minutes.");
+  });
+  it('property: a reason is one line within the schema bound, and a finished record drops it (FinishedJob stays valid)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 1000 }), (why) => {
+        const queued = queuedAgain(spec, 1, null, why);
+        expect(QueuedJob.safeParse(queued).success).toBe(true);
+        expect(queued.reason!.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+        expect(queued.reason).not.toMatch(/\n/);
+        expect(FinishedJob.safeParse(recordWithoutRun(queued, { status: 'failed', error: 'x' })).success).toBe(true);
+      }),
+    );
   });
   it('caps the backoff at 10 minutes', () => {
     expect(retryDelayMs(20, 30_000)).toBe(600_000);

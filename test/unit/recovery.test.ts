@@ -85,6 +85,7 @@ describe('recoverOrphans', () => {
       queued_at: 7,
       attempts: 1,
       resume_session: SESSION,
+      reason: 'recovered: its worker stopped without filing it',
     });
     const meta = JSON.parse(await readFile(runFiles(layout.runs, 'run-1').meta, 'utf8'));
     expect(meta.status).toBe('interrupted');
@@ -94,7 +95,13 @@ describe('recoverOrphans', () => {
     await runWithSession('run-1', null);
     await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, run_id: 'run-1', attempts: 1 }));
     await recoverOrphans(ctx());
-    expect(JSON.parse(await readFile(layout.job('deferred', 'a'), 'utf8'))).toEqual({ repo: '/r', task: 'build', queued_at: 7, attempts: 2 });
+    expect(JSON.parse(await readFile(layout.job('deferred', 'a'), 'utf8'))).toEqual({
+      repo: '/r',
+      task: 'build',
+      queued_at: 7,
+      attempts: 2,
+      reason: 'recovered: its worker stopped without filing it',
+    });
   });
 
   it('a run that had ended (its summary written) is filed as it ended, never run again', async () => {

@@ -22,6 +22,8 @@ function report(over: Partial<ResultReport> = {}): ResultReport {
     final_message: 'Could not finish.\nDetails follow.\n',
     error: `stream disconnected before completion: ${'an error that goes on and on '.repeat(40)}`,
     reason: null,
+    not_before: null,
+    activity: null,
     since: '2026-11-25T10:27:57.451Z',
     usage: { run: usage, session: usage, basis: 'previous_run', previous_run_id: '20261125-091502-00000000' },
     files_changed: {

@@ -3,7 +3,9 @@ import { emptyDigest, type EventDigest } from '../../src/codex-events.js';
 import type { CodexRunOutcome } from '../../src/codex-runner.js';
 import { RunSummary, type RunFiles, type RunMeta } from '../../src/job-schema.js';
 import { classifyFailure } from '../../src/failure-kind.js';
-import { MAX_FINAL_MESSAGE_BYTES, buildSummary, runStatusOf } from '../../src/run-summary.js';
+import fc from 'fast-check';
+import { MAX_FINAL_MESSAGE_BYTES, buildSummary, decisiveError, runStatusOf } from '../../src/run-summary.js';
+import { addError, foldEventLine, foldLogLine } from '../../src/codex-events.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
 const RESUMED = '01a2122a-f06c-77d0-9cc3-29b53f2de4d6';
@@ -139,7 +141,7 @@ describe('buildSummary', () => {
     expect(n.final_message).toBeNull();
   });
 
-  it('errors: spawn error, then timeout, then the digest errors in order', () => {
+  it('errors in the order they happened: the digest errors, then the timeout, then the spawn error', () => {
     const s = buildSummary({
       meta: meta(),
       outcome: outcome({ exitCode: null, signal: 'SIGKILL', timedOut: true, spawnError: 'spawn codex ENOENT' }, { errors: ['first', 'second'] }),
@@ -148,9 +150,9 @@ describe('buildSummary', () => {
       endedAt,
     });
     expect(s.errors).toHaveLength(4);
-    expect(s.errors[0]).toBe('spawn codex ENOENT');
-    expect(s.errors[1]).toMatch(/time limit/);
-    expect(s.errors.slice(2)).toEqual(['first', 'second']);
+    expect(s.errors.slice(0, 2)).toEqual(['first', 'second']);
+    expect(s.errors[2]).toMatch(/time limit/);
+    expect(s.errors[3]).toBe('spawn codex ENOENT');
     expect(s.status).toBe('timed_out');
     expect(s.signal).toBe('SIGKILL');
     expect(s.exit_code).toBeNull();
@@ -179,7 +181,8 @@ describe('buildSummary', () => {
       endedAt,
     });
     expect(s.status).toBe('failed');
-    expect(s.errors[0]).toBe(`stopped: no progress within the stall limit while Codex was waiting for the network (last: ${notice})`);
+    expect(s.errors).toEqual(['turn interrupted', `stopped: no progress within the stall limit while Codex was waiting for the network (last: ${notice})`]);
+    expect(decisiveError(s.errors)).toBe(s.errors[1]);
     expect(classifyFailure(s.errors, endedAt).kind).toBe('transient');
     // An ordinary stall stays a timeout, which is not retried.
     const plain = buildSummary({ meta: meta(), outcome: outcome({ timedOut: true, stalled: true }), files, lastMessage: null, endedAt });
@@ -201,10 +204,101 @@ describe('buildSummary', () => {
     expect(small.final_message).toBe('é'.repeat(1000));
   });
 
+  it('files_changed: the paths git measured when given (counted in full, 500 listed), else the apply_patch ones', () => {
+    const patched = outcome({}, { filesChanged: ['/repo/patched.txt'] });
+    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, endedAt }).files_changed).toEqual({ count: 1, paths: ['/repo/patched.txt'] });
+    const measured = Array.from({ length: 600 }, (_, i) => `/repo/f${i}`);
+    const s = buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: measured, endedAt });
+    expect(s.files_changed.count).toBe(600);
+    expect(s.files_changed.paths).toEqual(measured.slice(0, 500));
+    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: null, endedAt }).files_changed.count).toBe(1);
+  });
+
   it('usage null and empty lists when nothing happened', () => {
     const s = buildSummary({ meta: meta(), outcome: outcome(), files, lastMessage: null, endedAt });
     expect(s.usage).toBeNull();
     expect(s.commands).toEqual({ count: 0, failed: 0, items: [] });
     expect(s.files_changed).toEqual({ count: 0, paths: [] });
+  });
+});
+
+describe('the decisive error', () => {
+  const endedAt = new Date('2026-01-01T00:01:02.345Z');
+  const build = (o: Partial<CodexRunOutcome>, d: Partial<EventDigest> = {}) =>
+    buildSummary({ meta: meta(), outcome: outcome(o, d), files, lastMessage: null, endedAt });
+
+  it('a 401 after reconnect notices: the final 401, with a login hint (the notices are not errors)', () => {
+    const d = emptyDigest();
+    const url = 'url: http://127.0.0.1:1/v1/responses';
+    for (const message of [
+      `Reconnecting... 1/2 (unexpected status 401 Unauthorized: nope, ${url})`,
+      `Reconnecting... 2/2 (unexpected status 401 Unauthorized: nope, ${url})`,
+      `unexpected status 401 Unauthorized: nope, ${url}`,
+    ]) foldEventLine(d, JSON.stringify({ type: 'error', message }));
+    foldEventLine(d, JSON.stringify({ type: 'turn.failed', error: { message: `unexpected status 401 Unauthorized: nope, ${url}` } }));
+    const s = build({ exitCode: 1 }, d);
+    expect(s.errors).toEqual([`unexpected status 401 Unauthorized: nope, ${url}`]);
+    expect(decisiveError(s.errors)).toMatch(/^unexpected status 401 Unauthorized: nope, .* \(hint: run `codex login`, or check the API key variable/);
+  });
+
+  it('a failure Codex printed only on stderr (no prefix, several lines) is the error; its routine notices are not', () => {
+    const d = emptyDigest();
+    for (const line of [
+      'WARNING: proceeding, even though we could not create PATH aliases',
+      'Reading additional input from stdin...',
+      'Error loading config.toml: `wire_api = "chat"` is no longer supported.',
+      'How to fix: set `wire_api = "responses"` in your provider config.',
+      '',
+    ]) foldLogLine(d, line);
+    expect(decisiveError(build({ exitCode: 1 }, d).errors)).toBe(
+      'Error loading config.toml: `wire_api = "chat"` is no longer supported.\nHow to fix: set `wire_api = "responses"` in your provider config.',
+    );
+    expect(decisiveError(build({ exitCode: 1 }, foldLogLine(emptyDigest(), 'No prompt provided via stdin.')).errors)).toBe('No prompt provided via stdin.');
+    // Stderr chatter of a run that succeeded, or that reported its error on the JSON stream, is not an error.
+    expect(build({ exitCode: 0 }, d).errors).toEqual([]);
+    expect(build({ exitCode: 1 }, { ...d, errors: ['boom'] }).errors).toEqual(['boom']);
+  });
+
+  it('a hint only where a person can fix it: 401/403 and a missing key variable, not any number 401', () => {
+    expect(decisiveError(['unexpected status 403 Forbidden: no'])).toMatch(/\(hint: run `codex login`/);
+    expect(decisiveError(['Incorrect API key provided'])).toMatch(/\(hint: run `codex login`/);
+    expect(decisiveError(['Missing environment variable: `MY_KEY`.'])).toBe("Missing environment variable: `MY_KEY`. (hint: set that variable in the worker's environment)");
+    expect(decisiveError(['error on line 401 of the patch'])).toBe('error on line 401 of the patch');
+    expect(decisiveError([])).toBeNull();
+  });
+
+  it('a failure reported nowhere names the exit code or the signal', () => {
+    expect(build({ exitCode: 3 }).errors).toEqual(['Codex exited with code 3 without reporting an error']);
+    expect(build({ exitCode: null, signal: 'SIGKILL' }).errors).toEqual(['Codex was killed by SIGKILL']);
+  });
+
+  it('property: whatever Codex reported, in any order, the decisive error is the latest fatal one, or why we stopped the run', () => {
+    const text = fc.stringMatching(/^[a-z0-9]+( [a-z0-9]+)?$/);
+    const event = fc.oneof(
+      text.map((m) => ({ kind: 'error' as const, m })),
+      text.map((m) => ({ kind: 'failed' as const, m })),
+      text.map((m) => ({ kind: 'reconnect' as const, m: `Reconnecting... ${m}` })),
+      text.map((m) => ({ kind: 'stderr' as const, m: `Error: ${m}` })),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), fc.boolean(), (events, timedOut) => {
+        const d = emptyDigest();
+        for (const e of events) {
+          if (e.kind === 'stderr') foldLogLine(d, e.m);
+          else if (e.kind === 'failed') foldEventLine(d, JSON.stringify({ type: 'turn.failed', error: { message: e.m } }));
+          else foldEventLine(d, JSON.stringify({ type: 'error', message: e.m }));
+        }
+        const fatal = events.filter((e) => e.kind !== 'reconnect').map((e) => (e.kind === 'stderr' ? e.m.slice('Error: '.length) : e.m));
+        const error = decisiveError(build({ exitCode: 1, timedOut }, d).errors);
+        if (timedOut) expect(error).toBe('stopped: the time limit was reached');
+        else expect(error).toBe(fatal.at(-1) ?? 'Codex exited with code 1 without reporting an error');
+      }),
+    );
+  });
+
+  it('the latest error is kept however many came before it', () => {
+    const d = emptyDigest();
+    for (let i = 0; i < 100; i++) addError(d, `error ${i}`);
+    expect(decisiveError(d.errors)).toBe('error 99');
   });
 });
