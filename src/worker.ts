@@ -363,9 +363,15 @@ export class Worker {
       const claim =
         (from && (await claimJob(this.opts.layout, p.name, from, this.opts.policy.max_job_bytes))) || (await takeOverJob(this.opts.layout, p.name));
       if (!claim) return;
-      const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
-      const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
-      await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
+      try {
+        const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
+        const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
+        await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
+      } finally {
+        // A failed filing (a full disk) must not keep the lock: this live worker would refresh it for ever,
+        // and no recovery pass would take the job again once the fault has passed.
+        await claim.release();
+      }
       this.setbacks.delete(p.name);
       this.opts.log(`failed ${jobIdOf(p.name)}: ${why}`);
     } catch (err) {
