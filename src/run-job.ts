@@ -190,9 +190,11 @@ async function runValidJob(
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
     });
   } catch (err) {
+    // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
+    // outcome): nothing ran, so it is retried like a run that could not be prepared.
     meta.status = 'failed';
     await saveMeta().catch(() => undefined);
-    return fileUnrunnable(ctx, claim, job, runId, err);
+    return setBack(ctx, claim, job, err);
   }
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });
   const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;

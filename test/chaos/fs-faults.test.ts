@@ -18,7 +18,7 @@ const PRELOAD = join(projectRoot, 'test', 'chaos', 'fixtures', 'fs-faults.mjs');
 const SEEDS = (process.env.FS_FAULTS_SEEDS ?? '1,2,3').split(',').map(Number);
 const JOBS = 20;
 const FAULT_MS = 6_000;
-const RATE = 0.05;
+const RATE = Number(process.env.FS_FAULTS_RATE ?? 0.05);
 
 const logs: string[] = [];
 afterEach(async () => {
