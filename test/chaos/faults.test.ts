@@ -184,6 +184,20 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
     }
   }, 90_000);
 
+  // fails at 91732a0: giving the job up, the worker could not write failed/ either and kept the claim it had
+  // taken for that, refreshing its lock for ever: the job stayed in active/ after the directories came back.
+  it('runs/, deferred/ and failed/ unwritable until the worker fails to give a job up: once writable, the job ends', async (ctx) => {
+    if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
+    const { t, log, repos } = await nobodyRoot(1);
+    const dirs = [join(t.root, 'runs'), ...['deferred', 'failed'].map((s) => join(t.root, 'spool', s))];
+    await writeJob(t, 'g1', { repo: repos[0], task: taskOf('g1', '') });
+    for (const dir of dirs) await chmod(dir, 0o500);
+    const worker = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--retry-delay-ms', '50']);
+    await waitFor('a give-up that could not be filed', () => worker.log().includes('cannot file its failure either'), 30_000);
+    for (const dir of dirs) await chmod(dir, 0o700);
+    await expectDrained(t, log, ['g1'], 45_000, 'failed/ unwritable while giving up', { workerAlive: worker.child.exitCode === null });
+  }, 90_000);
+
   // fails on main: --once exits 0 with both jobs left in active/
   it('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
