@@ -159,10 +159,12 @@ async function holdJob(
   try {
     const source = from ? join(layout.dir(from), name) : active;
     const st = await lstat(source);
-    const other = from === 'inbox' ? await otherCopy(layout, jobIdOf(name), st) : null;
-    const duplicateOf = other?.state ?? null;
-    // The same file under a second name is a move cut short (link, then unlink): recovery resolves it.
-    const skip = other?.sameFile || (onlyDuplicate ? !duplicateOf : duplicateOf !== null && !(await lock(duplicateLockName(name))));
+    // An inbox file is a duplicate if another file has its id. Any other copy beside a deferred file, and
+    // the same file under a second name, are a move cut short (link, then unlink, which failed): recovery
+    // resolves them; a rename onto a second name of the same file does nothing and would leave both.
+    const other = from ? await otherCopy(layout, jobIdOf(name), st, from === 'inbox' ? TAKEN_IN : ['active']) : null;
+    const duplicateOf = from === 'inbox' && other && !other.sameFile ? other.state : null;
+    const skip = (other && !duplicateOf) || (onlyDuplicate ? !duplicateOf : duplicateOf !== null && !(await lock(duplicateLockName(name))));
     if (skip) {
       await release();
       return null;
@@ -178,9 +180,17 @@ async function holdJob(
   }
 }
 
-/** Another file of job `id` in active/, deferred/, done/ or failed/ (the first found), and whether it is the file `st` itself. */
-async function otherCopy(layout: SpoolLayout, id: string, st: Stats): Promise<{ state: JobState; sameFile: boolean } | null> {
-  for (const state of ['active', 'deferred', 'done', 'failed'] as const) {
+/** The states whose file of an id makes an inbox file of that id a duplicate, in the order they are named. */
+const TAKEN_IN = ['active', 'deferred', 'done', 'failed'] as const;
+
+/** Another file of job `id` in `states` (the first found), and whether it is the file `st` itself. */
+async function otherCopy(
+  layout: SpoolLayout,
+  id: string,
+  st: Stats,
+  states: readonly JobState[],
+): Promise<{ state: JobState; sameFile: boolean } | null> {
+  for (const state of states) {
     const there = await lstat(layout.job(state, id)).catch(() => null);
     if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
   }

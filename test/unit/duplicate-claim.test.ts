@@ -66,4 +66,12 @@ describe('claimDuplicate and claimJob of an inbox file whose id is taken', () =>
       expect(await readdir(layout.dir('inbox'))).toEqual(['x.json']);
     }
   });
+
+  it('a deferred file with a second name in active/ (a requeue whose unlink failed) is not claimed: a rename would leave both', async () => {
+    const layout = await freshSpool();
+    await writeFile(layout.job('active', 'x'), '{"task":"one job"}');
+    await link(layout.job('active', 'x'), layout.job('deferred', 'x'));
+    expect(await claimJob(layout, 'x.json', 'deferred')).toBeNull();
+    expect(await readdir(layout.dir('deferred'))).toEqual(['x.json']);
+  });
 });
