@@ -76,10 +76,12 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   });
 
   let child: ChildProcess;
-  const files = [openSync(opts.eventsFile, 'w'), openSync(opts.logFile, 'w')];
+  const files: number[] = [];
   try {
+    for (const file of [opts.eventsFile, opts.logFile]) files.push(openSync(file, 'w')); // a throw closes the first
     child = spawn(opts.codexBin, opts.argv, { stdio: ['pipe', ...files], detached: true }); // own group: signal the tree
   } catch (err) {
+    if (files.length < 2) throw err; // the run's files could not be opened: not Codex's doing
     return outcome({ exitCode: null, signal: null, spawnError: (err as Error).message }); // E2BIG and kin throw
   } finally {
     files.forEach((fd) => closeSync(fd)); // Codex has its own copies

@@ -3,7 +3,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './job-facts.js';
-import { lookupJob } from './job-lookup.js';
+import { LOOKUP_ORDER, lookupJob } from './job-lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from './job-schema.js';
 import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -18,8 +18,8 @@ export interface JobEntry {
 }
 
 /**
- * The job files of `states`, one entry per id. A job seen in two directories (it moved while they were
- * listed, forward in JOB_STATES order) is kept in the later one.
+ * The job files of `states`, one entry per id. Of two files of one id (a job that moved while they were
+ * listed, or an inbox file with a live job's id), the one LOOKUP_ORDER puts first, as `status ID` shows it.
  */
 export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] = JOB_STATES): JobEntry[] {
   const byId = new Map<string, JobEntry>();
@@ -40,7 +40,8 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
       const st = lstatSync(path, { throwIfNoEntry: false });
       if (!st) continue; // moved on since the listing
       const id = jobIdOf(name);
-      byId.delete(id);
+      const seen = byId.get(id);
+      if (seen && LOOKUP_ORDER.indexOf(seen.state) < LOOKUP_ORDER.indexOf(state)) continue;
       // status and the Claude hook list every finished job: a rejected 10 MiB junk file is not read each time.
       byId.set(id, { id, state, path, mtimeMs: st.mtimeMs, readable: st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES });
     }

@@ -35,10 +35,13 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
 }
 
 /**
- * Where findJobView looks, in order. done/failed first: a finished file is the truth, even in the instant
- * its active copy still exists; rejected last: a rejected id may have been queued again since.
+ * Which of two files of one id is the job, for every command that reads or acts on a job by id (and for
+ * `status`' listing). done/failed first: a finished file is the truth, even in the instant its active copy
+ * still exists; then the live job, active before deferred (a job moves active → deferred by link, then
+ * unlink); the inbox after them: an inbox file with a live job's id is another job, to be rejected as a
+ * duplicate; rejected last: a rejected id may have been queued again since.
  */
-export const LOOKUP_ORDER = ['done', 'failed', 'inbox', 'deferred', 'active', 'rejected'] as const satisfies readonly JobState[];
+export const LOOKUP_ORDER = ['done', 'failed', 'active', 'deferred', 'inbox', 'rejected'] as const satisfies readonly JobState[];
 
 /**
  * lookupJob in LOOKUP_ORDER, asked twice when the first answer is "nowhere": a job that moved between

@@ -96,31 +96,42 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   // across all workers. The locks say who may start; a live Codex says who still runs: a worker paused past
   // the locks' stale time loses them, but its Codex, in a group of its own, goes on until recovery stops it.
   const held = await holdResources(ctx, { repo, session: v.resumeSession });
-  if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
-    await held?.();
-    const reason = 'waiting for its repo or session (another run holds it)';
-    await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
-    return 'requeued';
-  }
+  // Released on every path, a throw included: this live worker would keep refreshing a lock it forgot, and
+  // the working tree would stay blocked for good (found by fault injection: liveRunOn's readdir failing).
   try {
+    if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
+      await held?.();
+      const reason = 'waiting for its repo or session (another run holds it)';
+      await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+      return 'requeued';
+    }
     return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null);
   } finally {
-    await held();
+    await held?.();
   }
 }
 
-/** The locks of a run's working tree and of the session it resumes (each if any); their release, or null if one is taken. */
+/**
+ * The locks of a run's working tree and of the session it resumes (each if any); their release (once is
+ * enough: a second call does nothing), or null if one is taken. A lock that cannot be taken (a file-system
+ * error) releases those already held before the error is thrown.
+ */
 async function holdResources(ctx: RunJobContext, on: { repo: string | null; session: string | null }) {
   const releases: (() => Promise<void>)[] = [];
-  const releaseAll = async () => void (await Promise.all(releases.map((r) => r())));
-  for (const [kind, key] of [['repo', on.repo], ['session', on.session]] as const) {
-    if (key === null) continue;
-    const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) => ctx.log(`${kind} lock of ${key} lost: ${err.message}`));
-    if (!release) {
-      await releaseAll();
-      return null;
+  const releaseAll = async () => void (await Promise.all(releases.splice(0).map((r) => r())));
+  try {
+    for (const [kind, key] of [['repo', on.repo], ['session', on.session]] as const) {
+      if (key === null) continue;
+      const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) => ctx.log(`${kind} lock of ${key} lost: ${err.message}`));
+      if (!release) {
+        await releaseAll();
+        return null;
+      }
+      releases.push(release);
     }
-    releases.push(release);
+  } catch (err) {
+    await releaseAll();
+    throw err;
   }
   return releaseAll;
 }
@@ -199,9 +210,11 @@ async function runValidJob(
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
     });
   } catch (err) {
+    // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
+    // outcome): nothing ran, so it is retried like a run that could not be prepared.
     meta.status = 'failed';
     await saveMeta().catch(() => undefined);
-    return fileUnrunnable(ctx, claim, job, runId, err);
+    return setBack(ctx, claim, job, err);
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });

@@ -120,6 +120,15 @@ export function claimJob(
 }
 
 /**
+ * claim, of an inbox file whose id another job holds, to reject it: under the duplicate lock alone, so
+ * that it is taken at once even while that job runs (its run holds the job's own lock). Returns null if
+ * the file is gone, no longer a duplicate, or another process is rejecting it.
+ */
+export function claimDuplicate(layout: SpoolLayout, name: string, maxBytes = MAX_JOB_BYTES): Promise<Claim | null> {
+  return holdJob(layout, name, 'inbox', maxBytes, true);
+}
+
+/**
  * take over: the lock of an orphaned active job (its owner died and the lock went stale, or it was
  * released without the file moving on). Returns null if a live process still holds it.
  */
@@ -127,15 +136,42 @@ export function takeOverJob(layout: SpoolLayout, name: string): Promise<Claim | 
   return holdJob(layout, name, null, MAX_JOB_BYTES);
 }
 
-async function holdJob(layout: SpoolLayout, name: string, from: 'inbox' | 'deferred' | null, maxBytes: number): Promise<Claim | null> {
+/**
+ * The lock under which inbox/<name> is rejected as a duplicate, whoever finds it (a claim, which also holds
+ * the job's lock, or claimDuplicate): one rejecter at a time. `~` is in no job id: no job's lock has this name.
+ */
+const duplicateLockName = (name: string) => `${name}~duplicate`;
+
+async function holdJob(
+  layout: SpoolLayout,
+  name: string,
+  from: 'inbox' | 'deferred' | null,
+  maxBytes: number,
+  onlyDuplicate = false,
+): Promise<Claim | null> {
   const lost = new AbortController();
-  const release = await tryLock(layout.dir('active'), name, (err) => lost.abort(err));
-  if (!release) return null;
+  const locks: (() => Promise<void>)[] = [];
+  const release = async () => void (await Promise.all(locks.splice(0).map((unlock) => unlock())));
+  const lock = async (lockName: string) => {
+    const unlock = await tryLock(layout.dir('active'), lockName, (err) => lost.abort(err));
+    if (unlock) locks.push(unlock);
+    return unlock !== null;
+  };
+  if (!(await lock(onlyDuplicate ? duplicateLockName(name) : name))) return null;
   const active = join(layout.dir('active'), name);
   try {
     const source = from ? join(layout.dir(from), name) : active;
     const st = await lstat(source);
-    const duplicateOf = from === 'inbox' ? await findJob(layout, jobIdOf(name), ['active', 'deferred', 'done', 'failed']) : null;
+    // An inbox file is a duplicate if another file has its id. Any other copy beside a deferred file, and
+    // the same file under a second name, are a move cut short (link, then unlink, which failed): recovery
+    // resolves them; a rename onto a second name of the same file does nothing and would leave both.
+    const other = from ? await otherCopy(layout, jobIdOf(name), st, from === 'inbox' ? TAKEN_IN : ['active']) : null;
+    const duplicateOf = from === 'inbox' && other && !other.sameFile ? other.state : null;
+    const skip = (other && !duplicateOf) || (onlyDuplicate ? !duplicateOf : duplicateOf !== null && !(await lock(duplicateLockName(name))));
+    if (skip) {
+      await release();
+      return null;
+    }
     if (from && !duplicateOf) await renameDurable(source, active);
     const path = duplicateOf ? source : active;
     const base = { name, id: jobIdOf(name), path, from, queuedAt: st.ctimeMs, duplicateOf, lost: lost.signal, release };
@@ -145,6 +181,23 @@ async function holdJob(layout: SpoolLayout, name: string, from: 'inbox' | 'defer
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+}
+
+/** The states whose file of an id makes an inbox file of that id a duplicate, in the order they are named. */
+const TAKEN_IN = ['active', 'deferred', 'done', 'failed'] as const;
+
+/** Another file of job `id` in `states` (the first found), and whether it is the file `st` itself. */
+async function otherCopy(
+  layout: SpoolLayout,
+  id: string,
+  st: Stats,
+  states: readonly JobState[],
+): Promise<{ state: JobState; sameFile: boolean } | null> {
+  for (const state of states) {
+    const there = await lstat(layout.job(state, id)).catch(() => null);
+    if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
+  }
+  return null;
 }
 
 /**

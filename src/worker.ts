@@ -9,9 +9,9 @@ import { QueuedJob, SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
 import { parseJsonOrNull, recoverOrphans } from './recovery.js';
-import { runClaimedJob, type RunJobContext } from './run-job.js';
+import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from './cancel-request.js';
-import { claimJob, finishJob, rejectUndecodableNames, takeOverJob } from './spool-moves.js';
+import { claimDuplicate, claimJob, finishJob, rejectUndecodableNames, takeOverJob } from './spool-moves.js';
 import { recordWithoutRun } from './finished-record.js';
 import { isLocked, resourceLockName } from './claim-lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from './spool-layout.js';
@@ -195,16 +195,21 @@ export class Worker {
 
   /** One pass over the queue (inbox and deferred/) in submission order. */
   private async scan(): Promise<void> {
-    const entries: { state: Peek['state']; name: string }[] = [];
+    const listed = { inbox: [] as string[], deferred: [] as string[] };
     for (const state of ['inbox', 'deferred'] as const) {
       const names = await readdir(this.opts.layout.dir(state));
       if (names.some((n) => n.includes('\uFFFD')) && (await rejectUndecodableNames(this.opts.layout, state))) {
         this.opts.log(`rejected file name(s) in ${state}/ that are not UTF-8 (see rejected/bad-name-*.error.json)`);
       }
-      for (const name of names) {
-        if (isJobFileName(name) && !this.running.has(name)) entries.push({ state, name });
-      }
+      listed[state] = names.filter(isJobFileName);
     }
+    // An inbox file with the id of a live job (running, or queued again) is another job under a taken id.
+    const live = new Set([...(await readdir(this.activeDir)).filter(isJobFileName), ...listed.deferred]);
+    await this.rejectImpostors(listed.inbox.filter((name) => live.has(name)));
+    const entries = [
+      ...listed.inbox.filter((name) => !live.has(name)).map((name) => ({ state: 'inbox' as const, name })),
+      ...listed.deferred.map((name) => ({ state: 'deferred' as const, name })),
+    ].filter((e) => !this.running.has(e.name));
     const keys = new Set(entries.map((e) => `${e.state}/${e.name}`));
     for (const key of this.peeks.keys()) if (!keys.has(key)) this.peeks.delete(key);
     const peeks = await mapLimit(entries, PEEK_CONCURRENCY, (e) => {
@@ -253,6 +258,21 @@ export class Worker {
       this.wakeTimer = setTimeout(() => void this.ring(), Math.min(wakeMs, this.opts.rescanMs));
     }
     this.settling = queue.some((p) => p.state === 'inbox' && !p.complete) || wakeMs < this.opts.rescanMs;
+  }
+
+  /**
+   * Rejects inbox files whose id a live job holds, at once and without a slot (as `<id>~duplicate`, bytes
+   * kept): they never wait for that job to end, hold no place on a repo, and are never taken for it.
+   */
+  private async rejectImpostors(names: string[]): Promise<void> {
+    for (const name of names) {
+      try {
+        const claim = await claimDuplicate(this.opts.layout, name, this.opts.policy.max_job_bytes);
+        if (claim) await runClaimedJob(this.ctx, claim, NOT_CANCELLED, NO_HOOKS).finally(() => claim.release());
+      } catch (err) {
+        this.opts.log(`error rejecting the duplicate inbox/${name}: ${(err as Error).message} (tried again next scan)`);
+      }
+    }
   }
 
   /** The file's peek: the one made before if it has not changed since, else a new one (remembered). */
@@ -368,9 +388,15 @@ export class Worker {
       const claim =
         (from && (await claimJob(this.opts.layout, p.name, from, this.opts.policy.max_job_bytes))) || (await takeOverJob(this.opts.layout, p.name));
       if (!claim) return;
-      const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
-      const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
-      await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
+      try {
+        const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
+        const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
+        await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
+      } finally {
+        // A failed filing (a full disk) must not keep the lock: this live worker would refresh it for ever,
+        // and no recovery pass would take the job again once the fault has passed.
+        await claim.release();
+      }
       this.setbacks.delete(p.name);
       this.opts.log(`failed ${jobIdOf(p.name)}: ${why}`);
     } catch (err) {
@@ -405,6 +431,10 @@ export class Worker {
     await this.whenIdle();
   }
 }
+
+/** For a claim that can only be rejected: nothing to cancel, no run to report. */
+const NOT_CANCELLED = new AbortController().signal;
+const NO_HOOKS: RunHooks = { onRepo: () => undefined, onRun: () => undefined };
 
 const exists = (path: string) =>
   access(path).then(

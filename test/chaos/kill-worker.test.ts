@@ -7,7 +7,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { projectRoot, startWorker, waitFor, type WorkerProcess } from '../helpers/spool-env.js';
+import { projectRoot, readIfExists, runningMeta, startWorker, waitFor, waitForFinished, type WorkerProcess } from '../helpers/spool-env.js';
+import { readRunLog } from '../helpers/run-log.js';
 import {
   CHAOS,
   audit,
@@ -24,6 +25,7 @@ import {
   tag,
   writeJob,
 } from './fixtures/chaos-kit.js';
+import { WORKER_ARGS, modelCodex, modelRoot, taskOf } from './fixtures/model-kit.js';
 
 const ROUNDS = 20;
 const JOBS_PER_ROUND = 6;
@@ -242,3 +244,28 @@ function lineChild(cmd: string, args: string[]) {
     },
   };
 }
+
+describe.skipIf(!CHAOS)('chaos: recovery after SIGKILL reads only real events', () => {
+  // Regression (fixed in 91732a0): recovery decided "the run completed" from the text `"type":"turn.completed"`
+  // anywhere in a line of events.jsonl, and an MCP tool call's raw JSON arguments may hold exactly that, so a
+  // run killed mid-turn was filed as succeeded and never resumed. Input: a run that reports such a tool call,
+  // then works on; the worker and the run's whole group SIGKILLed (no turn.failed is written), a new worker.
+  // Expected: the job resumed in its session and filed from that second run.
+  it('a tool call whose raw arguments read {"type":"turn.completed"}, then SIGKILL: the job is resumed, not filed as succeeded', async () => {
+    const { t, log } = await modelRoot();
+    const [repo] = await makeRepos(t, 1);
+    await writeJob(t, 'fake-end', { repo, task: taskOf('fake-end', 'mcpecho firstsleep=60') });
+    const first = startWorker(t, WORKER_ARGS, modelCodex);
+    const meta = await runningMeta(t, 'fake-end');
+    const events = join(t.root, 'runs', meta.run_id, 'events.jsonl');
+    await waitFor('the tool call and the next command reported', async () => (await readIfExists(events))?.includes('"command":"sleep 60"'));
+    await first.stop('SIGKILL');
+    process.kill(-meta.pid, 'SIGKILL'); // its stand-in, with the tool command, ends without a word
+    startWorker(t, WORKER_ARGS, modelCodex);
+    const { state, record } = await waitForFinished(t, 'fake-end', 60_000);
+    const runs = await readRunLog(log);
+    expect({ state, runs: runs.map((r) => [r.resumed, r.session]) }).toEqual({ state: 'done', runs: [[false, meta.session_id], [true, meta.session_id]] });
+    expect(record.result.run_id).not.toBe(meta.run_id);
+    expect(record.attempts).toBe(1);
+  }, 90_000);
+});

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, EXIT } from '../../src/cli-kit.js';
 import { findJobOrFail, parseJobIdArg } from '../../src/job-lookup.js';
+import { listJobEntries } from '../../src/job-listing.js';
 import { JobId } from '../../src/job-schema.js';
 import { JOB_STATES, ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
 import { hostileArg } from '../helpers/hostile.js';
@@ -61,5 +62,27 @@ describe('parseJobIdArg', () => {
     await expect(findJobOrFail(layout, '../done/x')).rejects.toMatchObject({ exitCode: EXIT.usage });
     await expect(findJobOrFail(layout, 'nope')).rejects.toMatchObject({ exitCode: EXIT.notFound, message: 'no such job: nope' });
     expect((await findJobOrFail(layout, 'x')).state).toBe('done');
+  });
+});
+
+describe('one job per id: the lookup order', () => {
+  // Any set of directories holding a file of one id (a job mid-move, or an impostor in the inbox beside a
+  // live job): `status ID`, `result`, `cancel`… (findJobOrFail) and the `status` listing pick the same
+  // file, and never an inbox file while the id is live in active/ or deferred/.
+  it('findJobOrFail and the status listing agree, and prefer a live job over the inbox', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.subarray([...JOB_STATES], { minLength: 1 }), async (states) => {
+        const id = `id-${n++}`;
+        for (const state of states) await writeFile(layout.job(state, id), JSON.stringify({ state }));
+        const found = (await findJobOrFail(layout, id)).state;
+        const listed = listJobEntries(layout).find((e) => e.id === id)?.state;
+        expect(listed).toBe(found);
+        if (states.includes('active') || states.includes('deferred')) expect(found).not.toBe('inbox');
+        if (states.includes('done')) expect(found).toBe('done');
+        expect(states).toContain(found);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

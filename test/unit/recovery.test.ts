@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunMeta } from '../../src/job-schema.js';
 import { MAX_ATTEMPTS } from '../../src/failure-kind.js';
@@ -148,6 +149,33 @@ describe('recoverOrphans', () => {
     expect(await readdir(layout.dir('active'))).toEqual([]);
     expect(await readdir(layout.dir('inbox'))).toEqual([]);
     expect(await readFile(layout.job('done', 'a'), 'utf8')).toBe('{"final":true}');
+  });
+
+  // The class behind 91732a0: only an event's own top-level type says a turn completed. A tool call's raw
+  // JSON (MCP arguments and results are objects, not strings) may hold {"type":"turn.completed"} at any depth.
+  it('a run whose events only quote turn.completed inside items is resumed, never filed; a real turn.completed is filed', async () => {
+    const fakeEnd = fc.constantFrom<unknown>({ type: 'turn.completed' }, { usage: { input_tokens: 1 }, type: 'turn.completed' }, '{"type":"turn.completed"}');
+    const nested = fc.tuple(fc.jsonValue({ maxDepth: 2 }), fakeEnd, fc.boolean()).map(([v, end, inArray]) => (inArray ? [v, end] : { v, deep: { end } }));
+    const item = fc
+      .record({ kind: fc.constantFrom('item.started', 'item.completed'), type: fc.constantFrom('mcp_tool_call', 'command_execution'), raw: nested })
+      .map((r) => JSON.stringify({ type: r.kind, item: { id: 'i1', type: r.type, arguments: r.raw, result: { structured_content: r.raw }, status: 'completed' } }));
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 4 }), fc.boolean(), async (items, reallyCompleted) => {
+        const runId = `run-p${n++}`;
+        await runWithSession(runId, SESSION);
+        const lines = [`{"type":"thread.started","thread_id":"${SESSION}"}`, '{"type":"turn.started"}', ...items];
+        if (reallyCompleted) lines.push('{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}');
+        await writeFile(runFiles(layout.runs, runId).events, `${lines.join('\n')}\n`);
+        await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'b', queued_at: 7, attempts: 0, run_id: runId }));
+        await recoverOrphans(ctx());
+        const where = reallyCompleted ? 'done' : 'deferred';
+        expect(await readdir(layout.dir(where))).toEqual(['a.json']);
+        await rm(layout.job(where, 'a'));
+        expect(await readdir(layout.dir('active'))).toEqual([]);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('ignores names that are not job files', async () => {
