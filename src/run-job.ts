@@ -14,6 +14,7 @@ import { buildSummary } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
+import { parseJsonOrNull } from './recovery.js';
 import { resourceLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
@@ -81,7 +82,12 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   // across all workers. The locks say who may start; a live Codex says who still runs: a worker paused past
   // the locks' stale time loses them, but its Codex, in a group of its own, goes on until recovery stops it.
   const held = await holdResources(ctx, { repo, session: v.resumeSession });
-  if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
+  // The locks are let go whatever happens: one kept by a throw is refreshed for as long as this worker lives.
+  const busy = !held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name).catch(async (err) => {
+    await held();
+    throw err;
+  }));
+  if (busy) {
     await held?.();
     await requeueJob(ctx.layout, claim, { ...v.job, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
     return 'requeued';
@@ -274,7 +280,9 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
 async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
-    const active = ActiveJob.safeParse(await readFile(join(layout.dir('active'), name), 'utf8').then(JSON.parse, () => null));
+    // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
+    const text = await readFile(join(layout.dir('active'), name), 'utf8').catch(() => '');
+    const active = ActiveJob.safeParse(parseJsonOrNull(text));
     if (!active.success) continue;
     const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
     if (!meta || !isRunAlive(meta)) continue;
