@@ -2,7 +2,7 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempPathFor(path: string): string {
@@ -41,11 +41,28 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   await syncDir(dirname(path));
 }
 
+/**
+ * `create()`, an exclusive creation of `path` (`link`, open with 'wx'), whose failure because the name is
+ * taken is always EEXIST: over SFTP (sshfs), which has no such status, a creation that loses a race with
+ * another client fails with EPERM.
+ */
+export async function createExclusive<T>(path: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || !(await lstat(path).then(() => true, () => false))) throw err;
+    throw Object.assign(new Error(`EEXIST: file already exists, ${path}`), { code: 'EEXIST', path });
+  }
+}
+
+/** Hard-links `from` as `to`, never replacing a file there (EEXIST, whatever the file system). */
+export const linkNoReplace = (from: string, to: string) => createExclusive(to, () => link(from, to));
+
 /** Writes `path` atomically and durably only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
 export async function createFileAtomic(path: string, data: string): Promise<void> {
   const tmp = await writeTempSynced(path, data);
   try {
-    await link(tmp, path);
+    await linkNoReplace(tmp, path);
   } finally {
     await unlink(tmp);
   }

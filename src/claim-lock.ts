@@ -1,8 +1,11 @@
 // Claim locks: proper-lockfile's `active/<name>.lock` directory, refreshed while the claim is held.
 // A lock whose owner died goes stale (mtime not refreshed for `staleMs`) and may then be taken over.
 import { createHash } from 'node:crypto';
-import { stat, unlink, writeFile } from 'node:fs/promises';
+import fs, { type Stats } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { basename, join } from 'node:path';
+import { createExclusive } from './atomic-file.js';
 
 /** One setting for staleness and refresh, shared by every worker on a spool. */
 export const LOCK_STALE_MS = 10_000;
@@ -40,13 +43,14 @@ export async function tryLock(
   onLost: (err: Error) => void,
 ): Promise<(() => Promise<void>) | null> {
   const target = lockTarget(activeDir, name);
-  const held = await stat(`${target}.lock`).catch(() => null);
+  const held = await statFresh(`${target}.lock`).catch(() => null);
   if (held && Date.now() - held.mtimeMs <= LOCK_STALE_MS) return null;
-  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${held.ino}-${Math.floor(held.mtimeMs)}`)) : [];
+  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`)) : [];
   if (!tokens) return null;
   let instanceGone = false; // lock() replaced it, or found a fresh lock in its place
   try {
     const release = await (await lockfile()).lock(target, {
+      fs: lockFs,
       realpath: false,
       stale: LOCK_STALE_MS,
       update: LOCK_UPDATE_MS,
@@ -67,7 +71,7 @@ export async function tryLock(
 
 // Why a stale takeover has one taker. proper-lockfile takes over a stale lock by stat → rmdir → mkdir, all
 // by name: a taker that read the stale mtime before another's mkdir then removes that one's fresh lock, and
-// both "hold" it. So a taker that saw a stale lock instance (its inode and mtime) may call lock() only
+// both "hold" it. So a taker that saw a stale lock instance (its mtime) may call lock() only
 // while it holds that instance's takeover token, created exclusively ('wx'). A token is never removed on a
 // guess while its taker may be alive: one older than LOCK_STALE_MS (its taker was killed) passes the turn
 // to the next generation, `-1`, `-2`…, created exclusively too; a taker removes its own token and the dead
@@ -77,6 +81,27 @@ export async function tryLock(
 // What remains is the lease assumption every such lock makes: a taker paused for longer than
 // LOCK_STALE_MS between its stat and lock()'s may meet a newer stale instance there; the holder whose lock
 // it removes sees it gone at its next refresh (LOCK_UPDATE_MS) and is told through onLost.
+// An instance is named by its mtime in whole seconds, the one form of it every host sees alike (SFTP
+// carries whole seconds, each NFS or FUSE client numbers inodes its own way); that is enough, as a stale
+// instance is replaced only by one made at least LOCK_STALE_MS after its last refresh.
+
+/**
+ * stat, except that attributes which make a lock (or a takeover token) look stale are asked of the file
+ * server again: a network file system's client may serve them from a cache filled before the holder's last
+ * refresh (sshfs keeps them 20 s by default, past LOCK_STALE_MS). A chmod that changes nothing makes the
+ * client fetch them (NFS and FUSE return the attributes after a setattr); if it cannot (another user's
+ * lock, EPERM) the cached view is all there is.
+ */
+function statFreshCb(path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void): void {
+  fs.stat(path, (err, seen) => {
+    if (err || Date.now() - seen.mtimeMs <= LOCK_STALE_MS) return done(err, seen);
+    fs.chmod(path, seen.mode & 0o7777, () => fs.stat(path, done));
+  });
+}
+const statFresh = promisify(statFreshCb);
+
+/** The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh. */
+const lockFs = { ...fs, stat: statFreshCb };
 
 /**
  * The takeover turn for one stale lock instance: the tokens to remove afterwards (the one made plus the
@@ -88,7 +113,7 @@ async function takeoverTurn(base: string): Promise<string[] | null> {
     const token = `${base}-${generation}`;
     tokens.push(token);
     if (await createToken(token)) return tokens;
-    const made = await stat(token).catch(() => null);
+    const made = await statFresh(token).catch(() => null);
     if (!made || Date.now() - made.mtimeMs <= LOCK_STALE_MS) return null;
   }
 }
@@ -96,7 +121,7 @@ async function takeoverTurn(base: string): Promise<string[] | null> {
 /** Makes `token` if nothing is there: false if it exists; any other error (EACCES, ENOSPC) is thrown. */
 async function createToken(token: string): Promise<boolean> {
   try {
-    await writeFile(token, '', { flag: 'wx' });
+    await createExclusive(token, () => writeFile(token, '', { flag: 'wx' }));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -110,7 +135,7 @@ async function createToken(token: string): Promise<boolean> {
  * one taken and released between them leaves the job file moved on (the caller must find it gone).
  */
 export async function isLocked(activeDir: string, name: string): Promise<boolean> {
-  return (await lockfile()).check(lockTarget(activeDir, name), { realpath: false, stale: LOCK_STALE_MS });
+  return (await lockfile()).check(lockTarget(activeDir, name), { fs: lockFs, realpath: false, stale: LOCK_STALE_MS });
 }
 
 /**

@@ -16,6 +16,7 @@ import { buildSummary, decisiveError } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
+import { parseJsonOrNull } from './recovery.js';
 import { resourceLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';
@@ -308,7 +309,9 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
 async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
-    const active = ActiveJob.safeParse(await readFile(join(layout.dir('active'), name), 'utf8').then(JSON.parse, () => null));
+    // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
+    const text = await readFile(join(layout.dir('active'), name), 'utf8').catch(() => '');
+    const active = ActiveJob.safeParse(parseJsonOrNull(text));
     if (!active.success) continue;
     const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
     if (!meta || !isRunAlive(meta)) continue;

@@ -4,9 +4,9 @@
 // removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { access, link, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createFileAtomic, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
+import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
 import { JobId, MAX_JOB_BYTES, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './job-schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
@@ -305,7 +305,7 @@ export async function returnJob(layout: SpoolLayout, claim: Claim, to: 'inbox' |
 
 /** rename that fails with EEXIST instead of replacing `to` (link, then unlink: a crash between leaves two names of one inode, which recovery resolves). */
 async function moveNoReplace(from: string, to: string): Promise<void> {
-  await link(from, to);
+  await linkNoReplace(from, to);
   await unlink(from);
   await syncDir(dirname(to));
   await syncDir(dirname(from));

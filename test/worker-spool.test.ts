@@ -238,6 +238,20 @@ describe('crashes and shutdown', () => {
 });
 
 describe('scheduling', () => {
+  // Another worker's active/ file that does not parse (a rejected job on its way out, or one read short
+  // through a network file system's stale cached size) made the check for a live Codex in the tree throw
+  // after the repo lock was taken; the lock was never let go, and every later job on the repo waited for ever.
+  it('an unparsable file of another worker in active/ neither fails a job nor keeps its repo locked', async () => {
+    const active = join(t.root, 'spool', 'active');
+    await mkdir(join(active, 'other.json.lock'), { recursive: true }); // held (fresh): recovery leaves it alone
+    await mkdir(join(t.root, 'spool', 'inbox'));
+    await writeFile(join(active, 'other.json'), '{"repo": "/tmp", "task": "cut sho');
+    const w = startWorker(t);
+    for (const id of ['one', 'two']) await writeFile(inbox(`${id}.json`), JSON.stringify({ repo, task: id }));
+    for (const id of ['one', 'two']) expect((await waitForFinished(t, id, 8_000)).state).toBe('done');
+    expect(w.log()).not.toMatch(/^error /m);
+  });
+
   it('jobs on one repo run one at a time in submission order; other repos run beside them', async () => {
     const other = await t.repo('other');
     for (const [id, r] of [

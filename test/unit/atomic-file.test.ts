@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  createExclusive,
   createFileAtomic,
   removeWriteDebris,
   renameDurable,
@@ -43,6 +44,29 @@ describe('createFileAtomic', () => {
     const winner = results.findIndex((r) => r.status === 'fulfilled');
     expect(await readFile(join(dir, 'x'), 'utf8')).toBe(String(winner + 1));
     expect(await readdir(dir)).toEqual(['x']);
+  });
+});
+
+// SFTP has no "already exists" status: over sshfs a link() or open('wx') that loses a race with another
+// client fails with EPERM, and a caller waiting for EEXIST (a duplicate submit, a takeover token) failed.
+describe('createExclusive', () => {
+  const failingWith = (code: string) => () => Promise.reject(Object.assign(new Error(code), { code }));
+  it('reports a creation refused on a name that exists as EEXIST, whatever error the file system gave', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('EEXIST', 'EPERM', 'EACCES', 'ENOSPC', 'EIO'), fc.boolean(), async (code, taken) => {
+        const path = join(dir, 'target');
+        await rm(path, { force: true });
+        if (taken) await writeFile(path, 'other');
+        const err = await createExclusive(path, failingWith(code)).catch((e: NodeJS.ErrnoException) => e);
+        // EPERM with nothing there is a real permission fault: kept as it is.
+        expect((err as NodeJS.ErrnoException).code).toBe(code === 'EPERM' && taken ? 'EEXIST' : code);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('returns what the creation returned', async () => {
+    expect(await createExclusive(join(dir, 'x'), async () => 7)).toBe(7);
   });
 });
 

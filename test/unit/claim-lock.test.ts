@@ -48,6 +48,17 @@ describe('tryLock', () => {
     expect(got.filter(Boolean)).toHaveLength(1);
   });
 
+  // Takers on other hosts must agree on the instance they take over: over SFTP (sshfs) one sees the mtime in
+  // whole seconds and an inode number of its own client's making, so a token named by inode or by
+  // millisecond let a taker on each host go on at once (two holders, two Codex runs in one tree).
+  it('waits while a taker on another host, which saw the mtime in whole seconds, has the turn', async () => {
+    await mkdir(join(dir, 'a.json.lock'));
+    const old = new Date(Math.floor(ago(LOCK_STALE_MS * 3).getTime() / 1000) * 1000 + 600); // x.600 s here
+    await utimes(join(dir, 'a.json.lock'), old, old);
+    await writeFile(`${dir}/.takeover-a.json-${Math.floor(old.getTime() / 1000)}-0`, ''); // made by the other host
+    expect(await tryLock(dir, 'a.json', noop)).toBeNull();
+  });
+
   // A taker killed between making its token and lock() leaves a dead token; removing it by name after a
   // stat could remove a live taker's fresh token in its place (so two takers would both go on), so a dead
   // token instead passes the turn to the next generation.
@@ -67,10 +78,10 @@ describe('tryLock', () => {
   });
 });
 
-/** The takeover token name (without generation) of the lock on `name` as it is now. */
+/** The takeover token name (without generation) of the lock on `name` as it is now: its mtime in whole seconds. */
 async function tokenBase(name: string): Promise<string> {
   const lock = await stat(join(dir, `${name}.lock`));
-  return join(dir, `.takeover-${name}-${lock.ino}-${Math.floor(lock.mtimeMs)}`);
+  return join(dir, `.takeover-${name}-${Math.floor(lock.mtimeMs / 1000)}`);
 }
 
 const takeoverTokens = async () => (await readdir(dir)).filter((f) => f.startsWith('.takeover-'));
