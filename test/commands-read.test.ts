@@ -452,11 +452,11 @@ describe('status says why a job is where it is', () => {
 
   it('a deferred job: time queued since first submitted, when it runs again and why; a resume waits for its job', async () => {
     const repo = await t.repo('app');
-    await submit(t, repo, 'follow', 'go on', '--resume', 'late'); // no worker: creates the spool, waits in the inbox
     const hourAgo = Date.now() - 3600_000;
     const reason = `usage limit: You've hit your usage limit. Try again in 10 minutes. ${'More words. '.repeat(20)}`;
     const job = { repo, task: 't', queued_at: hourAgo, attempts: 0, not_before: new Date(Date.now() + 600_000).toISOString(), reason };
     await writeFile(join(t.root, 'spool', 'deferred', 'late.json'), JSON.stringify(job));
+    await submit(t, repo, 'follow', 'go on', '--resume', 'late'); // no worker: waits in the inbox for late
     const r = await cli(t, ['status']);
     expect(r.code, r.stderr).toBe(0);
     const late = rowOf(r.stdout, 'late');

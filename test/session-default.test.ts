@@ -27,7 +27,7 @@ describe('no job id given', () => {
     expect(result.code).toBe(4); // queued, not finished: its state is printed
     expect(JSON.parse(result.stdout)).toMatchObject({ id: 'a-second', state: 'inbox' });
     const logs = await as(B, ['logs']);
-    expect([logs.code, logs.stderr]).toEqual([4, expect.stringContaining('job b2 has not finished')]);
+    expect([logs.code, logs.stderr]).toEqual([4, expect.stringContaining('job b2 has not started')]);
 
     const status = await as(A, ['status']);
     expect(idsListed(status.stdout).sort()).toEqual(['a-second', 'z-first']);

@@ -244,7 +244,7 @@ describe('scheduling', () => {
   it('an unparsable file of another worker in active/ neither fails a job nor keeps its repo locked', async () => {
     const active = join(t.root, 'spool', 'active');
     await mkdir(join(active, 'other.json.lock'), { recursive: true }); // held (fresh): recovery leaves it alone
-    await mkdir(join(t.root, 'spool', 'inbox'));
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     await writeFile(join(active, 'other.json'), '{"repo": "/tmp", "task": "cut sho');
     const w = startWorker(t);
     for (const id of ['one', 'two']) await writeFile(inbox(`${id}.json`), JSON.stringify({ repo, task: id }));

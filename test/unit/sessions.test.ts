@@ -72,7 +72,7 @@ describe('retry', () => {
 
   it('continues the session of the run it retries, saying how that run ended; keeps the task and the runs', () => {
     const job = retryJobOf({ repo: '/r', task: 'Do it', queued_at: 1, attempts: 2, runs: ['r0', 'r1'], result }, now);
-    expect(job).toEqual({ repo: '/r', task: 'Do it', queued_at: now.getTime(), attempts: 0, runs: ['r0', 'r1'], resume_session: session(1), retry_of: 'cancelled' });
+    expect(job).toEqual({ repo: '/r', task: 'Do it', queued_at: now.getTime(), attempts: 0, runs: ['r0', 'r1'], resume_session: session(1), retry_of: 'cancelled', reason: 'retry asked for' });
     expect(runPrompt(job)).toBe('This is a retry: your previous run of this task was cancelled. Continue the task where you left off. The task was:\n\nDo it');
   });
 
