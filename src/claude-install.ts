@@ -18,6 +18,14 @@ import { unsafeOwnership } from './spool-layout.js';
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
 
+/**
+ * The permissions.allow rules install adds: the commands the skill and slash commands run, by the name they
+ * run them by, so that Claude Code runs them without asking. Only these: never `Bash(codex-spool:*)`, which
+ * would also let the model run `prune --yes`, `retry`, `worker`, `install-service` or `claude install`.
+ * (`Bash(X:*)` matches X alone or X followed by a space; Claude Code 2.1 also reads it as `Bash(X *)`.)
+ */
+export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map((sub) => `Bash(codex-spool ${sub}:*)`);
+
 /** The record of an install, in the .claude directory it was made in. */
 export const MANIFEST_NAME = 'codex-spool.install.json';
 
@@ -76,7 +84,7 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
     if (conflicts.length) throw new InstallConflict(`not codex-spool's, left alone (move them away first): ${conflicts.join(', ')}`);
 
     const settings = await readSettings(claudeDir);
-    const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined);
+    const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined, ALLOW_RULES);
     if (merged.text !== null) await assertWritable(settings);
 
     const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
