@@ -86,6 +86,7 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
     const settings = await readSettings(claudeDir);
     const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined, ALLOW_RULES);
     if (merged.text !== null) await assertWritable(settings);
+    await assertOwnDirs(claudeDir, toWrite.map(([rel]) => rel));
 
     const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
     for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
@@ -137,6 +138,7 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
     const out = manifest.settings ? unmergeSettings(settings.text, manifest.settings) : settings.text;
     report.settingsChanged = out !== settings.text;
     if (report.settingsChanged) await assertWritable(settings);
+    await assertOwnDirs(claudeDir, toRemove);
 
     if (report.settingsChanged) {
       // The link, not its target, when install's own file is to go: the user's dotfiles stay.
@@ -214,6 +216,22 @@ async function assertWritable(f: SettingsFile): Promise<void> {
     if (problem) {
       throw new InstallConflict(`${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`);
     }
+  }
+}
+
+/**
+ * The directories from `claudeDir` down to each of `rels` (files to write or remove) that exist are ours alone,
+ * as settings.json's must be: whoever else can write one could swap the skill Claude loads, or a file for a
+ * link between our check and our write.
+ */
+async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
+  const dirs = new Set(rels.flatMap((rel) => dirname(rel).split(sep).map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1)))));
+  for (const dir of [claudeDir, ...dirs]) {
+    const st = await stat(dir).catch(() => null);
+    if (!st) continue;
+    if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
+    const problem = unsafeOwnership(st, `this user (uid ${process.getuid?.()})`);
+    if (problem) throw new InstallConflict(`${dir} is ${problem} (mode ${modeText(st)}): codex-spool will not write the skill and commands there; fix its owner or mode`);
   }
 }
 

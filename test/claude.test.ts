@@ -597,6 +597,32 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     expect(await snapshot(join(project, '.claude'))).toEqual(before);
   });
 
+  it.skipIf(!asRoot)('refuses a skills/ or commands/ directory not ours alone: install and uninstall change nothing', async () => {
+    const cases: [string, (claudeDir: string) => Promise<unknown>, RegExp][] = [
+      ["another user's commands/", (d) => chown(join(d, 'commands'), 4242, 4242), /\.claude\/commands is owned by uid 4242/],
+      ['a world-writable skills/', (d) => chmod(join(d, 'skills'), 0o777), /\.claude\/skills is group- or world-writable \(mode 0777\)/],
+      ['a group-writable skills/codex-spool/', (d) => chmod(join(d, 'skills', 'codex-spool'), 0o775), /skills\/codex-spool is group- or world-writable/],
+    ];
+    for (const [name, spoil, message] of cases) {
+      const project = await mkdtemp(join(tmp, 'inst-dirs-'));
+      const claudeDir = join(project, '.claude');
+      for (const d of ['commands', join('skills', 'codex-spool')]) await mkdir(join(claudeDir, d), { recursive: true });
+      await spoil(claudeDir);
+      const before = await snapshot(claudeDir);
+      const r = await install(project);
+      expect([r.code, r.stderr], name).toEqual([1, expect.stringMatching(message)]);
+      expect(await snapshot(claudeDir), name).toEqual(before);
+    }
+    // Installed while they were ours, then opened to others: uninstall removes nothing.
+    const project = await mkdtemp(join(tmp, 'inst-dirs-un-'));
+    expect((await install(project)).code).toBe(0);
+    await chmod(join(project, '.claude', 'commands'), 0o777);
+    const before = await snapshot(join(project, '.claude'));
+    const un = await install(project, 'uninstall');
+    expect([un.code, un.stderr]).toEqual([1, expect.stringMatching(/commands is group- or world-writable/)]);
+    expect(await snapshot(join(project, '.claude'))).toEqual(before);
+  });
+
   it('uninstall with a settings.json it cannot parse: a clear error, exit non-zero, nothing removed', async () => {
     const project = await mkdtemp(join(tmp, 'inst-unparsable-'));
     expect((await install(project)).code).toBe(0);
