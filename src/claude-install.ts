@@ -212,7 +212,7 @@ async function assertWritable(f: SettingsFile): Promise<void> {
   const dir = dirname(f.target);
   const dirSt = await stat(dir).catch(() => null);
   for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
-    const problem = st && unsafeOwnership(st, `this user (uid ${process.getuid?.()})`);
+    const problem = st && unsafeOwnership(st, THIS_USER);
     if (problem) {
       throw new InstallConflict(`${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`);
     }
@@ -230,11 +230,12 @@ async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
     const st = await stat(dir).catch(() => null);
     if (!st) continue;
     if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
-    const problem = unsafeOwnership(st, `this user (uid ${process.getuid?.()})`);
+    const problem = unsafeOwnership(st, THIS_USER);
     if (problem) throw new InstallConflict(`${dir} is ${problem} (mode ${modeText(st)}): codex-spool will not write the skill and commands there; fix its owner or mode`);
   }
 }
 
+const THIS_USER = `this user (uid ${process.getuid?.()})`;
 const modeText = (st: Stats) => (st.mode & 0o777).toString(8).padStart(4, '0');
 
 /**
