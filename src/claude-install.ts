@@ -18,6 +18,14 @@ import { unsafeOwnership } from './spool-layout.js';
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
 
+/**
+ * The permissions.allow rules install adds: the commands the skill and slash commands run, by the name they
+ * run them by, so that Claude Code runs them without asking. Only these: never `Bash(codex-spool:*)`, which
+ * would also let the model run `prune --yes`, `retry`, `worker`, `install-service` or `claude install`.
+ * (`Bash(X:*)` matches X alone or X followed by a space; Claude Code 2.1 also reads it as `Bash(X *)`.)
+ */
+export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map((sub) => `Bash(codex-spool ${sub}:*)`);
+
 /** The record of an install, in the .claude directory it was made in. */
 export const MANIFEST_NAME = 'codex-spool.install.json';
 
@@ -76,8 +84,9 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
     if (conflicts.length) throw new InstallConflict(`not codex-spool's, left alone (move them away first): ${conflicts.join(', ')}`);
 
     const settings = await readSettings(claudeDir);
-    const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined);
+    const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined, ALLOW_RULES);
     if (merged.text !== null) await assertWritable(settings);
+    await assertOwnDirs(claudeDir, toWrite.map(([rel]) => rel));
 
     const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
     for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
@@ -129,6 +138,7 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
     const out = manifest.settings ? unmergeSettings(settings.text, manifest.settings) : settings.text;
     report.settingsChanged = out !== settings.text;
     if (report.settingsChanged) await assertWritable(settings);
+    await assertOwnDirs(claudeDir, toRemove);
 
     if (report.settingsChanged) {
       // The link, not its target, when install's own file is to go: the user's dotfiles stay.
@@ -202,13 +212,30 @@ async function assertWritable(f: SettingsFile): Promise<void> {
   const dir = dirname(f.target);
   const dirSt = await stat(dir).catch(() => null);
   for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
-    const problem = st && unsafeOwnership(st, `this user (uid ${process.getuid?.()})`);
+    const problem = st && unsafeOwnership(st, THIS_USER);
     if (problem) {
       throw new InstallConflict(`${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`);
     }
   }
 }
 
+/**
+ * The directories from `claudeDir` down to each of `rels` (files to write or remove) that exist are ours alone,
+ * as settings.json's must be: whoever else can write one could swap the skill Claude loads, or a file for a
+ * link between our check and our write.
+ */
+async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
+  const dirs = new Set(rels.flatMap((rel) => dirname(rel).split(sep).map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1)))));
+  for (const dir of [claudeDir, ...dirs]) {
+    const st = await stat(dir).catch(() => null);
+    if (!st) continue;
+    if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
+    const problem = unsafeOwnership(st, THIS_USER);
+    if (problem) throw new InstallConflict(`${dir} is ${problem} (mode ${modeText(st)}): codex-spool will not write the skill and commands there; fix its owner or mode`);
+  }
+}
+
+const THIS_USER = `this user (uid ${process.getuid?.()})`;
 const modeText = (st: Stats) => (st.mode & 0o777).toString(8).padStart(4, '0');
 
 /**

@@ -15,6 +15,7 @@ import { startMockResponses, type MockServer } from './helpers/mock-responses.js
 import { afterToolResult, lastUser, messageTexts, startMockAnthropic, textOf, toolResults, type MessagesRequest, type MockAnthropic } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
 import { LOCAL_ONLY_ENV } from './helpers/spool-env.js';
+import { ALLOW_RULES } from '../src/claude-install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
@@ -315,12 +316,31 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(cancel.result).toBe('ran: from-review cancelled');
       expect((await jobFile('failed', 'from-review')).result.status).toBe('cancelled');
       expect(existsSync(join(root, 'spool', 'inbox', 'from-slash.json'))).toBe(true); // the session's earlier job is untouched
+    });
 
-      // Each command may run only its own codex-spool subcommands: /codex-status cannot cancel.
-      mock.respond((req) => (afterToolResult(req) ? { text: 'tried' } : { bash: 'codex-spool cancel from-slash' }));
-      const r = await claude(['--resume', slashSession, '-p', '/codex-status', '--output-format', 'json']);
-      expect(JSON.parse(r.stdout).permission_denials, r.stdout).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-      expect(existsSync(join(root, 'spool', 'inbox', 'from-slash.json'))).toBe(true);
+    it("install's permission rules let a plain prompt run the skill's commands, and no other codex-spool command", async () => {
+      const bashOnce = (command: string) => mock.respond((req) => (afterToolResult(req) ? { text: `ran: ${toolResults(req)[0]}` } : { bash: command }));
+      const denials = async (cwd: string) => {
+        const r = await claude(['-p', 'Go', '--output-format', 'json'], cwd);
+        return (JSON.parse(r.stdout) as { permission_denials: unknown[] }).permission_denials;
+      };
+      // Claude Code applies a project's permission rules only in a workspace the user has trusted (the dialog
+      // an interactive first run shows); both projects here are.
+      const bare = join(tmp, 'project-bare');
+      await mkdir(bare, { recursive: true });
+      const state = JSON.parse(await readFile(join(home, '.claude.json'), 'utf8').catch(() => '{}'));
+      for (const p of [project, bare]) (state.projects ??= {})[p] = { ...state.projects?.[p], hasTrustDialogAccepted: true };
+      await writeFile(join(home, '.claude.json'), JSON.stringify(state));
+      // Without install (a project of its own), the same call is denied in this non-interactive session.
+      bashOnce('codex-spool status job-one');
+      expect(await denials(bare)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
+      // With install, it runs without a prompt (no --allowedTools, default permission mode).
+      const status = await claudeP(['-p', 'Go']);
+      expect(status.result).toMatch(/^ran: ID .*\njob-one done /);
+      // Not a codex-spool command the skill does not run: prune --yes stays denied, and nothing was pruned.
+      bashOnce('codex-spool prune --yes --older-than 1s');
+      expect(await denials(project)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
+      expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true);
     });
   });
 
@@ -360,6 +380,13 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     expect((await jobFile('inbox', 'from-plugin')).repo).toBe(project2);
     // The plugin's hook ran for this session (its state file is the proof).
     expect(existsSync(join(root, 'spool', '.codex-spool-claude', 'seen', `${out.session_id}.json`))).toBe(true);
+
+    // Without install's permission rules, each command may run only its own codex-spool subcommands: the
+    // status command cannot cancel.
+    mock.respond((req) => (afterToolResult(req) ? { text: 'tried' } : { bash: 'codex-spool cancel from-plugin' }));
+    const r = await claude(['-p', '/codex-spool:codex-status', '--output-format', 'json'], project2, env);
+    expect(JSON.parse(r.stdout).permission_denials, r.stdout).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
+    expect(existsSync(join(root, 'spool', 'inbox', 'from-plugin.json'))).toBe(true);
   });
 });
 
@@ -388,7 +415,7 @@ describe('codex-spool claude install / uninstall', () => {
     expect(first.stdout).toMatch(/^installed in .*\.claude: /);
     const installed = await snapshot(claudeDir);
     const merged = JSON.parse(installed['settings.json']!);
-    expect(merged.permissions).toEqual({ allow: ['Bash(npm test)'] });
+    expect(merged.permissions).toEqual({ allow: ['Bash(npm test)', ...ALLOW_RULES] });
     expect(merged.hooks.UserPromptSubmit[0]).toEqual({ hooks: [{ type: 'command', command: 'my-own-hook' }] });
     expect(merged.hooks.UserPromptSubmit[1].hooks[0].command).toBe('codex-spool claude hook');
     expect(merged.hooks.SessionStart[0].hooks[0].command).toBe('codex-spool claude hook');
@@ -571,6 +598,32 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     const before = await snapshot(join(project, '.claude'));
     const un = await install(project, 'uninstall');
     expect([un.code, un.stderr]).toEqual([1, expect.stringMatching(/owned by uid 4242/)]);
+    expect(await snapshot(join(project, '.claude'))).toEqual(before);
+  });
+
+  it.skipIf(!asRoot)('refuses a skills/ or commands/ directory not ours alone: install and uninstall change nothing', async () => {
+    const cases: [string, (claudeDir: string) => Promise<unknown>, RegExp][] = [
+      ["another user's commands/", (d) => chown(join(d, 'commands'), 4242, 4242), /\.claude\/commands is owned by uid 4242/],
+      ['a world-writable skills/', (d) => chmod(join(d, 'skills'), 0o777), /\.claude\/skills is group- or world-writable \(mode 0777\)/],
+      ['a group-writable skills/codex-spool/', (d) => chmod(join(d, 'skills', 'codex-spool'), 0o775), /skills\/codex-spool is group- or world-writable/],
+    ];
+    for (const [name, spoil, message] of cases) {
+      const project = await mkdtemp(join(tmp, 'inst-dirs-'));
+      const claudeDir = join(project, '.claude');
+      for (const d of ['commands', join('skills', 'codex-spool')]) await mkdir(join(claudeDir, d), { recursive: true });
+      await spoil(claudeDir);
+      const before = await snapshot(claudeDir);
+      const r = await install(project);
+      expect([r.code, r.stderr], name).toEqual([1, expect.stringMatching(message)]);
+      expect(await snapshot(claudeDir), name).toEqual(before);
+    }
+    // Installed while they were ours, then opened to others: uninstall removes nothing.
+    const project = await mkdtemp(join(tmp, 'inst-dirs-un-'));
+    expect((await install(project)).code).toBe(0);
+    await chmod(join(project, '.claude', 'commands'), 0o777);
+    const before = await snapshot(join(project, '.claude'));
+    const un = await install(project, 'uninstall');
+    expect([un.code, un.stderr]).toEqual([1, expect.stringMatching(/commands is group- or world-writable/)]);
     expect(await snapshot(join(project, '.claude'))).toEqual(before);
   });
 

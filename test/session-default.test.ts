@@ -1,6 +1,6 @@
 // Commands given no job id act on the latest job of the Claude Code session they run in ($CLAUDE_CODE_SESSION_ID,
 // which Claude sets for its Bash tool), known by the claims `submit` records; never on another session's job.
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
@@ -42,6 +42,16 @@ describe('no job id given', () => {
     expect(idsListed((await as(null, ['status', 'b1'])).stdout)).toEqual(['b1']); // still queued
   });
 
+  it("wait and resume take this session's latest job too", async () => {
+    const wait = await as(B, ['wait', '--json']);
+    expect(wait.code).toBe(1); // b2 was cancelled
+    expect(JSON.parse(wait.stdout).jobs).toEqual([expect.objectContaining({ id: 'b2', status: 'cancelled' })]);
+    const D = 'claude-session-d';
+    expect((await submit(D, 'd1')).code).toBe(0);
+    expect(await as(D, ['resume', '--task', 'go on', '--id', 'd2'])).toMatchObject({ code: 0 });
+    expect(JSON.parse(await readFile(join(t.root, 'spool', 'inbox', 'd2.json'), 'utf8'))).toMatchObject({ task: 'go on', resume: 'd1' });
+  });
+
   it('a claim whose id now names another job (pruned, then reused) is passed over', async () => {
     await rm(join(t.root, 'spool', 'inbox', 'a-second.json'));
     await writeFile(join(t.root, 'spool', 'inbox', 'a-second.json'), JSON.stringify({ repo, task: 'someone else’s job' }));
@@ -49,10 +59,10 @@ describe('no job id given', () => {
   });
 
   it('outside a Claude session an id is required (exit 2); a session that submitted nothing gets exit 3', async () => {
-    for (const cmd of ['result', 'logs', 'cancel']) {
-      expect(await as(null, [cmd]), cmd).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('a job id is required') });
-      expect(await as('claude-session-c', [cmd]), cmd).toMatchObject({ code: 3, stdout: '', stderr: expect.stringContaining('submitted no job') });
+    for (const cmd of [['result'], ['logs'], ['cancel'], ['wait'], ['resume', '--task', 'x']]) {
+      expect(await as(null, cmd), cmd[0]).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('a job id is required') });
+      expect(await as('claude-session-c', cmd), cmd[0]).toMatchObject({ code: 3, stdout: '', stderr: expect.stringContaining('submitted no job') });
     }
-    expect(idsListed((await as('claude-session-c', ['status'])).stdout)).toHaveLength(5); // nothing of its own: every job
+    expect(idsListed((await as('claude-session-c', ['status'])).stdout)).toHaveLength(7); // nothing of its own: every job
   });
 });

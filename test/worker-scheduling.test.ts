@@ -252,6 +252,21 @@ describe('the spool owner decides', () => {
     expect(await jobsIn(t, 'done')).toEqual(['fine.json']);
   });
 
+  it('refuses a job whose -c writable_roots reaches the spool root (policy), even when the policy allows that key', async () => {
+    const roots = (dir: string) => ['-c', `sandbox_workspace_write.writable_roots=["${dir}"]`];
+    await inbox('by-default', { repo, task: 't', args: roots(await t.repo('elsewhere')) });
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    expect(await rejection('by-default')).toMatchObject({ reason: 'policy', message: expect.stringMatching(/is not allowed/) });
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { allowed_config_keys: ['sandbox_workspace_write.writable_roots'] } }), { mode: 0o600 });
+    await inbox('roots', { repo, task: 't', args: roots(t.root) });
+    await inbox('roots-inner', { repo, task: 't', args: roots(join(t.root, 'spool', 'deferred')) });
+    await inbox('roots-fine', { repo, task: 't', args: roots(await t.repo('elsewhere2')) });
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    for (const id of ['roots', 'roots-inner']) expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    expect(await jobsIn(t, 'done')).toEqual(['roots-fine.json']);
+    expect(await calls()).toHaveLength(1);
+  });
+
   it('refuses a root others can write to, and a policy file others can write, before reading either', async () => {
     await mkdir(join(t.root, 'spool'), { recursive: true });
     await chmod(t.root, 0o777);

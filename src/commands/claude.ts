@@ -6,14 +6,17 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, withRoot } from '../cli-kit.js';
 import { readHookInput, runHook } from '../claude-hook.js';
-import { HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude-install.js';
+import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude-install.js';
 import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
 
 const INSTALL_HELP = `
 Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds
-the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} to .claude/settings.json by inserting text: every
-other byte, its mode and owner stay; a symlinked settings.json is written through (the link stays), a
-read-only one, or one (or its directory) not yours alone, is refused. What was added is recorded (hashes and our entries, no settings values) in
+the hook "${HOOK_COMMAND}" on ${HOOK_EVENTS.join(' and ')} and the permissions.allow rules
+${ALLOW_RULES.join(' ')}
+(only the skill's commands; Claude Code applies a project's rules once the workspace is trusted) to
+.claude/settings.json by inserting text: every other byte, its mode and owner stay; a symlinked
+settings.json is written through (the link stays), a read-only one, or one (or its directory, or a
+directory the skill and commands go in) not yours alone, is refused. What was added is recorded (hashes and our entries, no settings values) in
 .claude/codex-spool.install.json (0600); installing again changes nothing; \`claude uninstall\` removes
 exactly that. A file of the same name that codex-spool did not write is never replaced.
 The skill, commands and hook run \`codex-spool\`: it must be on PATH (npm link, or npm install -g).
@@ -47,7 +50,7 @@ export function claudeCommand(): Command {
       .action(async (opts: InstallOptions) => {
         const dir = await claudeDirOf(opts);
         const r = await guarded(() => install(dir));
-        const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}`;
+        const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
         if (!findOnPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
       }),

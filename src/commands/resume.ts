@@ -4,21 +4,23 @@ import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
 import { findJobOrFail } from '../job-lookup.js';
 import { SessionId } from '../job-schema.js';
 import { queueJob } from '../queued-output.js';
+import { jobIdOrLatest } from '../session-jobs.js';
 import { jobRepo, taskText } from '../task-input.js';
 
 export function resumeCommand(): Command {
   return withRoot(new Command('resume'))
     .description('queue a follow-up task in the Codex session of job ID (or session UUID), where it ran; waits for ID if it has not ended')
-    .argument('<id>', 'the earlier job, or a Codex session id')
+    .argument('[id]', 'the earlier job, or a Codex session id (default: the latest job this Claude Code session submitted)')
     .option('--task <text>', 'the follow-up prompt ("-": read it from stdin)')
     .option('--task-file <file>', 'read the follow-up prompt from a file')
     .option('--repo <dir>', 'where it runs (default: where the earlier job ran; for a session of no job here, the current directory)')
     .option('--force', 'allow a --repo other than the earlier job\'s')
     .option('--id <id>', 'id of the new job (default: a new time-sorted id)')
     .option('--json', 'print the result as JSON')
-    .action(async (arg: string, opts: { task?: string; taskFile?: string; repo?: string; force?: boolean; id?: string; json?: boolean }, cmd: Command) => {
+    .action(async (given: string | undefined, opts: { task?: string; taskFile?: string; repo?: string; force?: boolean; id?: string; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
       const task = await taskText(opts);
+      const arg = given !== undefined && SessionId.safeParse(given).success ? given : await jobIdOrLatest(layout, given);
       // A session id is resumed as it is (the worker finds the job it belongs to); a job id must exist.
       const isSession = SessionId.safeParse(arg).success;
       const job = isSession ? null : await findJobOrFail(layout, arg);

@@ -7,6 +7,7 @@ import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.
 import { waitForJobs } from '../job-wait.js';
 import { safeJson } from '../safe-text.js';
 import { noteIfNoWorker } from '../worker-heartbeat.js';
+import { jobIdOrLatest } from '../session-jobs.js';
 
 interface WaitOptions {
   timeout?: number;
@@ -25,13 +26,13 @@ final_message,error,reason,not_before,activity,since}],"timed_out":bool} (final 
 export function waitCommand(): Command {
   return withRoot(new Command('wait'))
     .description('wait until jobs end, then print one result line each')
-    .argument('<ids...>', 'job ids')
+    .argument('[ids...]', 'job ids (default: the latest job this Claude Code session submitted)')
     .option('--timeout <seconds>', 'give up after this long (exit 124)', seconds)
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
     .action(async (args: string[], opts: WaitOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const ids = [...new Set(args.map(parseJobIdArg))];
+      const ids = args.length ? [...new Set(args.map(parseJobIdArg))] : [await jobIdOrLatest(layout, undefined)];
       const found = await Promise.all(ids.map((id) => findJobView(layout, id)));
       const missing = ids.filter((_, i) => !found[i]);
       if (missing.length) throw noSuchJob(missing);

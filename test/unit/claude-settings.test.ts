@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HOOK_COMMAND } from '../../src/claude-install.js';
-import { HOOK_EVENTS, SettingsError, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
+import { ALLOW_RULES, HOOK_COMMAND } from '../../src/claude-install.js';
+import { HOOK_EVENTS, SettingsError, SettingsRecord, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
 import { spelledJson } from '../helpers/json-spelling.js';
 
 const CMD = 'codex-spool claude hook';
@@ -27,7 +27,7 @@ describe('mergeSettings', () => {
     const { text, record } = mergeSettings(null, CMD);
     expect(JSON.parse(text!)).toEqual({ hooks: { SessionStart: [ours], UserPromptSubmit: [ours] } });
     expect(text!.endsWith('}\n')).toBe(true);
-    expect(record).toEqual({ command: CMD, added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, created_events: ['SessionStart', 'UserPromptSubmit'], original_sha256: null });
+    expect(record).toEqual({ command: CMD, added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, created_events: ['SessionStart', 'UserPromptSubmit'], allow_added: [], created_permissions: false, created_allow: false, original_sha256: null });
     expect(unmergeSettings(text, record)).toBeNull();
   });
 
@@ -137,6 +137,64 @@ describe('mergeSettings', () => {
   });
 });
 
+describe('permission rules', () => {
+  const allowOf = (text: string | null) => JSON.parse(text!).permissions?.allow;
+
+  it('a new file gets the rules, and uninstall deletes it again', () => {
+    const { text, record } = mergeSettings(null, CMD, undefined, ALLOW_RULES);
+    expect(allowOf(text)).toEqual(ALLOW_RULES);
+    expect(record).toMatchObject({ allow_added: ALLOW_RULES, created_permissions: true, created_allow: true });
+    expect(unmergeSettings(text, record)).toBeNull();
+  });
+
+  it("appends only the rules missing after the user's, keeps a rule the user had on uninstall, and restores the bytes", () => {
+    const mine = userSettings.replace('"Bash(npm test)"', `"Bash(npm test)",
+      ${JSON.stringify(ALLOW_RULES[3])}`);
+    const first = mergeSettings(mine, CMD, undefined, ALLOW_RULES);
+    expect(allowOf(first.text)).toEqual(['Bash(npm test)', ALLOW_RULES[3], ...ALLOW_RULES.filter((_, i) => i !== 3)]);
+    expect(first.record).toMatchObject({ created_permissions: false, created_allow: false });
+    expect(first.record.allow_added).not.toContain(ALLOW_RULES[3]);
+    const second = mergeSettings(first.text, CMD, first.record, ALLOW_RULES);
+    expect(second.text).toBeNull();
+    expect(unmergeSettings(first.text, second.record)).toBe(mine);
+  });
+
+  it('an install recorded before rules existed gets them, and uninstall then removes hooks and rules', () => {
+    const old = mergeSettings(userSettings, CMD);
+    const oldRecord = SettingsRecord.parse(JSON.parse(JSON.stringify({ ...old.record, allow_added: undefined, created_permissions: undefined, created_allow: undefined })));
+    const upgraded = mergeSettings(old.text, CMD, oldRecord, ALLOW_RULES);
+    expect(allowOf(upgraded.text)).toEqual(['Bash(npm test)', ...ALLOW_RULES]);
+    expect(unmergeSettings(upgraded.text, upgraded.record)).toBe(userSettings);
+  });
+
+  it('never allows every codex-spool command', () => {
+    expect(ALLOW_RULES.every((r) => /^Bash\(codex-spool [a-z]+:\*\)$/.test(r))).toBe(true);
+  });
+
+  it('refuses permissions of the wrong shape', () => {
+    expect(() => mergeSettings('{"permissions": []}', CMD, undefined, ALLOW_RULES)).toThrow(SettingsError);
+    expect(() => mergeSettings('{"permissions": {"allow": "x"}}', CMD, undefined, ALLOW_RULES)).toThrow(SettingsError);
+  });
+
+  it('install only inserts our hooks and missing rules; uninstall gives back the bytes (property)', () => {
+    const rule = fc.oneof(fc.constantFrom(...ALLOW_RULES), fc.string({ maxLength: 8 }));
+    const permissions = fc.record({ allow: fc.array(rule, { maxLength: 4 }), deny: fc.array(fc.string({ maxLength: 4 }), { maxLength: 1 }) }, { requiredKeys: [] });
+    const settings = fc
+      .tuple(fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }), fc.option(permissions))
+      .map(([rest, p]) => (p === null ? rest : { ...rest, permissions: p }));
+    fc.assert(
+      fc.property(spelledJson(settings), ([text, value]) => {
+        const { text: installed, record } = mergeSettings(text, CMD, undefined, ALLOW_RULES);
+        const had: unknown[] = (value as { permissions?: { allow?: unknown[] } }).permissions?.allow ?? [];
+        expect(allowOf(installed)).toEqual([...had, ...ALLOW_RULES.filter((r) => !had.includes(r))]);
+        expect(onlyInserted(text, installed!, HOOK_EVENTS.length + ALLOW_RULES.length)).toBe(true);
+        expect(unmergeSettings(installed, record)).toBe(text);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 /** True when `after` is `before` with at most `pieces` runs of characters inserted, and nothing else changed. */
 function onlyInserted(before: string, after: string, pieces: number): boolean {
   let p = 0;
@@ -195,5 +253,18 @@ describe('the plugin', () => {
     const pluginHooks = JSON.parse(readFileSync(new URL('../../src/claude/hooks/hooks.json', import.meta.url), 'utf8'));
     expect(HOOK_COMMAND).toBe(CMD);
     expect(pluginHooks.hooks).toEqual(hooksFor(HOOK_COMMAND));
+  });
+
+  it("install's permission rules cover every codex-spool command the skill and commands run, by the name they run it", () => {
+    const dir = new URL('../../src/claude/', import.meta.url);
+    const files = ['skills/codex-spool/SKILL.md', ...readdirSync(new URL('commands/', dir)).map((n) => `commands/${n}`)];
+    const run = new Set<string>();
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), 'utf8');
+      for (const m of text.matchAll(/allowed-tools: (.*)/g)) for (const rule of m[1]!.split(/,\s*/)) expect(ALLOW_RULES, f).toContain(rule);
+      for (const m of text.matchAll(/(?:^|`)codex-spool ([a-z][a-z-]*)/gm)) run.add(m[1]!); // in code, not prose
+    }
+    run.delete('claude'); // `codex-spool claude hook`: the hook, not a Bash call
+    expect([...run].sort()).toEqual(ALLOW_RULES.map((r) => /^Bash\(codex-spool ([a-z]+):\*\)$/.exec(r)![1]).sort());
   });
 });
