@@ -29,6 +29,8 @@ export interface LiveJob {
   state: JobState;
   /** Its run (active jobs). */
   runId: string | null;
+  /** Its earlier runs (`runs`: a retried or recovered job's), which its `result` still lists. */
+  earlierRuns: string[];
   /** Its `resume` field: a job id or a session id. */
   resume: string | null;
 }
@@ -71,7 +73,7 @@ export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: Pr
   const jobs = old.filter((f) => !isResumed(f));
   const going = new Set(jobs);
   const needed = new Set([
-    ...live.flatMap((j) => (j.runId === null ? [] : [j.runId])),
+    ...live.flatMap((j) => (j.runId === null ? j.earlierRuns : [j.runId, ...j.earlierRuns])),
     ...finished.filter((f) => !going.has(f)).flatMap((f) => f.runIds),
   ]);
   const activeWith = (c: CancelRequestFile) =>

@@ -160,7 +160,8 @@ async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
     const record = await readRecord(f);
     // A file still being written does not parse yet: what it will resume is read from its text as it is.
     const resume = record ? str(record.resume) : await partialResume(f.path);
-    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), resume });
+    const earlierRuns = Array.isArray(record?.runs) ? record.runs.flatMap((r) => str(r) ?? []) : [];
+    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), earlierRuns, resume });
   }
   return jobs;
 }

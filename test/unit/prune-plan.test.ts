@@ -14,7 +14,7 @@ const done = (id: string, runId: string, mtimeMs = now - 40 * DAY): FinishedFile
   mtimeMs,
   runIds: [runId],
 });
-const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({ id, state: 'inbox', runId: null, resume: null, ...over });
+const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({ id, state: 'inbox', runId: null, earlierRuns: [], resume: null, ...over });
 const plan = (over: Partial<PruneInput>) => prunePlan({ cutoffMs, finished: [], runs: [], live: [], cancelRequests: [], ...over });
 
 describe('prunePlan', () => {
@@ -29,11 +29,11 @@ describe('prunePlan', () => {
     expect(p.keptForResume).toEqual(['a']);
   });
 
-  it('a chain of queued follow-ups keeps its finished root; a running job keeps its run', () => {
+  it('a chain of queued follow-ups keeps its finished root; a live job keeps its run and its earlier runs', () => {
     const p = plan({
       finished: [done('root', oldRun(1))],
-      runs: [oldRun(1), oldRun(2)],
-      live: [live('last', { resume: 'mid' }), live('mid', { resume: 'root' }), live('busy', { state: 'active', runId: oldRun(2) })],
+      runs: [oldRun(1), oldRun(2), oldRun(3)],
+      live: [live('last', { resume: 'mid' }), live('mid', { resume: 'root' }), live('busy', { state: 'active', runId: oldRun(2) }), live('again', { state: 'deferred', earlierRuns: [oldRun(3)] })],
     });
     expect(p.jobs).toEqual([]);
     expect(p.runs).toEqual([]);
