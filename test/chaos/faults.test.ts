@@ -9,7 +9,7 @@ import { chmod, chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import { killStarted, makeSpool, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
 import { readRunLog } from '../helpers/run-log.js';
 import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
 import {
@@ -92,6 +92,7 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
   it('ENOSPC: the spool on a 1 MB tmpfs fills up during runs and a worker restart; once space is back, the queue drains', async (ctx) => {
     const { t, log } = await faultRoot();
     if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    await makeSpool(t.root); // the mount hid the one made with the root
     const repos = await makeRepos(t, 3);
     const jobs = ids('n', 24);
     await submitBatch(t, jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: 'sleep=0.3' })));

@@ -27,13 +27,17 @@ export interface TempRoot {
   cleanup(): Promise<void>;
 }
 
+/** The spool's directories under `root`, as a worker that has run there leaves them: commands refuse a root without them. */
+export async function makeSpool(root: string): Promise<void> {
+  await Promise.all(JOB_STATES.map((s) => mkdir(join(root, 'spool', s), { recursive: true, mode: 0o700 })));
+}
+
 export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promise<TempRoot> {
   const dir = await mkdtemp(join(tmpdir(), 'codex-spool-test-'));
   const root = join(dir, 'root');
   const home = join(dir, 'home');
   await Promise.all([mkdir(root), mkdir(home), mkdir(join(dir, 'codex-home'))]);
-  // The spool exists, as where a worker has run: commands refuse a root without one.
-  await Promise.all(JOB_STATES.map((s) => mkdir(join(root, 'spool', s), { recursive: true, mode: 0o700 })));
+  await makeSpool(root);
   return {
     dir,
     root,
