@@ -44,8 +44,8 @@ export type Review = z.infer<typeof Review>;
 /** The JSON Schema form of "exactly one of task and review" (a refinement does not show in a JSON Schema). */
 const TASK_OR_REVIEW = { oneOf: [{ required: ['task'] }, { required: ['review'] }] };
 
-/** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
-export const JobSpec = z.strictObject({
+/** The fields of a job as submitted, without the rules across fields (zod cannot make a refined schema partial). */
+const JobFields = z.strictObject({
   repo: ArgText.refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
   task: ArgText.min(1).optional().describe('The prompt (or the follow-up prompt when resuming); this or `review` is required'),
   review: Review.optional().describe('Ask Codex for a code review instead of a task (`codex exec review`); this or `task` is required'),
@@ -78,7 +78,10 @@ export const JobSpec = z.strictObject({
     .string()
     .optional()
     .describe('Informational: the Claude Code session `submit` ran in. Not trusted: the hook goes by the claim only submit records'),
-}).superRefine((job, ctx) => {
+});
+
+/** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
+export const JobSpec = JobFields.superRefine((job, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if ((job.task === undefined) === (job.review === undefined)) issue('task', 'exactly one of task or review is required');
   if (!job.review) return;
@@ -110,6 +113,9 @@ const WorkerFacts = {
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
 export const QueuedJob = JobSpec.safeExtend(WorkerFacts).meta(TASK_OR_REVIEW);
 export type QueuedJob = z.infer<typeof QueuedJob>;
+
+/** Whatever fields of a queued job are sound, for filing a job that cannot be handled with what it said. */
+export const PartialQueuedJob = JobFields.safeExtend(WorkerFacts).partial();
 
 /** spool/active/<id>.json once its run has started: the queued job plus the run that holds it. */
 export const ActiveJob = QueuedJob.safeExtend({ run_id: z.string() });

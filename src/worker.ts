@@ -5,7 +5,7 @@ import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
-import { QueuedJob, SessionId } from './job-schema.js';
+import { PartialQueuedJob, SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
 import type { JobPolicy } from './job-policy.js';
 import { parseJsonOrNull, recoverOrphans } from './recovery.js';
@@ -390,7 +390,7 @@ export class Worker {
       if (!claim) return;
       try {
         const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
-        const job = QueuedJob.partial().safeParse(parseJsonOrNull(text));
+        const job = PartialQueuedJob.safeParse(parseJsonOrNull(text));
         await finishJob(this.opts.layout, claim, 'failed', recordWithoutRun(job.success ? job.data : {}, { status: 'failed', error: why }));
       } finally {
         // A failed filing (a full disk) must not keep the lock: this live worker would refresh it for ever,

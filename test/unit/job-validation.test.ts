@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DEFAULT_POLICY } from '../../src/job-policy.js';
 import { decideJob, parseJob, validateJob, type JobFacts } from '../../src/job-validation.js';
+import { PartialQueuedJob } from '../../src/job-schema.js';
 import type { Claim, JobFileContent } from '../../src/spool-moves.js';
 import { ensureSpool, jobIdOf, spoolLayout, type JobState, type SpoolLayout } from '../../src/spool-layout.js';
 
@@ -343,5 +344,14 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
     expect(args.kind === 'reject' && args.error.message).toBe('argument path .. reaches the codex-spool root /w/root');
     expect(kindOf(decide({ resume: 'x' }, { ...withRepo, argReachingRoot: null }))).toBe('unknown_resume');
     expect(decide({}, facts())).toEqual({ kind: 'ok', repo: '/w/repo', resumeSession: null });
+  });
+});
+
+describe('PartialQueuedJob (a job that cannot be handled is filed with what it said)', () => {
+  it('takes any subset of a queued job\'s fields, a review job\'s included, and nothing else', () => {
+    expect(PartialQueuedJob.safeParse({}).success).toBe(true);
+    expect(PartialQueuedJob.safeParse({ repo: '/r', review: { uncommitted: true }, attempts: 2 }).success).toBe(true);
+    expect(PartialQueuedJob.safeParse({ repo: '/r', task: 't', review: { uncommitted: true } }).success).toBe(true);
+    expect(PartialQueuedJob.safeParse({ repo: '/r', result: {} }).success).toBe(false);
   });
 });
