@@ -137,6 +137,25 @@ describe('job policy and spool safety', () => {
     await worker.stop();
   });
 
+  it('policy.max_job_bytes bounds what was submitted: submit refuses a larger job, and one that fits still runs once the worker queues it again with its own facts', async () => {
+    const limit = 2048;
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { max_job_bytes: limit } }));
+    const over = await cli(t, ['submit', '--repo', repo, '--task', 'x'.repeat(limit), '--id', 'over']);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(/^codex-spool: policy: job of \d+ bytes is over policy\.max_job_bytes 2048$/);
+    // A job one byte under the limit, failing transiently once (its retry's prompt no longer starts with
+    // "transient"): its deferred file also holds attempts, runs and a reason.
+    const base = JSON.stringify({ repo, task: 'transient ' }).length + 1;
+    const task = `transient ${'x'.repeat(limit - base - 1)}`;
+    expect((await cli(t, ['submit', '--repo', repo, '--task', task, '--id', 'edge'])).code).toBe(0);
+    expect((await readFile(inbox('edge.json'))).length).toBe(limit - 1);
+    const worker = startWorker(t, ['--retry-delay-ms', '50']);
+    const { state, record } = await waitForFinished(t, 'edge');
+    expect({ state, status: record.result?.status }).toEqual({ state: 'done', status: 'succeeded' });
+    expect(await calls()).toHaveLength(2);
+    await worker.stop();
+  });
+
   it('the worker refuses a group-writable spool unless --allow-shared-spool', async () => {
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     execFileSync('chmod', ['g+w', join(t.root, 'spool', 'inbox')]);
