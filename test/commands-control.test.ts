@@ -368,6 +368,23 @@ describe('prune keeps what live jobs need', () => {
     await worker.stop();
   });
 
+  it('a follow-up queued by session id keeps the latest job of that session, and its worktree: it then runs there', async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    await submit('older', 'first', '--worktree');
+    await startWorker(t, ['--once']).child;
+    const session: string = (await readJson(join(t.root, 'spool', 'done', 'older.json'))).result.session_id;
+    await submit('tree', 'second', '--resume', 'older'); // runs in older's worktree, in its session
+    await startWorker(t, ['--once']).child;
+    await age('older', 41);
+    await age('tree', 40);
+    await submit('next', 'third', '--resume', session.toUpperCase());
+    const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ jobs: [join(t.root, 'spool', 'done', 'older.json')], kept_for_resume: ['tree'] });
+    await startWorker(t, ['--once']).child;
+    expect((await waitForFinished(t, 'next')).state).toBe('done');
+    expect((await calls())[2]).toContain(`--cd ${join(t.root, 'spool', 'worktrees', 'older')} `);
+  });
+
   it('a follow-up still being written (not yet JSON) keeps the finished job it names', async () => {
     await submit('base', 'first');
     await startWorker(t, ['--once']).child;
