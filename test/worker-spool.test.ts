@@ -109,6 +109,16 @@ describe('submit and resume write the job as asked', () => {
   });
 });
 
+describe('bounded task input', () => {
+  it('a task from an endless file or a stdin over the 16 MiB ceiling is refused (exit 2) without being read whole; nothing is queued', async () => {
+    const endless = await cli(t, ['submit', '--repo', repo, '--task-file', '/dev/zero', '--id', 'zero']);
+    expect({ code: endless.code, stderr: endless.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from /dev/zero is over 16777216 bytes, more than any job may hold' });
+    const piped = await cli(t, ['resume', 'nosuch', '--task', '-', '--id', 'piped'], { input: 'x'.repeat(16 * 1024 * 1024 + 1) });
+    expect({ code: piped.code, stderr: piped.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from stdin is over 16777216 bytes, more than any job may hold' });
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+  });
+});
+
 describe('job policy and spool safety', () => {
   it('jobs outside the policy are rejected naming the rule; nothing runs', async () => {
     const allowed = await t.repo('allowed');
