@@ -229,6 +229,17 @@ describe('crashes and shutdown', () => {
     await second.stop();
   });
 
+  it('worker --once right after a SIGKILLed worker names the job it leaves in active/ (its lock not stale yet) on stderr', async () => {
+    const first = startWorker(t);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'held']);
+    await runningSession('held');
+    await first.stop('SIGKILL');
+    const once = startWorker(t, ['--once']);
+    expect((await once.child).exitCode).toBe(0);
+    expect(once.log()).toContain('worker: 1 job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run');
+    expect(await jobsIn(t, 'active')).toEqual(['held.json']);
+  });
+
   it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'ends']);
