@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createFileAtomic, syncDir } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
-import { JobResult, JobSpec, QueuedJob } from './job-schema.js';
+import { JobResult, JobSpec, QueuedJob, jobFileText } from './job-schema.js';
 import { recordWithoutRun } from './finished-record.js';
 import { parseJob } from './job-validation.js';
 import { claimJob, finishJob } from './spool-moves.js';
@@ -54,7 +54,7 @@ export async function retryJob(layout: SpoolLayout, id: string, record: Record<s
   const release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
   if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
   try {
-    await createFileAtomic(layout.job('deferred', id), `${JSON.stringify(job)}\n`);
+    await createFileAtomic(layout.job('deferred', id), jobFileText(job));
     await unlink(layout.job('failed', id));
     await syncDir(dirname(layout.job('failed', id)));
   } finally {

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { isWithin, unsafeOwnership } from './spool-layout.js';
-import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, type JobSpec } from './job-schema.js';
+import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, submittedBytes, type JobSpec } from './job-schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
 export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
@@ -39,15 +39,23 @@ export const JobPolicy = z.strictObject({
     .positive()
     .max(MAX_JOB_BYTES)
     .default(DEFAULT_MAX_JOB_BYTES)
-    .describe('largest job file the worker reads; a larger one is rejected unopened'),
+    .describe('largest job submitted (inbox file); a larger inbox file is rejected unopened'),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 
 export const DEFAULT_POLICY: JobPolicy = JobPolicy.parse({});
 
+/**
+ * The largest job file of `state` the worker opens. An inbox file is what was submitted: the policy bounds
+ * it. A file the worker (or `retry`) queued again also holds the worker's facts (its runs, a reason), which
+ * must not push a job that was accepted over the limit: it is read up to the ceiling, and checkPolicy holds
+ * its submitted part to the policy.
+ */
+export const jobReadLimit = (policy: JobPolicy, state: 'inbox' | 'deferred') => (state === 'inbox' ? policy.max_job_bytes : MAX_JOB_BYTES);
+
 /** A job outside the policy: which rule, and what to do about it. */
 export interface PolicyViolation {
-  rule: 'sandbox' | 'args' | 'repo' | 'timeout';
+  rule: 'sandbox' | 'args' | 'repo' | 'timeout' | 'size';
   message: string;
 }
 
@@ -95,6 +103,8 @@ export function checkPolicy(
   if (isWithin(repo.real, repo.spoolRoot)) {
     return { rule: 'repo', message: `repo ${repo.real} is inside the codex-spool root ${repo.spoolRoot}` };
   }
+  const bytes = submittedBytes(spec);
+  if (bytes > policy.max_job_bytes) return { rule: 'size', message: `job of ${bytes} bytes is over policy.max_job_bytes ${policy.max_job_bytes}` };
   if (spec.sandbox && !policy.sandboxes.includes(spec.sandbox)) {
     return { rule: 'sandbox', message: `sandbox "${spec.sandbox}" is not allowed (policy.sandboxes: ${policy.sandboxes.join(', ')})` };
   }

@@ -91,6 +91,17 @@ export const JobSpec = JobFields.superRefine((job, ctx) => {
 }).meta(TASK_OR_REVIEW);
 export type JobSpec = z.infer<typeof JobSpec>;
 
+/** A job file's text, as `submit` (and the worker or `retry`, queueing a job again) writes it. */
+export const jobFileText = (job: object) => `${JSON.stringify(job)}\n`;
+
+/**
+ * The size of what was submitted of `job`: its JobSpec fields as submit writes them. This, not the size of
+ * a file the worker queued again with its own facts (runs, a reason), is what policy.max_job_bytes bounds.
+ */
+export function submittedBytes(job: JobSpec): number {
+  return Buffer.byteLength(jobFileText(Object.fromEntries(Object.entries(job).filter(([key]) => key in JobSpec.shape))));
+}
+
 /** How a run ended. */
 export const RunStatus = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled']);
 export type RunStatus = z.infer<typeof RunStatus>;

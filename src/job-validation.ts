@@ -73,25 +73,11 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   const job: QueuedJob = claim.from === 'inbox' ? { ...parsed.spec, queued_at: claim.queuedAt, attempts: 0 } : (parsed.spec as QueuedJob);
   const decision = await checkJob(layout, jobIdOf(name), job, policy);
   if (decision.kind === 'reject') return decision;
-  return decision.kind === 'ok' ? inheritWorktree(layout, name, { ...decision, job }) : { ...decision, job };
-}
-
-/**
- * A follow-up of a job that ran in a worktree of the same repo runs in that worktree (where its session's
- * work is), unless it asks for a worktree of its own; one given another repo (submit --force) runs there.
- */
-async function inheritWorktree(layout: SpoolLayout, name: string, v: Validation & { kind: 'ok' }): Promise<Validation> {
-  if (v.job.worktree || v.job.resume === undefined) return v;
-  const place = await resumedPlace(layout, v.job.resume);
-  if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== v.repo) return v;
-  if (!(await stat(place.worktree.path).catch(() => null))?.isDirectory()) {
-    return rejection(name, 'repo_missing', `worktree ${place.worktree.path} of job "${place.job_id}" no longer exists`);
-  }
-  return { ...v, worktree: place.worktree };
+  return { ...decision, job };
 }
 
 /** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */
-export type Decision = { kind: 'ok'; repo: string; resumeSession: string | null } | { kind: 'wait'; on: string } | Rejection;
+export type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktree?: Worktree } | { kind: 'wait'; on: string } | Rejection;
 
 /**
  * The one check of a schema-valid job against the spool and the policy, for the worker's claim and for
@@ -114,6 +100,11 @@ export interface JobFacts {
   argReachingRoot: string | null;
   /** The earlier job `resume` names, when it names one: its state (null: none), a resume cycle through it, its session. */
   resumeJob: { state: JobState | null; cycle: string[] | null; session: string | null } | null;
+  /**
+   * The worktree a follow-up inherits: that of the finished job it continues, when that job ran on the same
+   * repo and the follow-up asks for no worktree of its own (its session's work is there); null if none.
+   */
+  inherited: { job_id: string; worktree: Worktree; exists: boolean } | null;
 }
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
@@ -131,7 +122,15 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
     spoolRoot,
     argReachingRoot: await pathReachingRoot(job.args ?? [], base, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
+    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(layout, target, repo.real) : null,
   };
+}
+
+async function inheritedWorktree(layout: SpoolLayout, resume: string, repo: string): Promise<JobFacts['inherited']> {
+  const place = await resumedPlace(layout, resume);
+  if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
+  const exists = (await stat(place.worktree.path).catch(() => null))?.isDirectory() ?? false;
+  return { job_id: place.job_id, worktree: place.worktree, exists };
 }
 
 async function resumeJobFacts(layout: SpoolLayout, id: string, target: string): Promise<NonNullable<JobFacts['resumeJob']>> {
@@ -155,7 +154,11 @@ export function decideJob(name: string, id: string, job: JobSpec & { resume_sess
   // A path an allowed argument opens to Codex may no more reach the root than the repo.
   const reaching = facts.argReachingRoot;
   if (reaching !== null) return rejection(name, 'policy', `argument path ${reaching} reaches the codex-spool root ${spoolRoot}`);
-  const ok = (resumeSession: string | null): Decision => ({ kind: 'ok', repo: repo.real, resumeSession });
+  const { inherited } = facts;
+  const ok = (resumeSession: string | null): Decision =>
+    inherited && !inherited.exists
+      ? rejection(name, 'repo_missing', `worktree ${inherited.worktree.path} of job "${inherited.job_id}" no longer exists`)
+      : { kind: 'ok', repo: repo.real, resumeSession, ...(inherited && { worktree: inherited.worktree }) };
   // A review is run whole again after an interruption: `codex exec review` continues no session.
   if (job.review) return ok(null);
   if (job.resume_session) return ok(job.resume_session);

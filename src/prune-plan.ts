@@ -21,6 +21,10 @@ export interface FinishedFile {
   mtimeMs: number;
   /** The runs it names (`result.run_id`, `run_id`). */
   runIds: string[];
+  /** The Codex session its run recorded (`result.session_id`), lower case; null if none. */
+  sessionId: string | null;
+  /** The worktree it ran in (`result.worktree.path`): its own, or the one of the job it followed up. */
+  worktree: string | null;
 }
 
 /** A queued or running job as read from inbox/, deferred/ or active/. */
@@ -58,23 +62,34 @@ export interface PrunePlan {
   cancelRequests: CancelRequestFile[];
   /** Old finished jobs kept because a live job resumes them. */
   keptForResume: string[];
+  /** Jobs going whose worktree may go with them: no job that stays ran in it (a follow-up inherits it). */
+  worktreeIds: string[];
 }
 
 /**
- * Finished files older than the cutoff, except jobs a live job resumes (by job id: the worker reads the
- * target's session from its file). Every live job counts, queued ones included, so a chain c → b → a of
- * queued follow-ups keeps a through b. Runs older than the cutoff go unless a live job runs in them or a
- * finished job that stays names them. A cancel request goes once no active job has the run it names.
+ * Finished files older than the cutoff, except jobs a live job resumes: by job id (the worker reads the
+ * target's session from its file), or by session id (the latest job of that session is where the follow-up
+ * runs, its worktree included: resume-place.ts). Every live job counts, queued ones included, so a chain
+ * c → b → a of queued follow-ups keeps a through b. Runs older than the cutoff go unless a live job runs in them or a
+ * finished job that stays names them. A job's worktree goes with it unless a job that stays ran in it. A cancel request goes once no active job has the run it names.
  */
 export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: PruneInput): PrunePlan {
-  const resumed = new Set(live.flatMap((j) => (j.resume !== null && !SessionId.safeParse(j.resume).success ? [j.resume] : [])));
-  const isResumed = (f: FinishedFile) => f.id !== null && f.state !== 'rejected' && resumed.has(f.id);
+  const resumed = new Set(live.flatMap((j) => (j.resume === null ? [] : [SessionId.safeParse(j.resume).success ? j.resume.toLowerCase() : j.resume])));
+  const placeOfSession = new Map<string, FinishedFile>();
+  for (const f of finished) {
+    if (f.id === null || f.state === 'rejected' || f.sessionId === null || !resumed.has(f.sessionId)) continue;
+    if ((placeOfSession.get(f.sessionId)?.mtimeMs ?? -Infinity) < f.mtimeMs) placeOfSession.set(f.sessionId, f);
+  }
+  const isResumed = (f: FinishedFile) =>
+    f.id !== null && f.state !== 'rejected' && (resumed.has(f.id) || (f.sessionId !== null && placeOfSession.get(f.sessionId) === f));
   const old = finished.filter((f) => f.mtimeMs < cutoffMs);
   const jobs = old.filter((f) => !isResumed(f));
   const going = new Set(jobs);
+  const staying = finished.filter((f) => !going.has(f));
+  const worktreesInUse = new Set(staying.flatMap((f) => (f.worktree === null ? [] : [f.worktree])));
   const needed = new Set([
     ...live.flatMap((j) => (j.runId === null ? j.earlierRuns : [j.runId, ...j.earlierRuns])),
-    ...finished.filter((f) => !going.has(f)).flatMap((f) => f.runIds),
+    ...staying.flatMap((f) => f.runIds),
   ]);
   const activeWith = (c: CancelRequestFile) =>
     live.some((j) => j.state === 'active' && j.id === c.id && (c.requested === null || requestApplies(c.requested, j.runId)));
@@ -86,5 +101,6 @@ export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: Pr
     }),
     cancelRequests: cancelRequests.filter((c) => !activeWith(c)),
     keptForResume: [...new Set(old.filter(isResumed).map((f) => f.id!))],
+    worktreeIds: jobs.flatMap((f) => (f.id === null || f.state === 'rejected' || (f.worktree !== null && worktreesInUse.has(f.worktree)) ? [] : [f.id])),
   };
 }

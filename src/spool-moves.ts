@@ -8,7 +8,7 @@ import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promis
 import { dirname, join } from 'node:path';
 import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
 import { tryLock } from './claim-lock.js';
-import { JobId, MAX_JOB_BYTES, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './job-schema.js';
+import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './job-schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** A job id that is already used somewhere in the spool. */
@@ -46,7 +46,7 @@ export async function submitJob(layout: SpoolLayout, id: string, spec: JobSpec):
   if (used) throw new DuplicateIdError(id, used);
   const path = layout.job('inbox', id);
   try {
-    await createFileAtomic(path, `${JSON.stringify(spec)}\n`);
+    await createFileAtomic(path, jobFileText(spec));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new DuplicateIdError(id, 'inbox');
     throw err;

@@ -1,11 +1,11 @@
 // What submit and resume read from the command line for one job: its prompt (inline, from a file or
 // stdin: long prompts) and the repo it works in (a follow-up's comes from the job it continues).
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { text } from 'node:stream/consumers';
 import { CliError, EXIT } from './cli-kit.js';
 import { lookupJob } from './job-lookup.js';
-import { SessionId } from './job-schema.js';
+import { MAX_JOB_BYTES, SessionId } from './job-schema.js';
 import { activeJobOfSession, resumedJob } from './resume-place.js';
 import type { SpoolLayout } from './spool-layout.js';
 
@@ -17,9 +17,27 @@ export async function taskText(opts: { task?: string; taskFile?: string }): Prom
     if (opts.task === undefined) throw new CliError('one of --task, --task-file, --review or --batch is required', EXIT.usage);
     return opts.task;
   }
-  return (file === '-' ? text(process.stdin) : readFile(file, 'utf8')).catch((err: Error) => {
-    throw new CliError(`cannot read the task ${file === '-' ? 'from stdin' : `from ${file}`}: ${err.message}`, EXIT.usage);
+  const from = file === '-' ? 'from stdin' : `from ${file}`;
+  const bytes = await readAtMost(file === '-' ? process.stdin : createReadStream(file), MAX_JOB_BYTES).catch((err: Error) => {
+    throw new CliError(`cannot read the task ${from}: ${err.message}`, EXIT.usage);
   });
+  if (bytes === null) throw new CliError(`the task ${from} is over ${MAX_JOB_BYTES} bytes, more than any job may hold`, EXIT.usage);
+  return bytes.toString('utf8');
+}
+
+/** A stream's bytes, or null as soon as they pass `limit` (an endless input such as /dev/zero is never read whole). */
+async function readAtMost(stream: NodeJS.ReadableStream & { destroy(): void }, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      stream.destroy();
+      return null;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 /**

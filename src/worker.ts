@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
 import { PartialQueuedJob, SessionId } from './job-schema.js';
 import { inboxReadiness } from './inbox-readiness.js';
-import type { JobPolicy } from './job-policy.js';
+import { jobReadLimit, type JobPolicy } from './job-policy.js';
 import { parseJsonOrNull, recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from './cancel-request.js';
@@ -267,7 +267,7 @@ export class Worker {
   private async rejectImpostors(names: string[]): Promise<void> {
     for (const name of names) {
       try {
-        const claim = await claimDuplicate(this.opts.layout, name, this.opts.policy.max_job_bytes);
+        const claim = await claimDuplicate(this.opts.layout, name, jobReadLimit(this.opts.policy, 'inbox'));
         if (claim) await runClaimedJob(this.ctx, claim, NOT_CANCELLED, NO_HOOKS).finally(() => claim.release());
       } catch (err) {
         this.opts.log(`error rejecting the duplicate inbox/${name}: ${(err as Error).message} (tried again next scan)`);
@@ -296,7 +296,7 @@ export class Worker {
 
   private async read(path: string, base: Omit<Peek, 'complete'>, st: Stats): Promise<Peek | null> {
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
-    if (!st.isFile() || st.size > this.opts.policy.max_job_bytes) return { ...base, complete: true };
+    if (!st.isFile() || st.size > jobReadLimit(this.opts.policy, base.state)) return { ...base, complete: true };
     try {
       const json: unknown = JSON.parse(await readFile(path, 'utf8'));
       const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
@@ -347,7 +347,7 @@ export class Worker {
     const entry = { repo: p.repo, runId: null as string | null, cancel: new AbortController() };
     this.running.set(p.name, entry);
     void (async () => {
-      const claim = await claimJob(this.opts.layout, p.name, p.state, this.opts.policy.max_job_bytes);
+      const claim = await claimJob(this.opts.layout, p.name, p.state, jobReadLimit(this.opts.policy, p.state));
       if (!claim) return;
       try {
         const outcome = await runClaimedJob(this.ctx, claim, entry.cancel.signal, {
@@ -386,7 +386,7 @@ export class Worker {
     try {
       const from = p.state === 'inbox' || p.state === 'deferred' ? p.state : null;
       const claim =
-        (from && (await claimJob(this.opts.layout, p.name, from, this.opts.policy.max_job_bytes))) || (await takeOverJob(this.opts.layout, p.name));
+        (from && (await claimJob(this.opts.layout, p.name, from, jobReadLimit(this.opts.policy, from)))) || (await takeOverJob(this.opts.layout, p.name));
       if (!claim) return;
       try {
         const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';

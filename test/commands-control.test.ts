@@ -368,6 +368,39 @@ describe('prune keeps what live jobs need', () => {
     await worker.stop();
   });
 
+  it('a follow-up queued by session id keeps the latest job of that session, and its worktree: it then runs there', async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    await submit('older', 'first', '--worktree');
+    await startWorker(t, ['--once']).child;
+    const session: string = (await readJson(join(t.root, 'spool', 'done', 'older.json'))).result.session_id;
+    await submit('tree', 'second', '--resume', 'older'); // runs in older's worktree, in its session
+    await startWorker(t, ['--once']).child;
+    await age('older', 41);
+    await age('tree', 40);
+    await submit('next', 'third', '--resume', session.toUpperCase());
+    const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ jobs: [join(t.root, 'spool', 'done', 'older.json')], kept_for_resume: ['tree'] });
+    await startWorker(t, ['--once']).child;
+    expect((await waitForFinished(t, 'next')).state).toBe('done');
+    expect((await calls())[2]).toContain(`--cd ${join(t.root, 'spool', 'worktrees', 'older')} `);
+  });
+
+  it('a follow-up whose inherited worktree was removed is refused by submit and resume, by job id or session id (exit 2), as the worker would', async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    await submit('wt', 'first', '--worktree');
+    await startWorker(t, ['--once']).child;
+    const session: string = (await readJson(join(t.root, 'spool', 'done', 'wt.json'))).result.session_id;
+    expect((await cli(t, ['worktree', 'remove', 'wt'])).code).toBe(0);
+    const why = `repo_missing: worktree ${join(t.root, 'spool', 'worktrees', 'wt')} of job "wt" no longer exists`;
+    for (const args of [['resume', 'wt'], ['resume', session], ['submit', '--resume', session]]) {
+      const r = await cli(t, [...args, '--task', 'more']);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: `codex-spool: ${why}` });
+    }
+    // One asking for a worktree of its own inherits nothing and is queued.
+    expect((await cli(t, ['submit', '--resume', 'wt', '--worktree', '--task', 'more'])).code).toBe(0);
+    expect(await jobsIn(t, 'inbox')).toHaveLength(1);
+  });
+
   it('a follow-up still being written (not yet JSON) keeps the finished job it names', async () => {
     await submit('base', 'first');
     await startWorker(t, ['--once']).child;

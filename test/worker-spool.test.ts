@@ -109,6 +109,16 @@ describe('submit and resume write the job as asked', () => {
   });
 });
 
+describe('bounded task input', () => {
+  it('a task from an endless file or a stdin over the 16 MiB ceiling is refused (exit 2) without being read whole; nothing is queued', async () => {
+    const endless = await cli(t, ['submit', '--repo', repo, '--task-file', '/dev/zero', '--id', 'zero']);
+    expect({ code: endless.code, stderr: endless.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from /dev/zero is over 16777216 bytes, more than any job may hold' });
+    const piped = await cli(t, ['resume', 'nosuch', '--task', '-', '--id', 'piped'], { input: 'x'.repeat(16 * 1024 * 1024 + 1) });
+    expect({ code: piped.code, stderr: piped.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from stdin is over 16777216 bytes, more than any job may hold' });
+    expect(await jobsIn(t, 'inbox')).toEqual([]);
+  });
+});
+
 describe('job policy and spool safety', () => {
   it('jobs outside the policy are rejected naming the rule; nothing runs', async () => {
     const allowed = await t.repo('allowed');
@@ -134,6 +144,25 @@ describe('job policy and spool safety', () => {
       expect(await readFile(rejected(`${id}.json`), 'utf8')).toBe(JSON.stringify(job));
     }
     expect(await calls()).toHaveLength(1);
+    await worker.stop();
+  });
+
+  it('policy.max_job_bytes bounds what was submitted: submit refuses a larger job, and one that fits still runs once the worker queues it again with its own facts', async () => {
+    const limit = 2048;
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { max_job_bytes: limit } }));
+    const over = await cli(t, ['submit', '--repo', repo, '--task', 'x'.repeat(limit), '--id', 'over']);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(/^codex-spool: policy: job of \d+ bytes is over policy\.max_job_bytes 2048$/);
+    // A job one byte under the limit, failing transiently once (its retry's prompt no longer starts with
+    // "transient"): its deferred file also holds attempts, runs and a reason.
+    const base = JSON.stringify({ repo, task: 'transient ' }).length + 1;
+    const task = `transient ${'x'.repeat(limit - base - 1)}`;
+    expect((await cli(t, ['submit', '--repo', repo, '--task', task, '--id', 'edge'])).code).toBe(0);
+    expect((await readFile(inbox('edge.json'))).length).toBe(limit - 1);
+    const worker = startWorker(t, ['--retry-delay-ms', '50']);
+    const { state, record } = await waitForFinished(t, 'edge');
+    expect({ state, status: record.result?.status }).toEqual({ state: 'done', status: 'succeeded' });
+    expect(await calls()).toHaveLength(2);
     await worker.stop();
   });
 
@@ -198,6 +227,17 @@ describe('crashes and shutdown', () => {
     expect(argvs[1]).toContain(`resume ${meta.session_id}`);
     expect(await jobsIn(t, 'active')).toEqual([]);
     await second.stop();
+  });
+
+  it('worker --once right after a SIGKILLed worker names the job it leaves in active/ (its lock not stale yet) on stderr', async () => {
+    const first = startWorker(t);
+    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'held']);
+    await runningSession('held');
+    await first.stop('SIGKILL');
+    const once = startWorker(t, ['--once']);
+    expect((await once.child).exitCode).toBe(0);
+    expect(once.log()).toContain('worker: 1 job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run');
+    expect(await jobsIn(t, 'active')).toEqual(['held.json']);
   });
 
   it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {

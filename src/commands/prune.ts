@@ -14,7 +14,8 @@ import { safeJson } from '../safe-text.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool-layout.js';
 
 const HELP = `
-Keeps a finished job that a queued or running job resumes, and the runs of every job kept. Also removes
+Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it
+resumes), and the runs and worktrees of every job kept. Also removes
 cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
 worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
 (then kept and named, see \`worktree list\`) and no --force.
@@ -49,7 +50,8 @@ export function pruneCommand(): Command {
         // Looked at again just before deleting: a follow-up queued or a job claimed since the first look.
         plan = await remove(layout, prunePlan({ ...input, live: [...live, ...(await readLive(layout))] }), requests.texts);
       }
-      const ids = plan.jobs.flatMap((f) => (f.id !== null && f.state !== 'rejected' ? [f.id] : []));
+      const gone = new Set(plan.jobs.map((f) => f.id));
+      const ids = plan.worktreeIds.filter((id) => gone.has(id));
       const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
       process.stdout.write(
         opts.json
@@ -174,7 +176,9 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
     const result = record?.result as Record<string, unknown> | undefined;
     const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job
     const runIds = [str(record?.run_id), str(result?.run_id), ...runs].filter((r) => r !== null);
-    files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds });
+    const sessionId = str(result?.session_id)?.toLowerCase() ?? null;
+    const worktree = str((result?.worktree as Record<string, unknown> | undefined)?.path);
+    files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds, sessionId, worktree });
   }
   return files;
 }

@@ -1,5 +1,6 @@
 // `codex-spool worker`: the long-running process that runs the spool's jobs.
 import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
 import { DURATION_FORMS } from '../duration.js';
@@ -8,7 +9,7 @@ import { codexDoctor, codexVerdicts } from '../codex-doctor.js';
 import { onDoneSettled, stopOnDone } from '../on-done.js';
 import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { Worker } from '../worker.js';
-import { isWithin, unsafeSpoolDirs } from '../spool-layout.js';
+import { isJobFileName, isWithin, unsafeSpoolDirs } from '../spool-layout.js';
 import { safeLine } from '../safe-text.js';
 
 // Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
@@ -111,17 +112,20 @@ export function workerCommand(): Command {
       // stopped worker ends them, so that nothing it started outlives it.
       if (opts.once) await onDoneSettled();
       else await stopped.then(stopOnDone);
-      if (opts.once) endOnce(worker, log);
+      if (opts.once) endOnce(worker, await readdir(layout.dir('active')).then((names) => names.filter(isJobFileName).length), log);
     });
 }
 
 /**
  * How a --once run ends (cron reads its exit code): 1 if a job it ran failed or was rejected, or one could
- * not be handled; deferred work not yet due is no failure, named on stderr for the next run to take.
+ * not be handled. Work it could not take is no failure, but named on stderr for the next run: deferred jobs
+ * not due yet, and the `othersActive` jobs left in active/ (another worker's, or a dead worker's whose lock
+ * has not gone stale yet: a later run recovers them).
  */
-function endOnce(worker: Worker, log: (line: string) => void): void {
+function endOnce(worker: Worker, othersActive: number, log: (line: string) => void): void {
   const later = worker.deferredNotDue();
   if (later.count) log(`worker: ${later.count} deferred job(s) not due yet (the first at ${new Date(later.nextAt).toISOString()}): left for a later run`);
+  if (othersActive) log(`worker: ${othersActive} job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run`);
   const problems = [
     worker.unsuccessful ? `${worker.unsuccessful} job(s) failed or were rejected` : '',
     worker.troubles ? `${worker.troubles} job(s) could not be handled (see the log above; left for the next run)` : '',

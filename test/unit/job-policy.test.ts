@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobFileText } from '../../src/job-schema.js';
 import { DEFAULT_POLICY, JobPolicy, checkPolicy, configStrings, forbiddenArg, loadPolicy, pathReachingRoot } from '../../src/job-policy.js';
 
 const owned = { real: '/home/u/repo', owned: true, spoolRoot: '/home/u/spool-root' };
@@ -11,6 +12,21 @@ const job = { repo: '/home/u/repo', task: 't' };
 describe('checkPolicy', () => {
   it('allows a plain job on a repo the user owns', () => {
     expect(checkPolicy(job, DEFAULT_POLICY, owned)).toBeNull();
+  });
+  it('bounds the job as submitted by max_job_bytes, whatever facts the worker added when it queued it again', () => {
+    const policy = JobPolicy.parse({ max_job_bytes: 300 });
+    const facts = fc.record(
+      { queued_at: fc.nat(), attempts: fc.nat(), reason: fc.string({ maxLength: 300 }), runs: fc.array(fc.string({ maxLength: 40 }), { maxLength: 50 }) },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 400, unit: 'binary' }), facts, (task, added) => {
+        const spec = { repo: job.repo, task };
+        const fits = Buffer.byteLength(jobFileText(spec)) <= 300; // the inbox file submit would write
+        expect(checkPolicy(spec, policy, owned)?.rule ?? null).toBe(fits ? null : 'size');
+        expect(checkPolicy({ ...spec, ...added } as typeof spec, policy, owned)?.rule ?? null).toBe(fits ? null : 'size');
+      }),
+    );
   });
   it('refuses danger-full-access unless the policy lists it', () => {
     expect(checkPolicy({ ...job, sandbox: 'danger-full-access' }, DEFAULT_POLICY, owned)?.rule).toBe('sandbox');

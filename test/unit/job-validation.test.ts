@@ -311,6 +311,7 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
     spoolRoot: '/w/root',
     argReachingRoot: null,
     resumeJob: null,
+    inherited: null,
     ...over,
   });
   const decide = (job: object, f: JobFacts) => decideJob('j.json', 'j', { repo: '/w/repo', task: 't', ...job }, DEFAULT_POLICY, f);
@@ -344,6 +345,18 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
     expect(args.kind === 'reject' && args.error.message).toBe('argument path .. reaches the codex-spool root /w/root');
     expect(kindOf(decide({ resume: 'x' }, { ...withRepo, argReachingRoot: null }))).toBe('unknown_resume');
     expect(decide({}, facts())).toEqual({ kind: 'ok', repo: '/w/repo', resumeSession: null });
+  });
+
+  it('a follow-up runs in the worktree it inherits, or is refused (repo_missing) when that worktree is gone; never waits on it', () => {
+    const session = '0199a213-81c0-7800-8aa1-bbab2a035a53';
+    const worktree = { path: '/w/root/spool/worktrees/a', branch: 'codex-spool/a' };
+    const finished = { resumeJob: { state: 'done' as const, cycle: null, session } };
+    for (const job of [{ resume: session }, { resume: 'a' }, { resume: 'a', resume_session: session }]) {
+      const there = decide(job, facts({ ...finished, inherited: { job_id: 'a', worktree, exists: true } }));
+      expect(there).toEqual({ kind: 'ok', repo: '/w/repo', resumeSession: session, worktree });
+      const gone = decide(job, facts({ ...finished, inherited: { job_id: 'a', worktree, exists: false } }));
+      expect(gone.kind === 'reject' && gone.error).toMatchObject({ reason: 'repo_missing', message: `worktree ${worktree.path} of job "a" no longer exists` });
+    }
   });
 });
 

@@ -6,13 +6,15 @@ const DAY = 86400_000;
 const now = Date.UTC(2026, 11, 2);
 const cutoffMs = now - 30 * DAY;
 const oldRun = (n: number) => `20261001-000000-0000000${n}`; // before the cutoff
-const done = (id: string, runId: string, mtimeMs = now - 40 * DAY): FinishedFile => ({
+const done = (id: string, runId: string, mtimeMs = now - 40 * DAY, sessionId: string | null = null): FinishedFile => ({
   path: `/s/done/${id}.json`,
   state: 'done',
   name: `${id}.json`,
   id,
   mtimeMs,
   runIds: [runId],
+  sessionId,
+  worktree: null,
 });
 const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({ id, state: 'inbox', runId: null, earlierRuns: [], resume: null, ...over });
 const plan = (over: Partial<PruneInput>) => prunePlan({ cutoffMs, finished: [], runs: [], live: [], cancelRequests: [], ...over });
@@ -27,6 +29,33 @@ describe('prunePlan', () => {
     expect(p.jobs.map((f) => f.id)).toEqual(['b', 'c']);
     expect(p.runs).toEqual([oldRun(2), oldRun(3)]);
     expect(p.keptForResume).toEqual(['a']);
+  });
+
+  it('a follow-up by session id keeps the latest finished job of that session (where it runs), whatever the case of the id', () => {
+    const session = '0199a213-81c0-7800-8aa1-bbab2a035a53';
+    const p = plan({
+      finished: [done('first', oldRun(1), now - 42 * DAY, session), done('last', oldRun(2), now - 41 * DAY, session), done('other', oldRun(3))],
+      runs: [oldRun(1), oldRun(2), oldRun(3)],
+      live: [live('f', { state: 'active', resume: session.toUpperCase() })],
+    });
+    expect(p.jobs.map((f) => f.id)).toEqual(['first', 'other']);
+    expect(p.runs).toEqual([oldRun(1), oldRun(3)]);
+    expect(p.keptForResume).toEqual(['last']);
+  });
+
+  it("a job's worktree goes with it unless a job that stays ran in it (a follow-up inherits its worktree)", () => {
+    const wt = (id: string) => `/s/worktrees/${id}`;
+    const p = plan({
+      finished: [
+        { ...done('a', oldRun(1)), worktree: wt('a') },
+        { ...done('a2', oldRun(2), now), worktree: wt('a') }, // young: stays
+        { ...done('b', oldRun(3)), worktree: wt('b') },
+        { ...done('b2', oldRun(4)), worktree: wt('b') },
+        { ...done('c', oldRun(5)), state: 'rejected', worktree: wt('c') },
+      ],
+    });
+    expect(p.jobs.map((f) => f.id)).toEqual(['a', 'b', 'b2', 'c']);
+    expect(p.worktreeIds).toEqual(['b', 'b2']);
   });
 
   it('a chain of queued follow-ups keeps its finished root; a live job keeps its run and its earlier runs', () => {
