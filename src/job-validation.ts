@@ -13,7 +13,7 @@ import {
   type RejectionError,
 } from './job-schema.js';
 import type { Worktree } from './git-worktree.js';
-import { resumedPlace } from './resume-place.js';
+import { deferredJobOfSession, resumedPlace } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -105,6 +105,8 @@ export interface JobFacts {
    * repo and the follow-up asks for no worktree of its own (its session's work is there); null if none.
    */
   inherited: { job_id: string; worktree: Worktree; exists: boolean } | null;
+  /** For a follow-up by session id: a job queued again to continue that session, which it waits for (null: none). */
+  sessionQueuedJob: string | null;
 }
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
@@ -114,6 +116,7 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
   const base = repo?.real ?? resolve(job.repo);
   const target = job.resume;
   const namesJob = target !== undefined && !job.resume_session && !SessionId.safeParse(target).success && target !== id;
+  const namesSession = target !== undefined && !job.resume_session && SessionId.safeParse(target).success;
   // A root not made yet (submit before any worker ran) is where it will be.
   const spoolRoot = await realpath(layout.root).catch(() => resolve(layout.root));
   return {
@@ -123,6 +126,7 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
     argReachingRoot: await pathReachingRoot(job.args ?? [], base, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
     inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(layout, target, repo.real) : null,
+    sessionQueuedJob: namesSession ? await deferredJobOfSession(layout, id, target) : null,
   };
 }
 
@@ -163,6 +167,8 @@ export function decideJob(name: string, id: string, job: JobSpec & { resume_sess
   if (job.review) return ok(null);
   if (job.resume_session) return ok(job.resume_session);
   if (job.resume === undefined) return ok(null);
+  // A session's own queued job (a retry, a recovered run) goes first, in its place; the follow-up comes after.
+  if (facts.sessionQueuedJob) return { kind: 'wait', on: facts.sessionQueuedJob };
   if (SessionId.safeParse(job.resume).success) return ok(job.resume.toLowerCase());
   if (job.resume === id) return rejection(name, 'unknown_resume', `job "${id}" cannot resume itself`);
   const target = job.resume;

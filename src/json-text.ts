@@ -128,3 +128,12 @@ function spaceStart(text: string, at: number): number {
 function splice(text: string, start: number, end: number, insert: string): string {
   return text.slice(0, start) + insert + text.slice(end);
 }
+
+/** The JSON value of `text`, or null if it is not JSON. */
+export function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

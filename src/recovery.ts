@@ -2,6 +2,7 @@
 // and a run that had ended is filed, not run again.
 import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
 import { writeJsonAtomic } from './atomic-file.js';
+import { parseJsonOrNull } from './json-text.js';
 import { emptyDigest, foldEventLine } from './codex-events.js';
 import { readTail } from './file-tail.js';
 import { ActiveJob, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
@@ -167,13 +168,4 @@ async function readSummary(path: string): Promise<RunSummary | null> {
 /** The run's meta says how it ended: interrupted (its job continues), not `running` for ever. */
 async function markInterrupted(files: RunFiles, meta: RunMeta): Promise<void> {
   if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
-}
-
-/** The JSON value of `text`, or null if it is not JSON. */
-export function parseJsonOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

@@ -1,9 +1,14 @@
 // Where a follow-up runs: the place (repo, and worktree when it had one) of the finished job whose
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import type { Worktree } from './git-worktree.js';
 import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
 import { SessionId } from './job-schema.js';
+import { z } from 'zod';
+import { parseJsonOrNull } from './json-text.js';
+
+/** The one field of a queued job that says which session its next run continues. */
+const QueuedSession = z.object({ resume_session: z.string().optional() });
 import { isJobFileName, jobIdOf, type SpoolLayout } from './spool-layout.js';
 
 /** A finished job's place: the repo it was submitted for and the worktree it ran in (if any). */
@@ -47,6 +52,20 @@ export async function activeJobOfSession(layout: SpoolLayout, session: string): 
     const job = await lookupJob(layout, jobIdOf(name), ['active']);
     const meta = job && (await runMetaOf(layout, job));
     if ((meta?.session_id ?? meta?.resumed_from)?.toLowerCase() === session.toLowerCase()) return job;
+  }
+  return null;
+}
+
+/**
+ * A job other than `id` queued again in deferred/ to continue session `session` (a retry, a recovered or
+ * transient run), or null: a follow-up of that session waits for it, as one by its job id would.
+ */
+export async function deferredJobOfSession(layout: SpoolLayout, id: string, session: string): Promise<string | null> {
+  for (const name of await readdir(layout.dir('deferred')).catch(() => [] as string[])) {
+    if (!isJobFileName(name) || jobIdOf(name) === id) continue;
+    const text = await readFile(layout.job('deferred', jobIdOf(name)), 'utf8').catch(() => '');
+    const queued = QueuedSession.safeParse(parseJsonOrNull(text));
+    if (queued.success && queued.data.resume_session?.toLowerCase() === session.toLowerCase()) return jobIdOf(name);
   }
   return null;
 }

@@ -16,7 +16,7 @@ import { buildSummary, decisiveError } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from './atomic-file.js';
-import { parseJsonOrNull } from './recovery.js';
+import { parseJsonOrNull } from './json-text.js';
 import { resourceLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
 import { isJobFileName, type SpoolLayout } from './spool-layout.js';

@@ -302,6 +302,16 @@ describe('validateJob against a real spool', () => {
     const v = await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })));
     expect(reasonOf(v)).toBe('unknown_resume');
   });
+  const FOLLOWED_SESSION = '0199a213-81c0-7800-8aa1-bbab2a035a53';
+  it('a follow-up by session id waits for the job in deferred/ continuing that session (found by its resume_session), never for itself in deferred/ by its resume_session, never the follow-up itself', async () => {
+    const queued = { repo, task: 't', queued_at: 1, attempts: 1, resume_session: FOLLOWED_SESSION };
+    await writeFile(layout.job('deferred', 'a'), JSON.stringify(queued));
+    await writeFile(layout.job('deferred', 'b'), JSON.stringify({ ...queued, resume_session: undefined }));
+    const v = await validateJob(layout, claimOf('b.json', content({ repo, task: 'more', resume: FOLLOWED_SESSION.toUpperCase() })));
+    expect(v).toMatchObject({ kind: 'wait', on: 'a' });
+    await rm(layout.job('deferred', 'a'));
+    expect(await validateJob(layout, claimOf('b.json', content({ repo, task: 'more', resume: FOLLOWED_SESSION })))).toMatchObject({ kind: 'ok' });
+  });
 });
 
 describe('decideJob (pure: the rules the claim and submit share)', () => {
@@ -312,6 +322,7 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
     argReachingRoot: null,
     resumeJob: null,
     inherited: null,
+    sessionQueuedJob: null,
     ...over,
   });
   const decide = (job: object, f: JobFacts) => decideJob('j.json', 'j', { repo: '/w/repo', task: 't', ...job }, DEFAULT_POLICY, f);
@@ -367,4 +378,24 @@ describe('PartialQueuedJob (a job that cannot be handled is filed with what it s
     expect(PartialQueuedJob.safeParse({ repo: '/r', task: 't', review: { uncommitted: true } }).success).toBe(true);
     expect(PartialQueuedJob.safeParse({ repo: '/r', result: {} }).success).toBe(false);
   });
+});
+
+describe('a follow-up by session id and the session\'s own queued job', () => {
+  const SESSION_ID = '0199a213-81c0-7800-8aa1-bbab2a035a53';
+  const facts = (over: Partial<JobFacts>): JobFacts => ({
+    inDone: false,
+    repo: { real: '/w/repo', owned: true },
+    spoolRoot: '/w/root',
+    argReachingRoot: null,
+    resumeJob: null,
+    inherited: null,
+    sessionQueuedJob: null,
+    ...over,
+  });
+  it('waits for a job queued again to continue that session (a retry goes first, in its place), else runs', () => {
+    const job = { repo: '/w/repo', task: 'more', resume: SESSION_ID };
+    expect(decideJob('b.json', 'b', job, DEFAULT_POLICY, facts({ sessionQueuedJob: 'a' }))).toEqual({ kind: 'wait', on: 'a' });
+    expect(decideJob('b.json', 'b', job, DEFAULT_POLICY, facts({}))).toMatchObject({ kind: 'ok', resumeSession: SESSION_ID });
+  });
+
 });
