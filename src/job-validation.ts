@@ -12,7 +12,7 @@ import {
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
-import type { Worktree } from './git-worktree.js';
+import { worktreeOf, type Worktree } from './git-worktree.js';
 import { resumedPlace } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
@@ -129,9 +129,18 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
     inDone: (await findJob(layout, id, ['done'])) !== null,
     repo,
     spoolRoot,
-    argReachingRoot: await pathReachingRoot(job.args ?? [], base, spoolRoot),
+    argReachingRoot: await pathReachingRoot(job.args ?? [], { repo: base, tree: await treeOf(layout, id, job) }, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
   };
+}
+
+/**
+ * The worktree Codex may work in for this job: its own, or the one of the job it resumes (inheritWorktree
+ * makes the final choice; any candidate is checked, as Codex resolves relative paths against it).
+ */
+async function treeOf(layout: SpoolLayout, id: string, job: JobSpec): Promise<string | null> {
+  if (job.worktree) return worktreeOf(layout, id).path;
+  return job.resume === undefined ? null : ((await resumedPlace(layout, job.resume))?.worktree?.path ?? null);
 }
 
 async function resumeJobFacts(layout: SpoolLayout, id: string, target: string): Promise<NonNullable<JobFacts['resumeJob']>> {
