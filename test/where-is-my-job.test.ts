@@ -176,6 +176,22 @@ describe('worker heartbeat', () => {
     expect(r.stdout).not.toMatch(UNSAFE_OUTPUT);
     expect(r.stdout.split('\n')[0]).toBe('worker evil\\n\\x1b[2Jhost:1 up 1m00s');
   });
+
+  it('a heartbeat file that is a FIFO, a link, or dated in the future or never does not hang or fool status', async () => {
+    const dir = join(t.root, 'spool', 'workers');
+    await mkdir(dir);
+    const beat = (heartbeat: string) => ({ pid: 1, host: 'far', started: new Date().toISOString(), heartbeat, version: '0', concurrency: 1, proc_start: null });
+    await execa('mkfifo', [join(dir, 'fifo.json')]);
+    await writeFile(join(t.dir, 'fresh.json'), JSON.stringify(beat(new Date().toISOString())));
+    await symlink(join(t.dir, 'fresh.json'), join(dir, 'link.json'));
+    await writeFile(join(dir, 'future.json'), JSON.stringify(beat('2999-01-01T00:00:00Z')));
+    await writeFile(join(dir, 'never.json'), JSON.stringify(beat('soon')));
+    for (const cmd of [['status'], ['doctor', '--codex-bin', fakeCodex]]) {
+      const r = await execa('node', [cliPath, ...cmd], { env: t.env, reject: false, timeout: 20_000, stdin: 'ignore' });
+      expect(r.timedOut, cmd[0]).toBe(false);
+      expect(r.stdout, cmd[0]).toMatch(`no live worker on ${t.root}`);
+    }
+  });
 });
 
 describe('doctor and the worker start-up check', () => {
