@@ -1,12 +1,14 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { readSmallFile } from './atomic-file.js';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './job-policy.js';
 import {
   FinishedJob,
   JobId,
   JobSpec,
+  MAX_JOB_BYTES,
   QueuedJob,
   SessionId,
   type RejectReason,
@@ -198,7 +200,7 @@ async function resumeCycle(layout: SpoolLayout, id: string, first: string): Prom
 /** The job id that queued job `id` waits for, or null (not queued, or resumes no job). */
 async function queuedResumeTarget(layout: SpoolLayout, id: string): Promise<string | null> {
   for (const state of ['inbox', 'deferred'] as const) {
-    const text = await readFile(layout.job(state, id), 'utf8').catch(() => null);
+    const text = await readSmallFile(layout.job(state, id), MAX_JOB_BYTES);
     if (text === null) continue;
     const resume = resumeFieldOf(text);
     return resume !== null && !SessionId.safeParse(resume).success ? resume : null;
@@ -220,7 +222,7 @@ export function resumeFieldOf(text: string): string | null {
 /** The session id recorded in a finished job file, or null if it has none or cannot be read. */
 async function finishedSession(path: string): Promise<string | null> {
   try {
-    const record = FinishedJob.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    const record = FinishedJob.safeParse(JSON.parse((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
     return record.success ? record.data.result.session_id : null;
   } catch {
     return null;

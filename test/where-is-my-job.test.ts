@@ -12,6 +12,7 @@ import {
   cliPath,
   endSpoolTest,
   fakeCodex,
+  jobsIn,
   makeTempRoot,
   projectRoot,
   runningMeta,
@@ -191,6 +192,24 @@ describe('worker heartbeat', () => {
       expect(r.timedOut, cmd[0]).toBe(false);
       expect(r.stdout, cmd[0]).toMatch(`no live worker on ${t.root}`);
     }
+  });
+});
+
+describe('files planted in the spool', () => {
+  it('a FIFO where a job, rejection or cancel file is read hangs neither the commands nor the worker', async () => {
+    const spool = join(t.root, 'spool');
+    for (const d of ['done', 'rejected', 'active', 'inbox']) await mkdir(join(spool, d), { recursive: true });
+    await writeFile(join(spool, 'rejected', 'z.json'), '{}');
+    for (const f of ['rejected/z.error.json', 'done/a.json', 'active/w.cancel', 'inbox/y.json']) await execa('mkfifo', [join(spool, f)]);
+    const run = (args: string[]) => execa('node', [cliPath, ...args], { env: t.env, reject: false, timeout: 20_000, stdin: 'ignore' });
+    for (const args of [['status'], ['status', 'z'], ['result', 'z'], ['status', 'a']]) expect((await run(args)).timedOut, args.join(' ')).toBe(false);
+    const repo = await t.repo('r');
+    const worker = startWorker(t, ['--once', '--settle-ms', '1']);
+    await writeFile(join(spool, 'inbox', 'b.json'), JSON.stringify({ repo, task: 'after a', resume: 'a' }));
+    await writeFile(join(spool, 'inbox', 'x.json'), JSON.stringify({ repo, task: 'after y', resume: 'y' }));
+    await writeFile(join(spool, 'inbox', 'w.json'), JSON.stringify({ repo, task: 'fine' }));
+    await worker.child;
+    expect(await jobsIn(t, 'done')).toEqual(['a.json', 'w.json']); // a: the FIFO, never a job
   });
 });
 
