@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isLocked, resourceLockName } from './claim-lock.js';
 import { currentActivity } from './event-render.js';
 import { readTail } from './file-tail.js';
-import { JobId, MAX_JOB_BYTES, RejectionError, RunStatus } from './job-schema.js';
+import { JobId, MAX_JOB_BYTES, RejectionError, RunStatus, SessionId } from './job-schema.js';
 import { readSmallFile } from './atomic-file.js';
 import { runMetaOf, type JobView } from './job-lookup.js';
 import { findJob } from './spool-moves.js';
@@ -167,7 +167,7 @@ function resultFacts(job: JobView): Partial<JobFacts> {
   return {
     status: finishedStatus(job),
     run_id: str(r.run_id),
-    session_id: str(r.session_id),
+    session_id: SessionId.safeParse(r.session_id).success ? (r.session_id as string) : null, // it goes into a command line
     exit_code: num(r.exit_code),
     elapsed_seconds: num(r.elapsed_seconds),
     final_message: str(r.final_message),

@@ -213,6 +213,17 @@ describe('files planted in the spool', () => {
   });
 });
 
+describe('a forged finished record', () => {
+  it('puts no command of its own into the continue: line of result', async () => {
+    const repo = await t.repo('r');
+    await mkdir(join(t.root, 'spool', 'done'), { recursive: true });
+    const result = { status: 'succeeded', run_id: null, session_id: '--yolo; touch /tmp/x', exit_code: 0, elapsed_seconds: 1, final_message: 'ok', error: null };
+    await writeFile(join(t.root, 'spool', 'done', 'f.json'), JSON.stringify({ id: 'f', repo, task: 't', result }));
+    const r = await cli(t, ['result', 'f', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ session_id: null, resume_command: null });
+  });
+});
+
 describe('doctor and the worker start-up check', () => {
   const line = (out: string, name: string) => out.split('\n').find((l) => l.slice(5).startsWith(`${name}:`));
 
