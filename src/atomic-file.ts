@@ -2,6 +2,7 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -111,4 +112,21 @@ async function writeTempSynced(path: string, data: string): Promise<string> {
 /** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic and durable. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * The text of `path` if it is a regular file of at most `maxBytes`, else null: for files in the spool that
+ * whoever can write it may have planted. Never follows a link, and never blocks (a FIFO is refused, not read).
+ */
+export async function readSmallFile(path: string, maxBytes: number): Promise<string | null> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (!file) return null;
+  try {
+    const st = await file.stat();
+    return st.isFile() && st.size <= maxBytes ? await file.readFile('utf8') : null;
+  } catch {
+    return null;
+  } finally {
+    await file.close();
+  }
 }

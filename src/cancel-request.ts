@@ -2,8 +2,11 @@
 // run_id of active/<id>.json when the request was made, or `pending` when the job had no run yet), so a
 // request left behind can never cancel a later run of the same id; the second line tells requests apart.
 import { randomBytes } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { unlink } from 'node:fs/promises';
+import { readSmallFile, writeFileAtomic } from './atomic-file.js';
+
+/** A cancel request is one short line or two; a larger file is not one. */
+export const MAX_CANCEL_BYTES = 4096;
 import type { SpoolLayout } from './spool-layout.js';
 
 /** The first line of a request made before the job's run had an id: it asks to cancel whatever run the claim starts. */
@@ -30,12 +33,12 @@ export async function writeCancelRequest(layout: SpoolLayout, id: string, runId:
 /** Removes job `id`'s request if it still holds `text` (a later request, from another cancel, is kept). */
 export async function withdrawCancelRequest(layout: SpoolLayout, id: string, text: string): Promise<boolean> {
   const path = layout.cancelRequest(id);
-  if ((await readFile(path, 'utf8').catch(() => null)) !== text) return false;
+  if ((await readSmallFile(path, MAX_CANCEL_BYTES)) !== text) return false;
   return unlink(path).then(() => true, () => false);
 }
 
 /** Whether a request applies to run `runId` of job `id` (a request left over from another run never does). */
 export async function cancelRequested(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
-  const text = await readFile(layout.cancelRequest(id), 'utf8').catch(() => null);
+  const text = await readSmallFile(layout.cancelRequest(id), MAX_CANCEL_BYTES);
   return text !== null && requestApplies(requestedRun(text), runId);
 }

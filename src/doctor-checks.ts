@@ -1,4 +1,5 @@
 // The decisions of `codex-spool doctor`, apart from the I/O that gathers their facts (commands/doctor.ts). Pure.
+import type { JobPolicy } from './job-policy.js';
 import { safeLine } from './safe-text.js';
 
 /** `fail`: jobs cannot run until it is fixed; `warn`: worth knowing, jobs may still run. */
@@ -55,4 +56,14 @@ export function claudeHookCheck(installedIn: readonly string[], hookRoot: string
   return hookRoot === root
     ? { name, status: 'ok', summary: `${where}, reads this root` }
     : { name, status: 'warn', summary: `${where}, but reads another root: ${hookRoot}` };
+}
+
+/**
+ * The root's job policy (`codex-spool.config.json`): what jobs may ask for, or why the worker and submit
+ * refuse to run under it (`problem`: loadPolicy's error). Pure.
+ */
+export function policyCheck(policy: JobPolicy | null, problem: string | null): Check {
+  if (!policy) return { name: 'policy', status: 'fail', summary: `${problem ?? 'unreadable'}: the worker and submit refuse it` };
+  const repos = policy.repo_prefixes === null ? 'repos you own' : `repos under ${policy.repo_prefixes.join(', ')}`;
+  return { name: 'policy', status: 'ok', summary: `sandboxes ${policy.sandboxes.join(', ')}; ${repos}` };
 }

@@ -1,10 +1,11 @@
 // What one job is and what it came to, in one flat record: what status, result and wait print.
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLocked, resourceLockName } from './claim-lock.js';
 import { currentActivity } from './event-render.js';
 import { readTail } from './file-tail.js';
-import { JobId, RejectionError, RunStatus } from './job-schema.js';
+import { JobId, MAX_JOB_BYTES, RejectionError, RunStatus, SessionId } from './job-schema.js';
+import { readSmallFile } from './atomic-file.js';
 import { runMetaOf, type JobView } from './job-lookup.js';
 import { findJob } from './spool-moves.js';
 import { runFiles } from './run-files.js';
@@ -131,7 +132,7 @@ async function activityOf(layout: SpoolLayout, runId: string): Promise<string | 
 
 /** The rejection error written beside spool/rejected/<id>.json, or null. */
 export async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
-  const text = await readFile(rejectionPath(layout, id), 'utf8').catch(() => null);
+  const text = await readSmallFile(rejectionPath(layout, id), MAX_JOB_BYTES);
   if (text === null) return null;
   try {
     const parsed = RejectionError.safeParse(JSON.parse(text));
@@ -166,7 +167,7 @@ function resultFacts(job: JobView): Partial<JobFacts> {
   return {
     status: finishedStatus(job),
     run_id: str(r.run_id),
-    session_id: str(r.session_id),
+    session_id: SessionId.safeParse(r.session_id).success ? (r.session_id as string) : null, // it goes into a command line
     exit_code: num(r.exit_code),
     elapsed_seconds: num(r.elapsed_seconds),
     final_message: str(r.final_message),

@@ -1,9 +1,10 @@
 // Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { CliError, EXIT } from './cli-kit.js';
 import { quoted } from './display.js';
-import { JobId, JobResult, RunSummary, type RunMeta } from './job-schema.js';
+import { JobId, JobResult, MAX_JOB_BYTES, RunSummary, type RunMeta } from './job-schema.js';
+import { readSmallFile } from './atomic-file.js';
 import { readMeta, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -26,7 +27,7 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
     const path = layout.job(state, id);
     const st = await stat(path).catch(() => null);
     if (!st?.isFile()) continue;
-    const record = parseObject(await readFile(path, 'utf8').catch(() => ''));
+    const record = parseObject((await readSmallFile(path, MAX_JOB_BYTES)) ?? '');
     const result = JobResult.safeParse(record?.result);
     const runId = result.success ? result.data.run_id : typeof record?.run_id === 'string' ? record.run_id : null;
     return { id, state, path, record, runId, result: result.success ? result.data : null, mtimeMs: st.mtimeMs };
@@ -82,7 +83,7 @@ export function runMetaOf(layout: SpoolLayout, job: JobView): Promise<RunMeta | 
 /** The summary.json of a job's run, or null. */
 export async function runSummaryOf(layout: SpoolLayout, job: JobView): Promise<RunSummary | null> {
   if (!job.runId) return null;
-  const text = await readFile(runFiles(layout.runs, job.runId).summary, 'utf8').catch(() => null);
+  const text = await readSmallFile(runFiles(layout.runs, job.runId).summary, MAX_JOB_BYTES);
   const parsed = RunSummary.safeParse(text === null ? null : parseObject(text));
   return parsed.success ? parsed.data : null;
 }

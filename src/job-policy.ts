@@ -181,16 +181,24 @@ function pathArgValues(args: string[]): string[] {
 
 /**
  * The first path of `args` (pathArgValues) that reaches the spool root — contains it, or lies inside it —
- * or null. `~` is the home directory; a relative path is taken from the repo and from the worker's own
- * directory (Codex may resolve it against either); links are followed as the kernel does, a link before a
+ * or null. `~` is the home directory; a relative path is taken from every directory Codex may resolve it
+ * against: its --cd (the repo, or `tree`, the job's worktree, which lies in the spool) and the worker's own
+ * directory. A path inside `tree` is the job's own. Links are followed as the kernel does, a link before a
  * `..` included, and so is a link to a path that does not exist yet.
  */
-export async function pathReachingRoot(args: string[], repo: string, spoolRoot: string, home = homedir(), cwd = process.cwd()): Promise<string | null> {
+export async function pathReachingRoot(
+  args: string[],
+  dirs: { repo: string; tree: string | null },
+  spoolRoot: string,
+  home = homedir(),
+  cwd = process.cwd(),
+): Promise<string | null> {
+  const tree = dirs.tree === null ? null : await physicalPath(dirs.tree);
   for (const value of pathArgValues(args)) {
     const path = value === '~' || value.startsWith('~/') ? home + value.slice(1) : value;
-    for (const base of isAbsolute(path) ? ['/'] : [repo, cwd]) {
+    for (const base of isAbsolute(path) ? ['/'] : [dirs.repo, dirs.tree, cwd].filter((d) => d !== null)) {
       const real = await physicalPath(`${base}/${path}`);
-      if (isWithin(spoolRoot, real) || isWithin(real, spoolRoot)) return value;
+      if ((isWithin(spoolRoot, real) || isWithin(real, spoolRoot)) && !(tree !== null && isWithin(real, tree))) return value;
     }
   }
   return null;

@@ -1,19 +1,21 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { readSmallFile } from './atomic-file.js';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './job-policy.js';
 import {
   FinishedJob,
   JobId,
   JobSpec,
+  MAX_JOB_BYTES,
   QueuedJob,
   SessionId,
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
-import type { Worktree } from './git-worktree.js';
-import { deferredJobOfSession, resumedPlace } from './resume-place.js';
+import { worktreeOf, type Worktree } from './git-worktree.js';
+import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
 
@@ -119,22 +121,31 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
   const namesSession = target !== undefined && !job.resume_session && SessionId.safeParse(target).success;
   // A root not made yet (submit before any worker ran) is where it will be.
   const spoolRoot = await realpath(layout.root).catch(() => resolve(layout.root));
+  // The finished job whose session it continues, where that job ran: its worktree is inherited and is a base of relative paths.
+  const place = target === undefined ? null : await resumedPlace(layout, target);
   return {
     inDone: (await findJob(layout, id, ['done'])) !== null,
     repo,
     spoolRoot,
-    argReachingRoot: await pathReachingRoot(job.args ?? [], base, spoolRoot),
+    argReachingRoot: await pathReachingRoot(job.args ?? [], { repo: base, tree: treeOf(layout, id, job, place) }, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
-    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(layout, target, repo.real) : null,
+    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(place, repo.real) : null,
     sessionQueuedJob: namesSession ? await deferredJobOfSession(layout, id, target) : null,
   };
 }
 
-async function inheritedWorktree(layout: SpoolLayout, resume: string, repo: string): Promise<JobFacts['inherited']> {
-  const place = await resumedPlace(layout, resume);
+async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
   const exists = (await stat(place.worktree.path).catch(() => null))?.isDirectory() ?? false;
   return { job_id: place.job_id, worktree: place.worktree, exists };
+}
+
+/**
+ * The worktree Codex may work in for this job: its own, or the one of the job it resumes (inheritWorktree
+ * makes the final choice; any candidate is checked, as Codex resolves relative paths against it).
+ */
+function treeOf(layout: SpoolLayout, id: string, job: JobSpec, place: Place | null): string | null {
+  return job.worktree ? worktreeOf(layout, id).path : (place?.worktree?.path ?? null);
 }
 
 async function resumeJobFacts(layout: SpoolLayout, id: string, target: string): Promise<NonNullable<JobFacts['resumeJob']>> {
@@ -198,7 +209,7 @@ async function resumeCycle(layout: SpoolLayout, id: string, first: string): Prom
 /** The job id that queued job `id` waits for, or null (not queued, or resumes no job). */
 async function queuedResumeTarget(layout: SpoolLayout, id: string): Promise<string | null> {
   for (const state of ['inbox', 'deferred'] as const) {
-    const text = await readFile(layout.job(state, id), 'utf8').catch(() => null);
+    const text = await readSmallFile(layout.job(state, id), MAX_JOB_BYTES);
     if (text === null) continue;
     const resume = resumeFieldOf(text);
     return resume !== null && !SessionId.safeParse(resume).success ? resume : null;
@@ -220,7 +231,7 @@ export function resumeFieldOf(text: string): string | null {
 /** The session id recorded in a finished job file, or null if it has none or cannot be read. */
 async function finishedSession(path: string): Promise<string | null> {
   try {
-    const record = FinishedJob.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    const record = FinishedJob.safeParse(JSON.parse((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
     return record.success ? record.data.result.session_id : null;
   } catch {
     return null;

@@ -1,11 +1,11 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
 // and a run that had ended is filed, not run again.
-import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
-import { writeJsonAtomic } from './atomic-file.js';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { readSmallFile, writeJsonAtomic } from './atomic-file.js';
 import { parseJsonOrNull } from './json-text.js';
 import { emptyDigest, foldEventLine } from './codex-events.js';
 import { readTail } from './file-tail.js';
-import { ActiveJob, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
+import { ActiveJob, MAX_JOB_BYTES, QueuedJob, RunSummary, type RunFiles, type RunMeta } from './job-schema.js';
 import { buildSummary } from './run-summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { worktreeAt } from './git-worktree.js';
@@ -110,7 +110,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
 /** A done or failed record of this very run (or, for a job that never ran, of the id) exists. */
 async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
   for (const state of ['done', 'failed'] as const) {
-    const text = await readFile(layout.job(state, id), 'utf8').catch(() => null);
+    const text = await readSmallFile(layout.job(state, id), MAX_JOB_BYTES);
     if (text === null) continue;
     const filedRun = (parseJsonOrNull(text) as { result?: { run_id?: unknown } } | null)?.result?.run_id ?? null;
     if (state === 'done' || filedRun === runId) return true;
@@ -161,7 +161,7 @@ async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSum
 }
 
 async function readSummary(path: string): Promise<RunSummary | null> {
-  const parsed = RunSummary.safeParse(parseJsonOrNull(await readFile(path, 'utf8').catch(() => '')));
+  const parsed = RunSummary.safeParse(parseJsonOrNull((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
   return parsed.success ? parsed.data : null;
 }
 

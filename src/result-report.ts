@@ -83,12 +83,16 @@ export function formatResult(r: ResultReport): string {
 /** Bytes of lines, each with its newline. */
 const bytes = (lines: string[]) => lines.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
 
-/** `cd <repo> && codex exec resume <session>`, the repo quoted for a POSIX shell when it needs it. */
+/** `cd <repo> && codex exec resume <session>`, each word quoted for a POSIX shell when it needs it. */
 export function resumeCommand(sessionId: string, repo: string | null): string {
-  const resume = `codex exec resume ${sessionId}`;
-  if (!repo) return resume;
-  const quoted = /^[\w@%+=:,./-]+$/.test(repo) ? repo : `'${repo.replace(/'/g, `'\\''`)}'`;
-  return `cd ${quoted} && ${resume}`;
+  // Both come from a job file: a word the shell could split or run (`x; rm …`) is quoted.
+  const resume = `codex exec resume ${shellWord(sessionId)}`;
+  return repo ? `cd ${shellWord(repo)} && ${resume}` : resume;
+}
+
+/** `text` as one shell word: as it is when plain, else single-quoted. Pure. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function usageLines(u: UsageReport | null): string[] {

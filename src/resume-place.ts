@@ -1,9 +1,10 @@
 // Where a follow-up runs: the place (repo, and worktree when it had one) of the finished job whose
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readSmallFile } from './atomic-file.js';
 import type { Worktree } from './git-worktree.js';
 import { lookupJob, runMetaOf, type JobView } from './job-lookup.js';
-import { SessionId } from './job-schema.js';
+import { MAX_JOB_BYTES, SessionId } from './job-schema.js';
 import { z } from 'zod';
 import { parseJsonOrNull } from './json-text.js';
 
@@ -63,8 +64,8 @@ export async function activeJobOfSession(layout: SpoolLayout, session: string): 
 export async function deferredJobOfSession(layout: SpoolLayout, id: string, session: string): Promise<string | null> {
   for (const name of await readdir(layout.dir('deferred')).catch(() => [] as string[])) {
     if (!isJobFileName(name) || jobIdOf(name) === id) continue;
-    const text = await readFile(layout.job('deferred', jobIdOf(name)), 'utf8').catch(() => '');
-    const queued = QueuedSession.safeParse(parseJsonOrNull(text));
+    const text = await readSmallFile(layout.job('deferred', jobIdOf(name)), MAX_JOB_BYTES);
+    const queued = QueuedSession.safeParse(text === null ? null : parseJsonOrNull(text));
     if (queued.success && queued.data.resume_session?.toLowerCase() === session.toLowerCase()) return jobIdOf(name);
   }
   return null;

@@ -2,10 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from './codex-args.js';
 import { jobPrompt } from './review.js';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from './codex-runner.js';
-import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from './job-schema.js';
+import { ActiveJob, MAX_JOB_BYTES, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from './job-schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-record.js';
 import { changedSince, snapshotTree } from './git-changes.js';
 import { ensureWorktree, type Worktree } from './git-worktree.js';
@@ -15,7 +15,7 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from './run-summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './failure-kind.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { writeJsonAtomic } from './atomic-file.js';
+import { readSmallFile, writeJsonAtomic } from './atomic-file.js';
 import { parseJsonOrNull } from './json-text.js';
 import { resourceLockName, tryLock } from './claim-lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from './spool-moves.js';
@@ -310,7 +310,7 @@ async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
-    const text = await readFile(join(layout.dir('active'), name), 'utf8').catch(() => '');
+    const text = (await readSmallFile(join(layout.dir('active'), name), MAX_JOB_BYTES)) ?? '';
     const active = ActiveJob.safeParse(parseJsonOrNull(text));
     if (!active.success) continue;
     const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);

@@ -1,9 +1,9 @@
 // Whether a worker serves a root: each live worker rewrites spool/workers/<host>-<pid>.json every few
 // seconds and removes it when it stops. status, submit, wait and doctor read these files; nothing else does.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeJsonAtomic } from './atomic-file.js';
+import { readSmallFile, writeJsonAtomic } from './atomic-file.js';
 import { WorkerBeat } from './job-schema.js';
 import { packageVersion } from './package-files.js';
 import { procStat } from './process-group.js';
@@ -25,26 +25,32 @@ export type ProcStart = (pid: number) => number | null;
 const procStart: ProcStart = (pid) => procStat(pid)?.startTicks ?? null;
 
 /**
- * A heartbeat is live when it is fresh and, on this host, its writer is still the process that wrote it
- * (a SIGKILLed worker is gone at once; a reused pid has another start time). Pure.
+ * A heartbeat is live when it is fresh (dated within the stale limit of now, either way) and, on this host,
+ * its writer is still the process that wrote it (a SIGKILLed worker is gone at once; a reused pid has
+ * another start time). Pure.
  */
 export function isLive(beat: WorkerBeat, now: number, host: string, startOf: ProcStart): boolean {
-  if (now - Date.parse(beat.heartbeat) > HEARTBEAT_STALE_MS) return false;
+  // Dated ahead (a forged file, a skewed clock) or not a time at all, it would count for ever.
+  if (!(Math.abs(now - Date.parse(beat.heartbeat)) <= HEARTBEAT_STALE_MS)) return false;
   if (beat.host !== host) return true;
   const start = startOf(beat.pid);
   return start !== null && (beat.proc_start === null || start === beat.proc_start);
 }
 
-/** The heartbeats in spool/workers/ that parse, each with its file. */
+/** A heartbeat is a few hundred bytes; a larger file is not one. */
+const MAX_BEAT_BYTES = 4096;
+
+/** The heartbeats in spool/workers/ that parse, each with its file (gone meanwhile, a link, a FIFO…: none). */
 async function readBeats(layout: SpoolLayout): Promise<{ file: string; beat: WorkerBeat }[]> {
   const dir = workersDir(layout);
   const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
   const beats = await Promise.all(
     names.map(async (name) => {
       try {
-        return { file: join(dir, name), beat: WorkerBeat.parse(JSON.parse(await readFile(join(dir, name), 'utf8'))) };
+        const text = await readSmallFile(join(dir, name), MAX_BEAT_BYTES);
+        return text === null ? null : { file: join(dir, name), beat: WorkerBeat.parse(JSON.parse(text)) };
       } catch {
-        return null; // gone meanwhile, or not a heartbeat
+        return null; // not a heartbeat
       }
     }),
   );

@@ -341,6 +341,14 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       bashOnce('codex-spool prune --yes --older-than 1s');
       expect(await denials(project)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
       expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true);
+      // Nor a command line that only starts like an allowed one: Claude Code splits it at shell operators and
+      // asks for substitutions, so the rule covers no second command.
+      const marker = join(tmp, 'ran-the-tail');
+      for (const tail of [`; touch ${marker}`, ` && touch ${marker}`, ` | sh -c 'touch ${marker}'`, ` $(touch ${marker})`, ` \`touch ${marker}\``, `\ntouch ${marker}`]) {
+        bashOnce(`codex-spool status${tail}`);
+        expect(await denials(project), tail).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
+        expect(existsSync(marker), tail).toBe(false);
+      }
     });
   });
 

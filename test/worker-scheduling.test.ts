@@ -3,6 +3,7 @@
 // job id names one job. The real worker as a child process, the fake Codex.
 import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cli,
@@ -250,6 +251,24 @@ describe('the spool owner decides', () => {
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
     for (const id of ['adds', 'adds2']) expect((await rejection(id)).message).toMatch(/reaches the codex-spool root/);
     expect(await jobsIn(t, 'done')).toEqual(['fine.json']);
+  });
+
+  it('takes a relative argument path from the worktree a job runs in (its own, or the one it inherits), as Codex does', async () => {
+    // Codex resolves a relative --add-dir or writable root against --cd: for a worktree job that is
+    // <root>/spool/worktrees/<id>, so "../../inbox" is the spool's inbox, though from the repo it is not.
+    const W = 'sandbox_workspace_write.writable_roots';
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { allowed_args: ['--add-dir'], allowed_config_keys: [W] } }), { mode: 0o600 });
+    await execa('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']); // a worktree needs a HEAD
+    await inbox('wt-up', { repo, task: 't', worktree: true, args: ['--add-dir', '../../inbox'] });
+    await inbox('wt-roots', { repo, task: 't', worktree: true, args: ['-c', `${W}=["../../deferred"]`] });
+    await inbox('wt-own', { repo, task: 't', worktree: true, args: ['--add-dir', 'sub', '-c', `${W}=["out"]`] });
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    for (const id of ['wt-up', 'wt-roots']) expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    expect(await jobsIn(t, 'done')).toEqual(['wt-own.json']);
+    await inbox('follow-up', { repo, task: 't', resume: 'wt-own', args: ['--add-dir', '../../inbox'] });
+    await startWorker(t, ['--once', '--settle-ms', '1']).child;
+    expect(await rejection('follow-up')).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    expect(await calls()).toHaveLength(1);
   });
 
   it('refuses a job whose -c writable_roots reaches the spool root (policy), even when the policy allows that key', async () => {

@@ -10,7 +10,8 @@ import { HOOK_COMMAND, findOnPath } from '../claude-install.js';
 import { hasOurHooks } from '../claude-settings.js';
 import { codexDoctor, codexVerdicts } from '../codex-doctor.js';
 import { codexVersion } from '../codex-runner.js';
-import { claudeHookCheck, formatChecks, inotifyCheck, parseShow, serviceCheck, type Check } from '../doctor-checks.js';
+import { claudeHookCheck, formatChecks, inotifyCheck, parseShow, policyCheck, serviceCheck, type Check } from '../doctor-checks.js';
+import { loadPolicy } from '../job-policy.js';
 import { packageFile } from '../package-files.js';
 import { safeJson } from '../safe-text.js';
 import { hasSpool, resolveRootWithSource, spoolLayout, unsafeSpoolDirs, type SpoolLayout } from '../spool-layout.js';
@@ -23,7 +24,8 @@ interface DoctorOptions {
 }
 
 const HELP = `
-Checks, one line each (ok, warn, FAIL): the spool of the root and its permissions; the live workers;
+Checks, one line each (ok, warn, FAIL): the spool of the root and its permissions; its job policy
+(codex-spool.config.json); the live workers;
 Codex found and its version; what \`codex doctor\` says of its credentials, config and model provider;
 inotify limits; the systemd user unit, if installed; the Claude Code hook, if installed, and the root it
 reads. Exit 0 unless a check FAILs (jobs could not run): then 1. Warnings do not fail.
@@ -38,14 +40,15 @@ export function doctorCommand(): Command {
     .action(async (opts: DoctorOptions, cmd: Command) => {
       const { root, source } = rootOf(cmd);
       const layout = spoolLayout(root);
-      const [spool, workers, codex, hook, service] = await Promise.all([
+      const [spool, policy, workers, codex, hook, service] = await Promise.all([
         spoolCheck(layout),
+        loadPolicy(root).then((p) => policyCheck(p, null), (err: Error) => policyCheck(null, err.message)),
         workersCheck(layout),
         codexChecks(opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN),
         claudeHook(root),
         serviceState(root),
       ]);
-      const checks = [spool, workers, ...codex, inotify(), service, hook];
+      const checks = [spool, policy, workers, ...codex, inotify(), service, hook];
       const ok = checks.every((c) => c.status !== 'fail');
       process.stdout.write(opts.json ? `${safeJson({ ok, root, root_from: source, checks })}\n` : formatChecks(checks));
       if (!ok) throw new CliError(`doctor: ${checks.filter((c) => c.status === 'fail').length} check(s) failed`);

@@ -3,12 +3,13 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { requestedRun, withdrawCancelRequest } from '../cancel-request.js';
+import { MAX_CANCEL_BYTES, requestedRun, withdrawCancelRequest } from '../cancel-request.js';
 import { duration, layoutOf, withRoot } from '../cli-kit.js';
 import { fitList, shownName } from '../display.js';
 import { DURATION_FORMS } from '../duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../git-worktree.js';
 import { MAX_JOB_BYTES } from '../job-schema.js';
+import { readSmallFile } from '../atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
 import { safeJson } from '../safe-text.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool-layout.js';
@@ -151,7 +152,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
 async function partialResume(path: string): Promise<string | null> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+  const text = (await readSmallFile(path, MAX_JOB_BYTES)) ?? '';
   return /"resume"\s*:\s*"([A-Za-z0-9_.-]{1,128})"/.exec(text)?.[1] ?? null;
 }
 
@@ -188,8 +189,8 @@ async function readCancelRequests(layout: SpoolLayout): Promise<{ files: CancelR
   const files: CancelRequestFile[] = [];
   const texts = new Map<string, string>();
   for (const f of await list(layout, ['active'])) {
-    if (!f.name.endsWith('.cancel') || f.name.startsWith('.') || f.size === null || f.size > 4096) continue;
-    const text = await readFile(f.path, 'utf8').catch(() => null);
+    if (!f.name.endsWith('.cancel') || f.name.startsWith('.') || f.size === null || f.size > MAX_CANCEL_BYTES) continue;
+    const text = await readSmallFile(f.path, MAX_CANCEL_BYTES);
     if (text === null) continue;
     texts.set(f.path, text);
     files.push({ path: f.path, id: f.name.slice(0, -'.cancel'.length), requested: requestedRun(text) });

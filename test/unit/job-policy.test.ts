@@ -115,7 +115,7 @@ describe('paths an allowed argument opens may not reach the spool root', () => {
     await symlink(join(root, 'spool', 'not-yet'), join(repo, 'dangling'));
   });
   afterAll(() => rm(base, { recursive: true }));
-  const reach = (args: string[]) => pathReachingRoot(args, repo, root, base, '/');
+  const reach = (args: string[]) => pathReachingRoot(args, { repo, tree: null }, root, base, '/');
   const W = 'sandbox_workspace_write.writable_roots';
 
   it('refuses the root in any spelling: TOML arrays and strings, escapes, ~, relative paths, links (before a .. too), -o', async () => {
@@ -161,6 +161,22 @@ describe('paths an allowed argument opens may not reach the spool root', () => {
         expect(await reach(['-c', `${W}=${value}`])).not.toBeNull();
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('a worktree job: a relative path is taken from its tree too; one leaving the tree into the spool is refused, one inside it is its own (property)', async () => {
+    const tree = join(root, 'spool', 'worktrees', 'j');
+    await mkdir(tree, { recursive: true });
+    const inTree = (args: string[]) => pathReachingRoot(args, { repo, tree }, root, base, repo);
+    const up = fc.constantFrom('..', '../..', '../../..', '../other', '../../inbox', '../../done/x.json', '../j/../../deferred', '../../../codex-spool.config.json', 'sub/../../../runs');
+    const own = fc.array(fc.constantFrom('sub', 'out', '.', 'a/..'), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
+    await fc.assert(
+      fc.asyncProperty(up, own, fc.constantFrom('--add-dir', 'writable'), async (escape, inside, how) => {
+        const args = (p: string) => (how === '--add-dir' ? ['--add-dir', p] : ['-c', `${W}=["${p}"]`]);
+        expect(await inTree(args(escape)), escape).not.toBeNull();
+        expect(await inTree(args(inside)), inside).toBeNull();
+      }),
+      { numRuns: 100 },
     );
   });
 });

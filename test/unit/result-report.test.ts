@@ -137,3 +137,20 @@ describe('display helpers', () => {
     expect(oneLine('abcdefghij', 5)).toBe('abcd…');
   });
 });
+
+describe('resumeCommand', () => {
+  it('a shell reads each of its words back as given, whatever a job file put in them (property)', async () => {
+    const { execa } = await import('execa');
+    const fc = (await import('fast-check')).default;
+    const word = fc.string({ minLength: 1, maxLength: 20, unit: fc.constantFrom(...'ab /;&|$()`\'"\\*?~#\n-'.split('')) });
+    await fc.assert(
+      fc.asyncProperty(word, word, async (sessionId, repo) => {
+        // `cd` and `codex` replaced by functions that print their arguments, one a line.
+        const script = `cd() { printf '%s\\0' "$@"; }; codex() { printf '%s\\0' "$@"; }; ${resumeCommand(sessionId, repo)}`;
+        const r = await execa('sh', ['-c', script], { reject: false });
+        expect(r.stdout.split('\0')).toEqual([repo, 'exec', 'resume', sessionId, '']);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -31,6 +31,15 @@ describe('isLive', () => {
     );
   });
 
+  it('a heartbeat that cannot be read as a time, or is dated further ahead than the stale limit, is never live (it would count for ever)', () => {
+    fc.assert(
+      fc.property(arbBeat, arbStart, fc.oneof(fc.integer({ min: HEARTBEAT_STALE_MS + 1, max: 1e12 }).map((ms) => new Date(NOW + ms).toISOString()), fc.string()), (b, start, heartbeat) => {
+        fc.pre(Number.isNaN(Date.parse(heartbeat)) || Date.parse(heartbeat) - NOW > HEARTBEAT_STALE_MS);
+        expect(isLive({ ...beat(b), heartbeat }, NOW, 'here', () => start)).toBe(false);
+      }),
+    );
+  });
+
   it("another host's fresh heartbeat is live (its processes cannot be seen from here)", () => {
     fc.assert(
       fc.property(arbBeat, arbStart, (b, start) => {
