@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import chokidar, { type FSWatcher } from 'chokidar';
 import { PartialQueuedJob, SessionId } from './job-schema.js';
-import { inboxReadiness } from './inbox-readiness.js';
+import { inboxReadiness, isWholeJson } from './inbox-readiness.js';
 import { jobReadLimit, type JobPolicy } from './job-policy.js';
 import { parseJsonOrNull } from './json-text.js';
 import { recoverOrphans } from './recovery.js';
@@ -53,6 +53,8 @@ interface Peek {
   stamp: string;
   mtimeMs: number;
   complete: boolean;
+  /** It parsed as a whole JSON text: nothing to wait for (see inboxReadiness). */
+  whole: boolean;
   /** The real path of the working tree the job uses; null for worktree jobs, which have their own. */
   repo: string | null;
   /** The earlier job of this spool it resumes (not a session id), if any. */
@@ -243,6 +245,7 @@ export class Worker {
           ? ({ kind: 'claim' } as const)
           : inboxReadiness({
               complete: p.complete,
+              whole: p.whole,
               ageMs: Date.now() - p.mtimeMs,
               settleMs: this.opts.settleMs,
               rejectAfterMs: this.opts.rejectAfterMs,
@@ -295,9 +298,9 @@ export class Worker {
     return p;
   }
 
-  private async read(path: string, base: Omit<Peek, 'complete'>, st: Stats): Promise<Peek | null> {
+  private async read(path: string, base: Omit<Peek, 'complete' | 'whole'>, st: Stats): Promise<Peek | null> {
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
-    if (!st.isFile() || st.size > jobReadLimit(this.opts.policy, base.state)) return { ...base, complete: true };
+    if (!st.isFile() || st.size > jobReadLimit(this.opts.policy, base.state)) return { ...base, complete: true, whole: false };
     try {
       const json: unknown = JSON.parse(await readFile(path, 'utf8'));
       const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
@@ -306,6 +309,7 @@ export class Worker {
       return {
         ...base,
         complete: true,
+        whole: isWholeJson(json),
         repo: typeof job.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null,
         resume,
         priority: num(job.priority, 0),
@@ -313,7 +317,7 @@ export class Worker {
         notBefore: typeof job.not_before === 'string' ? num(Date.parse(job.not_before), 0) : 0,
       };
     } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { ...base, complete: false };
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { ...base, complete: false, whole: false };
     }
   }
 

@@ -205,6 +205,16 @@ describe('half-written files', () => {
     expect(await jobsIn(t, 'rejected')).toEqual([]);
     await worker.stop();
   });
+
+  it('a whole JSON object is claimed without the settle wait; a number, which may still grow, waits for it', async () => {
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    const worker = startWorker(t, ['--settle-ms', '600000']);
+    await writeFile(inbox('number.json'), '7'); // could become 71: only claimed once settled
+    await writeFile(inbox('plain.json'), `${JSON.stringify({ repo, task: 'one plain write' })}\n`); // not atomic
+    expect((await waitForFinished(t, 'plain')).state).toBe('done');
+    expect(await jobsIn(t, 'inbox')).toEqual(['number.json']);
+    await worker.stop();
+  });
 });
 
 /** Waits until job `id` runs and its meta.json has the Codex session id; returns that meta. */

@@ -43,7 +43,7 @@ export function workerCommand(): Command {
     .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI): exit 1 if a job failed or was rejected')
     .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', ms('--poll'))
     .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', ms('--grace-ms'), 10_000)
-    .option('--settle-ms <ms>', 'a parsable inbox file is claimed once unchanged this long', ms('--settle-ms'), 50)
+    .option('--settle-ms <ms>', 'an inbox file that parses but is no whole JSON text (a number) is claimed once unchanged this long', ms('--settle-ms'), 50)
     .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', ms('--reject-after-ms'), 5_000)
     .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', seconds('--default-timeout'), 4 * 3600)
     .option('--stall-timeout <seconds>', 'stop a run after this long without progress (a thread, turn or item event)', seconds('--stall-timeout'), 600)
