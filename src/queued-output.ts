@@ -20,10 +20,11 @@ async function refuseWhatTheWorkerWould(layout: SpoolLayout, id: string, spec: J
 }
 
 export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): string {
-  const result = layout.job('done', id);
+  // The line names the command, not the absolute result path: the id implies it, and every byte printed
+  // to an agent is context it pays for.
   return json
-    ? `${JSON.stringify({ id, state: 'inbox', result, failed: layout.job('failed', id) })}\n`
-    : `${id} queued; result: ${result} (or spool/failed/)\n`;
+    ? `${JSON.stringify({ id, state: 'inbox', result: layout.job('done', id), failed: layout.job('failed', id) })}\n`
+    : `${id} queued; result: codex-spool result ${id}\n`;
 }
 
 /**
