@@ -86,7 +86,7 @@ describe('one root', () => {
     // Submitted from the repo with no worker running: queued in the package's inbox, and said so once.
     const queued = await run(['submit', '--task', 'hello', '--id', 'from-repo'], repo);
     expect(queued.code, queued.stderr).toBe(0);
-    expect(queued.stdout).toBe(`from-repo queued; result: ${join(pkg, 'spool', 'done', 'from-repo.json')} (or spool/failed/)`);
+    expect(queued.stdout).toBe('from-repo queued; result: codex-spool result from-repo');
     expect(queued.stderr.split('\n').filter((l) => l.includes(`no live worker on ${pkg}`))).toHaveLength(1);
     expect(await readdir(join(pkg, 'spool', 'inbox'))).toEqual(['from-repo.json']);
     expect(await gitStatus(repo)).toBe('');
