@@ -210,8 +210,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(reqs.every((r) => r.session === session)).toBe(true);
       const submitted = toolResults(reqs.at(-1)!)[0]!;
       // No worker runs yet: Claude is told, on the line after the queued one.
-      expect(submitted).toMatch(/^job-one queued; result: codex-spool result job-one
-codex-spool: no live worker on .*: the job waits until one starts/);
+      expect(submitted).toMatch(/^job-one queued; result: codex-spool result job-one\ncodex-spool: no live worker on .*: the job waits until one starts/);
       console.log(`submit output: ${Buffer.byteLength(`${submitted}\n`)} bytes; claude -p turn: ${out.ms.toFixed(0)} ms`);
 
       const job = await jobFile('inbox', 'job-one');
