@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
@@ -56,8 +57,23 @@ export async function createExclusive<T>(path: string, create: () => Promise<T>)
   }
 }
 
-/** Hard-links `from` as `to`, never replacing a file there (EEXIST, whatever the file system). */
-export const linkNoReplace = (from: string, to: string) => createExclusive(to, () => link(from, to));
+/**
+ * Hard-links `from` as `to`, never replacing a file there (EEXIST, whatever the file system). Over sshfs a
+ * link right after the file was written may fail ENOENT although the file is there (seen once in 4 CI
+ * runs of the multi-host test): tried again, a few times, while `from` exists.
+ */
+export async function linkNoReplace(from: string, to: string): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await createExclusive(to, () => link(from, to));
+    } catch (err) {
+      const seen = (err as NodeJS.ErrnoException).code === 'ENOENT' && (await lstat(from).then(() => true, () => false));
+      if (!seen || tries === LINK_TRIES) throw err;
+      await sleep(50 * tries);
+    }
+  }
+}
+const LINK_TRIES = 4;
 
 /** Writes `path` atomically and durably only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
 export async function createFileAtomic(path: string, data: string): Promise<void> {
