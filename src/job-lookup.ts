@@ -5,7 +5,7 @@ import { CliError, EXIT } from './cli-kit.js';
 import { quoted } from './display.js';
 import { JobId, JobResult, MAX_JOB_BYTES, RunSummary, type RunMeta } from './job-schema.js';
 import { readSmallFile } from './atomic-file.js';
-import { readMeta, runFiles } from './run-files.js';
+import { isRunName, readMeta, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './spool-layout.js';
 
 /** One job as found on disk. */
@@ -29,7 +29,8 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
     if (!st?.isFile()) continue;
     const record = parseObject((await readSmallFile(path, MAX_JOB_BYTES)) ?? '');
     const result = JobResult.safeParse(record?.result);
-    const runId = result.success ? result.data.run_id : typeof record?.run_id === 'string' ? record.run_id : null;
+    const named = result.success ? result.data.run_id : record?.run_id;
+    const runId = isRunName(named) ? named : null;
     return { id, state, path, record, runId, result: result.success ? result.data : null, mtimeMs: st.mtimeMs };
   }
   return null;

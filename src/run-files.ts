@@ -12,6 +12,13 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * Whether `name`, read from a job file, can name a run: one directory under runs/, never a path (a forged
+ * `../x` would lead a reader out of runs/). Pure.
+ */
+export const isRunName = (name: unknown): name is string =>
+  typeof name === 'string' && /^[^/\\\0]+$/.test(name) && name !== '.' && name !== '..';
+
 /** The paths of a run's files (pure). */
 export function runFiles(runsDir: string, runId: string): RunFiles {
   const dir = join(runsDir, runId);

@@ -4,7 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { RunSummary, SessionId, type Usage } from './job-schema.js';
 import { lookupJob, runSummaryOf, type JobView } from './job-lookup.js';
-import { readMeta, runFiles } from './run-files.js';
+import { isRunName, readMeta, runFiles } from './run-files.js';
 import type { SpoolLayout } from './spool-layout.js';
 
 export interface UsageReport {
@@ -103,7 +103,7 @@ async function readSummary(path: string): Promise<RunSummary | null> {
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
 export function jobRunIds(job: JobView): string[] {
   const runs = job.record?.runs;
-  if (Array.isArray(runs) && runs.every((r) => typeof r === 'string')) return runs as string[];
+  if (Array.isArray(runs) && runs.every(isRunName)) return runs;
   return job.runId ? [job.runId] : [];
 }
 

@@ -1,5 +1,6 @@
 // The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
 // holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
+import { isRunName } from '../../src/run-files.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,5 +85,12 @@ describe('one job per id: the lookup order', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('a run named in a job file', () => {
+  it('is a name under runs/, never a path out of it (a forged run_id is no run)', () => {
+    for (const bad of ['../../outside', '/etc', 'a/b', '..', '.', '', 'x\0y', 7, null]) expect(isRunName(bad), String(bad)).toBe(false);
+    for (const good of ['20261125-101502-8c41d0aa', 'r1', '.hidden-but-one-name']) expect(isRunName(good)).toBe(true);
   });
 });
