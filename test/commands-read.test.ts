@@ -363,6 +363,9 @@ describe('jobs not finished', () => {
     expect(json.code, json.stderr).toBe(124);
     expect(JSON.parse(json.stdout)).toMatchObject({ timed_out: true, jobs: [{ id: 'forever', state: 'active', status: null }] });
     expect((await cli(t, ['wait', 'forever', '--timeout', 'soon'])).code).toBe(2);
+    // A duration with a unit, as everywhere a duration is taken; months are refused (m is minutes).
+    expect(await cli(t, ['wait', 'forever', '--timeout', '0.3s'])).toMatchObject({ code: 124, stderr: 'codex-spool: timed out after 0.3s; not finished: forever' });
+    expect((await cli(t, ['wait', 'forever', '--timeout', '1mo'])).stderr).toMatch(/months are not accepted/);
     await worker.stop();
   });
 

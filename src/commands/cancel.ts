@@ -1,7 +1,9 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
 import { Command } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../cancel-request.js';
-import { CliError, EXIT, layoutOf, positiveInt, withRoot } from '../cli-kit.js';
+import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli-kit.js';
+import { DURATION_FORMS } from '../duration.js';
+import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { cancelQueuedJob } from '../job-control.js';
 import { finishedStatus, isFinished } from '../job-facts.js';
 import { findJobView, noSuchJob, type JobView } from '../job-lookup.js';
@@ -19,13 +21,13 @@ export function cancelCommand(): Command {
   return withRoot(new Command('cancel'))
     .description('cancel a job: a queued one moves to spool/failed as cancelled; a running one has its Codex stopped (session kept)')
     .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
-    .option('--wait <seconds>', 'how long to wait for a running job to stop', positiveInt('--wait'), 60)
+    .option('--wait <seconds>', `how long to wait for a running job to stop: seconds, or ${DURATION_FORMS}`, duration('--wait', 's', MAX_TIMER_MS), 60_000)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', HELP)
-    .action(async (arg: string | undefined, opts: { wait: number; json?: boolean }, cmd: Command) => {
+    .action(async (arg: string | undefined, opts: { wait: number /* ms */; json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
       const id = await jobIdOrLatest(layout, arg);
-      const state = await cancel(layout, id, Date.now() + opts.wait * 1000);
+      const state = await cancel(layout, id, Date.now() + opts.wait);
       process.stdout.write(opts.json ? `${safeJson({ id, state })}\n` : `${id} ${state}\n`);
       if (state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
     });

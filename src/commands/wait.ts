@@ -1,6 +1,8 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
+import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli-kit.js';
+import { DURATION_FORMS } from '../duration.js';
+import { MAX_TIMER_MS } from '../timer-bounds.js';
 import { FINISHED_STATES, factsOf, isFinished } from '../job-facts.js';
 import { resultLine } from '../job-format.js';
 import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.js';
@@ -10,6 +12,7 @@ import { noteIfNoWorker } from '../worker-heartbeat.js';
 import { jobIdOrLatest } from '../session-jobs.js';
 
 interface WaitOptions {
+  /** ms */
   timeout?: number;
   json?: boolean;
 }
@@ -27,7 +30,7 @@ export function waitCommand(): Command {
   return withRoot(new Command('wait'))
     .description('wait until jobs end, then print one result line each')
     .argument('[ids...]', 'job ids (default: the latest job this Claude Code session submitted)')
-    .option('--timeout <seconds>', 'give up after this long (exit 124)', seconds)
+    .option('--timeout <seconds>', `give up after this long (exit 124): seconds, or ${DURATION_FORMS}`, duration('--timeout', 's', MAX_TIMER_MS))
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
     .action(async (args: string[], opts: WaitOptions, cmd: Command) => {
@@ -38,7 +41,7 @@ export function waitCommand(): Command {
       if (missing.length) throw noSuchJob(missing);
       if (found.some((v) => !isFinished(v!.state))) await noteIfNoWorker(layout, 'nothing queued will finish until one starts');
 
-      const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 });
+      const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout });
       const jobs = await Promise.all(
         ids.map(async (id, i) => {
           const view = (await lookupJob(layout, id, FINISHED_STATES)) ?? (await findJobView(layout, id)) ?? found[i]!;
@@ -48,15 +51,8 @@ export function waitCommand(): Command {
       process.stdout.write(
         opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
       );
-      if (unfinished.length) throw new CliError(`timed out after ${opts.timeout}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
+      if (unfinished.length) throw new CliError(`timed out after ${opts.timeout! / 1000}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');
       if (failed.length) throw new CliError(`did not succeed: ${failed.map((f) => `${f.id} (${f.status})`).join(', ')}`, EXIT.failed);
     });
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  // A Node timer holds at most 24.8 days; past that it would fire at once.
-  if (!(n > 0 && n <= 2_000_000)) throw new CliError(`--timeout must be a number of seconds in (0, 2000000], got "${value}"`, EXIT.usage);
-  return n;
 }
