@@ -62,7 +62,8 @@ export function formatResult(r: ResultReport): string {
   if (r.worktree) middle.push(safeLine(`worktree branch ${r.worktree.branch}`)); // its path: the continue line's cd
   const tail: string[] = [];
   if (r.resume_command) tail.push(safeLine(`continue: ${r.resume_command}`));
-  if (r.run_files) tail.push(safeLine(`run: ${r.run_files.dir}/ ${runFileNames(r.run_files)}`));
+  // Its files are always the same five (result --help names them): the directory is enough.
+  if (r.run_files) tail.push(safeLine(`run: ${r.run_files.dir}/`));
   const message = r.final_message === null ? ['final message: -'] : ['final message:', safeText(r.final_message.replace(/\n$/, ''))];
   // The error and the changed files share what the fixed lines leave of RESULT_BYTES.
   const changed = r.files_changed;
@@ -112,8 +113,4 @@ function runsLines(runs: RunLine[]): string[] {
     const tokens = run.tokens ? `tokens ${run.tokens.input_tokens}/${run.tokens.output_tokens}` : 'tokens -';
     return `run ${i + 1}/${runs.length} ${run.status} ${formatDuration(run.elapsed_seconds)} ${tokens}`;
   }).slice(-MAX_RUN_LINES);
-}
-
-function runFileNames(files: RunFiles): string {
-  return [files.summary, files.events, files.log, files.last_message, files.meta].map((p) => basename(p)).join(' ');
 }
