@@ -1,19 +1,11 @@
 // Worktree jobs: each gets its own git worktree and branch, owned by the queue and kept for review,
 // so it can run beside other jobs on the same repo without sharing a working tree.
 import { readdir, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { execa } from 'execa';
-import type { SpoolLayout } from './spool-layout.js';
+import { worktreeOf, type SpoolLayout, type Worktree } from './spool-layout.js';
 
-export interface Worktree {
-  path: string;
-  branch: string;
-}
-
-/** Where job `id`'s worktree lives and what its branch is called (pure). */
-export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
-  return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
-}
+export type { Worktree } from './spool-layout.js';
 
 /** The job worktree a run's working directory is, or undefined: what a recovered run's result names (pure). */
 export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefined {

@@ -14,10 +14,9 @@ import {
   type RejectReason,
   type RejectionError,
 } from './job-schema.js';
-import { worktreeOf, type Worktree } from './git-worktree.js';
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './spool-moves.js';
-import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from './spool-layout.js';
+import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './spool-layout.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =

@@ -104,3 +104,17 @@ export function isWithin(inner: string, outer: string): boolean {
   const rel = relative(outer, inner);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
+
+/** A job's git worktree and its branch. */
+export interface Worktree {
+  path: string;
+  branch: string;
+}
+
+/**
+ * Where job `id`'s worktree lives and what its branch is called (pure). Here, not in git-worktree.ts: the
+ * checks that submit shares with the worker need the path, and git-worktree.ts loads execa.
+ */
+export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
+  return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
+}

@@ -1,7 +1,8 @@
 // Pure parts of sessions and history: the token ledger, what a retry queues, what a run is told, when a worktree is kept.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keepReason, worktreeAt, worktreeOf, type WorktreeState } from '../../src/git-worktree.js';
+import { keepReason, worktreeAt, type WorktreeState } from '../../src/git-worktree.js';
+import { worktreeOf } from '../../src/spool-layout.js';
 import { retryJobOf } from '../../src/job-control.js';
 import type { RunSummary, Usage } from '../../src/job-schema.js';
 import { CONTINUE_PREFIX, runPrompt } from '../../src/run-job.js';
