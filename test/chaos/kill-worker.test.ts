@@ -180,7 +180,11 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     // it was interrupted.
     const want = (kind: string) => ids.filter((_, i) => kindOf(i + 1) === kind).length;
     expect([a.done, a.failed, a.rejected]).toEqual([want('ok'), want('fail'), want('invalid')]);
-    expect(a.resumedRuns).toBeGreaterThan(0);
+    // Not asserted here: that some run was resumed. A killed worker's Codex goes on in its own group and
+    // usually ends before the 10 s stale time, and recovery then files that run (never runs it again), so
+    // how many runs are resumed is up to timing (CI: 2, 1, then 0 of 5 mid-run kills). Every second run is
+    // checked above (a.problems: a resume of the interrupted session, or a fresh start where none was
+    // recorded); a resume after SIGKILL is proven by the hanging-Codex case below and by the model test.
     expect(leftProcesses).toEqual([]);
   }, 300_000);
 
