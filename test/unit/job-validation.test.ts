@@ -328,6 +328,12 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
   const decide = (job: object, f: JobFacts) => decideJob('j.json', 'j', { repo: '/w/repo', task: 't', ...job }, DEFAULT_POLICY, f);
   const kindOf = (d: ReturnType<typeof decideJob>) => (d.kind === 'reject' ? d.error.reason : d.kind);
 
+  it('a follow-up by session id waits for a job queued again to continue that session (a retry goes first, in its place), else runs', () => {
+    const session = '0199a213-81c0-7800-8aa1-bbab2a035a53';
+    expect(decide({ resume: session }, facts({ sessionQueuedJob: 'a' }))).toEqual({ kind: 'wait', on: 'a' });
+    expect(decide({ resume: session }, facts())).toMatchObject({ kind: 'ok', resumeSession: session });
+  });
+
   it('a resume of a job waits exactly when the target is queued or running and no cycle runs through it', () => {
     fc.assert(
       fc.property(
@@ -378,24 +384,4 @@ describe('PartialQueuedJob (a job that cannot be handled is filed with what it s
     expect(PartialQueuedJob.safeParse({ repo: '/r', task: 't', review: { uncommitted: true } }).success).toBe(true);
     expect(PartialQueuedJob.safeParse({ repo: '/r', result: {} }).success).toBe(false);
   });
-});
-
-describe('a follow-up by session id and the session\'s own queued job', () => {
-  const SESSION_ID = '0199a213-81c0-7800-8aa1-bbab2a035a53';
-  const facts = (over: Partial<JobFacts>): JobFacts => ({
-    inDone: false,
-    repo: { real: '/w/repo', owned: true },
-    spoolRoot: '/w/root',
-    argReachingRoot: null,
-    resumeJob: null,
-    inherited: null,
-    sessionQueuedJob: null,
-    ...over,
-  });
-  it('waits for a job queued again to continue that session (a retry goes first, in its place), else runs', () => {
-    const job = { repo: '/w/repo', task: 'more', resume: SESSION_ID };
-    expect(decideJob('b.json', 'b', job, DEFAULT_POLICY, facts({ sessionQueuedJob: 'a' }))).toEqual({ kind: 'wait', on: 'a' });
-    expect(decideJob('b.json', 'b', job, DEFAULT_POLICY, facts({}))).toMatchObject({ kind: 'ok', resumeSession: SESSION_ID });
-  });
-
 });
