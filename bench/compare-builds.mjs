@@ -3,12 +3,14 @@
 //   node bench/compare-builds.mjs LABEL=DIR LABEL=DIR…   each DIR holds dist/ (and package.json,
 //                                                         node_modules), as `npm run build` makes them
 // Figures: `submit` wall; echo→done (a job renamed into an idle worker's inbox → its "done" line);
-// a drain of BENCH_DRAIN_JOBS [100] jobs at --concurrency 1 (worker spawn → last "done" line).
+// a drain of BENCH_DRAIN_JOBS [100] jobs at --concurrency 1 (worker spawn → last "done" line); backlog:
+// jobs/s at --concurrency 4 over 40 repos with BENCH_BACKLOG [10000] queued, as a ratio to the rate with 100
+// queued (in the same round), BENCH_BACKLOGS [2] rounds.
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fmtMs, killLeftovers, removeDir, startWorker, stats, timeRun, wallMs, writeFastCodex } from './lib.mjs';
+import { backlogRate, fmtMs, killLeftovers, removeDir, startWorker, stats, timeRun, wallMs, writeFastCodex } from './lib.mjs';
 
 const builds = process.argv.slice(2).map((arg) => {
   const [label, dir] = arg.split('=');
@@ -19,6 +21,8 @@ const int = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dfl
 const ROUNDS = int('BENCH_ROUNDS', 30);
 const DRAIN_JOBS = int('BENCH_DRAIN_JOBS', 100);
 const DRAINS = int('BENCH_DRAINS', 3);
+const BACKLOG = int('BENCH_BACKLOG', 10_000);
+const BACKLOGS = int('BENCH_BACKLOGS', 2);
 
 const T = mkdtempSync(join(tmpdir(), 'codex-spool-compare-'));
 const ENV = { ...process.env, HOME: T, CODEX_HOME: join(T, '.codex'), LC_ALL: 'C', NO_COLOR: '1' };
@@ -27,7 +31,7 @@ const REPO = join(T, 'repo');
 mkdirSync(REPO);
 /** A Codex that exits at once, as in bench/run.mjs. */
 const FAST = writeFastCodex(join(T, 'fast-codex'));
-const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [] }]));
+const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [], backlog_ratio: [] }]));
 /** Runs `fn(build)` for each build, starting with a different one each round. */
 const rotated = async (round, fn) => {
   for (let k = 0; k < builds.length; k++) await fn(builds[(round + k) % builds.length]);
@@ -77,12 +81,26 @@ try {
     });
   }
 
+  for (let round = 0; round < BACKLOGS; round++) {
+    await rotated(round, async (b) => {
+      const rate = async (queued) => {
+        const dir = join(T, `backlog-${b.label}-${round}-${queued}`);
+        const r = await backlogRate({ node: process.execPath, cli: b.cli, dir, queued, repos: 40, concurrency: 4, codexBin: FAST, env: ENV });
+        removeDir(dir);
+        return r.jobs_per_s;
+      };
+      const small = await rate(100);
+      ms[b.label].backlog_ratio.push((await rate(BACKLOG)) / small);
+    });
+  }
+
   const base = builds[0].label;
   console.log(`median (p99) ms; ratio to ${base}'s median. ${ROUNDS} rounds; drains: ${DRAINS} × ${DRAIN_JOBS} jobs`);
-  for (const fig of ['submit', 'echo_done', 'drain_per_job']) {
+  for (const fig of ['submit', 'echo_done', 'drain_per_job', 'backlog_ratio']) {
     const cells = builds.map(({ label }) => {
       const s = stats(ms[label][fig]);
-      return `${label} ${fmtMs(s.median)} (${fmtMs(s.p99)}) ×${(s.median / stats(ms[base][fig]).median).toFixed(2)}`;
+      const fmt = fig === 'backlog_ratio' ? (v) => v?.toFixed(2) ?? '—' : fmtMs;
+      return `${label} ${fmt(s.median)} (${fmt(s.p99)}) ×${(s.median / stats(ms[base][fig]).median).toFixed(2)}`;
     });
     console.log(`${fig.padEnd(14)} ${cells.join('   ')}`);
   }

@@ -1,7 +1,8 @@
 // Helpers of the benchmark: timing child processes, statistics, a worker handle, process clean-up.
 // Node built-ins only. Every child is tracked so that it can be ended by its pid at the end.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -218,4 +219,33 @@ exit 0
     { mode: 0o755 },
   );
   return path;
+}
+
+/**
+ * Backlog drain rate: `queued` jobs (over `repos` repo dirs, round robin) are written straight into the
+ * inbox (temp file + rename, as `submit` does), then a worker at `concurrency` drains them with `codexBin`.
+ * Returns jobs/s between the `skip`-th and the (`skip`+`measure`)-th filed job: the rate while nearly the
+ * whole backlog is still queued, start-up left out.
+ */
+export async function backlogRate({ node, cli, dir, queued, repos, concurrency, codexBin, env, skip = 10, measure = 80, timeoutMs = 300_000 }) {
+  const inbox = join(dir, 'spool', 'inbox');
+  mkdirSync(inbox, { recursive: true, mode: 0o700 });
+  const repoDirs = Array.from({ length: repos }, (_, i) => {
+    const d = join(dir, 'repos', `r${i}`);
+    mkdirSync(d, { recursive: true });
+    return d;
+  });
+  for (let i = 0; i < queued; i++) {
+    const id = `b${String(i).padStart(6, '0')}`;
+    writeFileSync(join(inbox, `.${id}.tmp`), `${JSON.stringify({ repo: repoDirs[i % repos], task: id })}\n`);
+    renameSync(join(inbox, `.${id}.tmp`), join(inbox, `${id}.json`));
+  }
+  const w = startWorker({ node, cli, root: dir, codexBin, concurrency, env });
+  try {
+    if (!(await w.waitFor((x) => x.finished.length >= skip + measure, timeoutMs))) throw new Error(`backlog ${queued}: ${w.finished.length} filed before the timeout`);
+  } finally {
+    await w.stop();
+  }
+  const ms = w.finished[skip + measure - 1].t - w.finished[skip - 1].t;
+  return { queued, concurrency, repos, measured_jobs: measure, ms, jobs_per_s: measure / (ms / 1000), not_done: w.finished.filter((f) => f.kind !== 'done').length };
 }

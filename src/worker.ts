@@ -1,10 +1,11 @@
 // The worker loop: watch the inbox, claim what is ready, run up to `concurrency` jobs, recover orphans.
-// Watch events only ring the doorbell; a rescan of the inbox (on each event and on a timer) is the truth.
+// A watch event names the inbox file to look at; the inbox is listed in full on a timer (the truth) and on an
+// event without a usable name. The queue is kept between scans, so a claim costs no work per queued file.
 import type { Stats } from 'node:fs';
 import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import chokidar, { type FSWatcher } from 'chokidar';
+import { FSWatcher } from 'chokidar';
 import { PartialQueuedJob, SessionId } from './job-schema.js';
 import { inboxReadiness, isWholeJson } from './inbox-readiness.js';
 import { jobReadLimit, type JobPolicy } from './job-policy.js';
@@ -93,14 +94,24 @@ export class Worker {
   private rescan = false;
   private stopped: Promise<void> | null = null;
   private idle: (() => void)[] = [];
-  /** The last scan saw a file still settling. */
-  private settling = false;
+  /** The last scan set a wake-up sooner than the next tick (a file settling, a job due). */
+  private wakeSoon = false;
   /**
    * Peeks of queued files by state and name. Reading every queued file on every scan made a 1,000-job queue
-   * cost O(n²); a complete file is now read once and checked again (lstat) only when it is launched.
-   * Cleared on every tick, so what a scan trusts is at most `rescanMs` old.
+   * cost O(n²); a complete file is now read once and checked again (lstat) only when it is launched, or
+   * when a watch event names it.
    */
-  private readonly peeks = new Map<string, Peek>();
+  private readonly peeks = { inbox: new Map<string, Peek>(), deferred: new Map<string, Peek>() };
+  /**
+   * The peeks in claim order. A peek replaced or dropped since is stale: skipped, and pruned when the order
+   * is sorted again (only after new peeks), so a claim costs no sort or listing of the whole queue.
+   */
+  private order: Peek[] = [];
+  private unsorted = false;
+  /** Inbox names given by watch events since the last scan: looked at alone, without listing the inbox. */
+  private readonly touched = new Set<string>();
+  /** The inbox is listed in full by the next scan: at start, on each tick, after an event without a name. */
+  private relist = true;
 
   constructor(private readonly opts: WorkerOptions) {
     this.ctx = { ...opts, shutdown: this.shutdown.signal };
@@ -118,18 +129,25 @@ export class Worker {
     await this.recover();
     if (this.opts.once) return this.runOnce().finally(() => this.heartbeat?.stop());
     const inbox = this.opts.layout.dir('inbox');
-    // Only the inbox directory is watched, and any event of it rings the doorbell. Watching each job
-    // file too (chokidar's way) cost a watcher and stats per queued file: with 1,000 queued, more than
-    // the jobs themselves, and with --poll a stat of every file every interval.
-    this.watcher = chokidar.watch(inbox, {
+    // Only the inbox directory is watched; its raw events (inotify) name the file that changed. Watching
+    // each job file too (chokidar's way) cost a watcher and stats per queued file: with 1,000 queued, more
+    // than the jobs themselves, and with --poll a stat of every file every interval.
+    this.watcher = new FSWatcher({
       depth: 0,
       ignoreInitial: true, // the rescan below sees what is already there
       ignored: (path) => path !== inbox,
       usePolling: this.opts.pollMs !== null,
       interval: this.opts.pollMs ?? undefined,
     });
-    this.watcher.on('raw', () => void this.ring());
+    // chokidar also lists and lstats the whole directory on each of its events (again at once if more came
+    // meanwhile), whatever `ignored` says: with 10,000 queued, most of the worker's CPU. Only its raw events
+    // are used here, so its listing is turned off (no stream: its reader does nothing).
+    this.watcher._readdirp = () => undefined;
+    this.watcher.add(inbox);
+    this.watcher.on('raw', (_event, name) => this.noteChange(name));
     this.watcher.on('error', (err) => this.opts.log(`watch error: ${(err as Error).message}`));
+    // Watching before the first listing: a file that arrives between the two is named by an event.
+    await new Promise<void>((ready) => this.watcher?.once('ready', () => ready()));
     this.ticker = setInterval(() => void this.tick(), this.opts.rescanMs);
     await this.ring();
   }
@@ -145,6 +163,19 @@ export class Worker {
       await this.whenIdle();
       await this.heartbeat?.stop();
     })());
+  }
+
+  /**
+   * A watch event. inotify names the file (a claim's rename, a submit's rename or write): the next scan
+   * looks at that name alone; an event without a usable name (polling names the directory, a name that is
+   * not UTF-8) makes it list the inbox. Temp files of atomic writes are left out: their rename names the job file.
+   */
+  private noteChange(name: unknown): void {
+    if (typeof name === 'string' && !name.includes('/') && !name.includes('\uFFFD')) {
+      if (isJobFileName(name)) this.touched.add(name);
+      else if (!name.startsWith('.')) this.relist = true;
+    } else this.relist = true;
+    void this.ring();
   }
 
   /** Rings the doorbell: scan now, or right after the scan under way. */
@@ -167,7 +198,7 @@ export class Worker {
   private async tick(): Promise<void> {
     await this.honourCancelRequests().catch((err: Error) => this.opts.log(`cancel requests: ${err.message}`));
     await this.recover();
-    this.peeks.clear();
+    this.relist = true;
     await this.ring();
   }
 
@@ -198,36 +229,57 @@ export class Worker {
 
   /** One pass over the queue (inbox and deferred/) in submission order. */
   private async scan(): Promise<void> {
+    const states = this.relist ? (['inbox', 'deferred'] as const) : (['deferred'] as const); // deferred/ is small
+    this.relist = false;
+    const touched = new Set(this.touched);
+    this.touched.clear();
     const listed = { inbox: [] as string[], deferred: [] as string[] };
-    for (const state of ['inbox', 'deferred'] as const) {
+    for (const state of states) {
       const names = await readdir(this.opts.layout.dir(state));
       if (names.some((n) => n.includes('\uFFFD')) && (await rejectUndecodableNames(this.opts.layout, state))) {
         this.opts.log(`rejected file name(s) in ${state}/ that are not UTF-8 (see rejected/bad-name-*.error.json)`);
       }
       listed[state] = names.filter(isJobFileName);
+      const present = new Set(listed[state]);
+      for (const name of this.peeks[state].keys()) if (!present.has(name)) this.peeks[state].delete(name);
     }
-    // An inbox file with the id of a live job (running, or queued again) is another job under a taken id.
-    const live = new Set([...(await readdir(this.activeDir)).filter(isJobFileName), ...listed.deferred]);
-    await this.rejectImpostors(listed.inbox.filter((name) => live.has(name)));
-    const entries = [
-      ...listed.inbox.filter((name) => !live.has(name)).map((name) => ({ state: 'inbox' as const, name })),
-      ...listed.deferred.map((name) => ({ state: 'deferred' as const, name })),
-    ].filter((e) => !this.running.has(e.name));
-    const keys = new Set(entries.map((e) => `${e.state}/${e.name}`));
-    for (const key of this.peeks.keys()) if (!keys.has(key)) this.peeks.delete(key);
-    const peeks = await mapLimit(entries, PEEK_CONCURRENCY, (e) => {
-      const known = this.peeks.get(`${e.state}/${e.name}`);
-      return known?.complete ? Promise.resolve(known) : this.peek(e.state, e.name);
-    });
-    const queue = peeks.filter((p) => p !== null);
-    queue.sort((a, b) => b.priority - a.priority || a.queuedAt - b.queuedAt || a.name.localeCompare(b.name));
-    const queued = new Map(queue.map((p) => [jobIdOf(p.name), p]));
+    // An inbox file with the id of a live job (running, or queued again) is another job under a taken id:
+    // listed, named by an event, or queued before that job went live. A pass over the live jobs, not the
+    // inbox; a name is checked on disk as an event may name the live job's own claim, gone from the inbox.
+    const live = [...(await readdir(this.activeDir)).filter(isJobFileName), ...listed.deferred];
+    const inInbox = new Set(listed.inbox);
+    const named = live.filter((n) => inInbox.has(n) || touched.has(n) || this.peeks.inbox.has(n));
+    const there = await mapLimit(named, PEEK_CONCURRENCY, (n) => exists(join(this.opts.layout.dir('inbox'), n)));
+    const impostors = named.filter((_, i) => there[i]);
+    for (const name of impostors) {
+      this.peeks.inbox.delete(name);
+      touched.delete(name);
+      inInbox.delete(name);
+    }
+    await this.rejectImpostors(impostors);
+    // Read: listed files not read whole before, and every file an event named (it may have changed).
+    const unread = (state: Peek['state'], names: Iterable<string>) =>
+      [...names].filter((n) => !this.running.has(n) && !this.peeks[state].get(n)?.complete).map((name) => ({ state, name }));
+    const toPeek = [
+      ...unread('inbox', [...inInbox].filter((n) => !touched.has(n))),
+      ...unread('deferred', listed.deferred),
+      ...[...touched].filter((n) => !this.running.has(n)).map((name) => ({ state: 'inbox' as const, name })),
+    ];
+    await mapLimit(toPeek, PEEK_CONCURRENCY, (e) => this.peek(e.state, e.name));
+    if (this.unsorted) {
+      this.order = this.order.filter((p) => this.isCurrent(p)).sort(claimOrder);
+      this.unsorted = false;
+    }
+    while (this.order.length && !this.isCurrent(this.order[0]!)) this.order.shift(); // launched or gone
     // A repo whose earlier job runs or is about to blocks its later jobs: one Codex per working tree, in order.
     const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
     const now = Date.now();
     let wakeMs = Infinity;
-    for (const known of queue) {
+    // By index up to the length now: a file peeked again below is appended, and ordered by the next pass.
+    for (let i = 0, n = this.order.length; i < n; i++) {
+      const known = this.order[i]!;
       if (this.running.size >= this.opts.concurrency) break;
+      if (!this.isCurrent(known) || this.running.has(known.name)) continue; // a job of its id runs
       const due = Math.max(known.notBefore, this.setbacks.get(known.name)?.until ?? 0);
       if (due > now) {
         wakeMs = Math.min(wakeMs, due - now); // not due: it holds no place on its repo meanwhile
@@ -239,7 +291,7 @@ export class Worker {
       if (p === null) continue;
       if (p.stamp !== known.stamp) this.rescan = true; // order by what the file holds now
       // A job waiting for an earlier job holds no place on its repo: what it waits for may come after it.
-      if (await this.waitsOnEarlierJob(p, queued)) continue;
+      if (await this.waitsOnEarlierJob(p)) continue;
       const ready =
         p.state === 'deferred'
           ? ({ kind: 'claim' } as const)
@@ -261,7 +313,23 @@ export class Worker {
       // A deferred job may be due days from now: no timer longer than Node can hold (it would fire at once).
       this.wakeTimer = setTimeout(() => void this.ring(), Math.min(wakeMs, this.opts.rescanMs));
     }
-    this.settling = queue.some((p) => p.state === 'inbox' && !p.complete) || wakeMs < this.opts.rescanMs;
+    this.wakeSoon = wakeMs < this.opts.rescanMs;
+  }
+
+  /** A queued file may still become claimable soon. A pass over the whole queue: only for an idle `--once`. */
+  private settling(): boolean {
+    return this.wakeSoon || this.order.some((p) => !p.complete && p.state === 'inbox' && this.isCurrent(p));
+  }
+
+  /** The peek is the current one of a queued file (not replaced, not launched, not gone). */
+  private isCurrent(p: Peek): boolean {
+    return this.peeks[p.state].get(p.name) === p;
+  }
+
+  /** The current peek of queued job `id`, if any. */
+  private queuedPeek(id: string): Peek | undefined {
+    const name = `${id}.json`;
+    return this.running.has(name) ? undefined : (this.peeks.inbox.get(name) ?? this.peeks.deferred.get(name));
   }
 
   /**
@@ -281,20 +349,23 @@ export class Worker {
 
   /** The file's peek: the one made before if it has not changed since, else a new one (remembered). */
   private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
-    const key = `${state}/${name}`;
+    const peeks = this.peeks[state];
     const path = join(this.opts.layout.dir(state), name);
     const st = await lstat(path).catch(() => null);
     if (!st) {
-      this.peeks.delete(key); // claimed by another worker meanwhile
+      peeks.delete(name); // claimed by another worker meanwhile
       return null;
     }
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    const known = this.peeks.get(key);
+    const known = peeks.get(name);
     if (known?.stamp === stamp) return known;
     const base = { name, state, stamp, mtimeMs: st.mtimeMs, repo: null, resume: null, priority: 0, queuedAt: st.ctimeMs, notBefore: 0 };
     const p = await this.read(path, base, st);
-    if (p) this.peeks.set(key, p);
-    else this.peeks.delete(key);
+    if (p) {
+      peeks.set(name, p);
+      this.order.push(p);
+      this.unsorted = true;
+    } else peeks.delete(name);
     return p;
   }
 
@@ -335,22 +406,23 @@ export class Worker {
    * validation decides. Only a chain of queued resumes that comes back on itself waits for nothing: the
    * claim rejects it as a cycle.
    */
-  private async waitsOnEarlierJob(p: Peek, queued: Map<string, Peek>): Promise<boolean> {
+  private async waitsOnEarlierJob(p: Peek): Promise<boolean> {
     const target = p.resume;
     if (target === null || target === jobIdOf(p.name)) return false;
     if (this.running.has(`${target}.json`) || (await exists(this.opts.layout.job('active', target)))) return true;
     const seen = new Set([jobIdOf(p.name)]);
-    for (let t: string | null = target; t !== null && queued.has(t); t = queued.get(t)!.resume) {
+    for (let t: string | null = target; t !== null && this.queuedPeek(t); t = this.queuedPeek(t)!.resume) {
       if (seen.has(t)) return false;
       seen.add(t);
     }
-    return queued.has(target);
+    return this.queuedPeek(target) !== undefined;
   }
 
   private launch(p: Peek): void {
     if (this.running.has(p.name)) return;
     const entry = { repo: p.repo, runId: null as string | null, cancel: new AbortController() };
     this.running.set(p.name, entry);
+    this.peeks[p.state].delete(p.name); // it leaves the queue (a file left behind is listed again)
     void (async () => {
       const claim = await claimJob(this.opts.layout, p.name, p.state, jobReadLimit(this.opts.policy, p.state));
       if (!claim) return;
@@ -421,21 +493,28 @@ export class Worker {
 
   /** Deferred jobs seen by the last scan that are not due yet, and the earliest time one is (ms). */
   deferredNotDue(now = Date.now()): { count: number; nextAt: number } {
-    const due = [...this.peeks.values()].filter((p) => p.state === 'deferred' && p.notBefore > now).map((p) => p.notBefore);
+    const due = [...this.peeks.deferred.values()].filter((p) => p.notBefore > now).map((p) => p.notBefore);
     return { count: due.length, nextAt: Math.min(...due) };
   }
 
   /** --once: claim and run until nothing is claimable, waiting to settle, or running. */
   private async runOnce(): Promise<void> {
+    let listedAt = 0;
     while (!this.shutdown.signal.aborted) {
+      // No watcher: the inbox is listed when idle and every rescanMs, not after each job (a listing of a
+      // backlog of thousands costs more than a job).
+      if (this.running.size === 0 || Date.now() - listedAt >= this.opts.rescanMs) [this.relist, listedAt] = [true, Date.now()];
       await this.ring();
-      if (this.running.size === 0 && !this.settling) break;
+      if (this.running.size === 0 && !this.settling()) break;
       await sleep(50);
     }
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.whenIdle();
   }
 }
+
+/** Claim order: higher priority first, then submission order, then name. */
+const claimOrder = (a: Peek, b: Peek) => b.priority - a.priority || a.queuedAt - b.queuedAt || a.name.localeCompare(b.name);
 
 /** For a claim that can only be rejected: nothing to cancel, no run to report. */
 const NOT_CANCELLED = new AbortController().signal;

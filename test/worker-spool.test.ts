@@ -1,7 +1,7 @@
 // The worker process against the spool, with the fast fake codex: bad input, half-written files,
 // crashes and shutdowns. Nothing is lost, nothing runs twice.
 import { execFileSync } from 'node:child_process';
-import { open, readFile, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rename, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejectedStem } from '../src/spool-moves.js';
@@ -362,4 +362,40 @@ describe('scheduling', () => {
     expect(child.record.result.session_id).toBe(parent.record.result.session_id);
     await worker.stop();
   });
+});
+
+describe('watching the inbox', () => {
+  // Rescans an hour apart: a job is picked up within the test only if a watch event leads the worker to it.
+  const NO_RESCAN = ['--rescan-ms', '3600000'];
+  const job = (id: string) => JSON.stringify({ repo, task: `echo ${id}` });
+
+  for (const [mode, args] of [['inotify', []], ['--poll 100', ['--poll', '100']]] as const) {
+    it(`${mode}: a job arriving in any way (one write, temp file + rename, hard link, a name taken back) is picked up by its event alone`, async () => {
+      await writeFile(inbox('first.json'), job('first'));
+      const worker = startWorker(t, [...NO_RESCAN, ...args]);
+      await waitForFinished(t, 'first'); // listed at start; the watcher is ready by then
+      await writeFile(inbox('write.json'), job('write'));
+      await writeFile(inbox('.renamed.tmp'), job('renamed'));
+      await rename(inbox('.renamed.tmp'), inbox('renamed.json'));
+      await writeFile(join(t.dir, 'linked.json'), job('linked'));
+      await link(join(t.dir, 'linked.json'), inbox('linked.json'));
+      const ids = ['write', 'renamed', 'linked'];
+      for (const id of ids) expect((await waitForFinished(t, id, 20_000)).state, id).toBe('done');
+      // The id of a finished job, written again: an event names it, and it is rejected as a duplicate.
+      await writeFile(inbox('first.json'), job('again'));
+      await waitFor('first again rejected', async () => (await jobsIn(t, 'rejected')).includes('first~duplicate.json'), 20_000);
+      await worker.stop();
+    });
+
+    it(`${mode}: an inbox file named by an event under the id of a running job is rejected at once, the job runs on`, async () => {
+      const worker = startWorker(t, [...NO_RESCAN, ...args]);
+      await writeFile(inbox('live.json'), JSON.stringify({ repo, task: 'sleep 30' }));
+      await runningMeta(t, 'live');
+      await writeFile(inbox('live.json'), job('impostor'));
+      await waitFor('impostor rejected', async () => (await jobsIn(t, 'rejected')).includes('live~duplicate.json'), 20_000);
+      expect(await readFile(rejected('live~duplicate.json'), 'utf8')).toBe(job('impostor'));
+      expect(await jobsIn(t, 'active')).toContain('live.json');
+      await worker.stop();
+    });
+  }
 });
