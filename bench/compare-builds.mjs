@@ -33,11 +33,14 @@ mkdirSync(REPO);
 const FAST = writeFastCodex(join(T, 'fast-codex'));
 const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [], backlog_ratio: [] }]));
 /** Runs `fn(build)` for each build, starting with a different one each round. */
+/** `root`, with the spool that `submit` writes into (only a worker creates one). */
+const withSpool = (root) => (mkdirSync(join(root, 'spool', 'inbox'), { recursive: true, mode: 0o700 }), root);
 const rotated = async (round, fn) => {
   for (let k = 0; k < builds.length; k++) await fn(builds[(round + k) % builds.length]);
 };
 
 try {
+  for (const b of builds) withSpool(join(T, `submit-${b.label}`));
   for (let round = -3; round < ROUNDS; round++) {
     await rotated(round + 3, async (b) => {
       const root = join(T, `submit-${b.label}`);
@@ -71,7 +74,7 @@ try {
   writeFileSync(batch, Array.from({ length: DRAIN_JOBS }, (_, i) => `${JSON.stringify({ id: `d${i}`, repo: REPO, task: `d${i}` })}\n`).join(''));
   for (let round = 0; round < DRAINS; round++) {
     await rotated(round, async (b) => {
-      const root = join(T, `drain-${b.label}-${round}`);
+      const root = withSpool(join(T, `drain-${b.label}-${round}`));
       const enq = await timeRun(process.execPath, [b.cli, 'submit', '--root', root, '--batch', batch], { env: ENV });
       if (enq.code !== 0) throw new Error(`${b.label} submit --batch: ${enq.stderr}`);
       const w = startWorker({ node: process.execPath, cli: b.cli, root, codexBin: FAST, concurrency: 1, env: ENV });
