@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The codex-spool command line. The only place that calls process.exit.
 import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, withRoot } from './cli-kit.js';
-import { packageVersion } from './package-files.js';
-import { safeLine } from './safe-text.js';
+import { CliError, EXIT, withRoot } from './cli/kit.js';
+import { packageVersion } from './util/package-files.js';
+import { safeLine } from './util/safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
 // must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.

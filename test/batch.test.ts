@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { expandId, parseBatch } from '../src/batch.js';
+import { expandId, parseBatch } from '../src/spool/batch.js';
 import { cli, cliPath, jobsIn, killStarted, makeTempRoot, readIfExists, readJson, startWorker, type TempRoot } from './helpers/spool-env.js';
 
 let t: TempRoot;

@@ -15,7 +15,7 @@ import { startMockResponses, type MockServer } from './helpers/mock-responses.js
 import { afterToolResult, lastUser, messageTexts, startMockAnthropic, textOf, toolResults, type MessagesRequest, type MockAnthropic } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
 import { LOCAL_ONLY_ENV } from './helpers/spool-env.js';
-import { ALLOW_RULES } from '../src/claude-install.js';
+import { ALLOW_RULES } from '../src/claude/install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
@@ -359,7 +359,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     await mkdir(project2);
     const env = { ...claudeEnv, HOME: home2 };
 
-    const plugin = await claude(['plugin', 'validate', '--strict', join(REPO, 'src', 'claude')], project2, env);
+    const plugin = await claude(['plugin', 'validate', '--strict', join(REPO, 'src', 'claude', 'plugin')], project2, env);
     expect(plugin.code, plugin.stdout + plugin.stderr).toBe(0);
     expect(plugin.stdout).toContain('Validation passed');
     const market = await claude(['plugin', 'validate', '--strict', REPO], project2, env);
@@ -367,7 +367,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     expect(market.stdout).toMatch(/marketplace\.json[\s\S]*Validation passed/);
     // …and validation can fail: a copy without a name.
     const broken = join(tmp, 'broken-plugin');
-    await cp(join(REPO, 'src', 'claude'), broken, { recursive: true });
+    await cp(join(REPO, 'src', 'claude', 'plugin'), broken, { recursive: true });
     await writeFile(join(broken, '.claude-plugin', 'plugin.json'), '{"version": "0.1.0"}\n');
     expect((await claude(['plugin', 'validate', broken], project2, env)).code).not.toBe(0);
 
@@ -428,7 +428,7 @@ describe('codex-spool claude install / uninstall', () => {
     expect(merged.hooks.UserPromptSubmit[1].hooks[0].command).toBe('codex-spool claude hook');
     expect(merged.hooks.SessionStart[0].hooks[0].command).toBe('codex-spool claude hook');
     expect(merged.hooks.Stop).toEqual([{ hooks: [{ type: 'command', command: 'notify-me' }] }]);
-    expect(installed['skills/codex-spool/SKILL.md']).toBe(await readFile(join(REPO, 'src/claude/skills/codex-spool/SKILL.md'), 'utf8'));
+    expect(installed['skills/codex-spool/SKILL.md']).toBe(await readFile(join(REPO, 'src/claude/plugin/skills/codex-spool/SKILL.md'), 'utf8'));
     expect(Object.keys(installed).filter((k) => k.startsWith('commands/')).sort()).toEqual(
       [
         'commands/codex-cancel.md',

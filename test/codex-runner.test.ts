@@ -3,7 +3,7 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runOnDone } from '../src/on-done.js'; // OLD
+import { runOnDone } from '../src/worker/on-done.js'; // OLD
 import {
   cli,
   endSpoolTest,

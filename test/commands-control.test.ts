@@ -4,8 +4,8 @@ import { lstat, mkdir, readdir, rename, unlink, utimes, writeFile } from 'node:f
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobId } from '../src/job-schema.js';
-import { JOB_STATES } from '../src/spool-layout.js';
+import { JobId } from '../src/spool/schema.js';
+import { JOB_STATES } from '../src/spool/layout.js';
 import { hostileArg } from './helpers/hostile.js';
 import {
   cli,

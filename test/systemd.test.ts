@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RESTART_LINE, SYSTEMCTL_LINE, renderUnit, stopTimeoutSec } from '../src/systemd-unit.js';
+import { RESTART_LINE, SYSTEMCTL_LINE, renderUnit, stopTimeoutSec } from '../src/cli/systemd-unit.js';
 import { cliPath, fakeCodex, projectRoot } from './helpers/spool-env.js';
 
 let dir: string;

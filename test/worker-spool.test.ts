@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { link, open, readFile, rename, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rejectedStem } from '../src/spool-moves.js';
+import { rejectedStem } from '../src/spool/moves.js';
 import {
   runningMeta,
   cli,

@@ -1,16 +1,16 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
 import { Command } from 'commander';
-import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../cancel-request.js';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli-kit.js';
-import { DURATION_FORMS } from '../duration.js';
-import { MAX_TIMER_MS } from '../timer-bounds.js';
-import { cancelQueuedJob } from '../job-control.js';
-import { finishedStatus, isFinished } from '../job-facts.js';
-import { findJobView, noSuchJob, type JobView } from '../job-lookup.js';
-import { pollUntil } from '../job-wait.js';
-import { safeJson } from '../safe-text.js';
-import { jobIdOrLatest } from '../session-jobs.js';
-import { JOB_STATES, type SpoolLayout } from '../spool-layout.js';
+import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../spool/cancel-request.js';
+import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { DURATION_FORMS } from '../util/duration.js';
+import { MAX_TIMER_MS } from '../util/timer-bounds.js';
+import { cancelQueuedJob } from '../spool/control.js';
+import { finishedStatus, isFinished } from '../read/facts.js';
+import { findJobView, noSuchJob, type JobView } from '../spool/lookup.js';
+import { pollUntil } from '../read/wait.js';
+import { safeJson } from '../util/safe-text.js';
+import { jobIdOrLatest } from '../cli/session-jobs.js';
+import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 Prints "<id> cancelled" once the job has ended cancelled. Exit: 0 cancelled; 1 the job had already ended

@@ -4,10 +4,10 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { CliError, EXIT, withRoot } from '../cli-kit.js';
-import { readHookInput, runHook } from '../claude-hook.js';
-import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude-install.js';
-import { HOOK_EVENTS, SettingsError } from '../claude-settings.js';
+import { CliError, EXIT, withRoot } from '../cli/kit.js';
+import { readHookInput, runHook } from '../claude/hook.js';
+import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude/install.js';
+import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
 
 const INSTALL_HELP = `
 Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds

@@ -6,10 +6,10 @@ import { access, mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic-file.js';
-import { packageFile } from '../package-files.js';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../systemd-unit.js';
+import { writeFileAtomic } from '../spool/atomic-file.js';
+import { packageFile } from '../util/package-files.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../cli/systemd-unit.js';
 import { workerCommand } from './worker.js';
 
 interface InstallServiceOptions {

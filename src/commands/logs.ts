@@ -1,11 +1,11 @@
 // `codex-spool logs`: a job's run, one short line per Codex event; -f follows it to its end.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { formatDuration, oneLine } from '../display.js';
-import { factsOf } from '../job-facts.js';
-import { emitJobLog } from '../job-log.js';
-import { noSuchJob } from '../job-lookup.js';
-import { jobIdOrLatest } from '../session-jobs.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { formatDuration, oneLine } from '../read/display.js';
+import { factsOf } from '../read/facts.js';
+import { emitJobLog } from '../read/log.js';
+import { noSuchJob } from '../spool/lookup.js';
+import { jobIdOrLatest } from '../cli/session-jobs.js';
 
 const HELP = `
 Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "agent: <message>",

@@ -3,16 +3,16 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { MAX_CANCEL_BYTES, requestedRun, withdrawCancelRequest } from '../cancel-request.js';
-import { duration, layoutOf, withRoot } from '../cli-kit.js';
-import { fitList, shownName } from '../display.js';
-import { DURATION_FORMS } from '../duration.js';
-import { pruneWorktrees, type WorktreePrune } from '../git-worktree.js';
-import { MAX_JOB_BYTES } from '../job-schema.js';
-import { readSmallFile } from '../atomic-file.js';
-import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../prune-plan.js';
-import { safeJson } from '../safe-text.js';
-import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool-layout.js';
+import { MAX_CANCEL_BYTES, requestedRun, withdrawCancelRequest } from '../spool/cancel-request.js';
+import { duration, layoutOf, withRoot } from '../cli/kit.js';
+import { fitList, shownName } from '../read/display.js';
+import { DURATION_FORMS } from '../util/duration.js';
+import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
+import { MAX_JOB_BYTES } from '../spool/schema.js';
+import { readSmallFile } from '../spool/atomic-file.js';
+import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
+import { safeJson } from '../util/safe-text.js';
+import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it

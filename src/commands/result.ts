@@ -1,10 +1,10 @@
 // `codex-spool result`: what one job came to, in a few hundred bytes plus Codex's final message.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { findJobOrFail } from '../job-lookup.js';
-import { formatResult, resultReport } from '../result-report.js';
-import { safeJson } from '../safe-text.js';
-import { jobIdOrLatest } from '../session-jobs.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { findJobOrFail } from '../spool/lookup.js';
+import { formatResult, resultReport } from '../read/result-report.js';
+import { safeJson } from '../util/safe-text.js';
+import { jobIdOrLatest } from '../cli/session-jobs.js';
 
 const HELP = `
 Prints: status, exit code, elapsed time, session id, token usage, each run when there were several

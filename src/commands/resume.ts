@@ -1,11 +1,11 @@
 // `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job (or any session).
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { findJobOrFail } from '../job-lookup.js';
-import { SessionId } from '../job-schema.js';
-import { queueJob } from '../queued-output.js';
-import { jobIdOrLatest } from '../session-jobs.js';
-import { jobRepo, taskText } from '../task-input.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { findJobOrFail } from '../spool/lookup.js';
+import { SessionId } from '../spool/schema.js';
+import { queueJob } from '../cli/queue-job.js';
+import { jobIdOrLatest } from '../cli/session-jobs.js';
+import { jobRepo, taskText } from '../cli/task-input.js';
 
 export function resumeCommand(): Command {
   return withRoot(new Command('resume'))

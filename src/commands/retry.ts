@@ -1,9 +1,9 @@
 // `codex-spool retry`: run a failed, cancelled or timed-out job again, as a new run.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { retryJob } from '../job-control.js';
-import { findJobOrFail } from '../job-lookup.js';
-import { queuedOutput } from '../queued-output.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { retryJob } from '../spool/control.js';
+import { findJobOrFail } from '../spool/lookup.js';
+import { queuedOutput } from '../cli/queue-job.js';
 
 export function retryCommand(): Command {
   return withRoot(new Command('retry'))

@@ -1,15 +1,15 @@
 // `codex-spool status`: one line per job — its state, how long, where, which session, how it exited.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { factsOf, type JobFacts } from '../job-facts.js';
-import { statusTable } from '../job-format.js';
-import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../job-listing.js';
-import { findJobView, noSuchJob, parseJobIdArg } from '../job-lookup.js';
-import { safeJson } from '../safe-text.js';
-import { isLocked } from '../claim-lock.js';
-import { claudeSession, sessionJobIds } from '../session-jobs.js';
-import { JOB_STATES, type SpoolLayout } from '../spool-layout.js';
-import { liveWorkers, workersLine } from '../worker-heartbeat.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { factsOf, type JobFacts } from '../read/facts.js';
+import { statusTable } from '../read/format.js';
+import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../read/listing.js';
+import { findJobView, noSuchJob, parseJobIdArg } from '../spool/lookup.js';
+import { safeJson } from '../util/safe-text.js';
+import { isLocked } from '../spool/lock.js';
+import { claudeSession, sessionJobIds } from '../cli/session-jobs.js';
+import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import { liveWorkers, workersLine } from '../worker/heartbeat.js';
 
 interface StatusOptions {
   all?: boolean;

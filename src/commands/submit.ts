@@ -2,16 +2,16 @@
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
-import { parseBatch } from '../batch.js';
-import { formatBatchReport, submitBatch } from '../batch-submit.js';
-import { CliError, EXIT, duration, integer, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
-import { DURATION_FORMS } from '../duration.js';
-import { MAX_TIMEOUT_S, Sandbox } from '../job-schema.js';
-import { queueJob } from '../queued-output.js';
-import { parseReviewOption } from '../review.js';
-import type { SpoolLayout } from '../spool-layout.js';
-import { jobRepo, taskText } from '../task-input.js';
-import { noteIfNoWorker } from '../worker-heartbeat.js';
+import { parseBatch } from '../spool/batch.js';
+import { formatBatchReport, submitBatch } from '../cli/batch-submit.js';
+import { CliError, EXIT, duration, integer, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli/kit.js';
+import { DURATION_FORMS } from '../util/duration.js';
+import { MAX_TIMEOUT_S, Sandbox } from '../spool/schema.js';
+import { queueJob } from '../cli/queue-job.js';
+import { parseReviewOption } from '../codex/review.js';
+import type { SpoolLayout } from '../spool/layout.js';
+import { jobRepo, taskText } from '../cli/task-input.js';
+import { noteIfNoWorker } from '../worker/heartbeat.js';
 
 interface SubmitOptions {
   repo?: string;

@@ -1,10 +1,10 @@
 // `codex-spool usage`: where the Codex tokens went, per day, per session chain and per job.
 import { Command } from 'commander';
-import { layoutOf, positiveInt, withRoot } from '../cli-kit.js';
-import { columns, shownName } from '../display.js';
-import type { Usage } from '../job-schema.js';
-import { safeJson } from '../safe-text.js';
-import { allRunSummaries, usageLedger, type LedgerRow } from '../usage-chain.js';
+import { layoutOf, positiveInt, withRoot } from '../cli/kit.js';
+import { columns, shownName } from '../read/display.js';
+import type { Usage } from '../spool/schema.js';
+import { safeJson } from '../util/safe-text.js';
+import { allRunSummaries, usageLedger, type LedgerRow } from '../read/usage.js';
 
 const HELP = `
 From the summaries under runs/. Each run counts its own share of its session's cumulative usage (see

@@ -1,15 +1,15 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli-kit.js';
-import { DURATION_FORMS } from '../duration.js';
-import { MAX_TIMER_MS } from '../timer-bounds.js';
-import { FINISHED_STATES, factsOf, isFinished } from '../job-facts.js';
-import { resultLine } from '../job-format.js';
-import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../job-lookup.js';
-import { waitForJobs } from '../job-wait.js';
-import { safeJson } from '../safe-text.js';
-import { noteIfNoWorker } from '../worker-heartbeat.js';
-import { jobIdOrLatest } from '../session-jobs.js';
+import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { DURATION_FORMS } from '../util/duration.js';
+import { MAX_TIMER_MS } from '../util/timer-bounds.js';
+import { FINISHED_STATES, factsOf, isFinished } from '../read/facts.js';
+import { resultLine } from '../read/format.js';
+import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../spool/lookup.js';
+import { waitForJobs } from '../read/wait.js';
+import { safeJson } from '../util/safe-text.js';
+import { noteIfNoWorker } from '../worker/heartbeat.js';
+import { jobIdOrLatest } from '../cli/session-jobs.js';
 
 interface WaitOptions {
   /** ms */

@@ -2,15 +2,15 @@
 import { tmpdir } from 'node:os';
 import { readdir } from 'node:fs/promises';
 import { Command } from 'commander';
-import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli-kit.js';
-import { DURATION_FORMS } from '../duration.js';
-import { codexVersion } from '../codex-runner.js';
-import { codexDoctor, codexVerdicts } from '../codex-doctor.js';
-import { onDoneSettled, stopOnDone } from '../on-done.js';
-import { MAX_TIMER_MS } from '../timer-bounds.js';
-import { Worker } from '../worker.js';
-import { isJobFileName, isWithin, unsafeSpoolDirs } from '../spool-layout.js';
-import { safeLine } from '../safe-text.js';
+import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli/kit.js';
+import { DURATION_FORMS } from '../util/duration.js';
+import { codexVersion } from '../codex/runner.js';
+import { codexDoctor, codexVerdicts } from '../doctor/codex.js';
+import { onDoneSettled, stopOnDone } from '../worker/on-done.js';
+import { MAX_TIMER_MS } from '../util/timer-bounds.js';
+import { Worker } from '../worker/worker.js';
+import { isJobFileName, isWithin, unsafeSpoolDirs } from '../spool/layout.js';
+import { safeLine } from '../util/safe-text.js';
 
 // Every duration becomes a Node timer, which fires at once past 2^31-1 ms: bound each so it cannot.
 const WHY = ' (a timer holds at most 2^31-1 ms)';

@@ -1,12 +1,12 @@
 // `codex-spool worktree`: the worktrees of worktree jobs (spool/worktrees/<id>, branch codex-spool/<id>):
 // list them, fast-forward the base branch to one, remove one.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli-kit.js';
-import { columns, shownName } from '../display.js';
-import { keepReason, mergeWorktree, removeWorktree, worktreeIds, worktreeState } from '../git-worktree.js';
-import { lookupJob, parseJobIdArg } from '../job-lookup.js';
-import { safeJson, safeLine } from '../safe-text.js';
-import type { SpoolLayout } from '../spool-layout.js';
+import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { columns, shownName } from '../read/display.js';
+import { keepReason, mergeWorktree, removeWorktree, worktreeIds, worktreeState } from '../codex/worktree.js';
+import { lookupJob, parseJobIdArg } from '../spool/lookup.js';
+import { safeJson, safeLine } from '../util/safe-text.js';
+import type { SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 list: one line each: job id, its job's state, branch, what removing it would lose ("clean" if nothing).

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JobSpec, RejectReason } from '../../src/job-schema.js';
+import { JobSpec, RejectReason } from '../../src/spool/schema.js';
 import {
   startWorker,
   waitFor,
@@ -386,10 +386,10 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
   });
 
   // BUG (pinned): a NUL character ("\u0000", valid JSON) in `task`, `model` or `args` passes validation
-  // (src/job-schema.ts:24/29/31: plain z.string()), then Codex cannot be started: execa throws "Arguments
-  // cannot contain null bytes" (src/codex-runner.ts:54), runValidJob (src/run-job.ts:101) does not catch it,
-  // the worker logs "error <name>" and releases the claim (src/worker.ts:209-212), and recovery re-queues
-  // the job as if its worker had died, until it gives up (src/recovery.ts:64). Actual: spool/failed/<id>.json
+  // (src/spool/schema.ts:24/29/31: plain z.string()), then Codex cannot be started: execa throws "Arguments
+  // cannot contain null bytes" (src/codex/runner.ts:54), runValidJob (src/worker/run-job.ts:101) does not catch it,
+  // the worker logs "error <name>" and releases the claim (src/worker/worker.ts:209-212), and recovery re-queues
+  // the job as if its worker had died, until it gives up (src/worker/recovery.ts:64). Actual: spool/failed/<id>.json
   // "gave up: the run was interrupted 3 times (worker crash or shutdown)", 3 run dirs left "running", no
   // error file, the bytes rewritten. Expected: rejected (invalid_job) at once, bytes unchanged, beside an
   // error file naming the field.

@@ -190,7 +190,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
 
   // Regression, in two steps. (1) proper-lockfile's stale takeover is stat → rmdir → mkdir, so two takers
   // that both saw the lock stale could both "hold" it (2-4 winners in 10 of 30 trials on 2 cores); tryLock
-  // now lets one taker per stale lock instance try (src/claim-lock.ts). (2) The old form of this test let
+  // now lets one taker per stale lock instance try (src/spool/lock.ts). (2) The old form of this test let
   // each winner hold the lock for 300 ms and counted winners per trial; on a loaded machine it once counted
   // 2: a contender that started late took the lock after the first winner had released it (reproduced with
   // 10 busy loops on 2 cores: 4 of 40 trials, every second winner acquired 120-270 ms after the first one's

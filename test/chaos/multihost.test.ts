@@ -18,7 +18,7 @@ import { expectDrained, modelCodex, modelRoot, submitBatch, taskOf, waitAllFinal
 
 const FAST_JOBS = Number(process.env.MULTIHOST_JOBS ?? 100);
 const PICKUPS = 2; // each up to 20 s on sshfs's default mount (its directory cache)
-/** The claim lock's stale time (src/claim-lock.ts LOCK_STALE_MS): a stopped worker is held past it. */
+/** The claim lock's stale time (src/spool/lock.ts LOCK_STALE_MS): a stopped worker is held past it. */
 const STALE_MS = 10_000;
 // The worker's defaults except shorter stop and retry pauses: recovery comes from the 2 s rescan.
 const ARGS = ['--poll', '100', '--concurrency', '2', '--grace-ms', '500', '--retry-delay-ms', '200'];

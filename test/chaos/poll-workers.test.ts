@@ -84,7 +84,7 @@ describe.skipIf(!CHAOS)('chaos: polling workers', () => {
 
   // BUG (pinned): README "Jobs on the same repo run one at a time, in submission order (two agents in one
   // working tree corrupt each other's work)" holds only within one worker. The repo gate is the worker's
-  // own `running` map (src/worker.ts:152, `blockedRepos` built from this.running in scan()), so with two
+  // own `running` map (src/worker/worker.ts:152, `blockedRepos` built from this.running in scan()), so with two
   // workers on one spool each claims a different job of the same repo and both Codex runs work in the same
   // tree at once. Input: two workers, jobs a-1 and a-2 on one repo (sleep 2 s each). Expected: a-2 starts
   // after a-1 ends. Actual: they overlap (both start within a few hundred ms).

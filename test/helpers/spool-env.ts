@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { JOB_STATES } from '../../src/spool-layout.js';
+import { JOB_STATES } from '../../src/spool/layout.js';
 
 export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const cliPath = join(projectRoot, 'dist', 'cli.js');

@@ -12,7 +12,7 @@ import {
   syncDir,
   writeFileAtomic,
   writeJsonAtomic,
-} from '../../src/atomic-file.js';
+} from '../../src/spool/atomic-file.js';
 
 let dir: string;
 beforeEach(async () => {

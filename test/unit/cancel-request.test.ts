@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PENDING_RUN, requestApplies, requestedRun, withdrawCancelRequest, writeCancelRequest } from '../../src/cancel-request.js';
-import { pollUntil } from '../../src/job-wait.js';
-import { writeFileAtomic } from '../../src/atomic-file.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import { PENDING_RUN, requestApplies, requestedRun, withdrawCancelRequest, writeCancelRequest } from '../../src/spool/cancel-request.js';
+import { pollUntil } from '../../src/read/wait.js';
+import { writeFileAtomic } from '../../src/spool/atomic-file.js';
+import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 import { readIfExists } from '../helpers/spool-env.js';
 
 let tmp: string;

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLocked, LOCK_STALE_MS, tryLock } from '../../src/claim-lock.js';
+import { isLocked, LOCK_STALE_MS, tryLock } from '../../src/spool/lock.js';
 
 let dir: string;
 const noop = () => undefined;

@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_LINE_BYTES } from '../../src/claude-digest.js';
-import { runHook } from '../../src/claude-hook.js';
-import { recordClaim, seenDir } from '../../src/claude-state.js';
+import { MAX_LINE_BYTES } from '../../src/claude/digest.js';
+import { runHook } from '../../src/claude/hook.js';
+import { recordClaim, seenDir } from '../../src/claude/state.js';
 import { HEADER, MORE, SECTION, UNSAFE, parseJobLine } from '../helpers/digest-format.js';
 
 const SESSION = 'sess-1';

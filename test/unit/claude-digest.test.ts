@@ -14,8 +14,8 @@ import {
   unchangedSince,
   type DigestJob,
   type FinishedEntry,
-} from '../../src/claude-digest.js';
-import { sessionFileStem } from '../../src/claude-state.js';
+} from '../../src/claude/digest.js';
+import { sessionFileStem } from '../../src/claude/state.js';
 
 const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
 const T = 1_800_000_000_000;

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runHook, type HookInput } from '../../src/claude-hook.js';
-import { claimsDir, recordClaim, seenDir } from '../../src/claude-state.js';
+import { runHook, type HookInput } from '../../src/claude/hook.js';
+import { claimsDir, recordClaim, seenDir } from '../../src/claude/state.js';
 
 const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
 let root: string;

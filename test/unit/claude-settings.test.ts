@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALLOW_RULES, HOOK_COMMAND } from '../../src/claude-install.js';
-import { HOOK_EVENTS, SettingsError, SettingsRecord, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude-settings.js';
+import { ALLOW_RULES, HOOK_COMMAND } from '../../src/claude/install.js';
+import { HOOK_EVENTS, SettingsError, SettingsRecord, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude/settings.js';
 import { spelledJson } from '../helpers/json-spelling.js';
 
 const CMD = 'codex-spool claude hook';
@@ -250,13 +250,13 @@ describe('install and uninstall as text edits', () => {
 
 describe('the plugin', () => {
   it('hooks/hooks.json runs the same hook the installer adds', () => {
-    const pluginHooks = JSON.parse(readFileSync(new URL('../../src/claude/hooks/hooks.json', import.meta.url), 'utf8'));
+    const pluginHooks = JSON.parse(readFileSync(new URL('../../src/claude/plugin/hooks/hooks.json', import.meta.url), 'utf8'));
     expect(HOOK_COMMAND).toBe(CMD);
     expect(pluginHooks.hooks).toEqual(hooksFor(HOOK_COMMAND));
   });
 
   it("install's permission rules cover every codex-spool command the skill and commands run, by the name they run it", () => {
-    const dir = new URL('../../src/claude/', import.meta.url);
+    const dir = new URL('../../src/claude/plugin/', import.meta.url);
     const files = ['skills/codex-spool/SKILL.md', ...readdirSync(new URL('commands/', dir)).map((n) => `commands/${n}`)];
     const run = new Set<string>();
     for (const f of files) {

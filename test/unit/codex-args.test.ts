@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codexArgv } from '../../src/codex-args.js';
+import { codexArgv } from '../../src/codex/argv.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
 

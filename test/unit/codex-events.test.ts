@@ -10,7 +10,7 @@ import {
   MAX_ERRORS,
   sessionIdFromBannerLine,
   type EventDigest,
-} from '../../src/codex-events.js';
+} from '../../src/codex/events.js';
 
 const fixtureDir = new URL('../fixtures/codex/', import.meta.url);
 const lines = (file: string): string[] => readFileSync(new URL(file, fixtureDir), 'utf8').split('\n');

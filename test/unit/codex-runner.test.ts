@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCodex, type CodexRunOptions } from '../../src/codex-runner.js';
+import { runCodex, type CodexRunOptions } from '../../src/codex/runner.js';
 import { projectRoot } from '../helpers/spool-env.js';
 
 const unruly = join(projectRoot, 'test', 'fixtures', 'codex-unruly');

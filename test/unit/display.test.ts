@@ -1,10 +1,10 @@
 // Untrusted names and text made safe to show: quoted names, one-line text, JSON without raw controls.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { oneLine, quoted, shownName } from '../../src/display.js';
-import { STATUS_LINE_BYTES, statusTable } from '../../src/job-format.js';
-import type { JobFacts } from '../../src/job-facts.js';
-import { safeJson } from '../../src/safe-text.js';
+import { oneLine, quoted, shownName } from '../../src/read/display.js';
+import { STATUS_LINE_BYTES, statusTable } from '../../src/read/format.js';
+import type { JobFacts } from '../../src/read/facts.js';
+import { safeJson } from '../../src/util/safe-text.js';
 import { HOSTILE_TEXT, UNSAFE_OUTPUT } from '../helpers/hostile.js';
 
 const anyText = fc.oneof(fc.constant(HOSTILE_TEXT), fc.string({ unit: 'binary', maxLength: 200 }));

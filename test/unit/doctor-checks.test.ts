@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { codexVerdicts } from '../../src/codex-doctor.js';
-import { claudeHookCheck, formatChecks, inotifyCheck, parseShow, serviceCheck } from '../../src/doctor-checks.js';
+import { codexVerdicts } from '../../src/doctor/codex.js';
+import { claudeHookCheck, formatChecks, inotifyCheck, parseShow, serviceCheck } from '../../src/doctor/checks.js';
 
 describe('codexVerdicts', () => {
   const check = (status: string, summary: string, remediation: string | null = null) => ({ status, summary, remediation });

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tryLock } from '../../src/claim-lock.js';
-import { claimDuplicate, claimJob } from '../../src/spool-moves.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import { tryLock } from '../../src/spool/lock.js';
+import { claimDuplicate, claimJob } from '../../src/spool/moves.js';
+import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 const OTHERS = ['active', 'deferred', 'done', 'failed'] as const;
 

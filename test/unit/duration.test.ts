@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/duration.js';
+import { parseDuration } from '../../src/util/duration.js';
 
 const UNITS: [string, number][] = [['ms', 1], ['s', 1e3], ['m', 6e4], ['h', 3.6e6], ['d', 8.64e7], ['w', 6.048e8]];
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { currentActivity, displayCommand, errorLine, renderEvent, renderLog } from '../../src/event-render.js';
+import { currentActivity, displayCommand, errorLine, renderEvent, renderLog } from '../../src/read/event-render.js';
 import { HOSTILE_TEXT, UNSAFE_OUTPUT } from '../helpers/hostile.js';
 
 const fixtureDir = new URL('../fixtures/codex/', import.meta.url);

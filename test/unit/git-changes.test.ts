@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { changedPaths, changedSince, parsePorcelainV2, snapshotTree } from '../../src/git-changes.js';
+import { changedPaths, changedSince, parsePorcelainV2, snapshotTree } from '../../src/codex/git-changes.js';
 
 const dirs: string[] = [];
 afterEach(async () => void (await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { inboxReadiness, isWholeJson } from '../../src/inbox-readiness.js';
+import { inboxReadiness, isWholeJson } from '../../src/worker/inbox-readiness.js';
 
 const settleMs = 500;
 const rejectAfterMs = 10_000;

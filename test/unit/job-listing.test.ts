@@ -3,9 +3,9 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_JOB_BYTES } from '../../src/job-schema.js';
-import { listJobEntries } from '../../src/job-listing.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import { DEFAULT_MAX_JOB_BYTES } from '../../src/spool/schema.js';
+import { listJobEntries } from '../../src/read/listing.js';
+import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 let tmp: string;
 let layout: SpoolLayout;

@@ -1,16 +1,16 @@
 // The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
 // holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
-import { isRunName } from '../../src/run-files.js';
+import { isRunName } from '../../src/codex/run-files.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError, EXIT } from '../../src/cli-kit.js';
-import { findJobOrFail, parseJobIdArg } from '../../src/job-lookup.js';
-import { listJobEntries } from '../../src/job-listing.js';
-import { JobId } from '../../src/job-schema.js';
-import { JOB_STATES, ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+import { CliError, EXIT } from '../../src/cli/kit.js';
+import { findJobOrFail, parseJobIdArg } from '../../src/spool/lookup.js';
+import { listJobEntries } from '../../src/read/listing.js';
+import { JobId } from '../../src/spool/schema.js';
+import { JOB_STATES, ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 import { hostileArg } from '../helpers/hostile.js';
 
 let tmp: string;

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobFileText } from '../../src/job-schema.js';
-import { DEFAULT_POLICY, JobPolicy, checkPolicy, configStrings, forbiddenArg, loadPolicy, pathReachingRoot } from '../../src/job-policy.js';
+import { jobFileText } from '../../src/spool/schema.js';
+import { DEFAULT_POLICY, JobPolicy, checkPolicy, configStrings, forbiddenArg, loadPolicy, pathReachingRoot } from '../../src/spool/policy.js';
 
 const owned = { real: '/home/u/repo', owned: true, spoolRoot: '/home/u/spool-root' };
 const job = { repo: '/home/u/repo', task: 't' };

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DEFAULT_POLICY } from '../../src/job-policy.js';
-import { decideJob, parseJob, validateJob, type JobFacts } from '../../src/job-validation.js';
-import { PartialQueuedJob } from '../../src/job-schema.js';
-import type { Claim, JobFileContent } from '../../src/spool-moves.js';
-import { ensureSpool, jobIdOf, spoolLayout, type JobState, type SpoolLayout } from '../../src/spool-layout.js';
+import { DEFAULT_POLICY } from '../../src/spool/policy.js';
+import { decideJob, parseJob, validateJob, type JobFacts } from '../../src/spool/validation.js';
+import { PartialQueuedJob } from '../../src/spool/schema.js';
+import type { Claim, JobFileContent } from '../../src/spool/moves.js';
+import { ensureSpool, jobIdOf, spoolLayout, type JobState, type SpoolLayout } from '../../src/spool/layout.js';
 
 const bytes = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 const content = (v: unknown): JobFileContent => ({ kind: 'bytes', bytes: bytes(v) });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appendChild, memberOf, parseSpans, removeChild, type JsonNode } from '../../src/json-text.js';
+import { appendChild, memberOf, parseSpans, removeChild, type JsonNode } from '../../src/util/json-text.js';
 import { spelledJson } from '../helpers/json-spelling.js';
 
 /** Every node's span, read back with JSON.parse, is the value at that place. */

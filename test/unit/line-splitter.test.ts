@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../src/line-splitter.js';
-import { capText } from '../../src/text-cap.js';
+import { LineSplitter } from '../../src/util/line-splitter.js';
+import { capText } from '../../src/util/text-cap.js';
 
 function split(chunks: (string | Buffer)[], max = 10) {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 // What prune removes, as a pure decision over what was listed.
 import { describe, expect, it } from 'vitest';
-import { prunePlan, type FinishedFile, type LiveJob, type PruneInput } from '../../src/prune-plan.js';
+import { prunePlan, type FinishedFile, type LiveJob, type PruneInput } from '../../src/read/prune-plan.js';
 
 const DAY = 86400_000;
 const now = Date.UTC(2026, 11, 2);

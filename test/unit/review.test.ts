@@ -1,9 +1,9 @@
 // Review jobs: the schema's rules, the `--review` option, the argv and the words a run records.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { codexArgv } from '../../src/codex-args.js';
-import { JobSpec, QueuedJob } from '../../src/job-schema.js';
-import { jobPrompt, parseReviewOption, reviewArgv } from '../../src/review.js';
+import { codexArgv } from '../../src/codex/argv.js';
+import { JobSpec, QueuedJob } from '../../src/spool/schema.js';
+import { jobPrompt, parseReviewOption, reviewArgv } from '../../src/codex/review.js';
 
 const repo = '/r';
 const ok = (job: unknown) => JobSpec.safeParse(job).success;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { safeJson, safeLine, safeText } from '../../src/safe-text.js';
+import { safeJson, safeLine, safeText } from '../../src/util/safe-text.js';
 
 describe('safe-text', () => {
   it('shows terminal escapes and bidi overrides as escapes', () => {

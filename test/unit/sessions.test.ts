@@ -1,14 +1,14 @@
 // Pure parts of sessions and history: the token ledger, what a retry queues, what a run is told, when a worktree is kept.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keepReason, worktreeAt, type WorktreeState } from '../../src/git-worktree.js';
-import { worktreeOf } from '../../src/spool-layout.js';
-import { retryJobOf } from '../../src/job-control.js';
-import type { RunSummary, Usage } from '../../src/job-schema.js';
-import { CONTINUE_PREFIX, runPrompt } from '../../src/run-job.js';
-import { runFiles } from '../../src/run-files.js';
-import { spoolLayout } from '../../src/spool-layout.js';
-import { usageLedger, type LedgerRow } from '../../src/usage-chain.js';
+import { keepReason, worktreeAt, type WorktreeState } from '../../src/codex/worktree.js';
+import { worktreeOf } from '../../src/spool/layout.js';
+import { retryJobOf } from '../../src/spool/control.js';
+import type { RunSummary, Usage } from '../../src/spool/schema.js';
+import { CONTINUE_PREFIX, runPrompt } from '../../src/worker/run-job.js';
+import { runFiles } from '../../src/codex/run-files.js';
+import { spoolLayout } from '../../src/spool/layout.js';
+import { usageLedger, type LedgerRow } from '../../src/read/usage.js';
 
 const session = (n: number) => `01a2122a-e8ea-7501-90e5-${String(n).padStart(12, '0')}`;
 const usage = (n: number): Usage => ({ input_tokens: 10 * n, cached_input_tokens: n, output_tokens: 2 * n, reasoning_output_tokens: n });

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, resolveRoot, resolveRootWithSource, spoolLayout } from '../../src/spool-layout.js';
+import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, resolveRoot, resolveRootWithSource, spoolLayout } from '../../src/spool/layout.js';
 
 describe('spoolLayout (pure)', () => {
   it('paths of states, jobs and runs under an absolute root', () => {

@@ -3,7 +3,7 @@ import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_JOB_BYTES, type JobSpec, type QueuedJob, type RejectionError } from '../../src/job-schema.js';
+import { MAX_JOB_BYTES, type JobSpec, type QueuedJob, type RejectionError } from '../../src/spool/schema.js';
 import {
   DuplicateIdError,
   claimJob,
@@ -16,8 +16,8 @@ import {
   submitJob,
   takeOverJob,
   type Claim,
-} from '../../src/spool-moves.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool-layout.js';
+} from '../../src/spool/moves.js';
+import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 const lexists = (p: string) => lstat(p).then(() => true, () => false);

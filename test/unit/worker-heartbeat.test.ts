@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HEARTBEAT_STALE_MS, isLive, workersLine } from '../../src/worker-heartbeat.js';
-import type { WorkerBeat } from '../../src/job-schema.js';
+import { HEARTBEAT_STALE_MS, isLive, workersLine } from '../../src/worker/heartbeat.js';
+import type { WorkerBeat } from '../../src/spool/schema.js';
 
 const NOW = Date.parse('2026-12-03T10:00:00Z');
 const beat = (over: Partial<WorkerBeat> & { ageMs: number }): WorkerBeat => ({

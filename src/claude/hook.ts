@@ -1,0 +1,237 @@
+// `codex-spool claude hook`: the Claude Code SessionStart / UserPromptSubmit hook. Tells a Claude session, once,
+// of each job that finished since it last heard. Runs before every prompt, so it is fast and it never fails:
+// whatever goes wrong, it prints nothing (or what it has) and the caller exits 0.
+//
+// Cost: stat of the three finished-state directories and one small state file when nothing was filed since
+// the last call; otherwise one directory listing with an lstat per finished job, and reading only the job
+// files not heard of yet.
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DIGEST_STATES,
+  buildDigest,
+  digestJobOf,
+  hookOutput,
+  parseSeen,
+  selectFresh,
+  unchangedSince,
+  type DigestJob,
+  type DigestState,
+  type FinishedEntry,
+} from './digest.js';
+import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './state.js';
+import { JobId } from '../spool/schema.js';
+import { isJobFileName, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
+
+/** The events the hook adds context on. */
+const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
+/** Job files read per call at most (the newest); older fresh ones are only counted. */
+const MAX_READ = 200;
+/** Largest job file read. */
+const MAX_FILE_BYTES = 256 * 1024;
+/** Largest state file read: its `recent` ids can run to thousands after a burst of jobs. */
+const MAX_STATE_BYTES = 64 * 1024 * 1024;
+/** A session's state is forgotten when it has not been written for this long (30 days). */
+const SEEN_TTL_MS = 30 * 24 * 3600_000;
+/** A state lock older than this is left over from a killed hook. */
+const STALE_LOCK_MS = 10_000;
+
+/** The hook's stdin, as far as we use it. */
+export interface HookInput {
+  session_id?: string;
+  hook_event_name?: string;
+}
+
+/** The hook's output for `input` (empty string: print nothing). Never throws. */
+export function runHook(input: HookInput, root?: string, now = Date.now()): string {
+  try {
+    const event = input.hook_event_name;
+    const session = input.session_id ?? process.env.CLAUDE_CODE_SESSION_ID;
+    if (!event || !CONTEXT_EVENTS.has(event) || !session) return '';
+    const stem = sessionFileStem(session);
+    if (!stem) return '';
+    const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
+    if (!statSync(join(layout.root, 'spool'), { throwIfNoEntry: false })?.isDirectory()) return '';
+    const statePath = join(seenDir(layout.root), `${stem}.json`);
+    // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
+    const firstListing = statSync(statePath, { throwIfNoEntry: false }) ? null : listFinished(layout.dir);
+    if (firstListing?.length === 0) return '';
+    mkdirSync(seenDir(layout.root), { recursive: true, mode: 0o700 });
+    const lock = join(seenDir(layout.root), `${stem}.lock`);
+    if (!takeLock(lock)) return '';
+    try {
+      const context = digestFor(layout, statePath, stem, firstListing, now);
+      return context ? hookOutput(event, context) : '';
+    } finally {
+      try {
+        rmdirSync(lock);
+      } catch {
+        /* taken over as stale: not ours to remove any more */
+      }
+    }
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The digest for session `stem`, and its state brought up to date. `firstListing` is a listing made before
+ * the lock was taken when there was no state: still good if no other hook of the session wrote one since.
+ */
+function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
+  const seen = parseSeen(readText(statePath, MAX_STATE_BYTES));
+  const dirMtimes: Partial<Record<DigestState, number>> = {};
+  for (const s of DIGEST_STATES) {
+    const st = statSync(layout.dir(s), { throwIfNoEntry: false });
+    if (st?.isDirectory()) dirMtimes[s] = st.mtimeMs;
+  }
+  if (unchangedSince(seen, dirMtimes)) return null;
+
+  const entries = seen === null && firstListing ? firstListing : listFinished(layout.dir);
+  const { fresh, next, firstContact } = selectFresh(entries, seen, dirMtimes, now);
+  const toRead = fresh.slice(-MAX_READ);
+  const jobs: DigestJob[] = toRead.map((e) => readJob(layout, stem, e));
+  writeFileAtomicSync(statePath, `${JSON.stringify(next)}\n`);
+  // First contact: only the session's own recent jobs (the spool may not have existed when it submitted).
+  if (firstContact) {
+    pruneState(layout.root, now);
+    return buildDigest(jobs.filter((j) => j.mine));
+  }
+  return buildDigest(jobs, fresh.length - toRead.length);
+}
+
+/**
+ * Forgets sessions not heard from in SEEN_TTL_MS (their state, and their claims when they have submitted
+ * nothing for as long), and temp files a killed hook left. Run on a session's first call only: a listing of
+ * two directories of small files, once per Claude session.
+ */
+export function pruneState(root: string, now = Date.now()): void {
+  const old = (path: string, ttl: number) => {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    return st !== undefined && now - st.mtimeMs > ttl ? st : null;
+  };
+  for (const name of readdirSync(seenDir(root))) {
+    const ttl = name.endsWith('.tmp') ? 3600_000 : name.endsWith('.json') ? SEEN_TTL_MS : null;
+    const path = join(seenDir(root), name);
+    if (ttl !== null && old(path, ttl)?.isFile()) rmSync(path, { force: true });
+  }
+  for (const name of listOrNone(claimsDir(root))) {
+    const path = join(claimsDir(root), name);
+    if (old(path, SEEN_TTL_MS)?.isDirectory()) rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function listOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Every finished job file: its id, state and ctime, from directory listings and lstat alone. */
+export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
+  const byId = new Map<string, FinishedEntry>();
+  for (const state of DIGEST_STATES) {
+    const names = listOrNone(dir(state));
+    const present = state === 'rejected' ? new Set(names) : null;
+    for (const name of names) {
+      if (!isJobFileName(name)) continue;
+      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
+      if (present && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      const st = lstatSync(join(dir(state), name), { throwIfNoEntry: false });
+      if (!st) continue;
+      const id = jobIdOf(name);
+      // The same id in two states (moved while listed, or retried): the latest filing counts.
+      const prev = byId.get(id);
+      if (!prev || st.ctimeMs > prev.ctimeMs) byId.set(id, { id, state, ctimeMs: st.ctimeMs });
+    }
+  }
+  return [...byId.values()];
+}
+
+function readJob(layout: SpoolLayout, stem: string, e: FinishedEntry): DigestJob {
+  const record = parseJson(readText(join(layout.dir(e.state), `${e.id}.json`)));
+  const rejection = e.state === 'rejected' ? parseJson(readText(join(layout.dir('rejected'), `${e.id}.error.json`))) : undefined;
+  const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
+  return digestJobOf(e.id, e.state, record, rejection, mine);
+}
+
+/** A regular file's text if it is small enough; null otherwise (never opens a FIFO or follows a symlink). */
+function readText(path: string, maxBytes = MAX_FILE_BYTES): string | null {
+  try {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st?.isFile() || st.size > maxBytes) return null;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** One hook per session at a time: SessionStart and UserPromptSubmit may overlap. Waits up to 2 s. */
+function takeLock(path: string): boolean {
+  const until = Date.now() + 2000;
+  for (;;) {
+    try {
+      mkdirSync(path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+    }
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) {
+      try {
+        rmdirSync(path);
+      } catch {
+        /* someone else took it over */
+      }
+      continue;
+    }
+    if (Date.now() > until) return false;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  }
+}
+
+/** Writes `path` atomically: a reader sees the old state or the new one, never half of one. */
+function writeFileAtomicSync(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Reads the hook's JSON from stdin; {} if it is not JSON or does not come within `ms`. */
+export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin, ms = 2000): Promise<HookInput> {
+  if ((stdin as NodeJS.ReadStream).isTTY) return {};
+  const text = await new Promise<string>((done) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      stdin.removeAllListeners('data');
+      stdin.pause();
+      done(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(finish, ms);
+    stdin.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 1024 * 1024) chunks.push(c);
+    });
+    stdin.on('end', finish);
+    stdin.on('error', finish);
+  });
+  const value = parseJson(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const v = value as Record<string, unknown>;
+  const str = (x: unknown) => (typeof x === 'string' && x ? x : undefined);
+  return { session_id: str(v.session_id), hook_event_name: str(v.hook_event_name) };
+}

@@ -1,0 +1,69 @@
+// codex-spool's Claude Code state, in one directory of the spool that is plainly its own:
+//
+//   spool/.codex-spool-claude/seen/<session>.json      what the session's hook has told it (claude/hook.ts)
+//   spool/.codex-spool-claude/claims/<session>/<id>    written by `submit`/`resume` run from that session
+//
+// A claim is how a job comes under "Submitted from this session": only codex-spool's own submit writes it,
+// from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task (a review's target in words), so it names that job and no other
+// (an id used again after a prune). What a job file says about its session is never trusted for this.
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Review } from '../spool/schema.js';
+import { jobPrompt } from '../codex/review.js';
+
+/** <root>/spool/.codex-spool-claude */
+export function claudeStateDir(root: string): string {
+  return join(root, 'spool', '.codex-spool-claude');
+}
+
+export function seenDir(root: string): string {
+  return join(claudeStateDir(root), 'seen');
+}
+
+export function claimsDir(root: string): string {
+  return join(claudeStateDir(root), 'claims');
+}
+
+/** A session id fit to be a file name (the session id itself when it is one), else null. */
+export function sessionFileStem(session: string): string | null {
+  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(session) ? session : null;
+}
+
+/** What a claim file holds for a job with this task. */
+export function claimToken(task: string): string {
+  return createHash('sha256').update(task).digest('hex');
+}
+
+/**
+ * Records that `session` submitted job `id` (just queued, so the id was free). One small file write on
+ * submit's path; a session id unfit for a file name claims nothing.
+ */
+export async function recordClaim(root: string, session: string, id: string, task: string): Promise<void> {
+  const stem = sessionFileStem(session);
+  if (!stem) return;
+  const dir = join(claimsDir(root), stem);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, id), `${claimToken(task)}\n`, { mode: 0o600 });
+}
+
+/** The claim file of `session` (a file stem) on job `id`, or undefined: never opens anything but a small regular file. */
+export function readClaim(root: string, stem: string, id: string): string | undefined {
+  try {
+    const path = join(claimsDir(root), stem, id);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    return st?.isFile() && st.size <= 1024 ? readFileSync(path, 'utf8').trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `claim` (a claim file's content) names the job whose parsed file is `record`. Pure. */
+export function claimHolds(claim: string | undefined, record: unknown): boolean {
+  if (claim === undefined || typeof record !== 'object' || record === null) return false;
+  const { task, review } = record as { task?: unknown; review?: unknown };
+  if (typeof task === 'string') return claimToken(task) === claim;
+  const r = Review.safeParse(review);
+  return r.success && claimToken(jobPrompt({ review: r.data })) === claim;
+}

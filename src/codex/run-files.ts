@@ -1,0 +1,65 @@
+// runs/<run-id>/: one directory per Codex run, holding everything it produced.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { RunMeta, type RunFiles } from '../spool/schema.js';
+import { syncDir, writeJsonAtomic } from '../spool/atomic-file.js';
+import { MAX_FINAL_MESSAGE_BYTES } from './summary.js';
+
+/** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether `name`, read from a job file, can name a run: one directory under runs/, never a path (a forged
+ * `../x` would lead a reader out of runs/). Pure.
+ */
+export const isRunName = (name: unknown): name is string =>
+  typeof name === 'string' && /^[^/\\\0]+$/.test(name) && name !== '.' && name !== '..';
+
+/** The paths of a run's files (pure). */
+export function runFiles(runsDir: string, runId: string): RunFiles {
+  const dir = join(runsDir, runId);
+  return {
+    dir,
+    meta: join(dir, 'meta.json'),
+    events: join(dir, 'events.jsonl'),
+    log: join(dir, 'codex.log'),
+    last_message: join(dir, 'last-message.txt'),
+    summary: join(dir, 'summary.json'),
+  };
+}
+
+/**
+ * Creates the run directory, private to the worker's user: it holds prompts and Codex output. Not
+ * recursive: runs/ exists from the worker's start, and a missing or unwritable one is an error to report.
+ */
+export async function createRunDir(files: RunFiles): Promise<void> {
+  await mkdir(files.dir, { mode: 0o700 });
+  await syncDir(dirname(files.dir)); // else a power loss can drop the run directory, meta.json and all
+}
+
+export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {
+  return writeJsonAtomic(files.meta, meta);
+}
+
+export async function readMeta(files: RunFiles): Promise<RunMeta> {
+  return RunMeta.parse(JSON.parse(await readFile(files.meta, 'utf8')));
+}
+
+/**
+ * The last agent message Codex wrote with `-o`, or null when it wrote none (empty on a failed turn).
+ * Only its head is read (Codex's output has no size limit); the summary cuts it and names the file.
+ */
+export async function readLastMessage(files: RunFiles, maxBytes = MAX_FINAL_MESSAGE_BYTES + 4): Promise<string | null> {
+  const file = await open(files.last_message, 'r').catch(() => null);
+  if (!file) return null;
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);
+    return bytesRead === 0 ? null : buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,122 @@
+// Worktree jobs: each gets its own git worktree and branch, owned by the queue and kept for review,
+// so it can run beside other jobs on the same repo without sharing a working tree.
+import { readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { execa } from 'execa';
+import { worktreeOf, type SpoolLayout, type Worktree } from '../spool/layout.js';
+
+export type { Worktree } from '../spool/layout.js';
+
+/** The job worktree a run's working directory is, or undefined: what a recovered run's result names (pure). */
+export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefined {
+  const wt = worktreeOf(layout, basename(dir));
+  return wt.path === dir ? wt : undefined;
+}
+
+/** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */
+export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
+  const wt = worktreeOf(layout, id);
+  if (await stat(wt.path).then((s) => s.isDirectory(), () => false)) return wt;
+  const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
+  if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
+  return wt;
+}
+
+/** A job's worktree as git sees it now. */
+export interface WorktreeState extends Worktree {
+  id: string;
+  /** The main checkout it belongs to, and the branch checked out there (what `merge` fast-forwards). */
+  repo: string | null;
+  base: string | null;
+  /** Uncommitted changes in the worktree. */
+  dirty: boolean;
+  /** Commits on its branch that the base branch lacks. */
+  unmerged: number;
+}
+
+async function git(cwd: string, args: string[]) {
+  const r = await execa('git', ['-C', cwd, ...args], { stdin: 'ignore', reject: false });
+  return { ok: r.exitCode === 0, out: String(r.stdout).trim(), err: String(r.stderr).trim() };
+}
+
+/** The job ids that have a worktree under spool/worktrees/. */
+export async function worktreeIds(layout: SpoolLayout): Promise<string[]> {
+  const dir = dirname(worktreeOf(layout, 'x').path);
+  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return names.filter((d) => d.isDirectory()).map((d) => d.name).sort();
+}
+
+/** The state of job `id`'s worktree, or null when it has none. */
+export async function worktreeState(layout: SpoolLayout, id: string): Promise<WorktreeState | null> {
+  const wt = worktreeOf(layout, id);
+  if (!(await stat(wt.path).catch(() => null))?.isDirectory()) return null;
+  const common = await git(wt.path, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+  const repo = common.ok ? dirname(common.out) : null;
+  const base = repo ? await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']) : null;
+  const status = await git(wt.path, ['status', '--porcelain']);
+  const ahead = repo ? await git(repo, ['rev-list', '--count', `HEAD..${wt.branch}`]) : null;
+  return {
+    ...wt,
+    id,
+    repo,
+    base: base?.ok ? base.out : null,
+    dirty: !status.ok || status.out !== '',
+    unmerged: ahead?.ok ? Number(ahead.out) : 0,
+  };
+}
+
+/** Why a worktree is kept rather than removed without --force, or null when nothing would be lost (pure). */
+export function keepReason(s: WorktreeState): string | null {
+  if (s.dirty) return 'uncommitted changes';
+  if (s.unmerged) return `${s.unmerged} unmerged commit${s.unmerged === 1 ? '' : 's'}`;
+  return null;
+}
+
+/**
+ * Removes job `id`'s worktree and branch; without `force` only when nothing would be lost (see keepReason).
+ * Returns null when removed (or there was none), else why it was kept.
+ */
+export async function removeWorktree(layout: SpoolLayout, id: string, force: boolean): Promise<string | null> {
+  const s = await worktreeState(layout, id);
+  if (!s) return null;
+  const keep = keepReason(s);
+  if (keep && !force) return keep;
+  if (!s.repo) {
+    await rm(s.path, { recursive: true, force: true });
+    return null;
+  }
+  const removed = await git(s.repo, ['worktree', 'remove', '--force', s.path]);
+  if (!removed.ok) return `git worktree remove failed: ${removed.err}`;
+  await git(s.repo, ['branch', '-D', s.branch]);
+  return null;
+}
+
+/** Fast-forwards the base branch (checked out in the main repo) to job `id`'s branch; the refusal, or null when done. */
+export async function mergeWorktree(layout: SpoolLayout, id: string): Promise<string | null> {
+  const s = await worktreeState(layout, id);
+  if (!s?.repo) return `job ${id} has no worktree`;
+  if (s.dirty) return `${s.path} has uncommitted changes: commit them on ${s.branch} first`;
+  if (!s.unmerged) return `${s.branch} has no commits that ${s.base ?? 'HEAD'} lacks: nothing to merge`;
+  const merged = await git(s.repo, ['merge', '--ff-only', '--quiet', s.branch]);
+  if (!merged.ok) return `cannot fast-forward ${s.base ?? 'HEAD'} to ${s.branch} (rebase it first): ${merged.err.split('\n')[0]}`;
+  return null;
+}
+
+/** What prune did (or, dry, would do) with the worktrees of the jobs it removes. */
+export interface WorktreePrune {
+  removed: string[];
+  kept: { id: string; why: string }[];
+}
+
+/** The worktrees of jobs `ids`: removed (if `apply`) unless something would be lost and not `force`. */
+export async function pruneWorktrees(layout: SpoolLayout, ids: string[], apply: boolean, force: boolean): Promise<WorktreePrune> {
+  const out: WorktreePrune = { removed: [], kept: [] };
+  for (const id of ids) {
+    const s = await worktreeState(layout, id);
+    if (!s) continue;
+    const why = apply ? await removeWorktree(layout, id, force) : force ? null : keepReason(s);
+    if (why) out.kept.push({ id, why });
+    else out.removed.push(id);
+  }
+  return out;
+}

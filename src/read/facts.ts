@@ -1,0 +1,178 @@
+// What one job is and what it came to, in one flat record: what status, result and wait print.
+import { realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isLocked, resourceLockName } from '../spool/lock.js';
+import { currentActivity } from './event-render.js';
+import { readTail } from '../util/file-tail.js';
+import { JobId, MAX_JOB_BYTES, RejectionError, RunStatus, SessionId } from '../spool/schema.js';
+import { readSmallFile } from '../spool/atomic-file.js';
+import { runMetaOf, type JobView } from '../spool/lookup.js';
+import { findJob } from '../spool/moves.js';
+import { runFiles } from '../codex/run-files.js';
+import type { JobState, SpoolLayout } from '../spool/layout.js';
+
+/** One job's facts. Fields that do not apply to its state are null. */
+export interface JobFacts {
+  id: string;
+  state: JobState;
+  /** How it ended: the run's status, or `rejected`; null while queued or running. */
+  status: RunStatus | 'rejected' | null;
+  repo: string | null;
+  run_id: string | null;
+  session_id: string | null;
+  exit_code: number | null;
+  /** Queued: seconds since it was first submitted (deferred: `queued_at`, kept through requeues); rejected: since it was written. */
+  age_seconds: number | null;
+  /** Active: seconds since its run started; done, failed: how long its run took. */
+  elapsed_seconds: number | null;
+  final_message: string | null;
+  /** The decisive error of a run that did not succeed, or why the job was rejected. */
+  error: string | null;
+  /**
+   * Why it is where it is. Rejected: the kind of problem (bad_name, invalid_json, …); deferred: why the
+   * worker queued it again (retry and its error, recovery, usage limit); queued: the job it waits for.
+   */
+  reason: string | null;
+  /** Deferred: when it may run again (ISO 8601), if it must wait. */
+  not_before: string | null;
+  /** Active: what Codex is doing now (the command it runs, its last message, `waiting for network`). */
+  activity: string | null;
+  /** When the job file got its current contents (its mtime), ISO 8601. */
+  since: string;
+}
+
+/** The states a job ends in. */
+export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
+
+/** True for done, failed and rejected. */
+export function isFinished(state: JobState): boolean {
+  return (FINISHED_STATES as readonly JobState[]).includes(state);
+}
+
+/** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */
+export function listedView(id: string, state: JobState, path: string, mtimeMs: number): JobView {
+  return { id, state, path, record: null, runId: null, result: null, mtimeMs };
+}
+
+/** The facts of a found job; reads its run's meta.json (active) or its error file (rejected) as needed. */
+export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now()): Promise<JobFacts> {
+  const record = job.record ?? {};
+  const facts: JobFacts = {
+    id: job.id,
+    state: job.state,
+    status: null,
+    repo: typeof record.repo === 'string' ? record.repo : null,
+    run_id: job.runId,
+    session_id: null,
+    exit_code: null,
+    age_seconds: null,
+    elapsed_seconds: null,
+    final_message: null,
+    error: null,
+    reason: null,
+    not_before: null,
+    activity: null,
+    since: new Date(job.mtimeMs).toISOString(),
+  };
+  const age = round1((now - job.mtimeMs) / 1000);
+  switch (job.state) {
+    case 'inbox':
+    case 'deferred': {
+      const queuedAt = typeof record.queued_at === 'number' ? record.queued_at : job.mtimeMs;
+      facts.age_seconds = round1((now - queuedAt) / 1000);
+      facts.not_before = typeof record.not_before === 'string' ? record.not_before : null;
+      facts.reason = (await waitingFor(layout, record)) ?? (typeof record.reason === 'string' ? record.reason : null);
+      break;
+    }
+    case 'active': {
+      const meta = await runMetaOf(layout, job);
+      facts.session_id = meta?.session_id ?? null;
+      facts.elapsed_seconds = meta ? round1((now - Date.parse(meta.started_at)) / 1000) : null;
+      facts.activity = job.runId ? await activityOf(layout, job.runId) : null;
+      break;
+    }
+    case 'done':
+    case 'failed':
+      Object.assign(facts, resultFacts(job));
+      break;
+    case 'rejected': {
+      const error = await rejectionOf(layout, job.id);
+      facts.status = 'rejected';
+      facts.age_seconds = age;
+      facts.reason = error?.reason ?? null;
+      facts.error = error?.message ?? null;
+      break;
+    }
+  }
+  return facts;
+}
+
+/**
+ * What a queued job waits for, by the worker's own rules: a resume of an earlier job of this spool waits
+ * while that job is queued or running; a job (not in a worktree of its own) while another runs in its repo.
+ */
+async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
+  const { resume, repo } = record;
+  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, ['inbox', 'deferred', 'active']))) {
+    return `waiting for job ${resume}`;
+  }
+  if (typeof repo !== 'string' || record.worktree === true) return null;
+  const real = await realpath(repo).catch(() => null);
+  const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
+  return busy ? 'waiting for its repo' : null;
+}
+
+/** How much of a running job's events.jsonl is read to tell what Codex is doing. */
+const ACTIVITY_TAIL_BYTES = 64 * 1024;
+
+/** What the run's Codex is doing, from the end of its events (null before its first event). */
+async function activityOf(layout: SpoolLayout, runId: string): Promise<string | null> {
+  return currentActivity((await readTail(runFiles(layout.runs, runId).events, ACTIVITY_TAIL_BYTES)).split('\n'));
+}
+
+/** The rejection error written beside spool/rejected/<id>.json, or null. */
+export async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
+  const text = await readSmallFile(rejectionPath(layout, id), MAX_JOB_BYTES);
+  if (text === null) return null;
+  try {
+    const parsed = RejectionError.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** spool/rejected/<id>.error.json */
+export function rejectionPath(layout: SpoolLayout, id: string): string {
+  return join(layout.dir('rejected'), `${id}.error.json`);
+}
+
+/** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
+export function finishedStatus(job: JobView): RunStatus | 'rejected' {
+  if (job.state === 'rejected') return 'rejected';
+  const raw = job.record?.result;
+  const status = RunStatus.safeParse(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).status : null);
+  return status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed';
+}
+
+/**
+ * The result fields of a done/failed job, read field by field from the record so that a result the
+ * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
+ */
+function resultFacts(job: JobView): Partial<JobFacts> {
+  const raw = job.record?.result;
+  const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  return {
+    status: finishedStatus(job),
+    run_id: str(r.run_id),
+    session_id: SessionId.safeParse(r.session_id).success ? (r.session_id as string) : null, // it goes into a command line
+    exit_code: num(r.exit_code),
+    elapsed_seconds: num(r.elapsed_seconds),
+    final_message: str(r.final_message),
+    error: str(r.error),
+  };
+}
+
+const round1 = (n: number) => Math.round(Math.max(0, n) * 10) / 10;

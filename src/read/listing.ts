@@ -1,0 +1,91 @@
+// Every job of the spool from directory listings and lstat alone, and which of them `status` shows.
+// Synchronous on purpose: 10,000 lstat calls in a loop take a fraction of the time of as many promises.
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { factsOf, listedView, type JobFacts } from './facts.js';
+import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
+import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
+import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+
+/** A job file as listed: nothing of it is read. */
+export interface JobEntry {
+  id: string;
+  state: JobState;
+  path: string;
+  mtimeMs: number;
+  /** A regular file small enough to be a job: safe to open (never a FIFO, a symlink, a huge file). */
+  readable: boolean;
+}
+
+/**
+ * The job files of `states`, one entry per id. Of two files of one id (a job that moved while they were
+ * listed, or an inbox file with a live job's id), the one LOOKUP_ORDER puts first, as `status ID` shows it.
+ */
+export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] = JOB_STATES): JobEntry[] {
+  const byId = new Map<string, JobEntry>();
+  for (const state of JOB_STATES.filter((s) => states.includes(s))) {
+    const dir = layout.dir(state);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // a state directory nobody has created yet
+    }
+    const jobNames = names.filter(isJobFileName);
+    const present = new Set(jobNames);
+    for (const name of jobNames) {
+      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
+      if (state === 'rejected' && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      const path = join(dir, name);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (!st) continue; // moved on since the listing
+      const id = jobIdOf(name);
+      const seen = byId.get(id);
+      if (seen && LOOKUP_ORDER.indexOf(seen.state) < LOOKUP_ORDER.indexOf(state)) continue;
+      // status and the Claude hook list every finished job: a rejected 10 MiB junk file is not read each time.
+      byId.set(id, { id, state, path, mtimeMs: st.mtimeMs, readable: st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES });
+    }
+  }
+  return [...byId.values()];
+}
+
+/** Jobs per state. */
+export type StateCounts = Record<JobState, number>;
+
+export interface StatusSelection {
+  /** Finished jobs (oldest first), then active, deferred and inbox jobs (each oldest first). */
+  shown: JobEntry[];
+  counts: StateCounts;
+  /** Finished jobs left out by the limit. */
+  omitted: number;
+}
+
+/** All queued and active jobs plus the `lastFinished` most recently finished (null: all of them). */
+export function selectForStatus(entries: readonly JobEntry[], lastFinished: number | null): StatusSelection {
+  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as StateCounts;
+  for (const e of entries) counts[e.state]++;
+  const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.id ? -1 : 1);
+  const inState = (...states: JobState[]) => entries.filter((e) => states.includes(e.state)).sort(byAge);
+  const finished = inState('done', 'failed', 'rejected');
+  const keep = lastFinished === null ? finished : finished.slice(Math.max(0, finished.length - lastFinished));
+  return {
+    shown: [...keep, ...inState('active'), ...inState('deferred'), ...inState('inbox')],
+    counts,
+    omitted: finished.length - keep.length,
+  };
+}
+
+/** The facts of listed jobs, reading each job's file (and its meta or error file) only now, a few at a time. */
+export async function factsOfEntries(layout: SpoolLayout, entries: readonly JobEntry[], now = Date.now()): Promise<JobFacts[]> {
+  const out: JobFacts[] = new Array(entries.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < entries.length; i = next++) {
+      const e = entries[i]!;
+      const view = e.readable ? await lookupJob(layout, e.id, [e.state]) : null;
+      out[i] = await factsOf(layout, view ?? listedView(e.id, e.state, e.path, e.mtimeMs), now);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(32, entries.length) }, worker));
+  return out;
+}

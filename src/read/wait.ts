@@ -1,0 +1,92 @@
+// Waiting for something in the spool to change, for `wait`, `cancel` and `logs -f`: one loop that checks
+// at once when a watched directory changes (fs.watch, depth 0) and re-checks on a timer in case a watch
+// event is missed (or the directory does not exist yet).
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { FINISHED_STATES } from './facts.js';
+import { isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+
+export interface PollOptions {
+  /** Directories whose changes trigger a check at once. */
+  dirs: readonly string[];
+  /** Only changes to names it accepts trigger a check (an event without a name always does). Default: all. */
+  relevant?: (name: string) => boolean;
+  /** Check this often even without a change. */
+  recheckMs: number;
+  /** Give up after this long; undefined: never. */
+  timeoutMs?: number;
+}
+
+/** Calls `check` until it returns something other than null, or until the timeout (then null). */
+export async function pollUntil<T>(check: () => Promise<T | null>, opts: PollOptions): Promise<T | null> {
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  const watchers = new Map<string, FSWatcher>();
+  let changed = false;
+  let wake = () => {};
+  const onChange = (_event: string, name: string | Buffer | null) => {
+    if (typeof name === 'string' && opts.relevant && !opts.relevant(name)) return;
+    changed = true;
+    wake();
+  };
+  const watchDirs = () => {
+    for (const dir of opts.dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: true }, onChange);
+        w.on('error', () => (w.close(), watchers.delete(dir))); // the timer goes on without it
+        watchers.set(dir, w);
+      } catch {
+        // Not there yet: the next round tries again.
+      }
+    }
+  };
+  try {
+    for (;;) {
+      watchDirs(); // before the check, so that nothing changes unseen in between
+      changed = false;
+      const value = await check();
+      if (value !== null) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      if (changed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => resolve(), Math.min(opts.recheckMs, left));
+        wake = () => (clearTimeout(timer), resolve());
+      });
+      wake = () => {};
+    }
+  } finally {
+    for (const w of watchers.values()) w.close();
+  }
+}
+
+export interface WaitOptions {
+  /** Give up after this long; undefined: wait for ever. */
+  timeoutMs?: number;
+  /** Re-check every job this often even without a watch event. Default 2000. */
+  recheckMs?: number;
+}
+
+/** Resolves once each id has a file in done/, failed/ or rejected/, or at the timeout: the ids still unfinished. */
+export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], opts: WaitOptions = {}): Promise<string[]> {
+  const pending = new Set(ids);
+  await pollUntil(
+    async () => {
+      for (const id of pending) if (await hasFinished(layout, id)) pending.delete(id);
+      return pending.size === 0 ? true : null;
+    },
+    {
+      dirs: FINISHED_STATES.map((s) => layout.dir(s)),
+      relevant: (name) => isJobFileName(name) && pending.has(jobIdOf(name)),
+      recheckMs: opts.recheckMs ?? 2000,
+      timeoutMs: opts.timeoutMs,
+    },
+  );
+  return ids.filter((id) => pending.has(id));
+}
+
+/** True if job `id` has a file in done/, failed/ or rejected/. */
+export async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
+  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(() => null))?.isFile()) return true;
+  return false;
+}

@@ -1,0 +1,64 @@
+// Transitions a user asks for by hand: cancel a queued job, retry a failed one.
+import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createFileAtomic, syncDir } from './atomic-file.js';
+import { tryLock } from './lock.js';
+import { JobResult, JobSpec, QueuedJob, jobFileText } from './schema.js';
+import { recordWithoutRun } from './finished-job.js';
+import { parseJob } from './validation.js';
+import { claimJob, finishJob } from './moves.js';
+import type { SpoolLayout } from './layout.js';
+
+/**
+ * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can
+ * claim it meanwhile. Returns false if a worker claimed it first (then cancel it as a running job).
+ */
+export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'inbox' | 'deferred'): Promise<boolean> {
+  const claim = await claimJob(layout, `${id}.json`, from);
+  if (!claim) return false;
+  if (claim.duplicateOf) {
+    await claim.release();
+    throw new Error(`job id "${id}" is used twice (spool/inbox and spool/${claim.duplicateOf}): the inbox copy will be rejected`);
+  }
+  const parsed = claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
+  const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
+  const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
+  await finishJob(layout, claim, 'failed', record);
+  return true;
+}
+
+/**
+ * The job a retry queues: the failed job as submitted, queued now as a new round of attempts. It continues
+ * the session its last run had (told it is a retry), else starts afresh. Its runs so far stay listed. Pure.
+ */
+export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJob {
+  const { result, run_id: _runId, not_before: _notBefore, resume_session: _session, retry_of: _retry, ...rest } = record;
+  const ended = JobResult.safeParse(result);
+  const session = ended.success ? ended.data.session_id : null;
+  return QueuedJob.parse({
+    ...rest,
+    queued_at: now.getTime(),
+    attempts: 0,
+    reason: 'retry asked for',
+    ...(session && ended.success ? { resume_session: session, retry_of: ended.data.status } : {}),
+  });
+}
+
+/**
+ * retry: failed/<id>.json → deferred/<id>.json (queued by the worker's rules, due at once). Under the
+ * job's lock, so that no worker runs it before the failed record is gone and `wait` and `status` see only
+ * the new run. The record's runs stay in runs/ and in the job's `runs`: nothing else of it is lost.
+ */
+export async function retryJob(layout: SpoolLayout, id: string, record: Record<string, unknown>): Promise<QueuedJob> {
+  const job = retryJobOf(record, new Date());
+  const release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+  if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
+  try {
+    await createFileAtomic(layout.job('deferred', id), jobFileText(job));
+    await unlink(layout.job('failed', id));
+    await syncDir(dirname(layout.job('failed', id)));
+  } finally {
+    await release();
+  }
+  return job;
+}

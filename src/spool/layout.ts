@@ -1,0 +1,120 @@
+// Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
+import { lstat, mkdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { packageFile } from '../util/package-files.js';
+
+/** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
+export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface SpoolLayout {
+  root: string;
+  runs: string;
+  /** Directory of a state, e.g. <root>/spool/inbox. */
+  dir(state: JobState): string;
+  /** Path of a job file in a state, e.g. <root>/spool/done/<id>.json. */
+  job(state: JobState, id: string): string;
+  /** The file whose presence asks the worker running job `id` to cancel it: active/<id>.cancel. */
+  cancelRequest(id: string): string;
+}
+
+/** Where the root came from: the --root option, $CODEX_SPOOL_ROOT, or the installed package's own directory. */
+export type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
+
+/**
+ * The one rule every part (worker, CLI, Claude hook) finds its spool by: --root, else $CODEX_SPOOL_ROOT,
+ * else the directory of this installed package (the clone or package holding dist/cli.js) — never the
+ * current directory, so that a command run from a user's repo reaches the worker's spool.
+ */
+export function resolveRootWithSource(root?: string, env: NodeJS.ProcessEnv = process.env): { root: string; source: RootSource } {
+  if (root) return { root: resolve(root), source: '--root' };
+  if (env.CODEX_SPOOL_ROOT) return { root: resolve(env.CODEX_SPOOL_ROOT), source: '$CODEX_SPOOL_ROOT' };
+  return { root: resolve(packageFile('')), source: 'package' };
+}
+
+/** The root (see resolveRootWithSource). */
+export function resolveRoot(root?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolveRootWithSource(root, env).root;
+}
+
+/** The root holds a spool (its inbox is a directory): only a worker creates one. */
+export async function hasSpool(layout: SpoolLayout): Promise<boolean> {
+  return (await stat(layout.dir('inbox')).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** The layout of a root (pure: creates nothing). */
+export function spoolLayout(root: string): SpoolLayout {
+  const abs = resolve(root);
+  const dir = (state: JobState) => join(abs, 'spool', state);
+  return {
+    root: abs,
+    runs: join(abs, 'runs'),
+    dir,
+    job: (state, id) => join(dir(state), `${id}.json`),
+    cancelRequest: (id) => join(dir('active'), `${id}.cancel`),
+  };
+}
+
+/** Creates whatever directory of the layout is missing, private to the user (see unsafeSpoolDirs). */
+export async function ensureSpool(layout: SpoolLayout): Promise<void> {
+  const dirs = [...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  await Promise.all(dirs.map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
+}
+
+/** Why a file or directory with these stats is not safe to trust (another owner, writable by others), or null. */
+export function unsafeOwnership(st: { uid: number; mode: number }, us = "the worker's user"): string | null {
+  if (st.uid !== process.getuid?.()) return `owned by uid ${st.uid}, not ${us}`;
+  return st.mode & 0o022 ? 'group- or world-writable' : null;
+}
+
+/**
+ * Spool directories that others could write into (group/world-writable, or owned by another user):
+ * whoever can write the inbox can make Codex run commands as the worker's user.
+ */
+export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
+  // The root too: whoever can write it can swap spool/ or runs/ for their own.
+  const dirs = [layout.root, join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  const problems: string[] = [];
+  for (const dir of dirs) {
+    // A link would put the queue where its owner did not choose (e.g. inside a job's repo): refused.
+    if ((await lstat(dir).catch(() => null))?.isSymbolicLink() && dir !== layout.root) {
+      problems.push(`${dir} is a symbolic link`);
+      continue;
+    }
+    const st = await stat(dir).catch(() => null);
+    if (!st) continue;
+    const problem = unsafeOwnership(st);
+    if (problem) problems.push(`${dir} is ${problem}`);
+  }
+  return problems;
+}
+
+/** A job file name in the inbox: `<stem>.json`, not a dotfile (writers publish `.x.json.tmp` by rename). */
+export function isJobFileName(name: string): boolean {
+  return name.endsWith('.json') && !name.startsWith('.') && name.length > '.json'.length;
+}
+
+/** The job id of a job file name. */
+export function jobIdOf(name: string): string {
+  return name.slice(0, -'.json'.length);
+}
+
+/** `inner` is `outer` or lies inside it (absolute paths, compared as written; pure). */
+export function isWithin(inner: string, outer: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** A job's git worktree and its branch. */
+export interface Worktree {
+  path: string;
+  branch: string;
+}
+
+/**
+ * Where job `id`'s worktree lives and what its branch is called (pure). Here, not in codex/worktree.ts: the
+ * checks that submit shares with the worker need the path, and codex/worktree.ts loads execa.
+ */
+export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
+  return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
+}
