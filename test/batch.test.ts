@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
-const jsonl = (jobs: object[]) => jobs.map((j) => JSON.stringify(j)).join('\n') + '\n';
+const jsonl = (jobs: object[]) => `${jobs.map((j) => JSON.stringify(j)).join('\n')}\n`;
 
 async function writeBatch(name: string, text: string): Promise<string> {
   const path = join(t.dir, name);

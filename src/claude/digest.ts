@@ -45,7 +45,7 @@ export function parseSeen(text: string | null): SeenState | null {
   if (text === null) return null;
   try {
     const v = JSON.parse(text) as Partial<SeenState> | null;
-    if (!v || v.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
+    if (v?.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
     const recent = Object.assign(idMap(), Object.fromEntries(Object.entries(v.recent).filter(([, t]) => Number.isFinite(t))));
     const dirs = typeof v.dirs === 'object' && v.dirs !== null ? v.dirs : {};
     return { v: 1, hwm: v.hwm!, recent, dirs, listed_at: Number.isFinite(v.listed_at) ? v.listed_at! : 0 };

@@ -1,5 +1,5 @@
 // What every command shares: the --root option, exit codes, and how errors reach the caller.
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadPolicy, type JobPolicy } from '../spool/policy.js';
 import { UNIT_MS, parseDuration, type DurationUnit } from '../util/duration.js';
 import { hasSpool, resolveRootWithSource, spoolLayout, type SpoolLayout } from '../spool/layout.js';

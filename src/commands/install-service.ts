@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { packageFile } from '../util/package-files.js';
 import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';

@@ -1,5 +1,5 @@
 // A batch of jobs as JSON Lines: one job object a line, with its `id` beside the job fields (pure).
-import * as z from 'zod';
+import type * as z from 'zod';
 import { JobId, JobSpec } from './schema.js';
 
 /** A line that is a valid job, or the reason it is not. `line` counts from 1; blank lines are skipped. */

@@ -467,7 +467,7 @@ export class Worker {
       .catch((err: Error) => this.setBack(p, err))
       .finally(() => {
         this.running.delete(p.name);
-        if (this.running.size === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        if (this.running.size === 0) for (const resolve of this.idle.splice(0)) resolve();
         void this.ring();
       });
   }
