@@ -1,7 +1,8 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
 import { recordClaim } from '../claude/state.js';
-import { CliError, EXIT, loadPolicyOrFail } from './kit.js';
+import { loadPolicyOrFail } from './kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { parseJobIdArg } from '../spool/lookup.js';
 import { JobSpec } from '../spool/schema.js';
 import { jobPrompt } from '../codex/review.js';

@@ -4,7 +4,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimHolds, claimsDir, readClaim, sessionFileStem } from '../claude/state.js';
-import { CliError, EXIT } from './kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { findJobView, parseJobIdArg } from '../spool/lookup.js';
 import { JobId } from '../spool/schema.js';
 import type { SpoolLayout } from '../spool/layout.js';

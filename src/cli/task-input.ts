@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CliError, EXIT } from './kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { lookupJob } from '../spool/lookup.js';
 import { MAX_JOB_BYTES, SessionId } from '../spool/schema.js';
 import { activeJobOfSession, resumedJob } from '../spool/resume-place.js';

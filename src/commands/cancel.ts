@@ -1,7 +1,8 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
 import { Command } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../spool/cancel-request.js';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { duration, layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
 import { cancelQueuedJob } from '../spool/control.js';

@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { packageFile } from '../util/package-files.js';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../cli/systemd-unit.js';
 import { workerCommand } from './worker.js';
 

@@ -1,6 +1,7 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { duration, layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
 import { FINISHED_STATES, factsOf, isFinished } from '../read/facts.js';

@@ -1,7 +1,8 @@
 // `codex-spool worktree`: the worktrees of worktree jobs (spool/worktrees/<id>, branch codex-spool/<id>):
 // list them, fast-forward the base branch to one, remove one.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { columns, shownName } from '../read/display.js';
 import { keepReason, mergeWorktree, removeWorktree, worktreeIds, worktreeState } from '../codex/worktree.js';
 import { lookupJob, parseJobIdArg } from '../spool/lookup.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError, EXIT } from '../../src/cli/kit.js';
+import { CliError, EXIT } from '../../src/util/errors.js';
 import { findJobOrFail, parseJobIdArg } from '../../src/spool/lookup.js';
 import { listJobEntries } from '../../src/read/listing.js';
 import { JobId } from '../../src/spool/schema.js';
