@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../spool/atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './settings.js';
 import { packageFile } from '../util/package-files.js';
 import { unsafeOwnership } from '../spool/layout.js';
+import { ifMissing, isMissing } from '../util/errors.js';
 
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
@@ -36,7 +37,7 @@ export function pluginDir(): string {
 
 /** .claude/<path> → contents: the plugin's skill and commands, as `claude install` writes them. */
 export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
-  if (!(await stat(join(dir, '.claude-plugin', 'plugin.json')).catch(() => null))) {
+  if (!(await stat(join(dir, '.claude-plugin', 'plugin.json')).catch(ifMissing(null)))) {
     throw new InstallConflict(`the Claude Code plugin is missing from this installation (${dir})`);
   }
   const files = new Map<string, string>();
@@ -178,10 +179,11 @@ interface SettingsFile {
 
 async function readSettings(claudeDir: string): Promise<SettingsFile> {
   const path = join(claudeDir, 'settings.json');
-  const link = await lstat(path).catch(() => null);
+  const link = await lstat(path).catch(ifMissing(null));
   if (!link) return { path, target: path, text: null, st: null };
   const target = link.isSymbolicLink()
-    ? await realpath(path).catch(() => {
+    ? await realpath(path).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
         throw new InstallConflict(`${path} is a symlink to a missing file; point it at a file, or remove it`);
       })
     : path;
@@ -210,7 +212,7 @@ async function assertWritable(f: SettingsFile): Promise<void> {
     throw new InstallConflict(`${shown} is read-only (mode ${modeText(f.st)}): codex-spool will not change that; make it writable, or add the hooks yourself`);
   }
   const dir = dirname(f.target);
-  const dirSt = await stat(dir).catch(() => null);
+  const dirSt = await stat(dir).catch(ifMissing(null));
   for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
     const problem = st && unsafeOwnership(st, THIS_USER);
     if (problem) {
@@ -227,7 +229,7 @@ async function assertWritable(f: SettingsFile): Promise<void> {
 async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
   const dirs = new Set(rels.flatMap((rel) => dirname(rel).split(sep).map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1)))));
   for (const dir of [claudeDir, ...dirs]) {
-    const st = await stat(dir).catch(() => null);
+    const st = await stat(dir).catch(ifMissing(null));
     if (!st) continue;
     if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
     const problem = unsafeOwnership(st, THIS_USER);
@@ -267,7 +269,7 @@ async function replaceFile(path: string, data: string, like: Stats | null): Prom
     await fh.sync();
   } catch (err) {
     await fh.close();
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying only
     throw err;
   }
   await fh.close();
@@ -313,7 +315,7 @@ export function findOnPath(name = 'codex-spool', path = process.env.PATH ?? ''):
 }
 
 async function readIfFile(path: string): Promise<string | null> {
-  const st = await stat(path).catch(() => null);
+  const st = await stat(path).catch(ifMissing(null));
   if (!st) return null;
   if (!st.isFile()) throw new InstallConflict(`${path} is not a regular file`);
   return readFile(path, 'utf8');
@@ -324,7 +326,7 @@ async function mkdirs(dir: string, base: string): Promise<string[]> {
   const made: string[] = [];
   let d = dir;
   const missing: string[] = [];
-  while (!(await stat(d).catch(() => null))) {
+  while (!(await stat(d).catch(ifMissing(null)))) {
     missing.push(d);
     const up = dirname(d);
     if (up === d) break;

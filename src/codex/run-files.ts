@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { RunMeta, type RunFiles } from '../spool/schema.js';
 import { syncDir, writeJsonAtomic } from '../spool/atomic-file.js';
 import { MAX_FINAL_MESSAGE_BYTES } from './summary.js';
+import { ifMissing } from '../util/errors.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
 export function newRunId(now = new Date()): string {
@@ -54,7 +55,7 @@ export async function readMeta(files: RunFiles): Promise<RunMeta> {
  * Only its head is read (Codex's output has no size limit); the summary cuts it and names the file.
  */
 export async function readLastMessage(files: RunFiles, maxBytes = MAX_FINAL_MESSAGE_BYTES + 4): Promise<string | null> {
-  const file = await open(files.last_message, 'r').catch(() => null);
+  const file = await open(files.last_message, 'r').catch(ifMissing(null));
   if (!file) return null;
   try {
     const { buffer, bytesRead } = await file.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { withRoot } from '../cli/kit.js';
-import { CliError, EXIT } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { readHookInput, runHook } from '../claude/hook.js';
 import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude/install.js';
 import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
@@ -96,7 +96,7 @@ export function claudeCommand(): Command {
 async function claudeDirOf(opts: InstallOptions): Promise<string> {
   if (opts.user) return join(process.env.HOME || homedir(), '.claude');
   const project = resolve(opts.project ?? process.cwd());
-  if (!(await stat(project).catch(() => null))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
+  if (!(await stat(project).catch(ifMissing(null)))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
   return join(project, '.claude');
 }
 

@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { packageFile } from '../util/package-files.js';
 import { layoutOf, withRoot } from '../cli/kit.js';
-import { CliError, EXIT } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../cli/systemd-unit.js';
 import { workerCommand } from './worker.js';
 
@@ -140,7 +140,7 @@ async function readUnit(path: string): Promise<string | null> {
 /** The absolute path of an existing regular file, or a usage error. */
 async function regularFile(name: string): Promise<string> {
   const path = resolve(name);
-  if (!(await stat(path).catch(() => null))?.isFile()) throw new CliError(`--environment-file ${path} is not a file`, EXIT.usage);
+  if (!(await stat(path).catch(ifMissing(null)))?.isFile()) throw new CliError(`--environment-file ${path} is not a file`, EXIT.usage);
   return path;
 }
 
@@ -160,7 +160,7 @@ async function resolveExecutable(name: string): Promise<string> {
 }
 
 async function isExecutableFile(path: string): Promise<boolean> {
-  if (!(await stat(path).catch(() => null))?.isFile()) return false;
+  if (!(await stat(path).catch(ifMissing(null)))?.isFile()) return false;
   return access(path, constants.X_OK).then(
     () => true,
     () => false,

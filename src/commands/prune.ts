@@ -13,6 +13,7 @@ import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
 import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it
@@ -44,7 +45,7 @@ export function pruneCommand(): Command {
       const live = await readLive(layout);
       const requests = await readCancelRequests(layout);
       const finished = await readFinished(layout);
-      const runs = await readdir(layout.runs).catch(() => []);
+      const runs = await readdir(layout.runs).catch(ifMissing([]));
       const input = { cutoffMs, finished, runs, live, cancelRequests: requests.files };
       let plan = prunePlan(input);
       if (opts.yes) {
@@ -104,7 +105,7 @@ async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<st
   const jobs: FinishedFile[] = [];
   for (const f of plan.jobs) {
     // A file with another mtime was replaced since it was listed (e.g. the id was run again).
-    if ((await lstat(f.path).catch(() => null))?.mtimeMs !== f.mtimeMs) continue;
+    if ((await lstat(f.path).catch(ifMissing(null)))?.mtimeMs !== f.mtimeMs) continue;
     await rm(f.path, { force: true });
     jobs.push(f);
   }
@@ -127,10 +128,10 @@ interface Listed {
 async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> {
   const out: Listed[] = [];
   for (const state of states) {
-    for (const name of await readdir(layout.dir(state)).catch(() => [] as string[])) {
+    for (const name of await readdir(layout.dir(state)).catch(ifMissing([]))) {
       if (name.endsWith('.tmp') || name.endsWith('.lock')) continue;
       const path = join(layout.dir(state), name);
-      const st = await lstat(path).catch(() => null);
+      const st = await lstat(path).catch(ifMissing(null));
       if (st && !st.isDirectory()) out.push({ state, name, path, mtimeMs: st.mtimeMs, size: st.isFile() ? st.size : null });
     }
   }

@@ -117,7 +117,7 @@ async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>):
     return `waiting for job ${resume}`;
   }
   if (typeof repo !== 'string' || record.worktree === true) return null;
-  const real = await realpath(repo).catch(() => null);
+  const real = await realpath(repo).catch(() => null); // one job's unresolvable repo must not fail a listing: not busy
   const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
   return busy ? 'waiting for its repo' : null;
 }

@@ -8,6 +8,7 @@ import { LineTail } from '../util/file-tail.js';
 import { pollUntil } from './wait.js';
 import { runFiles } from '../codex/run-files.js';
 import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 export interface JobLogOptions {
   /** Wait for a queued job to start, then print events as they come until the job leaves active/. */
@@ -51,7 +52,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
     await pollUntil(
       async () => {
         // Look at the state first: once the job has left active/, the events file is complete.
-        const left = !(await stat(activePath).catch(() => null));
+        const left = !(await stat(activePath).catch(ifMissing(null)));
         const lines = await tail.read();
         if (left) lines.push(...tail.rest());
         for (const line of lines) {

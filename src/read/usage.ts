@@ -6,6 +6,7 @@ import { RunSummary, SessionId, type Usage } from '../spool/schema.js';
 import { lookupJob, runSummaryOf, type JobView } from '../spool/lookup.js';
 import { isRunName, readMeta, runFiles } from '../codex/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 export interface UsageReport {
   /** This run's own tokens; null when unknown (no usage reported, or no earlier total to subtract). */
@@ -74,7 +75,7 @@ async function previousRun(layout: SpoolLayout, job: JobView, summary: RunSummar
 /** Run ids sort by their start second (`YYYYMMDD-HHMMSS-…`): scan back from this run's second. */
 async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s: RunSummary | null) => s is RunSummary) {
   const stamp = (runId: string) => runId.slice(0, 15);
-  const names = (await readdir(layout.runs).catch(() => [] as string[]))
+  const names = (await readdir(layout.runs).catch(ifMissing([])))
     .filter((n) => n !== summary.run_id && stamp(n) <= stamp(summary.run_id))
     .sort()
     .reverse()
@@ -193,7 +194,7 @@ export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
 /** Every run summary under runs/ that parses. */
 export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {
   const all: RunSummary[] = [];
-  for (const name of await readdir(layout.runs).catch(() => [] as string[])) {
+  for (const name of await readdir(layout.runs).catch(ifMissing([]))) {
     const s = await readSummary(runFiles(layout.runs, name).summary); // one at a time: runs/ may hold thousands
     if (s) all.push(s);
   }

@@ -5,6 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { FINISHED_STATES } from './facts.js';
 import { isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 export interface PollOptions {
   /** Directories whose changes trigger a check at once. */
@@ -87,6 +88,6 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
 
 /** True if job `id` has a file in done/, failed/ or rejected/. */
 export async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
-  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(() => null))?.isFile()) return true;
+  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(ifMissing(null)))?.isFile()) return true;
   return false;
 }

@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ifMissing, isMissing } from '../util/errors.js';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
@@ -23,9 +24,9 @@ export function isTempName(name: string): boolean {
  */
 export async function removeWriteDebris(dir: string, olderThanMs: number): Promise<string[]> {
   const removed: string[] = [];
-  for (const name of (await readdir(dir).catch(() => [])).filter(isTempName)) {
+  for (const name of (await readdir(dir).catch(ifMissing([]))).filter(isTempName)) {
     const path = join(dir, name);
-    const st = await stat(path).catch(() => null);
+    const st = await stat(path).catch(ifMissing(null));
     if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name);
   }
   return removed;
@@ -37,7 +38,7 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   try {
     await rename(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
     throw err;
   }
   await syncDir(dirname(path));
@@ -119,7 +120,7 @@ async function writeTempSynced(path: string, data: string): Promise<string> {
       await handle.close();
     }
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
     throw err;
   }
   return tmp;
@@ -133,16 +134,20 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 /**
  * The text of `path` if it is a regular file of at most `maxBytes`, else null: for files in the spool that
  * whoever can write it may have planted. Never follows a link, and never blocks (a FIFO is refused, not read).
+ * A path that is not there is null too; any other error (EACCES, EIO, EMFILE) is thrown, not taken for absence.
  */
 export async function readSmallFile(path: string, maxBytes: number): Promise<string | null> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
+    // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
+    if (isMissing(err) || NOT_A_FILE.has((err as NodeJS.ErrnoException).code ?? '')) return null;
+    throw err;
+  });
   if (!file) return null;
   try {
     const st = await file.stat();
     return st.isFile() && st.size <= maxBytes ? await file.readFile('utf8') : null;
-  } catch {
-    return null;
   } finally {
     await file.close();
   }
 }
+const NOT_A_FILE = new Set(['ELOOP', 'ENXIO']);

@@ -2,6 +2,7 @@
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
+import { ifMissing } from '../util/errors.js';
 
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
 export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
@@ -39,7 +40,7 @@ export function resolveRoot(root?: string, env: NodeJS.ProcessEnv = process.env)
 
 /** The root holds a spool (its inbox is a directory): only a worker creates one. */
 export async function hasSpool(layout: SpoolLayout): Promise<boolean> {
-  return (await stat(layout.dir('inbox')).catch(() => null))?.isDirectory() ?? false;
+  return (await stat(layout.dir('inbox')).catch(ifMissing(null)))?.isDirectory() ?? false;
 }
 
 /** The layout of a root (pure: creates nothing). */
@@ -77,11 +78,11 @@ export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
   const problems: string[] = [];
   for (const dir of dirs) {
     // A link would put the queue where its owner did not choose (e.g. inside a job's repo): refused.
-    if ((await lstat(dir).catch(() => null))?.isSymbolicLink() && dir !== layout.root) {
+    if ((await lstat(dir).catch(ifMissing(null)))?.isSymbolicLink() && dir !== layout.root) {
       problems.push(`${dir} is a symbolic link`);
       continue;
     }
-    const st = await stat(dir).catch(() => null);
+    const st = await stat(dir).catch(ifMissing(null));
     if (!st) continue;
     const problem = unsafeOwnership(st);
     if (problem) problems.push(`${dir} is ${problem}`);

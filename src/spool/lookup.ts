@@ -1,7 +1,7 @@
 // Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
 import { stat } from 'node:fs/promises';
-import { CliError, EXIT } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { quoted } from '../read/display.js';
 import { JobId, JobResult, MAX_JOB_BYTES, RunSummary, type RunMeta } from './schema.js';
 import { readSmallFile } from './atomic-file.js';
@@ -25,7 +25,7 @@ export interface JobView {
 export async function lookupJob(layout: SpoolLayout, id: string, states: readonly JobState[] = JOB_STATES): Promise<JobView | null> {
   for (const state of states) {
     const path = layout.job(state, id);
-    const st = await stat(path).catch(() => null);
+    const st = await stat(path).catch(ifMissing(null));
     if (!st?.isFile()) continue;
     const record = parseObject((await readSmallFile(path, MAX_JOB_BYTES)) ?? '');
     const result = JobResult.safeParse(record?.result);

@@ -10,6 +10,7 @@ import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomi
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** A job id that is already used somewhere in the spool. */
 /** The one message for an id already taken (submit, batch and the worker's rejection alike). */
@@ -194,7 +195,7 @@ async function otherCopy(
   states: readonly JobState[],
 ): Promise<{ state: JobState; sameFile: boolean } | null> {
   for (const state of states) {
-    const there = await lstat(layout.job(state, id)).catch(() => null);
+    const there = await lstat(layout.job(state, id)).catch(ifMissing(null));
     if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
   }
   return null;

@@ -214,7 +214,7 @@ async function physicalPath(path: string, hops = 0): Promise<string> {
       continue;
     }
     const next = join(real, part);
-    const link = await readlink(next).catch(() => null);
+    const link = await readlink(next).catch(() => null); // not a link (EINVAL), or not there: taken as written
     if (link !== null && hops < 40) return physicalPath([resolve(real, link), ...parts.slice(k + 1)].join('/'), hops + 1);
     real = next;
   }

@@ -17,6 +17,7 @@ import {
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './moves.js';
 import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
+import { ifMissing } from '../util/errors.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -112,7 +113,7 @@ export interface JobFacts {
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
 export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
-  const repoStat = await stat(job.repo).catch(() => null);
+  const repoStat = await stat(job.repo).catch(ifMissing(null));
   const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
   const base = repo?.real ?? resolve(job.repo);
   const target = job.resume;
@@ -134,8 +135,9 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
 }
 
 async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
+  // A parent repo that cannot be resolved any more is not this one.
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
-  const exists = (await stat(place.worktree.path).catch(() => null))?.isDirectory() ?? false;
+  const exists = (await stat(place.worktree.path).catch(ifMissing(null)))?.isDirectory() ?? false;
   return { job_id: place.job_id, worktree: place.worktree, exists };
 }
 

@@ -10,6 +10,7 @@ import { procStat } from '../util/process-group.js';
 import { formatDuration } from '../read/display.js';
 import { safeLine } from '../util/safe-text.js';
 import type { SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** How often a worker rewrites its heartbeat. */
 export const HEARTBEAT_MS = 5_000;
@@ -43,7 +44,7 @@ const MAX_BEAT_BYTES = 4096;
 /** The heartbeats in spool/workers/ that parse, each with its file (gone meanwhile, a link, a FIFO…: none). */
 async function readBeats(layout: SpoolLayout): Promise<{ file: string; beat: WorkerBeat }[]> {
   const dir = workersDir(layout);
-  const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  const names = (await readdir(dir).catch(ifMissing([]))).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
   const beats = await Promise.all(
     names.map(async (name) => {
       try {
@@ -83,7 +84,7 @@ export async function startHeartbeat(
   const host = hostname();
   await mkdir(workersDir(layout), { recursive: true, mode: 0o700 });
   for (const { file, beat } of await readBeats(layout)) {
-    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined);
+    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined); // best effort: a stale beat only misinforms doctor
   }
   const file = join(workersDir(layout), `${host}-${process.pid}.json`);
   const self = { pid: process.pid, host, started: new Date().toISOString(), version: packageVersion(), concurrency, proc_start: procStart(process.pid) };
@@ -97,7 +98,7 @@ export async function startHeartbeat(
     async stop() {
       clearInterval(timer);
       await writing; // else a write under way would put the file back after it is removed
-      await unlink(file).catch(() => undefined);
+      await unlink(file).catch(() => undefined); // best effort: exiting anyway; the next start removes it
     },
   };
 }

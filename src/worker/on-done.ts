@@ -90,7 +90,7 @@ async function supervise(command: string, end: JobEnd, log: (line: string) => vo
   const timer = new AbortController();
   const cut = await Promise.race([
     gone.then(() => null),
-    sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null),
+    sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null), // aborted: it ended
     (stop.aborted ? Promise.resolve() : once(stop, 'abort')).then(() => 'still running as the worker stops'),
   ]);
   timer.abort();

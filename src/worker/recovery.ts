@@ -16,6 +16,7 @@ import { readLastMessage, readMeta, runFiles, writeMeta } from '../codex/run-fil
 import { cancelRequested } from '../spool/cancel-request.js';
 import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
 const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
@@ -84,7 +85,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   if (meta) await stopOrphanGroup(meta, ctx.graceMs);
   const summary = (await readSummary(files.summary)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
-    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: the filed result holds it
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
     // Where it ran (its own or its parent's worktree) is named in its result, as when its worker files it.
     await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktreeAt(ctx.layout, summary.repo)));
@@ -123,7 +124,7 @@ async function queuedUnderAnotherName(layout: SpoolLayout, claim: Claim): Promis
   const here = await lstat(claim.path);
   if (here.nlink < 2) return false;
   for (const state of ['inbox', 'deferred'] as const) {
-    const there = await lstat(layout.job(state, claim.id)).catch(() => null);
+    const there = await lstat(layout.job(state, claim.id)).catch(ifMissing(null));
     if (there?.ino === here.ino && there.dev === here.dev) return true;
   }
   return false;
@@ -167,5 +168,5 @@ async function readSummary(path: string): Promise<RunSummary | null> {
 
 /** The run's meta says how it ended: interrupted (its job continues), not `running` for ever. */
 async function markInterrupted(files: RunFiles, meta: RunMeta): Promise<void> {
-  if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
+  if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined); // a note only
 }

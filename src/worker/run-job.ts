@@ -207,6 +207,7 @@ async function runValidJob(
       graceMs: ctx.graceMs,
       stop: AbortSignal.any([ctx.shutdown, claim.lost]),
       cancel,
+      // meta.json is a progress note: a failed write is made good by the next one, or by the summary.
       onSpawn: (pid) => void ((meta.pid = pid), saveMeta().catch(() => undefined)),
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
     });
@@ -214,7 +215,7 @@ async function runValidJob(
     // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
     // outcome): nothing ran, so it is retried like a run that could not be prepared.
     meta.status = 'failed';
-    await saveMeta().catch(() => undefined);
+    await saveMeta().catch(() => undefined); // best effort: the job is filed with the error either way
     return setBack(ctx, claim, job, err);
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
@@ -226,7 +227,7 @@ async function runValidJob(
 
   if (claim.lost.aborted) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
-    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
     ctx.log(`lost the claim of ${claim.id} during run ${runId}; left for recovery`);
     return 'interrupted';
   }
