@@ -7,6 +7,7 @@
 import { collapsed, formatDuration } from '../read/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
+import { isObject, str } from '../util/json-value.js';
 
 /** The states a job is finished in. */
 export const DIGEST_STATES = ['done', 'failed', 'rejected'] as const;
@@ -122,7 +123,6 @@ export interface DigestJob {
 export function digestJobOf(id: string, state: DigestState, record: unknown, rejection?: unknown, mine = false): DigestJob {
   const rec = isObject(record) ? record : {};
   const r = isObject(rec.result) ? rec.result : {};
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
   const elapsed = typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
   // A status that is not a run's (RunStatus) shows as the state's default.
@@ -206,10 +206,6 @@ export function hookOutput(event: string, context: string): string {
 /** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
 function idMap(): Record<string, number> {
   return Object.create(null) as Record<string, number>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');

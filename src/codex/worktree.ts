@@ -42,8 +42,7 @@ async function git(cwd: string, args: string[]) {
 
 /** The job ids that have a worktree under spool/worktrees/. */
 export async function worktreeIds(layout: SpoolLayout): Promise<string[]> {
-  const dir = dirname(worktreeOf(layout, 'x').path);
-  const names = await readdir(dir, { withFileTypes: true }).catch(ifMissing([]));
+  const names = await readdir(layout.worktrees, { withFileTypes: true }).catch(ifMissing([]));
   return names.filter((d) => d.isDirectory()).map((d) => d.name).sort();
 }
 

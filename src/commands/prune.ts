@@ -1,6 +1,6 @@
 // `codex-spool prune`: remove finished jobs and their run directories past an age (dry run by default),
 // keeping what live jobs need, and cancel requests left behind.
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { MAX_CANCEL_BYTES, requestedRun, withdrawCancelRequest } from '../spool/cancel-request.js';
@@ -12,8 +12,10 @@ import { MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
-import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { isJobFileName, isRejectionName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
+import { str } from '../util/json-value.js';
+import { AnyObject, readJson } from '../spool/json-file.js';
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it
@@ -139,17 +141,9 @@ async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> 
 }
 
 /** A job file's JSON object, or null (not a regular file, too big, not a JSON object). */
-async function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
-  if (f.size === null || f.size > MAX_JOB_BYTES) return null;
-  try {
-    const value: unknown = JSON.parse(await readFile(f.path, 'utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
+  return f.size === null ? Promise.resolve(null) : readJson(f.path, AnyObject);
 }
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
 async function partialResume(path: string): Promise<string | null> {
@@ -173,7 +167,7 @@ async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
 async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
   const files: FinishedFile[] = [];
   for (const f of await list(layout, ['done', 'failed', 'rejected'])) {
-    const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && f.name.endsWith('.error.json'));
+    const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && isRejectionName(f.name));
     const record = await readRecord(f);
     const result = record?.result as Record<string, unknown> | undefined;
     const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job

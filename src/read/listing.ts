@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './facts.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
-import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 
 /** A job file as listed: nothing of it is read. */
 export interface JobEntry {
@@ -34,8 +34,7 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
     const jobNames = names.filter(isJobFileName);
     const present = new Set(jobNames);
     for (const name of jobNames) {
-      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
-      if (state === 'rejected' && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      if (state === 'rejected' && isRejectionOf(name, present)) continue;
       const path = join(dir, name);
       const st = lstatSync(path, { throwIfNoEntry: false });
       if (!st) continue; // moved on since the listing

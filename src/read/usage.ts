@@ -1,10 +1,10 @@
 // Token usage of one run and of its whole session, and the runs of a job. Codex reports usage cumulatively
 // per session, so a run's summary holds the session total as of that run; the run's own share is the
 // difference from the previous run of the same session.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { RunSummary, SessionId, type Usage } from '../spool/schema.js';
 import { lookupJob, runSummaryOf, type JobView } from '../spool/lookup.js';
-import { isRunName, readMeta, runFiles } from '../codex/run-files.js';
+import { isRunName, readMeta, readSummary, runFiles } from '../codex/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
@@ -84,22 +84,14 @@ async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s:
   for (const name of names) {
     if (best && stamp(name) < stamp(best.run_id)) break; // runs of the same second may come in any order
     const files = runFiles(layout.runs, name);
-    const meta = await readMeta(files).catch(() => null);
+    const meta = await readMeta(files);
     if (meta?.session_id !== summary.session_id) continue;
-    const s = await readSummary(files.summary);
+    const s = await readSummary(files);
     if (isEarlier(s) && (!best || s.started_at > best.started_at)) best = s;
   }
   return best;
 }
 
-async function readSummary(path: string): Promise<RunSummary | null> {
-  try {
-    const parsed = RunSummary.safeParse(JSON.parse(await readFile(path, 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
 
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
 export function jobRunIds(job: JobView): string[] {
@@ -110,7 +102,7 @@ export function jobRunIds(job: JobView): string[] {
 
 /** The summaries of a job's runs that have one, oldest first. */
 export async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
-  const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id).summary)));
+  const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id))));
   return all.filter((s) => s !== null);
 }
 
@@ -195,7 +187,7 @@ export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
 export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {
   const all: RunSummary[] = [];
   for (const name of await readdir(layout.runs).catch(ifMissing([]))) {
-    const s = await readSummary(runFiles(layout.runs, name).summary); // one at a time: runs/ may hold thousands
+    const s = await readSummary(runFiles(layout.runs, name)); // one at a time: runs/ may hold thousands
     if (s) all.push(s);
   }
   return all;

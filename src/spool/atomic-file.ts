@@ -2,7 +2,7 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,11 +137,7 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * A path that is not there is null too; any other error (EACCES, EIO, EMFILE) is thrown, not taken for absence.
  */
 export async function readSmallFile(path: string, maxBytes: number): Promise<string | null> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
-    // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
-    if (isMissing(err) || NOT_A_FILE.has((err as NodeJS.ErrnoException).code ?? '')) return null;
-    throw err;
-  });
+  const file = await open(path, SMALL_FILE_FLAGS).catch(nullIfNotAFile);
   if (!file) return null;
   try {
     const st = await file.stat();
@@ -150,4 +146,28 @@ export async function readSmallFile(path: string, maxBytes: number): Promise<str
     await file.close();
   }
 }
-const NOT_A_FILE = new Set(['ELOOP', 'ENXIO']);
+
+/** readSmallFile for synchronous callers (the Claude hook). */
+export function readSmallFileSync(path: string, maxBytes: number): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, SMALL_FILE_FLAGS);
+  } catch (err) {
+    return nullIfNotAFile(err);
+  }
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() && st.size <= maxBytes ? readFileSync(fd, 'utf8') : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SMALL_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** An open error that means "no file to read here" → null; any other is thrown. */
+function nullIfNotAFile(err: unknown): null {
+  // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
+  if (isMissing(err) || ['ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+  throw err;
+}

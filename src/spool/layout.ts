@@ -10,6 +10,8 @@ export type JobState = (typeof JOB_STATES)[number];
 
 export interface SpoolLayout {
   root: string;
+  /** <root>/spool: the state directories and the worker's other files. */
+  spool: string;
   runs: string;
   /** Directory of a state, e.g. <root>/spool/inbox. */
   dir(state: JobState): string;
@@ -17,6 +19,14 @@ export interface SpoolLayout {
   job(state: JobState, id: string): string;
   /** The file whose presence asks the worker running job `id` to cancel it: active/<id>.cancel. */
   cancelRequest(id: string): string;
+  /** Why the job kept as rejected/<stem>.json was rejected: rejected/<stem>.error.json. */
+  rejection(stem: string): string;
+  /** spool/workers/: one heartbeat file per live worker. */
+  workers: string;
+  /** spool/worktrees/: one git worktree per job that asked for its own (see worktreeOf). */
+  worktrees: string;
+  /** spool/.codex-spool-claude/: the Claude Code hook's state and submit's claims (claude/state.ts). */
+  claudeState: string;
 }
 
 /** Where the root came from: the --root option, $CODEX_SPOOL_ROOT, or the installed package's own directory. */
@@ -46,14 +56,32 @@ export async function hasSpool(layout: SpoolLayout): Promise<boolean> {
 /** The layout of a root (pure: creates nothing). */
 export function spoolLayout(root: string): SpoolLayout {
   const abs = resolve(root);
-  const dir = (state: JobState) => join(abs, 'spool', state);
+  const spool = join(abs, 'spool');
+  const dir = (state: JobState) => join(spool, state);
   return {
     root: abs,
+    spool,
     runs: join(abs, 'runs'),
     dir,
     job: (state, id) => join(dir(state), `${id}.json`),
     cancelRequest: (id) => join(dir('active'), `${id}.cancel`),
+    rejection: (stem) => join(dir('rejected'), `${stem}${REJECTION_SUFFIX}`),
+    workers: join(spool, 'workers'),
+    worktrees: join(spool, 'worktrees'),
+    claudeState: join(spool, '.codex-spool-claude'),
   };
+}
+
+const REJECTION_SUFFIX = '.error.json';
+
+/** A name in rejected/ that is an error file (`<stem>.error.json`), whichever job it belongs to. */
+export function isRejectionName(name: string): boolean {
+  return name.endsWith(REJECTION_SUFFIX);
+}
+
+/** rejected/<stem>.error.json beside rejected/<stem>.json (among `names`): the reason of a rejected job, not a job. */
+export function isRejectionOf(name: string, names: ReadonlySet<string>): boolean {
+  return isRejectionName(name) && names.has(`${name.slice(0, -REJECTION_SUFFIX.length)}.json`);
 }
 
 /** Creates whatever directory of the layout is missing, private to the user (see unsafeSpoolDirs). */
@@ -74,7 +102,7 @@ export function unsafeOwnership(st: { uid: number; mode: number }, us = "the wor
  */
 export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
   // The root too: whoever can write it can swap spool/ or runs/ for their own.
-  const dirs = [layout.root, join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  const dirs = [layout.root, layout.spool, ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
   const problems: string[] = [];
   for (const dir of dirs) {
     // A link would put the queue where its owner did not choose (e.g. inside a job's repo): refused.
@@ -117,5 +145,5 @@ export interface Worktree {
  * checks that submit shares with the worker need the path, and codex/worktree.ts loads execa.
  */
 export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
-  return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
+  return { path: join(layout.worktrees, id), branch: `codex-spool/${id}` };
 }

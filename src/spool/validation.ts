@@ -18,6 +18,7 @@ import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.j
 import { duplicateIdMessage, findJob, type Claim } from './moves.js';
 import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
 import { ifMissing } from '../util/errors.js';
+import { readJson } from './json-file.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -231,10 +232,5 @@ export function resumeFieldOf(text: string): string | null {
 
 /** The session id recorded in a finished job file, or null if it has none or cannot be read. */
 async function finishedSession(path: string): Promise<string | null> {
-  try {
-    const record = FinishedJob.safeParse(JSON.parse((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
-    return record.success ? record.data.result.session_id : null;
-  } catch {
-    return null;
-  }
+  return (await readJson(path, FinishedJob))?.result.session_id ?? null;
 }

@@ -5,7 +5,7 @@ import { jobPrompt } from '../codex/review.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from '../codex/runner.js';
-import { ActiveJob, MAX_JOB_BYTES, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
+import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from '../spool/finished-job.js';
 import { changedSince, snapshotTree } from '../codex/git-changes.js';
 import { ensureWorktree, type Worktree } from '../codex/worktree.js';
@@ -15,11 +15,11 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { readSmallFile, writeJsonAtomic } from '../spool/atomic-file.js';
-import { parseJsonOrNull } from '../util/json-text.js';
+import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
+import { readJson } from '../spool/json-file.js';
 
 export interface RunJobContext {
   layout: SpoolLayout;
@@ -311,10 +311,9 @@ async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
-    const text = (await readSmallFile(join(layout.dir('active'), name), MAX_JOB_BYTES)) ?? '';
-    const active = ActiveJob.safeParse(parseJsonOrNull(text));
-    if (!active.success) continue;
-    const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
+    const active = await readJson(join(layout.dir('active'), name), ActiveJob);
+    if (!active) continue;
+    const meta = await readMeta(runFiles(layout.runs, active.run_id));
     if (!meta || !isRunAlive(meta)) continue;
     const session = meta.session_id ?? meta.resumed_from;
     if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
