@@ -6,9 +6,9 @@
 // its values are never copied (the record holds hashes and our entries). One install or uninstall runs at a
 // time per .claude directory, and each reads and plans everything before it changes anything.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import * as z from 'zod';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './settings.js';
@@ -300,19 +300,6 @@ async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Prom
   }
 }
 
-/** The first executable `name` on PATH (what the skill, commands and hook run as `codex-spool`), or null. */
-export function findOnPath(name = 'codex-spool', path = process.env.PATH ?? ''): string | null {
-  for (const d of path.split(delimiter)) {
-    if (!d) continue;
-    try {
-      accessSync(join(d, name), constants.X_OK);
-      return join(d, name);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 async function readIfFile(path: string): Promise<string | null> {
   const st = await stat(path).catch(ifMissing(null));

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Review } from '../spool/schema.js';
+import { JobId, Review } from '../spool/schema.js';
 import { spoolLayout } from '../spool/layout.js';
 import { readSmallFileSync } from '../spool/atomic-file.js';
 import { jobPrompt } from '../codex/review.js';
@@ -24,7 +24,7 @@ export function claimsDir(root: string): string {
 
 /** A session id fit to be a file name (the session id itself when it is one), else null. */
 export function sessionFileStem(session: string): string | null {
-  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(session) ? session : null;
+  return JobId.safeParse(session).success ? session : null; // the same rule: one name, never a path
 }
 
 /** What a claim file holds for a job with this task. */

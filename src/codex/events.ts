@@ -1,7 +1,7 @@
 // Reading what Codex prints: `--json` JSONL events on stdout, and the human banner on stderr.
 // Pure: no I/O. The runner feeds lines in as they arrive; the digest is what the summary is built from.
 // Codex's output is untrusted and unbounded: every text and list the digest keeps is bounded.
-import type { Usage } from '../spool/schema.js';
+import { UUID_SOURCE, type Usage } from '../spool/schema.js';
 import { capText } from '../util/text-cap.js';
 import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
 
@@ -24,8 +24,7 @@ export const RECONNECT = /^Reconnecting\.\.\./i;
 /** Event types that show the run moving on: only these count against the stall limit. */
 export const PROGRESS = /^(thread|turn|item)\./;
 
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const SESSION_LINE = new RegExp(`^session id: (${UUID})\\s*$`, 'i');
+const SESSION_LINE = new RegExp(`^session id: (${UUID_SOURCE})\\s*$`, 'i');
 
 /** The session id from a human-mode banner line (`session id: <uuid>`), else null. */
 export function sessionIdFromBannerLine(line: string): string | null {

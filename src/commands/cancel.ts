@@ -8,10 +8,10 @@ import { MAX_TIMER_MS } from '../util/timer-bounds.js';
 import { cancelQueuedJob } from '../spool/control.js';
 import { finishedStatus, isFinished } from '../read/facts.js';
 import { findJobView, noSuchJob, type JobView } from '../spool/lookup.js';
-import { pollUntil } from '../read/wait.js';
+import { jobFileChanges, pollUntil } from '../read/wait.js';
 import { safeJson } from '../util/safe-text.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
-import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import type { SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 Prints "<id> cancelled" once the job has ended cancelled. Exit: 0 cancelled; 1 the job had already ended
@@ -53,12 +53,7 @@ async function cancel(layout: SpoolLayout, id: string, deadline: number): Promis
         const now = await findJobView(layout, id);
         return now?.state === 'active' && (run === PENDING_RUN || now.runId === run) ? null : { now };
       },
-      {
-        dirs: JOB_STATES.map((s) => layout.dir(s)),
-        relevant: (name) => name === `${id}.json`,
-        recheckMs: 200,
-        timeoutMs: Math.max(0, deadline - Date.now()),
-      },
+      { ...jobFileChanges(layout, id), recheckMs: 200, timeoutMs: Math.max(0, deadline - Date.now()) },
     );
     if (!after) return 'cancel requested'; // still running: the request stays for its worker
     await withdrawCancelRequest(layout, id, request);

@@ -8,7 +8,7 @@ import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { fitList, shownName } from '../read/display.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
-import { MAX_JOB_BYTES } from '../spool/schema.js';
+import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
@@ -148,8 +148,9 @@ function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
 /** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
 async function partialResume(path: string): Promise<string | null> {
   const text = (await readSmallFile(path, MAX_JOB_BYTES)) ?? '';
-  return /"resume"\s*:\s*"([A-Za-z0-9_.-]{1,128})"/.exec(text)?.[1] ?? null;
+  return PARTIAL_RESUME.exec(text)?.[1] ?? null;
 }
+const PARTIAL_RESUME = new RegExp(`"resume"\\s*:\\s*"(${JOB_ID_SOURCE})"`);
 
 async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
   const jobs: LiveJob[] = [];

@@ -5,9 +5,9 @@ import { basename } from 'node:path';
 import { errorLine, renderEvent, renderLog } from './event-render.js';
 import { findJobView, runSummaryOf, type JobView } from '../spool/lookup.js';
 import { LineTail } from '../util/file-tail.js';
-import { pollUntil } from './wait.js';
+import { jobFileChanges, pollUntil } from './wait.js';
 import { runFiles } from '../codex/run-files.js';
-import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
 export interface JobLogOptions {
@@ -35,7 +35,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
         const now = await findJobView(layout, id);
         return waitingForRun(now) ? null : { now };
       },
-      { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json`, recheckMs: RECHECK_MS },
+      { ...jobFileChanges(layout, id), recheckMs: RECHECK_MS },
     ).then((found) => found!.now);
   }
   if (!job?.runId) return job;

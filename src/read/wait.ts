@@ -4,7 +4,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { FINISHED_STATES } from './facts.js';
-import { isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
 export interface PollOptions {
@@ -59,6 +59,11 @@ export async function pollUntil<T>(check: () => Promise<T | null>, opts: PollOpt
   } finally {
     for (const w of watchers.values()) w.close();
   }
+}
+
+/** Watch options for a change of job `id`'s file in any state (it moved, or was rewritten). */
+export function jobFileChanges(layout: SpoolLayout, id: string): Pick<PollOptions, 'dirs' | 'relevant'> {
+  return { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json` };
 }
 
 export interface WaitOptions {

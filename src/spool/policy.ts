@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { isWithin, unsafeOwnership } from './layout.js';
-import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, submittedBytes, type JobSpec } from './schema.js';
+import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeIssues, submittedBytes, type JobSpec } from './schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
 export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
@@ -82,7 +82,7 @@ export async function loadPolicy(root: string): Promise<JobPolicy> {
     await file.close();
   }
   const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`${path}: ${describeIssues(parsed.error)}`);
   return parsed.data.policy ?? DEFAULT_POLICY;
 }
 

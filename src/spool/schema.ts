@@ -3,15 +3,32 @@
 import { isAbsolute } from 'node:path';
 import * as z from 'zod';
 
+/** The pattern of a job id (unanchored, for use inside other patterns): see JobId. */
+export const JOB_ID_SOURCE = '[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}';
+/** The pattern of a UUID, any case (unanchored): see SessionId. */
+export const UUID_SOURCE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
 /** A job id: the inbox file's name stem. No `/`, no leading `.`, so it can never escape the spool. */
 export const JobId = z
   .string()
-  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
+  .regex(new RegExp(`^${JOB_ID_SOURCE}$`), 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
 
 /** A Codex session (thread) id. Codex takes any non-UUID resume argument as a thread *name*. */
-export const SessionId = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
+export const SessionId = z.string().regex(new RegExp(`^${UUID_SOURCE}$`), 'a UUID');
+
+/** One problem a zod schema found, its path dotted (`(root)`: the value itself). */
+const Issue = z.object({ path: z.string(), message: z.string() });
+type Issue = z.infer<typeof Issue>;
+
+/** The issues of a zod error, each with its path dotted. */
+export function issuesOf(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+}
+
+/** The issues of a zod error on one line: `path: message; path: message`. */
+export function describeIssues(error: z.ZodError): string {
+  return issuesOf(error).map((i) => `${i.path}: ${i.message}`).join('; ');
+}
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
@@ -243,7 +260,7 @@ export const RejectionError = z.object({
   job_file: z.string(),
   reason: RejectReason,
   message: z.string(),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  issues: z.array(Issue),
   rejected_at: z.string(),
 });
 export type RejectionError = z.infer<typeof RejectionError>;

@@ -11,6 +11,8 @@ import {
   MAX_JOB_BYTES,
   QueuedJob,
   SessionId,
+  describeIssues,
+  issuesOf,
   type RejectReason,
   type RejectionError,
 } from './schema.js';
@@ -55,8 +57,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return { kind: 'ok', spec: parsed.data as import('zod').infer<T> };
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-  return rejection(name, 'invalid_job', `invalid job: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  return rejection(name, 'invalid_job', `invalid job: ${describeIssues(parsed.error)}`, issuesOf(parsed.error));
 }
 
 /**
