@@ -8,15 +8,13 @@ import { collapsed, formatDuration } from '../read/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
 import { isObject, str } from '../util/json-value.js';
+import { FINISHED_STATES, type FinishedState } from '../spool/layout.js';
 
-/** The states a job is finished in. */
-export const DIGEST_STATES = ['done', 'failed', 'rejected'] as const;
-export type DigestState = (typeof DIGEST_STATES)[number];
 
 /** A finished job file as listed: its id, state and ctime. Nothing of it read. */
 export interface FinishedEntry {
   id: string;
-  state: DigestState;
+  state: FinishedState;
   ctimeMs: number;
 }
 
@@ -28,7 +26,7 @@ export interface SeenState {
   /** Ids (and ctimes) of the files seen with a ctime within SLACK_MS of hwm. */
   recent: Record<string, number>;
   /** mtimes of the finished-state directories when they were last listed, and when that was. */
-  dirs: Partial<Record<DigestState, number>>;
+  dirs: Partial<Record<FinishedState, number>>;
   listed_at: number;
 }
 
@@ -60,9 +58,9 @@ export function parseSeen(text: string | null): SeenState | null {
  * filed since: each mtime is unchanged and was already SLACK_MS old when listed (a file added in the same
  * clock tick as that listing could leave the directory's mtime as it was).
  */
-export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<DigestState, number>>): boolean {
+export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<FinishedState, number>>): boolean {
   if (!seen) return false;
-  return DIGEST_STATES.every((s) => {
+  return FINISHED_STATES.every((s) => {
     const then = seen.dirs[s];
     const now = dirMtimes[s];
     if (now === undefined) return then === undefined;
@@ -83,7 +81,7 @@ export const FIRST_CONTACT_WINDOW_MS = 24 * 3600 * 1000;
 export function selectFresh(
   entries: readonly FinishedEntry[],
   seen: SeenState | null,
-  dirMtimes: Partial<Record<DigestState, number>>,
+  dirMtimes: Partial<Record<FinishedState, number>>,
   now: number,
 ): { fresh: FinishedEntry[]; next: SeenState; firstContact: boolean } {
   const fresh = seen
@@ -104,7 +102,7 @@ const MAX_ELAPSED_S = 100 * 365 * 86400;
 export interface DigestJob {
   /** The file's stem: a job id, or (a name that is not one) any text at all. */
   id: string;
-  state: DigestState;
+  state: FinishedState;
   status: string;
   exit_code: number | null;
   elapsed_seconds: number | null;
@@ -120,7 +118,7 @@ export interface DigestJob {
  * rejected job, its parsed error file. Everything in them is untrusted: fields of the wrong shape are left
  * out. Never throws: a corrupt file still gives a line.
  */
-export function digestJobOf(id: string, state: DigestState, record: unknown, rejection?: unknown, mine = false): DigestJob {
+export function digestJobOf(id: string, state: FinishedState, record: unknown, rejection?: unknown, mine = false): DigestJob {
   const rec = isObject(record) ? record : {};
   const r = isObject(rec.result) ? rec.result : {};
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);

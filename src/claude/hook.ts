@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DIGEST_STATES,
   buildDigest,
   digestJobOf,
   hookOutput,
@@ -17,7 +16,6 @@ import {
   selectFresh,
   unchangedSince,
   type DigestJob,
-  type DigestState,
   type FinishedEntry,
 } from './digest.js';
 import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './state.js';
@@ -26,7 +24,7 @@ import { readSmallFileSync } from '../spool/atomic-file.js';
 import { AnyObject, readJsonSync } from '../spool/json-file.js';
 import { parseJsonOrNull } from '../util/json-text.js';
 import { objectOr, str } from '../util/json-value.js';
-import { isJobFileName, isRejectionOf, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout, type FinishedState } from '../spool/layout.js';
 
 /** The events the hook adds context on. */
 const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
@@ -85,8 +83,8 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
  */
 function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
   const seen = parseSeen(readSmallFileSync(statePath, MAX_STATE_BYTES));
-  const dirMtimes: Partial<Record<DigestState, number>> = {};
-  for (const s of DIGEST_STATES) {
+  const dirMtimes: Partial<Record<FinishedState, number>> = {};
+  for (const s of FINISHED_STATES) {
     const st = statSync(layout.dir(s), { throwIfNoEntry: false });
     if (st?.isDirectory()) dirMtimes[s] = st.mtimeMs;
   }
@@ -135,9 +133,9 @@ function listOrNone(dir: string): string[] {
 }
 
 /** Every finished job file: its id, state and ctime, from directory listings and lstat alone. */
-export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
+export function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
   const byId = new Map<string, FinishedEntry>();
-  for (const state of DIGEST_STATES) {
+  for (const state of FINISHED_STATES) {
     const names = listOrNone(dir(state));
     const present = state === 'rejected' ? new Set(names) : null;
     for (const name of names) {

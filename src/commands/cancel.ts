@@ -6,12 +6,12 @@ import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
 import { cancelQueuedJob } from '../spool/control.js';
-import { finishedStatus, isFinished } from '../read/facts.js';
+import { finishedStatus } from '../read/facts.js';
 import { findJobView, noSuchJob, type JobView } from '../spool/lookup.js';
 import { jobFileChanges, pollUntil } from '../read/wait.js';
 import { safeJson } from '../util/safe-text.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
-import type { SpoolLayout } from '../spool/layout.js';
+import { isFinished, type SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 Prints "<id> cancelled" once the job has ended cancelled. Exit: 0 cancelled; 1 the job had already ended

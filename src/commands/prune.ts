@@ -12,7 +12,7 @@ import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
-import { isJobFileName, isRejectionName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, LIVE_STATES, cancelRequestIdOf, isJobFileName, isRejectionName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { str } from '../util/json-value.js';
 import { AnyObject, readJson } from '../spool/json-file.js';
@@ -127,7 +127,7 @@ interface Listed {
 }
 
 /** The entries of state directories but for directories and files being written (temp and lock files). */
-async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> {
+async function list(layout: SpoolLayout, states: readonly JobState[]): Promise<Listed[]> {
   const out: Listed[] = [];
   for (const state of states) {
     for (const name of await readdir(layout.dir(state)).catch(ifMissing([]))) {
@@ -154,7 +154,7 @@ const PARTIAL_RESUME = new RegExp(`"resume"\\s*:\\s*"(${JOB_ID_SOURCE})"`);
 
 async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
   const jobs: LiveJob[] = [];
-  for (const f of await list(layout, ['inbox', 'deferred', 'active'])) {
+  for (const f of await list(layout, LIVE_STATES)) {
     if (!isJobFileName(f.name)) continue;
     const record = await readRecord(f);
     // A file still being written does not parse yet: what it will resume is read from its text as it is.
@@ -167,7 +167,7 @@ async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
 
 async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
   const files: FinishedFile[] = [];
-  for (const f of await list(layout, ['done', 'failed', 'rejected'])) {
+  for (const f of await list(layout, FINISHED_STATES)) {
     const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && isRejectionName(f.name));
     const record = await readRecord(f);
     const result = record?.result as Record<string, unknown> | undefined;
@@ -185,11 +185,12 @@ async function readCancelRequests(layout: SpoolLayout): Promise<{ files: CancelR
   const files: CancelRequestFile[] = [];
   const texts = new Map<string, string>();
   for (const f of await list(layout, ['active'])) {
-    if (!f.name.endsWith('.cancel') || f.name.startsWith('.') || f.size === null || f.size > MAX_CANCEL_BYTES) continue;
+    const id = cancelRequestIdOf(f.name);
+    if (id === null || f.size === null || f.size > MAX_CANCEL_BYTES) continue;
     const text = await readSmallFile(f.path, MAX_CANCEL_BYTES);
     if (text === null) continue;
     texts.set(f.path, text);
-    files.push({ path: f.path, id: f.name.slice(0, -'.cancel'.length), requested: requestedRun(text) });
+    files.push({ path: f.path, id, requested: requestedRun(text) });
   }
   return { files, texts };
 }

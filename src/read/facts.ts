@@ -7,7 +7,7 @@ import { JobId, RejectionError, RunStatus, SessionId } from '../spool/schema.js'
 import { runMetaOf, type JobView } from '../spool/lookup.js';
 import { findJob } from '../spool/moves.js';
 import { runFiles } from '../codex/run-files.js';
-import type { JobState, SpoolLayout } from '../spool/layout.js';
+import { LIVE_STATES, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { num, objectOr, str } from '../util/json-value.js';
 import { readJson } from '../spool/json-file.js';
 
@@ -39,14 +39,6 @@ export interface JobFacts {
   activity: string | null;
   /** When the job file got its current contents (its mtime), ISO 8601. */
   since: string;
-}
-
-/** The states a job ends in. */
-export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
-
-/** True for done, failed and rejected. */
-export function isFinished(state: JobState): boolean {
-  return (FINISHED_STATES as readonly JobState[]).includes(state);
 }
 
 /** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */
@@ -113,7 +105,7 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
  */
 async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
   const { resume, repo } = record;
-  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, ['inbox', 'deferred', 'active']))) {
+  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, LIVE_STATES))) {
     return `waiting for job ${resume}`;
   }
   if (typeof repo !== 'string' || record.worktree === true) return null;

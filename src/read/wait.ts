@@ -3,8 +3,7 @@
 // event is missed (or the directory does not exist yet).
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { FINISHED_STATES } from './facts.js';
-import { JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
 export interface PollOptions {

@@ -7,6 +7,16 @@ import { ifMissing } from '../util/errors.js';
 /** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
 export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
 export type JobState = (typeof JOB_STATES)[number];
+/** The states a job is finished in. */
+export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
+export type FinishedState = (typeof FINISHED_STATES)[number];
+/** The states of a job that has not ended: queued or running. */
+export const LIVE_STATES = ['inbox', 'deferred', 'active'] as const satisfies readonly JobState[];
+
+/** True for done, failed and rejected. */
+export function isFinished(state: JobState): boolean {
+  return (FINISHED_STATES as readonly JobState[]).includes(state);
+}
 
 export interface SpoolLayout {
   root: string;
@@ -64,7 +74,7 @@ export function spoolLayout(root: string): SpoolLayout {
     runs: join(abs, 'runs'),
     dir,
     job: (state, id) => join(dir(state), `${id}.json`),
-    cancelRequest: (id) => join(dir('active'), `${id}.cancel`),
+    cancelRequest: (id) => join(dir('active'), `${id}${CANCEL_SUFFIX}`),
     rejection: (stem) => join(dir('rejected'), `${stem}${REJECTION_SUFFIX}`),
     workers: join(spool, 'workers'),
     worktrees: join(spool, 'worktrees'),
@@ -122,6 +132,12 @@ export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
 export function isJobFileName(name: string): boolean {
   return name.endsWith('.json') && !name.startsWith('.') && name.length > '.json'.length;
 }
+
+/** The job id of a cancel request's file name (`<id>.cancel`, see SpoolLayout.cancelRequest), or null. */
+export function cancelRequestIdOf(name: string): string | null {
+  return name.endsWith(CANCEL_SUFFIX) && !name.startsWith('.') ? name.slice(0, -CANCEL_SUFFIX.length) : null;
+}
+const CANCEL_SUFFIX = '.cancel';
 
 /** The job id of a job file name. */
 export function jobIdOf(name: string): string {
