@@ -8,7 +8,7 @@ import { collapsed, formatDuration } from '../read/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
 import { isObject, str } from '../util/json-value.js';
-import { FINISHED_STATES, type FinishedState } from '../spool/layout.js';
+import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
 
 
 /** A finished job file as listed: its id, state and ctime. Nothing of it read. */

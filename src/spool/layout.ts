@@ -2,21 +2,10 @@
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
+import { JOB_STATES, type JobState } from './states.js';
+
+export { FINISHED_STATES, JOB_STATES, LIVE_STATES, isFinished, type FinishedState, type JobState } from './states.js';
 import { ifMissing } from '../util/errors.js';
-
-/** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
-export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
-export type JobState = (typeof JOB_STATES)[number];
-/** The states a job is finished in. */
-export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
-export type FinishedState = (typeof FINISHED_STATES)[number];
-/** The states of a job that has not ended: queued or running. */
-export const LIVE_STATES = ['inbox', 'deferred', 'active'] as const satisfies readonly JobState[];
-
-/** True for done, failed and rejected. */
-export function isFinished(state: JobState): boolean {
-  return (FINISHED_STATES as readonly JobState[]).includes(state);
-}
 
 export interface SpoolLayout {
   root: string;

@@ -1,4 +1,4 @@
-// The one source of truth for every file format codex-spool reads or writes.
+// The one source of truth for every file format codex-spool reads or writes. Pure.
 // Types are inferred from these schemas; docs/schema/*.json are generated from them (`npm run schema`).
 import { isAbsolute } from 'node:path';
 import * as z from 'zod';
