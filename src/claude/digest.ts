@@ -19,7 +19,7 @@ export interface FinishedEntry {
 }
 
 /** What one Claude session has heard: seen/<session>.json in claude/state.ts's directory. */
-export interface SeenState {
+interface SeenState {
   v: 1;
   /** Highest ctime of a finished job file seen. */
   hwm: number;
@@ -37,7 +37,7 @@ export const MAX_LINES = 10;
 /** Longest digest line, in UTF-8 bytes. */
 export const MAX_LINE_BYTES = 400;
 /** Characters of the final message in a line (fewer if the line would pass MAX_LINE_BYTES). */
-export const MESSAGE_CHARS = 200;
+const MESSAGE_CHARS = 200;
 
 /** Parses a seen-state file; null if it is missing or not one (then the session starts afresh). */
 export function parseSeen(text: string | null): SeenState | null {

@@ -133,7 +133,7 @@ function listOrNone(dir: string): string[] {
 }
 
 /** Every finished job file: its id, state and ctime, from directory listings and lstat alone. */
-export function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
+function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
   const byId = new Map<string, FinishedEntry>();
   for (const state of FINISHED_STATES) {
     const names = listOrNone(dir(state));

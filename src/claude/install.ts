@@ -28,15 +28,15 @@ export const HOOK_COMMAND = 'codex-spool claude hook';
 export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map((sub) => `Bash(codex-spool ${sub}:*)`);
 
 /** The record of an install, in the .claude directory it was made in. */
-export const MANIFEST_NAME = 'codex-spool.install.json';
+const MANIFEST_NAME = 'codex-spool.install.json';
 
 /** The Claude Code plugin shipped with this package: src/claude/plugin/. */
-export function pluginDir(): string {
+function pluginDir(): string {
   return packageFile('src/claude/plugin/');
 }
 
 /** .claude/<path> → contents: the plugin's skill and commands, as `claude install` writes them. */
-export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
+async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
   if (!(await stat(join(dir, '.claude-plugin', 'plugin.json')).catch(ifMissing(null)))) {
     throw new InstallConflict(`the Claude Code plugin is missing from this installation (${dir})`);
   }
@@ -49,15 +49,15 @@ export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string
 }
 
 /** codex-spool.install.json (mode 0600). Fields of older versions (copies of settings.json) are dropped. */
-export const InstallManifest = z.object({
+const InstallManifest = z.object({
   v: z.literal(1),
   files: z.record(z.string(), z.string()).describe('.claude-relative path → sha256 of the contents written'),
   created_dirs: z.array(z.string()).describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty'),
   settings: SettingsRecord.nullable(),
 });
-export type InstallManifest = z.infer<typeof InstallManifest>;
+type InstallManifest = z.infer<typeof InstallManifest>;
 
-export interface InstallReport {
+interface InstallReport {
   claudeDir: string;
   written: string[];
   settingsChanged: boolean;
@@ -107,7 +107,7 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
   });
 }
 
-export interface UninstallReport {
+interface UninstallReport {
   claudeDir: string;
   installed: boolean;
   removed: string[];
@@ -158,7 +158,7 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
 }
 
 /** The manifest of an earlier install, or null. */
-export async function readManifest(claudeDir: string): Promise<InstallManifest | null> {
+async function readManifest(claudeDir: string): Promise<InstallManifest | null> {
   const text = await readIfFile(join(claudeDir, MANIFEST_NAME));
   if (text === null) return null;
   try {

@@ -15,10 +15,10 @@ import { isObject } from '../util/json-value.js';
 
 /** The events our hook runs on. */
 export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit'] as const;
-export type HookEvent = (typeof HOOK_EVENTS)[number];
+type HookEvent = (typeof HOOK_EVENTS)[number];
 
 /** Seconds Claude Code gives the hook before it gives up on it. */
-export const HOOK_TIMEOUT_S = 10;
+const HOOK_TIMEOUT_S = 10;
 
 const Event = z.enum(HOOK_EVENTS);
 

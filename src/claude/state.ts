@@ -28,7 +28,7 @@ export function sessionFileStem(session: string): string | null {
 }
 
 /** What a claim file holds for a job with this task. */
-export function claimToken(task: string): string {
+function claimToken(task: string): string {
   return createHash('sha256').update(task).digest('hex');
 }
 

@@ -57,7 +57,7 @@ export function foldLogLine(digest: EventDigest, line: string): EventDigest {
   return digest;
 }
 
-export interface CommandRun {
+interface CommandRun {
   command: string;
   exit_code: number | null;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 /** A work tree as git saw it: its top directory, its HEAD commit (null before the first), a fingerprint per path that is not clean. */
-export interface TreeState {
+interface TreeState {
   top: string;
   head: string | null;
   dirty: Map<string, string>;

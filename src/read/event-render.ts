@@ -6,7 +6,7 @@ import { PROGRESS, RECONNECT } from '../codex/events.js';
 import { formatUsage, oneLine, shortPath } from './display.js';
 import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
 
-export interface RenderOptions {
+interface RenderOptions {
   /** File paths inside this directory are shown relative to it. */
   repo?: string | null;
   /** Longest display line; longer text is cut with `…`. Default 160. */
@@ -16,7 +16,7 @@ export interface RenderOptions {
 type Json = JsonObject;
 
 /** Parses an events.jsonl line into an event object, or null if it is not one. */
-export function parseEvent(line: string): Json | null {
+function parseEvent(line: string): Json | null {
   if (!line.startsWith('{')) return null;
   try {
     const event: unknown = JSON.parse(line);

@@ -123,7 +123,7 @@ async function activityOf(layout: SpoolLayout, runId: string): Promise<string | 
 }
 
 /** The rejection error written beside spool/rejected/<id>.json, or null. */
-export async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
+async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
   return readJson(layout.rejection(id), RejectionError);
 }
 

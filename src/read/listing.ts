@@ -8,7 +8,7 @@ import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
 import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 
 /** A job file as listed: nothing of it is read. */
-export interface JobEntry {
+interface JobEntry {
   id: string;
   state: JobState;
   path: string;
@@ -51,7 +51,7 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
 /** Jobs per state. */
 export type StateCounts = Record<JobState, number>;
 
-export interface StatusSelection {
+interface StatusSelection {
   /** Finished jobs (oldest first), then active, deferred and inbox jobs (each oldest first). */
   shown: JobEntry[];
   counts: StateCounts;

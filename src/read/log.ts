@@ -10,7 +10,7 @@ import { runFiles } from '../codex/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
-export interface JobLogOptions {
+interface JobLogOptions {
   /** Wait for a queued job to start, then print events as they come until the job leaves active/. */
   follow: boolean;
   /** Receives each display line. */

@@ -20,7 +20,7 @@ export interface UsageReport {
 }
 
 /** How many earlier run directories are searched for the previous run of a session resumed by its id. */
-export const MAX_RUNS_SCANNED = 1000;
+const MAX_RUNS_SCANNED = 1000;
 
 /**
  * The usage of a finished run. The previous run of its session is, in this order: the job's own latest
@@ -40,7 +40,7 @@ export async function usageReport(layout: SpoolLayout, job: JobView, summary: Ru
 }
 
 /** a − b field by field; null if any field would be negative (then b is not an earlier total of a). */
-export function usageDiff(a: Usage, b: Usage): Usage | null {
+function usageDiff(a: Usage, b: Usage): Usage | null {
   const d: Usage = {
     input_tokens: a.input_tokens - b.input_tokens,
     cached_input_tokens: a.cached_input_tokens - b.cached_input_tokens,
@@ -94,14 +94,14 @@ async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s:
 
 
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
-export function jobRunIds(job: JobView): string[] {
+function jobRunIds(job: JobView): string[] {
   const runs = job.record?.runs;
   if (Array.isArray(runs) && runs.every(isRunName)) return runs;
   return job.runId ? [job.runId] : [];
 }
 
 /** The summaries of a job's runs that have one, oldest first. */
-export async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
+async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
   const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id))));
   return all.filter((s) => s !== null);
 }
@@ -139,7 +139,7 @@ export interface LedgerRow {
 }
 
 /** Tokens per job, per session and per UTC day. */
-export interface Ledger {
+interface Ledger {
   total: LedgerRow;
   days: LedgerRow[];
   sessions: LedgerRow[];
@@ -181,7 +181,7 @@ export function usageLedger(summaries: readonly RunSummary[]): Ledger {
 }
 
 /** Input plus output tokens: what a row is ranked by. */
-export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
+const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
 
 /** Every run summary under runs/ that parses. */
 export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {

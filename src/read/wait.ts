@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
-export interface PollOptions {
+interface PollOptions {
   /** Directories whose changes trigger a check at once. */
   dirs: readonly string[];
   /** Only changes to names it accepts trigger a check (an event without a name always does). Default: all. */
@@ -91,7 +91,7 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
 }
 
 /** True if job `id` has a file in done/, failed/ or rejected/. */
-export async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
+async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
   for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(ifMissing(null)))?.isFile()) return true;
   return false;
 }

@@ -14,7 +14,7 @@ function tempPathFor(path: string): string {
 }
 
 /** The temp files `tempPathFor` names (pure): `.<name>.<pid>.<8 hex>.tmp`. */
-export function isTempName(name: string): boolean {
+function isTempName(name: string): boolean {
   return /^\..*\.\d+\.[0-9a-f]{8}\.tmp$/.test(name);
 }
 

@@ -29,7 +29,7 @@ export interface SpoolLayout {
 }
 
 /** Where the root came from: the --root option, $CODEX_SPOOL_ROOT, or the installed package's own directory. */
-export type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
+type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
 
 /**
  * The one rule every part (worker, CLI, Claude hook) finds its spool by: --root, else $CODEX_SPOOL_ROOT,

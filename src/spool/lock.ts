@@ -29,7 +29,7 @@ function lockTarget(activeDir: string, name: string): string {
 }
 
 /** `name` if it leaves room for a suffix within the 255-byte name limit, else a stable stand-in. */
-export function fitName(name: string): string {
+function fitName(name: string): string {
   if (Buffer.byteLength(name) <= 200) return name;
   return `long-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }

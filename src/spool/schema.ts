@@ -150,7 +150,7 @@ export const ActiveJob = QueuedJob.safeExtend({ run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
-export const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
+const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
 
 
 /** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */

@@ -81,7 +81,7 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
 }
 
 /** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */
-export type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktree?: Worktree } | { kind: 'wait'; on: string } | Rejection;
+type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktree?: Worktree } | { kind: 'wait'; on: string } | Rejection;
 
 /**
  * The one check of a schema-valid job against the spool and the policy, for the worker's claim and for
@@ -114,7 +114,7 @@ export interface JobFacts {
 }
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
-export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
+async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
   const repoStat = await stat(job.repo).catch(ifMissing(null));
   const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
   const base = repo?.real ?? resolve(job.repo);
@@ -221,7 +221,7 @@ async function queuedResumeTarget(layout: SpoolLayout, id: string): Promise<stri
 }
 
 /** The `resume` field of a job file's text, if it has one (pure; any malformed file resumes nothing). */
-export function resumeFieldOf(text: string): string | null {
+function resumeFieldOf(text: string): string | null {
   try {
     const json: unknown = JSON.parse(text);
     const resume = typeof json === 'object' && json !== null ? (json as { resume?: unknown }).resume : undefined;

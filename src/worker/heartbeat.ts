@@ -14,12 +14,12 @@ import { ifMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
 
 /** How often a worker rewrites its heartbeat. */
-export const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 5_000;
 /** A heartbeat older than this (three beats missed) is a worker gone, or paused: it serves nothing. */
 export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
 
 /** What this host can say of its own processes: a pid's start time (null: no such process). */
-export type ProcStart = (pid: number) => number | null;
+type ProcStart = (pid: number) => number | null;
 const procStart: ProcStart = (pid) => procStat(pid)?.startTicks ?? null;
 
 /**

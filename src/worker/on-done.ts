@@ -23,7 +23,7 @@ export interface JobEnd {
 }
 
 /** How long an on-done command and what it started may run. */
-export const ON_DONE_TIMEOUT_MS = 60_000;
+const ON_DONE_TIMEOUT_MS = 60_000;
 /** Time SIGTERM gets before SIGKILL at the timeout. */
 const KILL_GRACE_MS = 5_000;
 /** Output logged per command; the rest is counted, not shown. */

@@ -23,7 +23,7 @@ import { objectOr } from '../util/json-value.js';
 /** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
 const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
 
-export interface RecoveryContext {
+interface RecoveryContext {
   layout: SpoolLayout;
   graceMs: number;
   log(line: string): void;

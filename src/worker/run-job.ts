@@ -50,13 +50,13 @@ export interface RunHooks {
 }
 
 /** How a claimed job left this worker's hands. */
-export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
+type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
 
 /** The prompt of a run that continues its job's interrupted or failed session. */
 export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
 /** The prompt of a run that continues its job's session after a `retry`. */
-export function retryPrefix(previous: RunStatus): string {
+function retryPrefix(previous: RunStatus): string {
   const how = { succeeded: 'ended', failed: 'failed', timed_out: 'timed out', cancelled: 'was cancelled' }[previous];
   return `This is a retry: your previous run of this task ${how}. Continue the task where you left off. The task was:\n\n`;
 }
