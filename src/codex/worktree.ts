@@ -17,7 +17,7 @@ export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefin
 /** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */
 export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
-  if (await stat(wt.path).then((s) => s.isDirectory(), () => false)) return wt;
+  if ((await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return wt;
   const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
   if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
   return wt;

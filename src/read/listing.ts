@@ -6,6 +6,7 @@ import { factsOf, listedView, type JobFacts } from './facts.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
 import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { isMissing } from '../util/errors.js';
 
 /** A job file as listed: nothing of it is read. */
 interface JobEntry {
@@ -28,8 +29,9 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
     let names: string[];
     try {
       names = readdirSync(dir);
-    } catch {
-      continue; // a state directory nobody has created yet
+    } catch (err) {
+      if (isMissing(err)) continue; // a state directory nobody has created yet
+      throw err;
     }
     const jobNames = names.filter(isJobFileName);
     const present = new Set(jobNames);

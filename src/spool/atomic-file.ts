@@ -27,7 +27,7 @@ export async function removeWriteDebris(dir: string, olderThanMs: number): Promi
   for (const name of (await readdir(dir).catch(ifMissing([]))).filter(isTempName)) {
     const path = join(dir, name);
     const st = await stat(path).catch(ifMissing(null));
-    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name);
+    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name); // tidying: one that stays is tried next time
   }
   return removed;
 }

@@ -278,7 +278,7 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
     };
     await writeJsonAtomic(layout.rejection(stem), error);
     const from = Buffer.concat([Buffer.from(`${layout.dir(state)}/`), raw]);
-    moved += await rename(from, layout.job('rejected', stem)).then(() => 1, () => 0);
+    moved += await rename(from, layout.job('rejected', stem)).then(() => 1, ifMissing(0)); // gone: taken meanwhile
   }
   return moved;
 }
