@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The codex-spool command line. The only place that calls process.exit.
 import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, withRoot } from './cli/kit.js';
+import { withRoot } from './cli/kit.js';
+import { CliError, EXIT } from './util/errors.js';
 import { packageVersion } from './util/package-files.js';
 import { safeLine } from './util/safe-text.js';
 

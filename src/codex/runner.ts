@@ -193,7 +193,7 @@ export async function codexVersion(codexBin: string): Promise<string | null> {
 }
 
 /** The run's process: its pid, and its run id, which its command line names (`-o runs/<run-id>/…`). */
-export interface RunProcess {
+interface RunProcess {
   pid: number | null;
   run_id: string;
 }

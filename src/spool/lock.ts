@@ -6,6 +6,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
+import { ifMissing } from '../util/errors.js';
 
 /** One setting for staleness and refresh, shared by every worker on a spool. */
 export const LOCK_STALE_MS = 10_000;
@@ -28,7 +29,7 @@ function lockTarget(activeDir: string, name: string): string {
 }
 
 /** `name` if it leaves room for a suffix within the 255-byte name limit, else a stable stand-in. */
-export function fitName(name: string): string {
+function fitName(name: string): string {
   if (Buffer.byteLength(name) <= 200) return name;
   return `long-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
@@ -43,7 +44,7 @@ export async function tryLock(
   onLost: (err: Error) => void,
 ): Promise<(() => Promise<void>) | null> {
   const target = lockTarget(activeDir, name);
-  const held = await statFresh(`${target}.lock`).catch(() => null);
+  const held = await statFresh(`${target}.lock`).catch(ifMissing(null));
   if (held && Date.now() - held.mtimeMs <= LOCK_STALE_MS) return null;
   const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`)) : [];
   if (!tokens) return null;
@@ -58,14 +59,14 @@ export async function tryLock(
       onCompromised: onLost,
     });
     instanceGone = true;
-    return () => release().catch(() => undefined);
+    return () => release().catch(() => undefined); // already lost or released: nothing left to undo
   } catch (err) {
     instanceGone = (err as NodeJS.ErrnoException).code === 'ELOCKED';
     if (instanceGone) return null;
     throw err;
   } finally {
     // Our own token always; the dead ones before it only once the instance is gone, else they still mark it.
-    await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined)));
+    await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined))); // tidying only
   }
 }
 
@@ -113,7 +114,7 @@ async function takeoverTurn(base: string): Promise<string[] | null> {
     const token = `${base}-${generation}`;
     tokens.push(token);
     if (await createToken(token)) return tokens;
-    const made = await statFresh(token).catch(() => null);
+    const made = await statFresh(token).catch(ifMissing(null));
     if (!made || Date.now() - made.mtimeMs <= LOCK_STALE_MS) return null;
   }
 }

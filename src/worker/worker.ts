@@ -357,7 +357,7 @@ export class Worker {
   private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
     const peeks = this.peeks[state];
     const path = join(this.opts.layout.dir(state), name);
-    const st = await lstat(path).catch(() => null);
+    const st = await lstat(path).catch(() => null); // any error: not claimable now, and no stop to the scan
     if (!st) {
       peeks.delete(name); // claimed by another worker meanwhile
       return null;
@@ -553,7 +553,7 @@ const exists = (path: string) =>
     () => false,
   );
 
-/** A repo's identity: its real path (a missing one as written, normalised; the claim rejects it). */
+/** A repo's identity: its real path (a missing or unreadable one as written, normalised; the claim decides). */
 const realRepo = (repo: string) => realpath(repo).catch(() => resolve(repo));
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */
