@@ -21,6 +21,7 @@ import {
   waitFor,
   workerProcess,
   type TempRoot,
+  quickLockStale,
 } from './helpers/spool-env.js';
 import { UNSAFE_OUTPUT } from './helpers/hostile.js';
 
@@ -131,6 +132,7 @@ describe('one root', () => {
 describe('worker heartbeat', () => {
   it("a SIGKILLed worker's running job shows stale at once; the next worker clears its heartbeat and recovers the job", async () => {
     const repo = await t.repo('r');
+    await quickLockStale(t);
     const first = startWorker(t);
     await workerUp(first);
     expect((await cli(t, ['submit', '--repo', repo, '--task', 'hang', '--id', 'stuck'])).stderr).toBe('');

@@ -16,6 +16,7 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
+  quickLockStale,
 } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -33,6 +34,7 @@ const rejection = async (id: string) => JSON.parse((await readIfExists(join(t.ro
 
 describe('resume dependencies', () => {
   it('a follow-up that waits for a running job survives a worker SIGKILL: both finish, in order, in one session', async () => {
+    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'a']);
     const meta = await runningMeta(t, 'a');

@@ -1,5 +1,5 @@
 // Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
-import { mkdtemp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,14 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Gives the root's claim locks the policy's shortest stale time (3 s, not 10): for a test that waits for a
+ * killed worker's lock to go stale. Before any process uses the root: each reads it once.
+ */
+export function quickLockStale(t: TempRoot): Promise<void> {
+  return writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }), { mode: 0o600 });
 }
 
 /** A fresh temp root with one git repo, whose fake codex logs each call (for worker tests). */
