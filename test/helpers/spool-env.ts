@@ -90,11 +90,73 @@ export async function endSpoolTest(t: TempRoot): Promise<void> {
 
 const started = new Set<ResultPromise>();
 
-/** Runs the CLI to its end (in `cwd`, with `input` on its stdin, when given). */
-export async function cli(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}) {
+export interface CliResult {
+  code: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI to its end (in `cwd`, with `input` on its stdin, when given): in this process, where the
+ * process boundary is not what a test checks (a process start costs more than most commands), except the
+ * worker (always a real child process) and a command given `input` (its stdin).
+ */
+export function cli(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
+  return args[0] === 'worker' || opts.input !== undefined ? cliProcess(t, args, opts) : cliInProcess(t.env, args, opts.cwd);
+}
+
+/** Runs the CLI as a child process (dist/cli.js), to its end. */
+export async function cliProcess(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
   const stdin = opts.input === undefined ? ({ stdin: 'ignore' } as const) : { input: opts.input };
   const r = await execa('node', [cliPath, ...args], { env: t.env, reject: false, cwd: opts.cwd, ...stdin });
   return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+let inProcessTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the CLI's program (src/cli/main.ts) in this process, as a child would run it: `env` over this
+ * process's environment, in `cwd`, its stdout and stderr captured. One at a time (they share the process).
+ */
+function cliInProcess(env: Record<string, string>, args: string[], cwd?: string): Promise<CliResult> {
+  const run = async (): Promise<CliResult> => {
+    const { main } = await import('../../src/cli/main.js');
+    const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const savedCwd = process.cwd();
+    const out: string[] = [];
+    const err: string[] = [];
+    const restore = [capture(process.stdout, out), capture(process.stderr, err)];
+    Object.assign(process.env, env);
+    try {
+      if (cwd) process.chdir(cwd);
+      const code = await main(['node', cliPath, ...args]);
+      return { code, stdout: out.join('').replace(/\n$/, ''), stderr: err.join('').replace(/\n$/, '') };
+    } finally {
+      process.chdir(savedCwd);
+      for (const [k, v] of Object.entries(savedEnv)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      for (const undo of restore) undo();
+    }
+  };
+  const result = inProcessTurn.then(run, run);
+  inProcessTurn = result.catch(() => undefined);
+  return result;
+}
+
+/** Collects what is written to `stream` into `sink` until the returned function is called. */
+function capture(stream: NodeJS.WriteStream, sink: string[]): () => void {
+  const write = stream.write;
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    const done = rest.find((a) => typeof a === 'function') as (() => void) | undefined;
+    if (done) process.nextTick(done);
+    return true;
+  }) as typeof stream.write;
+  return () => {
+    stream.write = write;
+  };
 }
 
 export interface WorkerProcess {
