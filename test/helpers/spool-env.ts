@@ -1,4 +1,5 @@
 // Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -196,8 +197,10 @@ export function workerProcess(child: ResultPromise, registry: Set<ResultPromise>
   };
 }
 
-/** Kills every worker a test started and left running (afterEach). */
+/** Kills every process a test started and left running: workers, CLIs, runProcess groups (afterEach). */
 export async function killStarted(): Promise<void> {
+  for (const pid of groups) killGroup(pid);
+  groups.clear();
   await Promise.all(
     [...started].map(async (child) => {
       child.kill('SIGKILL');
@@ -205,6 +208,59 @@ export async function killStarted(): Promise<void> {
       started.delete(child);
     }),
   );
+}
+
+export interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Process groups runProcess started that have not ended yet. */
+const groups = new Set<number>();
+
+/**
+ * Runs `cmd` to its end in a process group of its own, with `input` on its stdin (none: /dev/null, which
+ * Codex needs); kills the group after `timeoutMs`, or at killStarted. `onSpawn` gets the child (to signal
+ * it). Never rejects.
+ */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void },
+): Promise<ProcessResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: [stdin, 'pipe', 'pipe'] });
+    const pid = child.pid;
+    if (pid) groups.add(pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => killGroup(pid), opts.timeoutMs ?? 120_000);
+    child.on('error', (err) => (stderr += String(err)));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (pid) groups.delete(pid);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(opts.input);
+    opts.onSpawn?.(child);
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** Polls `fn` until it returns a truthy value, or fails after `timeoutMs` with `what`. */
@@ -296,11 +352,6 @@ export async function killRunGroups(t: TempRoot): Promise<void> {
     }
     if (typeof pid !== 'number') continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes(t.root)) continue;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (cmdline.includes(t.root)) killGroup(pid);
   }
 }
