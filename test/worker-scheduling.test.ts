@@ -17,6 +17,7 @@ import {
   waitForFinished,
   type TempRoot,
   quickLockStale,
+  workerUp,
 } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -160,7 +161,7 @@ describe('file-system faults', () => {
     // Root ignores mode bits: once the worker has started (it refuses a linked runs/), runs/ becomes a link
     // into /proc, where no directory can be made.
     const worker = startWorker(t, ['--retry-delay-ms', '100', '--rescan-ms', '200']);
-    await waitFor('worker started', () => worker.log().includes('concurrency'));
+    await workerUp(t, worker);
     await rm(join(t.root, 'runs'), { recursive: true });
     await symlink('/proc/self/fdinfo', join(t.root, 'runs'));
     await cli(t, ['submit', '--repo', repo, '--task', 't', '--id', 'norun', '--max-attempts', '2']);

@@ -197,6 +197,10 @@ export function workerProcess(child: ResultPromise, registry: Set<ResultPromise>
   };
 }
 
+/** Waits until worker `w` has set up the spool and written its heartbeat (its start-up log comes before). */
+export const workerUp = (t: TempRoot, w: { child: ResultPromise }) =>
+  waitFor('the worker heartbeat', async () => (await readdir(join(t.root, 'spool', 'workers')).catch(() => [])).some((n) => n.endsWith(`-${w.child.pid}.json`)));
+
 /** Kills every process a test started and left running: workers, CLIs, runProcess groups (afterEach). */
 export async function killStarted(): Promise<void> {
   for (const pid of groups) killGroup(pid);
