@@ -298,9 +298,14 @@ export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
   return names.filter((n) => n.endsWith('.json') && !n.endsWith('.error.json') && !n.startsWith('.')).sort();
 }
 
-/** Waits until job `id` is in done/ or failed/ and returns where and what it is. */
+/**
+ * Waits until job `id` is in done/ or failed/ and the worker has let go of it, and returns where and what it
+ * is. The worker files a job before it releases the job's claim lock, and a command run at once (retry)
+ * finds the job still held in between.
+ */
 export async function waitForFinished(t: TempRoot, id: string, timeoutMs = 60_000): Promise<{ state: string; record: any }> {
   return waitFor(`${id} finished`, async () => {
+    if (await readdir(join(t.root, 'spool', 'active', `${id}.json.lock`)).catch(() => null)) return null;
     for (const state of ['done', 'failed']) {
       const text = await readIfExists(join(t.root, 'spool', state, `${id}.json`));
       if (text) return { state, record: JSON.parse(text) };
