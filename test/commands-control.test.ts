@@ -1,6 +1,6 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,6 +78,7 @@ describe('job id arguments', () => {
             expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
           } else if (command === 'submit') {
             expect(r.code, r.stderr).toBe(id === 'x' ? 1 : 0); // x: a duplicate id
+            await rm(join(t.root, 'spool', 'inbox', `${id}.json`), { force: true }); // unknown again to the commands after it
           } else if (id !== 'x') {
             expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });
           }

@@ -22,6 +22,13 @@ const SAFE_CONFIG_KEYS = [
   'show_raw_agent_reasoning',
 ] as const;
 
+/**
+ * Bounds of lock_stale_ms. A lock is refreshed every fifth of it, but at least 1 s apart (proper-lockfile's
+ * floor), so the floor leaves three refreshes per stale time; the ceiling keeps recovery within minutes.
+ */
+const MIN_LOCK_STALE_MS = 3_000;
+const MAX_LOCK_STALE_MS = 600_000;
+
 /** The policy, in `<root>/codex-spool.config.json` under "policy" (every field optional). */
 export const JobPolicy = z.strictObject({
   sandboxes: z.array(Sandbox).default(['read-only', 'workspace-write']).describe('sandbox modes a job may ask for'),
@@ -40,6 +47,13 @@ export const JobPolicy = z.strictObject({
     .max(MAX_JOB_BYTES)
     .default(DEFAULT_MAX_JOB_BYTES)
     .describe('largest job submitted (inbox file); a larger inbox file is rejected unopened'),
+  lock_stale_ms: z
+    .number()
+    .int()
+    .min(MIN_LOCK_STALE_MS)
+    .max(MAX_LOCK_STALE_MS)
+    .default(10_000)
+    .describe("a claim lock not refreshed for this long is stale: a dead worker's job is recovered after it"),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 
