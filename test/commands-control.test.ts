@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobId } from '../src/spool/schema.js';
 import { JOB_STATES } from '../src/spool/layout.js';
+import { tryLock } from '../src/spool/lock.js';
 import { hostileArg } from './helpers/hostile.js';
 import {
   cli,
@@ -259,6 +260,22 @@ describe('retry and resume', () => {
     expect(await calls()).toHaveLength(2);
     expect((await cli(t, ['retry', 'flaky'])).code).toBe(2); // done jobs are not retried
     await worker.stop();
+  });
+
+  it('retry waits for a worker that has filed the job but not yet let go of its lock', async () => {
+    const worker = startWorker(t);
+    await submit('held', 'fail once');
+    expect((await waitForFinished(t, 'held')).state).toBe('failed');
+    await worker.stop();
+    // As a worker holds it between filing the job and releasing its claim.
+    const release = await tryLock(join(t.root, 'spool', 'active'), 'held.json', () => undefined);
+    expect(release).not.toBeNull();
+    const retried = cli(t, ['retry', 'held']);
+    await new Promise((r) => setTimeout(r, 500));
+    await release!();
+    const r = await retried;
+    expect(r.stderr).toBe('');
+    expect([r.code, await jobsIn(t, 'deferred')]).toEqual([0, ['held.json']]);
   });
 
   it('resume ID --task queues a follow-up in the same session', async () => {
