@@ -284,16 +284,20 @@ export class Worker {
       const known = this.order[i]!;
       if (this.running.size >= this.opts.concurrency) break;
       if (!this.isCurrent(known) || this.running.has(known.name)) continue; // a job of its id runs
-      const due = Math.max(known.notBefore, this.setbacks.get(known.name)?.until ?? 0);
+      if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
+      // Decide only on what the file holds now: one claimed elsewhere is gone; one changed since it was
+      // peeked with no event naming it (queued again by another worker, cancelled and retried, rewritten
+      // under --poll) may now be due later, or rank lower: it takes its new place on the next pass.
+      const p = await this.peek(known.state, known.name);
+      if (p !== known) {
+        if (p) this.rescan = true;
+        continue;
+      }
+      const due = Math.max(p.notBefore, this.setbacks.get(p.name)?.until ?? 0);
       if (due > now) {
         wakeMs = Math.min(wakeMs, due - now); // not due: it holds no place on its repo meanwhile
         continue;
       }
-      if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
-      // The file may have been claimed elsewhere or rewritten since it was peeked.
-      const p = known.complete ? await this.peek(known.state, known.name) : known;
-      if (p === null) continue;
-      if (p.stamp !== known.stamp) this.rescan = true; // order by what the file holds now
       // A job waiting for an earlier job holds no place on its repo: what it waits for may come after it.
       if (await this.waitsOnEarlierJob(p)) continue;
       const ready =
@@ -306,9 +310,7 @@ export class Worker {
               settleMs: this.opts.settleMs,
               rejectAfterMs: this.opts.rejectAfterMs,
             });
-      const blocked =
-        p.repo !== null &&
-        (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)) || (await (claimed ??= this.claimedElsewhere())).has(p.repo));
+      const blocked = p.repo !== null && ((await this.repoBusyElsewhere(p.repo)) || (await (claimed ??= this.claimedElsewhere())).has(p.repo));
       if (p.repo !== null) blockedRepos.add(p.repo);
       if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
       if (ready.kind === 'later' || blocked) continue;

@@ -1,0 +1,102 @@
+// The worker's queue is kept between scans (a peek per queued file, read again only when the file changes):
+// these tests change queued files behind its back — while it is paused (SIGSTOP), or where no watch event
+// names the change (deferred/, --poll) — and check that it decides on what the files hold now. The real
+// worker as a child process, the fake Codex.
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, endSpoolTest, fakeCodexSpool, jobsIn, startWorker, waitFor, waitForFinished, type TempRoot, type WorkerProcess } from './helpers/spool-env.js';
+
+let t: TempRoot;
+let repo: string;
+let calls: () => Promise<string[]>;
+
+beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
+afterEach(() => endSpoolTest(t));
+
+const dir = (state: string) => join(t.root, 'spool', state);
+/** Writes a job file the way submit and the worker do: aside, then renamed into place (a new inode). */
+const place = async (state: string, id: string, job: object) => {
+  await mkdir(dir(state), { recursive: true });
+  await writeFile(join(dir(state), `.${id}.tmp`), JSON.stringify(job));
+  await rename(join(dir(state), `.${id}.tmp`), join(dir(state), `${id}.json`));
+};
+/** A job as the worker queues it again in deferred/ (what another worker's requeue writes). */
+const deferred = (task: string, notBefore: number) => ({ repo, task, queued_at: 1, attempts: 1, not_before: new Date(notBefore).toISOString() });
+/** Runs `change` while the worker is stopped, so that no scan of it can fall in between. */
+const whilePaused = async (w: WorkerProcess, change: () => Promise<unknown>) => {
+  w.child.kill('SIGSTOP');
+  try {
+    await change();
+  } finally {
+    w.child.kill('SIGCONT');
+  }
+};
+/** A job on a repo of its own run to its end: the scans since it was written have listed the queue. */
+const sentinel = async (id: string) => {
+  await place('inbox', id, { repo: await t.repo(id), task: id });
+  expect((await waitForFinished(t, id, 20_000)).state).toBe('done');
+};
+
+describe('deferred/ changed behind the worker', () => {
+  it('a deferred job cancelled and retried between two scans runs at once, not at the old not_before', async () => {
+    await place('deferred', 'x', deferred('later', Date.now() + 3_600_000));
+    const w = startWorker(t, ['--rescan-ms', '200']);
+    await sentinel('s1'); // the worker has read deferred/x.json: due in an hour
+    await whilePaused(w, async () => {
+      expect((await cli(t, ['cancel', 'x'])).code).toBe(0);
+      expect((await cli(t, ['retry', 'x'])).code).toBe(0);
+    });
+    expect((await waitForFinished(t, 'x', 20_000)).state).toBe('done');
+    await w.stop();
+  });
+
+  it('a deferred job queued again with a later not_before (by another worker) does not run before it', async () => {
+    const due = Date.now() + 1_000;
+    await place('deferred', 'x', deferred('soon', due));
+    const w = startWorker(t, ['--rescan-ms', '200']);
+    await sentinel('s1'); // the worker has read deferred/x.json: due in a second
+    await whilePaused(w, async () => {
+      await place('deferred', 'x', deferred('in an hour', Date.now() + 3_600_000));
+      await waitFor('the old not_before passed', () => Date.now() > due + 100);
+    });
+    await sentinel('s2'); // scans after the old not_before
+    expect(await jobsIn(t, 'deferred')).toEqual(['x.json']);
+    expect((await calls()).join('\n')).not.toContain('in an hour');
+    await w.stop();
+  });
+});
+
+describe('--poll: a queued file rewritten in place (no event names it)', () => {
+  it('a priority lowered after the first read is obeyed: the job now first runs first', async () => {
+    const w = startWorker(t, ['--poll', '100', '--rescan-ms', '200']); // the tick honours the cancel below
+    await place('inbox', 'block', { repo, task: 'hang' });
+    await waitFor('block running', async () => (await jobsIn(t, 'active')).includes('block.json'));
+    await place('inbox', 'a', { repo, task: 'a', priority: 5 });
+    await place('inbox', 'b', { repo, task: 'b', priority: 1 });
+    await sentinel('s1'); // a and b are read, and wait for block's repo
+    await writeFile(join(dir('inbox'), 'a.json'), JSON.stringify({ repo, task: 'a', priority: 0 })); // same inode
+    expect((await cli(t, ['cancel', 'block'])).code).toBe(0);
+    await Promise.all(['a', 'b'].map((id) => waitForFinished(t, id, 20_000)));
+    expect((await calls()).map((c) => c.split(' -- ')[1]).filter((task) => task === 'a' || task === 'b')).toEqual(['b', 'a']);
+    await w.stop();
+  });
+});
+
+describe('--poll: a half-written inbox file', () => {
+  it('one still being written is judged by its last write, not by the first one the worker saw', async () => {
+    const w = startWorker(t, ['--poll', '100', '--rescan-ms', '3600000', '--reject-after-ms', '4000']);
+    await sentinel('s1');
+    const path = join(dir('inbox'), 'slow.json');
+    const t0 = Date.now();
+    await writeFile(path, `{"repo": ${JSON.stringify(repo)},`);
+    await sentinel('s2'); // the listing that found s2 read slow.json: not JSON yet
+    // Each write 2 s or so after the one before, without an event (a write does not change the directory).
+    await waitFor('2 s after the first write', () => Date.now() > t0 + 2_000);
+    await appendFile(path, ' "task": "slow"');
+    await waitFor('4.6 s after the first write', () => Date.now() > t0 + 4_600);
+    await appendFile(path, '}');
+    expect((await waitForFinished(t, 'slow', 20_000)).state).toBe('done');
+    await w.stop();
+  });
+});
