@@ -4,12 +4,14 @@
 // worker as a child process, the fake Codex.
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, endSpoolTest, fakeCodexSpool, jobsIn, startWorker, waitFor, waitForFinished, type TempRoot, type WorkerProcess } from './helpers/spool-env.js';
 
 let t: TempRoot;
 let repo: string;
 let calls: () => Promise<string[]>;
+let runs = 0;
 
 beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
 afterEach(() => endSpoolTest(t));
@@ -68,18 +70,30 @@ describe('deferred/ changed behind the worker', () => {
 });
 
 describe('--poll: a queued file rewritten in place (no event names it)', () => {
-  it('a priority lowered after the first read is obeyed: the job now first runs first', async () => {
-    const w = startWorker(t, ['--poll', '100', '--rescan-ms', '200']); // the tick honours the cancel below
-    await place('inbox', 'block', { repo, task: 'hang' });
-    await waitFor('block running', async () => (await jobsIn(t, 'active')).includes('block.json'));
-    await place('inbox', 'a', { repo, task: 'a', priority: 5 });
-    await place('inbox', 'b', { repo, task: 'b', priority: 1 });
-    await sentinel('s1'); // a and b are read, and wait for block's repo
-    await writeFile(join(dir('inbox'), 'a.json'), JSON.stringify({ repo, task: 'a', priority: 0 })); // same inode
-    expect((await cli(t, ['cancel', 'block'])).code).toBe(0);
-    await Promise.all(['a', 'b'].map((id) => waitForFinished(t, id, 20_000)));
-    expect((await calls()).map((c) => c.split(' -- ')[1]).filter((task) => task === 'a' || task === 'b')).toEqual(['b', 'a']);
-    await w.stop();
+  // a and b wait for one repo; a's priority is rewritten (same inode) once both are read. Whichever way it
+  // moves, the job that ranks first by what the files hold when the repo frees runs first: the repo frees
+  // on the cancel a tick honours, and with --poll each tick looks at every queued file again.
+  it('a priority changed after the first read is obeyed, raised or lowered', async () => {
+    const priority = fc.integer({ min: -2, max: 2 });
+    await fc.assert(
+      fc.asyncProperty(priority, priority, priority, async (before, after, b) => {
+        const w = startWorker(t, ['--poll', '100', '--rescan-ms', '200']); // the tick honours the cancel below
+        const block = `block${++runs}`;
+        await place('inbox', block, { repo, task: 'hang' });
+        await waitFor(`${block} running`, async () => (await jobsIn(t, 'active')).includes(`${block}.json`));
+        await place('inbox', `a${runs}`, { repo, task: `a${runs}`, priority: before });
+        await place('inbox', `b${runs}`, { repo, task: `b${runs}`, priority: b });
+        await sentinel(`s${runs}`); // a and b are read, and wait for the repo
+        await writeFile(join(dir('inbox'), `a${runs}.json`), JSON.stringify({ repo, task: `a${runs}`, priority: after }));
+        expect((await cli(t, ['cancel', block])).code).toBe(0);
+        await Promise.all([`a${runs}`, `b${runs}`].map((id) => waitForFinished(t, id, 20_000)));
+        const ran = (await calls()).map((c) => c.split(' -- ')[1]).filter((task) => task === `a${runs}` || task === `b${runs}`);
+        // On a tie b first: a's place is the time it was last written (its ctime).
+        expect(ran).toEqual(after > b ? [`a${runs}`, `b${runs}`] : [`b${runs}`, `a${runs}`]);
+        await w.stop();
+      }),
+      { numRuns: 6, examples: [[2, -1, 0], [1, 2, 0]] },
+    );
   });
 });
 

@@ -114,6 +114,11 @@ export class Worker {
   private readonly touched = new Set<string>();
   /** The inbox is listed in full by the next scan: at start, on each tick, after an event without a name. */
   private relist = true;
+  /**
+   * The next scan checks every queued file for changes (an lstat each, a read if changed): on each tick with
+   * --poll, where a write in place changes nothing a poll sees (a raised priority would be missed).
+   */
+  private sweep = false;
 
   constructor(private readonly opts: WorkerOptions) {
     this.ctx = { ...opts, shutdown: this.shutdown.signal };
@@ -198,9 +203,11 @@ export class Worker {
 
   /** The periodic pass: cancel requests, orphans, then the queue. */
   private async tick(): Promise<void> {
+    // Set first: the scan that follows a cancel honoured here (a repo freed) sees what was written before it.
+    this.relist = true;
+    this.sweep = this.opts.pollMs !== null;
     await this.honourCancelRequests().catch((err: Error) => this.opts.log(`cancel requests: ${err.message}`));
     await this.recover();
-    this.relist = true;
     await this.ring();
   }
 
@@ -232,7 +239,8 @@ export class Worker {
   /** One pass over the queue (inbox and deferred/) in submission order. */
   private async scan(): Promise<void> {
     const states = this.relist ? (['inbox', 'deferred'] as const) : (['deferred'] as const); // deferred/ is small
-    this.relist = false;
+    const sweep = this.relist && this.sweep;
+    [this.relist, this.sweep] = [false, false];
     const touched = new Set(this.touched);
     this.touched.clear();
     const listed = { inbox: [] as string[], deferred: [] as string[] };
@@ -259,9 +267,9 @@ export class Worker {
       inInbox.delete(name);
     }
     await this.rejectImpostors(impostors);
-    // Read: listed files not read whole before, and every file an event named (it may have changed).
+    // Read: listed files not read whole before (all of them, if changed, on a sweep), and every file an event named.
     const unread = (state: Peek['state'], names: Iterable<string>) =>
-      [...names].filter((n) => !this.running.has(n) && !this.peeks[state].get(n)?.complete).map((name) => ({ state, name }));
+      [...names].filter((n) => !this.running.has(n) && (sweep || !this.peeks[state].get(n)?.complete)).map((name) => ({ state, name }));
     const toPeek = [
       ...unread('inbox', [...inInbox].filter((n) => !touched.has(n))),
       ...unread('deferred', listed.deferred),
@@ -287,11 +295,12 @@ export class Worker {
       if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
       // Decide only on what the file holds now: one claimed elsewhere is gone; one changed since it was
       // peeked with no event naming it (queued again by another worker, cancelled and retried, rewritten
-      // under --poll) may now be due later, or rank lower: it takes its new place on the next pass.
+      // under --poll) is decided on here if it still ranks here, else from its new place on the next pass.
       const p = await this.peek(known.state, known.name);
+      if (p === null) continue;
       if (p !== known) {
-        if (p) this.rescan = true;
-        continue;
+        this.rescan = true;
+        if (claimOrder(p, known) > 0) continue;
       }
       const due = Math.max(p.notBefore, this.setbacks.get(p.name)?.until ?? 0);
       if (due > now) {
@@ -310,7 +319,9 @@ export class Worker {
               settleMs: this.opts.settleMs,
               rejectAfterMs: this.opts.rejectAfterMs,
             });
-      const blocked = p.repo !== null && ((await this.repoBusyElsewhere(p.repo)) || (await (claimed ??= this.claimedElsewhere())).has(p.repo));
+      const blocked =
+        p.repo !== null &&
+        (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)) || (await (claimed ??= this.claimedElsewhere())).has(p.repo));
       if (p.repo !== null) blockedRepos.add(p.repo);
       if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
       if (ready.kind === 'later' || blocked) continue;
