@@ -6,7 +6,19 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, endSpoolTest, fakeCodexSpool, jobsIn, startWorker, waitFor, waitForFinished, type TempRoot, type WorkerProcess } from './helpers/spool-env.js';
+import {
+  cli,
+  endSpoolTest,
+  fakeCodexSpool,
+  jobsIn,
+  projectRoot,
+  readIfExists,
+  startWorker,
+  waitFor,
+  waitForFinished,
+  type TempRoot,
+  type WorkerProcess,
+} from './helpers/spool-env.js';
 
 let t: TempRoot;
 let repo: string;
@@ -112,5 +124,20 @@ describe('--poll: a half-written inbox file', () => {
     await appendFile(path, '}');
     expect((await waitForFinished(t, 'slow', 20_000)).state).toBe('done');
     await w.stop();
+  });
+});
+
+describe('stopping', () => {
+  it('SIGTERM in mid-scan: the worker claims nothing more, so no job gets a run (and an attempt) it never had', async () => {
+    await place('inbox', 'x', { repo, task: 'x' });
+    const marker = join(t.dir, 'held');
+    t.env.NODE_OPTIONS = `--import ${join(projectRoot, 'test', 'fixtures', 'hold-inbox-reads.mjs')}`;
+    t.env.HOLD_INBOX_READS_MARKER = marker;
+    const w = startWorker(t);
+    await waitFor('the first scan reading x.json', () => readIfExists(marker).then((m) => m !== null));
+    expect(await w.stop('SIGTERM')).toBe(0);
+    expect(w.log()).not.toMatch(/^started /m);
+    expect(await jobsIn(t, 'inbox')).toEqual(['x.json']);
+    expect(await calls()).toEqual([]);
   });
 });

@@ -164,8 +164,8 @@ export class Worker {
     return (this.stopped ??= (async () => {
       if (this.ticker) clearInterval(this.ticker);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.shutdown.abort(); // at once: a scan under way claims nothing more (see scan)
       await this.watcher?.close();
-      this.shutdown.abort();
       await this.scanning;
       await this.whenIdle();
       await this.heartbeat?.stop();
@@ -290,7 +290,8 @@ export class Worker {
     // By index up to the length now: a file peeked again below is appended, and ordered by the next pass.
     for (let i = 0, n = this.order.length; i < n; i++) {
       const known = this.order[i]!;
-      if (this.running.size >= this.opts.concurrency) break;
+      // Stopping: a job claimed now would only have its Codex started and stopped, an attempt counted.
+      if (this.running.size >= this.opts.concurrency || this.shutdown.signal.aborted) break;
       if (!this.isCurrent(known) || this.running.has(known.name)) continue; // a job of its id runs
       if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
       // Decide only on what the file holds now: one claimed elsewhere is gone; one changed since it was
