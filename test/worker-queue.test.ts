@@ -2,17 +2,21 @@
 // these tests change queued files behind its back — while it is paused (SIGSTOP), or where no watch event
 // names the change (deferred/, --poll) — and check that it decides on what the files hold now. The real
 // worker as a child process, the fake Codex.
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   cli,
+  cliPath,
   endSpoolTest,
+  fakeCodex,
   fakeCodexSpool,
   jobsIn,
   projectRoot,
   readIfExists,
+  runningMeta,
   startWorker,
   waitFor,
   waitForFinished,
@@ -44,6 +48,13 @@ const whilePaused = async (w: WorkerProcess, change: () => Promise<unknown>) => 
     await change();
   } finally {
     w.child.kill('SIGCONT');
+  }
+};
+const isAlive = (pid: number) => {
+  try {
+    return process.kill(pid, 0);
+  } catch {
+    return false;
   }
 };
 /** A job on a repo of its own run to its end: the scans since it was written have listed the queue. */
@@ -139,5 +150,40 @@ describe('stopping', () => {
     expect(w.log()).not.toMatch(/^started /m);
     expect(await jobsIn(t, 'inbox')).toEqual(['x.json']);
     expect(await calls()).toEqual([]);
+  });
+
+  it('SIGHUP (its terminal closed) stops the worker as SIGTERM does: its Codex stopped, the job queued again', async () => {
+    const w = startWorker(t);
+    await place('inbox', 'x', { repo, task: 'hang' });
+    const meta = await runningMeta(t, 'x');
+    expect(await w.stop('SIGHUP')).toBe(0);
+    expect(await jobsIn(t, 'deferred')).toEqual(['x.json']);
+    expect(() => process.kill(-meta.pid, 0)).toThrow(); // Codex's group is gone
+  });
+
+  it('a worker whose log reader is gone (its pipe closed) still runs jobs and stops on SIGTERM', async () => {
+    const w = startWorker(t);
+    for (const out of [w.child.stdout, w.child.stderr]) out?.destroy(); // its next log line meets EPIPE
+    await place('inbox', 'x', { repo, task: 'x' });
+    expect((await waitForFinished(t, 'x', 20_000)).state).toBe('done');
+    expect(await w.stop('SIGTERM')).toBe(0);
+  });
+
+  it('a worker whose terminal hangs up stops cleanly, not spinning on its log (util-linux script gives it a pty)', async () => {
+    const worker = `exec node '${cliPath}' worker --codex-bin '${fakeCodex}'`;
+    const term = execa('setsid', ['script', '-qfc', worker, '/dev/null'], { env: t.env, reject: false, stdin: 'ignore' });
+    let pid = 0;
+    try {
+      await place('inbox', 'x', { repo, task: 'hang' });
+      const meta = await runningMeta(t, 'x');
+      pid = (await waitFor('heartbeat', async () => (await readdir(dir('workers'))).map((n) => Number(/-(\d+)\.json$/.exec(n)?.[1]))[0]))!;
+      term.kill('SIGKILL'); // the terminal's owner dies: the pty hangs up
+      await waitFor('x queued again', async () => (await jobsIn(t, 'deferred')).includes('x.json'), 20_000);
+      await waitFor('the worker gone', () => !isAlive(pid), 20_000);
+      expect(isAlive(-meta.pid)).toBe(false);
+    } finally {
+      if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await term;
+    }
   });
 });
