@@ -63,6 +63,9 @@ export function workerCommand(): Command {
       }
       // One line per event, whatever a job, a file name or Codex put into it.
       const log = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
+      // A log no one can read any more (its terminal hung up) is dropped: its write error, unhandled, came back
+      // through uncaughtException, which logs: a loop at full CPU that kept the worker's locks alive for ever.
+      process.stderr.on('error', () => undefined);
       if (!opts.skipCodexCheck) {
         // A worker whose every run would fail at once (no login) refuses to start rather than fail each job.
         const verdicts = codexVerdicts(await codexDoctor(codexBin));
@@ -102,7 +105,8 @@ export function workerCommand(): Command {
         };
         // `on`, not `once`: proper-lockfile's signal-exit re-sends a signal to the process when it finds
         // itself the only listener left, which a `once` listener, removed as it fires, would let happen.
-        process.on('SIGTERM', stop).on('SIGINT', stop);
+        // SIGHUP: the terminal it ran in closed; dying of it would leave Codex (in a group of its own) running.
+        process.on('SIGTERM', stop).on('SIGINT', stop).on('SIGHUP', stop);
       });
       log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
       // Codex's workspace-write sandbox lets commands write in /tmp and $TMPDIR: a root there is within reach of jobs.

@@ -114,6 +114,11 @@ export class Worker {
   private readonly touched = new Set<string>();
   /** The inbox is listed in full by the next scan: at start, on each tick, after an event without a name. */
   private relist = true;
+  /**
+   * The next scan checks every queued file for changes (an lstat each, a read if changed): on each tick with
+   * --poll, where a write in place changes nothing a poll sees (a raised priority would be missed).
+   */
+  private sweep = false;
 
   constructor(private readonly opts: WorkerOptions) {
     this.ctx = { ...opts, shutdown: this.shutdown.signal };
@@ -159,8 +164,8 @@ export class Worker {
     return (this.stopped ??= (async () => {
       if (this.ticker) clearInterval(this.ticker);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.shutdown.abort(); // at once: a scan under way claims nothing more (see scan)
       await this.watcher?.close();
-      this.shutdown.abort();
       await this.scanning;
       await this.whenIdle();
       await this.heartbeat?.stop();
@@ -198,9 +203,11 @@ export class Worker {
 
   /** The periodic pass: cancel requests, orphans, then the queue. */
   private async tick(): Promise<void> {
+    // Set first: the scan that follows a cancel honoured here (a repo freed) sees what was written before it.
+    this.relist = true;
+    this.sweep = this.opts.pollMs !== null;
     await this.honourCancelRequests().catch((err: Error) => this.opts.log(`cancel requests: ${err.message}`));
     await this.recover();
-    this.relist = true;
     await this.ring();
   }
 
@@ -232,7 +239,8 @@ export class Worker {
   /** One pass over the queue (inbox and deferred/) in submission order. */
   private async scan(): Promise<void> {
     const states = this.relist ? (['inbox', 'deferred'] as const) : (['deferred'] as const); // deferred/ is small
-    this.relist = false;
+    const sweep = this.relist && this.sweep;
+    [this.relist, this.sweep] = [false, false];
     const touched = new Set(this.touched);
     this.touched.clear();
     const listed = { inbox: [] as string[], deferred: [] as string[] };
@@ -259,9 +267,9 @@ export class Worker {
       inInbox.delete(name);
     }
     await this.rejectImpostors(impostors);
-    // Read: listed files not read whole before, and every file an event named (it may have changed).
+    // Read: listed files not read whole before (all of them, if changed, on a sweep), and every file an event named.
     const unread = (state: Peek['state'], names: Iterable<string>) =>
-      [...names].filter((n) => !this.running.has(n) && !this.peeks[state].get(n)?.complete).map((name) => ({ state, name }));
+      [...names].filter((n) => !this.running.has(n) && (sweep || !this.peeks[state].get(n)?.complete)).map((name) => ({ state, name }));
     const toPeek = [
       ...unread('inbox', [...inInbox].filter((n) => !touched.has(n))),
       ...unread('deferred', listed.deferred),
@@ -282,18 +290,24 @@ export class Worker {
     // By index up to the length now: a file peeked again below is appended, and ordered by the next pass.
     for (let i = 0, n = this.order.length; i < n; i++) {
       const known = this.order[i]!;
-      if (this.running.size >= this.opts.concurrency) break;
+      // Stopping: a job claimed now would only have its Codex started and stopped, an attempt counted.
+      if (this.running.size >= this.opts.concurrency || this.shutdown.signal.aborted) break;
       if (!this.isCurrent(known) || this.running.has(known.name)) continue; // a job of its id runs
-      const due = Math.max(known.notBefore, this.setbacks.get(known.name)?.until ?? 0);
+      if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
+      // Decide only on what the file holds now: one claimed elsewhere is gone; one changed since it was
+      // peeked with no event naming it (queued again by another worker, cancelled and retried, rewritten
+      // under --poll) is decided on here if it still ranks here, else from its new place on the next pass.
+      const p = await this.peek(known.state, known.name);
+      if (p === null) continue;
+      if (p !== known) {
+        this.rescan = true;
+        if (claimOrder(p, known) > 0) continue;
+      }
+      const due = Math.max(p.notBefore, this.setbacks.get(p.name)?.until ?? 0);
       if (due > now) {
         wakeMs = Math.min(wakeMs, due - now); // not due: it holds no place on its repo meanwhile
         continue;
       }
-      if (known.repo !== null && blockedRepos.has(known.repo)) continue; // its repo is taken: no I/O needed
-      // The file may have been claimed elsewhere or rewritten since it was peeked.
-      const p = known.complete ? await this.peek(known.state, known.name) : known;
-      if (p === null) continue;
-      if (p.stamp !== known.stamp) this.rescan = true; // order by what the file holds now
       // A job waiting for an earlier job holds no place on its repo: what it waits for may come after it.
       if (await this.waitsOnEarlierJob(p)) continue;
       const ready =
