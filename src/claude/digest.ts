@@ -4,7 +4,7 @@
 // "Heard of" is a high-water mark over the finished job files' ctimes (a rename into done/ sets the ctime,
 // even when it keeps an old mtime) plus the ids seen within SLACK_MS below it: a job filed with a ctime a
 // little behind one already told (two workers, a coarse clock) is still told, once.
-import { collapsed, formatDuration } from '../read/display.js';
+import { collapsed, formatDuration } from '../util/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
 import { isObject, str } from '../util/json-value.js';

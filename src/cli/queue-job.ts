@@ -7,7 +7,7 @@ import { parseJobIdArg } from '../spool/lookup.js';
 import { JobSpec, describeIssues } from '../spool/schema.js';
 import { jobPrompt } from '../codex/review.js';
 import { checkJob, rejectionLine } from '../spool/validation.js';
-import { newRunId } from '../codex/run-files.js';
+import { newRunId } from '../spool/run-files.js';
 import { DuplicateIdError, submitJob } from '../spool/moves.js';
 import type { SpoolLayout } from '../spool/layout.js';
 

@@ -3,7 +3,7 @@
 // Codex's output is untrusted and unbounded: every text and list the digest keeps is bounded.
 import { UUID_SOURCE, type Usage } from '../spool/schema.js';
 import { capText } from '../util/text-cap.js';
-import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
+import { isObject, num, str, type JsonObject } from '../util/json-value.js';
 
 /** Longest error text kept; the whole text stays in the run's files. */
 export const MAX_ERROR_BYTES = 4 * 1024;
@@ -175,4 +175,14 @@ function foldItem(digest: EventDigest, item: JsonObject): void {
       }
       break;
   }
+}
+
+/** Token usage from Codex's `turn.completed` `usage` object: a count that is missing or not a number is 0. */
+export function usageOf(u: JsonObject): Usage {
+  return {
+    input_tokens: num(u.input_tokens) ?? 0,
+    cached_input_tokens: num(u.cached_input_tokens) ?? 0,
+    output_tokens: num(u.output_tokens) ?? 0,
+    reasoning_output_tokens: num(u.reasoning_output_tokens) ?? 0,
+  };
 }

@@ -1,11 +1,8 @@
 // Deciding how a run ended and what its summary says. Pure.
 import type { CodexRunOutcome } from './runner.js';
-import type { RunMeta, RunFiles, RunStatus, RunSummary } from '../spool/schema.js';
+import { MAX_FINAL_MESSAGE_BYTES, type RunMeta, type RunFiles, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { MAX_LISTED } from './events.js';
 import { capText } from '../util/text-cap.js';
-
-/** Longest final message a summary or job result holds; the whole one stays in last-message.txt. */
-export const MAX_FINAL_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * succeeded only on exit 0 with no failed turn; cancelled or timed_out when we stopped it for that —

@@ -5,7 +5,7 @@ import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
-import { cancelQueuedJob } from '../spool/control.js';
+import { cancelQueuedJob } from '../cli/control.js';
 import { finishedStatus } from '../read/facts.js';
 import { findJobView, noSuchJob, type JobView } from '../spool/lookup.js';
 import { jobFileChanges, pollUntil } from '../read/wait.js';

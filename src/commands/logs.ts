@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
-import { formatDuration, oneLine } from '../read/display.js';
+import { formatDuration, oneLine } from '../util/display.js';
 import { factsOf } from '../read/facts.js';
 import { emitJobLog } from '../read/log.js';
 import { noSuchJob } from '../spool/lookup.js';

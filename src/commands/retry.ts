@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
-import { retryJob } from '../spool/control.js';
+import { retryJob } from '../cli/control.js';
 import { findJobOrFail } from '../spool/lookup.js';
 import { queuedOutput } from '../cli/queue-job.js';
 

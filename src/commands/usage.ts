@@ -1,7 +1,8 @@
 // `codex-spool usage`: where the Codex tokens went, per day, per session chain and per job.
 import { Command } from 'commander';
 import { layoutOf, positiveInt, withRoot } from '../cli/kit.js';
-import { columns, shownName } from '../read/display.js';
+import { shownName } from '../spool/layout.js';
+import { columns } from '../util/display.js';
 import type { Usage } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
 import { allRunSummaries, usageLedger, type LedgerRow } from '../read/usage.js';

@@ -3,11 +3,11 @@
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
-import { columns, shownName } from '../read/display.js';
+import { columns } from '../util/display.js';
 import { keepReason, mergeWorktree, removeWorktree, worktreeIds, worktreeState } from '../codex/worktree.js';
 import { lookupJob, parseJobIdArg } from '../spool/lookup.js';
 import { safeJson, safeLine } from '../util/safe-text.js';
-import { LIVE_STATES, type SpoolLayout } from '../spool/layout.js';
+import { LIVE_STATES, type SpoolLayout, shownName } from '../spool/layout.js';
 
 const HELP = `
 list: one line each: job id, its job's state, branch, what removing it would lose ("clean" if nothing).

@@ -2,9 +2,10 @@
 // The event shapes are those src/codex/events.ts folds: thread.started, turn.completed / turn.failed,
 // error, item.started / item.completed with agent_message, command_execution, file_change, error items;
 // plus the other item kinds Codex emits (mcp_tool_call, web_search, todo_list, reasoning: not shown).
-import { PROGRESS, RECONNECT } from '../codex/events.js';
-import { formatUsage, oneLine, shortPath } from './display.js';
-import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
+import { PROGRESS, RECONNECT, usageOf } from '../codex/events.js';
+import { formatUsage } from './usage.js';
+import { oneLine, shortPath } from '../util/display.js';
+import { isObject, str, type JsonObject } from '../util/json-value.js';
 
 interface RenderOptions {
   /** File paths inside this directory are shown relative to it. */

@@ -6,7 +6,7 @@ import { readTail } from '../util/file-tail.js';
 import { JobId, RejectionError, RunStatus, SessionId } from '../spool/schema.js';
 import { runMetaOf, type JobView } from '../spool/lookup.js';
 import { findJob } from '../spool/moves.js';
-import { runFiles } from '../codex/run-files.js';
+import { runFiles } from '../spool/run-files.js';
 import { LIVE_STATES, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { num, objectOr, str } from '../util/json-value.js';
 import { readJson } from '../spool/json-file.js';

@@ -1,7 +1,8 @@
 // Human lines for job facts: the status table and the one-line result of `wait`. Every field that comes
 // from a job file, a file name or Codex is shown escaped (shownName, safeLine, oneLine). Pure.
 import { basename } from 'node:path';
-import { columns, formatDuration, oneLine, oneLineBytes, shownName } from './display.js';
+import { shownName } from '../spool/layout.js';
+import { columns, formatDuration, oneLine, oneLineBytes } from '../util/display.js';
 import type { JobFacts } from './facts.js';
 import { safeLine } from '../util/safe-text.js';
 

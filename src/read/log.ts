@@ -6,7 +6,7 @@ import { errorLine, renderEvent, renderLog } from './event-render.js';
 import { findJobView, runSummaryOf, type JobView } from '../spool/lookup.js';
 import { LineTail } from '../util/file-tail.js';
 import { jobFileChanges, pollUntil } from './wait.js';
-import { runFiles } from '../codex/run-files.js';
+import { runFiles } from '../spool/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 

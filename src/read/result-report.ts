@@ -1,15 +1,16 @@
 // What `result` reports about one job, and its human form: at most ~800 bytes plus the final message.
 // Everything in the human form that comes from a job file or Codex is shown escaped (safeLine, safeText).
 import { basename } from 'node:path';
-import { fitList, formatDuration, formatUsage, oneLine, oneLineBytes, shortPath, shownName } from './display.js';
+import { shownName } from '../spool/layout.js';
+import { fitList, formatDuration, oneLine, oneLineBytes, shortPath } from '../util/display.js';
 import { factsOf, type JobFacts } from './facts.js';
 import { resultLine } from './format.js';
 import { runSummaryOf, type JobView } from '../spool/lookup.js';
 import type { RunFiles } from '../spool/schema.js';
-import { runFiles } from '../codex/run-files.js';
+import { runFiles } from '../spool/run-files.js';
 import { safeLine, safeText } from '../util/safe-text.js';
 import type { SpoolLayout } from '../spool/layout.js';
-import { runLines, usageReport, type RunLine, type UsageReport } from './usage.js';
+import { runLines, usageReport, type RunLine, type UsageReport, formatUsage } from './usage.js';
 
 /** A job's facts plus, once it has run, what its run's summary adds. */
 export interface ResultReport extends JobFacts {

@@ -4,7 +4,7 @@
 import { readdir } from 'node:fs/promises';
 import { type RunSummary, SessionId, type Usage } from '../spool/schema.js';
 import { lookupJob, runSummaryOf, type JobView } from '../spool/lookup.js';
-import { isRunName, readMeta, readSummary, runFiles } from '../codex/run-files.js';
+import { isRunName, readMeta, readSummary, runFiles } from '../spool/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
@@ -191,4 +191,9 @@ export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]
     if (s) all.push(s);
   }
   return all;
+}
+
+/** Token usage in one short phrase: `in 2002 (cached 200), out 102 (reasoning 14)`. */
+export function formatUsage(u: Usage): string {
+  return `in ${u.input_tokens} (cached ${u.cached_input_tokens}), out ${u.output_tokens} (reasoning ${u.reasoning_output_tokens})`;
 }

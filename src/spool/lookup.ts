@@ -2,9 +2,9 @@
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
 import { stat } from 'node:fs/promises';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
-import { quoted } from '../read/display.js';
+import { quoted } from '../util/display.js';
 import { JobId, JobResult, type RunSummary, type RunMeta } from './schema.js';
-import { isRunName, readMeta, readSummary, runFiles } from '../codex/run-files.js';
+import { isRunName, readMeta, readSummary, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './layout.js';
 import { AnyObject, readJson } from './json-file.js';
 

@@ -2,7 +2,7 @@
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
 import { readdir, stat } from 'node:fs/promises';
 import { readSmallFile } from './atomic-file.js';
-import type { Worktree } from '../codex/worktree.js';
+import type { Worktree } from './layout.js';
 import { lookupJob, runMetaOf, type JobView } from './lookup.js';
 import { MAX_JOB_BYTES, SessionId } from './schema.js';
 import { z } from 'zod';

@@ -279,3 +279,6 @@ export const WorkerBeat = z.object({
   proc_start: z.number().int().nullable(),
 });
 export type WorkerBeat = z.infer<typeof WorkerBeat>;
+
+/** Longest final message a summary or job result holds; the whole one stays in last-message.txt. */
+export const MAX_FINAL_MESSAGE_BYTES = 64 * 1024;

@@ -7,7 +7,7 @@ import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { WorkerBeat } from '../spool/schema.js';
 import { packageVersion } from '../util/package-files.js';
 import { procStat } from '../util/process-group.js';
-import { formatDuration } from '../read/display.js';
+import { formatDuration } from '../util/display.js';
 import { safeLine } from '../util/safe-text.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';

@@ -1,5 +1,5 @@
 // What a failed run's errors say about trying again. Pure.
-import { collapsed } from '../read/display.js';
+import { collapsed } from '../util/display.js';
 import { MAX_REASON_CHARS, type QueuedJob, type RunSummary } from '../spool/schema.js';
 import { decisiveError } from '../codex/summary.js';
 

@@ -14,7 +14,7 @@ import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from '../spool/cancel-request.js';
 import { claimDuplicate, claimJob, finishJob, rejectUndecodableNames, takeOverJob } from '../spool/moves.js';
-import { recordWithoutRun } from '../spool/finished-job.js';
+import { recordWithoutRun } from './finished-job.js';
 import { isLocked, resourceLockName } from '../spool/lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { removeWriteDebris } from '../spool/atomic-file.js';

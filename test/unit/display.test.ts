@@ -1,7 +1,8 @@
 // Untrusted names and text made safe to show: quoted names, one-line text, JSON without raw controls.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { oneLine, quoted, shownName } from '../../src/read/display.js';
+import { shownName } from '../../src/spool/layout.js';
+import { oneLine, quoted } from '../../src/util/display.js';
 import { STATUS_LINE_BYTES, statusTable } from '../../src/read/format.js';
 import type { JobFacts } from '../../src/read/facts.js';
 import { safeJson } from '../../src/util/safe-text.js';

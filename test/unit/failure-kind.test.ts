@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { classifyFailure, nextAttempt, queuedAgain, retryDelayMs, usageLimitResetAt } from '../../src/worker/retry-policy.js';
-import { recordWithoutRun } from '../../src/spool/finished-job.js';
+import { recordWithoutRun } from '../../src/worker/finished-job.js';
 import { FinishedJob, MAX_REASON_CHARS, QueuedJob, type RunSummary } from '../../src/spool/schema.js';
 
 const now = new Date(2026, 10, 25, 14, 0, 0); // local time, as Codex prints it

@@ -1,6 +1,6 @@
 // The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
 // holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
-import { isRunName } from '../../src/codex/run-files.js';
+import { isRunName } from '../../src/spool/run-files.js';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

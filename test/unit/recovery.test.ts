@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunMeta } from '../../src/spool/schema.js';
 import { MAX_ATTEMPTS } from '../../src/worker/retry-policy.js';
 import { recoverOrphans } from '../../src/worker/recovery.js';
-import { createRunDir, runFiles, writeMeta } from '../../src/codex/run-files.js';
+import { createRunDir, runFiles, writeMeta } from '../../src/spool/run-files.js';
 import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';

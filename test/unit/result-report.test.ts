@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fitList, formatDuration, oneLine } from '../../src/read/display.js';
+import { fitList, formatDuration, oneLine } from '../../src/util/display.js';
 import { RESULT_BYTES, formatResult, resumeCommand, type ResultReport } from '../../src/read/result-report.js';
-import { runFiles } from '../../src/codex/run-files.js';
+import { runFiles } from '../../src/spool/run-files.js';
 import { HOSTILE_TEXT, UNSAFE_OUTPUT } from '../helpers/hostile.js';
 
 const session = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { emptyDigest, type EventDigest } from '../../src/codex/events.js';
 import type { CodexRunOutcome } from '../../src/codex/runner.js';
-import { RunSummary, type RunFiles, type RunMeta } from '../../src/spool/schema.js';
+import { RunSummary, type RunFiles, type RunMeta, MAX_FINAL_MESSAGE_BYTES } from '../../src/spool/schema.js';
 import { classifyFailure } from '../../src/worker/retry-policy.js';
 import fc from 'fast-check';
-import { MAX_FINAL_MESSAGE_BYTES, buildSummary, decisiveError, runStatusOf } from '../../src/codex/summary.js';
+import { buildSummary, decisiveError, runStatusOf } from '../../src/codex/summary.js';
 import { addError, foldEventLine, foldLogLine } from '../../src/codex/events.js';
 
 const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';

@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { keepReason, worktreeAt, type WorktreeState } from '../../src/codex/worktree.js';
 import { worktreeOf } from '../../src/spool/layout.js';
-import { retryJobOf } from '../../src/spool/control.js';
+import { retryJobOf } from '../../src/cli/control.js';
 import type { RunSummary, Usage } from '../../src/spool/schema.js';
 import { CONTINUE_PREFIX, runPrompt } from '../../src/worker/run-job.js';
-import { runFiles } from '../../src/codex/run-files.js';
+import { runFiles } from '../../src/spool/run-files.js';
 import { spoolLayout } from '../../src/spool/layout.js';
 import { usageLedger, type LedgerRow } from '../../src/read/usage.js';
 

@@ -2,11 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RunMeta, RunSummary, type RunFiles } from '../spool/schema.js';
-import { syncDir, writeJsonAtomic } from '../spool/atomic-file.js';
-import { MAX_FINAL_MESSAGE_BYTES } from './summary.js';
+import { RunMeta, RunSummary, type RunFiles, MAX_FINAL_MESSAGE_BYTES } from './schema.js';
+import { syncDir, writeJsonAtomic } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
-import { readJson } from '../spool/json-file.js';
+import { readJson } from './json-file.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
 export function newRunId(now = new Date()): string {

@@ -1,6 +1,6 @@
 // The record a finished job is filed as: the job as submitted, the worker's facts, and its result. Pure.
 import { decisiveError } from '../codex/summary.js';
-import type { FinishedJob, JobResult, JobSpec, QueuedJob, RunStatus, RunSummary } from './schema.js';
+import type { FinishedJob, JobResult, JobSpec, QueuedJob, RunStatus, RunSummary } from '../spool/schema.js';
 
 /** What of a queued or active job a finished record keeps: not its schedule or its (ended) run. */
 function jobFields<T extends Partial<QueuedJob> & { run_id?: string }>(job: T) {

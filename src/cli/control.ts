@@ -2,13 +2,13 @@
 import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createFileAtomic, syncDir } from './atomic-file.js';
-import { tryLock } from './lock.js';
-import { JobResult, JobSpec, QueuedJob, jobFileText } from './schema.js';
-import { recordWithoutRun } from './finished-job.js';
-import { parseJob } from './validation.js';
-import { claimJob, finishJob } from './moves.js';
-import type { SpoolLayout } from './layout.js';
+import { createFileAtomic, syncDir } from '../spool/atomic-file.js';
+import { tryLock } from '../spool/lock.js';
+import { JobResult, JobSpec, QueuedJob, jobFileText } from '../spool/schema.js';
+import { recordWithoutRun } from '../worker/finished-job.js';
+import { parseJob } from '../spool/validation.js';
+import { claimJob, finishJob } from '../spool/moves.js';
+import type { SpoolLayout } from '../spool/layout.js';
 
 /**
  * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can

@@ -1,8 +1,7 @@
-// Small text formatting shared by the read commands: durations, one-line truncation, token usage, and
-// untrusted text made safe to show (see util/safe-text.ts). Pure.
+// Small text formatting for people: durations, one-line truncation, lists and columns, and untrusted text
+// made safe to show (see util/safe-text.ts). Pure.
 import { isAbsolute, relative } from 'node:path';
-import { JobId, type Usage } from '../spool/schema.js';
-import { safeLine } from '../util/safe-text.js';
+import { safeLine } from './safe-text.js';
 
 /** A duration for people: `0.4s`, `41s`, `3m12s`, `2h05m`, `3d04h`; `-` for null. */
 export function formatDuration(seconds: number | null): string {
@@ -36,11 +35,6 @@ export function oneLineBytes(text: string, maxBytes: number): string {
   let line = oneLine(text, maxBytes);
   while (Buffer.byteLength(line) > maxBytes && line.length > 1) line = oneLine(line, line.length - 1);
   return line;
-}
-
-/** Token usage in one short phrase: `in 2002 (cached 200), out 102 (reasoning 14)`. */
-export function formatUsage(u: Usage): string {
-  return `in ${u.input_tokens} (cached ${u.cached_input_tokens}), out ${u.output_tokens} (reasoning ${u.reasoning_output_tokens})`;
 }
 
 /** A path relative to `base` when it lies inside it, else unchanged. */
@@ -80,9 +74,4 @@ export function columns(rows: readonly (readonly string[])[]): string[] {
  */
 export function quoted(text: string, max = 80): string {
   return safeLine(JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text));
-}
-
-/** A name from the spool as shown to people: a valid job id as it is, anything else quoted (see quoted). */
-export function shownName(name: string): string {
-  return JobId.safeParse(name).success ? name : quoted(name);
 }
