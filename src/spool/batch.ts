@@ -1,5 +1,5 @@
 // A batch of jobs as JSON Lines: one job object a line, with its `id` beside the job fields (pure).
-import * as z from 'zod';
+import type * as z from 'zod/mini';
 import { JobId, JobSpec } from './schema.js';
 
 /** A line that is a valid job, or the reason it is not. `line` counts from 1; blank lines are skipped. */
@@ -52,7 +52,7 @@ function parseLine(source: string, line: number, now: Date): BatchEntry {
   return { line, id: idParse.data, spec: spec.data };
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 

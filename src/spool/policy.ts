@@ -4,7 +4,8 @@ import { constants } from 'node:fs';
 import { open, readlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import * as z from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import { isWithin, unsafeOwnership } from './layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, submittedBytes, type JobSpec } from './schema.js';
 
@@ -24,22 +25,16 @@ export const SAFE_CONFIG_KEYS = [
 
 /** The policy, in `<root>/codex-spool.config.json` under "policy" (every field optional). */
 export const JobPolicy = z.strictObject({
-  sandboxes: z.array(Sandbox).default(['read-only', 'workspace-write']).describe('sandbox modes a job may ask for'),
-  allowed_args: z.array(z.string()).default([]).describe('further codex exec flags a job may pass (e.g. "--add-dir")'),
-  allowed_config_keys: z.array(z.string()).default([]).describe('further -c keys a job may set'),
+  sandboxes: z._default(z.array(Sandbox), ['read-only', 'workspace-write']).check(z.describe('sandbox modes a job may ask for')),
+  allowed_args: z._default(z.array(z.string()), []).check(z.describe('further codex exec flags a job may pass (e.g. "--add-dir")')),
+  allowed_config_keys: z._default(z.array(z.string()), []).check(z.describe('further -c keys a job may set')),
   repo_prefixes: z
-    .array(z.string())
-    .nullable()
-    .default(null)
-    .describe('absolute directories a job repo must be inside; null: any directory the worker user owns'),
-  max_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).default(MAX_TIMEOUT_S),
+    ._default(z.nullable(z.array(z.string())), null)
+    .check(z.describe('absolute directories a job repo must be inside; null: any directory the worker user owns')),
+  max_timeout_s: z._default(z.number().check(z.positive(), z.lte(MAX_TIMEOUT_S)), MAX_TIMEOUT_S),
   max_job_bytes: z
-    .number()
-    .int()
-    .positive()
-    .max(MAX_JOB_BYTES)
-    .default(DEFAULT_MAX_JOB_BYTES)
-    .describe('largest job submitted (inbox file); a larger inbox file is rejected unopened'),
+    ._default(z.int().check(z.positive(), z.lte(MAX_JOB_BYTES)), DEFAULT_MAX_JOB_BYTES)
+    .check(z.describe('largest job submitted (inbox file); a larger inbox file is rejected unopened')),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 
@@ -81,7 +76,7 @@ export async function loadPolicy(root: string): Promise<JobPolicy> {
   } finally {
     await file.close();
   }
-  const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
+  const parsed = z.object({ policy: z.optional(JobPolicy) }).safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data.policy ?? DEFAULT_POLICY;
 }
