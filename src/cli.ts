@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // The codex-spool command line. The only place that calls process.exit.
-import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, withRoot } from './cli/kit.js';
-import { packageVersion } from './util/package-files.js';
+import type { Command } from 'commander';
 import { safeLine } from './util/safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
@@ -32,8 +30,20 @@ function commandsFor(argv: string[]): string[] {
   return first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
 }
 
+// The Claude hook runs before every prompt: as installed (`codex-spool claude hook`, nothing more) it loads
+// neither commander nor, when nothing is new, the digest and zod.
+if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3] === 'hook') {
+  await (await import('./claude/seen.js')).hookCommand();
+  await exit(0);
+}
+
+const [{ Command: CommandClass, CommanderError }, { CliError, EXIT, withRoot }, { packageVersion }] = await Promise.all([
+  import('commander'),
+  import('./cli/kit.js'),
+  import('./util/package-files.js'),
+]);
 try {
-  const program = withRoot(new Command('codex-spool'), 'optional')
+  const program = withRoot(new CommandClass('codex-spool'), 'optional')
     .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
     .version(packageVersion())
     .exitOverride()

@@ -13,22 +13,11 @@ import { join } from 'node:path';
 import { Review } from '../spool/schema.js';
 import { jobPrompt } from '../codex/review.js';
 
-/** <root>/spool/.codex-spool-claude */
-export function claudeStateDir(root: string): string {
-  return join(root, 'spool', '.codex-spool-claude');
-}
-
-export function seenDir(root: string): string {
-  return join(claudeStateDir(root), 'seen');
-}
+export { claudeStateDir, seenDir, sessionFileStem } from './seen.js';
+import { claudeStateDir, sessionFileStem } from './seen.js';
 
 export function claimsDir(root: string): string {
   return join(claudeStateDir(root), 'claims');
-}
-
-/** A session id fit to be a file name (the session id itself when it is one), else null. */
-export function sessionFileStem(session: string): string | null {
-  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(session) ? session : null;
 }
 
 /** What a claim file holds for a job with this task. */
