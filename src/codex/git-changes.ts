@@ -60,13 +60,13 @@ export function changedPaths(before: TreeState, after: TreeState, committed: rea
  */
 export async function snapshotTree(dir: string, top?: string): Promise<TreeState | null> {
   try {
-    if (top === undefined) {
-      const r = await git(dir, ['rev-parse', '--show-toplevel']);
-      if (r === null) return null;
-      top = r.trim();
-    }
-    const status = await git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty']);
-    if (status === null) return null;
+    // Both at once: each is a git process to wait for, on the path from a job's claim to Codex's start.
+    const [topOut, status] = await Promise.all([
+      top === undefined ? git(dir, ['rev-parse', '--show-toplevel']) : top,
+      git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty']),
+    ]);
+    if (topOut === null || status === null) return null;
+    top = topOut.trim();
     const { head, entries } = parsePorcelainV2(status);
     if (entries.size > MAX_DIRTY) return null;
     const dirty = new Map<string, string>();
