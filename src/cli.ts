@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The codex-spool command line. The only place that calls process.exit.
 import type { Command } from 'commander';
-import { safeLine } from './util/safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
 // must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
@@ -37,10 +36,11 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
   await exit(0);
 }
 
-const [{ Command: CommandClass, CommanderError }, { CliError, EXIT, withRoot }, { packageVersion }] = await Promise.all([
+const [{ Command: CommandClass, CommanderError }, { CliError, EXIT, withRoot }, { packageVersion }, { safeLine }] = await Promise.all([
   import('commander'),
   import('./cli/kit.js'),
   import('./util/package-files.js'),
+  import('./util/safe-text.js'),
 ]);
 try {
   const program = withRoot(new CommandClass('codex-spool'), 'optional')
