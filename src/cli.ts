@@ -30,9 +30,12 @@ function commandsFor(argv: string[]): string[] {
 }
 
 // The Claude hook runs before every prompt: as installed (`codex-spool claude hook`, nothing more) it loads
-// neither commander nor, when nothing is new, the digest and zod.
+// neither commander nor, when nothing is new, the digest and zod, and then leaves stdout untouched (opening
+// it costs a socket's worth of modules).
 if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3] === 'hook') {
-  await (await import('./claude/seen.js')).hookCommand();
+  const out = await (await import('./claude/seen.js')).hookOutputFor();
+  if (!out) process.exit(0);
+  process.stdout.write(out);
   await exit(0);
 }
 

@@ -124,15 +124,15 @@ export function readSeen(statePath: string): SeenState | null {
   }
 }
 
-/** The Claude hook as a command: reads the event on stdin, prints the digest or nothing. Never throws. */
-export async function hookCommand(root?: string): Promise<void> {
+/** The Claude hook as a command: reads the event on stdin, returns what to print (the digest, or ''). Never throws. */
+export async function hookOutputFor(root?: string): Promise<string> {
   try {
     const input = await readHookInput();
     const target = hookTarget(input, root);
-    if (!target || unchangedSince(readSeen(target.statePath), finishedDirMtimes(target.layout))) return;
-    process.stdout.write((await import('./hook.js')).runHook(input, root));
+    if (!target || unchangedSince(readSeen(target.statePath), finishedDirMtimes(target.layout))) return '';
+    return (await import('./hook.js')).runHook(input, root);
   } catch {
-    // Never fail a prompt: say nothing.
+    return ''; // never fail a prompt: say nothing
   }
 }
 

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, withRoot } from '../cli/kit.js';
-import { hookCommand } from '../claude/seen.js';
+import { hookOutputFor } from '../claude/seen.js';
 import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude/install.js';
 import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
 
@@ -80,7 +80,7 @@ export function claudeCommand(): Command {
       .allowExcessArguments()
       .addHelpText('after', HOOK_HELP)
       .exitOverride()
-      .action((_opts: unknown, sub: Command) => hookCommand(sub.optsWithGlobals<{ root?: string }>().root)),
+      .action(async (_opts: unknown, sub: Command) => void process.stdout.write(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root))),
   );
   return cmd;
 }
