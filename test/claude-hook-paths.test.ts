@@ -1,11 +1,12 @@
 // The Claude hook has two ways in: as installed (`codex-spool claude hook`, nothing more) a fast path that
 // loads no command parser and, while the finished-state directories are as the session last saw them, no
 // digest; with any option the full command. Whichever runs, a session is told of each finished job once.
+// (The fast path is in the process shell, src/cli.ts: these run the CLI as a process.)
 import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cli, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
+import { cliProcess, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 
 const SESSION = 'sess-paths';
 
@@ -25,7 +26,7 @@ function told(stdout: string): string[] {
 
 async function hook(t: TempRoot, via: 'fast' | 'full'): Promise<string[]> {
   const args = via === 'fast' ? ['claude', 'hook'] : ['claude', 'hook', '--root', t.root];
-  const r = await cli(t, args, { input: JSON.stringify({ session_id: SESSION, hook_event_name: 'UserPromptSubmit' }) });
+  const r = await cliProcess(t, args, { input: JSON.stringify({ session_id: SESSION, hook_event_name: 'UserPromptSubmit' }) });
   expect([r.code, r.stderr]).toEqual([0, '']);
   return told(r.stdout);
 }

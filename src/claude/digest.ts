@@ -7,14 +7,16 @@
 import { collapsed, formatDuration } from '../read/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
-import { SLACK_MS, idMap, type DigestState, type SeenState } from './seen.js';
+import { isObject, str } from '../util/json-value.js';
+import type { FinishedState } from '../spool/states.js';
+import { SLACK_MS, idMap, type SeenState } from './seen.js';
 
-export { DIGEST_STATES, SLACK_MS, parseSeen, unchangedSince, type DigestState, type SeenState } from './seen.js';
+export { SLACK_MS, parseSeen, unchangedSince } from './seen.js';
 
 /** A finished job file as listed: its id, state and ctime. Nothing of it read. */
 export interface FinishedEntry {
   id: string;
-  state: DigestState;
+  state: FinishedState;
   ctimeMs: number;
 }
 
@@ -23,7 +25,7 @@ export const MAX_LINES = 10;
 /** Longest digest line, in UTF-8 bytes. */
 export const MAX_LINE_BYTES = 400;
 /** Characters of the final message in a line (fewer if the line would pass MAX_LINE_BYTES). */
-export const MESSAGE_CHARS = 200;
+const MESSAGE_CHARS = 200;
 
 /** On a session's first hook call, how far back a job it submitted itself is still told. */
 export const FIRST_CONTACT_WINDOW_MS = 24 * 3600 * 1000;
@@ -38,7 +40,7 @@ export const FIRST_CONTACT_WINDOW_MS = 24 * 3600 * 1000;
 export function selectFresh(
   entries: readonly FinishedEntry[],
   seen: SeenState | null,
-  dirMtimes: Partial<Record<DigestState, number>>,
+  dirMtimes: Partial<Record<FinishedState, number>>,
   now: number,
 ): { fresh: FinishedEntry[]; next: SeenState; firstContact: boolean } {
   const fresh = seen
@@ -59,7 +61,7 @@ const MAX_ELAPSED_S = 100 * 365 * 86400;
 export interface DigestJob {
   /** The file's stem: a job id, or (a name that is not one) any text at all. */
   id: string;
-  state: DigestState;
+  state: FinishedState;
   status: string;
   exit_code: number | null;
   elapsed_seconds: number | null;
@@ -75,10 +77,9 @@ export interface DigestJob {
  * rejected job, its parsed error file. Everything in them is untrusted: fields of the wrong shape are left
  * out. Never throws: a corrupt file still gives a line.
  */
-export function digestJobOf(id: string, state: DigestState, record: unknown, rejection?: unknown, mine = false): DigestJob {
+export function digestJobOf(id: string, state: FinishedState, record: unknown, rejection?: unknown, mine = false): DigestJob {
   const rec = isObject(record) ? record : {};
   const r = isObject(rec.result) ? rec.result : {};
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
   const elapsed = typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
   // A status that is not a run's (RunStatus) shows as the state's default.
@@ -159,10 +160,6 @@ export function hookOutput(event: string, context: string): string {
   return `${JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: context } })}\n`;
 }
 
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 

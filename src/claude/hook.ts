@@ -6,13 +6,14 @@
 // the last call; otherwise one directory listing with an lstat per finished job, and reading only the job
 // files not heard of yet.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDigest, digestJobOf, hookOutput, selectFresh, type DigestJob, type FinishedEntry } from './digest.js';
-import { DIGEST_STATES, finishedDirMtimes, hookTarget, readSeen, seenDir, unchangedSince, type DigestState, type HookInput } from './seen.js';
+import { finishedDirMtimes, hookTarget, readSeen, seenDir, unchangedSince, type HookInput } from './seen.js';
 import { claimHolds, claimsDir, readClaim } from './state.js';
 import { JobId } from '../spool/schema.js';
-import { isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { AnyObject, readJsonSync } from '../spool/json-file.js';
+import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, type SpoolLayout, type FinishedState } from '../spool/layout.js';
 
 export type { HookInput } from './seen.js';
 
@@ -104,15 +105,14 @@ function listOrNone(dir: string): string[] {
 }
 
 /** Every finished job file: its id, state and ctime, from directory listings and lstat alone. */
-export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
+function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
   const byId = new Map<string, FinishedEntry>();
-  for (const state of DIGEST_STATES) {
+  for (const state of FINISHED_STATES) {
     const names = listOrNone(dir(state));
     const present = state === 'rejected' ? new Set(names) : null;
     for (const name of names) {
       if (!isJobFileName(name)) continue;
-      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
-      if (present && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      if (present && isRejectionOf(name, present)) continue;
       const st = lstatSync(join(dir(state), name), { throwIfNoEntry: false });
       if (!st) continue;
       const id = jobIdOf(name);
@@ -125,29 +125,13 @@ export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
 }
 
 function readJob(layout: SpoolLayout, stem: string, e: FinishedEntry): DigestJob {
-  const record = parseJson(readText(join(layout.dir(e.state), `${e.id}.json`)));
-  const rejection = e.state === 'rejected' ? parseJson(readText(join(layout.dir('rejected'), `${e.id}.error.json`))) : undefined;
-  const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
-  return digestJobOf(e.id, e.state, record, rejection, mine);
-}
-
-/** A regular file's text if it is small enough; null otherwise (never opens a FIFO or follows a symlink). */
-function readText(path: string, maxBytes = MAX_FILE_BYTES): string | null {
   try {
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st?.isFile() || st.size > maxBytes) return null;
-    return readFileSync(path, 'utf8');
+    const record = readJsonSync(layout.job(e.state, e.id), AnyObject, MAX_FILE_BYTES);
+    const rejection = e.state === 'rejected' ? readJsonSync(layout.rejection(e.id), AnyObject, MAX_FILE_BYTES) : undefined;
+    const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
+    return digestJobOf(e.id, e.state, record, rejection, mine);
   } catch {
-    return null;
-  }
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
+    return digestJobOf(e.id, e.state, null); // the hook never fails: a file it cannot read shows as unreadable
   }
 }
 

@@ -2,13 +2,14 @@
 // front: its input, and whether anything can be new. The hook runs before every prompt and nearly always
 // has nothing to tell, so this module loads nothing heavy (no zod, no digest): when the finished-state
 // directories are as the session last saw them, a few stats answer, and claude/hook.ts is never loaded.
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
-
-/** The states a job is finished in. */
-export const DIGEST_STATES = ['done', 'failed', 'rejected'] as const;
-export type DigestState = (typeof DIGEST_STATES)[number];
+import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
+import { isJobId } from '../spool/ids.js';
+import { readSmallFileSync } from '../spool/atomic-file.js';
+import { parseJsonOrNull } from '../util/json-text.js';
+import { objectOr, str } from '../util/json-value.js';
 
 /** What one Claude session has heard: seen/<session>.json in claude/state.ts's directory. */
 export interface SeenState {
@@ -18,18 +19,19 @@ export interface SeenState {
   /** Ids (and ctimes) of the files seen with a ctime within SLACK_MS of hwm. */
   recent: Record<string, number>;
   /** mtimes of the finished-state directories when they were last listed, and when that was. */
-  dirs: Partial<Record<DigestState, number>>;
+  dirs: Partial<Record<FinishedState, number>>;
   listed_at: number;
 }
 
 /** How far below the high-water mark a file may still turn up late. */
 export const SLACK_MS = 2000;
+
 /** Parses a seen-state file; null if it is missing or not one (then the session starts afresh). */
 export function parseSeen(text: string | null): SeenState | null {
   if (text === null) return null;
   try {
     const v = JSON.parse(text) as Partial<SeenState> | null;
-    if (!v || v.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
+    if (v?.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
     const recent = Object.assign(idMap(), Object.fromEntries(Object.entries(v.recent).filter(([, t]) => Number.isFinite(t))));
     const dirs = typeof v.dirs === 'object' && v.dirs !== null ? v.dirs : {};
     return { v: 1, hwm: v.hwm!, recent, dirs, listed_at: Number.isFinite(v.listed_at) ? v.listed_at! : 0 };
@@ -43,9 +45,9 @@ export function parseSeen(text: string | null): SeenState | null {
  * filed since: each mtime is unchanged and was already SLACK_MS old when listed (a file added in the same
  * clock tick as that listing could leave the directory's mtime as it was).
  */
-export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<DigestState, number>>): boolean {
+export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<FinishedState, number>>): boolean {
   if (!seen) return false;
-  return DIGEST_STATES.every((s) => {
+  return FINISHED_STATES.every((s) => {
     const then = seen.dirs[s];
     const now = dirMtimes[s];
     if (now === undefined) return then === undefined;
@@ -53,24 +55,18 @@ export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record
   });
 }
 
-
 /** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
 export function idMap(): Record<string, number> {
   return Object.create(null) as Record<string, number>;
 }
 
-/** <root>/spool/.codex-spool-claude */
-export function claudeStateDir(root: string): string {
-  return join(root, 'spool', '.codex-spool-claude');
-}
-
 export function seenDir(root: string): string {
-  return join(claudeStateDir(root), 'seen');
+  return join(spoolLayout(root).claudeState, 'seen');
 }
 
 /** A session id fit to be a file name (the session id itself when it is one), else null. */
 export function sessionFileStem(session: string): string | null {
-  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(session) ? session : null;
+  return isJobId(session) ? session : null; // the job id's rule: one name, never a path
 }
 
 /** The events the hook adds context on. */
@@ -100,28 +96,23 @@ export function hookTarget(input: HookInput, root?: string): HookTarget | null {
   const stem = sessionFileStem(session);
   if (!stem) return null;
   const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
-  if (!statSync(join(layout.root, 'spool'), { throwIfNoEntry: false })?.isDirectory()) return null;
+  if (!statSync(layout.spool, { throwIfNoEntry: false })?.isDirectory()) return null;
   return { event, stem, layout, statePath: join(seenDir(layout.root), `${stem}.json`) };
 }
 
 /** mtimes of the finished-state directories that exist. */
-export function finishedDirMtimes(layout: SpoolLayout): Partial<Record<DigestState, number>> {
-  const out: Partial<Record<DigestState, number>> = {};
-  for (const s of DIGEST_STATES) {
+export function finishedDirMtimes(layout: SpoolLayout): Partial<Record<FinishedState, number>> {
+  const out: Partial<Record<FinishedState, number>> = {};
+  for (const s of FINISHED_STATES) {
     const st = statSync(layout.dir(s), { throwIfNoEntry: false });
     if (st?.isDirectory()) out[s] = st.mtimeMs;
   }
   return out;
 }
 
-/** The session's state, or null (none yet, unreadable, not a small regular file). */
+/** The session's state, or null (none yet, or not one). */
 export function readSeen(statePath: string): SeenState | null {
-  try {
-    const st = lstatSync(statePath, { throwIfNoEntry: false });
-    return st?.isFile() && st.size <= MAX_STATE_BYTES ? parseSeen(readFileSync(statePath, 'utf8')) : null;
-  } catch {
-    return null;
-  }
+  return parseSeen(readSmallFileSync(statePath, MAX_STATE_BYTES));
 }
 
 /** The Claude hook as a command: reads the event on stdin, returns what to print (the digest, or ''). Never throws. */
@@ -156,14 +147,6 @@ export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin
     stdin.on('end', finish);
     stdin.on('error', finish);
   });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-  const v = value as Record<string, unknown>;
-  const str = (x: unknown) => (typeof x === 'string' && x ? x : undefined);
-  return { session_id: str(v.session_id), hook_event_name: str(v.hook_event_name) };
+  const v = objectOr(parseJsonOrNull(text)) ?? {};
+  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
 }

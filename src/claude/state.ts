@@ -7,21 +7,22 @@
 // from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task (a review's target in words), so it names that job and no other
 // (an id used again after a prune). What a job file says about its session is never trusted for this.
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Review } from '../spool/schema.js';
+import { spoolLayout } from '../spool/layout.js';
+import { readSmallFileSync } from '../spool/atomic-file.js';
 import { jobPrompt } from '../codex/review.js';
 
-export { claudeStateDir, seenDir, sessionFileStem } from './seen.js';
-import { claudeStateDir, sessionFileStem } from './seen.js';
+export { seenDir, sessionFileStem } from './seen.js';
+import { sessionFileStem } from './seen.js';
 
 export function claimsDir(root: string): string {
-  return join(claudeStateDir(root), 'claims');
+  return join(spoolLayout(root).claudeState, 'claims');
 }
 
 /** What a claim file holds for a job with this task. */
-export function claimToken(task: string): string {
+function claimToken(task: string): string {
   return createHash('sha256').update(task).digest('hex');
 }
 
@@ -39,13 +40,7 @@ export async function recordClaim(root: string, session: string, id: string, tas
 
 /** The claim file of `session` (a file stem) on job `id`, or undefined: never opens anything but a small regular file. */
 export function readClaim(root: string, stem: string, id: string): string | undefined {
-  try {
-    const path = join(claimsDir(root), stem, id);
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    return st?.isFile() && st.size <= 1024 ? readFileSync(path, 'utf8').trim() : undefined;
-  } catch {
-    return undefined;
-  }
+  return readSmallFileSync(join(claimsDir(root), stem, id), 1024)?.trim();
 }
 
 /** True when `claim` (a claim file's content) names the job whose parsed file is `record`. Pure. */

@@ -137,11 +137,11 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
       [B, A],
     ] as const) {
       expect(await waitAllFinal(t, ids, 60_000)).toBe(true); // every worker idle
-      other.workers.forEach((w) => w.child.kill('SIGSTOP'));
+      for (const w of other.workers) w.child.kill('SIGSTOP');
       await batch(victim, `x${victim.name.toLowerCase()}`, 12, (i) => `sleep=${(1 + (i % 4) * 0.5).toFixed(1)}`);
       const [killed, paused] = victim.workers.slice(-2) as [WorkerProcess, WorkerProcess];
       await waitFor(`a run under way on host ${victim.name}`, () => runUnderWay(t, killed), 40_000);
-      other.workers.forEach((w) => w.child.kill('SIGCONT'));
+      for (const w of other.workers) w.child.kill('SIGCONT');
       killed.child.kill('SIGKILL');
       paused.child.kill('SIGSTOP');
       const stoppedAt = Date.now();
