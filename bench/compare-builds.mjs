@@ -6,6 +6,7 @@
 // a drain of BENCH_DRAIN_JOBS [100] jobs at --concurrency 1 (worker spawn → last "done" line); backlog:
 // jobs/s at --concurrency 4 over 40 repos with BENCH_BACKLOG [10000] queued, as a ratio to the rate with 100
 // queued (in the same round), BENCH_BACKLOGS [2] rounds.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ const ENV = { ...process.env, HOME: T, CODEX_HOME: join(T, '.codex'), LC_ALL: 'C
 delete ENV.CODEX_SPOOL_ROOT;
 const REPO = join(T, 'repo');
 mkdirSync(REPO);
+execFileSync('git', ['init', '-q', REPO]); // as Codex's repos are: the worker takes git's view of the tree around each run
 /** A Codex that exits at once, as in bench/run.mjs. */
 const FAST = writeFastCodex(join(T, 'fast-codex'));
 const ms = Object.fromEntries(builds.map((b) => [b.label, { submit: [], echo_done: [], drain_per_job: [], backlog_ratio: [] }]));

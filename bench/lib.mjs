@@ -90,11 +90,11 @@ export function onPath(name) {
  * A running `codex-spool worker`: its stderr lines time-stamped on arrival, counters of its
  * started/done/failed/rejected lines, and a way to wait for a condition on them.
  */
-export function startWorker({ node, cli, root, codexBin, concurrency, extraArgs = [], env }) {
+export function startWorker({ node, nodeArgs = [], cli, root, codexBin, concurrency, extraArgs = [], env }) {
   const tSpawn = wallMs();
   const child = spawnTracked(
     node,
-    [cli, 'worker', '--root', root, '--codex-bin', codexBin, '--concurrency', String(concurrency), '--grace-ms', '2000', ...extraArgs],
+    [...nodeArgs, cli, 'worker', '--root', root, '--codex-bin', codexBin, '--concurrency', String(concurrency), '--grace-ms', '2000', ...extraArgs],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const w = {
@@ -241,11 +241,15 @@ export async function backlogRate({ node, cli, dir, queued, repos, concurrency, 
     renameSync(join(inbox, `.${id}.tmp`), join(inbox, `${id}.json`));
   }
   const w = startWorker({ node, cli, root: dir, codexBin, concurrency, env });
+  const rss = []; // the worker's RSS every 200 ms while the backlog is nearly all there
+  const sampler = setInterval(() => rss.push(rssKiB(w.pid)), 200);
   try {
     if (!(await w.waitFor((x) => x.finished.length >= skip + measure, timeoutMs))) throw new Error(`backlog ${queued}: ${w.finished.length} filed before the timeout`);
   } finally {
+    clearInterval(sampler);
     await w.stop();
   }
   const ms = w.finished[skip + measure - 1].t - w.finished[skip - 1].t;
-  return { queued, concurrency, repos, measured_jobs: measure, ms, jobs_per_s: measure / (ms / 1000), not_done: w.finished.filter((f) => f.kind !== 'done').length };
+  const rssKib = rss.filter((v) => v !== null);
+  return { queued, concurrency, repos, measured_jobs: measure, ms, jobs_per_s: measure / (ms / 1000), not_done: w.finished.filter((f) => f.kind !== 'done').length, rss_kib: rssKib };
 }

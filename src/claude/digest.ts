@@ -8,8 +8,10 @@ import { collapsed, formatDuration } from '../util/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
 import { isObject, str } from '../util/json-value.js';
-import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
+import type { FinishedState } from '../spool/states.js';
+import { SLACK_MS, idMap, type SeenState } from './seen.js';
 
+export { SLACK_MS, parseSeen, unchangedSince } from './seen.js';
 
 /** A finished job file as listed: its id, state and ctime. Nothing of it read. */
 export interface FinishedEntry {
@@ -18,55 +20,12 @@ export interface FinishedEntry {
   ctimeMs: number;
 }
 
-/** What one Claude session has heard: seen/<session>.json in claude/state.ts's directory. */
-interface SeenState {
-  v: 1;
-  /** Highest ctime of a finished job file seen. */
-  hwm: number;
-  /** Ids (and ctimes) of the files seen with a ctime within SLACK_MS of hwm. */
-  recent: Record<string, number>;
-  /** mtimes of the finished-state directories when they were last listed, and when that was. */
-  dirs: Partial<Record<FinishedState, number>>;
-  listed_at: number;
-}
-
-/** How far below the high-water mark a file may still turn up late. */
-export const SLACK_MS = 2000;
 /** Lines in one digest; the rest are counted. */
 export const MAX_LINES = 10;
 /** Longest digest line, in UTF-8 bytes. */
 export const MAX_LINE_BYTES = 400;
 /** Characters of the final message in a line (fewer if the line would pass MAX_LINE_BYTES). */
 const MESSAGE_CHARS = 200;
-
-/** Parses a seen-state file; null if it is missing or not one (then the session starts afresh). */
-export function parseSeen(text: string | null): SeenState | null {
-  if (text === null) return null;
-  try {
-    const v = JSON.parse(text) as Partial<SeenState> | null;
-    if (v?.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
-    const recent = Object.assign(idMap(), Object.fromEntries(Object.entries(v.recent).filter(([, t]) => Number.isFinite(t))));
-    const dirs = typeof v.dirs === 'object' && v.dirs !== null ? v.dirs : {};
-    return { v: 1, hwm: v.hwm!, recent, dirs, listed_at: Number.isFinite(v.listed_at) ? v.listed_at! : 0 };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * True when the finished-state directories are as they were when last listed, so no job can have been
- * filed since: each mtime is unchanged and was already SLACK_MS old when listed (a file added in the same
- * clock tick as that listing could leave the directory's mtime as it was).
- */
-export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<FinishedState, number>>): boolean {
-  if (!seen) return false;
-  return FINISHED_STATES.every((s) => {
-    const then = seen.dirs[s];
-    const now = dirMtimes[s];
-    if (now === undefined) return then === undefined;
-    return then === now && now < seen.listed_at - SLACK_MS;
-  });
-}
 
 /** On a session's first hook call, how far back a job it submitted itself is still told. */
 export const FIRST_CONTACT_WINDOW_MS = 24 * 3600 * 1000;
@@ -201,10 +160,6 @@ export function hookOutput(event: string, context: string): string {
   return `${JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: context } })}\n`;
 }
 
-/** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
-function idMap(): Record<string, number> {
-  return Object.create(null) as Record<string, number>;
-}
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 

@@ -8,54 +8,30 @@
 import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildDigest,
-  digestJobOf,
-  hookOutput,
-  parseSeen,
-  selectFresh,
-  unchangedSince,
-  type DigestJob,
-  type FinishedEntry,
-} from './digest.js';
-import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './state.js';
+import { buildDigest, digestJobOf, hookOutput, selectFresh, type DigestJob, type FinishedEntry } from './digest.js';
+import { finishedDirMtimes, hookTarget, readSeen, seenDir, unchangedSince, type HookInput } from './seen.js';
+import { claimHolds, claimsDir, readClaim } from './state.js';
 import { JobId } from '../spool/schema.js';
-import { readSmallFileSync } from '../spool/atomic-file.js';
 import { AnyObject, readJsonSync } from '../spool/json-file.js';
-import { parseJsonOrNull } from '../util/json-text.js';
-import { objectOr, str } from '../util/json-value.js';
-import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout, type FinishedState } from '../spool/layout.js';
+import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, type SpoolLayout, type FinishedState } from '../spool/layout.js';
 
-/** The events the hook adds context on. */
-const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
+export type { HookInput } from './seen.js';
+
 /** Job files read per call at most (the newest); older fresh ones are only counted. */
 const MAX_READ = 200;
 /** Largest job file read. */
 const MAX_FILE_BYTES = 256 * 1024;
-/** Largest state file read: its `recent` ids can run to thousands after a burst of jobs. */
-const MAX_STATE_BYTES = 64 * 1024 * 1024;
 /** A session's state is forgotten when it has not been written for this long (30 days). */
 const SEEN_TTL_MS = 30 * 24 * 3600_000;
 /** A state lock older than this is left over from a killed hook. */
 const STALE_LOCK_MS = 10_000;
 
-/** The hook's stdin, as far as we use it. */
-export interface HookInput {
-  session_id?: string;
-  hook_event_name?: string;
-}
-
 /** The hook's output for `input` (empty string: print nothing). Never throws. */
 export function runHook(input: HookInput, root?: string, now = Date.now()): string {
   try {
-    const event = input.hook_event_name;
-    const session = input.session_id ?? process.env.CLAUDE_CODE_SESSION_ID;
-    if (!event || !CONTEXT_EVENTS.has(event) || !session) return '';
-    const stem = sessionFileStem(session);
-    if (!stem) return '';
-    const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
-    if (!statSync(layout.spool, { throwIfNoEntry: false })?.isDirectory()) return '';
-    const statePath = join(seenDir(layout.root), `${stem}.json`);
+    const target = hookTarget(input, root);
+    if (!target) return '';
+    const { event, stem, layout, statePath } = target;
     // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
     const firstListing = statSync(statePath, { throwIfNoEntry: false }) ? null : listFinished(layout.dir);
     if (firstListing?.length === 0) return '';
@@ -82,12 +58,8 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
  * the lock was taken when there was no state: still good if no other hook of the session wrote one since.
  */
 function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
-  const seen = parseSeen(readSmallFileSync(statePath, MAX_STATE_BYTES));
-  const dirMtimes: Partial<Record<FinishedState, number>> = {};
-  for (const s of FINISHED_STATES) {
-    const st = statSync(layout.dir(s), { throwIfNoEntry: false });
-    if (st?.isDirectory()) dirMtimes[s] = st.mtimeMs;
-  }
+  const seen = readSeen(statePath);
+  const dirMtimes = finishedDirMtimes(layout);
   if (unchangedSince(seen, dirMtimes)) return null;
 
   const entries = seen === null && firstListing ? firstListing : listFinished(layout.dir);
@@ -192,28 +164,4 @@ function writeFileAtomicSync(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);
-}
-
-/** Reads the hook's JSON from stdin; {} if it is not JSON or does not come within `ms`. */
-export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin, ms = 2000): Promise<HookInput> {
-  if ((stdin as NodeJS.ReadStream).isTTY) return {};
-  const text = await new Promise<string>((done) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = () => {
-      clearTimeout(timer);
-      stdin.removeAllListeners('data');
-      stdin.pause();
-      done(Buffer.concat(chunks).toString('utf8'));
-    };
-    const timer = setTimeout(finish, ms);
-    stdin.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 1024 * 1024) chunks.push(c);
-    });
-    stdin.on('end', finish);
-    stdin.on('error', finish);
-  });
-  const v = objectOr(parseJsonOrNull(text)) ?? {};
-  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
 }

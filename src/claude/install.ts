@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import * as z from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './settings.js';
 import { packageFile } from '../util/package-files.js';
@@ -51,9 +52,9 @@ async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
 /** codex-spool.install.json (mode 0600). Fields of older versions (copies of settings.json) are dropped. */
 const InstallManifest = z.object({
   v: z.literal(1),
-  files: z.record(z.string(), z.string()).describe('.claude-relative path → sha256 of the contents written'),
-  created_dirs: z.array(z.string()).describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty'),
-  settings: SettingsRecord.nullable(),
+  files: z.record(z.string(), z.string()).check(z.describe('.claude-relative path → sha256 of the contents written')),
+  created_dirs: z.array(z.string()).check(z.describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty')),
+  settings: z.nullable(SettingsRecord),
 });
 type InstallManifest = z.infer<typeof InstallManifest>;
 
@@ -161,12 +162,15 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
 async function readManifest(claudeDir: string): Promise<InstallManifest | null> {
   const text = await readIfFile(join(claudeDir, MANIFEST_NAME));
   if (text === null) return null;
+  let why: string;
   try {
-    return InstallManifest.parse(JSON.parse(text));
+    const parsed = InstallManifest.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    why = 'unknown format';
   } catch (err) {
-    const why = err instanceof z.ZodError ? 'unknown format' : (err as Error).message;
-    throw new InstallConflict(`${join(claudeDir, MANIFEST_NAME)} is not an install record (${why}); remove it first`);
+    why = (err as Error).message;
   }
+  throw new InstallConflict(`${join(claudeDir, MANIFEST_NAME)} is not an install record (${why}); remove it first`);
 }
 
 /** settings.json as found: its text (null: none), the file to write (a symlink's target), and its stat. */

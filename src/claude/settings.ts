@@ -9,7 +9,8 @@
 // cuts exactly those entries out again, so a file nothing else changed comes back byte for byte, and one the
 // user edited since keeps their edits.
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import { appendChild, childCount, memberOf, parseSpans, removeChild, type JsonNode } from '../util/json-text.js';
 import { isObject } from '../util/json-value.js';
 
@@ -24,19 +25,17 @@ const Event = z.enum(HOOK_EVENTS);
 
 /** What install did to settings.json: enough for uninstall to undo exactly that, and no settings value. */
 export const SettingsRecord = z.object({
-  command: z.string().describe('The hook command added: the entry is {"hooks":[{"type":"command","command":…,"timeout":…}]}'),
-  added: z.array(Event).describe('Events whose hook list got our entry (an event already running the command is left alone)'),
-  created_file: z.boolean().describe('settings.json did not exist: uninstall deletes it if nothing else is left in it'),
-  created_hooks: z.boolean().describe('The `hooks` object install created: removed again once empty'),
-  created_events: z.array(Event).describe('The event arrays install created: removed again once empty'),
-  allow_added: z.array(z.string()).default([]).describe('permissions.allow rules install added (a rule already there is left alone)'),
-  created_permissions: z.boolean().default(false).describe('The `permissions` object install created: removed again once empty'),
-  created_allow: z.boolean().default(false).describe('The `permissions.allow` array install created: removed again once empty'),
+  command: z.string().check(z.describe('The hook command added: the entry is {"hooks":[{"type":"command","command":…,"timeout":…}]}')),
+  added: z.array(Event).check(z.describe('Events whose hook list got our entry (an event already running the command is left alone)')),
+  created_file: z.boolean().check(z.describe('settings.json did not exist: uninstall deletes it if nothing else is left in it')),
+  created_hooks: z.boolean().check(z.describe('The `hooks` object install created: removed again once empty')),
+  created_events: z.array(Event).check(z.describe('The event arrays install created: removed again once empty')),
+  allow_added: z._default(z.array(z.string()), []).check(z.describe('permissions.allow rules install added (a rule already there is left alone)')),
+  created_permissions: z._default(z.boolean(), false).check(z.describe('The `permissions` object install created: removed again once empty')),
+  created_allow: z._default(z.boolean(), false).check(z.describe('The `permissions.allow` array install created: removed again once empty')),
   original_sha256: z
-    .string()
-    .nullable()
-    .optional()
-    .describe('sha256 of settings.json before install (null: no file), when it held none of our hooks: tells uninstall it restored it'),
+    .optional(z.nullable(z.string()))
+    .check(z.describe('sha256 of settings.json before install (null: no file), when it held none of our hooks: tells uninstall it restored it')),
 });
 export type SettingsRecord = z.infer<typeof SettingsRecord>;
 

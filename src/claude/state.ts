@@ -9,22 +9,16 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JobId, Review } from '../spool/schema.js';
+import { Review } from '../spool/schema.js';
 import { spoolLayout } from '../spool/layout.js';
 import { readSmallFileSync } from '../spool/atomic-file.js';
 import { jobPrompt } from '../codex/review.js';
 
-export function seenDir(root: string): string {
-  return join(spoolLayout(root).claudeState, 'seen');
-}
+export { seenDir, sessionFileStem } from './seen.js';
+import { sessionFileStem } from './seen.js';
 
 export function claimsDir(root: string): string {
   return join(spoolLayout(root).claudeState, 'claims');
-}
-
-/** A session id fit to be a file name (the session id itself when it is one), else null. */
-export function sessionFileStem(session: string): string | null {
-  return JobId.safeParse(session).success ? session : null; // the same rule: one name, never a path
 }
 
 /** What a claim file holds for a job with this task. */

@@ -4,7 +4,7 @@
 // status or its file (size, mtime, ctime, inode) changed during the run. What the run committed is clean
 // afterwards: when HEAD moved, the paths between the two commits count too.
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 
 /** A work tree as git saw it: its top directory, its HEAD commit (null before the first), a fingerprint per path that is not clean. */
@@ -60,13 +60,14 @@ export function changedPaths(before: TreeState, after: TreeState, committed: rea
  */
 export async function snapshotTree(dir: string, top?: string): Promise<TreeState | null> {
   try {
-    if (top === undefined) {
-      const r = await git(dir, ['rev-parse', '--show-toplevel']);
-      if (r === null) return null;
-      top = r.trim();
-    }
-    const status = await git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty']);
-    if (status === null) return null;
+    if (top === undefined && !(await mayBeInWorkTree(dir))) return null;
+    // Both at once: each is a git process to wait for, on the path from a job's claim to Codex's start.
+    const [topOut, status] = await Promise.all([
+      top === undefined ? git(dir, ['rev-parse', '--show-toplevel']) : top,
+      git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty']),
+    ]);
+    if (topOut === null || status === null) return null;
+    top = topOut.trim();
     const { head, entries } = parsePorcelainV2(status);
     if (entries.size > MAX_DIRTY) return null;
     const dirty = new Map<string, string>();
@@ -74,6 +75,23 @@ export async function snapshotTree(dir: string, top?: string): Promise<TreeState
     return { top, head, dirty };
   } catch {
     return null; // git missing, output over the bound, timed out
+  }
+}
+
+/**
+ * False when no git command can see a work tree at `dir`: no `.git` in it or above it, and no $GIT_DIR.
+ * Forking git is the worker's most expensive system call (it copies the worker's page tables): a job
+ * outside git pays none.
+ */
+async function mayBeInWorkTree(dir: string): Promise<boolean> {
+  if (process.env.GIT_DIR) return true;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const found = await lstat(join(d, '.git')).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => err.code !== 'ENOENT' && err.code !== 'ENOTDIR', // unreadable: let git decide
+    );
+    if (found) return true;
+    if (dirname(d) === d) return false;
   }
 }
 

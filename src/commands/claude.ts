@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { withRoot } from '../cli/kit.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
-import { readHookInput, runHook } from '../claude/hook.js';
+import { hookOutputFor } from '../claude/seen.js';
 import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, install, uninstall } from '../claude/install.js';
 import { findOnPath } from '../util/path-lookup.js';
 import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
@@ -82,14 +82,7 @@ export function claudeCommand(): Command {
       .allowExcessArguments()
       .addHelpText('after', HOOK_HELP)
       .exitOverride()
-      .action(async (_opts: unknown, sub: Command) => {
-        try {
-          const input = await readHookInput();
-          process.stdout.write(runHook(input, sub.optsWithGlobals<{ root?: string }>().root));
-        } catch {
-          // Never fail a prompt: say nothing.
-        }
-      }),
+      .action(async (_opts: unknown, sub: Command) => void process.stdout.write(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root))),
   );
   return cmd;
 }

@@ -2,13 +2,14 @@
 // check and for `codex-spool doctor`. `codex login status` is not used: it says "Not logged in" (exit 1)
 // even when the configured provider needs no OpenAI login.
 import { execa } from 'execa';
-import { z } from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import type { Check } from './checks.js';
 
 const CodexCheck = z.object({
   status: z.string(),
   summary: z.string(),
-  remediation: z.string().nullish(),
+  remediation: z.nullish(z.string()),
 });
 
 /** The part of the report codex-spool reads. */

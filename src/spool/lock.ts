@@ -41,6 +41,8 @@ let loaded: Promise<Lockfile> | undefined;
 // A CommonJS module: its exports are the namespace's default (the bundle), or the namespace itself (tsc, vitest).
 const lockfile = () =>
   (loaded ??= import('proper-lockfile').then((m) => (m as Lockfile & { default?: Lockfile }).default ?? m));
+/** Loads proper-lockfile now: a worker does at its start, so that its first claim does not wait for it. */
+export const preloadLockfile = async (): Promise<void> => void (await lockfile());
 
 /**
  * The stable path a job's lock hangs on (by name, not on a file that is then renamed). The lock is

@@ -4,7 +4,8 @@ import { constants } from 'node:fs';
 import { open, readlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import * as z from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import { isWithin, unsafeOwnership } from './layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeIssues, submittedBytes, type JobSpec } from './schema.js';
 
@@ -31,29 +32,19 @@ const MAX_LOCK_STALE_MS = 600_000;
 
 /** The policy, in `<root>/codex-spool.config.json` under "policy" (every field optional). */
 export const JobPolicy = z.strictObject({
-  sandboxes: z.array(Sandbox).default(['read-only', 'workspace-write']).describe('sandbox modes a job may ask for'),
-  allowed_args: z.array(z.string()).default([]).describe('further codex exec flags a job may pass (e.g. "--add-dir")'),
-  allowed_config_keys: z.array(z.string()).default([]).describe('further -c keys a job may set'),
+  sandboxes: z._default(z.array(Sandbox), ['read-only', 'workspace-write']).check(z.describe('sandbox modes a job may ask for')),
+  allowed_args: z._default(z.array(z.string()), []).check(z.describe('further codex exec flags a job may pass (e.g. "--add-dir")')),
+  allowed_config_keys: z._default(z.array(z.string()), []).check(z.describe('further -c keys a job may set')),
   repo_prefixes: z
-    .array(z.string())
-    .nullable()
-    .default(null)
-    .describe('absolute directories a job repo must be inside; null: any directory the worker user owns'),
-  max_timeout_s: z.number().positive().max(MAX_TIMEOUT_S).default(MAX_TIMEOUT_S),
+    ._default(z.nullable(z.array(z.string())), null)
+    .check(z.describe('absolute directories a job repo must be inside; null: any directory the worker user owns')),
+  max_timeout_s: z._default(z.number().check(z.positive(), z.lte(MAX_TIMEOUT_S)), MAX_TIMEOUT_S),
   max_job_bytes: z
-    .number()
-    .int()
-    .positive()
-    .max(MAX_JOB_BYTES)
-    .default(DEFAULT_MAX_JOB_BYTES)
-    .describe('largest job submitted (inbox file); a larger inbox file is rejected unopened'),
+    ._default(z.int().check(z.positive(), z.lte(MAX_JOB_BYTES)), DEFAULT_MAX_JOB_BYTES)
+    .check(z.describe('largest job submitted (inbox file); a larger inbox file is rejected unopened')),
   lock_stale_ms: z
-    .number()
-    .int()
-    .min(MIN_LOCK_STALE_MS)
-    .max(MAX_LOCK_STALE_MS)
-    .default(10_000)
-    .describe("a claim lock not refreshed for this long is stale: a dead worker's job is recovered after it"),
+    ._default(z.int().check(z.gte(MIN_LOCK_STALE_MS), z.lte(MAX_LOCK_STALE_MS)), 10_000)
+    .check(z.describe("a claim lock not refreshed for this long is stale: a dead worker's job is recovered after it")),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 
@@ -95,7 +86,7 @@ export async function loadPolicy(root: string): Promise<JobPolicy> {
   } finally {
     await file.close();
   }
-  const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
+  const parsed = z.object({ policy: z.optional(JobPolicy) }).safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${path}: ${describeIssues(parsed.error)}`);
   return parsed.data.policy ?? DEFAULT_POLICY;
 }

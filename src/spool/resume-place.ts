@@ -5,11 +5,12 @@ import { readSmallFile } from './atomic-file.js';
 import type { Worktree } from './layout.js';
 import { lookupJob, runMetaOf, type JobView } from './lookup.js';
 import { MAX_JOB_BYTES, SessionId } from './schema.js';
-import { z } from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 import { parseJsonOrNull } from '../util/json-text.js';
 
 /** The one field of a queued job that says which session its next run continues. */
-const QueuedSession = z.object({ resume_session: z.string().optional() });
+const QueuedSession = z.object({ resume_session: z.optional(z.string()) });
 import { isJobFileName, jobIdOf, type SpoolLayout } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 

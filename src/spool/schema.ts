@@ -1,32 +1,32 @@
 // The one source of truth for every file format codex-spool reads or writes. Pure.
 // Types are inferred from these schemas; docs/schema/*.json are generated from them (`npm run schema`).
 import { isAbsolute } from 'node:path';
-import * as z from 'zod';
+import '../util/zod.js';
+import * as z from 'zod/mini';
 
-/** The pattern of a job id (unanchored, for use inside other patterns): see JobId. */
-export const JOB_ID_SOURCE = '[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}';
-/** The pattern of a UUID, any case (unanchored): see SessionId. */
-export const UUID_SOURCE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+import { JOB_ID_SOURCE, UUID_SOURCE } from './ids.js';
+
+export { JOB_ID_SOURCE, UUID_SOURCE } from './ids.js';
 
 /** A job id: the inbox file's name stem. No `/`, no leading `.`, so it can never escape the spool. */
 export const JobId = z
   .string()
-  .regex(new RegExp(`^${JOB_ID_SOURCE}$`), 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
+  .check(z.regex(new RegExp(`^${JOB_ID_SOURCE}$`), 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."'));
 
 /** A Codex session (thread) id. Codex takes any non-UUID resume argument as a thread *name*. */
-export const SessionId = z.string().regex(new RegExp(`^${UUID_SOURCE}$`), 'a UUID');
+export const SessionId = z.string().check(z.regex(new RegExp(`^${UUID_SOURCE}$`), 'a UUID'));
 
 /** One problem a zod schema found, its path dotted (`(root)`: the value itself). */
 const Issue = z.object({ path: z.string(), message: z.string() });
 type Issue = z.infer<typeof Issue>;
 
 /** The issues of a zod error, each with its path dotted. */
-export function issuesOf(error: z.ZodError): Issue[] {
+export function issuesOf(error: z.core.$ZodError): Issue[] {
   return error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
 }
 
 /** The issues of a zod error on one line: `path: message; path: message`. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return issuesOf(error).map((i) => `${i.path}: ${i.message}`).join('; ');
 }
 
@@ -40,72 +40,60 @@ export const MAX_JOB_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_JOB_BYTES = 256 * 1024;
 
 /** A string that becomes a process argument: the OS cannot pass a NUL byte. */
-const ArgText = z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+const ArgText = z.string().check(z.refine((s) => !s.includes('\0'), 'must not contain a NUL character'));
 
 export const Sandbox = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
 /** A git revision for `codex exec review`: one argument, never taken for an option. */
 const GitRev = z
   .string()
-  .max(256)
-  .regex(/^[^-\s\p{Cc}][^\s\p{Cc}]*$/u, 'a git revision: no leading "-", no whitespace or control character');
+  .check(z.maxLength(256), z.regex(/^[^-\s\p{Cc}][^\s\p{Cc}]*$/u, 'a git revision: no leading "-", no whitespace or control character'));
 
 /** What a review job asks Codex to review (`codex exec review --uncommitted | --base B | --commit SHA`). */
 export const Review = z.union([
-  z.strictObject({ uncommitted: z.literal(true).describe('Staged, unstaged and untracked changes') }),
-  z.strictObject({ base: GitRev.describe('The changes against this base branch') }),
-  z.strictObject({ commit: GitRev.describe('The changes this commit introduced') }),
+  z.strictObject({ uncommitted: z.literal(true).check(z.describe('Staged, unstaged and untracked changes')) }),
+  z.strictObject({ base: GitRev.check(z.describe('The changes against this base branch')) }),
+  z.strictObject({ commit: GitRev.check(z.describe('The changes this commit introduced')) }),
 ]);
 export type Review = z.infer<typeof Review>;
 
 /** The JSON Schema form of "exactly one of task and review" (a refinement does not show in a JSON Schema). */
 const TASK_OR_REVIEW = { oneOf: [{ required: ['task'] }, { required: ['review'] }] };
 
+/** An optional field, described. */
+const optional = <T extends z.ZodMiniType>(schema: T, description: string) => z.optional(schema).check(z.describe(description));
+
 /** The fields of a job as submitted, without the rules across fields (zod cannot make a refined schema partial). */
 const JobFields = z.strictObject({
-  repo: ArgText.refine(isAbsolute, 'must be an absolute path').describe('Directory where Codex works'),
-  task: ArgText.min(1).optional().describe('The prompt (or the follow-up prompt when resuming); this or `review` is required'),
-  review: Review.optional().describe('Ask Codex for a code review instead of a task (`codex exec review`); this or `task` is required'),
-  resume: z
-    .union([SessionId, JobId])
-    .optional()
-    .describe('Codex session id, or the id of an earlier job of this spool whose session continues'),
-  model: ArgText.min(1).optional().describe('Codex model (-m)'),
-  sandbox: Sandbox.optional().describe('Codex sandbox mode'),
-  args: z.array(ArgText).optional().describe('Extra arguments passed to `codex exec` as they are'),
-  timeout_s: z
-    .number()
-    .positive()
-    .max(MAX_TIMEOUT_S)
-    .optional()
-    .describe('Wall-clock limit for the Codex run, seconds (at most 7 days)'),
-  worktree: z
-    .boolean()
-    .optional()
-    .describe('Run in a git worktree and branch of its own (kept for review); may run beside other jobs on the repo'),
-  priority: z.number().int().optional().describe('Higher runs first; FIFO within a priority (default 0)'),
-  max_attempts: z
-    .number()
-    .int()
-    .positive()
-    .max(100)
-    .optional()
-    .describe('Runs allowed for transient failures and interruptions (default 3)'),
-  claude_session: z
-    .string()
-    .optional()
-    .describe('Informational: the Claude Code session `submit` ran in. Not trusted: the hook goes by the claim only submit records'),
+  repo: ArgText.check(z.refine(isAbsolute, 'must be an absolute path'), z.describe('Directory where Codex works')),
+  task: optional(ArgText.check(z.minLength(1)), 'The prompt (or the follow-up prompt when resuming); this or `review` is required'),
+  review: optional(Review, 'Ask Codex for a code review instead of a task (`codex exec review`); this or `task` is required'),
+  resume: optional(z.union([SessionId, JobId]), 'Codex session id, or the id of an earlier job of this spool whose session continues'),
+  model: optional(ArgText.check(z.minLength(1)), 'Codex model (-m)'),
+  sandbox: optional(Sandbox, 'Codex sandbox mode'),
+  args: optional(z.array(ArgText), 'Extra arguments passed to `codex exec` as they are'),
+  timeout_s: optional(z.number().check(z.positive(), z.lte(MAX_TIMEOUT_S)), 'Wall-clock limit for the Codex run, seconds (at most 7 days)'),
+  worktree: optional(z.boolean(), 'Run in a git worktree and branch of its own (kept for review); may run beside other jobs on the repo'),
+  priority: optional(z.int(), 'Higher runs first; FIFO within a priority (default 0)'),
+  max_attempts: optional(z.int().check(z.positive(), z.lte(100)), 'Runs allowed for transient failures and interruptions (default 3)'),
+  claude_session: optional(
+    z.string(),
+    'Informational: the Claude Code session `submit` ran in. Not trusted: the hook goes by the claim only submit records',
+  ),
 });
 
 /** What a caller writes into spool/inbox/<id>.json. Unknown fields are rejected. */
-export const JobSpec = JobFields.superRefine((job, ctx) => {
-  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-  if ((job.task === undefined) === (job.review === undefined)) issue('task', 'exactly one of task or review is required');
-  if (!job.review) return;
-  // `codex exec review` starts a session of its own, and a new worktree holds no uncommitted change.
-  if (job.resume !== undefined) issue('resume', 'a review cannot resume a session');
-  if (job.worktree && 'uncommitted' in job.review) issue('worktree', 'a new worktree has no uncommitted changes to review');
-}).meta(TASK_OR_REVIEW);
+export const JobSpec = JobFields.check(
+  z.superRefine((job, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((job.task === undefined) === (job.review === undefined)) issue('task', 'exactly one of task or review is required');
+    if (!job.review) return;
+    // `codex exec review` starts a session of its own, and a new worktree holds no uncommitted change.
+    if (job.resume !== undefined) issue('resume', 'a review cannot resume a session');
+    if (job.worktree && 'uncommitted' in job.review) issue('worktree', 'a new worktree has no uncommitted changes to review');
+  }),
+  z.meta(TASK_OR_REVIEW),
+);
 export type JobSpec = z.infer<typeof JobSpec>;
 
 /** A job file's text, as `submit` (and the worker or `retry`, queueing a job again) writes it. */
@@ -129,24 +117,24 @@ export type RunStatus = z.infer<typeof RunStatus>;
  * spool/deferred/ as a QueuedJob.
  */
 const WorkerFacts = {
-  queued_at: z.number().describe('When the job was first queued (ms since the epoch): its place in submission order'),
-  attempts: z.number().int().nonnegative().describe('Runs already attempted (interrupted or transient failures)'),
-  not_before: z.string().datetime().optional().describe('When it may run again (usage limit reset, backoff)'),
-  resume_session: SessionId.optional().describe('The session an interrupted or retried run continues'),
-  runs: z.array(z.string()).optional().describe("The job's runs so far, oldest first (runs/<run-id>/)"),
-  retry_of: RunStatus.optional().describe('`retry`: how the run it continues ended (its next prompt says so)'),
-  reason: z.string().max(MAX_REASON_CHARS).optional().describe('Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait'),
+  queued_at: z.number().check(z.describe('When the job was first queued (ms since the epoch): its place in submission order')),
+  attempts: z.int().check(z.nonnegative(), z.describe('Runs already attempted (interrupted or transient failures)')),
+  not_before: optional(z.iso.datetime(), 'When it may run again (usage limit reset, backoff)'),
+  resume_session: optional(SessionId, 'The session an interrupted or retried run continues'),
+  runs: optional(z.array(z.string()), "The job's runs so far, oldest first (runs/<run-id>/)"),
+  retry_of: optional(RunStatus, '`retry`: how the run it continues ended (its next prompt says so)'),
+  reason: optional(z.string().check(z.maxLength(MAX_REASON_CHARS)), 'Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait'),
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
-export const QueuedJob = JobSpec.safeExtend(WorkerFacts).meta(TASK_OR_REVIEW);
+export const QueuedJob = z.safeExtend(JobSpec, WorkerFacts).check(z.meta(TASK_OR_REVIEW));
 export type QueuedJob = z.infer<typeof QueuedJob>;
 
 /** Whatever fields of a queued job are sound, for filing a job that cannot be handled with what it said. */
-export const PartialQueuedJob = JobFields.safeExtend(WorkerFacts).partial();
+export const PartialQueuedJob = z.partial(z.safeExtend(JobFields, WorkerFacts));
 
 /** spool/active/<id>.json once its run has started: the queued job plus the run that holds it. */
-export const ActiveJob = QueuedJob.safeExtend({ run_id: z.string() });
+export const ActiveJob = z.safeExtend(QueuedJob, { run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
@@ -164,27 +152,29 @@ export type Usage = z.infer<typeof Usage>;
 
 /** The small result attached to a finished job in spool/done or spool/failed. */
 export const JobResult = z.object({
-  run_id: z.string().nullable().describe('null when the job was cancelled before it ran'),
-  session_id: SessionId.nullable(),
+  run_id: z.nullable(z.string()).check(z.describe('null when the job was cancelled before it ran')),
+  session_id: z.nullable(SessionId),
   status: RunStatus,
-  exit_code: z.number().int().nullable(),
+  exit_code: z.nullable(z.int()),
   elapsed_seconds: z.number(),
-  final_message: z.string().nullable(),
-  error: z.string().nullable().describe('The error that decided the run (the last fatal one), with a hint when a person can fix it'),
-  worktree: z.object({ path: z.string(), branch: z.string() }).optional().describe('The job\'s own worktree'),
-  summary: z.string().nullable().describe('Absolute path of the run\'s summary.json'),
+  final_message: z.nullable(z.string()),
+  error: z.nullable(z.string()).check(z.describe('The error that decided the run (the last fatal one), with a hint when a person can fix it')),
+  worktree: optional(z.object({ path: z.string(), branch: z.string() }), 'The job\'s own worktree'),
+  summary: z.nullable(z.string()).check(z.describe('Absolute path of the run\'s summary.json')),
 });
 export type JobResult = z.infer<typeof JobResult>;
 
 /** A finished job: the job as submitted, the worker's facts (absent if it never ran) and its result. */
-export const FinishedJob = JobSpec.safeExtend({
-  queued_at: WorkerFacts.queued_at.optional(),
-  attempts: WorkerFacts.attempts.optional(),
-  resume_session: WorkerFacts.resume_session,
-  runs: WorkerFacts.runs,
-  retry_of: WorkerFacts.retry_of,
-  result: JobResult,
-}).meta(TASK_OR_REVIEW);
+export const FinishedJob = z
+  .safeExtend(JobSpec, {
+    queued_at: z.optional(WorkerFacts.queued_at),
+    attempts: z.optional(WorkerFacts.attempts),
+    resume_session: WorkerFacts.resume_session,
+    runs: WorkerFacts.runs,
+    retry_of: WorkerFacts.retry_of,
+    result: JobResult,
+  })
+  .check(z.meta(TASK_OR_REVIEW));
 export type FinishedJob = z.infer<typeof FinishedJob>;
 
 /** The files of one run, all under runs/<run-id>/. */
@@ -204,14 +194,14 @@ export const RunMeta = z.object({
   job_id: z.string(),
   repo: z.string(),
   task: z.string(),
-  resumed_from: SessionId.nullable(),
+  resumed_from: z.nullable(SessionId),
   argv: z.array(z.string()),
   codex_bin: z.string(),
-  codex_version: z.string().nullable(),
-  pid: z.number().int().nullable(),
+  codex_version: z.nullable(z.string()),
+  pid: z.nullable(z.int()),
   started_at: z.string(),
   status: z.union([z.literal('running'), RunEnd]),
-  session_id: SessionId.nullable(),
+  session_id: z.nullable(SessionId),
 });
 export type RunMeta = z.infer<typeof RunMeta>;
 
@@ -219,24 +209,24 @@ export type RunMeta = z.infer<typeof RunMeta>;
 export const RunSummary = z.object({
   run_id: z.string(),
   job_id: z.string(),
-  session_id: SessionId.nullable(),
-  resumed_from: SessionId.nullable(),
+  session_id: z.nullable(SessionId),
+  resumed_from: z.nullable(SessionId),
   repo: z.string(),
   task: z.string(),
   status: RunEnd,
-  exit_code: z.number().int().nullable(),
-  signal: z.string().nullable(),
+  exit_code: z.nullable(z.int()),
+  signal: z.nullable(z.string()),
   started_at: z.string(),
   ended_at: z.string(),
   elapsed_seconds: z.number(),
-  final_message: z.string().nullable(),
-  usage: Usage.nullable(),
+  final_message: z.nullable(z.string()),
+  usage: z.nullable(Usage),
   commands: z.object({
-    count: z.number().int(),
-    failed: z.number().int(),
-    items: z.array(z.object({ command: z.string(), exit_code: z.number().int().nullable() })),
+    count: z.int(),
+    failed: z.int(),
+    items: z.array(z.object({ command: z.string(), exit_code: z.nullable(z.int()) })),
   }),
-  files_changed: z.object({ count: z.number().int(), paths: z.array(z.string()) }),
+  files_changed: z.object({ count: z.int(), paths: z.array(z.string()) }),
   errors: z.array(z.string()),
   files: RunFiles,
 });
@@ -267,16 +257,16 @@ export type RejectionError = z.infer<typeof RejectionError>;
 
 /** spool/workers/<host>-<pid>.json: a live worker's heartbeat, rewritten every few seconds, removed when it stops. */
 export const WorkerBeat = z.object({
-  pid: z.number().int(),
+  pid: z.int(),
   host: z.string(),
   /** When the worker started, and when it last wrote this file (ISO 8601). */
   started: z.string(),
   heartbeat: z.string(),
   /** codex-spool's version. */
   version: z.string(),
-  concurrency: z.number().int(),
+  concurrency: z.int(),
   /** The process's start time in clock ticks since boot (/proc/<pid>/stat): tells a reused pid apart. */
-  proc_start: z.number().int().nullable(),
+  proc_start: z.nullable(z.int()),
 });
 export type WorkerBeat = z.infer<typeof WorkerBeat>;
 

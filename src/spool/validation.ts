@@ -45,7 +45,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
   name: string,
   bytes: Uint8Array,
   schema: T = JobSpec as T,
-): { kind: 'ok'; spec: import('zod').infer<T> } | Rejection {
+): { kind: 'ok'; spec: import('zod/mini').infer<T> } | Rejection {
   if (!isJobFileName(name) || !JobId.safeParse(jobIdOf(name)).success) {
     return rejection(name, 'bad_name', 'file name is not <id>.json with an id of letters, digits, ".", "_", "-" (at most 128)');
   }
@@ -56,7 +56,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
     return rejection(name, 'invalid_json', `not valid UTF-8 JSON: ${(err as Error).message}`);
   }
   const parsed = schema.safeParse(json);
-  if (parsed.success) return { kind: 'ok', spec: parsed.data as import('zod').infer<T> };
+  if (parsed.success) return { kind: 'ok', spec: parsed.data as import('zod/mini').infer<T> };
   return rejection(name, 'invalid_job', `invalid job: ${describeIssues(parsed.error)}`, issuesOf(parsed.error));
 }
 

@@ -150,6 +150,8 @@ async function runValidJob(
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
   const asQueued = job;
+  // git's view of the tree before the run, taken while the run's files are made (a worktree's once it exists).
+  const treeOfRepo = job.worktree || inherited ? null : snapshotTree(repo);
   try {
     await createRunDir(files);
     job = { ...job, runs: [...(job.runs ?? []), runId] }; // every run of the job stays readable
@@ -193,7 +195,7 @@ async function runValidJob(
       }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
-  const treeBefore = await snapshotTree(meta.repo);
+  const treeBefore = await (treeOfRepo ?? snapshotTree(meta.repo));
   let outcome: CodexRunOutcome;
   try {
     outcome = await runCodex({

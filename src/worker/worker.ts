@@ -15,7 +15,7 @@ import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from '../spool/cancel-request.js';
 import { claimDuplicate, claimJob, finishJob, rejectUndecodableNames, takeOverJob } from '../spool/moves.js';
 import { recordWithoutRun } from './finished-job.js';
-import { isLocked, resourceLockName } from '../spool/lock.js';
+import { isLocked, preloadLockfile, resourceLockName } from '../spool/lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { removeWriteDebris } from '../spool/atomic-file.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -133,6 +133,7 @@ export class Worker {
     await ensureSpool(this.opts.layout);
     this.heartbeat = await startHeartbeat(this.opts.layout, this.opts.concurrency, this.opts.log);
     await this.removeDebris();
+    await preloadLockfile();
     await this.recover();
     if (this.opts.once) return this.runOnce().finally(() => this.heartbeat?.stop());
     const inbox = this.opts.layout.dir('inbox');

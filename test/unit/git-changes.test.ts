@@ -70,6 +70,25 @@ describe('snapshotTree / changedSince with real git', () => {
     expect(await changedSince(before, join(dir, 'sub'))).toEqual([join(dir, 'sub', 'x')]);
   });
 
+  it("a linked worktree (its .git a file, as a job's own worktree has) and a repo found through $GIT_DIR are work trees too", async () => {
+    const dir = await repo();
+    const linked = join(await tempDir(), 'wt');
+    await execa('git', ['-C', dir, 'worktree', 'add', '-q', '-b', 'w', linked]);
+    const before = await snapshotTree(linked);
+    await sh(linked, 'printf 1 > made.txt');
+    expect(await changedSince(before, linked)).toEqual([join(linked, 'made.txt')]);
+    // No .git at or above the directory, but git is told where the repo is: git decides, not the shortcut.
+    const plain = await tempDir();
+    process.env.GIT_DIR = join(dir, '.git');
+    process.env.GIT_WORK_TREE = dir;
+    try {
+      expect(await snapshotTree(plain)).not.toBeNull();
+    } finally {
+      delete process.env.GIT_DIR;
+      delete process.env.GIT_WORK_TREE;
+    }
+  });
+
   it('not a git work tree: null (the caller falls back to apply_patch paths)', async () => {
     const dir = await tempDir();
     expect(await snapshotTree(dir)).toBeNull();

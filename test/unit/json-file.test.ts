@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { readSmallFile, readSmallFileSync } from '../../src/spool/atomic-file.js';
 import { AnyObject, readJson, readJsonSync } from '../../src/spool/json-file.js';
 
@@ -22,7 +22,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const A = z.object({ a: z.number() });
 const readers = [
   ['readJson', readJson],
-  ['readJsonSync', async (p: string, s: z.ZodType, max?: number) => readJsonSync(p, s, max)],
+  ['readJsonSync', async (p: string, s: z.core.$ZodType, max?: number) => readJsonSync(p, s, max)],
 ] as const;
 
 describe.each(readers)('%s', (_, read) => {

@@ -1,0 +1,152 @@
+// What a Claude session has heard (spool/.codex-spool-claude/seen/<session>.json) and the Claude hook's
+// front: its input, and whether anything can be new. The hook runs before every prompt and nearly always
+// has nothing to tell, so this module loads nothing heavy (no zod, no digest): when the finished-state
+// directories are as the session last saw them, a few stats answer, and claude/hook.ts is never loaded.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
+import { isJobId } from '../spool/ids.js';
+import { readSmallFileSync } from '../spool/atomic-file.js';
+import { parseJsonOrNull } from '../util/json-text.js';
+import { objectOr, str } from '../util/json-value.js';
+
+/** What one Claude session has heard: seen/<session>.json in claude/state.ts's directory. */
+export interface SeenState {
+  v: 1;
+  /** Highest ctime of a finished job file seen. */
+  hwm: number;
+  /** Ids (and ctimes) of the files seen with a ctime within SLACK_MS of hwm. */
+  recent: Record<string, number>;
+  /** mtimes of the finished-state directories when they were last listed, and when that was. */
+  dirs: Partial<Record<FinishedState, number>>;
+  listed_at: number;
+}
+
+/** How far below the high-water mark a file may still turn up late. */
+export const SLACK_MS = 2000;
+
+/** Parses a seen-state file; null if it is missing or not one (then the session starts afresh). */
+export function parseSeen(text: string | null): SeenState | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as Partial<SeenState> | null;
+    if (v?.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
+    const recent = Object.assign(idMap(), Object.fromEntries(Object.entries(v.recent).filter(([, t]) => Number.isFinite(t))));
+    const dirs = typeof v.dirs === 'object' && v.dirs !== null ? v.dirs : {};
+    return { v: 1, hwm: v.hwm!, recent, dirs, listed_at: Number.isFinite(v.listed_at) ? v.listed_at! : 0 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the finished-state directories are as they were when last listed, so no job can have been
+ * filed since: each mtime is unchanged and was already SLACK_MS old when listed (a file added in the same
+ * clock tick as that listing could leave the directory's mtime as it was).
+ */
+export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<FinishedState, number>>): boolean {
+  if (!seen) return false;
+  return FINISHED_STATES.every((s) => {
+    const then = seen.dirs[s];
+    const now = dirMtimes[s];
+    if (now === undefined) return then === undefined;
+    return then === now && now < seen.listed_at - SLACK_MS;
+  });
+}
+
+/** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
+export function idMap(): Record<string, number> {
+  return Object.create(null) as Record<string, number>;
+}
+
+export function seenDir(root: string): string {
+  return join(spoolLayout(root).claudeState, 'seen');
+}
+
+/** A session id fit to be a file name (the session id itself when it is one), else null. */
+export function sessionFileStem(session: string): string | null {
+  return isJobId(session) ? session : null; // the job id's rule: one name, never a path
+}
+
+/** The events the hook adds context on. */
+const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
+/** Largest state file read: its `recent` ids can run to thousands after a burst of jobs. */
+export const MAX_STATE_BYTES = 64 * 1024 * 1024;
+
+/** The hook's stdin, as far as we use it. */
+export interface HookInput {
+  session_id?: string;
+  hook_event_name?: string;
+}
+
+/** What a hook call is about: the event, the session's file stem and state file, the spool. */
+export interface HookTarget {
+  event: string;
+  stem: string;
+  layout: SpoolLayout;
+  statePath: string;
+}
+
+/** The target of a hook call, or null when it has nothing to do (another event, no session, no spool). */
+export function hookTarget(input: HookInput, root?: string): HookTarget | null {
+  const event = input.hook_event_name;
+  const session = input.session_id ?? process.env.CLAUDE_CODE_SESSION_ID;
+  if (!event || !CONTEXT_EVENTS.has(event) || !session) return null;
+  const stem = sessionFileStem(session);
+  if (!stem) return null;
+  const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
+  if (!statSync(layout.spool, { throwIfNoEntry: false })?.isDirectory()) return null;
+  return { event, stem, layout, statePath: join(seenDir(layout.root), `${stem}.json`) };
+}
+
+/** mtimes of the finished-state directories that exist. */
+export function finishedDirMtimes(layout: SpoolLayout): Partial<Record<FinishedState, number>> {
+  const out: Partial<Record<FinishedState, number>> = {};
+  for (const s of FINISHED_STATES) {
+    const st = statSync(layout.dir(s), { throwIfNoEntry: false });
+    if (st?.isDirectory()) out[s] = st.mtimeMs;
+  }
+  return out;
+}
+
+/** The session's state, or null (none yet, or not one). */
+export function readSeen(statePath: string): SeenState | null {
+  return parseSeen(readSmallFileSync(statePath, MAX_STATE_BYTES));
+}
+
+/** The Claude hook as a command: reads the event on stdin, returns what to print (the digest, or ''). Never throws. */
+export async function hookOutputFor(root?: string): Promise<string> {
+  try {
+    const input = await readHookInput();
+    const target = hookTarget(input, root);
+    if (!target || unchangedSince(readSeen(target.statePath), finishedDirMtimes(target.layout))) return '';
+    return (await import('./hook.js')).runHook(input, root);
+  } catch {
+    return ''; // never fail a prompt: say nothing
+  }
+}
+
+/** Reads the hook's JSON from stdin; {} if it is not JSON or does not come within `ms`. */
+export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin, ms = 2000): Promise<HookInput> {
+  if ((stdin as NodeJS.ReadStream).isTTY) return {};
+  const text = await new Promise<string>((done) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      stdin.removeAllListeners('data');
+      stdin.pause();
+      done(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(finish, ms);
+    stdin.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 1024 * 1024) chunks.push(c);
+    });
+    stdin.on('end', finish);
+    stdin.on('error', finish);
+  });
+  const v = objectOr(parseJsonOrNull(text)) ?? {};
+  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
+}
