@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The codex-spool command line as a process: the program (cli/main.ts), then its exit code. The only place
+// The codex-spool command line as a process: the program (main.ts), then its exit code. The only place
 // that calls process.exit.
 
 // The Claude hook runs before every prompt: as installed (`codex-spool claude hook`, nothing more) it loads
@@ -12,7 +12,7 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
   await exit(0);
 }
 
-await exit(await (await import('./cli/main.js')).main(process.argv));
+await exit(await (await import('./main.js')).main(process.argv));
 
 /**
  * Exits once stdout and stderr have handed everything to the OS: to a pipe they are asynchronous, and

@@ -1,30 +1,30 @@
 // The codex-spool program: parses a command line, runs its command and returns the exit code. src/cli.ts
 // runs it as the process; tests call it in-process where the process boundary is not what they test.
 import { Command, CommanderError } from 'commander';
-import { withRoot } from './kit.js';
-import { CliError, EXIT } from '../util/errors.js';
-import { packageVersion } from '../util/package-files.js';
-import { safeLine } from '../util/safe-text.js';
+import { withRoot } from './cli/kit.js';
+import { CliError, EXIT } from './util/errors.js';
+import { packageVersion } from './util/package-files.js';
+import { safeLine } from './util/safe-text.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
 // must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  submit: async () => (await import('../commands/submit.js')).submitCommand(),
-  worker: async () => (await import('../commands/worker.js')).workerCommand(),
-  status: async () => (await import('../commands/status.js')).statusCommand(),
-  result: async () => (await import('../commands/result.js')).resultCommand(),
-  wait: async () => (await import('../commands/wait.js')).waitCommand(),
-  logs: async () => (await import('../commands/logs.js')).logsCommand(),
-  cancel: async () => (await import('../commands/cancel.js')).cancelCommand(),
-  retry: async () => (await import('../commands/retry.js')).retryCommand(),
-  resume: async () => (await import('../commands/resume.js')).resumeCommand(),
-  'install-service': async () => (await import('../commands/install-service.js')).installServiceCommand(),
-  'uninstall-service': async () => (await import('../commands/install-service.js')).uninstallServiceCommand(),
-  claude: async () => (await import('../commands/claude.js')).claudeCommand(),
-  prune: async () => (await import('../commands/prune.js')).pruneCommand(),
-  worktree: async () => (await import('../commands/worktree.js')).worktreeCommand(),
-  usage: async () => (await import('../commands/usage.js')).usageCommand(),
-  doctor: async () => (await import('../commands/doctor.js')).doctorCommand(),
+  submit: async () => (await import('./commands/submit.js')).submitCommand(),
+  worker: async () => (await import('./commands/worker.js')).workerCommand(),
+  status: async () => (await import('./commands/status.js')).statusCommand(),
+  result: async () => (await import('./commands/result.js')).resultCommand(),
+  wait: async () => (await import('./commands/wait.js')).waitCommand(),
+  logs: async () => (await import('./commands/logs.js')).logsCommand(),
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand(),
+  retry: async () => (await import('./commands/retry.js')).retryCommand(),
+  resume: async () => (await import('./commands/resume.js')).resumeCommand(),
+  'install-service': async () => (await import('./commands/install-service.js')).installServiceCommand(),
+  'uninstall-service': async () => (await import('./commands/install-service.js')).uninstallServiceCommand(),
+  claude: async () => (await import('./commands/claude.js')).claudeCommand(),
+  prune: async () => (await import('./commands/prune.js')).pruneCommand(),
+  worktree: async () => (await import('./commands/worktree.js')).worktreeCommand(),
+  usage: async () => (await import('./commands/usage.js')).usageCommand(),
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
 };
 
 /** The commands a command line needs: the one it names first, or all (top-level help, unknown command). */
