@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { basename, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
 
@@ -92,16 +91,18 @@ export async function tryLock(
  * client fetch them (NFS and FUSE return the attributes after a setattr); if it cannot (another user's
  * lock, EPERM) the cached view is all there is.
  */
-function statFreshCb(path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void): void {
+function statFreshCb(path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void, now: () => number = Date.now): void {
   fs.stat(path, (err, seen) => {
-    if (err || Date.now() - seen.mtimeMs <= LOCK_STALE_MS) return done(err, seen);
+    if (err || now() - seen.mtimeMs <= LOCK_STALE_MS) return done(err, seen);
     fs.chmod(path, seen.mode & 0o7777, () => fs.stat(path, done));
   });
 }
-const statFresh = promisify(statFreshCb);
+/** statFreshCb as a promise; `now`: the clock staleness is judged on (the reader's own by default). */
+export const statFresh = (path: string, now?: () => number) =>
+  new Promise<Stats>((resolve, reject) => statFreshCb(path, (err, st) => (err ? reject(err) : resolve(st!)), now));
 
 /** The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh. */
-const lockFs = { ...fs, stat: statFreshCb };
+const lockFs = { ...fs, stat: (path: string, done: Parameters<typeof statFreshCb>[1]) => statFreshCb(path, done) };
 
 /**
  * The takeover turn for one stale lock instance: the tokens to remove afterwards (the one made plus the

@@ -5,6 +5,7 @@ import { jobPrompt } from '../codex/review.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from '../codex/runner.js';
+import { aliveAnywhere, markAlive, serverNow } from '../codex/liveness.js';
 import { ActiveJob, MAX_JOB_BYTES, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from '../spool/finished-job.js';
 import { changedSince, snapshotTree } from '../codex/git-changes.js';
@@ -152,6 +153,7 @@ async function runValidJob(
   const asQueued = job;
   try {
     await createRunDir(files);
+    await markAlive(files.dir);
     job = { ...job, runs: [...(job.runs ?? []), runId] }; // every run of the job stays readable
     await recordRun(claim, job, runId);
   } catch (err) {
@@ -200,6 +202,8 @@ async function runValidJob(
       codexBin: ctx.codexBin,
       argv,
       prompt: task,
+      promptFile: join(files.dir, 'prompt.txt'),
+      runDir: files.dir,
       eventsFile: files.events,
       logFile: files.log,
       timeoutMs: job.timeout_s === undefined ? ctx.defaultTimeoutMs : job.timeout_s * 1000,
@@ -305,16 +309,21 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
   }
 }
 
-/** Another active job's Codex is alive in working tree `repo` (the real path its run recorded) or on `session`. */
+/**
+ * Another active job's Codex is alive, on this host or another, in working tree `repo` (the real path its
+ * run recorded) or on `session`.
+ */
 async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
+  let now: Promise<number> | undefined; // the server's clock, asked once and only if a run needs it
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
     const text = (await readSmallFile(join(layout.dir('active'), name), MAX_JOB_BYTES)) ?? '';
     const active = ActiveJob.safeParse(parseJsonOrNull(text));
     if (!active.success) continue;
-    const meta = await readMeta(runFiles(layout.runs, active.data.run_id)).catch(() => null);
-    if (!meta || !isRunAlive(meta)) continue;
+    const files = runFiles(layout.runs, active.data.run_id);
+    const meta = await readMeta(files).catch(() => null);
+    if (!meta || !(isRunAlive(meta) || (await aliveAnywhere(files.dir, await (now ??= serverNow(layout.runs)))))) continue;
     const session = meta.session_id ?? meta.resumed_from;
     if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
   }
