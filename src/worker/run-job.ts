@@ -223,7 +223,8 @@ async function runValidJob(
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
-  const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;
+  // A run that succeeded stays a success when a stop came as it ended (a worker paused meanwhile may find its claim lost).
+  const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled && built.status !== 'succeeded';
   const summary: RunSummary = interrupted ? { ...built, status: 'interrupted' } : built;
   meta.status = summary.status;
   meta.session_id = summary.session_id;
