@@ -131,7 +131,7 @@ export function startWorker({ node, cli, root, codexBin, concurrency, extraArgs 
   w.exited = new Promise((resolve) =>
     child.on('exit', (code, signal) => {
       w.exitedInfo = { code, signal };
-      w.waiters.splice(0).forEach((x) => x.resolve(false));
+      for (const x of w.waiters.splice(0)) x.resolve(false);
       resolve(w.exitedInfo);
     }),
   );
@@ -183,7 +183,7 @@ export async function killLeftovers(tag) {
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     let text = '';
     try {
-      text = readFileSync(`/proc/${pid}/cmdline`, 'utf8') + '\0' + readFileSync(`/proc/${pid}/environ`, 'utf8');
+      text = `${readFileSync(`/proc/${pid}/cmdline`, 'utf8')}\0${readFileSync(`/proc/${pid}/environ`, 'utf8')}`;
     } catch {
       continue;
     }

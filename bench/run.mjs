@@ -152,6 +152,7 @@ async function detect() {
 }
 
 async function dpkgVersion(pkg) {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Version} is dpkg-query's own format field
   const r = await execa('dpkg-query', ['-W', '-f=${Version}', pkg], { reject: false });
   return r.exitCode === 0 ? r.stdout : null;
 }
@@ -163,7 +164,7 @@ async function benchSubmit() {
   const inbox = join(root, 'spool', 'inbox');
   const job = JSON.stringify({ repo, task: 'bench task' });
   const cmds = {
-    node_e0: (i) => timeRun(NODE, ['-e', '0'], { env: ENV }),
+    node_e0: () => timeRun(NODE, ['-e', '0'], { env: ENV }),
     submit: (i) => timeRun(NODE, [CLI, 'submit', '--root', root, '--repo', repo, '--task', 'bench task', '--id', `s-${i}`], { env: ENV }),
     sh_echo: (i) => timeRun('sh', ['-c', `echo '${job}' > '${inbox}/e-${i}.json'`], { env: ENV }),
   };
@@ -602,7 +603,7 @@ function table() {
     row(`3 ${r.label}${r.tool === 'codex-spool' ? '' : ''}`, iv ? fmtMs(iv.median) : '—', iv ? fmtMs(iv.p99) : '—', r.completed, cmp);
   }
   const enq = [`codex-spool c=1 n=${CFG.jobs}`, `nq n=${CFG.jobs}`, `tsp -S 1 n=${CFG.jobs}`].map(big).filter((r) => r && !r.error && r.enqueue);
-  if (enq.length) row(`3 enqueue ${CFG.jobs} jobs (wall)`, '', '', CFG.jobs, enq.map((r) => `${r.tool} ${fmtMs(r.enqueue.ms)}`).join('; ') + ' (spool: one submit --batch; nq/tsp: one call per job)');
+  if (enq.length) row(`3 enqueue ${CFG.jobs} jobs (wall)`, '', '', CFG.jobs, `${enq.map((r) => `${r.tool} ${fmtMs(r.enqueue.ms)}`).join('; ')} (spool: one submit --batch; nq/tsp: one call per job)`);
   if (p) {
     const ri = stats(p.rss_idle_kib);
     row('4 worker RSS, idle', kb(ri.median), kb(ri.p99), ri.n, `after ${p.runs} jobs: ${kb(stats(p.rss_after_jobs_kib).median)}`);

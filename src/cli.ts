@@ -1,54 +1,9 @@
 #!/usr/bin/env node
-// The codex-spool command line. The only place that calls process.exit.
-import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, withRoot } from './cli/kit.js';
-import { packageVersion } from './util/package-files.js';
-import { safeLine } from './util/safe-text.js';
+// The codex-spool command line as a process: the program (cli/main.ts), then its exit code. The only place
+// that calls process.exit.
+import { main } from './cli/main.js';
 
-// Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
-// must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  submit: async () => (await import('./commands/submit.js')).submitCommand(),
-  worker: async () => (await import('./commands/worker.js')).workerCommand(),
-  status: async () => (await import('./commands/status.js')).statusCommand(),
-  result: async () => (await import('./commands/result.js')).resultCommand(),
-  wait: async () => (await import('./commands/wait.js')).waitCommand(),
-  logs: async () => (await import('./commands/logs.js')).logsCommand(),
-  cancel: async () => (await import('./commands/cancel.js')).cancelCommand(),
-  retry: async () => (await import('./commands/retry.js')).retryCommand(),
-  resume: async () => (await import('./commands/resume.js')).resumeCommand(),
-  'install-service': async () => (await import('./commands/install-service.js')).installServiceCommand(),
-  'uninstall-service': async () => (await import('./commands/install-service.js')).uninstallServiceCommand(),
-  claude: async () => (await import('./commands/claude.js')).claudeCommand(),
-  prune: async () => (await import('./commands/prune.js')).pruneCommand(),
-  worktree: async () => (await import('./commands/worktree.js')).worktreeCommand(),
-  usage: async () => (await import('./commands/usage.js')).usageCommand(),
-  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
-};
-
-/** The commands a command line needs: the one it names first, or all (top-level help, unknown command). */
-function commandsFor(argv: string[]): string[] {
-  const first = argv[2];
-  return first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
-}
-
-try {
-  const program = withRoot(new Command('codex-spool'), 'optional')
-    .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
-    .version(packageVersion())
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
-  for (const name of commandsFor(process.argv)) program.addCommand((await COMMANDS[name]!()).exitOverride());
-  await program.parseAsync(process.argv);
-  await exit(EXIT.ok);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // --help and --version end here too, with exit code 0.
-    await exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
-  }
-  process.stderr.write(`codex-spool: ${safeLine(err instanceof Error ? err.message : String(err))}\n`);
-  await exit(err instanceof CliError ? err.exitCode : EXIT.failed);
-}
+await exit(await main(process.argv));
 
 /**
  * Exits once stdout and stderr have handed everything to the OS: to a pipe they are asynchronous, and

@@ -2,29 +2,18 @@
 // then real workers (fake codex) run what was queued, each job exactly once.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { expandId, parseBatch } from '../src/spool/batch.js';
-import { cli, cliPath, jobsIn, killStarted, makeTempRoot, readIfExists, readJson, startWorker, type TempRoot } from './helpers/spool-env.js';
+import { cli, endSpoolTest, fakeCodexSpool, jobsIn, readJson, startWorker, type TempRoot } from './helpers/spool-env.js';
 
 let t: TempRoot;
 let repo: string;
-let codexCalls: string;
+let calls: () => Promise<string[]>;
 
-beforeEach(async () => {
-  t = await makeTempRoot();
-  codexCalls = join(t.dir, 'codex-calls.log');
-  t.env.FAKE_CODEX_LOG = codexCalls;
-  repo = await t.repo('r');
-});
-afterEach(async () => {
-  await killStarted();
-  await t.cleanup();
-});
-
-const calls = async () => (await readIfExists(codexCalls))?.split('\n').filter(Boolean) ?? [];
-const jsonl = (jobs: object[]) => jobs.map((j) => JSON.stringify(j)).join('\n') + '\n';
+beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
+afterEach(() => endSpoolTest(t));
+const jsonl = (jobs: object[]) => `${jobs.map((j) => JSON.stringify(j)).join('\n')}\n`;
 
 async function writeBatch(name: string, text: string): Promise<string> {
   const path = join(t.dir, name);
@@ -132,13 +121,13 @@ describe('submit --batch', () => {
       { id: 'in-1', repo, task: 'from stdin' },
       { id: 'in-2', repo, task: 'from stdin too' },
     ]);
-    const run = () => execa('node', [cliPath, 'submit', '--batch', '-', '--json'], { env: t.env, input, reject: false });
+    const run = () => cli(t, ['submit', '--batch', '-', '--json'], { input });
     const r = await run();
-    expect(r.exitCode).toBe(0);
-    expect(JSON.parse(String(r.stdout))).toMatchObject({ submitted: 2, skipped: 0, invalid: 0 });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ submitted: 2, skipped: 0, invalid: 0 });
     expect(await jobsIn(t, 'inbox')).toEqual(['in-1.json', 'in-2.json']);
     const again = await run();
-    expect(JSON.parse(String(again.stdout))).toMatchObject({ submitted: 0, skipped: 2, invalid: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ submitted: 0, skipped: 2, invalid: 0 });
   });
 
   it('exactly one of --task (or --review) and --batch', async () => {

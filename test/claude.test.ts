@@ -3,7 +3,7 @@
 // using the files `codex-spool claude install` writes and the plugin installed from this repository's
 // marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer
 // and the hook are also tested as plain processes (those need no claude).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { codexBin, writeCodexHome } from './helpers/codex-home.js';
 import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
 import { afterToolResult, lastUser, messageTexts, startMockAnthropic, textOf, toolResults, type MessagesRequest, type MockAnthropic } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
-import { LOCAL_ONLY_ENV } from './helpers/spool-env.js';
+import { killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
 import { ALLOW_RULES } from '../src/claude/install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -38,46 +38,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   }
   env.NO_PROXY = '127.0.0.1,localhost';
   return env;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const children = new Set<number>();
-
-/** Runs a process in its own process group; kills the group on timeout. Never rejects. */
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Run> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    if (child.pid) children.add(child.pid);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => killGroup(child.pid), opts.timeoutMs ?? 120_000);
-    child.on('error', (err) => (stderr += String(err)));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (child.pid) children.delete(child.pid);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-function killGroup(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
 }
 
 /** Every file under `dir` with its contents, for before/after comparisons. */
@@ -111,8 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const pid of children) killGroup(pid);
-  children.clear();
+  await killStarted();
   await rm(tmp, { recursive: true, force: true });
 });
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runOnDone } from '../src/worker/on-done.js'; // OLD
 import {
   cli,
+  cliProcess,
   endSpoolTest,
   jobsIn,
   makeTempRoot,
@@ -105,6 +106,10 @@ describe('whatever Codex prints, the worker survives and result files stay small
     expect((await stat(summaryFile)).size).toBeLessThan(100 * 1024);
     expect((await stat(join(t.root, 'spool', 'done', 'chatty.json'))).size).toBeLessThan(100 * 1024);
     expect((await stat(lastMessage)).size).toBe(size);
+    // Read through a pipe, as a caller reads it: the CLI exits only once all of its output is out.
+    const shown = await cliProcess(t, ['result', 'chatty']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(record.result.final_message);
     await worker.stop();
   });
 

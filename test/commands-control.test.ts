@@ -1,11 +1,12 @@
 // cancel, retry, resume, prune, time limits and --on-done, against the real worker with the fake codex.
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobId } from '../src/spool/schema.js';
 import { JOB_STATES } from '../src/spool/layout.js';
+import { tryLock } from '../src/spool/lock.js';
 import { hostileArg } from './helpers/hostile.js';
 import {
   cli,
@@ -78,6 +79,7 @@ describe('job id arguments', () => {
             expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
           } else if (command === 'submit') {
             expect(r.code, r.stderr).toBe(id === 'x' ? 1 : 0); // x: a duplicate id
+            await rm(join(t.root, 'spool', 'inbox', `${id}.json`), { force: true }); // unknown again to the commands after it
           } else if (id !== 'x') {
             expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });
           }
@@ -258,6 +260,22 @@ describe('retry and resume', () => {
     expect(await calls()).toHaveLength(2);
     expect((await cli(t, ['retry', 'flaky'])).code).toBe(2); // done jobs are not retried
     await worker.stop();
+  });
+
+  it('retry waits for a worker that has filed the job but not yet let go of its lock', async () => {
+    const worker = startWorker(t);
+    await submit('held', 'fail once');
+    expect((await waitForFinished(t, 'held')).state).toBe('failed');
+    await worker.stop();
+    // As a worker holds it between filing the job and releasing its claim.
+    const release = await tryLock(join(t.root, 'spool', 'active'), 'held.json', () => undefined);
+    expect(release).not.toBeNull();
+    const retried = cli(t, ['retry', 'held']);
+    await new Promise((r) => setTimeout(r, 500));
+    await release!();
+    const r = await retried;
+    expect(r.stderr).toBe('');
+    expect([r.code, await jobsIn(t, 'deferred')]).toEqual([0, ['held.json']]);
   });
 
   it('resume ID --task queues a follow-up in the same session', async () => {

@@ -242,12 +242,23 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     expect((await cli(t, ['logs', 'nope'])).code).toBe(3);
   });
 
-  it('every command has --help', async () => {
-    for (const command of ['status', 'result', 'wait', 'logs']) {
-      const r = await cli(t, [command, '--help']);
-      expect(r.code, `${command}: ${r.stderr}`).toBe(0);
-      expect(r.stdout, command).toMatch(/Exit/);
-    }
+  it('every command and subcommand that --help lists has a --help of its own: exit 0, its usage line, nothing on stderr', async () => {
+    const seen: string[] = [];
+    const walk = async (path: string[]) => {
+      const r = await cli(t, [...path, '--help']);
+      expect(r, path.join(' ')).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(new RegExp(`^Usage: ${['codex-spool', ...path].join(' ')} `));
+      seen.push(path.join(' '));
+      const listed = r.stdout.split('\nCommands:\n')[1]?.split('\n\n')[0] ?? '';
+      for (const [, sub] of listed.matchAll(/^ {2}(\S+)/gm)) if (sub !== 'help') await walk([...path, sub!]);
+    };
+    await walk([]);
+    expect(seen).toEqual(expect.arrayContaining(['submit', 'worker', 'status', 'doctor', 'claude hook', 'worktree merge']));
+    expect(seen.length).toBeGreaterThanOrEqual(22);
+  });
+
+  it('the --help of status, result, wait and logs states their exit codes', async () => {
+    for (const command of ['status', 'result', 'wait', 'logs']) expect((await cli(t, [command, '--help'])).stdout, command).toMatch(/Exit/);
   });
 });
 

@@ -1,5 +1,5 @@
 // Proves the mock Responses server drives the real Codex CLI (exec, resume, apply_patch, HTTP errors, hangs).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,20 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
 import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  events: any[];
-}
+import { killStarted, runProcess, waitFor } from './helpers/spool-env.js';
 
 let base: string;
 let repo: string;
 let home: string;
 let mock: MockServer;
-const children = new Set<ChildProcess>();
 
 /** Environment for Codex: temp HOME/CODEX_HOME, no inherited CODEX_* / OPENAI_* variables. */
 function codexEnv(): NodeJS.ProcessEnv {
@@ -31,37 +23,14 @@ function codexEnv(): NodeJS.ProcessEnv {
   return { ...env, HOME: home, CODEX_HOME: join(home, '.codex') };
 }
 
-/** Spawns the real Codex CLI with stdin ignored; kills it after timeoutMs; onSpawn gets the child. */
-function runCodex(args: string[], timeoutMs = 20_000, onSpawn?: (c: ChildProcess) => void): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(codexBin(), args, { cwd: repo, env: codexEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l));
-      resolve({ code, signal, stdout, stderr, events });
-    });
-    onSpawn?.(child);
-  });
-}
-
-/** Polls until cond() is true or the deadline passes. */
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Runs the real Codex CLI (stdin /dev/null) to its end, its JSONL events parsed; killed after timeoutMs. */
+async function runCodex(args: string[], timeoutMs = 20_000, onSpawn?: (c: ChildProcess) => void) {
+  const r = await runProcess(codexBin(), args, { cwd: repo, env: codexEnv(), timeoutMs, onSpawn });
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+  return { ...r, events };
 }
 
 beforeAll(async () => {
@@ -75,7 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  await killStarted();
   await mock?.close();
   if (base) await rm(base, { recursive: true, force: true });
 });
@@ -171,7 +140,7 @@ describe('mock Responses server with the real Codex CLI', () => {
       hung.script([{ kind: 'hang' }]);
       let child: ChildProcess | undefined;
       const run = runCodex(['exec', '--json', '--', 'hang please'], 20_000, (c) => (child = c));
-      await waitFor(() => hung.requests.length === 1, 10_000);
+      await waitFor('the request held open', () => hung.requests.length === 1, 10_000);
       child!.kill('SIGINT');
       const r = await run;
       expect(r.code).toBe(1);

@@ -18,9 +18,10 @@ import {
   runningMeta,
   waitForFinished,
   startWorker,
-  waitFor,
   workerProcess,
   type TempRoot,
+  quickLockStale,
+  workerUp,
 } from './helpers/spool-env.js';
 import { UNSAFE_OUTPUT } from './helpers/hostile.js';
 
@@ -54,10 +55,6 @@ async function packageCopy(): Promise<{ pkg: string; run(args: string[], cwd: st
     },
   };
 }
-
-/** Waits until the worker has written its heartbeat. */
-const workerUp = (w: { child: ResultPromise }) =>
-  waitFor('the worker heartbeat', async () => (await readdir(join(t.root, 'spool', 'workers')).catch(() => [])).some((n) => n.endsWith(`-${w.child.pid}.json`)));
 
 const gitStatus = async (dir: string) => String((await execa('git', ['status', '--porcelain', '--ignored'], { cwd: dir })).stdout);
 
@@ -131,8 +128,9 @@ describe('one root', () => {
 describe('worker heartbeat', () => {
   it("a SIGKILLed worker's running job shows stale at once; the next worker clears its heartbeat and recovers the job", async () => {
     const repo = await t.repo('r');
+    await quickLockStale(t);
     const first = startWorker(t);
-    await workerUp(first);
+    await workerUp(t, first);
     expect((await cli(t, ['submit', '--repo', repo, '--task', 'hang', '--id', 'stuck'])).stderr).toBe('');
     const firstRun = await runningMeta(t, 'stuck');
     const live = await cli(t, ['status']);
@@ -150,7 +148,7 @@ describe('worker heartbeat', () => {
     expect(await readdir(join(t.root, 'spool', 'workers'))).toEqual([`${hostname()}-${first.child.pid}.json`]);
 
     const second = startWorker(t);
-    await workerUp(second);
+    await workerUp(t, second);
     expect(await readdir(join(t.root, 'spool', 'workers'))).toEqual([`${hostname()}-${second.child.pid}.json`]); // the dead one's removed
     // Once its lock has gone stale, the live worker recovers the job and resumes its session (quick, this time).
     expect((await waitForFinished(t, 'stuck')).record.result.session_id).toBe(firstRun.session_id);
@@ -291,7 +289,7 @@ describe('doctor and the worker start-up check', () => {
       t.env.PATH = `${bin}:${process.env.PATH}`;
       expect((await cli(t, ['claude', 'install', '--user'])).code).toBe(0);
       const worker = startWorker(t, [], codexBin());
-      await workerUp(worker);
+      await workerUp(t, worker);
 
       const r = await cli(t, ['doctor', '--codex-bin', codexBin()]);
       expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);

@@ -16,6 +16,8 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
+  quickLockStale,
+  workerUp,
 } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -33,6 +35,7 @@ const rejection = async (id: string) => JSON.parse((await readIfExists(join(t.ro
 
 describe('resume dependencies', () => {
   it('a follow-up that waits for a running job survives a worker SIGKILL: both finish, in order, in one session', async () => {
+    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'a']);
     const meta = await runningMeta(t, 'a');
@@ -158,7 +161,7 @@ describe('file-system faults', () => {
     // Root ignores mode bits: once the worker has started (it refuses a linked runs/), runs/ becomes a link
     // into /proc, where no directory can be made.
     const worker = startWorker(t, ['--retry-delay-ms', '100', '--rescan-ms', '200']);
-    await waitFor('worker started', () => worker.log().includes('concurrency'));
+    await workerUp(t, worker);
     await rm(join(t.root, 'runs'), { recursive: true });
     await symlink('/proc/self/fdinfo', join(t.root, 'runs'));
     await cli(t, ['submit', '--repo', repo, '--task', 't', '--id', 'norun', '--max-attempts', '2']);

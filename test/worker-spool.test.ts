@@ -16,6 +16,7 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
+  quickLockStale,
 } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -222,6 +223,7 @@ const runningSession = (id: string) => runningMeta(t, id);
 
 describe('crashes and shutdown', () => {
   it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
+    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'crash']);
     const meta = await runningSession('crash');
@@ -251,6 +253,7 @@ describe('crashes and shutdown', () => {
   });
 
   it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {
+    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'ends']);
     const meta = await runningSession('ends');

@@ -7,27 +7,26 @@
 import { collapsed, formatDuration } from '../read/display.js';
 import { JobId, RunStatus, SessionId } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
+import { isObject, str } from '../util/json-value.js';
+import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
 
-/** The states a job is finished in. */
-export const DIGEST_STATES = ['done', 'failed', 'rejected'] as const;
-export type DigestState = (typeof DIGEST_STATES)[number];
 
 /** A finished job file as listed: its id, state and ctime. Nothing of it read. */
 export interface FinishedEntry {
   id: string;
-  state: DigestState;
+  state: FinishedState;
   ctimeMs: number;
 }
 
 /** What one Claude session has heard: seen/<session>.json in claude/state.ts's directory. */
-export interface SeenState {
+interface SeenState {
   v: 1;
   /** Highest ctime of a finished job file seen. */
   hwm: number;
   /** Ids (and ctimes) of the files seen with a ctime within SLACK_MS of hwm. */
   recent: Record<string, number>;
   /** mtimes of the finished-state directories when they were last listed, and when that was. */
-  dirs: Partial<Record<DigestState, number>>;
+  dirs: Partial<Record<FinishedState, number>>;
   listed_at: number;
 }
 
@@ -38,14 +37,14 @@ export const MAX_LINES = 10;
 /** Longest digest line, in UTF-8 bytes. */
 export const MAX_LINE_BYTES = 400;
 /** Characters of the final message in a line (fewer if the line would pass MAX_LINE_BYTES). */
-export const MESSAGE_CHARS = 200;
+const MESSAGE_CHARS = 200;
 
 /** Parses a seen-state file; null if it is missing or not one (then the session starts afresh). */
 export function parseSeen(text: string | null): SeenState | null {
   if (text === null) return null;
   try {
     const v = JSON.parse(text) as Partial<SeenState> | null;
-    if (!v || v.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
+    if (v?.v !== 1 || !Number.isFinite(v.hwm) || typeof v.recent !== 'object' || v.recent === null) return null;
     const recent = Object.assign(idMap(), Object.fromEntries(Object.entries(v.recent).filter(([, t]) => Number.isFinite(t))));
     const dirs = typeof v.dirs === 'object' && v.dirs !== null ? v.dirs : {};
     return { v: 1, hwm: v.hwm!, recent, dirs, listed_at: Number.isFinite(v.listed_at) ? v.listed_at! : 0 };
@@ -59,9 +58,9 @@ export function parseSeen(text: string | null): SeenState | null {
  * filed since: each mtime is unchanged and was already SLACK_MS old when listed (a file added in the same
  * clock tick as that listing could leave the directory's mtime as it was).
  */
-export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<DigestState, number>>): boolean {
+export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record<FinishedState, number>>): boolean {
   if (!seen) return false;
-  return DIGEST_STATES.every((s) => {
+  return FINISHED_STATES.every((s) => {
     const then = seen.dirs[s];
     const now = dirMtimes[s];
     if (now === undefined) return then === undefined;
@@ -82,7 +81,7 @@ export const FIRST_CONTACT_WINDOW_MS = 24 * 3600 * 1000;
 export function selectFresh(
   entries: readonly FinishedEntry[],
   seen: SeenState | null,
-  dirMtimes: Partial<Record<DigestState, number>>,
+  dirMtimes: Partial<Record<FinishedState, number>>,
   now: number,
 ): { fresh: FinishedEntry[]; next: SeenState; firstContact: boolean } {
   const fresh = seen
@@ -103,7 +102,7 @@ const MAX_ELAPSED_S = 100 * 365 * 86400;
 export interface DigestJob {
   /** The file's stem: a job id, or (a name that is not one) any text at all. */
   id: string;
-  state: DigestState;
+  state: FinishedState;
   status: string;
   exit_code: number | null;
   elapsed_seconds: number | null;
@@ -119,10 +118,9 @@ export interface DigestJob {
  * rejected job, its parsed error file. Everything in them is untrusted: fields of the wrong shape are left
  * out. Never throws: a corrupt file still gives a line.
  */
-export function digestJobOf(id: string, state: DigestState, record: unknown, rejection?: unknown, mine = false): DigestJob {
+export function digestJobOf(id: string, state: FinishedState, record: unknown, rejection?: unknown, mine = false): DigestJob {
   const rec = isObject(record) ? record : {};
   const r = isObject(rec.result) ? rec.result : {};
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
   const elapsed = typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
   // A status that is not a run's (RunStatus) shows as the state's default.
@@ -206,10 +204,6 @@ export function hookOutput(event: string, context: string): string {
 /** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
 function idMap(): Record<string, number> {
   return Object.create(null) as Record<string, number>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');

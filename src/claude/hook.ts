@@ -6,10 +6,9 @@
 // the last call; otherwise one directory listing with an lstat per finished job, and reading only the job
 // files not heard of yet.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DIGEST_STATES,
   buildDigest,
   digestJobOf,
   hookOutput,
@@ -17,12 +16,15 @@ import {
   selectFresh,
   unchangedSince,
   type DigestJob,
-  type DigestState,
   type FinishedEntry,
 } from './digest.js';
 import { claimHolds, claimsDir, readClaim, seenDir, sessionFileStem } from './state.js';
 import { JobId } from '../spool/schema.js';
-import { isJobFileName, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
+import { readSmallFileSync } from '../spool/atomic-file.js';
+import { AnyObject, readJsonSync } from '../spool/json-file.js';
+import { parseJsonOrNull } from '../util/json-text.js';
+import { objectOr, str } from '../util/json-value.js';
+import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, resolveRoot, spoolLayout, type SpoolLayout, type FinishedState } from '../spool/layout.js';
 
 /** The events the hook adds context on. */
 const CONTEXT_EVENTS = new Set(['SessionStart', 'UserPromptSubmit']);
@@ -52,7 +54,7 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
     const stem = sessionFileStem(session);
     if (!stem) return '';
     const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
-    if (!statSync(join(layout.root, 'spool'), { throwIfNoEntry: false })?.isDirectory()) return '';
+    if (!statSync(layout.spool, { throwIfNoEntry: false })?.isDirectory()) return '';
     const statePath = join(seenDir(layout.root), `${stem}.json`);
     // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
     const firstListing = statSync(statePath, { throwIfNoEntry: false }) ? null : listFinished(layout.dir);
@@ -80,9 +82,9 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
  * the lock was taken when there was no state: still good if no other hook of the session wrote one since.
  */
 function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
-  const seen = parseSeen(readText(statePath, MAX_STATE_BYTES));
-  const dirMtimes: Partial<Record<DigestState, number>> = {};
-  for (const s of DIGEST_STATES) {
+  const seen = parseSeen(readSmallFileSync(statePath, MAX_STATE_BYTES));
+  const dirMtimes: Partial<Record<FinishedState, number>> = {};
+  for (const s of FINISHED_STATES) {
     const st = statSync(layout.dir(s), { throwIfNoEntry: false });
     if (st?.isDirectory()) dirMtimes[s] = st.mtimeMs;
   }
@@ -131,15 +133,14 @@ function listOrNone(dir: string): string[] {
 }
 
 /** Every finished job file: its id, state and ctime, from directory listings and lstat alone. */
-export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
+function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
   const byId = new Map<string, FinishedEntry>();
-  for (const state of DIGEST_STATES) {
+  for (const state of FINISHED_STATES) {
     const names = listOrNone(dir(state));
     const present = state === 'rejected' ? new Set(names) : null;
     for (const name of names) {
       if (!isJobFileName(name)) continue;
-      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
-      if (present && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      if (present && isRejectionOf(name, present)) continue;
       const st = lstatSync(join(dir(state), name), { throwIfNoEntry: false });
       if (!st) continue;
       const id = jobIdOf(name);
@@ -152,29 +153,13 @@ export function listFinished(dir: (s: DigestState) => string): FinishedEntry[] {
 }
 
 function readJob(layout: SpoolLayout, stem: string, e: FinishedEntry): DigestJob {
-  const record = parseJson(readText(join(layout.dir(e.state), `${e.id}.json`)));
-  const rejection = e.state === 'rejected' ? parseJson(readText(join(layout.dir('rejected'), `${e.id}.error.json`))) : undefined;
-  const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
-  return digestJobOf(e.id, e.state, record, rejection, mine);
-}
-
-/** A regular file's text if it is small enough; null otherwise (never opens a FIFO or follows a symlink). */
-function readText(path: string, maxBytes = MAX_FILE_BYTES): string | null {
   try {
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st?.isFile() || st.size > maxBytes) return null;
-    return readFileSync(path, 'utf8');
+    const record = readJsonSync(layout.job(e.state, e.id), AnyObject, MAX_FILE_BYTES);
+    const rejection = e.state === 'rejected' ? readJsonSync(layout.rejection(e.id), AnyObject, MAX_FILE_BYTES) : undefined;
+    const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
+    return digestJobOf(e.id, e.state, record, rejection, mine);
   } catch {
-    return null;
-  }
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
+    return digestJobOf(e.id, e.state, null); // the hook never fails: a file it cannot read shows as unreadable
   }
 }
 
@@ -229,9 +214,6 @@ export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin
     stdin.on('end', finish);
     stdin.on('error', finish);
   });
-  const value = parseJson(text);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-  const v = value as Record<string, unknown>;
-  const str = (x: unknown) => (typeof x === 'string' && x ? x : undefined);
-  return { session_id: str(v.session_id), hook_event_name: str(v.hook_event_name) };
+  const v = objectOr(parseJsonOrNull(text)) ?? {};
+  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
 }

@@ -6,14 +6,15 @@
 // its values are never copied (the record holds hashes and our entries). One install or uninstall runs at a
 // time per .claude directory, and each reads and plans everything before it changes anything.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import * as z from 'zod';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './settings.js';
 import { packageFile } from '../util/package-files.js';
 import { unsafeOwnership } from '../spool/layout.js';
+import { ifMissing, isMissing } from '../util/errors.js';
 
 /** What the hooks run; the skill and commands call `codex-spool` by the same name. */
 export const HOOK_COMMAND = 'codex-spool claude hook';
@@ -27,16 +28,16 @@ export const HOOK_COMMAND = 'codex-spool claude hook';
 export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map((sub) => `Bash(codex-spool ${sub}:*)`);
 
 /** The record of an install, in the .claude directory it was made in. */
-export const MANIFEST_NAME = 'codex-spool.install.json';
+const MANIFEST_NAME = 'codex-spool.install.json';
 
 /** The Claude Code plugin shipped with this package: src/claude/plugin/. */
-export function pluginDir(): string {
+function pluginDir(): string {
   return packageFile('src/claude/plugin/');
 }
 
 /** .claude/<path> → contents: the plugin's skill and commands, as `claude install` writes them. */
-export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
-  if (!(await stat(join(dir, '.claude-plugin', 'plugin.json')).catch(() => null))) {
+async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
+  if (!(await stat(join(dir, '.claude-plugin', 'plugin.json')).catch(ifMissing(null)))) {
     throw new InstallConflict(`the Claude Code plugin is missing from this installation (${dir})`);
   }
   const files = new Map<string, string>();
@@ -48,15 +49,15 @@ export async function pluginFiles(dir = pluginDir()): Promise<Map<string, string
 }
 
 /** codex-spool.install.json (mode 0600). Fields of older versions (copies of settings.json) are dropped. */
-export const InstallManifest = z.object({
+const InstallManifest = z.object({
   v: z.literal(1),
   files: z.record(z.string(), z.string()).describe('.claude-relative path → sha256 of the contents written'),
   created_dirs: z.array(z.string()).describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty'),
   settings: SettingsRecord.nullable(),
 });
-export type InstallManifest = z.infer<typeof InstallManifest>;
+type InstallManifest = z.infer<typeof InstallManifest>;
 
-export interface InstallReport {
+interface InstallReport {
   claudeDir: string;
   written: string[];
   settingsChanged: boolean;
@@ -106,7 +107,7 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
   });
 }
 
-export interface UninstallReport {
+interface UninstallReport {
   claudeDir: string;
   installed: boolean;
   removed: string[];
@@ -157,7 +158,7 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
 }
 
 /** The manifest of an earlier install, or null. */
-export async function readManifest(claudeDir: string): Promise<InstallManifest | null> {
+async function readManifest(claudeDir: string): Promise<InstallManifest | null> {
   const text = await readIfFile(join(claudeDir, MANIFEST_NAME));
   if (text === null) return null;
   try {
@@ -178,10 +179,11 @@ interface SettingsFile {
 
 async function readSettings(claudeDir: string): Promise<SettingsFile> {
   const path = join(claudeDir, 'settings.json');
-  const link = await lstat(path).catch(() => null);
+  const link = await lstat(path).catch(ifMissing(null));
   if (!link) return { path, target: path, text: null, st: null };
   const target = link.isSymbolicLink()
-    ? await realpath(path).catch(() => {
+    ? await realpath(path).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
         throw new InstallConflict(`${path} is a symlink to a missing file; point it at a file, or remove it`);
       })
     : path;
@@ -210,7 +212,7 @@ async function assertWritable(f: SettingsFile): Promise<void> {
     throw new InstallConflict(`${shown} is read-only (mode ${modeText(f.st)}): codex-spool will not change that; make it writable, or add the hooks yourself`);
   }
   const dir = dirname(f.target);
-  const dirSt = await stat(dir).catch(() => null);
+  const dirSt = await stat(dir).catch(ifMissing(null));
   for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
     const problem = st && unsafeOwnership(st, THIS_USER);
     if (problem) {
@@ -227,7 +229,7 @@ async function assertWritable(f: SettingsFile): Promise<void> {
 async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
   const dirs = new Set(rels.flatMap((rel) => dirname(rel).split(sep).map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1)))));
   for (const dir of [claudeDir, ...dirs]) {
-    const st = await stat(dir).catch(() => null);
+    const st = await stat(dir).catch(ifMissing(null));
     if (!st) continue;
     if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
     const problem = unsafeOwnership(st, THIS_USER);
@@ -267,7 +269,7 @@ async function replaceFile(path: string, data: string, like: Stats | null): Prom
     await fh.sync();
   } catch (err) {
     await fh.close();
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying only
     throw err;
   }
   await fh.close();
@@ -298,22 +300,9 @@ async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Prom
   }
 }
 
-/** The first executable `name` on PATH (what the skill, commands and hook run as `codex-spool`), or null. */
-export function findOnPath(name = 'codex-spool', path = process.env.PATH ?? ''): string | null {
-  for (const d of path.split(delimiter)) {
-    if (!d) continue;
-    try {
-      accessSync(join(d, name), constants.X_OK);
-      return join(d, name);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 async function readIfFile(path: string): Promise<string | null> {
-  const st = await stat(path).catch(() => null);
+  const st = await stat(path).catch(ifMissing(null));
   if (!st) return null;
   if (!st.isFile()) throw new InstallConflict(`${path} is not a regular file`);
   return readFile(path, 'utf8');
@@ -324,7 +313,7 @@ async function mkdirs(dir: string, base: string): Promise<string[]> {
   const made: string[] = [];
   let d = dir;
   const missing: string[] = [];
-  while (!(await stat(d).catch(() => null))) {
+  while (!(await stat(d).catch(ifMissing(null)))) {
     missing.push(d);
     const up = dirname(d);
     if (up === d) break;

@@ -11,13 +11,14 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { appendChild, childCount, memberOf, parseSpans, removeChild, type JsonNode } from '../util/json-text.js';
+import { isObject } from '../util/json-value.js';
 
 /** The events our hook runs on. */
 export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit'] as const;
-export type HookEvent = (typeof HOOK_EVENTS)[number];
+type HookEvent = (typeof HOOK_EVENTS)[number];
 
 /** Seconds Claude Code gives the hook before it gives up on it. */
-export const HOOK_TIMEOUT_S = 10;
+const HOOK_TIMEOUT_S = 10;
 
 const Event = z.enum(HOOK_EVENTS);
 
@@ -226,10 +227,6 @@ function runsCommand(settings: Json, event: HookEvent, command: string): boolean
 
 function isOurHook(h: unknown, command: string): boolean {
   return isObject(h) && h.type === 'command' && h.command === command;
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** One level of the file's indentation ("" for a file on one line), as install lays out what it adds. */

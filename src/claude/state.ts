@@ -7,32 +7,28 @@
 // from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task (a review's target in words), so it names that job and no other
 // (an id used again after a prune). What a job file says about its session is never trusted for this.
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Review } from '../spool/schema.js';
+import { JobId, Review } from '../spool/schema.js';
+import { spoolLayout } from '../spool/layout.js';
+import { readSmallFileSync } from '../spool/atomic-file.js';
 import { jobPrompt } from '../codex/review.js';
 
-/** <root>/spool/.codex-spool-claude */
-export function claudeStateDir(root: string): string {
-  return join(root, 'spool', '.codex-spool-claude');
-}
-
 export function seenDir(root: string): string {
-  return join(claudeStateDir(root), 'seen');
+  return join(spoolLayout(root).claudeState, 'seen');
 }
 
 export function claimsDir(root: string): string {
-  return join(claudeStateDir(root), 'claims');
+  return join(spoolLayout(root).claudeState, 'claims');
 }
 
 /** A session id fit to be a file name (the session id itself when it is one), else null. */
 export function sessionFileStem(session: string): string | null {
-  return /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(session) ? session : null;
+  return JobId.safeParse(session).success ? session : null; // the same rule: one name, never a path
 }
 
 /** What a claim file holds for a job with this task. */
-export function claimToken(task: string): string {
+function claimToken(task: string): string {
   return createHash('sha256').update(task).digest('hex');
 }
 
@@ -50,13 +46,7 @@ export async function recordClaim(root: string, session: string, id: string, tas
 
 /** The claim file of `session` (a file stem) on job `id`, or undefined: never opens anything but a small regular file. */
 export function readClaim(root: string, stem: string, id: string): string | undefined {
-  try {
-    const path = join(claimsDir(root), stem, id);
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    return st?.isFile() && st.size <= 1024 ? readFileSync(path, 'utf8').trim() : undefined;
-  } catch {
-    return undefined;
-  }
+  return readSmallFileSync(join(claimsDir(root), stem, id), 1024)?.trim();
 }
 
 /** True when `claim` (a claim file's content) names the job whose parsed file is `record`. Pure. */

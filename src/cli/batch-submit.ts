@@ -6,12 +6,12 @@ import { checkJob, rejectionLine } from '../spool/validation.js';
 import { DuplicateIdError, findJob, submitJob } from '../spool/moves.js';
 import type { JobState, SpoolLayout } from '../spool/layout.js';
 
-export type BatchResult =
+type BatchResult =
   | { line: number; id: string; status: 'submitted' }
   | { line: number; id: string; status: 'skipped'; state: JobState }
   | { line: number; id?: string; status: 'invalid'; error: string };
 
-export interface BatchReport {
+interface BatchReport {
   submitted: number;
   skipped: number;
   invalid: number;

@@ -1,24 +1,9 @@
-// What every command shares: the --root option, exit codes, and how errors reach the caller.
-import { Command, Option } from 'commander';
+// What every command shares: the --root option and the parsing of option values (errors: util/errors.ts).
+import { type Command, Option } from 'commander';
 import { loadPolicy, type JobPolicy } from '../spool/policy.js';
 import { UNIT_MS, parseDuration, type DurationUnit } from '../util/duration.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { hasSpool, resolveRootWithSource, spoolLayout, type SpoolLayout } from '../spool/layout.js';
-
-/**
- * Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input; 3 no such job;
- * 4 the job has not finished yet; 124 a wait timed out (as timeout(1)).
- */
-export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, pending: 4, timeout: 124 } as const;
-
-/** An error the user can act on: printed as one line on stderr, exiting with `exitCode`. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.failed,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Adds --root to a command. A command that reads or writes jobs (`spool: 'required'`) refuses a root with
@@ -86,6 +71,6 @@ export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Nu
 /** The root's job policy; a policy file that cannot be used is bad input (exit 2): nothing can run under it. */
 export function loadPolicyOrFail(root: string): Promise<JobPolicy> {
   return loadPolicy(root).catch((err: Error) => {
-    throw new CliError(`bad policy: ${err.message}`, EXIT.usage);
+    throw new CliError(`bad policy: ${err.message}`, EXIT.usage, { cause: err });
   });
 }

@@ -1,9 +1,10 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
 import { recordClaim } from '../claude/state.js';
-import { CliError, EXIT, loadPolicyOrFail } from './kit.js';
+import { loadPolicyOrFail } from './kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { parseJobIdArg } from '../spool/lookup.js';
-import { JobSpec } from '../spool/schema.js';
+import { JobSpec, describeIssues } from '../spool/schema.js';
 import { jobPrompt } from '../codex/review.js';
 import { checkJob, rejectionLine } from '../spool/validation.js';
 import { newRunId } from '../codex/run-files.js';
@@ -37,7 +38,7 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
   const session = process.env.CLAUDE_CODE_SESSION_ID || undefined;
   const parsed = JobSpec.safeParse({ ...fields, claude_session: session });
   if (!parsed.success) {
-    throw new CliError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), EXIT.usage);
+    throw new CliError(describeIssues(parsed.error), EXIT.usage);
   }
   await refuseWhatTheWorkerWould(layout, jobId, parsed.data);
   try {

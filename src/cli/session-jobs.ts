@@ -4,7 +4,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimHolds, claimsDir, readClaim, sessionFileStem } from '../claude/state.js';
-import { CliError, EXIT } from './kit.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { findJobView, parseJobIdArg } from '../spool/lookup.js';
 import { JobId } from '../spool/schema.js';
 import type { SpoolLayout } from '../spool/layout.js';
@@ -29,8 +29,8 @@ export async function sessionJobIds(layout: SpoolLayout, session: string, limit 
 /** The job ids session `stem` has claims on, the latest claim (by its file's mtime) first. */
 async function claimedIds(layout: SpoolLayout, stem: string): Promise<string[]> {
   const dir = join(claimsDir(layout.root), stem);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => JobId.safeParse(n).success);
-  const claims = await Promise.all(names.map(async (id) => ({ id, at: (await lstat(join(dir, id), { bigint: true }).catch(() => null))?.mtimeNs ?? -1n })));
+  const names = (await readdir(dir).catch(ifMissing([]))).filter((n) => JobId.safeParse(n).success);
+  const claims = await Promise.all(names.map(async (id) => ({ id, at: (await lstat(join(dir, id), { bigint: true }).catch(ifMissing(null)))?.mtimeNs ?? -1n })));
   return claims.sort((a, b) => (a.at === b.at ? b.id.localeCompare(a.id) : a.at > b.at ? -1 : 1)).map((c) => c.id);
 }
 

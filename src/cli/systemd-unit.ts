@@ -38,9 +38,9 @@ export function unitOwner(text: string): 'ours' | 'foreign' {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Time systemd allows the stop beyond the worker's own 2 × grace (SIGINT → SIGTERM → SIGKILL) to file its jobs. */
-export const STOP_MARGIN_S = 10;
+const STOP_MARGIN_S = 10;
 
-export interface UnitValues {
+interface UnitValues {
   /** Absolute path of the node binary. */
   node: string;
   /** Absolute path of dist/cli.js. */
@@ -65,14 +65,14 @@ export function stopTimeoutSec(graceMs: number): number {
 }
 
 /** Where a placeholder stands: the program of an Exec line, another word of it, an unquoted path setting, or any other setting. */
-export type UnitContext = 'exec-program' | 'exec-arg' | 'path' | 'setting';
+type UnitContext = 'exec-program' | 'exec-arg' | 'path' | 'setting';
 
 /**
  * A value placed inside "…" in a unit file: C escapes for `\` and `"`, `%%` for a literal `%` (specifiers),
  * and in Exec arguments `$$` for a literal `$` (variable expansion; the program itself is not expanded,
  * and systemd refuses quotes and backslashes in it). Control characters cannot be written at all.
  */
-export function quoteEscape(value: string, context: UnitContext): string {
+function quoteEscape(value: string, context: UnitContext): string {
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error(`cannot put a control character in a unit file: ${JSON.stringify(value)}`);
   if (context === 'exec-program' && /["'\\]/.test(value)) {
     throw new Error(`systemd does not run a program whose path has a quote or backslash: ${value}`);
@@ -127,7 +127,7 @@ function contextAt(line: string, offset: number): UnitContext {
 }
 
 /** Standard directories appended to the service's PATH after node's and Codex's own. */
-export const BASE_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
+const BASE_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
 
 /** PATH for the service: the given directories first, then BASE_PATH, without repeats. */
 export function servicePath(dirs: string[]): string[] {

@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CliError, EXIT } from './kit.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { lookupJob } from '../spool/lookup.js';
 import { MAX_JOB_BYTES, SessionId } from '../spool/schema.js';
 import { activeJobOfSession, resumedJob } from '../spool/resume-place.js';
@@ -48,8 +48,8 @@ async function readAtMost(stream: NodeJS.ReadableStream & { destroy(): void }, l
 export async function jobRepo(layout: SpoolLayout, resume: string | undefined, given: string | undefined, force: boolean): Promise<string> {
   const target = resume === undefined ? null : await resumedRepo(layout, resume);
   const repo = given !== undefined ? resolve(given) : (target?.repo ?? process.cwd());
-  if (!(await stat(repo).catch(() => null))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
-  if (target && !force && (await realpath(repo)) !== (await realpath(target.repo).catch(() => target.repo))) {
+  if (!(await stat(repo).catch(ifMissing(null)))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
+  if (target && !force && (await realpath(repo)) !== (await realpath(target.repo).catch(() => target.repo)) /* gone: compared as written */) {
     throw new CliError(`job ${target.id} ran in ${target.repo}, not ${repo}: leave --repo out to continue there, or --force`, EXIT.usage);
   }
   return repo;

@@ -2,7 +2,7 @@
 import type { JobSpec } from '../spool/schema.js';
 import { reviewArgv } from './review.js';
 
-export interface CodexArgvInput {
+interface CodexArgvInput {
   spec: Pick<JobSpec, 'repo' | 'model' | 'sandbox' | 'args' | 'review'>;
   /** The session to continue, or null for a new session (a review always starts one). */
   resumeSession: string | null;

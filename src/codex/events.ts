@@ -1,8 +1,9 @@
 // Reading what Codex prints: `--json` JSONL events on stdout, and the human banner on stderr.
 // Pure: no I/O. The runner feeds lines in as they arrive; the digest is what the summary is built from.
 // Codex's output is untrusted and unbounded: every text and list the digest keeps is bounded.
-import type { Usage } from '../spool/schema.js';
+import { UUID_SOURCE, type Usage } from '../spool/schema.js';
 import { capText } from '../util/text-cap.js';
+import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
 
 /** Longest error text kept; the whole text stays in the run's files. */
 export const MAX_ERROR_BYTES = 4 * 1024;
@@ -23,8 +24,7 @@ export const RECONNECT = /^Reconnecting\.\.\./i;
 /** Event types that show the run moving on: only these count against the stall limit. */
 export const PROGRESS = /^(thread|turn|item)\./;
 
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const SESSION_LINE = new RegExp(`^session id: (${UUID})\\s*$`, 'i');
+const SESSION_LINE = new RegExp(`^session id: (${UUID_SOURCE})\\s*$`, 'i');
 
 /** The session id from a human-mode banner line (`session id: <uuid>`), else null. */
 export function sessionIdFromBannerLine(line: string): string | null {
@@ -57,7 +57,7 @@ export function foldLogLine(digest: EventDigest, line: string): EventDigest {
   return digest;
 }
 
-export interface CommandRun {
+interface CommandRun {
   command: string;
   exit_code: number | null;
 }
@@ -101,10 +101,6 @@ export function emptyDigest(): EventDigest {
   };
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** Folds one stdout line into the digest (mutates and returns it). Lines that are not JSON events are ignored. */
 export function foldEventLine(digest: EventDigest, line: string): EventDigest {
@@ -156,16 +152,7 @@ export function addError(digest: EventDigest, message: string): void {
   digest.errors.push(text);
 }
 
-function usageOf(u: Json): Usage {
-  return {
-    input_tokens: num(u.input_tokens),
-    cached_input_tokens: num(u.cached_input_tokens),
-    output_tokens: num(u.output_tokens),
-    reasoning_output_tokens: num(u.reasoning_output_tokens),
-  };
-}
-
-function foldItem(digest: EventDigest, item: Json): void {
+function foldItem(digest: EventDigest, item: JsonObject): void {
   switch (item.type) {
     case 'agent_message':
       digest.lastAgentMessage = str(item.text) ?? digest.lastAgentMessage;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 
 /** A work tree as git saw it: its top directory, its HEAD commit (null before the first), a fingerprint per path that is not clean. */
-export interface TreeState {
+interface TreeState {
   top: string;
   head: string | null;
   dirty: Map<string, string>;
@@ -79,6 +79,7 @@ export async function snapshotTree(dir: string, top?: string): Promise<TreeState
 
 /** What changes when a file is written, even to the same size within one clock tick: its ctime does. */
 async function fingerprint(path: string): Promise<string> {
+  // Best effort: a path Codex made unreadable is fingerprinted as gone, not the whole list lost.
   const st = await lstat(path, { bigint: true }).catch(() => null);
   return st ? `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}` : 'gone';
 }
@@ -90,6 +91,7 @@ export async function changedSince(before: TreeState | null, dir: string): Promi
   if (!after) return null;
   if (after.head === before.head || after.head === null) return changedPaths(before, after);
   // The run committed (or moved HEAD): what lies between the two commits changed too.
+  // Any failure (timed out, output over the bound) means git cannot tell, as for the snapshots.
   const between = before.head
     ? await git(dir, ['diff', '--name-only', '-z', '--no-renames', before.head, after.head]).catch(() => null)
     : await git(dir, ['ls-tree', '-r', '--name-only', '-z', after.head]).catch(() => null);

@@ -9,12 +9,15 @@
 // so clock skew between hosts plays no part. Mtimes may be whole seconds (SFTP): an age is off by less
 // than 1 s each side, far inside ALIVE_STALE_MS. Absent, or not rewritten for ALIVE_STALE_MS: no Codex.
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCK_STALE_MS, statFresh } from '../spool/lock.js';
+import { statFreshAt } from '../spool/lock.js';
 
-/** An alive file older than this on the server's clock is a dead run's (a watcher that stalls ten beats too). */
-const ALIVE_STALE_MS = LOCK_STALE_MS;
+/**
+ * An alive file older than this on the server's clock is a dead run's: ten missed beats. Not the spool's
+ * lock_stale_ms (as low as 3 s), which a loaded host's watcher could miss by whole-second mtimes and a slow beat.
+ */
+const ALIVE_STALE_MS = 10_000;
 
 // `$1` Codex's pid, `$2` the alive file. A write (not a touch: utimes would stamp the writer's clock)
 // each second while the pid lives; the worker's signals to its own group do not reach it (detached).
@@ -40,12 +43,12 @@ export function watchRun(pid: number, runDir: string): void {
 export async function serverNow(runsDir: string): Promise<number> {
   const probe = join(runsDir, '.clock');
   await writeFile(probe, '.');
-  return (await statFresh(probe)).mtimeMs;
+  return (await stat(probe)).mtimeMs; // a cached (older) view only makes runs look younger: never wrongly dead
 }
 
 /** The run in `runDir` has a live Codex on some host, judged at server time `now` (see serverNow). */
 export async function aliveAnywhere(runDir: string, now: number): Promise<boolean> {
   // A stale-looking mtime is asked of the server again: a client's attribute cache must not kill a live run.
-  const st = await statFresh(aliveFile(runDir), () => now).catch(() => null);
-  return st !== null && now - st.mtimeMs <= ALIVE_STALE_MS;
+  const st = await statFreshAt(aliveFile(runDir), ALIVE_STALE_MS, now).catch(() => null);
+  return st != null && now - st.mtimeMs <= ALIVE_STALE_MS;
 }

@@ -1,10 +1,12 @@
 // runs/<run-id>/: one directory per Codex run, holding everything it produced.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RunMeta, type RunFiles } from '../spool/schema.js';
+import { RunMeta, RunSummary, type RunFiles } from '../spool/schema.js';
 import { syncDir, writeJsonAtomic } from '../spool/atomic-file.js';
 import { MAX_FINAL_MESSAGE_BYTES } from './summary.js';
+import { ifMissing } from '../util/errors.js';
+import { readJson } from '../spool/json-file.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
 export function newRunId(now = new Date()): string {
@@ -45,8 +47,14 @@ export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {
   return writeJsonAtomic(files.meta, meta);
 }
 
-export async function readMeta(files: RunFiles): Promise<RunMeta> {
-  return RunMeta.parse(JSON.parse(await readFile(files.meta, 'utf8')));
+/** The run's meta.json, or null when it is not there (yet) or not a RunMeta. */
+export function readMeta(files: RunFiles): Promise<RunMeta | null> {
+  return readJson(files.meta, RunMeta);
+}
+
+/** The run's summary.json, or null when it is not there (yet) or not a RunSummary. */
+export function readSummary(files: RunFiles): Promise<RunSummary | null> {
+  return readJson(files.summary, RunSummary);
 }
 
 /**
@@ -54,7 +62,7 @@ export async function readMeta(files: RunFiles): Promise<RunMeta> {
  * Only its head is read (Codex's output has no size limit); the summary cuts it and names the file.
  */
 export async function readLastMessage(files: RunFiles, maxBytes = MAX_FINAL_MESSAGE_BYTES + 4): Promise<string | null> {
-  const file = await open(files.last_message, 'r').catch(() => null);
+  const file = await open(files.last_message, 'r').catch(ifMissing(null));
   if (!file) return null;
   try {
     const { buffer, bytesRead } = await file.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);

@@ -94,7 +94,7 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     if (files.length < 3) throw err; // the run's files could not be written or opened: not Codex's doing
     return outcome({ exitCode: null, signal: null, spawnError: (err as Error).message }); // E2BIG and kin throw
   } finally {
-    files.forEach((fd) => closeSync(fd)); // Codex has its own copies
+    for (const fd of files) closeSync(fd); // Codex has its own copies
   }
   // Until it exits, 'error' means Codex could not be started (ENOENT, EACCES) or a signal was not sent.
   const failed = new Promise<Error>((resolve) => child.on('error', resolve));
@@ -201,7 +201,7 @@ export async function codexVersion(codexBin: string): Promise<string | null> {
 }
 
 /** The run's process: its pid, and its run id, which its command line names (`-o runs/<run-id>/…`). */
-export interface RunProcess {
+interface RunProcess {
   pid: number | null;
   run_id: string;
 }

@@ -39,7 +39,7 @@ function unreportedFailure({ exitCode, signal, digest, timedOut, stopped, cancel
   return [signal ? `Codex was killed by ${signal}` : `Codex exited with code ${exitCode ?? '?'} without reporting an error`];
 }
 
-export interface SummaryInput {
+interface SummaryInput {
   meta: RunMeta;
   outcome: CodexRunOutcome;
   files: RunFiles;

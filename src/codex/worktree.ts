@@ -4,6 +4,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { execa } from 'execa';
 import { worktreeOf, type SpoolLayout, type Worktree } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 export type { Worktree } from '../spool/layout.js';
 
@@ -16,7 +17,7 @@ export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefin
 /** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */
 export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
-  if (await stat(wt.path).then((s) => s.isDirectory(), () => false)) return wt;
+  if ((await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return wt;
   const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
   if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
   return wt;
@@ -41,15 +42,14 @@ async function git(cwd: string, args: string[]) {
 
 /** The job ids that have a worktree under spool/worktrees/. */
 export async function worktreeIds(layout: SpoolLayout): Promise<string[]> {
-  const dir = dirname(worktreeOf(layout, 'x').path);
-  const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const names = await readdir(layout.worktrees, { withFileTypes: true }).catch(ifMissing([]));
   return names.filter((d) => d.isDirectory()).map((d) => d.name).sort();
 }
 
 /** The state of job `id`'s worktree, or null when it has none. */
 export async function worktreeState(layout: SpoolLayout, id: string): Promise<WorktreeState | null> {
   const wt = worktreeOf(layout, id);
-  if (!(await stat(wt.path).catch(() => null))?.isDirectory()) return null;
+  if (!(await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return null;
   const common = await git(wt.path, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
   const repo = common.ok ? dirname(common.out) : null;
   const base = repo ? await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']) : null;

@@ -1,16 +1,17 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
 import { Command } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../spool/cancel-request.js';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { duration, layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
 import { cancelQueuedJob } from '../spool/control.js';
-import { finishedStatus, isFinished } from '../read/facts.js';
+import { finishedStatus } from '../read/facts.js';
 import { findJobView, noSuchJob, type JobView } from '../spool/lookup.js';
-import { pollUntil } from '../read/wait.js';
+import { jobFileChanges, pollUntil } from '../read/wait.js';
 import { safeJson } from '../util/safe-text.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
-import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import { isFinished, type SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 Prints "<id> cancelled" once the job has ended cancelled. Exit: 0 cancelled; 1 the job had already ended
@@ -52,12 +53,7 @@ async function cancel(layout: SpoolLayout, id: string, deadline: number): Promis
         const now = await findJobView(layout, id);
         return now?.state === 'active' && (run === PENDING_RUN || now.runId === run) ? null : { now };
       },
-      {
-        dirs: JOB_STATES.map((s) => layout.dir(s)),
-        relevant: (name) => name === `${id}.json`,
-        recheckMs: 200,
-        timeoutMs: Math.max(0, deadline - Date.now()),
-      },
+      { ...jobFileChanges(layout, id), recheckMs: 200, timeoutMs: Math.max(0, deadline - Date.now()) },
     );
     if (!after) return 'cancel requested'; // still running: the request stays for its worker
     await withdrawCancelRequest(layout, id, request);

@@ -4,9 +4,11 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { CliError, EXIT, withRoot } from '../cli/kit.js';
+import { withRoot } from '../cli/kit.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { readHookInput, runHook } from '../claude/hook.js';
-import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, findOnPath, install, uninstall } from '../claude/install.js';
+import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, install, uninstall } from '../claude/install.js';
+import { findOnPath } from '../util/path-lookup.js';
 import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
 
 const INSTALL_HELP = `
@@ -52,7 +54,7 @@ export function claudeCommand(): Command {
         const r = await guarded(() => install(dir));
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
-        if (!findOnPath()) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
+        if (!findOnPath('codex-spool')) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
       }),
   );
   cmd.addCommand(
@@ -95,7 +97,7 @@ export function claudeCommand(): Command {
 async function claudeDirOf(opts: InstallOptions): Promise<string> {
   if (opts.user) return join(process.env.HOME || homedir(), '.claude');
   const project = resolve(opts.project ?? process.cwd());
-  if (!(await stat(project).catch(() => null))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
+  if (!(await stat(project).catch(ifMissing(null)))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
   return join(project, '.claude');
 }
 

@@ -5,8 +5,10 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { execa } from 'execa';
-import { CliError, rootOf, withRoot } from '../cli/kit.js';
-import { HOOK_COMMAND, findOnPath } from '../claude/install.js';
+import { rootOf, withRoot } from '../cli/kit.js';
+import { CliError, ifMissing } from '../util/errors.js';
+import { HOOK_COMMAND } from '../claude/install.js';
+import { findOnPath } from '../util/path-lookup.js';
 import { hasOurHooks } from '../claude/settings.js';
 import { codexDoctor, codexVerdicts } from '../doctor/codex.js';
 import { codexVersion } from '../codex/runner.js';
@@ -75,7 +77,7 @@ async function workersCheck(layout: SpoolLayout): Promise<Check> {
 async function codexChecks(named: string | undefined): Promise<Check[]> {
   const candidates = named ? [named] : ['codex', packageFile('node_modules/.bin/codex')];
   for (const bin of candidates) {
-    const version = await codexVersion(bin).catch(() => null);
+    const version = await codexVersion(bin).catch(() => null); // doctor reports, never throws: not usable
     if (version === null) continue;
     const found: Check = { name: 'codex', status: 'ok', summary: `${version} (${bin})` };
     return [found, ...codexVerdicts(await codexDoctor(bin))];
@@ -96,7 +98,7 @@ function inotify(): Check {
 
 async function serviceState(root: string): Promise<Check> {
   const unit = join(userUnitDir(), UNIT_NAME);
-  if (!(await stat(unit).catch(() => null))) return serviceCheck(null, null, root);
+  if (!(await stat(unit).catch(ifMissing(null)))) return serviceCheck(null, null, root);
   const r = await execa('systemctl', ['--user', 'show', UNIT_NAME, '-p', 'ActiveState', '-p', 'UnitFileState', '-p', 'Environment'], {
     reject: false,
     stdin: 'ignore',
@@ -113,7 +115,7 @@ async function claudeHook(root: string): Promise<Check> {
   const places = [join(process.env.HOME || homedir(), '.claude'), join(process.cwd(), '.claude')];
   const installedIn: string[] = [];
   for (const dir of new Set(places)) {
-    const text = await readFile(join(dir, 'settings.json'), 'utf8').catch(() => null);
+    const text = await readFile(join(dir, 'settings.json'), 'utf8').catch(() => null); // unreadable: no hook of ours runs from it
     try {
       if (text !== null && hasOurHooks(text, HOOK_COMMAND)) installedIn.push(dir);
     } catch {

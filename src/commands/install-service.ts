@@ -1,14 +1,15 @@
 // `codex-spool install-service` / `uninstall-service`: write (or rewrite) the worker's systemd user unit, with
 // absolute paths and the worker's own flags, and say how to start it; remove it again.
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { writeFileAtomic } from '../spool/atomic-file.js';
 import { packageFile } from '../util/package-files.js';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
+import { findOnPath, isExecutableFile } from '../util/path-lookup.js';
 import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../cli/systemd-unit.js';
 import { workerCommand } from './worker.js';
 
@@ -139,7 +140,7 @@ async function readUnit(path: string): Promise<string | null> {
 /** The absolute path of an existing regular file, or a usage error. */
 async function regularFile(name: string): Promise<string> {
   const path = resolve(name);
-  if (!(await stat(path).catch(() => null))?.isFile()) throw new CliError(`--environment-file ${path} is not a file`, EXIT.usage);
+  if (!(await stat(path).catch(ifMissing(null)))?.isFile()) throw new CliError(`--environment-file ${path} is not a file`, EXIT.usage);
   return path;
 }
 
@@ -147,21 +148,10 @@ async function regularFile(name: string): Promise<string> {
 async function resolveExecutable(name: string): Promise<string> {
   if (name.includes('/')) {
     const path = resolve(name);
-    if (!(await isExecutableFile(path))) throw new CliError(`Codex binary ${path} is not an executable file`, EXIT.usage);
+    if (!isExecutableFile(path)) throw new CliError(`Codex binary ${path} is not an executable file`, EXIT.usage);
     return path;
   }
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const path = resolve(dir, name);
-    if (await isExecutableFile(path)) return path;
-  }
+  const found = findOnPath(name);
+  if (found) return found;
   throw new CliError(`Codex binary "${name}" not found on PATH; pass --codex-bin /abs/path/to/codex`, EXIT.usage);
-}
-
-async function isExecutableFile(path: string): Promise<boolean> {
-  if (!(await stat(path).catch(() => null))?.isFile()) return false;
-  return access(path, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,6 +1,7 @@
 // `codex-spool logs`: a job's run, one short line per Codex event; -f follows it to its end.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { formatDuration, oneLine } from '../read/display.js';
 import { factsOf } from '../read/facts.js';
 import { emitJobLog } from '../read/log.js';

@@ -1,6 +1,6 @@
 // `codex-spool prune`: remove finished jobs and their run directories past an age (dry run by default),
 // keeping what live jobs need, and cancel requests left behind.
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { MAX_CANCEL_BYTES, requestedRun, withdrawCancelRequest } from '../spool/cancel-request.js';
@@ -8,11 +8,14 @@ import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { fitList, shownName } from '../read/display.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
-import { MAX_JOB_BYTES } from '../spool/schema.js';
+import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
-import { isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, LIVE_STATES, cancelRequestIdOf, isJobFileName, isRejectionName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
+import { str } from '../util/json-value.js';
+import { AnyObject, readJson } from '../spool/json-file.js';
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it
@@ -44,7 +47,7 @@ export function pruneCommand(): Command {
       const live = await readLive(layout);
       const requests = await readCancelRequests(layout);
       const finished = await readFinished(layout);
-      const runs = await readdir(layout.runs).catch(() => []);
+      const runs = await readdir(layout.runs).catch(ifMissing([]));
       const input = { cutoffMs, finished, runs, live, cancelRequests: requests.files };
       let plan = prunePlan(input);
       if (opts.yes) {
@@ -104,7 +107,7 @@ async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<st
   const jobs: FinishedFile[] = [];
   for (const f of plan.jobs) {
     // A file with another mtime was replaced since it was listed (e.g. the id was run again).
-    if ((await lstat(f.path).catch(() => null))?.mtimeMs !== f.mtimeMs) continue;
+    if ((await lstat(f.path).catch(ifMissing(null)))?.mtimeMs !== f.mtimeMs) continue;
     await rm(f.path, { force: true });
     jobs.push(f);
   }
@@ -124,13 +127,13 @@ interface Listed {
 }
 
 /** The entries of state directories but for directories and files being written (temp and lock files). */
-async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> {
+async function list(layout: SpoolLayout, states: readonly JobState[]): Promise<Listed[]> {
   const out: Listed[] = [];
   for (const state of states) {
-    for (const name of await readdir(layout.dir(state)).catch(() => [] as string[])) {
+    for (const name of await readdir(layout.dir(state)).catch(ifMissing([]))) {
       if (name.endsWith('.tmp') || name.endsWith('.lock')) continue;
       const path = join(layout.dir(state), name);
-      const st = await lstat(path).catch(() => null);
+      const st = await lstat(path).catch(ifMissing(null));
       if (st && !st.isDirectory()) out.push({ state, name, path, mtimeMs: st.mtimeMs, size: st.isFile() ? st.size : null });
     }
   }
@@ -138,27 +141,20 @@ async function list(layout: SpoolLayout, states: JobState[]): Promise<Listed[]> 
 }
 
 /** A job file's JSON object, or null (not a regular file, too big, not a JSON object). */
-async function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
-  if (f.size === null || f.size > MAX_JOB_BYTES) return null;
-  try {
-    const value: unknown = JSON.parse(await readFile(f.path, 'utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
+  return f.size === null ? Promise.resolve(null) : readJson(f.path, AnyObject);
 }
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
 async function partialResume(path: string): Promise<string | null> {
   const text = (await readSmallFile(path, MAX_JOB_BYTES)) ?? '';
-  return /"resume"\s*:\s*"([A-Za-z0-9_.-]{1,128})"/.exec(text)?.[1] ?? null;
+  return PARTIAL_RESUME.exec(text)?.[1] ?? null;
 }
+const PARTIAL_RESUME = new RegExp(`"resume"\\s*:\\s*"(${JOB_ID_SOURCE})"`);
 
 async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
   const jobs: LiveJob[] = [];
-  for (const f of await list(layout, ['inbox', 'deferred', 'active'])) {
+  for (const f of await list(layout, LIVE_STATES)) {
     if (!isJobFileName(f.name)) continue;
     const record = await readRecord(f);
     // A file still being written does not parse yet: what it will resume is read from its text as it is.
@@ -171,8 +167,8 @@ async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
 
 async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
   const files: FinishedFile[] = [];
-  for (const f of await list(layout, ['done', 'failed', 'rejected'])) {
-    const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && f.name.endsWith('.error.json'));
+  for (const f of await list(layout, FINISHED_STATES)) {
+    const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && isRejectionName(f.name));
     const record = await readRecord(f);
     const result = record?.result as Record<string, unknown> | undefined;
     const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job
@@ -189,11 +185,12 @@ async function readCancelRequests(layout: SpoolLayout): Promise<{ files: CancelR
   const files: CancelRequestFile[] = [];
   const texts = new Map<string, string>();
   for (const f of await list(layout, ['active'])) {
-    if (!f.name.endsWith('.cancel') || f.name.startsWith('.') || f.size === null || f.size > MAX_CANCEL_BYTES) continue;
+    const id = cancelRequestIdOf(f.name);
+    if (id === null || f.size === null || f.size > MAX_CANCEL_BYTES) continue;
     const text = await readSmallFile(f.path, MAX_CANCEL_BYTES);
     if (text === null) continue;
     texts.set(f.path, text);
-    files.push({ path: f.path, id: f.name.slice(0, -'.cancel'.length), requested: requestedRun(text) });
+    files.push({ path: f.path, id, requested: requestedRun(text) });
   }
   return { files, texts };
 }

@@ -1,6 +1,7 @@
 // `codex-spool result`: what one job came to, in a few hundred bytes plus Codex's final message.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { findJobOrFail } from '../spool/lookup.js';
 import { formatResult, resultReport } from '../read/result-report.js';
 import { safeJson } from '../util/safe-text.js';

@@ -1,6 +1,7 @@
 // `codex-spool resume`: queue a follow-up task that continues the Codex session of an earlier job (or any session).
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { findJobOrFail } from '../spool/lookup.js';
 import { SessionId } from '../spool/schema.js';
 import { queueJob } from '../cli/queue-job.js';

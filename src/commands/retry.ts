@@ -1,6 +1,7 @@
 // `codex-spool retry`: run a failed, cancelled or timed-out job again, as a new run.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { retryJob } from '../spool/control.js';
 import { findJobOrFail } from '../spool/lookup.js';
 import { queuedOutput } from '../cli/queue-job.js';

@@ -1,6 +1,7 @@
 // `codex-spool status`: one line per job — its state, how long, where, which session, how it exited.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { factsOf, type JobFacts } from '../read/facts.js';
 import { statusTable } from '../read/format.js';
 import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../read/listing.js';

@@ -1,15 +1,17 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
 import { Command } from 'commander';
-import { CliError, EXIT, duration, layoutOf, withRoot } from '../cli/kit.js';
+import { duration, layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { MAX_TIMER_MS } from '../util/timer-bounds.js';
-import { FINISHED_STATES, factsOf, isFinished } from '../read/facts.js';
+import { factsOf } from '../read/facts.js';
 import { resultLine } from '../read/format.js';
 import { findJobView, lookupJob, noSuchJob, parseJobIdArg } from '../spool/lookup.js';
 import { waitForJobs } from '../read/wait.js';
 import { safeJson } from '../util/safe-text.js';
 import { noteIfNoWorker } from '../worker/heartbeat.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
+import { FINISHED_STATES, isFinished } from '../spool/layout.js';
 
 interface WaitOptions {
   /** ms */

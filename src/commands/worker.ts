@@ -2,7 +2,8 @@
 import { tmpdir } from 'node:os';
 import { readdir } from 'node:fs/promises';
 import { Command } from 'commander';
-import { CliError, duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli/kit.js';
+import { duration, layoutOf, loadPolicyOrFail, positiveInt, withRoot } from '../cli/kit.js';
+import { CliError } from '../util/errors.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { codexVersion } from '../codex/runner.js';
 import { codexDoctor, codexVerdicts } from '../doctor/codex.js';

@@ -1,12 +1,13 @@
 // `codex-spool worktree`: the worktrees of worktree jobs (spool/worktrees/<id>, branch codex-spool/<id>):
 // list them, fast-forward the base branch to one, remove one.
 import { Command } from 'commander';
-import { CliError, EXIT, layoutOf, withRoot } from '../cli/kit.js';
+import { layoutOf, withRoot } from '../cli/kit.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { columns, shownName } from '../read/display.js';
 import { keepReason, mergeWorktree, removeWorktree, worktreeIds, worktreeState } from '../codex/worktree.js';
 import { lookupJob, parseJobIdArg } from '../spool/lookup.js';
 import { safeJson, safeLine } from '../util/safe-text.js';
-import type { SpoolLayout } from '../spool/layout.js';
+import { LIVE_STATES, type SpoolLayout } from '../spool/layout.js';
 
 const HELP = `
 list: one line each: job id, its job's state, branch, what removing it would lose ("clean" if nothing).
@@ -46,7 +47,7 @@ export function worktreeCommand(): Command {
       .action(async (arg: string, opts: { force?: boolean }, sub: Command) => {
         const layout = layoutOf(sub);
         const id = await idWithWorktree(layout, arg);
-        const live = await lookupJob(layout, id, ['inbox', 'deferred', 'active']);
+        const live = await lookupJob(layout, id, LIVE_STATES);
         if (live) throw new CliError(`${id} is in spool/${live.state}: its worktree is in use`, EXIT.failed);
         const kept = await removeWorktree(layout, id, Boolean(opts.force));
         if (kept) throw new CliError(`kept the worktree of ${id}: ${kept} (--force to remove it anyway)`, EXIT.failed);

@@ -10,11 +10,10 @@ const CodexCheck = z.object({
   summary: z.string(),
   remediation: z.string().nullish(),
 });
-export type CodexCheck = z.infer<typeof CodexCheck>;
 
 /** The part of the report codex-spool reads. */
-export const CodexDoctorReport = z.object({ checks: z.record(z.string(), CodexCheck) });
-export type CodexDoctorReport = z.infer<typeof CodexDoctorReport>;
+const CodexDoctorReport = z.object({ checks: z.record(z.string(), CodexCheck) });
+type CodexDoctorReport = z.infer<typeof CodexDoctorReport>;
 
 /** The checks that matter to running jobs, by Codex's id: a failed credential or config stops every run. */
 const CODEX_CHECKS = {

@@ -4,20 +4,19 @@
 // plus the other item kinds Codex emits (mcp_tool_call, web_search, todo_list, reasoning: not shown).
 import { PROGRESS, RECONNECT } from '../codex/events.js';
 import { formatUsage, oneLine, shortPath } from './display.js';
+import { isObject, str, usageOf, type JsonObject } from '../util/json-value.js';
 
-export interface RenderOptions {
+interface RenderOptions {
   /** File paths inside this directory are shown relative to it. */
   repo?: string | null;
   /** Longest display line; longer text is cut with `…`. Default 160. */
   width?: number;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+type Json = JsonObject;
 
 /** Parses an events.jsonl line into an event object, or null if it is not one. */
-export function parseEvent(line: string): Json | null {
+function parseEvent(line: string): Json | null {
   if (!line.startsWith('{')) return null;
   try {
     const event: unknown = JSON.parse(line);
@@ -152,12 +151,3 @@ export function displayCommand(command: string): string {
   return m[1] === "'" ? m[2]!.replace(/'\\''/g, "'") : m[2]!.replace(/\\([\\"$`])/g, '$1');
 }
 
-function usageOf(u: Json) {
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return {
-    input_tokens: n(u.input_tokens),
-    cached_input_tokens: n(u.cached_input_tokens),
-    output_tokens: n(u.output_tokens),
-    reasoning_output_tokens: n(u.reasoning_output_tokens),
-  };
-}

@@ -1,15 +1,15 @@
 // What one job is and what it came to, in one flat record: what status, result and wait print.
 import { realpath } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isLocked, resourceLockName } from '../spool/lock.js';
 import { currentActivity } from './event-render.js';
 import { readTail } from '../util/file-tail.js';
-import { JobId, MAX_JOB_BYTES, RejectionError, RunStatus, SessionId } from '../spool/schema.js';
-import { readSmallFile } from '../spool/atomic-file.js';
+import { JobId, RejectionError, RunStatus, SessionId } from '../spool/schema.js';
 import { runMetaOf, type JobView } from '../spool/lookup.js';
 import { findJob } from '../spool/moves.js';
 import { runFiles } from '../codex/run-files.js';
-import type { JobState, SpoolLayout } from '../spool/layout.js';
+import { LIVE_STATES, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { num, objectOr, str } from '../util/json-value.js';
+import { readJson } from '../spool/json-file.js';
 
 /** One job's facts. Fields that do not apply to its state are null. */
 export interface JobFacts {
@@ -39,14 +39,6 @@ export interface JobFacts {
   activity: string | null;
   /** When the job file got its current contents (its mtime), ISO 8601. */
   since: string;
-}
-
-/** The states a job ends in. */
-export const FINISHED_STATES = ['done', 'failed', 'rejected'] as const satisfies readonly JobState[];
-
-/** True for done, failed and rejected. */
-export function isFinished(state: JobState): boolean {
-  return (FINISHED_STATES as readonly JobState[]).includes(state);
 }
 
 /** A job known only from a directory listing (its file is not opened: not a regular file, or too big). */
@@ -113,11 +105,11 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
  */
 async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
   const { resume, repo } = record;
-  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, ['inbox', 'deferred', 'active']))) {
+  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, LIVE_STATES))) {
     return `waiting for job ${resume}`;
   }
   if (typeof repo !== 'string' || record.worktree === true) return null;
-  const real = await realpath(repo).catch(() => null);
+  const real = await realpath(repo).catch(() => null); // one job's unresolvable repo must not fail a listing: not busy
   const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
   return busy ? 'waiting for its repo' : null;
 }
@@ -131,27 +123,14 @@ async function activityOf(layout: SpoolLayout, runId: string): Promise<string | 
 }
 
 /** The rejection error written beside spool/rejected/<id>.json, or null. */
-export async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
-  const text = await readSmallFile(rejectionPath(layout, id), MAX_JOB_BYTES);
-  if (text === null) return null;
-  try {
-    const parsed = RejectionError.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** spool/rejected/<id>.error.json */
-export function rejectionPath(layout: SpoolLayout, id: string): string {
-  return join(layout.dir('rejected'), `${id}.error.json`);
+async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionError | null> {
+  return readJson(layout.rejection(id), RejectionError);
 }
 
 /** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
 export function finishedStatus(job: JobView): RunStatus | 'rejected' {
   if (job.state === 'rejected') return 'rejected';
-  const raw = job.record?.result;
-  const status = RunStatus.safeParse(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).status : null);
+  const status = RunStatus.safeParse(objectOr(job.record?.result)?.status);
   return status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed';
 }
 
@@ -160,10 +139,7 @@ export function finishedStatus(job: JobView): RunStatus | 'rejected' {
  * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
  */
 function resultFacts(job: JobView): Partial<JobFacts> {
-  const raw = job.record?.result;
-  const r = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const r = objectOr(job.record?.result) ?? {};
   return {
     status: finishedStatus(job),
     run_id: str(r.run_id),

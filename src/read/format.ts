@@ -6,7 +6,7 @@ import type { JobFacts } from './facts.js';
 import { safeLine } from '../util/safe-text.js';
 
 /** Queued or rejected: its age; running or finished: its run's elapsed time. */
-export function timeOf(f: JobFacts): string {
+function timeOf(f: JobFacts): string {
   return formatDuration(f.elapsed_seconds ?? f.age_seconds);
 }
 

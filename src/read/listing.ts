@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './facts.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
-import { JOB_STATES, isJobFileName, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { isMissing } from '../util/errors.js';
 
 /** A job file as listed: nothing of it is read. */
-export interface JobEntry {
+interface JobEntry {
   id: string;
   state: JobState;
   path: string;
@@ -28,14 +29,14 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
     let names: string[];
     try {
       names = readdirSync(dir);
-    } catch {
-      continue; // a state directory nobody has created yet
+    } catch (err) {
+      if (isMissing(err)) continue; // a state directory nobody has created yet
+      throw err;
     }
     const jobNames = names.filter(isJobFileName);
     const present = new Set(jobNames);
     for (const name of jobNames) {
-      // rejected/<stem>.error.json is the reason beside rejected/<stem>.json, not a job.
-      if (state === 'rejected' && name.endsWith('.error.json') && present.has(`${name.slice(0, -'.error.json'.length)}.json`)) continue;
+      if (state === 'rejected' && isRejectionOf(name, present)) continue;
       const path = join(dir, name);
       const st = lstatSync(path, { throwIfNoEntry: false });
       if (!st) continue; // moved on since the listing
@@ -52,7 +53,7 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
 /** Jobs per state. */
 export type StateCounts = Record<JobState, number>;
 
-export interface StatusSelection {
+interface StatusSelection {
   /** Finished jobs (oldest first), then active, deferred and inbox jobs (each oldest first). */
   shown: JobEntry[];
   counts: StateCounts;

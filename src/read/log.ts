@@ -5,11 +5,12 @@ import { basename } from 'node:path';
 import { errorLine, renderEvent, renderLog } from './event-render.js';
 import { findJobView, runSummaryOf, type JobView } from '../spool/lookup.js';
 import { LineTail } from '../util/file-tail.js';
-import { pollUntil } from './wait.js';
+import { jobFileChanges, pollUntil } from './wait.js';
 import { runFiles } from '../codex/run-files.js';
-import { JOB_STATES, type SpoolLayout } from '../spool/layout.js';
+import type { SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
-export interface JobLogOptions {
+interface JobLogOptions {
   /** Wait for a queued job to start, then print events as they come until the job leaves active/. */
   follow: boolean;
   /** Receives each display line. */
@@ -34,7 +35,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
         const now = await findJobView(layout, id);
         return waitingForRun(now) ? null : { now };
       },
-      { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json`, recheckMs: RECHECK_MS },
+      { ...jobFileChanges(layout, id), recheckMs: RECHECK_MS },
     ).then((found) => found!.now);
   }
   if (!job?.runId) return job;
@@ -51,7 +52,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
     await pollUntil(
       async () => {
         // Look at the state first: once the job has left active/, the events file is complete.
-        const left = !(await stat(activePath).catch(() => null));
+        const left = !(await stat(activePath).catch(ifMissing(null)));
         const lines = await tail.read();
         if (left) lines.push(...tail.rest());
         for (const line of lines) {

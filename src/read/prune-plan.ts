@@ -5,7 +5,7 @@ import { SessionId } from '../spool/schema.js';
 import type { JobState } from '../spool/layout.js';
 
 /** The UTC time a run id (`20261125-071500-…`) was made at, in ms; null if it is not such an id. */
-export function runIdTime(runId: string): number | null {
+function runIdTime(runId: string): number | null {
   const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(runId);
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : null;
 }

@@ -2,7 +2,7 @@
 // Everything in the human form that comes from a job file or Codex is shown escaped (safeLine, safeText).
 import { basename } from 'node:path';
 import { fitList, formatDuration, formatUsage, oneLine, oneLineBytes, shortPath, shownName } from './display.js';
-import { factsOf, rejectionPath, type JobFacts } from './facts.js';
+import { factsOf, type JobFacts } from './facts.js';
 import { resultLine } from './format.js';
 import { runSummaryOf, type JobView } from '../spool/lookup.js';
 import type { RunFiles } from '../spool/schema.js';
@@ -46,7 +46,7 @@ export async function resultReport(layout: SpoolLayout, job: JobView): Promise<R
     worktree,
     runs: await runLines(layout, job),
     run_files: summary?.files ?? (runId ? runFiles(layout.runs, runId) : null),
-    rejected_files: job.state === 'rejected' ? { job: job.path, error: rejectionPath(layout, job.id) } : null,
+    rejected_files: job.state === 'rejected' ? { job: job.path, error: layout.rejection(job.id) } : null,
   };
 }
 

@@ -1,11 +1,12 @@
 // Token usage of one run and of its whole session, and the runs of a job. Codex reports usage cumulatively
 // per session, so a run's summary holds the session total as of that run; the run's own share is the
 // difference from the previous run of the same session.
-import { readdir, readFile } from 'node:fs/promises';
-import { RunSummary, SessionId, type Usage } from '../spool/schema.js';
+import { readdir } from 'node:fs/promises';
+import { type RunSummary, SessionId, type Usage } from '../spool/schema.js';
 import { lookupJob, runSummaryOf, type JobView } from '../spool/lookup.js';
-import { isRunName, readMeta, runFiles } from '../codex/run-files.js';
+import { isRunName, readMeta, readSummary, runFiles } from '../codex/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
 export interface UsageReport {
   /** This run's own tokens; null when unknown (no usage reported, or no earlier total to subtract). */
@@ -19,7 +20,7 @@ export interface UsageReport {
 }
 
 /** How many earlier run directories are searched for the previous run of a session resumed by its id. */
-export const MAX_RUNS_SCANNED = 1000;
+const MAX_RUNS_SCANNED = 1000;
 
 /**
  * The usage of a finished run. The previous run of its session is, in this order: the job's own latest
@@ -39,7 +40,7 @@ export async function usageReport(layout: SpoolLayout, job: JobView, summary: Ru
 }
 
 /** a − b field by field; null if any field would be negative (then b is not an earlier total of a). */
-export function usageDiff(a: Usage, b: Usage): Usage | null {
+function usageDiff(a: Usage, b: Usage): Usage | null {
   const d: Usage = {
     input_tokens: a.input_tokens - b.input_tokens,
     cached_input_tokens: a.cached_input_tokens - b.cached_input_tokens,
@@ -74,7 +75,7 @@ async function previousRun(layout: SpoolLayout, job: JobView, summary: RunSummar
 /** Run ids sort by their start second (`YYYYMMDD-HHMMSS-…`): scan back from this run's second. */
 async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s: RunSummary | null) => s is RunSummary) {
   const stamp = (runId: string) => runId.slice(0, 15);
-  const names = (await readdir(layout.runs).catch(() => [] as string[]))
+  const names = (await readdir(layout.runs).catch(ifMissing([])))
     .filter((n) => n !== summary.run_id && stamp(n) <= stamp(summary.run_id))
     .sort()
     .reverse()
@@ -83,33 +84,25 @@ async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s:
   for (const name of names) {
     if (best && stamp(name) < stamp(best.run_id)) break; // runs of the same second may come in any order
     const files = runFiles(layout.runs, name);
-    const meta = await readMeta(files).catch(() => null);
+    const meta = await readMeta(files);
     if (meta?.session_id !== summary.session_id) continue;
-    const s = await readSummary(files.summary);
+    const s = await readSummary(files);
     if (isEarlier(s) && (!best || s.started_at > best.started_at)) best = s;
   }
   return best;
 }
 
-async function readSummary(path: string): Promise<RunSummary | null> {
-  try {
-    const parsed = RunSummary.safeParse(JSON.parse(await readFile(path, 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
 
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
-export function jobRunIds(job: JobView): string[] {
+function jobRunIds(job: JobView): string[] {
   const runs = job.record?.runs;
   if (Array.isArray(runs) && runs.every(isRunName)) return runs;
   return job.runId ? [job.runId] : [];
 }
 
 /** The summaries of a job's runs that have one, oldest first. */
-export async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
-  const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id).summary)));
+async function jobRunSummaries(layout: SpoolLayout, job: JobView): Promise<RunSummary[]> {
+  const all = await Promise.all(jobRunIds(job).map((id) => readSummary(runFiles(layout.runs, id))));
   return all.filter((s) => s !== null);
 }
 
@@ -146,7 +139,7 @@ export interface LedgerRow {
 }
 
 /** Tokens per job, per session and per UTC day. */
-export interface Ledger {
+interface Ledger {
   total: LedgerRow;
   days: LedgerRow[];
   sessions: LedgerRow[];
@@ -188,13 +181,13 @@ export function usageLedger(summaries: readonly RunSummary[]): Ledger {
 }
 
 /** Input plus output tokens: what a row is ranked by. */
-export const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
+const tokensOf = (u: Usage) => u.input_tokens + u.output_tokens;
 
 /** Every run summary under runs/ that parses. */
 export async function allRunSummaries(layout: SpoolLayout): Promise<RunSummary[]> {
   const all: RunSummary[] = [];
-  for (const name of await readdir(layout.runs).catch(() => [] as string[])) {
-    const s = await readSummary(runFiles(layout.runs, name).summary); // one at a time: runs/ may hold thousands
+  for (const name of await readdir(layout.runs).catch(ifMissing([]))) {
+    const s = await readSummary(runFiles(layout.runs, name)); // one at a time: runs/ may hold thousands
     if (s) all.push(s);
   }
   return all;

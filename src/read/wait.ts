@@ -3,10 +3,10 @@
 // event is missed (or the directory does not exist yet).
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { FINISHED_STATES } from './facts.js';
-import { isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
 
-export interface PollOptions {
+interface PollOptions {
   /** Directories whose changes trigger a check at once. */
   dirs: readonly string[];
   /** Only changes to names it accepts trigger a check (an event without a name always does). Default: all. */
@@ -60,6 +60,11 @@ export async function pollUntil<T>(check: () => Promise<T | null>, opts: PollOpt
   }
 }
 
+/** Watch options for a change of job `id`'s file in any state (it moved, or was rewritten). */
+export function jobFileChanges(layout: SpoolLayout, id: string): Pick<PollOptions, 'dirs' | 'relevant'> {
+  return { dirs: JOB_STATES.map((s) => layout.dir(s)), relevant: (name) => name === `${id}.json` };
+}
+
 export interface WaitOptions {
   /** Give up after this long; undefined: wait for ever. */
   timeoutMs?: number;
@@ -86,7 +91,7 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
 }
 
 /** True if job `id` has a file in done/, failed/ or rejected/. */
-export async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
-  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(() => null))?.isFile()) return true;
+async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
+  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(ifMissing(null)))?.isFile()) return true;
   return false;
 }

@@ -2,10 +2,11 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ifMissing, isMissing } from '../util/errors.js';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
@@ -13,7 +14,7 @@ function tempPathFor(path: string): string {
 }
 
 /** The temp files `tempPathFor` names (pure): `.<name>.<pid>.<8 hex>.tmp`. */
-export function isTempName(name: string): boolean {
+function isTempName(name: string): boolean {
   return /^\..*\.\d+\.[0-9a-f]{8}\.tmp$/.test(name);
 }
 
@@ -23,10 +24,10 @@ export function isTempName(name: string): boolean {
  */
 export async function removeWriteDebris(dir: string, olderThanMs: number): Promise<string[]> {
   const removed: string[] = [];
-  for (const name of (await readdir(dir).catch(() => [])).filter(isTempName)) {
+  for (const name of (await readdir(dir).catch(ifMissing([]))).filter(isTempName)) {
     const path = join(dir, name);
-    const st = await stat(path).catch(() => null);
-    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name);
+    const st = await stat(path).catch(ifMissing(null));
+    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name); // tidying: one that stays is tried next time
   }
   return removed;
 }
@@ -37,7 +38,7 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   try {
     await rename(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
     throw err;
   }
   await syncDir(dirname(path));
@@ -119,7 +120,7 @@ async function writeTempSynced(path: string, data: string): Promise<string> {
       await handle.close();
     }
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
     throw err;
   }
   return tmp;
@@ -133,16 +134,40 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 /**
  * The text of `path` if it is a regular file of at most `maxBytes`, else null: for files in the spool that
  * whoever can write it may have planted. Never follows a link, and never blocks (a FIFO is refused, not read).
+ * A path that is not there is null too; any other error (EACCES, EIO, EMFILE) is thrown, not taken for absence.
  */
 export async function readSmallFile(path: string, maxBytes: number): Promise<string | null> {
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  const file = await open(path, SMALL_FILE_FLAGS).catch(nullIfNotAFile);
   if (!file) return null;
   try {
     const st = await file.stat();
     return st.isFile() && st.size <= maxBytes ? await file.readFile('utf8') : null;
-  } catch {
-    return null;
   } finally {
     await file.close();
   }
+}
+
+/** readSmallFile for synchronous callers (the Claude hook). */
+export function readSmallFileSync(path: string, maxBytes: number): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, SMALL_FILE_FLAGS);
+  } catch (err) {
+    return nullIfNotAFile(err);
+  }
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() && st.size <= maxBytes ? readFileSync(fd, 'utf8') : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SMALL_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** An open error that means "no file to read here" → null; any other is thrown. */
+function nullIfNotAFile(err: unknown): null {
+  // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
+  if (isMissing(err) || ['ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+  throw err;
 }

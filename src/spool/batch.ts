@@ -1,6 +1,5 @@
 // A batch of jobs as JSON Lines: one job object a line, with its `id` beside the job fields (pure).
-import * as z from 'zod';
-import { JobId, JobSpec } from './schema.js';
+import { JobId, JobSpec, describeIssues } from './schema.js';
 
 /** A line that is a valid job, or the reason it is not. `line` counts from 1; blank lines are skipped. */
 export type BatchEntry = { line: number; id: string; spec: JobSpec } | { line: number; id?: string; error: string };
@@ -50,10 +49,6 @@ function parseLine(source: string, line: number, now: Date): BatchEntry {
   const spec = JobSpec.safeParse(fields);
   if (!spec.success) return { line, id: idParse.data, error: describeIssues(spec.error) };
   return { line, id: idParse.data, spec: spec.data };
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');

@@ -4,10 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { readSmallFile, writeFileAtomic } from './atomic-file.js';
+import type { SpoolLayout } from './layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** A cancel request is one short line or two; a larger file is not one. */
 export const MAX_CANCEL_BYTES = 4096;
-import type { SpoolLayout } from './layout.js';
 
 /** The first line of a request made before the job's run had an id: it asks to cancel whatever run the claim starts. */
 export const PENDING_RUN = 'pending';
@@ -34,7 +35,7 @@ export async function writeCancelRequest(layout: SpoolLayout, id: string, runId:
 export async function withdrawCancelRequest(layout: SpoolLayout, id: string, text: string): Promise<boolean> {
   const path = layout.cancelRequest(id);
   if ((await readSmallFile(path, MAX_CANCEL_BYTES)) !== text) return false;
-  return unlink(path).then(() => true, () => false);
+  return unlink(path).then(() => true, ifMissing(false));
 }
 
 /** Whether a request applies to run `runId` of job `id` (a request left over from another run never does). */

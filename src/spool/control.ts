@@ -1,6 +1,7 @@
 // Transitions a user asks for by hand: cancel a queued job, retry a failed one.
 import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createFileAtomic, syncDir } from './atomic-file.js';
 import { tryLock } from './lock.js';
 import { JobResult, JobSpec, QueuedJob, jobFileText } from './schema.js';
@@ -44,6 +45,9 @@ export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJo
   });
 }
 
+/** How long retry waits for a worker that has just filed the job to let go of its lock. */
+const RETRY_LOCK_WAIT_MS = 5_000;
+
 /**
  * retry: failed/<id>.json → deferred/<id>.json (queued by the worker's rules, due at once). Under the
  * job's lock, so that no worker runs it before the failed record is gone and `wait` and `status` see only
@@ -51,7 +55,12 @@ export function retryJobOf(record: Record<string, unknown>, now: Date): QueuedJo
  */
 export async function retryJob(layout: SpoolLayout, id: string, record: Record<string, unknown>): Promise<QueuedJob> {
   const job = retryJobOf(record, new Date());
-  const release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+  // A worker files a job before it lets go of its lock: `wait ID && retry ID` may come in between.
+  let release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+  for (let waited = 0; !release && waited < RETRY_LOCK_WAIT_MS; waited += 100) {
+    await sleep(100);
+    release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+  }
   if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
   try {
     await createFileAtomic(layout.job('deferred', id), jobFileText(job));

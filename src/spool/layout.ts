@@ -2,13 +2,15 @@
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
+import { JOB_STATES, type JobState } from './states.js';
 
-/** Job states, one directory each under spool/. `deferred` holds jobs waiting out a Codex usage limit. */
-export const JOB_STATES = ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+export { FINISHED_STATES, JOB_STATES, LIVE_STATES, isFinished, type FinishedState, type JobState } from './states.js';
+import { ifMissing } from '../util/errors.js';
 
 export interface SpoolLayout {
   root: string;
+  /** <root>/spool: the state directories and the worker's other files. */
+  spool: string;
   runs: string;
   /** Directory of a state, e.g. <root>/spool/inbox. */
   dir(state: JobState): string;
@@ -16,10 +18,18 @@ export interface SpoolLayout {
   job(state: JobState, id: string): string;
   /** The file whose presence asks the worker running job `id` to cancel it: active/<id>.cancel. */
   cancelRequest(id: string): string;
+  /** Why the job kept as rejected/<stem>.json was rejected: rejected/<stem>.error.json. */
+  rejection(stem: string): string;
+  /** spool/workers/: one heartbeat file per live worker. */
+  workers: string;
+  /** spool/worktrees/: one git worktree per job that asked for its own (see worktreeOf). */
+  worktrees: string;
+  /** spool/.codex-spool-claude/: the Claude Code hook's state and submit's claims (claude/state.ts). */
+  claudeState: string;
 }
 
 /** Where the root came from: the --root option, $CODEX_SPOOL_ROOT, or the installed package's own directory. */
-export type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
+type RootSource = '--root' | '$CODEX_SPOOL_ROOT' | 'package';
 
 /**
  * The one rule every part (worker, CLI, Claude hook) finds its spool by: --root, else $CODEX_SPOOL_ROOT,
@@ -39,20 +49,38 @@ export function resolveRoot(root?: string, env: NodeJS.ProcessEnv = process.env)
 
 /** The root holds a spool (its inbox is a directory): only a worker creates one. */
 export async function hasSpool(layout: SpoolLayout): Promise<boolean> {
-  return (await stat(layout.dir('inbox')).catch(() => null))?.isDirectory() ?? false;
+  return (await stat(layout.dir('inbox')).catch(ifMissing(null)))?.isDirectory() ?? false;
 }
 
 /** The layout of a root (pure: creates nothing). */
 export function spoolLayout(root: string): SpoolLayout {
   const abs = resolve(root);
-  const dir = (state: JobState) => join(abs, 'spool', state);
+  const spool = join(abs, 'spool');
+  const dir = (state: JobState) => join(spool, state);
   return {
     root: abs,
+    spool,
     runs: join(abs, 'runs'),
     dir,
     job: (state, id) => join(dir(state), `${id}.json`),
-    cancelRequest: (id) => join(dir('active'), `${id}.cancel`),
+    cancelRequest: (id) => join(dir('active'), `${id}${CANCEL_SUFFIX}`),
+    rejection: (stem) => join(dir('rejected'), `${stem}${REJECTION_SUFFIX}`),
+    workers: join(spool, 'workers'),
+    worktrees: join(spool, 'worktrees'),
+    claudeState: join(spool, '.codex-spool-claude'),
   };
+}
+
+const REJECTION_SUFFIX = '.error.json';
+
+/** A name in rejected/ that is an error file (`<stem>.error.json`), whichever job it belongs to. */
+export function isRejectionName(name: string): boolean {
+  return name.endsWith(REJECTION_SUFFIX);
+}
+
+/** rejected/<stem>.error.json beside rejected/<stem>.json (among `names`): the reason of a rejected job, not a job. */
+export function isRejectionOf(name: string, names: ReadonlySet<string>): boolean {
+  return isRejectionName(name) && names.has(`${name.slice(0, -REJECTION_SUFFIX.length)}.json`);
 }
 
 /** Creates whatever directory of the layout is missing, private to the user (see unsafeSpoolDirs). */
@@ -73,15 +101,15 @@ export function unsafeOwnership(st: { uid: number; mode: number }, us = "the wor
  */
 export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
   // The root too: whoever can write it can swap spool/ or runs/ for their own.
-  const dirs = [layout.root, join(layout.root, 'spool'), ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
+  const dirs = [layout.root, layout.spool, ...JOB_STATES.map((s) => layout.dir(s)), layout.runs];
   const problems: string[] = [];
   for (const dir of dirs) {
     // A link would put the queue where its owner did not choose (e.g. inside a job's repo): refused.
-    if ((await lstat(dir).catch(() => null))?.isSymbolicLink() && dir !== layout.root) {
+    if ((await lstat(dir).catch(ifMissing(null)))?.isSymbolicLink() && dir !== layout.root) {
       problems.push(`${dir} is a symbolic link`);
       continue;
     }
-    const st = await stat(dir).catch(() => null);
+    const st = await stat(dir).catch(ifMissing(null));
     if (!st) continue;
     const problem = unsafeOwnership(st);
     if (problem) problems.push(`${dir} is ${problem}`);
@@ -93,6 +121,12 @@ export async function unsafeSpoolDirs(layout: SpoolLayout): Promise<string[]> {
 export function isJobFileName(name: string): boolean {
   return name.endsWith('.json') && !name.startsWith('.') && name.length > '.json'.length;
 }
+
+/** The job id of a cancel request's file name (`<id>.cancel`, see SpoolLayout.cancelRequest), or null. */
+export function cancelRequestIdOf(name: string): string | null {
+  return name.endsWith(CANCEL_SUFFIX) && !name.startsWith('.') ? name.slice(0, -CANCEL_SUFFIX.length) : null;
+}
+const CANCEL_SUFFIX = '.cancel';
 
 /** The job id of a job file name. */
 export function jobIdOf(name: string): string {
@@ -116,5 +150,5 @@ export interface Worktree {
  * checks that submit shares with the worker need the path, and codex/worktree.ts loads execa.
  */
 export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
-  return { path: join(layout.root, 'spool', 'worktrees', id), branch: `codex-spool/${id}` };
+  return { path: join(layout.worktrees, id), branch: `codex-spool/${id}` };
 }

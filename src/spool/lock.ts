@@ -3,12 +3,36 @@
 import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
+import { ifMissing } from '../util/errors.js';
+import { DEFAULT_POLICY, loadPolicy } from './policy.js';
 
-/** One setting for staleness and refresh, shared by every worker on a spool. */
-export const LOCK_STALE_MS = 10_000;
-const LOCK_UPDATE_MS = 2_000;
+/** How long a lock may go unrefreshed before it is stale, and how often its holder refreshes it. */
+interface LockTiming {
+  staleMs: number;
+  updateMs: number;
+}
+
+const timings = new Map<string, Promise<LockTiming>>();
+
+/**
+ * The lock timing of the spool whose active/ is `activeDir`: its policy's lock_stale_ms, read once per
+ * process, so every worker and command on a spool (on any host) judges staleness alike. A policy that
+ * cannot be read gives the default: no worker runs under it (it refuses to start), so no lock is held by it.
+ */
+function timingOf(activeDir: string): Promise<LockTiming> {
+  const root = dirname(dirname(activeDir));
+  let timing = timings.get(root);
+  if (!timing) {
+    timing = loadPolicy(root)
+      .catch(() => DEFAULT_POLICY)
+      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: Math.max(1_000, staleMs / 5) }));
+    timings.set(root, timing);
+  }
+  return timing;
+}
 
 // Loaded on first use: proper-lockfile and the graceful-fs it patches fs with cost every command's start
 // several milliseconds, and submit, status, wait and the Claude hook take no lock.
@@ -27,7 +51,7 @@ function lockTarget(activeDir: string, name: string): string {
 }
 
 /** `name` if it leaves room for a suffix within the 255-byte name limit, else a stable stand-in. */
-export function fitName(name: string): string {
+function fitName(name: string): string {
   if (Buffer.byteLength(name) <= 200) return name;
   return `long-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
@@ -42,29 +66,31 @@ export async function tryLock(
   onLost: (err: Error) => void,
 ): Promise<(() => Promise<void>) | null> {
   const target = lockTarget(activeDir, name);
-  const held = await statFresh(`${target}.lock`).catch(() => null);
-  if (held && Date.now() - held.mtimeMs <= LOCK_STALE_MS) return null;
-  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`)) : [];
+  const { staleMs, updateMs } = await timingOf(activeDir);
+  const statFresh = statFresher(staleMs);
+  const held = await statFresh(`${target}.lock`).catch(ifMissing(null));
+  if (held && Date.now() - held.mtimeMs <= staleMs) return null;
+  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`), staleMs) : [];
   if (!tokens) return null;
   let instanceGone = false; // lock() replaced it, or found a fresh lock in its place
   try {
     const release = await (await lockfile()).lock(target, {
-      fs: lockFs,
+      fs: lockFsOf(staleMs),
       realpath: false,
-      stale: LOCK_STALE_MS,
-      update: LOCK_UPDATE_MS,
+      stale: staleMs,
+      update: updateMs,
       retries: 0,
       onCompromised: onLost,
     });
     instanceGone = true;
-    return () => release().catch(() => undefined);
+    return () => release().catch(() => undefined); // already lost or released: nothing left to undo
   } catch (err) {
     instanceGone = (err as NodeJS.ErrnoException).code === 'ELOCKED';
     if (instanceGone) return null;
     throw err;
   } finally {
     // Our own token always; the dead ones before it only once the instance is gone, else they still mark it.
-    await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined)));
+    await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined))); // tidying only
   }
 }
 
@@ -72,50 +98,51 @@ export async function tryLock(
 // by name: a taker that read the stale mtime before another's mkdir then removes that one's fresh lock, and
 // both "hold" it. So a taker that saw a stale lock instance (its mtime) may call lock() only
 // while it holds that instance's takeover token, created exclusively ('wx'). A token is never removed on a
-// guess while its taker may be alive: one older than LOCK_STALE_MS (its taker was killed) passes the turn
+// guess while its taker may be alive: one older than the stale time (its taker was killed) passes the turn
 // to the next generation, `-1`, `-2`…, created exclusively too; a taker removes its own token and the dead
 // ones it stepped over only once lock() has returned and that instance is gone (replaced by it, or found
 // fresh) — a late taker that then makes the token again finds, inside lock(), a fresh lock (ELOCKED) or
 // none (a plain mkdir, exclusive by itself). A taker that saw no lock needs no token for the same reason.
 // What remains is the lease assumption every such lock makes: a taker paused for longer than
-// LOCK_STALE_MS between its stat and lock()'s may meet a newer stale instance there; the holder whose lock
-// it removes sees it gone at its next refresh (LOCK_UPDATE_MS) and is told through onLost.
+// the stale time between its stat and lock()'s may meet a newer stale instance there; the holder whose lock
+// it removes sees it gone at its next refresh and is told through onLost.
 // An instance is named by its mtime in whole seconds, the one form of it every host sees alike (SFTP
 // carries whole seconds, each NFS or FUSE client numbers inodes its own way); that is enough, as a stale
-// instance is replaced only by one made at least LOCK_STALE_MS after its last refresh.
+// instance is replaced only by one made at least the stale time after its last refresh.
 
 /**
  * stat, except that attributes which make a lock (or a takeover token) look stale are asked of the file
  * server again: a network file system's client may serve them from a cache filled before the holder's last
- * refresh (sshfs keeps them 20 s by default, past LOCK_STALE_MS). A chmod that changes nothing makes the
+ * refresh (sshfs keeps them 20 s by default, past the stale time). A chmod that changes nothing makes the
  * client fetch them (NFS and FUSE return the attributes after a setattr); if it cannot (another user's
  * lock, EPERM) the cached view is all there is.
  */
-function statFreshCb(path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void, now: () => number = Date.now): void {
-  fs.stat(path, (err, seen) => {
-    if (err || now() - seen.mtimeMs <= LOCK_STALE_MS) return done(err, seen);
-    fs.chmod(path, seen.mode & 0o7777, () => fs.stat(path, done));
-  });
+function statFreshCb(staleMs: number, now: () => number = Date.now) {
+  return (path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void): void =>
+    fs.stat(path, (err, seen) => {
+      if (err || now() - seen.mtimeMs <= staleMs) return done(err, seen);
+      fs.chmod(path, seen.mode & 0o7777, () => fs.stat(path, done));
+    });
 }
-/** statFreshCb as a promise; `now`: the clock staleness is judged on (the reader's own by default). */
-export const statFresh = (path: string, now?: () => number) =>
-  new Promise<Stats>((resolve, reject) => statFreshCb(path, (err, st) => (err ? reject(err) : resolve(st!)), now));
+const statFresher = (staleMs: number) => promisify(statFreshCb(staleMs));
+/** statFresh judged at `now` on another clock (the file server's, for a run's alive file). */
+export const statFreshAt = (path: string, staleMs: number, now: number) => promisify(statFreshCb(staleMs, () => now))(path);
 
 /** The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh. */
-const lockFs = { ...fs, stat: (path: string, done: Parameters<typeof statFreshCb>[1]) => statFreshCb(path, done) };
+const lockFsOf = (staleMs: number) => ({ ...fs, stat: statFreshCb(staleMs) });
 
 /**
  * The takeover turn for one stale lock instance: the tokens to remove afterwards (the one made plus the
  * dead ones before it), or null while another live taker has the turn or has just finished.
  */
-async function takeoverTurn(base: string): Promise<string[] | null> {
+async function takeoverTurn(base: string, staleMs: number): Promise<string[] | null> {
   const tokens: string[] = [];
   for (let generation = 0; ; generation++) {
     const token = `${base}-${generation}`;
     tokens.push(token);
     if (await createToken(token)) return tokens;
-    const made = await statFresh(token).catch(() => null);
-    if (!made || Date.now() - made.mtimeMs <= LOCK_STALE_MS) return null;
+    const made = await statFresher(staleMs)(token).catch(ifMissing(null));
+    if (!made || Date.now() - made.mtimeMs <= staleMs) return null;
   }
 }
 
@@ -136,7 +163,8 @@ async function createToken(token: string): Promise<boolean> {
  * one taken and released between them leaves the job file moved on (the caller must find it gone).
  */
 export async function isLocked(activeDir: string, name: string): Promise<boolean> {
-  return (await lockfile()).check(lockTarget(activeDir, name), { fs: lockFs, realpath: false, stale: LOCK_STALE_MS });
+  const { staleMs } = await timingOf(activeDir);
+  return (await lockfile()).check(lockTarget(activeDir, name), { fs: lockFsOf(staleMs), realpath: false, stale: staleMs });
 }
 
 /**

@@ -1,12 +1,12 @@
 // Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
 import { stat } from 'node:fs/promises';
-import { CliError, EXIT } from '../cli/kit.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { quoted } from '../read/display.js';
-import { JobId, JobResult, MAX_JOB_BYTES, RunSummary, type RunMeta } from './schema.js';
-import { readSmallFile } from './atomic-file.js';
-import { isRunName, readMeta, runFiles } from '../codex/run-files.js';
+import { JobId, JobResult, type RunSummary, type RunMeta } from './schema.js';
+import { isRunName, readMeta, readSummary, runFiles } from '../codex/run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './layout.js';
+import { AnyObject, readJson } from './json-file.js';
 
 /** One job as found on disk. */
 export interface JobView {
@@ -25,9 +25,9 @@ export interface JobView {
 export async function lookupJob(layout: SpoolLayout, id: string, states: readonly JobState[] = JOB_STATES): Promise<JobView | null> {
   for (const state of states) {
     const path = layout.job(state, id);
-    const st = await stat(path).catch(() => null);
+    const st = await stat(path).catch(ifMissing(null));
     if (!st?.isFile()) continue;
-    const record = parseObject((await readSmallFile(path, MAX_JOB_BYTES)) ?? '');
+    const record = await readJson(path, AnyObject);
     const result = JobResult.safeParse(record?.result);
     const named = result.success ? result.data.run_id : record?.run_id;
     const runId = isRunName(named) ? named : null;
@@ -78,22 +78,10 @@ export async function findJobOrFail(layout: SpoolLayout, arg: string): Promise<J
 
 /** The meta.json of a job's run, or null. */
 export function runMetaOf(layout: SpoolLayout, job: JobView): Promise<RunMeta | null> {
-  return job.runId ? readMeta(runFiles(layout.runs, job.runId)).catch(() => null) : Promise.resolve(null);
+  return job.runId ? readMeta(runFiles(layout.runs, job.runId)) : Promise.resolve(null);
 }
 
 /** The summary.json of a job's run, or null. */
-export async function runSummaryOf(layout: SpoolLayout, job: JobView): Promise<RunSummary | null> {
-  if (!job.runId) return null;
-  const text = await readSmallFile(runFiles(layout.runs, job.runId).summary, MAX_JOB_BYTES);
-  const parsed = RunSummary.safeParse(text === null ? null : parseObject(text));
-  return parsed.success ? parsed.data : null;
-}
-
-function parseObject(text: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+export function runSummaryOf(layout: SpoolLayout, job: JobView): Promise<RunSummary | null> {
+  return job.runId ? readSummary(runFiles(layout.runs, job.runId)) : Promise.resolve(null);
 }

@@ -10,6 +10,7 @@ import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomi
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** A job id that is already used somewhere in the spool. */
 /** The one message for an id already taken (submit, batch and the worker's rejection alike). */
@@ -194,7 +195,7 @@ async function otherCopy(
   states: readonly JobState[],
 ): Promise<{ state: JobState; sameFile: boolean } | null> {
   for (const state of states) {
-    const there = await lstat(layout.job(state, id)).catch(() => null);
+    const there = await lstat(layout.job(state, id)).catch(ifMissing(null));
     if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
   }
   return null;
@@ -232,10 +233,10 @@ export function rejectedStem(id: string): string {
 /** `bad-name-<hash>`: what a file is kept as when its own name may not be shown or reused (pure). */
 const standInName = (name: Buffer) => `bad-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 
-/** `base`, or `base~N`, whichever names neither a file nor an error file in `dir` yet: nothing is ever replaced. */
-async function unusedStem(dir: string, base: string): Promise<string> {
+/** `base`, or `base~N`, whichever names neither a file nor an error file in rejected/ yet: nothing is ever replaced. */
+async function unusedStem(layout: SpoolLayout, base: string): Promise<string> {
   let stem = base;
-  for (let n = 1; (await exists(join(dir, `${stem}.json`))) || (await exists(join(dir, `${stem}.error.json`))); n++) {
+  for (let n = 1; (await exists(layout.job('rejected', stem))) || (await exists(layout.rejection(stem))); n++) {
     stem = `${base}~${n}`;
   }
   return stem;
@@ -247,12 +248,11 @@ async function unusedStem(dir: string, base: string): Promise<string> {
  * Names are made unique: nothing is ever replaced.
  */
 export async function rejectJob(layout: SpoolLayout, claim: Claim, error: RejectionError): Promise<string> {
-  const dir = layout.dir('rejected');
   // A duplicate is kept apart from the job whose id it took: `status` must not list that job as rejected.
   const base = error.reason === 'duplicate_id' ? `${rejectedStem(claim.id)}~duplicate` : rejectedStem(claim.id);
-  const stem = await unusedStem(dir, base);
-  await writeJsonAtomic(join(dir, `${stem}.error.json`), error);
-  const path = join(dir, `${stem}.json`);
+  const stem = await unusedStem(layout, base);
+  await writeJsonAtomic(layout.rejection(stem), error);
+  const path = layout.job('rejected', stem);
   await renameDurable(claim.path, path);
   await claim.release();
   return path;
@@ -268,7 +268,7 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
   for (const raw of await readdir(layout.dir(state), { encoding: 'buffer' })) {
     const name = raw.toString('utf8');
     if (Buffer.from(name, 'utf8').equals(raw) || !name.endsWith('.json') || name.startsWith('.')) continue;
-    const stem = await unusedStem(layout.dir('rejected'), standInName(raw));
+    const stem = await unusedStem(layout, standInName(raw));
     const error: RejectionError = {
       job_file: name,
       reason: 'bad_name',
@@ -276,9 +276,9 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
       issues: [],
       rejected_at: new Date().toISOString(),
     };
-    await writeJsonAtomic(join(layout.dir('rejected'), `${stem}.error.json`), error);
+    await writeJsonAtomic(layout.rejection(stem), error);
     const from = Buffer.concat([Buffer.from(`${layout.dir(state)}/`), raw]);
-    moved += await rename(from, join(layout.dir('rejected'), `${stem}.json`)).then(() => 1, () => 0);
+    moved += await rename(from, layout.job('rejected', stem)).then(() => 1, ifMissing(0)); // gone: taken meanwhile
   }
   return moved;
 }

@@ -6,14 +6,14 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { isWithin, unsafeOwnership } from './layout.js';
-import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, submittedBytes, type JobSpec } from './schema.js';
+import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeIssues, submittedBytes, type JobSpec } from './schema.js';
 
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
-export const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
+const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
 /** Arguments that take a value (the value is the next argument). */
 const ARGS_WITH_VALUE = new Set(['-m', '--model', '-c', '--config', '-p', '--profile', '-C', '--cd', '--add-dir', '-i', '--image', '-s', '--sandbox', '--output-schema', '--color', '-o', '--output-last-message']);
 /** `-c key=value` keys a job may set by default: model behaviour, not sandbox, approvals or tools. */
-export const SAFE_CONFIG_KEYS = [
+const SAFE_CONFIG_KEYS = [
   'model',
   'model_reasoning_effort',
   'model_reasoning_summary',
@@ -21,6 +21,13 @@ export const SAFE_CONFIG_KEYS = [
   'hide_agent_reasoning',
   'show_raw_agent_reasoning',
 ] as const;
+
+/**
+ * Bounds of lock_stale_ms. A lock is refreshed every fifth of it, but at least 1 s apart (proper-lockfile's
+ * floor), so the floor leaves three refreshes per stale time; the ceiling keeps recovery within minutes.
+ */
+const MIN_LOCK_STALE_MS = 3_000;
+const MAX_LOCK_STALE_MS = 600_000;
 
 /** The policy, in `<root>/codex-spool.config.json` under "policy" (every field optional). */
 export const JobPolicy = z.strictObject({
@@ -40,6 +47,13 @@ export const JobPolicy = z.strictObject({
     .max(MAX_JOB_BYTES)
     .default(DEFAULT_MAX_JOB_BYTES)
     .describe('largest job submitted (inbox file); a larger inbox file is rejected unopened'),
+  lock_stale_ms: z
+    .number()
+    .int()
+    .min(MIN_LOCK_STALE_MS)
+    .max(MAX_LOCK_STALE_MS)
+    .default(10_000)
+    .describe("a claim lock not refreshed for this long is stale: a dead worker's job is recovered after it"),
 });
 export type JobPolicy = z.infer<typeof JobPolicy>;
 
@@ -54,7 +68,7 @@ export const DEFAULT_POLICY: JobPolicy = JobPolicy.parse({});
 export const jobReadLimit = (policy: JobPolicy, state: 'inbox' | 'deferred') => (state === 'inbox' ? policy.max_job_bytes : MAX_JOB_BYTES);
 
 /** A job outside the policy: which rule, and what to do about it. */
-export interface PolicyViolation {
+interface PolicyViolation {
   rule: 'sandbox' | 'args' | 'repo' | 'timeout' | 'size';
   message: string;
 }
@@ -82,7 +96,7 @@ export async function loadPolicy(root: string): Promise<JobPolicy> {
     await file.close();
   }
   const parsed = z.object({ policy: JobPolicy.optional() }).safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`${path}: ${describeIssues(parsed.error)}`);
   return parsed.data.policy ?? DEFAULT_POLICY;
 }
 
@@ -214,7 +228,7 @@ async function physicalPath(path: string, hops = 0): Promise<string> {
       continue;
     }
     const next = join(real, part);
-    const link = await readlink(next).catch(() => null);
+    const link = await readlink(next).catch(() => null); // not a link (EINVAL), or not there: taken as written
     if (link !== null && hops < 40) return physicalPath([resolve(real, link), ...parts.slice(k + 1)].join('/'), hops + 1);
     real = next;
   }

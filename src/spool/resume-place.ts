@@ -11,6 +11,7 @@ import { parseJsonOrNull } from '../util/json-text.js';
 /** The one field of a queued job that says which session its next run continues. */
 const QueuedSession = z.object({ resume_session: z.string().optional() });
 import { isJobFileName, jobIdOf, type SpoolLayout } from './layout.js';
+import { ifMissing } from '../util/errors.js';
 
 /** A finished job's place: the repo it was submitted for and the worktree it ran in (if any). */
 export interface Place {
@@ -35,9 +36,9 @@ export async function resumedJob(layout: SpoolLayout, resume: string): Promise<J
   const session = resume.toLowerCase();
   let best: JobView | null = null;
   for (const state of ['done', 'failed'] as const) {
-    for (const name of await readdir(layout.dir(state)).catch(() => [] as string[])) {
+    for (const name of await readdir(layout.dir(state)).catch(ifMissing([]))) {
       if (!isJobFileName(name)) continue;
-      const st = await stat(layout.job(state, jobIdOf(name))).catch(() => null);
+      const st = await stat(layout.job(state, jobIdOf(name))).catch(ifMissing(null));
       if (!st?.isFile() || (best && st.mtimeMs <= best.mtimeMs)) continue;
       const job = await lookupJob(layout, jobIdOf(name), [state]);
       if (job?.result?.session_id?.toLowerCase() === session) best = job;
@@ -48,7 +49,7 @@ export async function resumedJob(layout: SpoolLayout, resume: string): Promise<J
 
 /** The active job whose current run is in session `session` (a follow-up submitted while it runs), or null. */
 export async function activeJobOfSession(layout: SpoolLayout, session: string): Promise<JobView | null> {
-  for (const name of await readdir(layout.dir('active')).catch(() => [] as string[])) {
+  for (const name of await readdir(layout.dir('active')).catch(ifMissing([]))) {
     if (!isJobFileName(name)) continue;
     const job = await lookupJob(layout, jobIdOf(name), ['active']);
     const meta = job && (await runMetaOf(layout, job));
@@ -62,7 +63,7 @@ export async function activeJobOfSession(layout: SpoolLayout, session: string): 
  * transient run), or null: a follow-up of that session waits for it, as one by its job id would.
  */
 export async function deferredJobOfSession(layout: SpoolLayout, id: string, session: string): Promise<string | null> {
-  for (const name of await readdir(layout.dir('deferred')).catch(() => [] as string[])) {
+  for (const name of await readdir(layout.dir('deferred')).catch(ifMissing([]))) {
     if (!isJobFileName(name) || jobIdOf(name) === id) continue;
     const text = await readSmallFile(layout.job('deferred', jobIdOf(name)), MAX_JOB_BYTES);
     const queued = QueuedSession.safeParse(text === null ? null : parseJsonOrNull(text));

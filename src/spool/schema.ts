@@ -1,17 +1,34 @@
-// The one source of truth for every file format codex-spool reads or writes.
+// The one source of truth for every file format codex-spool reads or writes. Pure.
 // Types are inferred from these schemas; docs/schema/*.json are generated from them (`npm run schema`).
 import { isAbsolute } from 'node:path';
 import * as z from 'zod';
 
+/** The pattern of a job id (unanchored, for use inside other patterns): see JobId. */
+export const JOB_ID_SOURCE = '[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}';
+/** The pattern of a UUID, any case (unanchored): see SessionId. */
+export const UUID_SOURCE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
 /** A job id: the inbox file's name stem. No `/`, no leading `.`, so it can never escape the spool. */
 export const JobId = z
   .string()
-  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
+  .regex(new RegExp(`^${JOB_ID_SOURCE}$`), 'letters, digits, ".", "_", "-"; 1-128 chars; not starting with "."');
 
 /** A Codex session (thread) id. Codex takes any non-UUID resume argument as a thread *name*. */
-export const SessionId = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
+export const SessionId = z.string().regex(new RegExp(`^${UUID_SOURCE}$`), 'a UUID');
+
+/** One problem a zod schema found, its path dotted (`(root)`: the value itself). */
+const Issue = z.object({ path: z.string(), message: z.string() });
+type Issue = z.infer<typeof Issue>;
+
+/** The issues of a zod error, each with its path dotted. */
+export function issuesOf(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+}
+
+/** The issues of a zod error on one line: `path: message; path: message`. */
+export function describeIssues(error: z.ZodError): string {
+  return issuesOf(error).map((i) => `${i.path}: ${i.message}`).join('; ');
+}
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
 export const MAX_TIMEOUT_S = 7 * 24 * 3600;
@@ -133,7 +150,7 @@ export const ActiveJob = QueuedJob.safeExtend({ run_id: z.string() });
 export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
-export const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
+const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
 
 
 /** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */
@@ -243,7 +260,7 @@ export const RejectionError = z.object({
   job_file: z.string(),
   reason: RejectReason,
   message: z.string(),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  issues: z.array(Issue),
   rejected_at: z.string(),
 });
 export type RejectionError = z.infer<typeof RejectionError>;

@@ -11,12 +11,16 @@ import {
   MAX_JOB_BYTES,
   QueuedJob,
   SessionId,
+  describeIssues,
+  issuesOf,
   type RejectReason,
   type RejectionError,
 } from './schema.js';
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, type Claim } from './moves.js';
 import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
+import { ifMissing } from '../util/errors.js';
+import { readJson } from './json-file.js';
 
 type Rejection = { kind: 'reject'; error: RejectionError };
 export type Validation =
@@ -53,8 +57,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return { kind: 'ok', spec: parsed.data as import('zod').infer<T> };
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
-  return rejection(name, 'invalid_job', `invalid job: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  return rejection(name, 'invalid_job', `invalid job: ${describeIssues(parsed.error)}`, issuesOf(parsed.error));
 }
 
 /**
@@ -78,7 +81,7 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
 }
 
 /** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */
-export type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktree?: Worktree } | { kind: 'wait'; on: string } | Rejection;
+type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktree?: Worktree } | { kind: 'wait'; on: string } | Rejection;
 
 /**
  * The one check of a schema-valid job against the spool and the policy, for the worker's claim and for
@@ -111,8 +114,8 @@ export interface JobFacts {
 }
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
-export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
-  const repoStat = await stat(job.repo).catch(() => null);
+async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
+  const repoStat = await stat(job.repo).catch(ifMissing(null));
   const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
   const base = repo?.real ?? resolve(job.repo);
   const target = job.resume;
@@ -134,8 +137,9 @@ export async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & {
 }
 
 async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
+  // A parent repo that cannot be resolved any more is not this one.
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
-  const exists = (await stat(place.worktree.path).catch(() => null))?.isDirectory() ?? false;
+  const exists = (await stat(place.worktree.path).catch(ifMissing(null)))?.isDirectory() ?? false;
   return { job_id: place.job_id, worktree: place.worktree, exists };
 }
 
@@ -217,7 +221,7 @@ async function queuedResumeTarget(layout: SpoolLayout, id: string): Promise<stri
 }
 
 /** The `resume` field of a job file's text, if it has one (pure; any malformed file resumes nothing). */
-export function resumeFieldOf(text: string): string | null {
+function resumeFieldOf(text: string): string | null {
   try {
     const json: unknown = JSON.parse(text);
     const resume = typeof json === 'object' && json !== null ? (json as { resume?: unknown }).resume : undefined;
@@ -229,10 +233,5 @@ export function resumeFieldOf(text: string): string | null {
 
 /** The session id recorded in a finished job file, or null if it has none or cannot be read. */
 async function finishedSession(path: string): Promise<string | null> {
-  try {
-    const record = FinishedJob.safeParse(JSON.parse((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
-    return record.success ? record.data.result.session_id : null;
-  } catch {
-    return null;
-  }
+  return (await readJson(path, FinishedJob))?.result.session_id ?? null;
 }

@@ -1,10 +1,11 @@
 // Reading a file that is still being written, one complete line at a time.
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { ifMissing } from './errors.js';
 
 /** The last `maxBytes` of a file ('' if it cannot be read): a run's latest events are at its end. */
 export async function readTail(path: string, maxBytes: number): Promise<string> {
-  const file = await open(path, 'r').catch(() => null);
+  const file = await open(path, 'r').catch(ifMissing(null));
   if (!file) return '';
   try {
     const { size } = await file.stat();
@@ -26,7 +27,7 @@ export class LineTail {
 
   /** Complete lines appended since the last read; none while the file does not exist yet. */
   async read(): Promise<string[]> {
-    const fh = await open(this.path, 'r').catch(() => null);
+    const fh = await open(this.path, 'r').catch(ifMissing(null));
     if (!fh) return [];
     let text = this.partial;
     try {

@@ -6,7 +6,7 @@ interface Span {
   start: number;
   end: number;
 }
-export interface Member extends Span {
+interface Member extends Span {
   key: string;
   keyEnd: number;
   value: JsonNode;

@@ -16,6 +16,6 @@ function whenEnded(stream: Readable): Promise<void> {
  */
 export async function drainWithin(streams: Readable[], maxMs: number): Promise<void> {
   const timer = new AbortController();
-  await Promise.race([Promise.all(streams.map(whenEnded)), sleep(maxMs, undefined, { signal: timer.signal }).catch(() => {})]);
+  await Promise.race([Promise.all(streams.map(whenEnded)), sleep(maxMs, undefined, { signal: timer.signal }).catch(() => {})]); // aborted: they ended
   timer.abort();
 }

@@ -26,7 +26,7 @@ export async function stopGroup(pgid: number, signals: NodeJS.Signals[], graceMs
     const timer = new AbortController();
     const done = await Promise.race([
       gone.then(() => true),
-      sleep(clampTimerMs(graceMs), false, { signal: timer.signal }).catch(() => false),
+      sleep(clampTimerMs(graceMs), false, { signal: timer.signal }).catch(() => false), // aborted: the group went first
     ]);
     timer.abort();
     if (done) return;

@@ -3,25 +3,23 @@
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { readSmallFile, writeJsonAtomic } from '../spool/atomic-file.js';
+import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { WorkerBeat } from '../spool/schema.js';
 import { packageVersion } from '../util/package-files.js';
 import { procStat } from '../util/process-group.js';
 import { formatDuration } from '../read/display.js';
 import { safeLine } from '../util/safe-text.js';
 import type { SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
+import { readJson } from '../spool/json-file.js';
 
 /** How often a worker rewrites its heartbeat. */
-export const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 5_000;
 /** A heartbeat older than this (three beats missed) is a worker gone, or paused: it serves nothing. */
 export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
 
-export function workersDir(layout: SpoolLayout): string {
-  return join(layout.root, 'spool', 'workers');
-}
-
 /** What this host can say of its own processes: a pid's start time (null: no such process). */
-export type ProcStart = (pid: number) => number | null;
+type ProcStart = (pid: number) => number | null;
 const procStart: ProcStart = (pid) => procStat(pid)?.startTicks ?? null;
 
 /**
@@ -42,16 +40,12 @@ const MAX_BEAT_BYTES = 4096;
 
 /** The heartbeats in spool/workers/ that parse, each with its file (gone meanwhile, a link, a FIFO…: none). */
 async function readBeats(layout: SpoolLayout): Promise<{ file: string; beat: WorkerBeat }[]> {
-  const dir = workersDir(layout);
-  const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  const dir = layout.workers;
+  const names = (await readdir(dir).catch(ifMissing([]))).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
   const beats = await Promise.all(
     names.map(async (name) => {
-      try {
-        const text = await readSmallFile(join(dir, name), MAX_BEAT_BYTES);
-        return text === null ? null : { file: join(dir, name), beat: WorkerBeat.parse(JSON.parse(text)) };
-      } catch {
-        return null; // not a heartbeat
-      }
+      const beat = await readJson(join(dir, name), WorkerBeat, MAX_BEAT_BYTES);
+      return beat && { file: join(dir, name), beat };
     }),
   );
   return beats.filter((b) => b !== null);
@@ -81,11 +75,11 @@ export async function startHeartbeat(
   log: (line: string) => void,
 ): Promise<Heartbeat> {
   const host = hostname();
-  await mkdir(workersDir(layout), { recursive: true, mode: 0o700 });
+  await mkdir(layout.workers, { recursive: true, mode: 0o700 });
   for (const { file, beat } of await readBeats(layout)) {
-    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined);
+    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined); // best effort: a stale beat only misinforms doctor
   }
-  const file = join(workersDir(layout), `${host}-${process.pid}.json`);
+  const file = join(layout.workers, `${host}-${process.pid}.json`);
   const self = { pid: process.pid, host, started: new Date().toISOString(), version: packageVersion(), concurrency, proc_start: procStart(process.pid) };
   const write = () => writeJsonAtomic(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
   await write();
@@ -97,7 +91,7 @@ export async function startHeartbeat(
     async stop() {
       clearInterval(timer);
       await writing; // else a write under way would put the file back after it is removed
-      await unlink(file).catch(() => undefined);
+      await unlink(file).catch(() => undefined); // best effort: exiting anyway; the next start removes it
     },
   };
 }

@@ -2,7 +2,7 @@
 // parses as a whole, or, for a text that could still grow into another one, once it has not changed for a
 // moment; one that never parses is rejected after a while. Pure.
 
-export interface ReadinessInput {
+interface ReadinessInput {
   /** The bytes parse as JSON (or the file is not a regular one, or too large: claim it to reject it). */
   complete: boolean;
   /**
@@ -18,7 +18,7 @@ export interface ReadinessInput {
   rejectAfterMs: number;
 }
 
-export type Readiness = { kind: 'claim' } | { kind: 'later'; afterMs: number };
+type Readiness = { kind: 'claim' } | { kind: 'later'; afterMs: number };
 
 export function inboxReadiness({ complete, whole, ageMs, settleMs, rejectAfterMs }: ReadinessInput): Readiness {
   if (complete && whole) return { kind: 'claim' };

@@ -23,7 +23,7 @@ export interface JobEnd {
 }
 
 /** How long an on-done command and what it started may run. */
-export const ON_DONE_TIMEOUT_MS = 60_000;
+const ON_DONE_TIMEOUT_MS = 60_000;
 /** Time SIGTERM gets before SIGKILL at the timeout. */
 const KILL_GRACE_MS = 5_000;
 /** Output logged per command; the rest is counted, not shown. */
@@ -90,7 +90,7 @@ async function supervise(command: string, end: JobEnd, log: (line: string) => vo
   const timer = new AbortController();
   const cut = await Promise.race([
     gone.then(() => null),
-    sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null),
+    sleep(timeoutMs, `still running after ${timeoutMs} ms`, { signal: timer.signal }).catch(() => null), // aborted: it ended
     (stop.aborted ? Promise.resolve() : once(stop, 'abort')).then(() => 'still running as the worker stops'),
   ]);
   timer.abort();

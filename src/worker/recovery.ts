@@ -1,11 +1,11 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
 // and a run that had ended is filed, not run again.
 import { lstat, readdir, unlink } from 'node:fs/promises';
-import { readSmallFile, writeJsonAtomic } from '../spool/atomic-file.js';
+import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { parseJsonOrNull } from '../util/json-text.js';
 import { emptyDigest, foldEventLine } from '../codex/events.js';
 import { readTail } from '../util/file-tail.js';
-import { ActiveJob, MAX_JOB_BYTES, QueuedJob, RunSummary, type RunFiles, type RunMeta } from '../spool/schema.js';
+import { ActiveJob, QueuedJob, type RunSummary, type RunFiles, type RunMeta } from '../spool/schema.js';
 import { buildSummary } from '../codex/summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from '../spool/finished-job.js';
 import { worktreeAt } from '../codex/worktree.js';
@@ -13,15 +13,18 @@ import { isLocked } from '../spool/lock.js';
 import { isRunAlive, stopOrphanGroup, type CodexRunOutcome } from '../codex/runner.js';
 import { aliveAnywhere, serverNow } from '../codex/liveness.js';
 import { MAX_ATTEMPTS, queuedAgain } from './retry-policy.js';
-import { readLastMessage, readMeta, runFiles, writeMeta } from '../codex/run-files.js';
+import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../codex/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
 import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
+import { ifMissing } from '../util/errors.js';
+import { AnyObject, readJson } from '../spool/json-file.js';
+import { objectOr } from '../util/json-value.js';
 
 /** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
 const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
 
-export interface RecoveryContext {
+interface RecoveryContext {
   layout: SpoolLayout;
   graceMs: number;
   log(line: string): void;
@@ -84,13 +87,13 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
   }
   const { run_id: _run, ...job } = active.data;
   const files = runFiles(ctx.layout.runs, active.data.run_id);
-  const meta = await readMeta(files).catch(() => null);
+  const meta = await readMeta(files);
   // This host's Codex is stopped; another host's (or one not yet in meta) is seen only by its alive file.
   if (meta && isRunAlive(meta)) await stopOrphanGroup(meta, ctx.graceMs);
   else if (await aliveAnywhere(files.dir, await serverNow(ctx.layout.runs))) return null;
-  const summary = (await readSummary(files.summary)) ?? (meta ? await summaryFromEvents(files, meta) : null);
+  const summary = (await readSummary(files)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
-    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: the filed result holds it
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
     // Where it ran (its own or its parent's worktree) is named in its result, as when its worker files it.
     await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktreeAt(ctx.layout, summary.repo)));
@@ -116,9 +119,9 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
 /** A done or failed record of this very run (or, for a job that never ran, of the id) exists. */
 async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
   for (const state of ['done', 'failed'] as const) {
-    const text = await readSmallFile(layout.job(state, id), MAX_JOB_BYTES);
-    if (text === null) continue;
-    const filedRun = (parseJsonOrNull(text) as { result?: { run_id?: unknown } } | null)?.result?.run_id ?? null;
+    const record = await readJson(layout.job(state, id), AnyObject);
+    if (record === null) continue;
+    const filedRun = objectOr(record.result)?.run_id ?? null;
     if (state === 'done' || filedRun === runId) return true;
   }
   return false;
@@ -129,7 +132,7 @@ async function queuedUnderAnotherName(layout: SpoolLayout, claim: Claim): Promis
   const here = await lstat(claim.path);
   if (here.nlink < 2) return false;
   for (const state of ['inbox', 'deferred'] as const) {
-    const there = await lstat(layout.job(state, claim.id)).catch(() => null);
+    const there = await lstat(layout.job(state, claim.id)).catch(ifMissing(null));
     if (there?.ino === here.ino && there.dev === here.dev) return true;
   }
   return false;
@@ -166,12 +169,7 @@ async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSum
   return { ...summary, status: 'succeeded' }; // its exit code is unknown (null): its events say it completed
 }
 
-async function readSummary(path: string): Promise<RunSummary | null> {
-  const parsed = RunSummary.safeParse(parseJsonOrNull((await readSmallFile(path, MAX_JOB_BYTES)) ?? ''));
-  return parsed.success ? parsed.data : null;
-}
-
 /** The run's meta says how it ended: interrupted (its job continues), not `running` for ever. */
 async function markInterrupted(files: RunFiles, meta: RunMeta): Promise<void> {
-  if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined);
+  if (meta.status === 'running') await writeMeta(files, { ...meta, status: 'interrupted' }).catch(() => undefined); // a note only
 }

@@ -21,7 +21,7 @@ export function queuedAgain(job: QueuedJob, attempts: number, session: string | 
   };
 }
 
-export type FailureKind =
+type FailureKind =
   /** The account's usage limit: wait until it resets (the message says when, roughly). */
   | { kind: 'usage_limit'; resetAt: Date }
   /** A passing fault of the model service or the network: retry with backoff. */
@@ -81,7 +81,7 @@ export function retryDelayMs(attempt: number, baseMs: number): number {
 }
 
 /** A failed run to be tried again later: when, why, and as what job. */
-export interface NextAttempt {
+interface NextAttempt {
   notBefore: Date;
   why: string;
   job: QueuedJob;

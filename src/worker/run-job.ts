@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from '../codex/runner.js';
 import { aliveAnywhere, markAlive, serverNow } from '../codex/liveness.js';
-import { ActiveJob, MAX_JOB_BYTES, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
+import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from '../spool/finished-job.js';
 import { changedSince, snapshotTree } from '../codex/git-changes.js';
 import { ensureWorktree, type Worktree } from '../codex/worktree.js';
@@ -16,11 +16,11 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { readSmallFile, writeJsonAtomic } from '../spool/atomic-file.js';
-import { parseJsonOrNull } from '../util/json-text.js';
+import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
+import { readJson } from '../spool/json-file.js';
 
 export interface RunJobContext {
   layout: SpoolLayout;
@@ -51,13 +51,13 @@ export interface RunHooks {
 }
 
 /** How a claimed job left this worker's hands. */
-export type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
+type JobOutcome = 'done' | 'failed' | 'rejected' | 'requeued' | 'deferred' | 'interrupted';
 
 /** The prompt of a run that continues its job's interrupted or failed session. */
 export const CONTINUE_PREFIX = 'You were interrupted. Continue the task where you left off. The task was:\n\n';
 
 /** The prompt of a run that continues its job's session after a `retry`. */
-export function retryPrefix(previous: RunStatus): string {
+function retryPrefix(previous: RunStatus): string {
   const how = { succeeded: 'ended', failed: 'failed', timed_out: 'timed out', cancelled: 'was cancelled' }[previous];
   return `This is a retry: your previous run of this task ${how}. Continue the task where you left off. The task was:\n\n`;
 }
@@ -211,6 +211,7 @@ async function runValidJob(
       graceMs: ctx.graceMs,
       stop: AbortSignal.any([ctx.shutdown, claim.lost]),
       cancel,
+      // meta.json is a progress note: a failed write is made good by the next one, or by the summary.
       onSpawn: (pid) => void ((meta.pid = pid), saveMeta().catch(() => undefined)),
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
     });
@@ -218,7 +219,7 @@ async function runValidJob(
     // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
     // outcome): nothing ran, so it is retried like a run that could not be prepared.
     meta.status = 'failed';
-    await saveMeta().catch(() => undefined);
+    await saveMeta().catch(() => undefined); // best effort: the job is filed with the error either way
     return setBack(ctx, claim, job, err);
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
@@ -231,7 +232,7 @@ async function runValidJob(
 
   if (claim.lost.aborted) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
-    await writeJsonAtomic(files.summary, summary).catch(() => undefined);
+    await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
     ctx.log(`lost the claim of ${claim.id} during run ${runId}; left for recovery`);
     return 'interrupted';
   }
@@ -319,11 +320,10 @@ async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
-    const text = (await readSmallFile(join(layout.dir('active'), name), MAX_JOB_BYTES)) ?? '';
-    const active = ActiveJob.safeParse(parseJsonOrNull(text));
-    if (!active.success) continue;
-    const files = runFiles(layout.runs, active.data.run_id);
-    const meta = await readMeta(files).catch(() => null);
+    const active = await readJson(join(layout.dir('active'), name), ActiveJob);
+    if (!active) continue;
+    const files = runFiles(layout.runs, active.run_id);
+    const meta = await readMeta(files);
     if (!meta || !(isRunAlive(meta) || (await aliveAnywhere(files.dir, await (now ??= serverNow(layout.runs)))))) continue;
     const session = meta.session_id ?? meta.resumed_from;
     if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;

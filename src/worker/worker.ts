@@ -107,6 +107,8 @@ export class Worker {
    * is sorted again (only after new peeks), so a claim costs no sort or listing of the whole queue.
    */
   private order: Peek[] = [];
+  /** The repo of each job file in active/ that another worker claimed, by name, while its inode stays. */
+  private readonly claimedRepos = new Map<string, { ino: number; repo: string | null }>();
   private unsorted = false;
   /** Inbox names given by watch events since the last scan: looked at alone, without listing the inbox. */
   private readonly touched = new Set<string>();
@@ -273,6 +275,8 @@ export class Worker {
     while (this.order.length && !this.isCurrent(this.order[0]!)) this.order.shift(); // launched or gone
     // A repo whose earlier job runs or is about to blocks its later jobs: one Codex per working tree, in order.
     const blockedRepos = new Set([...this.running.values()].map((r) => r.repo));
+    // Listed when a job is first about to launch, after its peek: see claimedElsewhere.
+    let claimed: Promise<Set<string>> | null = null;
     const now = Date.now();
     let wakeMs = Infinity;
     // By index up to the length now: a file peeked again below is appended, and ordered by the next pass.
@@ -302,7 +306,9 @@ export class Worker {
               settleMs: this.opts.settleMs,
               rejectAfterMs: this.opts.rejectAfterMs,
             });
-      const blocked = p.repo !== null && (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)));
+      const blocked =
+        p.repo !== null &&
+        (blockedRepos.has(p.repo) || (await this.repoBusyElsewhere(p.repo)) || (await (claimed ??= this.claimedElsewhere())).has(p.repo));
       if (p.repo !== null) blockedRepos.add(p.repo);
       if (ready.kind === 'later') wakeMs = Math.min(wakeMs, ready.afterMs);
       if (ready.kind === 'later' || blocked) continue;
@@ -351,7 +357,7 @@ export class Worker {
   private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
     const peeks = this.peeks[state];
     const path = join(this.opts.layout.dir(state), name);
-    const st = await lstat(path).catch(() => null);
+    const st = await lstat(path).catch(() => null); // any error: not claimable now, and no stop to the scan
     if (!st) {
       peeks.delete(name); // claimed by another worker meanwhile
       return null;
@@ -397,6 +403,27 @@ export class Worker {
     return isLocked(this.activeDir, resourceLockName('repo', repo));
   }
 
+  /**
+   * The repos of jobs other workers have claimed (in active/). A job holds its repo lock only once its claim
+   * is validated, so between the two another worker could start a later job of that repo first. Listed
+   * after the candidate's earlier jobs were seen gone from the queue, so a claim that took one is in it.
+   */
+  private async claimedElsewhere(): Promise<Set<string>> {
+    const names = (await readdir(this.activeDir)).filter((n) => isJobFileName(n) && !this.running.has(n));
+    const repos = await mapLimit(names, PEEK_CONCURRENCY, async (name) => {
+      const st = await lstat(join(this.activeDir, name)).catch(() => null);
+      if (!st?.isFile() || st.size > Math.max(jobReadLimit(this.opts.policy, 'inbox'), jobReadLimit(this.opts.policy, 'deferred'))) return null;
+      const known = this.claimedRepos.get(name);
+      if (known?.ino === st.ino) return known.repo;
+      const job = parseJsonOrNull(await readFile(join(this.activeDir, name), 'utf8').catch(() => '')) as Record<string, unknown> | null;
+      const repo = typeof job?.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null;
+      this.claimedRepos.set(name, { ino: st.ino, repo });
+      return repo;
+    });
+    for (const name of this.claimedRepos.keys()) if (!names.includes(name)) this.claimedRepos.delete(name);
+    return new Set(repos.filter((r) => r !== null));
+  }
+
   private get activeDir(): string {
     return this.opts.layout.dir('active');
   }
@@ -440,7 +467,7 @@ export class Worker {
       .catch((err: Error) => this.setBack(p, err))
       .finally(() => {
         this.running.delete(p.name);
-        if (this.running.size === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        if (this.running.size === 0) for (const resolve of this.idle.splice(0)) resolve();
         void this.ring();
       });
   }
@@ -526,7 +553,7 @@ const exists = (path: string) =>
     () => false,
   );
 
-/** A repo's identity: its real path (a missing one as written, normalised; the claim rejects it). */
+/** A repo's identity: its real path (a missing or unreadable one as written, normalised; the claim decides). */
 const realRepo = (repo: string) => realpath(repo).catch(() => resolve(repo));
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */

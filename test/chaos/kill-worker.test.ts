@@ -220,12 +220,13 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
         await Promise.all(contenders.map((c) => c.ask('release')));
         if (winners.at(-1) !== 1) break; // shown: no need for more trials
       }
-      const perTrial = winners.reduce<Record<number, number>>((n, w) => ({ ...n, [w]: (n[w] ?? 0) + 1 }), {});
+      const perTrial: Record<number, number> = {};
+      for (const w of winners) perTrial[w] = (perTrial[w] ?? 0) + 1;
       const medianSpread = spreadsMs.sort((a, b) => a - b)[spreadsMs.length >> 1]!.toFixed(2);
       figure('stale lock takeover race', { trials: winners.length, winnersPerTrial: JSON.stringify(perTrial), medianStartSpreadMs: medianSpread, ms: Date.now() - started });
       expect(winners.every((n) => n === 1)).toBe(true);
     } finally {
-      contenders.forEach((c) => c.end());
+      for (const c of contenders) c.end();
     }
   }, 120_000);
 });
@@ -235,7 +236,9 @@ function lineChild(cmd: string, args: string[]) {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const waiting: { resolve(line: string): void; reject(err: Error): void }[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => waiting.shift()?.resolve(line));
-  child.on('exit', (code, signal) => waiting.splice(0).forEach((w) => w.reject(new Error(`${cmd} exited: ${code ?? signal}`))));
+  child.on('exit', (code, signal) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`${cmd} exited: ${code ?? signal}`));
+  });
   return {
     ask: (line: string) =>
       new Promise<string>((resolve, reject) => {

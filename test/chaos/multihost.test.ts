@@ -161,7 +161,7 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
       [B, A],
     ] as const) {
       expect(await waitAllFinal(t, ids, 60_000)).toBe(true); // every worker idle
-      other.workers.forEach((w) => w.kill('SIGSTOP'));
+      for (const w of other.workers) w.kill('SIGSTOP');
       const prefix = `x${victim.name.toLowerCase()}`;
       // On 4 trees: each long job shares its tree with two short ones, which must wait for it.
       await batch(victim, prefix, 12, (i) => (i % 3 === 0 ? `sleep=0.5 firstsleep=${LONG_S}` : `sleep=${(1 + (i % 4) * 0.5).toFixed(1)}`), 4);
@@ -177,17 +177,17 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
         },
         40_000,
       );
-      other.workers.forEach((w) => w.kill('SIGCONT'));
+      for (const w of other.workers) w.kill('SIGCONT');
       killed.kill('SIGKILL');
       const paused = victim.workers.filter((w) => w !== killed);
-      paused.forEach((w) => w.kill('SIGSTOP'));
+      for (const w of paused) w.kill('SIGSTOP');
       const stoppedAt = Date.now();
       outlived.push({ job, killedAt: stoppedAt * 1000 });
       const recoveredBefore = count(logs(other), /^recovered /gm);
       // The victim host stays out until the other host has filed the killed worker's long run, which it can
       // do only once that Codex has ended by itself (nothing on the other host can stop it).
       await waitFor(`host ${other.name} recovers ${job} of host ${victim.name}`, () => logs(other).includes(`\nrecovered ${job}: `), 60_000);
-      paused.forEach((w) => w.kill('SIGCONT'));
+      for (const w of paused) w.kill('SIGCONT');
       await killed.stop('SIGKILL');
       victim.workers.splice(victim.workers.indexOf(killed), 1);
       await addWorkers(victim);

@@ -1,6 +1,8 @@
 // Chaos 5: three polling workers (--poll 100, as on a network file system) share one spool: every job
 // runs exactly once. Plus the per-repo ordering promise, checked across workers.
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   readJson,
@@ -27,6 +29,7 @@ import {
 } from './fixtures/chaos-kit.js';
 
 const JOBS = 300;
+const SLOW_REPO_LOCK = join(import.meta.dirname, 'fixtures', 'slow-repo-lock.mjs');
 const WORKERS = 3;
 
 afterEach(endChaosTest);
@@ -88,17 +91,43 @@ describe.skipIf(!CHAOS)('chaos: polling workers', () => {
   // workers on one spool each claims a different job of the same repo and both Codex runs work in the same
   // tree at once. Input: two workers, jobs a-1 and a-2 on one repo (sleep 2 s each). Expected: a-2 starts
   // after a-1 ends. Actual: they overlap (both start within a few hundred ms).
-  it('with 2 workers, two jobs on the same repo never run at the same time', async () => {
+  it('a worker does not start a later job of a repo while an earlier one is claimed elsewhere but not yet holding the repo lock', async () => {
+    // Worker A's first repo lock waits 4 s (fault injection): its job sits in active/ without the lock
+    // meanwhile. Worker B, started then, must leave the next job of that repo queued until A's job ends.
     const { t } = await setup();
     const [repo] = await makeRepos(t, 1);
+    const slow = { ...t.env, NODE_OPTIONS: `--import=${SLOW_REPO_LOCK}`, SLOW_REPO_LOCK_MS: '4000' };
+    const a = startWorker({ ...t, env: slow }, ['--poll', '100'], chaosCodex);
+    await waitFor('worker A up', () => a.log().includes('concurrency'), 20_000);
+    await writeJob(t, 'first', { repo: repo!, task: `${tag('first')} sleep=0.5` });
+    await waitFor('A claimed first', () => existsSync(join(spoolDir(t, 'active'), 'first.json')), 10_000);
+    const b = startWorker(t, ['--poll', '100'], chaosCodex);
+    await waitFor('worker B up', () => b.log().includes('concurrency'), 20_000);
+    await writeJob(t, 'second', { repo: repo!, task: `${tag('second')} sleep=0.5` });
+    const [first, second] = await Promise.all(
+      ['first', 'second'].map(async (id) => readJson((await waitForFinished(t, id, 30_000)).record.result.summary)),
+    );
+    expect(Date.parse(second!.started_at), 'second started after first ended').toBeGreaterThanOrEqual(Date.parse(first!.ended_at));
+    expect(a.log(), 'A ran first').toMatch(/started first/);
+  });
+
+  it('with 2 workers, the jobs of one repo run one at a time and in submission order (8 repos × 3 jobs)', async () => {
+    // A claim takes its repo's lock only once validated: another worker must not start a later job of that
+    // repo in between (seen: the second job of a repo started while the first was claimed, not yet locked).
+    const { t } = await setup();
+    const repos = await makeRepos(t, 8);
     const workers = [startWorker(t, ['--poll', '100'], chaosCodex), startWorker(t, ['--poll', '100'], chaosCodex)];
     await Promise.all(workers.map((w) => waitFor('worker up', () => w.log().includes('concurrency'), 20_000)));
-    for (const id of ['a-1', 'a-2']) {
-      await writeJob(t, id, { repo: repo!, task: `${tag(id)} sleep=2` });
-      await sleep(30); // a-1 is older: it must run first
+    const ids = (n: number) => repos.map((_, r) => `r${r}-${n}`);
+    for (const n of [1, 2, 3]) {
+      for (const [r, id] of ids(n).entries()) await writeJob(t, id, { repo: repos[r]!, task: `${tag(id)} sleep=0.3` });
+      await sleep(30); // each round is older than the next: it must run first on its repo
     }
-    const runs = await Promise.all(['a-1', 'a-2'].map(async (id) => readJson((await waitForFinished(t, id, 30_000)).record.result.summary)));
-    const [first, second] = runs.map((s) => ({ start: Date.parse(s.started_at), end: Date.parse(s.ended_at) }));
-    expect(second!.start).toBeGreaterThanOrEqual(first!.end);
+    for (const [r] of repos.entries()) {
+      const runs = await Promise.all([1, 2, 3].map(async (n) => readJson((await waitForFinished(t, `r${r}-${n}`, 60_000)).record.result.summary)));
+      const spans = runs.map((s) => ({ start: Date.parse(s.started_at), end: Date.parse(s.ended_at) }));
+      expect(spans[1]!.start, `repo ${r}: job 2 after job 1`).toBeGreaterThanOrEqual(spans[0]!.end);
+      expect(spans[2]!.start, `repo ${r}: job 3 after job 2`).toBeGreaterThanOrEqual(spans[1]!.end);
+    }
   });
 });

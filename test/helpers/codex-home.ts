@@ -71,7 +71,7 @@ export async function writeCodexHome(
   const model = { ...MOCK_MODEL_CATALOG.models[0]! } as Record<string, unknown>;
   // Codex 0.169 accepts only "freeform" here; without it a custom_tool_call apply_patch is "unsupported".
   if (options.applyPatchTool ?? true) model.apply_patch_tool_type = 'freeform';
-  await writeFile(catalog, JSON.stringify({ models: [model] }, null, 2) + '\n');
+  await writeFile(catalog, `${JSON.stringify({ models: [model] }, null, 2)}\n`);
   const lines = [
     'model = "mock-model"',
     'model_provider = "mock"',

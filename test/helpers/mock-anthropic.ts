@@ -5,7 +5,6 @@ import type { Socket } from 'node:net';
 
 /** One received POST /v1/messages. */
 export interface MessagesRequest {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
   /** x-claude-code-session-id */
   session: string | undefined;
@@ -23,7 +22,6 @@ export interface MockAnthropic {
   close(): Promise<void>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Message = { role: string; content: any };
 
 /** The text blocks of a message, joined. */

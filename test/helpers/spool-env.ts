@@ -1,5 +1,6 @@
 // Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
-import { mkdtemp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,14 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
   };
 }
 
+/**
+ * Gives the root's claim locks the policy's shortest stale time (3 s, not 10): for a test that waits for a
+ * killed worker's lock to go stale. Before any process uses the root: each reads it once.
+ */
+export function quickLockStale(t: TempRoot): Promise<void> {
+  return writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }), { mode: 0o600 });
+}
+
 /** A fresh temp root with one git repo, whose fake codex logs each call (for worker tests). */
 export interface FakeCodexSpool {
   t: TempRoot;
@@ -82,11 +91,73 @@ export async function endSpoolTest(t: TempRoot): Promise<void> {
 
 const started = new Set<ResultPromise>();
 
-/** Runs the CLI to its end (in `cwd`, with `input` on its stdin, when given). */
-export async function cli(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}) {
+export interface CliResult {
+  code: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI to its end (in `cwd`, with `input` on its stdin, when given): in this process, where the
+ * process boundary is not what a test checks (a process start costs more than most commands), except the
+ * worker (always a real child process) and a command given `input` (its stdin).
+ */
+export function cli(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
+  return args[0] === 'worker' || opts.input !== undefined ? cliProcess(t, args, opts) : cliInProcess(t.env, args, opts.cwd);
+}
+
+/** Runs the CLI as a child process (dist/cli.js), to its end. */
+export async function cliProcess(t: TempRoot, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
   const stdin = opts.input === undefined ? ({ stdin: 'ignore' } as const) : { input: opts.input };
   const r = await execa('node', [cliPath, ...args], { env: t.env, reject: false, cwd: opts.cwd, ...stdin });
   return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+let inProcessTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs the CLI's program (src/cli/main.ts) in this process, as a child would run it: `env` over this
+ * process's environment, in `cwd`, its stdout and stderr captured. One at a time (they share the process).
+ */
+function cliInProcess(env: Record<string, string>, args: string[], cwd?: string): Promise<CliResult> {
+  const run = async (): Promise<CliResult> => {
+    const { main } = await import('../../src/cli/main.js');
+    const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const savedCwd = process.cwd();
+    const out: string[] = [];
+    const err: string[] = [];
+    const restore = [capture(process.stdout, out), capture(process.stderr, err)];
+    Object.assign(process.env, env);
+    try {
+      if (cwd) process.chdir(cwd);
+      const code = await main(['node', cliPath, ...args]);
+      return { code, stdout: out.join('').replace(/\n$/, ''), stderr: err.join('').replace(/\n$/, '') };
+    } finally {
+      process.chdir(savedCwd);
+      for (const [k, v] of Object.entries(savedEnv)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      for (const undo of restore) undo();
+    }
+  };
+  const result = inProcessTurn.then(run, run);
+  inProcessTurn = result.catch(() => undefined);
+  return result;
+}
+
+/** Collects what is written to `stream` into `sink` until the returned function is called. */
+function capture(stream: NodeJS.WriteStream, sink: string[]): () => void {
+  const write = stream.write;
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    const done = rest.find((a) => typeof a === 'function') as (() => void) | undefined;
+    if (done) process.nextTick(done);
+    return true;
+  }) as typeof stream.write;
+  return () => {
+    stream.write = write;
+  };
 }
 
 export interface WorkerProcess {
@@ -126,8 +197,14 @@ export function workerProcess(child: ResultPromise, registry: Set<ResultPromise>
   };
 }
 
-/** Kills every worker a test started and left running (afterEach). */
+/** Waits until worker `w` has set up the spool and written its heartbeat (its start-up log comes before). */
+export const workerUp = (t: TempRoot, w: { child: ResultPromise }) =>
+  waitFor('the worker heartbeat', async () => (await readdir(join(t.root, 'spool', 'workers')).catch(() => [])).some((n) => n.endsWith(`-${w.child.pid}.json`)));
+
+/** Kills every process a test started and left running: workers, CLIs, runProcess groups (afterEach). */
 export async function killStarted(): Promise<void> {
+  for (const pid of groups) killGroup(pid);
+  groups.clear();
   await Promise.all(
     [...started].map(async (child) => {
       child.kill('SIGKILL');
@@ -135,6 +212,59 @@ export async function killStarted(): Promise<void> {
       started.delete(child);
     }),
   );
+}
+
+export interface ProcessResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Process groups runProcess started that have not ended yet. */
+const groups = new Set<number>();
+
+/**
+ * Runs `cmd` to its end in a process group of its own, with `input` on its stdin (none: /dev/null, which
+ * Codex needs); kills the group after `timeoutMs`, or at killStarted. `onSpawn` gets the child (to signal
+ * it). Never rejects.
+ */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void },
+): Promise<ProcessResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: [stdin, 'pipe', 'pipe'] });
+    const pid = child.pid;
+    if (pid) groups.add(pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => killGroup(pid), opts.timeoutMs ?? 120_000);
+    child.on('error', (err) => (stderr += String(err)));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (pid) groups.delete(pid);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
+    });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(opts.input);
+    opts.onSpawn?.(child);
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** Polls `fn` until it returns a truthy value, or fails after `timeoutMs` with `what`. */
@@ -168,7 +298,10 @@ export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
   return names.filter((n) => n.endsWith('.json') && !n.endsWith('.error.json') && !n.startsWith('.')).sort();
 }
 
-/** Waits until job `id` is in done/ or failed/ and returns where and what it is. */
+/**
+ * Waits until job `id` is in done/ or failed/, and returns where and what it is. The worker may still hold the
+ * job's lock for a moment (it files first): commands run at once, as `retry` in a test, must cope with that.
+ */
 export async function waitForFinished(t: TempRoot, id: string, timeoutMs = 60_000): Promise<{ state: string; record: any }> {
   return waitFor(`${id} finished`, async () => {
     for (const state of ['done', 'failed']) {
@@ -226,11 +359,6 @@ export async function killRunGroups(t: TempRoot): Promise<void> {
     }
     if (typeof pid !== 'number') continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes(t.root)) continue;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (cmdline.includes(t.root)) killGroup(pid);
   }
 }

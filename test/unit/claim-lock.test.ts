@@ -2,16 +2,22 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLocked, LOCK_STALE_MS, tryLock } from '../../src/spool/lock.js';
+import { isLocked, tryLock } from '../../src/spool/lock.js';
+import { DEFAULT_POLICY } from '../../src/spool/policy.js';
 
+/** A spool's root, and its active/ (the directory locks live in). */
+let root: string;
 let dir: string;
 const noop = () => undefined;
 const ago = (ms: number) => new Date(Date.now() - ms);
+const LOCK_STALE_MS = DEFAULT_POLICY.lock_stale_ms;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'claim-lock-'));
+  root = await mkdtemp(join(tmpdir(), 'claim-lock-'));
+  dir = join(root, 'spool', 'active');
+  await mkdir(dir, { recursive: true });
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(() => rm(root, { recursive: true, force: true }));
 
 /** A lock directory its owner left behind `ageMs` ago. */
 async function leftLock(name: string, ageMs: number) {
@@ -39,6 +45,18 @@ describe('tryLock', () => {
     const release = await tryLock(dir, 'a.json', noop);
     expect(release).not.toBeNull();
     expect(await takeoverTokens()).toEqual([]);
+    await release!();
+  });
+
+  it("goes stale after the spool policy's lock_stale_ms, read by every process on the spool", async () => {
+    await writeFile(join(root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }));
+    await leftLock('a.json', 2_000);
+    expect(await isLocked(dir, 'a.json')).toBe(true);
+    expect(await tryLock(dir, 'a.json', noop)).toBeNull();
+    await leftLock('b.json', 4_000); // stale here, fresh under the default 10 s
+    expect(await isLocked(dir, 'b.json')).toBe(false);
+    const release = await tryLock(dir, 'b.json', noop);
+    expect(release).not.toBeNull();
     await release!();
   });
 

@@ -13,7 +13,9 @@ import { HEADER, MORE, SECTION, UNSAFE, parseJobLine } from '../helpers/digest-f
 
 const SESSION = 'sess-1';
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** Strings made of the characters that make trouble: quotes, backslashes, line breaks, escapes, C1, bidi. */
 const nasty = fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\r', '\t', '\u001b', '\u0007', '\u007f', '\u0085', '\u009b', '\u2028', '\u202e', '\u2066', '\ufeff', 'a', ' ', '…', '日'), minLength: 1, maxLength: 80 });

@@ -90,7 +90,8 @@ describe('parsePorcelainV2 and changedPaths', () => {
     const head = fc.option(fc.stringMatching(/^[0-9a-f]{40}$/), { nil: null });
     fc.assert(
       fc.property(head, fc.dictionary(path, kind), (oid, entries) => {
-        const text = [`# branch.oid ${oid ?? '(initial)'}`, '# branch.head main', ...Object.entries(entries).map(([p, k]) => `${k} ${p}`), '! ignored'].join('\0') + '\0';
+        const records = [`# branch.oid ${oid ?? '(initial)'}`, '# branch.head main', ...Object.entries(entries).map(([p, k]) => `${k} ${p}`), '! ignored'];
+        const text = records.map((r) => `${r}\0`).join(''); // each record NUL-terminated, as git prints them
         const parsed = parsePorcelainV2(text);
         expect(parsed.head).toBe(oid);
         expect(Object.fromEntries(parsed.entries)).toEqual(entries);

@@ -1,12 +1,12 @@
 // The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
 // holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
 import { isRunName } from '../../src/codex/run-files.js';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError, EXIT } from '../../src/cli/kit.js';
+import { CliError, EXIT } from '../../src/util/errors.js';
 import { findJobOrFail, parseJobIdArg } from '../../src/spool/lookup.js';
 import { listJobEntries } from '../../src/read/listing.js';
 import { JobId } from '../../src/spool/schema.js';
@@ -63,6 +63,14 @@ describe('parseJobIdArg', () => {
     await expect(findJobOrFail(layout, '../done/x')).rejects.toMatchObject({ exitCode: EXIT.usage });
     await expect(findJobOrFail(layout, 'nope')).rejects.toMatchObject({ exitCode: EXIT.notFound, message: 'no such job: nope' });
     expect((await findJobOrFail(layout, 'x')).state).toBe('done');
+  });
+
+  it('a job file that is there but cannot be read is an error, not "no such job"', async () => {
+    const path = layout.job('done', 'loop');
+    await symlink(path, path); // stat: ELOOP, an errno that root gets too (EACCES it does not)
+    const err = await findJobOrFail(layout, 'loop').catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(CliError);
+    expect(err).toMatchObject({ code: 'ELOOP' });
   });
 });
 

@@ -171,9 +171,9 @@ describe('paths an allowed argument opens may not reach the spool root', () => {
     const up = fc.constantFrom('..', '../..', '../../..', '../other', '../../inbox', '../../done/x.json', '../j/../../deferred', '../../../codex-spool.config.json', 'sub/../../../runs');
     const own = fc.array(fc.constantFrom('sub', 'out', '.', 'a/..'), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
     await fc.assert(
-      fc.asyncProperty(up, own, fc.constantFrom('--add-dir', 'writable'), async (escape, inside, how) => {
+      fc.asyncProperty(up, own, fc.constantFrom('--add-dir', 'writable'), async (outside, inside, how) => {
         const args = (p: string) => (how === '--add-dir' ? ['--add-dir', p] : ['-c', `${W}=["${p}"]`]);
-        expect(await inTree(args(escape)), escape).not.toBeNull();
+        expect(await inTree(args(outside)), outside).not.toBeNull();
         expect(await inTree(args(inside)), inside).toBeNull();
       }),
       { numRuns: 100 },

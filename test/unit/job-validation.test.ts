@@ -106,7 +106,7 @@ describe('parseJob', () => {
     const r = parseJob('x.json', Buffer.from(text));
     expect(reasonOf(r)).toBe('invalid_job');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false);
     expect(({} as Record<string, unknown>).sandbox).toBeUndefined();
   });
 

@@ -6,7 +6,7 @@ import { spelledJson } from '../helpers/json-spelling.js';
 /** Every node's span, read back with JSON.parse, is the value at that place. */
 function expectSpansMatch(text: string, node: JsonNode, value: unknown): void {
   expect(JSON.parse(text.slice(node.start, node.end))).toEqual(value);
-  if (node.kind === 'array') node.items.forEach((item, i) => expectSpansMatch(text, item, (value as unknown[])[i]));
+  if (node.kind === 'array') for (const [i, item] of node.items.entries()) expectSpansMatch(text, item, (value as unknown[])[i]);
   if (node.kind === 'object') {
     const seen = new Set(node.members.map((m) => m.key));
     expect(seen).toEqual(new Set(Object.keys(value as object)));

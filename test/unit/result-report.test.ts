@@ -115,13 +115,6 @@ describe('formatResult', () => {
   });
 });
 
-describe('resumeCommand', () => {
-  it('quotes a repo path that needs it', () => {
-    expect(resumeCommand(session, "/tmp/it's here")).toBe(`cd '/tmp/it'\\''s here' && codex exec resume ${session}`);
-    expect(resumeCommand(session, null)).toBe(`codex exec resume ${session}`);
-  });
-});
-
 describe('display helpers', () => {
   it('formatDuration', () => {
     expect([null, 0, 0.44, 9.96, 41.2, 192, 7500, 270000].map(formatDuration)).toEqual(['-', '0s', '0.4s', '10s', '41s', '3m12s', '2h05m', '3d03h']);
@@ -139,6 +132,10 @@ describe('display helpers', () => {
 });
 
 describe('resumeCommand', () => {
+  it('quotes a repo path that needs it', () => {
+    expect(resumeCommand(session, "/tmp/it's here")).toBe(`cd '/tmp/it'\\''s here' && codex exec resume ${session}`);
+    expect(resumeCommand(session, null)).toBe(`codex exec resume ${session}`);
+  });
   it('a shell reads each of its words back as given, whatever a job file put in them (property)', async () => {
     const { execa } = await import('execa');
     const fc = (await import('fast-check')).default;

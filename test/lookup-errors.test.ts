@@ -1,0 +1,28 @@
+// An error reading a job surfaces from every command that looks a job up: exit 1 with the error, never
+// "no such job" (exit 3), which would send a caller to resubmit work that exists.
+import { symlink } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
+import { spoolLayout } from '../src/spool/layout.js';
+
+let t: TempRoot;
+beforeAll(async () => {
+  t = await makeTempRoot();
+  const path = spoolLayout(t.root).job('done', 'loop');
+  await symlink(path, path); // a symbolic link loop: ELOOP, which root gets too (EACCES it does not)
+});
+afterAll(() => t.cleanup());
+
+describe('a job file that cannot be read', () => {
+  it.each([['status'], ['result'], ['logs'], ['cancel'], ['retry']])('%s ID: exit 1 naming the error, not "no such job"', async (command) => {
+    const r = await cli(t, [command, 'loop']);
+    expect(r.stderr).toMatch(/ELOOP/);
+    expect(r.stderr).not.toMatch(/no such job/);
+    expect(r.code).toBe(1);
+  });
+
+  it('an id with no file at all is still "no such job", exit 3', async () => {
+    const r = await cli(t, ['status', 'absent']);
+    expect(r).toMatchObject({ code: 3, stderr: 'codex-spool: no such job: absent' });
+  });
+});
