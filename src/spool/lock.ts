@@ -17,6 +17,9 @@ interface LockTiming {
 
 const timings = new Map<string, Promise<LockTiming>>();
 
+/** How often the holder of a lock refreshes it, for a stale time of `staleMs`. */
+export const lockUpdateMs = (staleMs: number) => Math.max(1_000, staleMs / 5);
+
 /**
  * The lock timing of the spool whose active/ is `activeDir`: its policy's lock_stale_ms, read once per
  * process, so every worker and command on a spool (on any host) judges staleness alike. A policy that
@@ -28,7 +31,7 @@ function timingOf(activeDir: string): Promise<LockTiming> {
   if (!timing) {
     timing = loadPolicy(root)
       .catch(() => DEFAULT_POLICY)
-      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: Math.max(1_000, staleMs / 5) }));
+      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: lockUpdateMs(staleMs) }));
     timings.set(root, timing);
   }
   return timing;

@@ -119,6 +119,12 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
       ids.push(...list.map((j) => j.id));
       return submitBatch(host.view, list);
     };
+    // Waits until the jobs are final; if they are not, shows what the workers said (the test then fails).
+    const allFinal = async (list: string[], ms: number) => {
+      const done = await waitAllFinal(t, list, ms);
+      if (!done) for (const h of [A, B]) console.log(`[chaos] multihost ${name}: host ${h.name}, each worker's log ends:\n${h.started.map((w) => w.log().slice(-1500)).join('\n--\n')}`);
+      return done;
+    };
     const addWorkers = async (h: Host) => {
       while (h.workers.length < perHost) await add(h);
       await up(h);
@@ -136,7 +142,7 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
       await rename(tmp, join(A.view.root, 'spool', 'inbox', `${id}.json`));
       const run = await waitFor(`${id} started on host B`, async () => (await readRunLog(log)).find((r) => r.job === id), 60_000);
       pickupsMs.push(run.start / 1000 - submitted);
-      expect(await waitAllFinal(t, [id], 30_000)).toBe(true);
+      expect(await allFinal([id], 30_000)).toBe(true);
     }
 
     // 2. Throughput: the workers of both hosts, jobs submitted half on each host.
@@ -144,7 +150,7 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
     const fastStart = Date.now();
     await Promise.all([batch(A, 'fa', jobs / 2, () => 'sleep=0.05'), batch(B, 'fb', jobs / 2, () => 'sleep=0.05')]);
     const fast = ids.filter((id) => id.startsWith('f'));
-    expect(await waitAllFinal(t, fast, 180_000)).toBe(true);
+    expect(await allFinal(fast, 180_000)).toBe(true);
     const fastSeconds = (Date.now() - fastStart) / 1000;
     const doneBy = (h: Host) => count(logs(h), /^done f[ab]-/gm);
 
@@ -160,7 +166,7 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
       [A, B],
       [B, A],
     ] as const) {
-      expect(await waitAllFinal(t, ids, 60_000)).toBe(true); // every worker idle
+      expect(await allFinal(ids, 60_000)).toBe(true); // every worker idle
       for (const w of other.workers) w.kill('SIGSTOP');
       const prefix = `x${victim.name.toLowerCase()}`;
       // On 4 trees: each long job shares its tree with two short ones, which must wait for it.
