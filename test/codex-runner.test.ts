@@ -125,6 +125,28 @@ describe('whatever Codex prints, the worker survives and result files stay small
   });
 });
 
+describe("Codex's task survives its worker", () => {
+  it('a worker killed as soon as Codex is started: Codex still reads the whole 1 MiB task (never a part, never nothing)', async () => {
+    // Larger than a pipe's or socket pair's buffers (about 210 KiB got through), which would hold a smaller task whole.
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { max_job_bytes: 2 * 1024 * 1024 } }), { mode: 0o600 });
+    // A Codex that reads its stdin only once the worker is gone, and notes how many bytes it got.
+    const codex = join(t.dir, 'late-reader');
+    const got = join(t.dir, 'got');
+    await writeFile(codex, `#!/usr/bin/env bash\n[ "$1" = --version ] && { echo codex-cli 0.0.0-late; exit 0; }\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.05; done\nwc -c > ${got}.tmp && mv ${got}.tmp ${got}\n`, { mode: 0o755 });
+    const worker = startWorker(t, ['--skip-codex-check'], codex);
+    await submit('big', `plain\n${'y'.repeat(1024 * 1024)}`);
+    const meta = await waitFor('Codex started', async () => {
+      const active = await readIfExists(join(t.root, 'spool', 'active', 'big.json'));
+      const runId = active && JSON.parse(active).run_id;
+      const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
+      return m && JSON.parse(m).pid ? JSON.parse(m) : null;
+    }, 60_000);
+    worker.child.kill('SIGKILL');
+    await worker.child;
+    expect(Number(await waitFor('Codex read its stdin', () => readIfExists(got), 60_000))).toBe(Buffer.byteLength(meta.task));
+  }, 120_000);
+});
+
 describe('worker durations are bounded (a Node timer holds at most 2^31-1 ms)', () => {
   const cases: [string, string, number][] = [
     ['--default-timeout', '3000000', 2147483],

@@ -1,13 +1,13 @@
-// Running one Codex process: the prompt on its stdin, its stdout and stderr written by Codex itself straight
-// into the run's files (followed as they grow for a digest of its events), its process group stopped the way
+// Running one Codex process: its stdin, stdout and stderr are files of the run that Codex reads and writes
+// itself (the output followed as it grows for a digest of its events); its process group is stopped the way
 // Codex wants (SIGINT first: it kills the running tool command and keeps the session resumable; SIGTERM
 // would orphan that command).
 //
-// Why files and not pipes: what Codex printed is on disk whatever becomes of the worker (killed, paused,
-// out of memory), so recovery can read how a run ended; and the run ends when Codex exits, with nothing
-// to wait for from a command it started that left its process group still holding its output open.
+// Why files and not pipes: Codex gets its whole task, and what it printed is on disk, whatever becomes of
+// the worker (killed, paused, out of memory), so recovery can read how a run ended; and the run ends when
+// Codex exits, with nothing to wait for from a command it started that left its group holding its output open.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -15,13 +15,21 @@ import { emptyDigest, foldEventLine, foldLogLine, type EventDigest } from './eve
 import { LineSplitter } from '../util/line-splitter.js';
 import { killGroup, procStat, stopGroup } from '../util/process-group.js';
 import { clampTimerMs } from '../util/timer-bounds.js';
+import { watchRun } from './liveness.js';
 
 export interface CodexRunOptions {
   codexBin: string;
   /** Ends with `-`: Codex reads the prompt from stdin. */
   argv: string[];
-  /** Written to Codex's stdin: no length limit (E2BIG), and not visible to other users in `ps`. */
+  /** Codex's stdin: no length limit (E2BIG), and not visible to other users in `ps`. */
   prompt: string;
+  /**
+   * Where the prompt is written first: Codex reads it from this file, so it gets the whole prompt whatever
+   * becomes of the worker (through a pipe, a worker killed mid-write would hand it a task cut short).
+   */
+  promptFile: string;
+  /** The run's directory, whose alive file a watcher keeps fresh while Codex lives (see liveness.ts). */
+  runDir: string;
   eventsFile: string;
   logFile: string;
   /** Wall-clock limit; past it the run is stopped and reported as timed out. */
@@ -78,10 +86,12 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   let child: ChildProcess;
   const files: number[] = [];
   try {
-    for (const file of [opts.eventsFile, opts.logFile]) files.push(openSync(file, 'w')); // a throw closes the first
-    child = spawn(opts.codexBin, opts.argv, { stdio: ['pipe', ...files], detached: true }); // own group: signal the tree
+    writeFileSync(opts.promptFile, opts.prompt);
+    files.push(openSync(opts.promptFile, 'r'));
+    for (const file of [opts.eventsFile, opts.logFile]) files.push(openSync(file, 'w')); // a throw closes the others
+    child = spawn(opts.codexBin, opts.argv, { stdio: files, detached: true }); // own group: signal the tree
   } catch (err) {
-    if (files.length < 2) throw err; // the run's files could not be opened: not Codex's doing
+    if (files.length < 3) throw err; // the run's files could not be written or opened: not Codex's doing
     return outcome({ exitCode: null, signal: null, spawnError: (err as Error).message }); // E2BIG and kin throw
   } finally {
     for (const fd of files) closeSync(fd); // Codex has its own copies
@@ -91,8 +101,6 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  child.stdin?.on('error', () => {}); // EPIPE when Codex exits without reading it all: its exit tells
-  child.stdin?.end(opts.prompt);
 
   let stallTimer: NodeJS.Timeout | null = null;
   let reportedSession: string | null = null;
@@ -119,6 +127,7 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     await Promise.all(outputs.map((o) => o.finish()));
     return outcome({ exitCode: null, signal: null, spawnError: err.message });
   }
+  watchRun(pid, opts.runDir);
   opts.onSpawn(pid);
 
   let stopping: Promise<void> | null = null;
@@ -142,7 +151,6 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
   for (const s of [opts.stop, opts.cancel]) s.removeEventListener('abort', onAbort);
   killGroup(pid, 'SIGKILL'); // what is left of its group; a process that left the group is not reached
-  child.stdin?.destroy();
   clearInterval(poller);
   await Promise.all(outputs.map((o) => o.finish()));
   await stopping;

@@ -17,6 +17,9 @@ interface LockTiming {
 
 const timings = new Map<string, Promise<LockTiming>>();
 
+/** How often the holder of a lock refreshes it, for a stale time of `staleMs`. */
+export const lockUpdateMs = (staleMs: number) => Math.max(1_000, staleMs / 5);
+
 /**
  * The lock timing of the spool whose active/ is `activeDir`: its policy's lock_stale_ms, read once per
  * process, so every worker and command on a spool (on any host) judges staleness alike. A policy that
@@ -28,7 +31,7 @@ function timingOf(activeDir: string): Promise<LockTiming> {
   if (!timing) {
     timing = loadPolicy(root)
       .catch(() => DEFAULT_POLICY)
-      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: Math.max(1_000, staleMs / 5) }));
+      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: lockUpdateMs(staleMs) }));
     timings.set(root, timing);
   }
   return timing;
@@ -119,14 +122,16 @@ export async function tryLock(
  * client fetch them (NFS and FUSE return the attributes after a setattr); if it cannot (another user's
  * lock, EPERM) the cached view is all there is.
  */
-function statFreshCb(staleMs: number) {
+function statFreshCb(staleMs: number, now: () => number = Date.now) {
   return (path: string, done: (err: NodeJS.ErrnoException | null, st?: Stats) => void): void =>
     fs.stat(path, (err, seen) => {
-      if (err || Date.now() - seen.mtimeMs <= staleMs) return done(err, seen);
+      if (err || now() - seen.mtimeMs <= staleMs) return done(err, seen);
       fs.chmod(path, seen.mode & 0o7777, () => fs.stat(path, done));
     });
 }
 const statFresher = (staleMs: number) => promisify(statFreshCb(staleMs));
+/** statFresh judged at `now` on another clock (the file server's, for a run's alive file). */
+export const statFreshAt = (path: string, staleMs: number, now: number) => promisify(statFreshCb(staleMs, () => now))(path);
 
 /** The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh. */
 const lockFsOf = (staleMs: number) => ({ ...fs, stat: statFreshCb(staleMs) });

@@ -10,7 +10,8 @@ import { buildSummary } from '../codex/summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-job.js';
 import { worktreeAt } from '../codex/worktree.js';
 import { isLocked } from '../spool/lock.js';
-import { stopOrphanGroup, type CodexRunOutcome } from '../codex/runner.js';
+import { isRunAlive, stopOrphanGroup, type CodexRunOutcome } from '../codex/runner.js';
+import { aliveAnywhere, serverNow } from '../codex/liveness.js';
 import { MAX_ATTEMPTS, queuedAgain } from './retry-policy.js';
 import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../spool/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
@@ -46,7 +47,9 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
       const claim = await takeOverJob(ctx.layout, name);
       if (!claim) continue;
       try {
-        ctx.log(`recovered ${claim.id}: ${await recoverJob(ctx, claim)}`);
+        const what = await recoverJob(ctx, claim);
+        if (what === null) continue; // its Codex runs on another host: left in active/, looked at next pass
+        ctx.log(`recovered ${claim.id}: ${what}`);
         recovered++;
       } finally {
         await claim.release(); // a no-op when the job moved on; else the lock is not kept by a failed pass
@@ -60,13 +63,14 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
 }
 
 /**
- * recover: an orphaned active job, whose lock we now hold; returns what became of it.
- * Already filed, or still queued under a second name → drop this copy. Never started a run → back where
- * it came from, bytes unchanged. Its run had ended (summary written) → filed as that run ended. Else:
- * stop what is left of that run, then queue it again to continue its session, one attempt counted; past
- * max_attempts, or cancelled by the user → failed with the reason.
+ * recover: an orphaned active job, whose lock we now hold; returns what became of it, or null when it is
+ * left as it is. Already filed, or still queued under a second name → drop this copy. Never started a run
+ * → back where it came from, bytes unchanged. Its Codex still runs on another host → left in active/ (its
+ * tree and session stay taken) until it ends. Its run had ended (summary written) → filed as that run
+ * ended. Else: stop what is left of that run on this host, then queue it again to continue its session,
+ * one attempt counted; past max_attempts, or cancelled by the user → failed with the reason.
  */
-async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
+async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | null> {
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
   const json = parseJsonOrNull(text);
   const active = ActiveJob.safeParse(json);
@@ -84,7 +88,9 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string> {
   const { run_id: _run, ...job } = active.data;
   const files = runFiles(ctx.layout.runs, active.data.run_id);
   const meta = await readMeta(files);
-  if (meta) await stopOrphanGroup(meta, ctx.graceMs);
+  // This host's Codex is stopped; another host's (or one not yet in meta) is seen only by its alive file.
+  if (meta && isRunAlive(meta)) await stopOrphanGroup(meta, ctx.graceMs);
+  else if (await aliveAnywhere(files.dir, await serverNow(ctx.layout.runs))) return null;
   const summary = (await readSummary(files)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: the filed result holds it

@@ -2,9 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { codexArgv } from '../codex/argv.js';
 import { jobPrompt } from '../codex/review.js';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from '../codex/runner.js';
+import { aliveAnywhere, aliveFile, markAlive, serverNow } from '../codex/liveness.js';
 import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-job.js';
 import { changedSince, snapshotTree } from '../codex/git-changes.js';
@@ -16,7 +17,7 @@ import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic } from '../spool/atomic-file.js';
-import { resourceLockName, tryLock } from '../spool/lock.js';
+import { lockUpdateMs, resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { readJson } from '../spool/json-file.js';
@@ -78,6 +79,7 @@ const FILING_TRIES = 8;
  * the result. `cancel` is aborted when the user cancels this job.
  */
 export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, hooks: RunHooks): Promise<JobOutcome> {
+  const claimedAt = Date.now();
   const v = await validateJob(ctx.layout, claim, ctx.policy);
   if (v.kind === 'reject') {
     const path = await rejectJob(ctx.layout, claim, v.error);
@@ -106,7 +108,7 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
       await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
       return 'requeued';
     }
-    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null);
+    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null, claimedAt);
   } finally {
     await held?.();
   }
@@ -146,14 +148,18 @@ async function runValidJob(
   repo: string,
   resumeSession: string | null,
   inherited: Worktree | null,
+  claimedAt: number,
 ): Promise<JobOutcome> {
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
   const asQueued = job;
+  if (!(await claimHeld(ctx, claim, claimedAt))) return leftForRecovery(ctx, claim, 'before its run');
+  const checked = Date.now();
   // git's view of the tree before the run, taken while the run's files are made (a worktree's once it exists).
   const treeOfRepo = job.worktree || inherited ? null : snapshotTree(repo);
   try {
     await createRunDir(files);
+    await markAlive(files.dir);
     job = { ...job, runs: [...(job.runs ?? []), runId] }; // every run of the job stays readable
     await recordRun(claim, job, runId);
   } catch (err) {
@@ -196,12 +202,18 @@ async function runValidJob(
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
   const treeBefore = await (treeOfRepo ?? snapshotTree(meta.repo));
+  if (!(await claimHeld(ctx, claim, checked))) {
+    await rm(aliveFile(files.dir), { force: true }); // no Codex runs: recovery need not wait for it
+    return leftForRecovery(ctx, claim, `before run ${runId} started Codex`);
+  }
   let outcome: CodexRunOutcome;
   try {
     outcome = await runCodex({
       codexBin: ctx.codexBin,
       argv,
       prompt: task,
+      promptFile: join(files.dir, 'prompt.txt'),
+      runDir: files.dir,
       eventsFile: files.events,
       logFile: files.log,
       timeoutMs: job.timeout_s === undefined ? ctx.defaultTimeoutMs : job.timeout_s * 1000,
@@ -222,7 +234,8 @@ async function runValidJob(
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
-  const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled;
+  // A run that succeeded stays a success when a stop came as it ended (a worker paused meanwhile may find its claim lost).
+  const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled && built.status !== 'succeeded';
   const summary: RunSummary = interrupted ? { ...built, status: 'interrupted' } : built;
   meta.status = summary.status;
   meta.session_id = summary.session_id;
@@ -230,8 +243,7 @@ async function runValidJob(
   if (claim.lost.aborted) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
-    ctx.log(`lost the claim of ${claim.id} during run ${runId}; left for recovery`);
-    return 'interrupted';
+    return leftForRecovery(ctx, claim, `during run ${runId}`);
   }
   // A run that ended is filed, retrying through passing file-system errors (a full disk, no file
   // descriptors): giving up early would leave it to recovery, and a run that succeeded must not run again.
@@ -242,6 +254,25 @@ async function runValidJob(
   });
   if (filed.end) await notify(ctx, filed.end);
   return filed.outcome;
+}
+
+/**
+ * Whether this worker still holds its claim, asked before it commits to a run (records it, starts Codex). A
+ * worker paused past the stale time (SIGSTOP, a frozen VM) may have lost the job to another's recovery,
+ * which its lock's timer reports at its first refresh after the pause: so when the way here from `since`
+ * took over half the stale time, that refresh is waited for first. (A pause between this check and the
+ * step it guards, a few milliseconds, is the lease's residual risk.)
+ */
+async function claimHeld(ctx: RunJobContext, claim: Claim, since: number): Promise<boolean> {
+  const staleMs = ctx.policy.lock_stale_ms;
+  if (Date.now() - since > staleMs / 2) await sleep(lockUpdateMs(staleMs) + 500);
+  return !claim.lost.aborted;
+}
+
+/** Another worker may own the job now: nothing more of it is touched; its recovery continues the session. */
+function leftForRecovery(ctx: RunJobContext, claim: Claim, when: string): JobOutcome {
+  ctx.log(`lost the claim of ${claim.id} ${when}; left for recovery`);
+  return 'interrupted';
 }
 
 /** Files a run that ended: done, failed, or queued again (interrupted, usage limit, transient failure). */
@@ -308,15 +339,20 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
   }
 }
 
-/** Another active job's Codex is alive in working tree `repo` (the real path its run recorded) or on `session`. */
+/**
+ * Another active job's Codex is alive, on this host or another, in working tree `repo` (the real path its
+ * run recorded) or on `session`.
+ */
 async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
+  let now: Promise<number> | undefined; // the server's clock, asked once and only if a run needs it
   for (const name of await readdir(layout.dir('active'))) {
     if (!isJobFileName(name) || name === except) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
     const active = await readJson(join(layout.dir('active'), name), ActiveJob);
     if (!active) continue;
-    const meta = await readMeta(runFiles(layout.runs, active.run_id));
-    if (!meta || !isRunAlive(meta)) continue;
+    const files = runFiles(layout.runs, active.run_id);
+    const meta = await readMeta(files);
+    if (!meta || !(isRunAlive(meta) || (await aliveAnywhere(files.dir, await (now ??= serverNow(layout.runs)))))) continue;
     const session = meta.session_id ?? meta.resumed_from;
     if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
   }

@@ -3,12 +3,12 @@
 // mount sees the spool only through the SFTP protocol, with sshfs's and the kernel's attribute caches.
 // Nothing of the system's ssh configuration is read or touched (only /run/sshd, sshd's fixed privilege
 // separation directory, is created if missing).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { waitFor } from './spool-env.js';
+import { cliPath, waitFor, workerProcess, type TempRoot } from './spool-env.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -135,4 +135,92 @@ function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** A worker on a simulated host: signals go to the worker process itself, wherever it runs. */
+export interface HostWorker {
+  log(): string;
+  kill(signal: NodeJS.Signals): void;
+  /** Sends `signal` and resolves with the worker's exit code once it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | undefined>;
+}
+
+/**
+ * A host of its own processes: a PID, mount (for its /proc) and UTS namespace (its own host name), whose
+ * init reaps orphans as a real host's init does. Its workers see none of the test's processes in /proc,
+ * nor do other hosts' workers see theirs (the pids their runs record are this namespace's): a Codex left
+ * running by a worker killed here can be known elsewhere only through the spool.
+ */
+export interface PidHost {
+  /** Its /proc, seen from outside: its processes by the numbers it gives them. */
+  proc: string;
+  startWorker(t: TempRoot, args: string[], codexBin: string): Promise<HostWorker>;
+  /** Kills every process of the host (its init's death takes the namespace down). */
+  close(): Promise<void>;
+}
+
+const inHost = new Set<ResultPromise>();
+
+export async function startPidHost(name: string): Promise<PidHost> {
+  // bash in the foreground of `sleep` reaps any child, adopted orphans too.
+  const unshare = execa('unshare', ['--pid', '--fork', '--mount-proc', '--uts', 'bash', '-c', `hostname ${name}; while :; do sleep 1; done`], {
+    reject: false,
+    stdin: 'ignore',
+  });
+  const init = await waitFor(`host ${name} up`, () => (unshare.pid === undefined ? null : childOf(unshare.pid)), 10_000);
+  return {
+    proc: `/proc/${init}/root/proc`,
+    async startWorker(t, args, codexBin) {
+      const nsenter = execa('nsenter', ['-t', String(init), '--pid', '--mount', '--uts', '--', 'node', cliPath, 'worker', '--codex-bin', codexBin, ...args], {
+        env: t.env,
+        reject: false,
+        stdin: 'ignore',
+        buffer: false,
+      });
+      const w = workerProcess(nsenter, inHost);
+      const pid = await waitFor('worker started in its host', () => (nsenter.pid === undefined ? null : childOf(nsenter.pid)), 10_000);
+      const kill = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // gone already
+        }
+        // nsenter stops itself when its child stops, and continues it when continued itself.
+        if (signal === 'SIGCONT') nsenter.kill('SIGCONT');
+      };
+      return {
+        log: w.log,
+        kill,
+        async stop(signal = 'SIGTERM') {
+          kill(signal);
+          const r = await nsenter;
+          inHost.delete(nsenter);
+          return r.exitCode;
+        },
+      };
+    },
+    async close() {
+      if (unshare.pid !== undefined) {
+        const initPid = childOf(unshare.pid);
+        if (initPid) process.kill(initPid, 'SIGKILL');
+      }
+      await unshare;
+      await Promise.all([...inHost].map((c) => (c.kill('SIGKILL'), c)));
+      inHost.clear();
+    },
+  };
+}
+
+/** The pid of a child of `parent` (from /proc), or null while it has none. */
+function childOf(parent: number): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
 }

@@ -19,6 +19,8 @@ function run(prompt: string, over: Partial<CodexRunOptions> = {}) {
     codexBin: unruly,
     argv: ['exec', '--json', '-o', join(dir, 'last.txt'), '-'],
     prompt,
+    promptFile: join(dir, 'prompt.txt'),
+    runDir: dir,
     eventsFile: join(dir, 'events.jsonl'),
     logFile: join(dir, 'codex.log'),
     graceMs: 2_000,
