@@ -3,6 +3,7 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { isRunName } from '../src/spool/run-files.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
 import { inputTexts, type MockServer } from './helpers/mock-responses.js';
@@ -171,7 +172,7 @@ describe('core path with the real Codex CLI', () => {
     const requests = mock.requests.slice(before);
     expect(requests).toHaveLength(20);
     expect(new Set(requests.map((r) => r.threadId))).toEqual(sessions);
-    const runs = await readdir(join(t.root, 'runs'));
+    const runs = (await readdir(join(t.root, 'runs'))).filter(isRunName); // runs/.clock: the liveness clock probe
     const jobRuns = await Promise.all(runs.map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))));
     expect(jobRuns.filter((m) => m.job_id.startsWith('many-'))).toHaveLength(20);
     expect(await jobsIn(t, 'active')).toEqual([]);

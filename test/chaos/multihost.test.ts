@@ -10,7 +10,7 @@
 // locks and must wait for the other's Codex. Judged by the Codex stand-in's own log: no two runs at once in
 // one working tree or session, no run after a success, every job in exactly one final state; and every
 // worker exits 0 when stopped. MULTIHOST_JOBS scales the first case's throughput phase (default 300).
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killStarted, readIfExists, waitFor, type TempRoot } from '../helpers/spool-env.js';
@@ -25,7 +25,7 @@ import {
   type PidHost,
   type SshfsBed,
 } from '../helpers/sshfs-bed.js';
-import { CHAOS, endChaosTest, makeRepos } from './fixtures/chaos-kit.js';
+import { CHAOS, census, endChaosTest, makeRepos, type State } from './fixtures/chaos-kit.js';
 import { expectDrained, modelCodex, modelRoot, submitBatch, taskOf, waitAllFinal } from './fixtures/model-kit.js';
 
 const FULL_JOBS = Number(process.env.MULTIHOST_JOBS ?? 300);
@@ -122,6 +122,13 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
     // Waits until the jobs are final; if they are not, shows what the workers said (the test then fails).
     const allFinal = async (list: string[], ms: number) => {
       const done = await waitAllFinal(t, list, ms);
+      if (!done) {
+        const c = await census(t);
+        const left = (s: State) => c[s].filter((id) => list.includes(id));
+        console.log(`[chaos] multihost ${name}: not final: ${JSON.stringify({ inbox: left('inbox'), deferred: left('deferred'), active: left('active') })}`);
+        for (const id of left('active')) console.log(`[chaos]   active/${id}.json: ${await readFile(join(t.root, 'spool', 'active', `${id}.json`), 'utf8').catch((e: Error) => e.message)}`);
+        console.log(`[chaos]   active/ holds: ${(await readdir(join(t.root, 'spool', 'active')).catch(() => [])).join(' ')}`);
+      }
       if (!done) for (const h of [A, B]) console.log(`[chaos] multihost ${name}: host ${h.name}, each worker's log ends:\n${h.started.map((w) => w.log().slice(-1500)).join('\n--\n')}`);
       return done;
     };
