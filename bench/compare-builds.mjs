@@ -46,7 +46,9 @@ try {
   for (let round = -3; round < ROUNDS; round++) {
     await rotated(round + 3, async (b) => {
       const root = join(T, `submit-${b.label}`);
-      const r = await timeRun(process.execPath, [b.cli, 'submit', '--root', root, '--repo', REPO, '--task', 'x', '--id', `s${round + 3}`], { env: ENV });
+      const r = await timeRun(process.execPath, [b.cli, 'submit', '--root', root, '--repo', REPO, '--task', 'x', '--id', `s${round + 3}`], {
+        env: ENV,
+      });
       if (r.code !== 0) throw new Error(`${b.label} submit: ${r.stderr}`);
       if (round >= 0) ms[b.label].submit.push(r.ms); // three warm-up rounds
     });
@@ -65,7 +67,8 @@ try {
       writeFileSync(tmp, `${JSON.stringify({ repo: REPO, task: `e${round}` })}\n`);
       const t0 = wallMs();
       renameSync(tmp, join(root, 'spool', 'inbox', `e${round}.json`));
-      if (!(await w.waitFor((x) => x.finished.some((f) => f.id === `e${round}`), 20_000))) throw new Error(`${b.label}: e${round} not done`);
+      if (!(await w.waitFor((x) => x.finished.some((f) => f.id === `e${round}`), 20_000)))
+        throw new Error(`${b.label}: e${round} not done`);
       ms[b.label].echo_done.push(w.finished.find((f) => f.id === `e${round}`).t - t0);
       await sleep(100 + Math.random() * 100);
     });
@@ -73,7 +76,10 @@ try {
   for (const w of workers) await w.w.stop();
 
   const batch = join(T, 'batch.jsonl');
-  writeFileSync(batch, Array.from({ length: DRAIN_JOBS }, (_, i) => `${JSON.stringify({ id: `d${i}`, repo: REPO, task: `d${i}` })}\n`).join(''));
+  writeFileSync(
+    batch,
+    Array.from({ length: DRAIN_JOBS }, (_, i) => `${JSON.stringify({ id: `d${i}`, repo: REPO, task: `d${i}` })}\n`).join(''),
+  );
   for (let round = 0; round < DRAINS; round++) {
     await rotated(round, async (b) => {
       const root = withSpool(join(T, `drain-${b.label}-${round}`));
@@ -90,7 +96,16 @@ try {
     await rotated(round, async (b) => {
       const rate = async (queued) => {
         const dir = join(T, `backlog-${b.label}-${round}-${queued}`);
-        const r = await backlogRate({ node: process.execPath, cli: b.cli, dir, queued, repos: 40, concurrency: 4, codexBin: FAST, env: ENV });
+        const r = await backlogRate({
+          node: process.execPath,
+          cli: b.cli,
+          dir,
+          queued,
+          repos: 40,
+          concurrency: 4,
+          codexBin: FAST,
+          env: ENV,
+        });
         removeDir(dir);
         return r.jobs_per_s;
       };

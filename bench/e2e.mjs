@@ -19,7 +19,16 @@ async function loadHelpers(dir) {
   const entries = ['mock-responses', 'codex-home'].map((n) => join(REPO, 'test', 'helpers', `${n}.ts`));
   // import.meta.url as in test/helpers/, where codexBin() finds this project's Codex
   const define = { 'import.meta.url': JSON.stringify(pathToFileURL(entries[1]).href) };
-  await build({ entryPoints: entries, outdir: dir, bundle: true, format: 'esm', platform: 'node', outExtension: { '.js': '.mjs' }, define, logLevel: 'warning' });
+  await build({
+    entryPoints: entries,
+    outdir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    outExtension: { '.js': '.mjs' },
+    define,
+    logLevel: 'warning',
+  });
   return { ...(await import(join(dir, 'mock-responses.mjs'))), ...(await import(join(dir, 'codex-home.mjs'))) };
 }
 
@@ -59,18 +68,35 @@ export async function benchE2e({ node, cli, dir, baseEnv, runs }) {
   chmodSync(wrapper, 0o755);
 
   const workers = {};
-  for (const [label, bin] of [['spool', codex], ['timed', wrapper]]) {
+  for (const [label, bin] of [
+    ['spool', codex],
+    ['timed', wrapper],
+  ]) {
     const root = join(dir, `root-${label}`);
     const w = startWorker({ node, cli, root, codexBin: bin, concurrency: 1, extraArgs: ['--skip-codex-check'], env });
     if (!(await w.waitFor((x) => x.tReady !== null, 30_000))) throw new Error(`e2e ${label} worker did not start: ${w.other.join(' | ')}`);
     workers[label] = { w, root };
   }
-  const out = { codex_bin: codex, codex_version: execFileSync(codex, ['--version'], { env, encoding: 'utf8' }).trim(), runs, raw_ms: [], spool_ms: [], timed_ms: [], pickup_ms: [], codex_under_worker_ms: [], filing_ms: [], raw_stdout_bytes: null };
+  const out = {
+    codex_bin: codex,
+    codex_version: execFileSync(codex, ['--version'], { env, encoding: 'utf8' }).trim(),
+    runs,
+    raw_ms: [],
+    spool_ms: [],
+    timed_ms: [],
+    pickup_ms: [],
+    codex_under_worker_ms: [],
+    filing_ms: [],
+    raw_stdout_bytes: null,
+  };
   try {
     await sleep(500);
     const variants = {
       raw: async (i) => {
-        const r = await timeRun(codex, ['exec', '--json', '--cd', repo, '-o', join(dir, 'raw-last.txt'), '-'], { env, input: `e2e raw ${i}` });
+        const r = await timeRun(codex, ['exec', '--json', '--cd', repo, '-o', join(dir, 'raw-last.txt'), '-'], {
+          env,
+          input: `e2e raw ${i}`,
+        });
         if (r.code !== 0) throw new Error(`raw codex exited ${r.code}: ${r.stderr.slice(-300)}`);
         out.raw_stdout_bytes ??= r.stdoutBytes;
         return r.ms;
@@ -78,7 +104,12 @@ export async function benchE2e({ node, cli, dir, baseEnv, runs }) {
       spool: (i) => throughSpool('spool', i),
       timed: async (i) => {
         const ms = await throughSpool('timed', i);
-        const [start, exit] = readFileSync(timesLog, 'utf8').trim().split('\n').at(-1).split(' ').map((x) => Number(x) * 1000);
+        const [start, exit] = readFileSync(timesLog, 'utf8')
+          .trim()
+          .split('\n')
+          .at(-1)
+          .split(' ')
+          .map((x) => Number(x) * 1000);
         out.pickup_ms.push(start - lastT0);
         out.codex_under_worker_ms.push(exit - start);
         out.filing_ms.push(lastDone - exit);
@@ -103,7 +134,8 @@ export async function benchE2e({ node, cli, dir, baseEnv, runs }) {
       for (let k = 0; k < names.length; k++) {
         const n = names[(i + 1 + k) % names.length];
         const ms = await variants[n](i);
-        if (i >= 0) out[`${n}_ms`].push(ms); // round -1 warms up Codex and the page cache
+        if (i >= 0)
+          out[`${n}_ms`].push(ms); // round -1 warms up Codex and the page cache
         else if (n === 'timed') out.pickup_ms.length = out.codex_under_worker_ms.length = out.filing_ms.length = 0;
         await sleep(200 + Math.random() * 100); // idle again, at a random phase of the worker's timer
       }
@@ -112,7 +144,9 @@ export async function benchE2e({ node, cli, dir, baseEnv, runs }) {
     for (const { w } of Object.values(workers)) await w.stop();
     await mock.close();
   }
-  out.stats = Object.fromEntries(['raw_ms', 'spool_ms', 'timed_ms', 'pickup_ms', 'codex_under_worker_ms', 'filing_ms'].map((k) => [k, stats(out[k])]));
+  out.stats = Object.fromEntries(
+    ['raw_ms', 'spool_ms', 'timed_ms', 'pickup_ms', 'codex_under_worker_ms', 'filing_ms'].map((k) => [k, stats(out[k])]),
+  );
   out.over_raw_ms = out.stats.spool_ms.median - out.stats.raw_ms.median;
   return out;
 }
@@ -123,7 +157,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { killLeftovers, removeDir } = await import('./lib.mjs');
   const dir = mkdtempSync(join(tmpdir(), 'codex-spool-e2e-'));
   try {
-    const r = await benchE2e({ node: process.execPath, cli: join(REPO, 'dist', 'cli.js'), dir, baseEnv: { ...process.env, CODEX_SPOOL_ROOT: '' }, runs: Number(process.env.BENCH_E2E_RUNS ?? 10) });
+    const r = await benchE2e({
+      node: process.execPath,
+      cli: join(REPO, 'dist', 'cli.js'),
+      dir,
+      baseEnv: { ...process.env, CODEX_SPOOL_ROOT: '' },
+      runs: Number(process.env.BENCH_E2E_RUNS ?? 10),
+    });
     const f = (s) => `${s.median.toFixed(0)} ms (p99 ${s.p99.toFixed(0)})`;
     console.log(`${r.codex_version}; ${r.runs} interleaved rounds`);
     for (const k of Object.keys(r.stats)) console.log(`${k.padEnd(22)} ${f(r.stats[k])}`);

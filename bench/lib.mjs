@@ -42,7 +42,16 @@ export function timeRun(cmd, args, { env, cwd, input } = {}) {
       const ms = nowMs() - t0;
       const stdout = Buffer.concat(out);
       const stderr = Buffer.concat(err);
-      resolve({ ms, code, signal, stdout: stdout.toString(), stderr: stderr.toString(), bytes: stdout.length + stderr.length, stdoutBytes: stdout.length, stderrBytes: stderr.length });
+      resolve({
+        ms,
+        code,
+        signal,
+        stdout: stdout.toString(),
+        stderr: stderr.toString(),
+        bytes: stdout.length + stderr.length,
+        stdoutBytes: stdout.length,
+        stderrBytes: stderr.length,
+      });
     });
   });
 }
@@ -94,7 +103,20 @@ export function startWorker({ node, nodeArgs = [], cli, root, codexBin, concurre
   const tSpawn = wallMs();
   const child = spawnTracked(
     node,
-    [...nodeArgs, cli, 'worker', '--root', root, '--codex-bin', codexBin, '--concurrency', String(concurrency), '--grace-ms', '2000', ...extraArgs],
+    [
+      ...nodeArgs,
+      cli,
+      'worker',
+      '--root',
+      root,
+      '--codex-bin',
+      codexBin,
+      '--concurrency',
+      String(concurrency),
+      '--grace-ms',
+      '2000',
+      ...extraArgs,
+    ],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const w = {
@@ -203,7 +225,8 @@ export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
-export const fmtMs = (v) => (v === null || v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+export const fmtMs = (v) =>
+  v === null || v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`;
 
 /** Writes a Codex that exits at once (thread.started, turn.completed, exit 0; answers --version and the worker's `doctor --json`) to `path`. */
 export function writeFastCodex(path) {
@@ -227,7 +250,19 @@ exit 0
  * Returns jobs/s between the `skip`-th and the (`skip`+`measure`)-th filed job: the rate while nearly the
  * whole backlog is still queued, start-up left out.
  */
-export async function backlogRate({ node, cli, dir, queued, repos, concurrency, codexBin, env, skip = 10, measure = 80, timeoutMs = 300_000 }) {
+export async function backlogRate({
+  node,
+  cli,
+  dir,
+  queued,
+  repos,
+  concurrency,
+  codexBin,
+  env,
+  skip = 10,
+  measure = 80,
+  timeoutMs = 300_000,
+}) {
   const inbox = join(dir, 'spool', 'inbox');
   mkdirSync(inbox, { recursive: true, mode: 0o700 });
   const repoDirs = Array.from({ length: repos }, (_, i) => {
@@ -244,12 +279,22 @@ export async function backlogRate({ node, cli, dir, queued, repos, concurrency, 
   const rss = []; // the worker's RSS every 200 ms while the backlog is nearly all there
   const sampler = setInterval(() => rss.push(rssKiB(w.pid)), 200);
   try {
-    if (!(await w.waitFor((x) => x.finished.length >= skip + measure, timeoutMs))) throw new Error(`backlog ${queued}: ${w.finished.length} filed before the timeout`);
+    if (!(await w.waitFor((x) => x.finished.length >= skip + measure, timeoutMs)))
+      throw new Error(`backlog ${queued}: ${w.finished.length} filed before the timeout`);
   } finally {
     clearInterval(sampler);
     await w.stop();
   }
   const ms = w.finished[skip + measure - 1].t - w.finished[skip - 1].t;
   const rssKib = rss.filter((v) => v !== null);
-  return { queued, concurrency, repos, measured_jobs: measure, ms, jobs_per_s: measure / (ms / 1000), not_done: w.finished.filter((f) => f.kind !== 'done').length, rss_kib: rssKib };
+  return {
+    queued,
+    concurrency,
+    repos,
+    measured_jobs: measure,
+    ms,
+    jobs_per_s: measure / (ms / 1000),
+    not_done: w.finished.filter((f) => f.kind !== 'done').length,
+    rss_kib: rssKib,
+  };
 }

@@ -32,7 +32,8 @@ try {
   const root = join(T, 'root');
   const inbox = join(root, 'spool', 'inbox');
   mkdirSync(inbox, { recursive: true, mode: 0o700 });
-  for (let i = 0; i < JOBS; i++) { // 40 repos, written as submit does (temp file + rename)
+  for (let i = 0; i < JOBS; i++) {
+    // 40 repos, written as submit does (temp file + rename)
     const repo = join(T, 'repos', `r${i % 40}`);
     mkdirSync(repo, { recursive: true });
     writeFileSync(join(inbox, `.j${i}.tmp`), `${JSON.stringify({ repo, task: `t${i}` })}\n`);
@@ -62,9 +63,12 @@ try {
     self.set(kind, self.get(kind) + (prof.timeDeltas[i] ?? 0) / 1000);
   });
   const busy = [...self].filter(([k]) => !k.startsWith('idle')).reduce((a, [, v]) => a + v, 0);
-  console.log(`${filed} jobs filed in ${SECONDS} s at --concurrency ${CONCURRENCY} (${JOBS} queued; load ${load.map((x) => x.toFixed(1)).join(' ')})`);
+  console.log(
+    `${filed} jobs filed in ${SECONDS} s at --concurrency ${CONCURRENCY} (${JOBS} queued; load ${load.map((x) => x.toFixed(1)).join(' ')})`,
+  );
   console.log('| where | ms/job | share of busy |\n|---|---|---|');
-  for (const [k, ms] of self) console.log(`| ${k} | ${(ms / filed).toFixed(1)} | ${k.startsWith('idle') ? '—' : `${Math.round((100 * ms) / busy)} %`} |`);
+  for (const [k, ms] of self)
+    console.log(`| ${k} | ${(ms / filed).toFixed(1)} | ${k.startsWith('idle') ? '—' : `${Math.round((100 * ms) / busy)} %`} |`);
   if (process.env.PROFILE_TOP) {
     const other = new Map();
     prof.samples.forEach((id, i) => {
@@ -73,7 +77,13 @@ try {
       const k = `${f.functionName} ${f.url.split('/').pop()}`;
       other.set(k, (other.get(k) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
     });
-    console.log([...other].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${(v / filed).toFixed(2)} ${k}`).join('\n'));
+    console.log(
+      [...other]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 25)
+        .map(([k, v]) => `${(v / filed).toFixed(2)} ${k}`)
+        .join('\n'),
+    );
   }
   console.log(`| busy total | ${(busy / filed).toFixed(1)} | 100 % |`);
 } finally {

@@ -3,13 +3,40 @@
 // large spool and the bytes each command prints. Prints a table; writes every raw figure to bench/results.json.
 // Every measured process gets a temp HOME and a temp root; all of it lives under one temp dir, removed at the end.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { backlogRate, fmtMs, killLeftovers, nowMs, onPath, removeDir, rssKiB, spawnTracked, startWorker, stats, timeRun, wallMs, writeFastCodex } from './lib.mjs';
+import {
+  backlogRate,
+  fmtMs,
+  killLeftovers,
+  nowMs,
+  onPath,
+  removeDir,
+  rssKiB,
+  spawnTracked,
+  startWorker,
+  stats,
+  timeRun,
+  wallMs,
+  writeFastCodex,
+} from './lib.mjs';
 import { benchE2e } from './e2e.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -224,7 +251,17 @@ async function benchPickup() {
       extraArgs: x.settleMs === null ? [] : ['--settle-ms', String(x.settleMs)],
       env: ENV,
     });
-    return { ...x, root, inbox: join(root, 'spool', 'inbox'), repo: repoDir(`pickup-${x.label}`), codex, w, latency: [], logLatency: [], doneLatency: [] };
+    return {
+      ...x,
+      root,
+      inbox: join(root, 'spool', 'inbox'),
+      repo: repoDir(`pickup-${x.label}`),
+      codex,
+      w,
+      latency: [],
+      logLatency: [],
+      doneLatency: [],
+    };
   });
   try {
     for (const x of setups) {
@@ -242,7 +279,8 @@ async function benchPickup() {
         writeFileSync(tmp, `${JSON.stringify({ repo: x.repo, task })}\n`);
         const t0 = wallMs();
         renameSync(tmp, join(x.inbox, `${id}.json`));
-        if (!(await x.w.waitFor((w) => w.finished.some((f) => f.id === id), 20_000))) throw new Error(`job ${id} (${x.label}) did not finish`);
+        if (!(await x.w.waitFor((w) => w.finished.some((f) => f.id === id), 20_000)))
+          throw new Error(`job ${id} (${x.label}) did not finish`);
         const tStart = startsOf(x.codex.log).get(task);
         if (tStart === undefined) throw new Error(`no start time for ${task}`);
         x.latency.push(tStart - t0);
@@ -279,7 +317,11 @@ async function benchBytes(root, repo) {
   const id = 'bytes-1';
   const run = (args) => timeRun(NODE, [CLI, ...args, '--root', root], { env: ENV });
   // A Claude session that has heard of every job so far (its first contact), to be told of this one.
-  const hook = () => timeRun(NODE, [CLI, 'claude', 'hook'], { env: { ...ENV, CODEX_SPOOL_ROOT: root }, input: JSON.stringify({ session_id: 'bench-bytes', hook_event_name: 'UserPromptSubmit' }) });
+  const hook = () =>
+    timeRun(NODE, [CLI, 'claude', 'hook'], {
+      env: { ...ENV, CODEX_SPOOL_ROOT: root },
+      input: JSON.stringify({ session_id: 'bench-bytes', hook_event_name: 'UserPromptSubmit' }),
+    });
   await hook();
   const sub = await run(['submit', '--repo', repo, '--task', 'bench bytes', '--id', id]);
   if (sub.code !== 0) throw new Error(`submit exited ${sub.code}: ${sub.stderr}`);
@@ -456,7 +498,10 @@ async function runTsp(tsp, n, slots, capS) {
     let capped = false;
     for (;;) {
       const l = await timeRun(tsp, ['-l'], { env });
-      const rows = l.stdout.split('\n').slice(1).map((x) => x.trim().split(/\s+/));
+      const rows = l.stdout
+        .split('\n')
+        .slice(1)
+        .map((x) => x.trim().split(/\s+/));
       finished = rows.filter((r) => r[1] === 'finished').length;
       ok = rows.filter((r) => r[1] === 'finished' && r[3] === '0').length;
       if (finished >= n) break;
@@ -568,7 +613,16 @@ async function benchStatus() {
       last = r;
     }
     const st = stats(ms);
-    return { args, runs, ms, stats: st, node_e0_ms: node, ratio_vs_node_e0: st.median / stats(node).median, output_bytes: last.bytes, output_tail: last.stdout.trim().split('\n').slice(-1)[0] };
+    return {
+      args,
+      runs,
+      ms,
+      stats: st,
+      node_e0_ms: node,
+      ratio_vs_node_e0: st.median / stats(node).median,
+      output_bytes: last.bytes,
+      output_tail: last.stdout.trim().split('\n').slice(-1)[0],
+    };
   };
   const hookEvent = (session) => JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: root });
   results.figures.status = {
@@ -612,26 +666,63 @@ function table() {
   const kb = (v) => (v === null || v === undefined ? '—' : `${(v / 1024).toFixed(1)} MiB`);
   if (f.submit) {
     const s = f.submit.stats;
-    row('1 submit wall (spawn→exit)', fmtMs(s.submit.median), fmtMs(s.submit.p99), s.submit.n,
-      `node -e 0 ${fmtMs(s.node_e0.median)}/${fmtMs(s.node_e0.p99)} → ${f.submit.ratio_median_vs_node_e0.toFixed(2)}× (p99 ${f.submit.ratio_p99_vs_node_e0.toFixed(2)}×); sh -c echo>inbox ${fmtMs(s.sh_echo.median)}/${fmtMs(s.sh_echo.p99)}`);
+    row(
+      '1 submit wall (spawn→exit)',
+      fmtMs(s.submit.median),
+      fmtMs(s.submit.p99),
+      s.submit.n,
+      `node -e 0 ${fmtMs(s.node_e0.median)}/${fmtMs(s.node_e0.p99)} → ${f.submit.ratio_median_vs_node_e0.toFixed(2)}× (p99 ${f.submit.ratio_p99_vs_node_e0.toFixed(2)}×); sh -c echo>inbox ${fmtMs(s.sh_echo.median)}/${fmtMs(s.sh_echo.p99)}`,
+    );
   } else row('1 submit wall', 'error', '', '', '');
   const p = f.pickup_idle;
-  if (p) row('2 pickup, idle worker (rename→codex start)', fmtMs(p.stats.median), fmtMs(p.stats.p99), p.stats.n,
-    `--settle-ms 50 (default); min ${fmtMs(p.stats.min)}; "started" log line ${fmtMs(stats(p.started_log_line_ms).median)}`);
-  if (p) row('2 echo→done, idle worker (rename→"done" line)', fmtMs(stats(p.done_log_line_ms).median), fmtMs(stats(p.done_log_line_ms).p99), p.done_log_line_ms.length,
-    'the job\'s whole path through the spool (claim, run of the fast fake, result filed), one job at a time');
+  if (p)
+    row(
+      '2 pickup, idle worker (rename→codex start)',
+      fmtMs(p.stats.median),
+      fmtMs(p.stats.p99),
+      p.stats.n,
+      `--settle-ms 50 (default); min ${fmtMs(p.stats.min)}; "started" log line ${fmtMs(stats(p.started_log_line_ms).median)}`,
+    );
+  if (p)
+    row(
+      '2 echo→done, idle worker (rename→"done" line)',
+      fmtMs(stats(p.done_log_line_ms).median),
+      fmtMs(stats(p.done_log_line_ms).p99),
+      p.done_log_line_ms.length,
+      "the job's whole path through the spool (claim, run of the fast fake, result filed), one job at a time",
+    );
   const p1 = f.pickup_idle_settle1;
-  if (p1) row('2 pickup, idle, --settle-ms 1 (diagnostic)', fmtMs(p1.stats.median), fmtMs(p1.stats.p99), p1.stats.n, `same moments as the row above (alternating jobs): what the 50 ms settle costs`);
+  if (p1)
+    row(
+      '2 pickup, idle, --settle-ms 1 (diagnostic)',
+      fmtMs(p1.stats.median),
+      fmtMs(p1.stats.p99),
+      p1.stats.n,
+      `same moments as the row above (alternating jobs): what the 50 ms settle costs`,
+    );
   const tp = f.throughput ?? [];
   const big = (label) => tp.find((r) => r.label === label);
   const b1 = big(`codex-spool c=1 n=${CFG.jobs}`);
   if (b1 && !b1.error) {
-    row(`2 pickup, ${b1.jobs_queued} queued: spawn→1st job start`, fmtMs(b1.first_start_ms), '', 1, `worker ready line at ${fmtMs(b1.worker_ready_ms)}; c=1`);
+    row(
+      `2 pickup, ${b1.jobs_queued} queued: spawn→1st job start`,
+      fmtMs(b1.first_start_ms),
+      '',
+      1,
+      `worker ready line at ${fmtMs(b1.worker_ready_ms)}; c=1`,
+    );
     const si = stats(b1.start_interval_ms);
-    row(`2 claim interval, ~${b1.jobs_queued} queued (c=1)`, fmtMs(si.median), fmtMs(si.p99), si.n, si.median ? `→ ${(1000 / si.median).toFixed(1)} claims/s` : '');
+    row(
+      `2 claim interval, ~${b1.jobs_queued} queued (c=1)`,
+      fmtMs(si.median),
+      fmtMs(si.p99),
+      si.n,
+      si.median ? `→ ${(1000 / si.median).toFixed(1)} claims/s` : '',
+    );
   }
   const bare = f.bare_fast_codex;
-  if (bare) row('3 bare fast codex (spawn→exit)', fmtMs(bare.stats.median), fmtMs(bare.stats.p99), bare.stats.n, 'floor of any per-job time');
+  if (bare)
+    row('3 bare fast codex (spawn→exit)', fmtMs(bare.stats.median), fmtMs(bare.stats.p99), bare.stats.n, 'floor of any per-job time');
   const nqOf = (n) => tp.find((r) => r.label === `nq n=${n}`);
   for (const r of tp) {
     if (r.missing) {
@@ -651,8 +742,17 @@ function table() {
     if (r.tool !== 'nq' && nq && !nq.error && !nq.missing) cmp += `; ${(r.jobs_per_s / nq.jobs_per_s).toFixed(2)}× nq`;
     row(`3 ${r.label}${r.tool === 'codex-spool' ? '' : ''}`, iv ? fmtMs(iv.median) : '—', iv ? fmtMs(iv.p99) : '—', r.completed, cmp);
   }
-  const enq = [`codex-spool c=1 n=${CFG.jobs}`, `nq n=${CFG.jobs}`, `tsp -S 1 n=${CFG.jobs}`].map(big).filter((r) => r && !r.error && r.enqueue);
-  if (enq.length) row(`3 enqueue ${CFG.jobs} jobs (wall)`, '', '', CFG.jobs, `${enq.map((r) => `${r.tool} ${fmtMs(r.enqueue.ms)}`).join('; ')} (spool: one submit --batch; nq/tsp: one call per job)`);
+  const enq = [`codex-spool c=1 n=${CFG.jobs}`, `nq n=${CFG.jobs}`, `tsp -S 1 n=${CFG.jobs}`]
+    .map(big)
+    .filter((r) => r && !r.error && r.enqueue);
+  if (enq.length)
+    row(
+      `3 enqueue ${CFG.jobs} jobs (wall)`,
+      '',
+      '',
+      CFG.jobs,
+      `${enq.map((r) => `${r.tool} ${fmtMs(r.enqueue.ms)}`).join('; ')} (spool: one submit --batch; nq/tsp: one call per job)`,
+    );
   if (p) {
     const ri = stats(p.rss_idle_kib);
     row('4 worker RSS, idle', kb(ri.median), kb(ri.p99), ri.n, `after ${p.runs} jobs: ${kb(stats(p.rss_after_jobs_kib).median)}`);
@@ -660,41 +760,123 @@ function table() {
   if (b1 && !b1.error) {
     const full = b1.rss_samples.filter((s) => s.finished <= b1.jobs_queued * 0.1 && s.t_ms >= b1.first_start_ms).map((s) => s.kib);
     const rs = stats(full);
-    row(`4 worker RSS, ≥${Math.round(b1.jobs_queued * 0.9)} queued (c=1 run)`, kb(rs.median), kb(rs.p99), rs.n, `max ${kb(rs.max)} (200 ms samples from the first job on)`);
+    row(
+      `4 worker RSS, ≥${Math.round(b1.jobs_queued * 0.9)} queued (c=1 run)`,
+      kb(rs.median),
+      kb(rs.p99),
+      rs.n,
+      `max ${kb(rs.max)} (200 ms samples from the first job on)`,
+    );
   }
   if (typeof f.status === 'string') row('5 status, 10,000 finished', f.status, '', '', '');
   else if (f.status) {
     const s = f.status.default.stats;
     const a = f.status.all.stats;
     const vsNode = (x) => `${x.ratio_vs_node_e0.toFixed(2)}× node -e 0 (${fmtMs(stats(x.node_e0_ms).median)}, interleaved)`;
-    row(`5 status, ${f.status.finished_jobs} done jobs`, fmtMs(s.median), fmtMs(s.p99), s.n, `${vsNode(f.status.default)}; ${f.status.default.output_bytes} B out; --all ${fmtMs(a.median)}/${fmtMs(a.p99)} n=${a.n}`);
-    for (const [label, h] of [['new session', f.status.hook_first], ['nothing new', f.status.hook_again]]) {
-      row(`5 claude hook, ${label}`, fmtMs(h.stats.median), fmtMs(h.stats.p99), h.stats.n, `${vsNode(h)}; ${h.output_bytes} B out; ${f.status.finished_jobs} done jobs`);
+    row(
+      `5 status, ${f.status.finished_jobs} done jobs`,
+      fmtMs(s.median),
+      fmtMs(s.p99),
+      s.n,
+      `${vsNode(f.status.default)}; ${f.status.default.output_bytes} B out; --all ${fmtMs(a.median)}/${fmtMs(a.p99)} n=${a.n}`,
+    );
+    for (const [label, h] of [
+      ['new session', f.status.hook_first],
+      ['nothing new', f.status.hook_again],
+    ]) {
+      row(
+        `5 claude hook, ${label}`,
+        fmtMs(h.stats.median),
+        fmtMs(h.stats.p99),
+        h.stats.n,
+        `${vsNode(h)}; ${h.output_bytes} B out; ${f.status.finished_jobs} done jobs`,
+      );
     }
   }
   const by = f.bytes;
   if (by) {
     row('6 bytes: submit (stdout+stderr)', `${by.submit.bytes} B`, '', 1, `--json ${by.submit_json.bytes} B`);
-    if (typeof by.result === 'object') row('6 bytes: result ID', `${by.result.bytes} B`, '', 1, `final message ${by.final_message_bytes} B; --json ${by.result_json.bytes} B`);
+    if (typeof by.result === 'object')
+      row(
+        '6 bytes: result ID',
+        `${by.result.bytes} B`,
+        '',
+        1,
+        `final message ${by.final_message_bytes} B; --json ${by.result_json.bytes} B`,
+      );
     else row('6 bytes: result', by.result, '', '', '');
     if (typeof by.wait === 'object') row('6 bytes: wait ID', `${by.wait.bytes} B`, '', 1, '');
     else row('6 bytes: wait', by.wait, '', '', '');
-    row('6 bytes: claude hook digest per job', `${by.hook_digest.bytes_per_job.toFixed(0)} B`, '', by.hook_digest.jobs, `${by.hook_digest.bytes} B for ${by.hook_digest.jobs} jobs, the JSON wrapper and header included`);
-    row('6 bytes: status --all per job', `${by.status_all.bytes_per_job.toFixed(0)} B`, '', by.status_all.jobs, `${by.status_all.bytes} B for ${by.status_all.jobs} jobs, header and totals included`);
-    row('6 bytes: Codex stdout for that job', `${by.codex_fixture_bytes} B`, '', 1, 'test/fixtures/codex/exec-json.jsonl: a small mocked run; real runs print far more');
+    row(
+      '6 bytes: claude hook digest per job',
+      `${by.hook_digest.bytes_per_job.toFixed(0)} B`,
+      '',
+      by.hook_digest.jobs,
+      `${by.hook_digest.bytes} B for ${by.hook_digest.jobs} jobs, the JSON wrapper and header included`,
+    );
+    row(
+      '6 bytes: status --all per job',
+      `${by.status_all.bytes_per_job.toFixed(0)} B`,
+      '',
+      by.status_all.jobs,
+      `${by.status_all.bytes} B for ${by.status_all.jobs} jobs, header and totals included`,
+    );
+    row(
+      '6 bytes: Codex stdout for that job',
+      `${by.codex_fixture_bytes} B`,
+      '',
+      1,
+      'test/fixtures/codex/exec-json.jsonl: a small mocked run; real runs print far more',
+    );
   }
   const e = f.e2e;
   if (e) {
     const st = e.stats;
-    row('7 raw codex exec --json (real Codex, mock)', fmtMs(st.raw_ms.median), fmtMs(st.raw_ms.p99), st.raw_ms.n, `${e.codex_version}; spawn→exit, ${e.raw_stdout_bytes} B of events`);
-    row('7 echo>inbox → done/ file (real Codex)', fmtMs(st.spool_ms.median), fmtMs(st.spool_ms.p99), st.spool_ms.n, `raw + ${fmtMs(e.over_raw_ms)} (medians, interleaved; done file seen by fs.watch)`);
-    row('7   pickup: echo → Codex started', fmtMs(st.pickup_ms.median), fmtMs(st.pickup_ms.p99), st.pickup_ms.n, 'wrapped Codex (bash logs its start and exit); the sh that echoes included');
-    row('7   Codex started → exited, under the worker', fmtMs(st.codex_under_worker_ms.median), fmtMs(st.codex_under_worker_ms.p99), st.codex_under_worker_ms.n, `raw ${fmtMs(st.raw_ms.median)} (raw includes its own spawn)`);
-    row('7   filing: Codex exited → done/ file', fmtMs(st.filing_ms.median), fmtMs(st.filing_ms.p99), st.filing_ms.n, 'git status after the run, summary, meta, done file, each fsynced');
+    row(
+      '7 raw codex exec --json (real Codex, mock)',
+      fmtMs(st.raw_ms.median),
+      fmtMs(st.raw_ms.p99),
+      st.raw_ms.n,
+      `${e.codex_version}; spawn→exit, ${e.raw_stdout_bytes} B of events`,
+    );
+    row(
+      '7 echo>inbox → done/ file (real Codex)',
+      fmtMs(st.spool_ms.median),
+      fmtMs(st.spool_ms.p99),
+      st.spool_ms.n,
+      `raw + ${fmtMs(e.over_raw_ms)} (medians, interleaved; done file seen by fs.watch)`,
+    );
+    row(
+      '7   pickup: echo → Codex started',
+      fmtMs(st.pickup_ms.median),
+      fmtMs(st.pickup_ms.p99),
+      st.pickup_ms.n,
+      'wrapped Codex (bash logs its start and exit); the sh that echoes included',
+    );
+    row(
+      '7   Codex started → exited, under the worker',
+      fmtMs(st.codex_under_worker_ms.median),
+      fmtMs(st.codex_under_worker_ms.p99),
+      st.codex_under_worker_ms.n,
+      `raw ${fmtMs(st.raw_ms.median)} (raw includes its own spawn)`,
+    );
+    row(
+      '7   filing: Codex exited → done/ file',
+      fmtMs(st.filing_ms.median),
+      fmtMs(st.filing_ms.p99),
+      st.filing_ms.n,
+      'git status after the run, summary, meta, done file, each fsynced',
+    );
   }
   const bl = f.backlog;
   if (bl) {
-    row(`8 backlog: ${bl.big.queued} queued, c=4, 40 repos`, `${bl.big.jobs_per_s.toFixed(1)}/s`, '', bl.big.measured_jobs, `${bl.ratio.toFixed(2)}× the rate with ${bl.small.queued} queued (${bl.small.jobs_per_s.toFixed(1)}/s)`);
+    row(
+      `8 backlog: ${bl.big.queued} queued, c=4, 40 repos`,
+      `${bl.big.jobs_per_s.toFixed(1)}/s`,
+      '',
+      bl.big.measured_jobs,
+      `${bl.ratio.toFixed(2)}× the rate with ${bl.small.queued} queued (${bl.small.jobs_per_s.toFixed(1)}/s)`,
+    );
     const r = stats(bl.big.rss_kib);
     row(`8 worker RSS, ${bl.big.queued} queued`, kb(r.median), kb(r.max), r.n, 'max in the p99 column (200 ms samples)');
   }
@@ -704,7 +886,7 @@ function table() {
   const notes = [
     'Rows 1, 2, 5: wall times of processes (median, nearest-rank p99). Row 3: median/p99 are intervals between consecutive',
     'job completions (tsp: not observable, —); n = jobs completed; jobs/s and per-job = completed / (start → last job done);',
-    'overhead = per-job − bare fast codex median (the bare figure includes node\'s own spawn cost, so tools that fork from C can go ≤ 0).',
+    "overhead = per-job − bare fast codex median (the bare figure includes node's own spawn cost, so tools that fork from C can go ≤ 0).",
   ];
   return [fmt(head), widths.map((w, i) => '-'.repeat(i === 4 ? 10 : w)).join('  '), ...rows.map(fmt), '', ...notes].join('\n');
 }
@@ -715,25 +897,50 @@ function targets() {
   const t = (name, value, ok) => out.push({ target: name, value, met: ok });
   const x = (v) => `${v.toFixed(2)}×`;
   if (f.submit) t('submit ≤ 1.3× node -e 0 (median)', x(f.submit.ratio_median_vs_node_e0), f.submit.ratio_median_vs_node_e0 <= 1.3);
-  if (f.status?.hook_again) t('claude hook, nothing new ≤ 1.1× node -e 0', x(f.status.hook_again.ratio_vs_node_e0), f.status.hook_again.ratio_vs_node_e0 <= 1.1);
+  if (f.status?.hook_again)
+    t('claude hook, nothing new ≤ 1.1× node -e 0', x(f.status.hook_again.ratio_vs_node_e0), f.status.hook_again.ratio_vs_node_e0 <= 1.1);
   if (f.e2e) t('echo → done/ ≤ raw codex exec + 50 ms (real Codex, medians)', `+${fmtMs(f.e2e.over_raw_ms)}`, f.e2e.over_raw_ms <= 50);
-  if (f.pickup_idle) t('pickup p50 ≤ 20 ms, complete file (idle worker)', fmtMs(f.pickup_idle.stats.median), f.pickup_idle.stats.median <= 20);
+  if (f.pickup_idle)
+    t('pickup p50 ≤ 20 ms, complete file (idle worker)', fmtMs(f.pickup_idle.stats.median), f.pickup_idle.stats.median <= 20);
   const tp = f.throughput ?? [];
   const nq = tp.find((r) => r.label === `nq n=${CFG.smallJobs}`);
   const c4 = tp.find((r) => r.label === `codex-spool c=4 n=${CFG.smallJobs}`);
   if (!nq || nq.missing || nq.error) t(`c=4 jobs/s ≥ nq's (n=${CFG.smallJobs})`, 'nq not installed or failed', null);
-  else if (c4 && !c4.error) t(`c=4 jobs/s ≥ nq's (n=${CFG.smallJobs})`, `${c4.jobs_per_s.toFixed(1)} vs nq ${nq.jobs_per_s.toFixed(1)} (${x(c4.jobs_per_s / nq.jobs_per_s)})`, c4.jobs_per_s >= nq.jobs_per_s);
+  else if (c4 && !c4.error)
+    t(
+      `c=4 jobs/s ≥ nq's (n=${CFG.smallJobs})`,
+      `${c4.jobs_per_s.toFixed(1)} vs nq ${nq.jobs_per_s.toFixed(1)} (${x(c4.jobs_per_s / nq.jobs_per_s)})`,
+      c4.jobs_per_s >= nq.jobs_per_s,
+    );
   if (f.backlog) {
     const rss = stats(f.backlog.big.rss_kib).max / 1024;
     t(`worker RSS with ${f.backlog.big.queued} queued ≤ 120 MiB`, `${rss.toFixed(1)} MiB (max)`, rss <= 120);
-    t(`backlog: jobs/s with ${f.backlog.big.queued} queued ≥ 0.9× with ${f.backlog.small.queued}`, x(f.backlog.ratio), f.backlog.ratio >= 0.9);
+    t(
+      `backlog: jobs/s with ${f.backlog.big.queued} queued ≥ 0.9× with ${f.backlog.small.queued}`,
+      x(f.backlog.ratio),
+      f.backlog.ratio >= 0.9,
+    );
   }
-  if (f.status?.default) t(`status on ${f.status.finished_jobs} finished ≤ 1.5× node -e 0`, x(f.status.default.ratio_vs_node_e0), f.status.default.ratio_vs_node_e0 <= 1.5);
+  if (f.status?.default)
+    t(
+      `status on ${f.status.finished_jobs} finished ≤ 1.5× node -e 0`,
+      x(f.status.default.ratio_vs_node_e0),
+      f.status.default.ratio_vs_node_e0 <= 1.5,
+    );
   const by = f.bytes;
   if (by) {
     t('bytes: submit ≤ 100 B', `${by.submit.bytes} B`, by.submit.bytes <= 100);
-    if (typeof by.result === 'object') t('bytes: result ≤ 350 B + final message', `${by.result.bytes} B (limit ${350 + by.final_message_bytes} B)`, by.result.bytes <= 350 + by.final_message_bytes);
-    t('bytes: hook digest ≤ 250 B per job, wrapper included', `${by.hook_digest.bytes_per_job.toFixed(0)} B (${by.hook_digest.jobs} jobs)`, by.hook_digest.jobs > 0 && by.hook_digest.bytes_per_job <= 250);
+    if (typeof by.result === 'object')
+      t(
+        'bytes: result ≤ 350 B + final message',
+        `${by.result.bytes} B (limit ${350 + by.final_message_bytes} B)`,
+        by.result.bytes <= 350 + by.final_message_bytes,
+      );
+    t(
+      'bytes: hook digest ≤ 250 B per job, wrapper included',
+      `${by.hook_digest.bytes_per_job.toFixed(0)} B (${by.hook_digest.jobs} jobs)`,
+      by.hook_digest.jobs > 0 && by.hook_digest.bytes_per_job <= 250,
+    );
     t('bytes: status ≤ 100 B per job', `${by.status_all.bytes_per_job.toFixed(0)} B`, by.status_all.bytes_per_job <= 100);
   }
   return out;
@@ -772,7 +979,10 @@ try {
   if (!existsSync(join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: run `npm run build` (npm run bench does)');
   results.meta.build_snapshot_attempts = snapshotBuild();
   await step('detect', detect);
-  for (const [tool, pkg] of [['nq', 'nq'], ['tsp', 'task-spooler']]) {
+  for (const [tool, pkg] of [
+    ['nq', 'nq'],
+    ['tsp', 'task-spooler'],
+  ]) {
     if (!results.tools[tool]) results.not_measured.push(`${tool}: not installed (apt-get install -y ${pkg})`);
   }
   await step('1 submit', benchSubmit);
@@ -782,7 +992,10 @@ try {
   await step('7 end to end, real Codex', benchEndToEnd);
   await step('8 backlog', benchBacklog);
   for (const r of results.figures.throughput ?? []) {
-    if (r.capped) results.not_measured.push(`${r.label}: not finished within the ${r.cap_s} s cap (${r.completed}/${r.jobs_queued} done); rates are over the capped window`);
+    if (r.capped)
+      results.not_measured.push(
+        `${r.label}: not finished within the ${r.cap_s} s cap (${r.completed}/${r.jobs_queued} done); rates are over the capped window`,
+      );
   }
   if (!results.help.result) results.not_measured.push('result: command not present');
   if (!results.help.wait) results.not_measured.push('wait: command not present');
@@ -806,6 +1019,9 @@ const out = [
 ];
 if (results.not_measured.length) out.push('', 'not measured / partial:', ...results.not_measured.map((x) => `  - ${x}`));
 if (results.errors.length) out.push('', 'errors:', ...results.errors.map((x) => `  - ${x}`));
-out.push('', `bench took ${results.meta.bench_seconds.toFixed(0)} s (clean-up ${results.meta.cleanup_seconds.toFixed(1)} s; plus the build); raw figures: bench/results.json`);
+out.push(
+  '',
+  `bench took ${results.meta.bench_seconds.toFixed(0)} s (clean-up ${results.meta.cleanup_seconds.toFixed(1)} s; plus the build); raw figures: bench/results.json`,
+);
 process.stdout.write(`${out.join('\n')}\n`);
 process.exit(results.errors.length ? 1 : 0);

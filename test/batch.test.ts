@@ -113,7 +113,9 @@ describe('submit --batch', () => {
     expect(again.code).toBe(2);
     const report = JSON.parse(again.stdout);
     expect(report).toMatchObject({ submitted: 0, skipped: 2, invalid: 9 });
-    expect(report.results.filter((x: { status: string }) => x.status === 'invalid').map((x: { line: number }) => x.line)).toEqual([2, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(report.results.filter((x: { status: string }) => x.status === 'invalid').map((x: { line: number }) => x.line)).toEqual([
+      2, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
   });
 
   it('reads the batch from stdin with "-"', async () => {
@@ -154,7 +156,13 @@ describe('submit --batch', () => {
 describe('cron: a fresh job per period, and what --once tells cron', () => {
   it('an id with {date} and {time} is filled at submit (local time): the same period skips it, the job runs once', async () => {
     t.env.TZ = 'UTC';
-    const batch = await writeBatch('cron.jsonl', jsonl([{ id: 'nightly-deps-{date}', repo, task: 'deps' }, { id: 'every-{date}T{time}', repo, task: 'tick' }]));
+    const batch = await writeBatch(
+      'cron.jsonl',
+      jsonl([
+        { id: 'nightly-deps-{date}', repo, task: 'deps' },
+        { id: 'every-{date}T{time}', repo, task: 'tick' },
+      ]),
+    );
     const ids = (d: Date) => {
       const iso = d.toISOString();
       return [`nightly-deps-${iso.slice(0, 10)}`, `every-${iso.slice(0, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}`];
@@ -171,11 +179,24 @@ describe('cron: a fresh job per period, and what --once tells cron', () => {
     const again = JSON.parse((await cli(t, ['submit', '--batch', batch, '--json'])).stdout);
     expect(again.results[0]).toMatchObject({ id: submitted[0], status: 'skipped', state: 'done' });
     const unknown = await cli(t, ['submit', '--batch', await writeBatch('bad.jsonl', jsonl([{ id: 'x-{month}', repo, task: 't' }]))]);
-    expect([unknown.code, unknown.stdout.split('\n')[0]]).toEqual([2, 'line 1: invalid: id: unknown placeholder {month} (known: {date}, {time})']);
+    expect([unknown.code, unknown.stdout.split('\n')[0]]).toEqual([
+      2,
+      'line 1: invalid: id: unknown placeholder {month} (known: {date}, {time})',
+    ]);
   });
 
   it('worker --once exits 1 when a job it ran failed or was rejected; deferred work not due is a note on stderr, exit 0', async () => {
-    await cli(t, ['submit', '--batch', await writeBatch('a.jsonl', jsonl([{ id: 'ok', repo, task: 'fine' }, { id: 'bad', repo: await t.repo('b'), task: 'fail' }]))]);
+    await cli(t, [
+      'submit',
+      '--batch',
+      await writeBatch(
+        'a.jsonl',
+        jsonl([
+          { id: 'ok', repo, task: 'fine' },
+          { id: 'bad', repo: await t.repo('b'), task: 'fail' },
+        ]),
+      ),
+    ]);
     const failed = await runOnce();
     expect(failed.code).toBe(1);
     expect(failed.log).toContain('codex-spool: 1 job(s) failed or were rejected\n');
@@ -214,7 +235,11 @@ describe('two workers --once on one batch', () => {
 
     const log = await calls();
     expect(log).toHaveLength(50);
-    for (const id of ids) expect(log.filter((argv) => argv.endsWith(` -- task ${id}`)), id).toHaveLength(1);
+    for (const id of ids)
+      expect(
+        log.filter((argv) => argv.endsWith(` -- task ${id}`)),
+        id,
+      ).toHaveLength(1);
     expect(await jobsIn(t, 'done')).toEqual(ids.map((id) => `${id}.json`));
     expect(await jobsIn(t, 'active')).toEqual([]);
     expect(await jobsIn(t, 'inbox')).toEqual([]);
@@ -223,7 +248,7 @@ describe('two workers --once on one batch', () => {
     // Between them the two workers started each job once (each logs "started <id>" per run).
     const started = (l: string) => l.split('\n').filter((x) => x.startsWith('started job-')).length;
     expect(started(a.log) + started(b.log)).toBe(50);
-    const record = JSON.parse((await readFile(join(t.root, 'spool', 'done', 'job-07.json'), 'utf8')));
+    const record = JSON.parse(await readFile(join(t.root, 'spool', 'done', 'job-07.json'), 'utf8'));
     expect(record.task).toBe('task job-07');
     expect(record.result.status).toBe('succeeded');
   });
@@ -236,14 +261,19 @@ describe('expandId', () => {
     process.env.TZ = 'UTC'; // local time without daylight saving: an hour that comes twice would repeat {time}
     onTestFinished(() => void (tz === undefined ? delete process.env.TZ : (process.env.TZ = tz)));
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4e12 }), fc.integer({ min: 1, max: 1e10 }), fc.stringMatching(/^[a-z0-9_.-]{0,20}$/), (ms, gap, text) => {
-        const [a, b] = [new Date(ms), new Date(ms + gap)];
-        const id = (d: Date, tpl: string) => (expandId(tpl, d) as { id: string }).id;
-        const sameDay = a.toDateString() === b.toDateString();
-        expect(id(a, `${text}{date}`) === id(b, `${text}{date}`)).toBe(sameDay);
-        if (gap >= 60_000 && gap < day) expect(id(a, '{date}{time}')).not.toBe(id(b, '{date}{time}'));
-        expect(id(a, text)).toBe(text);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 4e12 }),
+        fc.integer({ min: 1, max: 1e10 }),
+        fc.stringMatching(/^[a-z0-9_.-]{0,20}$/),
+        (ms, gap, text) => {
+          const [a, b] = [new Date(ms), new Date(ms + gap)];
+          const id = (d: Date, tpl: string) => (expandId(tpl, d) as { id: string }).id;
+          const sameDay = a.toDateString() === b.toDateString();
+          expect(id(a, `${text}{date}`) === id(b, `${text}{date}`)).toBe(sameDay);
+          if (gap >= 60_000 && gap < day) expect(id(a, '{date}{time}')).not.toBe(id(b, '{date}{time}'));
+          expect(id(a, text)).toBe(text);
+        },
+      ),
     );
   });
 });

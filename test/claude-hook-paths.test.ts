@@ -14,7 +14,16 @@ const finished = (id: string) =>
   `${JSON.stringify({
     repo: '/tmp',
     task: `task ${id}`,
-    result: { run_id: null, session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'ok', error: null, summary: null },
+    result: {
+      run_id: null,
+      session_id: null,
+      status: 'succeeded',
+      exit_code: 0,
+      elapsed_seconds: 1,
+      final_message: 'ok',
+      error: null,
+      summary: null,
+    },
   })}\n`;
 
 /** The ids a hook's output tells, in its order. */

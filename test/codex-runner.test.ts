@@ -51,7 +51,12 @@ function kill(pid: number, signal: NodeJS.Signals | 0 = 'SIGKILL'): boolean {
 /** Drops a job into the inbox once the worker has made it. */
 async function submit(id: string, task: string): Promise<void> {
   const inbox = join(t.root, 'spool', 'inbox');
-  await waitFor('the inbox', () => stat(inbox).then(() => true, () => false));
+  await waitFor('the inbox', () =>
+    stat(inbox).then(
+      () => true,
+      () => false,
+    ),
+  );
   await writeFile(join(inbox, `${id}.json`), JSON.stringify({ repo, task }));
 }
 
@@ -128,19 +133,29 @@ describe('whatever Codex prints, the worker survives and result files stay small
 describe("Codex's task survives its worker", () => {
   it('a worker killed as soon as Codex is started: Codex still reads the whole 1 MiB task (never a part, never nothing)', async () => {
     // Larger than a pipe's or socket pair's buffers (about 210 KiB got through), which would hold a smaller task whole.
-    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { max_job_bytes: 2 * 1024 * 1024 } }), { mode: 0o600 });
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { max_job_bytes: 2 * 1024 * 1024 } }), {
+      mode: 0o600,
+    });
     // A Codex that reads its stdin only once the worker is gone, and notes how many bytes it got.
     const codex = join(t.dir, 'late-reader');
     const got = join(t.dir, 'got');
-    await writeFile(codex, `#!/usr/bin/env bash\n[ "$1" = --version ] && { echo codex-cli 0.0.0-late; exit 0; }\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.05; done\nwc -c > ${got}.tmp && mv ${got}.tmp ${got}\n`, { mode: 0o755 });
+    await writeFile(
+      codex,
+      `#!/usr/bin/env bash\n[ "$1" = --version ] && { echo codex-cli 0.0.0-late; exit 0; }\nwhile kill -0 $PPID 2>/dev/null; do sleep 0.05; done\nwc -c > ${got}.tmp && mv ${got}.tmp ${got}\n`,
+      { mode: 0o755 },
+    );
     const worker = startWorker(t, ['--skip-codex-check'], codex);
     await submit('big', `plain\n${'y'.repeat(1024 * 1024)}`);
-    const meta = await waitFor('Codex started', async () => {
-      const active = await readIfExists(join(t.root, 'spool', 'active', 'big.json'));
-      const runId = active && JSON.parse(active).run_id;
-      const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
-      return m && JSON.parse(m).pid ? JSON.parse(m) : null;
-    }, 60_000);
+    const meta = await waitFor(
+      'Codex started',
+      async () => {
+        const active = await readIfExists(join(t.root, 'spool', 'active', 'big.json'));
+        const runId = active && JSON.parse(active).run_id;
+        const m = runId && (await readIfExists(join(t.root, 'runs', runId, 'meta.json')));
+        return m && JSON.parse(m).pid ? JSON.parse(m) : null;
+      },
+      60_000,
+    );
     worker.child.kill('SIGKILL');
     await worker.child;
     expect(Number(await waitFor('Codex read its stdin', () => readIfExists(got), 60_000))).toBe(Buffer.byteLength(meta.task));
@@ -167,10 +182,29 @@ describe('worker durations are bounded (a Node timer holds at most 2^31-1 ms)', 
 
   it('a duration with a unit is read as written; above the bound, or without a number, it is refused', async () => {
     const over = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--default-timeout', '25d']);
-    expect([over.code, over.stderr]).toEqual([2, 'codex-spool: --default-timeout must be above 0 and at most 2147483 s (a timer holds at most 2^31-1 ms), got "25d"']);
+    expect([over.code, over.stderr]).toEqual([
+      2,
+      'codex-spool: --default-timeout must be above 0 and at most 2147483 s (a timer holds at most 2^31-1 ms), got "25d"',
+    ]);
     const month = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--stall-timeout', '1mo']);
-    expect([month.code, month.stderr]).toEqual([2, 'codex-spool: --stall-timeout: "1mo": months are not accepted (m is minutes); write days, e.g. 30d']);
-    const ok = await cli(t, ['worker', '--once', '--codex-bin', unruly, '--default-timeout', '24d', '--stall-timeout', '10m', '--grace-ms', '2s', '--poll', '1s']);
+    expect([month.code, month.stderr]).toEqual([
+      2,
+      'codex-spool: --stall-timeout: "1mo": months are not accepted (m is minutes); write days, e.g. 30d',
+    ]);
+    const ok = await cli(t, [
+      'worker',
+      '--once',
+      '--codex-bin',
+      unruly,
+      '--default-timeout',
+      '24d',
+      '--stall-timeout',
+      '10m',
+      '--grace-ms',
+      '2s',
+      '--poll',
+      '1s',
+    ]);
     expect(ok.code).toBe(0);
   });
 
@@ -216,7 +250,11 @@ describe('--on-done never holds a job slot or a repo', () => {
     await runOnDone(command, end, (line) => lines.push(line), 1_000);
     const [pid] = await waitFor('the child started', async () => ((await strayPids()).length ? strayPids() : null));
     expect(alive(pid!)).toBe(true); // runOnDone returned; the command and its child run on
-    await waitFor('the timeout reported', () => lines.includes('on-done for j still running after 1000 ms: stopping its process group'), 10_000);
+    await waitFor(
+      'the timeout reported',
+      () => lines.includes('on-done for j still running after 1000 ms: stopping its process group'),
+      10_000,
+    );
     await waitFor('the child killed', () => !alive(pid!), 10_000);
     await waitFor('the output closed', () => lines.at(-1)?.includes('more bytes of output not shown'), 10_000);
     expect(lines[0]).toBe('on-done for j: hi\\x1b[2J'); // made safe for the log

@@ -31,9 +31,11 @@ afterEach(() => endSpoolTest(t));
 
 /** Processes whose command line is exactly `cmd`: none may outlive the run that started them. */
 const processesRunning = (cmd: string) =>
-  execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.trim() === cmd).length;
-const submit = (id: string, task: string, ...extra: string[]) =>
-  cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
+  execFileSync('ps', ['-eo', 'args'])
+    .toString()
+    .split('\n')
+    .filter((l) => l.trim() === cmd).length;
+const submit = (id: string, task: string, ...extra: string[]) => cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
 
 /** Every file and directory under `dir` (files with size and mtime), but for the directories left out. */
 async function tree(dir: string, leaveOut: string[], out: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -53,7 +55,16 @@ describe('job id arguments', () => {
     for (const state of JOB_STATES) await mkdir(join(t.root, 'spool', state), { recursive: true });
     await mkdir(join(t.root, 'runs'));
     await mkdir(join(t.root, 'done'));
-    const result = { run_id: null, session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'x', error: null, summary: null };
+    const result = {
+      run_id: null,
+      session_id: null,
+      status: 'succeeded',
+      exit_code: 0,
+      elapsed_seconds: 1,
+      final_message: 'x',
+      error: null,
+      summary: null,
+    };
     await writeFile(join(t.root, 'spool', 'done', 'x.json'), JSON.stringify({ repo, task: 'x', result }));
     for (const path of [join(t.root, 'x.json'), join(t.root, 'done', 'x.json'), join(t.root, 'spool', 'x.json'), join(t.dir, 'x.json')]) {
       await writeFile(path, '{}');
@@ -108,7 +119,10 @@ describe('submit refuses at once what the worker would reject', () => {
       expect([r.code, r.stderr, r.stdout]).toEqual([2, `codex-spool: ${message}`, '']);
     }
     const inside = await cli(t, ['submit', '--repo', t.root, '--task', 'x']);
-    expect([inside.code, inside.stderr]).toEqual([2, `codex-spool: policy: repo ${t.root} contains the codex-spool root ${t.root}: a job there could rewrite the queue's policy and state`]);
+    expect([inside.code, inside.stderr]).toEqual([
+      2,
+      `codex-spool: policy: repo ${t.root} contains the codex-spool root ${t.root}: a job there could rewrite the queue's policy and state`,
+    ]);
     expect(await jobsIn(t, 'inbox')).toEqual([]);
     expect((await submit('first', 'x')).code).toBe(0);
     expect((await submit('second', 'x', '--resume', 'first')).code).toBe(0); // waits for first
@@ -125,7 +139,14 @@ describe('submit refuses at once what the worker would reject', () => {
         repo: fc.constantFrom(repo, join(repo, 'missing'), t.root, join(t.root, 'spool')),
         task: fc.constant('x'),
         sandbox: fc.constantFrom('read-only', 'workspace-write', 'danger-full-access'),
-        args: fc.constantFrom([], ['--skip-git-repo-check'], ['--add-dir', '/'], ['-c', 'sandbox_mode=danger-full-access'], ['-c', 'model=m'], ['extra']),
+        args: fc.constantFrom(
+          [],
+          ['--skip-git-repo-check'],
+          ['--add-dir', '/'],
+          ['-c', 'sandbox_mode=danger-full-access'],
+          ['-c', 'model=m'],
+          ['extra'],
+        ),
         resume: fc.constantFrom('queued', 'nosuch', '01a2122a-e8ea-7501-90e5-337c8e7d20b8'),
         timeout_s: fc.constantFrom(60, 604800),
       },
@@ -140,8 +161,13 @@ describe('submit refuses at once what the worker would reject', () => {
     await startWorker(t, ['--once']).child.catch(() => undefined);
     const rejected = new Set(await jobsIn(t, 'rejected'));
     for (const [i, r] of report.results.entries()) {
-      const workerReason = rejected.has(`w${i}.json`) ? (await readJson(join(t.root, 'spool', 'rejected', `w${i}.error.json`))).reason : null;
-      expect({ job: jobs[i], submit: r.status === 'invalid' ? r.error.split(':')[0] : null }).toEqual({ job: jobs[i], submit: workerReason });
+      const workerReason = rejected.has(`w${i}.json`)
+        ? (await readJson(join(t.root, 'spool', 'rejected', `w${i}.error.json`))).reason
+        : null;
+      expect({ job: jobs[i], submit: r.status === 'invalid' ? r.error.split(':')[0] : null }).toEqual({
+        job: jobs[i],
+        submit: workerReason,
+      });
     }
     expect(report.invalid).toBeGreaterThan(0);
     expect(report.submitted).toBeGreaterThan(0);
@@ -188,7 +214,16 @@ describe('cancel', () => {
     const cancel = startCli(t, ['cancel', 'racy', '--wait', '60']);
     const request = await waitFor('the cancel request', () => readIfExists(requestPath));
     expect(request.split('\n')[0]).toBe('run-1'); // it names the run it cancels
-    const result = { run_id: 'run-1', session_id: null, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'done', error: null, summary: null };
+    const result = {
+      run_id: 'run-1',
+      session_id: null,
+      status: 'succeeded',
+      exit_code: 0,
+      elapsed_seconds: 1,
+      final_message: 'done',
+      error: null,
+      summary: null,
+    };
     await writeFile(join(t.dir, 'racy.json'), JSON.stringify({ repo, task: 'x', result }));
     await rename(join(t.dir, 'racy.json'), join(t.root, 'spool', 'done', 'racy.json')); // published whole, as the worker does
     await unlink(activePath);
@@ -372,7 +407,9 @@ describe('prune keeps what live jobs need', () => {
     await submit('next', 'second', '--resume', 'base');
     await submit('last', 'third', '--resume', 'next'); // waits for next, which waits for base
     const dry = await cli(t, ['prune', '--older-than', '30d']);
-    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept base: resumed by a live job');
+    expect(dry.stdout).toBe(
+      'would remove 0 job files, 0 run directories, 0 cancel requests (--yes to delete)\nkept base: resumed by a live job',
+    );
     const r = await cli(t, ['prune', '--older-than', '30d', '--yes', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ deleted: true, jobs: [], runs: [], cancel_requests: [], kept_for_resume: ['base'] });
     expect(await readdir(join(t.root, 'runs'))).toContain(baseRun);
@@ -410,7 +447,11 @@ describe('prune keeps what live jobs need', () => {
     const session: string = (await readJson(join(t.root, 'spool', 'done', 'wt.json'))).result.session_id;
     expect((await cli(t, ['worktree', 'remove', 'wt'])).code).toBe(0);
     const why = `repo_missing: worktree ${join(t.root, 'spool', 'worktrees', 'wt')} of job "wt" no longer exists`;
-    for (const args of [['resume', 'wt'], ['resume', session], ['submit', '--resume', session]]) {
+    for (const args of [
+      ['resume', 'wt'],
+      ['resume', session],
+      ['submit', '--resume', session],
+    ]) {
       const r = await cli(t, [...args, '--task', 'more']);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: `codex-spool: ${why}` });
     }
@@ -437,7 +478,9 @@ describe('prune keeps what live jobs need', () => {
     await writeFile(join(active, 'again.json'), JSON.stringify({ repo, task: 'x', run_id: 'run-4' }));
     await writeFile(join(active, 'again.cancel'), 'run-3\n'); // an earlier run of the id
     const dry = await cli(t, ['prune', '--older-than', '30d']);
-    expect(dry.stdout).toBe('would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\nspool/active/again.cancel\nspool/active/gone.cancel');
+    expect(dry.stdout).toBe(
+      'would remove 0 job files, 0 run directories, 2 cancel requests (--yes to delete)\nspool/active/again.cancel\nspool/active/gone.cancel',
+    );
     await cli(t, ['prune', '--older-than', '30d', '--yes']);
     expect((await readdir(active)).sort()).toEqual(['again.json', 'live.cancel', 'live.json']);
   });
@@ -481,9 +524,7 @@ describe('deferral', () => {
     expect(state).toBe('done');
     expect(record.result.session_id).toBe(deferred.resume_session);
     expect(record.attempts ?? 0).toBe(0);
-    const runs = await Promise.all(
-      (await readdir(join(t.root, 'runs'))).map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))),
-    );
+    const runs = await Promise.all((await readdir(join(t.root, 'runs'))).map((r) => readJson(join(t.root, 'runs', r, 'meta.json'))));
     const second = runs.find((m) => m.resumed_from === deferred.resume_session)!;
     expect(Date.parse(second.started_at)).toBeGreaterThanOrEqual(notBefore);
     await worker.stop();
@@ -492,18 +533,12 @@ describe('deferral', () => {
   it('a transient failure is retried with backoff until max_attempts, then fails', async () => {
     const worker = startWorker(t, ['--rescan-ms', '200', '--retry-delay-ms', '100']);
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
-    await writeFile(
-      join(t.root, 'spool', 'inbox', 'shaky.json'),
-      JSON.stringify({ repo, task: 'transient glitch', max_attempts: 2 }),
-    );
+    await writeFile(join(t.root, 'spool', 'inbox', 'shaky.json'), JSON.stringify({ repo, task: 'transient glitch', max_attempts: 2 }));
     const { state, record } = await waitForFinished(t, 'shaky');
     // Retried once as a resume (whose prompt no longer starts with "transient"): it succeeds.
     expect(state).toBe('done');
     expect(record.attempts).toBe(1);
-    await writeFile(
-      join(t.root, 'spool', 'inbox', 'hopeless.json'),
-      JSON.stringify({ repo, task: 'transient glitch', max_attempts: 1 }),
-    );
+    await writeFile(join(t.root, 'spool', 'inbox', 'hopeless.json'), JSON.stringify({ repo, task: 'transient glitch', max_attempts: 1 }));
     const hopeless = await waitForFinished(t, 'hopeless');
     expect(hopeless.state).toBe('failed');
     expect(hopeless.record.result.error).toMatch(/stream disconnected/);

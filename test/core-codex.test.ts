@@ -34,9 +34,12 @@ afterEach(killStarted);
 afterAll(() => env.close());
 
 const done = (id: string) => join(t.root, 'spool', 'done', `${id}.json`);
-const exists = (p: string) => readFile(p).then(() => true, () => false);
-const threadIdOf = async (eventsFile: string) =>
-  JSON.parse((await readFile(eventsFile, 'utf8')).split('\n')[0]!).thread_id as string;
+const exists = (p: string) =>
+  readFile(p).then(
+    () => true,
+    () => false,
+  );
+const threadIdOf = async (eventsFile: string) => JSON.parse((await readFile(eventsFile, 'utf8')).split('\n')[0]!).thread_id as string;
 
 describe('core path with the real Codex CLI', () => {
   it('submit returns without a worker; the worker runs Codex and files result, session id, message and usage', async () => {
@@ -91,10 +94,7 @@ describe('core path with the real Codex CLI', () => {
     ] as const) {
       mock.script([{ kind: 'message', text: `continued ${id}` }]);
       const before = mock.requests.length;
-      await writeFile(
-        join(t.root, 'spool', 'inbox', `${id}.json`),
-        JSON.stringify({ repo, task: `follow-up ${id}`, resume }),
-      );
+      await writeFile(join(t.root, 'spool', 'inbox', `${id}.json`), JSON.stringify({ repo, task: `follow-up ${id}`, resume }));
       const { state, record } = await waitForFinished(t, id);
       expect(record.result.error).toBeNull();
       expect(state).toBe('done');
@@ -112,7 +112,7 @@ describe('core path with the real Codex CLI', () => {
     await worker.stop();
   });
 
-  it('a model failure (HTTP 500) ends in spool/failed with Codex\'s error text and exit code', async () => {
+  it("a model failure (HTTP 500) ends in spool/failed with Codex's error text and exit code", async () => {
     mock.script([{ kind: 'http-error', status: 500 }]);
     const worker = startWorker(t, [], codexBin());
     // max_attempts 1: no transient retry (that path is the next test).
@@ -129,7 +129,10 @@ describe('core path with the real Codex CLI', () => {
   });
 
   it('a transient model failure is deferred and retried, continuing the same session, then succeeds', async () => {
-    mock.script([{ kind: 'http-error', status: 500 }, { kind: 'message', text: 'recovered' }]);
+    mock.script([
+      { kind: 'http-error', status: 500 },
+      { kind: 'message', text: 'recovered' },
+    ]);
     const worker = startWorker(t, ['--retry-delay-ms', '200', '--rescan-ms', '200'], codexBin());
     expect((await cli(t, ['submit', '--repo', repo, '--task', 'Flaky service', '--id', 'flaky'])).code).toBe(0);
     const { state, record } = await waitForFinished(t, 'flaky');
@@ -143,7 +146,7 @@ describe('core path with the real Codex CLI', () => {
     await worker.stop();
   });
 
-  it('a resume of an unknown session fails with Codex\'s own error', async () => {
+  it("a resume of an unknown session fails with Codex's own error", async () => {
     const worker = startWorker(t, [], codexBin());
     const ghost = '01a21193-f66c-7b90-bbe3-5bb485d74666';
     await writeFile(join(t.root, 'spool', 'inbox', 'ghost.json'), JSON.stringify({ repo, task: 'go on', resume: ghost }));
@@ -182,10 +185,21 @@ describe('core path with the real Codex CLI', () => {
   it('a 200 KiB task, new and resumed, goes to Codex on stdin: the model gets all of it, argv (what ps shows) never holds it', async () => {
     const worker = startWorker(t, [], codexBin());
     const task = (tag: string) => `${tag} BEGIN ${'lorem ipsum '.repeat(17_000)}END ${tag}`; // ~200 KiB
-    mock.script([{ kind: 'message', text: 'long done' }, { kind: 'message', text: 'long resumed' }]);
+    mock.script([
+      { kind: 'message', text: 'long done' },
+      { kind: 'message', text: 'long resumed' },
+    ]);
     const before = mock.requests.length;
-    await waitFor('the inbox', () => readdir(join(t.root, 'spool', 'inbox')).then(() => true, () => false));
-    for (const [id, resume] of [['long', undefined], ['long-more', 'long']] as const) {
+    await waitFor('the inbox', () =>
+      readdir(join(t.root, 'spool', 'inbox')).then(
+        () => true,
+        () => false,
+      ),
+    );
+    for (const [id, resume] of [
+      ['long', undefined],
+      ['long-more', 'long'],
+    ] as const) {
       await writeFile(join(t.root, 'spool', 'inbox', `${id}.json`), JSON.stringify({ repo, task: task(id), resume }));
       const { state, record } = await waitForFinished(t, id);
       expect(record.result.error).toBeNull();
@@ -274,20 +288,35 @@ describe('the real Codex CLI with no network', () => {
       });
       await writeCodexHome(n.env.CODEX_HOME!, `http://127.0.0.1:${port}/v1`, [nrepo]);
       const config = join(n.env.CODEX_HOME!, 'config.toml');
-      await writeFile(config, (await readFile(config, 'utf8')).replace('unbounded_connection_retries = false', 'unbounded_connection_retries = true'));
+      await writeFile(
+        config,
+        (await readFile(config, 'utf8')).replace('unbounded_connection_retries = false', 'unbounded_connection_retries = true'),
+      );
       const worker = startWorker(n, ['--stall-timeout', '4', '--grace-ms', '2000', '--retry-delay-ms', '600000'], codexBin());
-      await waitFor('the inbox', () => readdir(join(n.root, 'spool', 'inbox')).then(() => true, () => false));
-      await writeFile(join(n.root, 'spool', 'inbox', 'offline.json'), JSON.stringify({ repo: nrepo, task: 'needs the network', max_attempts: 3 }));
+      await waitFor('the inbox', () =>
+        readdir(join(n.root, 'spool', 'inbox')).then(
+          () => true,
+          () => false,
+        ),
+      );
+      await writeFile(
+        join(n.root, 'spool', 'inbox', 'offline.json'),
+        JSON.stringify({ repo: nrepo, task: 'needs the network', max_attempts: 3 }),
+      );
       // While it waits, status says so (the activity of a running job), and --json carries the same.
       await waitFor('status: waiting for network', async () => / active .* waiting for network$/m.test((await cli(n, ['status'])).stdout));
       const running = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
       expect(running).toMatchObject({ state: 'active', activity: 'waiting for network' });
-      const deferred = await waitFor('offline deferred', async () => ((await jobsIn(n, 'deferred')).includes('offline.json') ? readJson(join(n.root, 'spool', 'deferred', 'offline.json')) : null));
+      const deferred = await waitFor('offline deferred', async () =>
+        (await jobsIn(n, 'deferred')).includes('offline.json') ? readJson(join(n.root, 'spool', 'deferred', 'offline.json')) : null,
+      );
       expect(deferred.attempts).toBe(1);
       expect(Date.parse(deferred.not_before)).toBeGreaterThan(Date.now() + 60_000);
       // The worker logs the deferral just after it moved the file: wait for the line.
       await waitFor('the deferral logged', () => /deferred offline until/.test(worker.log()));
-      expect(worker.log()).toMatch(/deferred offline until \S+: transient failure \(stopped: no progress within the stall limit while Codex was waiting for the network \(last: Reconnecting\.\.\. waiting for network/);
+      expect(worker.log()).toMatch(
+        /deferred offline until \S+: transient failure \(stopped: no progress within the stall limit while Codex was waiting for the network \(last: Reconnecting\.\.\. waiting for network/,
+      );
       const runs = await readdir(join(n.root, 'runs'));
       const summary = await readJson(join(n.root, 'runs', runs[0]!, 'summary.json'));
       expect(summary.status).toBe('failed');
@@ -295,7 +324,9 @@ describe('the real Codex CLI with no network', () => {
       expect(await jobsIn(n, 'active')).toEqual([]);
       const later = JSON.parse((await cli(n, ['status', '--json', 'offline'])).stdout).jobs[0];
       expect(later).toMatchObject({ state: 'deferred', not_before: deferred.not_before });
-      expect(later.reason).toMatch(/^transient failure: stopped: no progress within the stall limit while Codex was waiting for the network/);
+      expect(later.reason).toMatch(
+        /^transient failure: stopped: no progress within the stall limit while Codex was waiting for the network/,
+      );
       await worker.stop();
     } finally {
       await endSpoolTest(n);

@@ -14,12 +14,15 @@ beforeAll(async () => {
 afterAll(() => t.cleanup());
 
 describe('a job file that cannot be read', () => {
-  it.each([['status'], ['result'], ['logs'], ['cancel'], ['retry']])('%s ID: exit 1 naming the error, not "no such job"', async (command) => {
-    const r = await cli(t, [command, 'loop']);
-    expect(r.stderr).toMatch(/ELOOP/);
-    expect(r.stderr).not.toMatch(/no such job/);
-    expect(r.code).toBe(1);
-  });
+  it.each([['status'], ['result'], ['logs'], ['cancel'], ['retry']])(
+    '%s ID: exit 1 naming the error, not "no such job"',
+    async (command) => {
+      const r = await cli(t, [command, 'loop']);
+      expect(r.stderr).toMatch(/ELOOP/);
+      expect(r.stderr).not.toMatch(/no such job/);
+      expect(r.code).toBe(1);
+    },
+  );
 
   it('an id with no file at all is still "no such job", exit 3', async () => {
     const r = await cli(t, ['status', 'absent']);

@@ -89,9 +89,7 @@ describe('mock Responses server with the real Codex CLI', () => {
     expect(reqs).toHaveLength(2);
     expect(reqs.every((q) => q.threadId === threadId)).toBe(true);
     expect(reqs[0]!.body.model).toBe('mock-model');
-    expect(reqs[0]!.body.tools.map((t: { name?: string }) => t.name)).toEqual(
-      expect.arrayContaining(['exec_command', 'apply_patch']),
-    );
+    expect(reqs[0]!.body.tools.map((t: { name?: string }) => t.name)).toEqual(expect.arrayContaining(['exec_command', 'apply_patch']));
     const output = reqs[1]!.body.input.at(-1);
     expect(output).toMatchObject({ type: 'function_call_output', call_id: 'call_1' });
   });
@@ -162,7 +160,10 @@ describe('mock Responses server with the real Codex CLI', () => {
   it('streams SSE with ids unique per response and records each request', async () => {
     const m = await startMockResponses();
     try {
-      m.script([{ kind: 'shell', cmd: 'true' }, { kind: 'shell', cmd: 'true' }]);
+      m.script([
+        { kind: 'shell', cmd: 'true' },
+        { kind: 'shell', cmd: 'true' },
+      ]);
       const items = [];
       for (let i = 0; i < 2; i++) {
         const res = await fetch(`${m.url}/responses`, {

@@ -47,7 +47,12 @@ const userTexts = (body: any): string[] =>
 
 describe('review jobs', () => {
   it('submit --review checks its target and refuses a task beside it', async () => {
-    for (const args of [['--review', 'bogus'], ['--review', 'base:--help'], ['--review', 'uncommitted', '--task', 'x'], ['--review', 'uncommitted', '--resume', 'x']]) {
+    for (const args of [
+      ['--review', 'bogus'],
+      ['--review', 'base:--help'],
+      ['--review', 'uncommitted', '--task', 'x'],
+      ['--review', 'uncommitted', '--resume', 'x'],
+    ]) {
       const r = await cli(t, ['submit', '--repo', repo, ...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');

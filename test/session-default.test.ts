@@ -9,15 +9,27 @@ let t: TempRoot;
 let repo: string;
 const A = 'claude-session-a';
 const B = 'claude-session-b';
-const as = (session: string | null, args: string[]) => cli({ ...t, env: session ? { ...t.env, CLAUDE_CODE_SESSION_ID: session } : t.env }, args);
+const as = (session: string | null, args: string[]) =>
+  cli({ ...t, env: session ? { ...t.env, CLAUDE_CODE_SESSION_ID: session } : t.env }, args);
 const submit = (session: string | null, id: string) => as(session, ['submit', '--repo', repo, '--task', `task ${id}`, '--id', id]);
-const idsListed = (out: string) => out.split('\n').filter((l) => /^[a-z]\S* +(inbox|failed) /.test(l)).map((l) => l.split(' ')[0]);
+const idsListed = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => /^[a-z]\S* +(inbox|failed) /.test(l))
+    .map((l) => l.split(' ')[0]);
 
 beforeAll(async () => {
   t = await makeTempRoot();
   repo = await t.repo('r');
   // Submission order, not name order, decides which is the latest.
-  for (const [s, id] of [[A, 'z-first'], [B, 'b1'], [A, 'a-second'], [null, 'anon'], [B, 'b2']] as const) expect((await submit(s, id)).code).toBe(0);
+  for (const [s, id] of [
+    [A, 'z-first'],
+    [B, 'b1'],
+    [A, 'a-second'],
+    [null, 'anon'],
+    [B, 'b2'],
+  ] as const)
+    expect((await submit(s, id)).code).toBe(0);
 });
 afterAll(() => t.cleanup());
 
@@ -61,7 +73,11 @@ describe('no job id given', () => {
   it('outside a Claude session an id is required (exit 2); a session that submitted nothing gets exit 3', async () => {
     for (const cmd of [['result'], ['logs'], ['cancel'], ['wait'], ['resume', '--task', 'x']]) {
       expect(await as(null, cmd), cmd[0]).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('a job id is required') });
-      expect(await as('claude-session-c', cmd), cmd[0]).toMatchObject({ code: 3, stdout: '', stderr: expect.stringContaining('submitted no job') });
+      expect(await as('claude-session-c', cmd), cmd[0]).toMatchObject({
+        code: 3,
+        stdout: '',
+        stderr: expect.stringContaining('submitted no job'),
+      });
     }
     expect(idsListed((await as('claude-session-c', ['status'])).stdout)).toHaveLength(7); // nothing of its own: every job
   });

@@ -24,8 +24,14 @@ let repo: string;
 let other: string;
 
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', ['-C', cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]).toString().trim();
-const exists = (p: string) => stat(p).then(() => true, () => false);
+  execFileSync('git', ['-C', cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args])
+    .toString()
+    .trim();
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 beforeAll(async () => {
   mock = await startMockResponses();
   t = await makeTempRoot();
@@ -43,14 +49,20 @@ afterAll(async () => {
 describe('follow-ups run where their session ran', () => {
   it('a worktree job and its follow-up (submitted from another directory, no --repo) both run in the worktree', async () => {
     const worker = startWorker(t, [], codexBin());
-    mock.script([{ kind: 'shell', cmd: "printf 'hello\\n' > note.txt" }, { kind: 'message', text: 'wrote note' }]);
+    mock.script([
+      { kind: 'shell', cmd: "printf 'hello\\n' > note.txt" },
+      { kind: 'message', text: 'wrote note' },
+    ]);
     expect((await cli(t, ['submit', '--repo', repo, '--task', 'Write note.txt', '--id', 'wt1', '--worktree'])).code).toBe(0);
     const first = await waitForFinished(t, 'wt1');
     expect(first.record.result.error).toBeNull();
     const wt = first.record.result.worktree;
     expect(wt).toEqual({ path: join(t.root, 'spool', 'worktrees', 'wt1'), branch: 'codex-spool/wt1' });
 
-    mock.script([{ kind: 'shell', cmd: "printf 'world\\n' >> note.txt" }, { kind: 'message', text: 'appended' }]);
+    mock.script([
+      { kind: 'shell', cmd: "printf 'world\\n' >> note.txt" },
+      { kind: 'message', text: 'appended' },
+    ]);
     const before = mock.requests.length;
     const r = await cli(t, ['resume', 'wt1', '--task', 'Now append world', '--id', 'wt2'], { cwd: other });
     expect(r.code, r.stderr).toBe(0);
@@ -70,7 +82,7 @@ describe('follow-ups run where their session ran', () => {
     await worker.stop();
   });
 
-  it('submit --resume JOB --task-file F from another directory continues in JOB\'s repo; another --repo is refused unless --force', async () => {
+  it("submit --resume JOB --task-file F from another directory continues in JOB's repo; another --repo is refused unless --force", async () => {
     const worker = startWorker(t, [], codexBin());
     mock.script([{ kind: 'message', text: 'base done' }]);
     await cli(t, ['submit', '--repo', repo, '--task', 'Base task', '--id', 'p1']);
@@ -159,7 +171,10 @@ describe('retries keep the job and its session', () => {
   });
 
   it('after a transient retry the job file holds the task as submitted, and result lists both runs with their tokens', async () => {
-    mock.script([{ kind: 'http-error', status: 500 }, { kind: 'message', text: 'recovered' }]);
+    mock.script([
+      { kind: 'http-error', status: 500 },
+      { kind: 'message', text: 'recovered' },
+    ]);
     mock.usage = { input_tokens: 1000, cached_tokens: 100, output_tokens: 50, reasoning_tokens: 5 };
     const worker = startWorker(t, ['--retry-delay-ms', '200', '--rescan-ms', '200'], codexBin());
     await cli(t, ['submit', '--repo', repo, '--task', 'Flaky service', '--id', 'tr1']);
@@ -186,7 +201,10 @@ describe('worktree lifecycle', () => {
     mock.script([{ kind: 'message', text: 'nothing to change' }]);
     await cli(t, ['submit', '--repo', repo, '--task', 'Look only', '--id', 'clean', '--worktree']);
     expect((await waitForFinished(t, 'clean')).state).toBe('done');
-    mock.script([{ kind: 'shell', cmd: "printf 'x\\n' > x.txt && git add x.txt && git -c user.name=t -c user.email=t@t commit -qm x" }, { kind: 'message', text: 'committed' }]);
+    mock.script([
+      { kind: 'shell', cmd: "printf 'x\\n' > x.txt && git add x.txt && git -c user.name=t -c user.email=t@t commit -qm x" },
+      { kind: 'message', text: 'committed' },
+    ]);
     await cli(t, ['submit', '--repo', repo, '--task', 'Commit x', '--id', 'ahead', '--worktree']);
     expect((await waitForFinished(t, 'ahead')).state).toBe('done');
     await worker.stop();

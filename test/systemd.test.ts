@@ -74,7 +74,10 @@ function settings(unit: string, section: string): [string, string][] {
   }
   return out;
 }
-const setting = (unit: string, section: string, key: string) => settings(unit, section).filter(([k]) => k === key).map(([, v]) => v);
+const setting = (unit: string, section: string, key: string) =>
+  settings(unit, section)
+    .filter(([k]) => k === key)
+    .map(([, v]) => v);
 
 /** Splits a systemd command line or Environment= value into words the way systemd reads them ("…", \", %%, $$). */
 function words(value: string, exec: boolean): string[] {
@@ -116,7 +119,10 @@ describe('install-service', () => {
     const env = setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false));
     expect(env).toContain(`CODEX_SPOOL_ROOT=${root}`);
     expect(env).toContain(`CODEX_SPOOL_CODEX_BIN=${fakeCodex}`);
-    const path = env.find((e) => e.startsWith('PATH='))!.slice('PATH='.length).split(':');
+    const path = env
+      .find((e) => e.startsWith('PATH='))!
+      .slice('PATH='.length)
+      .split(':');
     expect(path).toContain(join(process.execPath, '..'));
     expect(path.every((d) => d.startsWith('/'))).toBe(true);
     expect(setting(unit, 'Service', 'Restart')).toEqual(['on-failure']);
@@ -175,24 +181,63 @@ describe('install-service', () => {
     expect((await installService(args)).code).toBe(1);
   });
 
-  it('takes the worker\'s own flags (checked as the worker checks them) and an --environment-file; rewrites its own unit with new flags', async () => {
+  it("takes the worker's own flags (checked as the worker checks them) and an --environment-file; rewrites its own unit with new flags", async () => {
     const root = join(dir, 'root');
     const envFile = join(dir, 'codex.env');
     await writeFile(envFile, `CODEX_HOME=${join(dir, 'codex-home')}\nOPENAI_API_KEY=sk-test\n`);
-    const first = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '3', '--on-done', 'notify "$CODEX_SPOOL_JOB_ID"', '--poll', '--environment-file', envFile]);
+    const first = await installService([
+      '--root',
+      root,
+      '--codex-bin',
+      fakeCodex,
+      '--concurrency',
+      '3',
+      '--on-done',
+      'notify "$CODEX_SPOOL_JOB_ID"',
+      '--poll',
+      '--environment-file',
+      envFile,
+    ]);
     expect([first.code, first.stderr]).toEqual([0, '']);
     let unit = await readFile(unitPath, 'utf8');
-    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(2)).toEqual(
-      ['worker', '--root', root, '--grace-ms', '10000', '--concurrency', '3', '--poll', '--on-done', 'notify "$CODEX_SPOOL_JOB_ID"'],
-    );
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(2)).toEqual([
+      'worker',
+      '--root',
+      root,
+      '--grace-ms',
+      '10000',
+      '--concurrency',
+      '3',
+      '--poll',
+      '--on-done',
+      'notify "$CODEX_SPOOL_JOB_ID"',
+    ]);
     expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([envFile]);
     expect(await verify(unitPath)).toEqual({ code: 0, output: '' });
 
     // Asked again with other flags: its own unit is rewritten without --force; the running worker needs a restart.
-    const second = await installService(['--root', root, '--codex-bin', fakeCodex, '--concurrency', '5', '--stall-timeout', '15m', '--grace-ms', '20s']);
+    const second = await installService([
+      '--root',
+      root,
+      '--codex-bin',
+      fakeCodex,
+      '--concurrency',
+      '5',
+      '--stall-timeout',
+      '15m',
+      '--grace-ms',
+      '20s',
+    ]);
     expect([second.code, second.stdout]).toEqual([0, `replaced ${unitPath}\n${RESTART_LINE}`]);
     unit = await readFile(unitPath, 'utf8');
-    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(5)).toEqual(['--grace-ms', '20000', '--concurrency', '5', '--stall-timeout', '900']);
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true).slice(5)).toEqual([
+      '--grace-ms',
+      '20000',
+      '--concurrency',
+      '5',
+      '--stall-timeout',
+      '900',
+    ]);
     expect(setting(unit, 'Service', 'TimeoutStopSec')).toEqual([String(stopTimeoutSec(20_000))]);
     expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([]);
 
@@ -201,7 +246,10 @@ describe('install-service', () => {
       [['--concurrency', '0'], '--concurrency must be a positive integer, got "0"'],
       [['--once'], "error: unknown option '--once'"],
       [['--environment-file', join(dir, 'nope.env')], `--environment-file ${join(dir, 'nope.env')} is not a file`],
-      [['--root', 'relative/root'], '--root must be an absolute path for a service (it does not run in this directory), got "relative/root"'],
+      [
+        ['--root', 'relative/root'],
+        '--root must be an absolute path for a service (it does not run in this directory), got "relative/root"',
+      ],
     ] as const;
     for (const [extra, message] of bad) {
       const r = await installService(['--root', root, '--codex-bin', fakeCodex, ...extra]);
@@ -226,9 +274,17 @@ describe('install-service', () => {
     const fromCwd = await installService(['--unit-dir', units, '--json'], { env: { PATH }, cwd: work });
     expect(fromCwd.code).toBe(0);
     const out = JSON.parse(fromCwd.stdout);
-    expect(out).toMatchObject({ unit: join(units, 'codex-spool.service'), status: 'written', root: projectRoot, codex_bin: join(bin, 'codex'), next: SYSTEMCTL_LINE });
+    expect(out).toMatchObject({
+      unit: join(units, 'codex-spool.service'),
+      status: 'written',
+      root: projectRoot,
+      codex_bin: join(bin, 'codex'),
+      next: SYSTEMCTL_LINE,
+    });
     const unit = await readFile(out.unit, 'utf8');
-    expect(setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false))).toContain(`CODEX_SPOOL_CODEX_BIN=${join(bin, 'codex')}`);
+    expect(setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false))).toContain(
+      `CODEX_SPOOL_CODEX_BIN=${join(bin, 'codex')}`,
+    );
     expect(await verify(out.unit)).toEqual({ code: 0, output: '' });
 
     const fromEnv = await installService(['--unit-dir', join(dir, 'units2'), '--json', '--codex-bin', 'codex'], {
@@ -258,7 +314,12 @@ describe('uninstall-service', () => {
     await writeFile(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${log}\n`, { mode: 0o755 });
     const env = { PATH: `${bin}${delimiter}${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir };
     const uninstall = (args: string[] = []) =>
-      execa(process.execPath, [cliPath, 'uninstall-service', ...args], { env: { HOME: home, ...env }, extendEnv: false, reject: false, stdin: 'ignore' });
+      execa(process.execPath, [cliPath, 'uninstall-service', ...args], {
+        env: { HOME: home, ...env },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
 
     expect((await installService(['--root', join(dir, 'root'), '--codex-bin', fakeCodex])).code).toBe(0);
     const removed = await uninstall();
@@ -271,7 +332,10 @@ describe('uninstall-service', () => {
     await mkdir(dirname(unitPath), { recursive: true });
     await writeFile(unitPath, '[Service]\nExecStart=/bin/true\n');
     const refused = await uninstall();
-    expect([refused.exitCode, String(refused.stderr)]).toEqual([1, `codex-spool: ${unitPath} was not written by install-service (or was edited since); pass --force to remove it`]);
+    expect([refused.exitCode, String(refused.stderr)]).toEqual([
+      1,
+      `codex-spool: ${unitPath} was not written by install-service (or was edited since); pass --force to remove it`,
+    ]);
     expect(await readFile(unitPath, 'utf8')).toBe('[Service]\nExecStart=/bin/true\n');
     expect((await uninstall(['--force'])).exitCode).toBe(0);
     expect(await stat(unitPath).catch(() => null)).toBeNull();
@@ -279,9 +343,17 @@ describe('uninstall-service', () => {
 
   it('without systemctl the unit is still removed, with one line saying so', async () => {
     expect((await installService(['--root', join(dir, 'root'), '--codex-bin', fakeCodex])).code).toBe(0);
-    const r = await execa(process.execPath, [cliPath, 'uninstall-service'], { env: { HOME: home, PATH: join(dir, 'empty') }, extendEnv: false, reject: false, stdin: 'ignore' });
+    const r = await execa(process.execPath, [cliPath, 'uninstall-service'], {
+      env: { HOME: home, PATH: join(dir, 'empty') },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
     expect([r.exitCode, r.stdout]).toEqual([0, `removed ${unitPath}`]);
-    expect(String(r.stderr).split('\n')).toEqual(['codex-spool: systemctl --user disable --now codex-spool.service: no systemctl', 'codex-spool: systemctl --user daemon-reload: no systemctl']);
+    expect(String(r.stderr).split('\n')).toEqual([
+      'codex-spool: systemctl --user disable --now codex-spool.service: no systemctl',
+      'codex-spool: systemctl --user daemon-reload: no systemctl',
+    ]);
     expect(await stat(unitPath).catch(() => null)).toBeNull();
   });
 });
@@ -322,7 +394,16 @@ describe('the unit as systemd reads it', () => {
     const file = join(dir, 'odd.service');
     await writeFile(file, unit);
     expect(await verify(file)).toEqual({ code: 0, output: '' }); // the program resolved to the symlink: quoting and %% right
-    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true)).toEqual([values.node, values.cli, 'worker', '--root', values.root, '--grace-ms', '2500', ...values.workerArgs]);
+    expect(words(setting(unit, 'Service', 'ExecStart')[0]!, true)).toEqual([
+      values.node,
+      values.cli,
+      'worker',
+      '--root',
+      values.root,
+      '--grace-ms',
+      '2500',
+      ...values.workerArgs,
+    ]);
     expect(setting(unit, 'Service', 'EnvironmentFile')).toEqual([values.envFile.replace('%', '%%')]);
     const env = setting(unit, 'Service', 'Environment').flatMap((v) => words(v, false));
     expect(env).toContain(`CODEX_SPOOL_ROOT=${values.root}`);

@@ -40,7 +40,13 @@ const place = async (state: string, id: string, job: object) => {
   await rename(join(dir(state), `.${id}.tmp`), join(dir(state), `${id}.json`));
 };
 /** A job as the worker queues it again in deferred/ (what another worker's requeue writes). */
-const deferred = (task: string, notBefore: number) => ({ repo, task, queued_at: 1, attempts: 1, not_before: new Date(notBefore).toISOString() });
+const deferred = (task: string, notBefore: number) => ({
+  repo,
+  task,
+  queued_at: 1,
+  attempts: 1,
+  not_before: new Date(notBefore).toISOString(),
+});
 /** Runs `change` while the worker is stopped, so that no scan of it can fall in between. */
 const whilePaused = async (w: WorkerProcess, change: () => Promise<unknown>) => {
   w.child.kill('SIGSTOP');
@@ -115,7 +121,13 @@ describe('--poll: a queued file rewritten in place (no event names it)', () => {
         expect(ran).toEqual(after > b ? [`a${runs}`, `b${runs}`] : [`b${runs}`, `a${runs}`]);
         await w.stop();
       }),
-      { numRuns: 6, examples: [[2, -1, 0], [1, 2, 0]] },
+      {
+        numRuns: 6,
+        examples: [
+          [2, -1, 0],
+          [1, 2, 0],
+        ],
+      },
     );
   });
 });

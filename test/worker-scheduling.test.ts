@@ -87,7 +87,10 @@ describe('one working tree, one Codex', () => {
     for (const [i, r] of spellings.entries()) await inbox(`s${i}`, { repo: r, task: 'sleep 0.3' });
     const worker = startWorker(t, ['--concurrency', '4', '--settle-ms', '1']);
     const records = await Promise.all(spellings.map((_, i) => waitForFinished(t, `s${i}`)));
-    const spans = (await Promise.all(records.map((r) => readSummary(r.record)))).map((s) => [Date.parse(s.started_at), Date.parse(s.ended_at)]);
+    const spans = (await Promise.all(records.map((r) => readSummary(r.record)))).map((s) => [
+      Date.parse(s.started_at),
+      Date.parse(s.ended_at),
+    ]);
     spans.sort((x, y) => x[0]! - y[0]!);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]!);
     for (const argv of await calls()) expect(argv).toContain(`--cd ${repo} `);
@@ -207,7 +210,9 @@ describe('one session, one run', () => {
     expect(more0.code, more0.stderr).toBe(0);
     const [long, more] = [await waitForFinished(t, 'long'), await waitForFinished(t, 'more')];
     expect([long.state, more.state]).toEqual(['done', 'done']);
-    expect(Date.parse((await readSummary(more.record)).started_at)).toBeGreaterThanOrEqual(Date.parse((await readSummary(long.record)).ended_at));
+    expect(Date.parse((await readSummary(more.record)).started_at)).toBeGreaterThanOrEqual(
+      Date.parse((await readSummary(long.record)).ended_at),
+    );
     await worker.stop();
   });
 });
@@ -237,7 +242,7 @@ describe('what the worker and the commands print', () => {
 });
 
 describe('the spool owner decides', () => {
-  it('refuses a spool/ or runs/ that is a symbolic link (it could lead into a job\'s repo)', async () => {
+  it("refuses a spool/ or runs/ that is a symbolic link (it could lead into a job's repo)", async () => {
     await mkdir(join(repo, 'spool'), { recursive: true });
     await rm(join(t.root, 'spool'), { recursive: true }); // the spool the test root comes with
     await symlink(join(repo, 'spool'), join(t.root, 'spool'));
@@ -260,17 +265,25 @@ describe('the spool owner decides', () => {
     // Codex resolves a relative --add-dir or writable root against --cd: for a worktree job that is
     // <root>/spool/worktrees/<id>, so "../../inbox" is the spool's inbox, though from the repo it is not.
     const W = 'sandbox_workspace_write.writable_roots';
-    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { allowed_args: ['--add-dir'], allowed_config_keys: [W] } }), { mode: 0o600 });
+    await writeFile(
+      join(t.root, 'codex-spool.config.json'),
+      JSON.stringify({ policy: { allowed_args: ['--add-dir'], allowed_config_keys: [W] } }),
+      { mode: 0o600 },
+    );
     await execa('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']); // a worktree needs a HEAD
     await inbox('wt-up', { repo, task: 't', worktree: true, args: ['--add-dir', '../../inbox'] });
     await inbox('wt-roots', { repo, task: 't', worktree: true, args: ['-c', `${W}=["../../deferred"]`] });
     await inbox('wt-own', { repo, task: 't', worktree: true, args: ['--add-dir', 'sub', '-c', `${W}=["out"]`] });
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
-    for (const id of ['wt-up', 'wt-roots']) expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    for (const id of ['wt-up', 'wt-roots'])
+      expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
     expect(await jobsIn(t, 'done')).toEqual(['wt-own.json']);
     await inbox('follow-up', { repo, task: 't', resume: 'wt-own', args: ['--add-dir', '../../inbox'] });
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
-    expect(await rejection('follow-up')).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    expect(await rejection('follow-up')).toMatchObject({
+      reason: 'policy',
+      message: expect.stringMatching(/reaches the codex-spool root/),
+    });
     expect(await calls()).toHaveLength(1);
   });
 
@@ -279,12 +292,17 @@ describe('the spool owner decides', () => {
     await inbox('by-default', { repo, task: 't', args: roots(await t.repo('elsewhere')) });
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
     expect(await rejection('by-default')).toMatchObject({ reason: 'policy', message: expect.stringMatching(/is not allowed/) });
-    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { allowed_config_keys: ['sandbox_workspace_write.writable_roots'] } }), { mode: 0o600 });
+    await writeFile(
+      join(t.root, 'codex-spool.config.json'),
+      JSON.stringify({ policy: { allowed_config_keys: ['sandbox_workspace_write.writable_roots'] } }),
+      { mode: 0o600 },
+    );
     await inbox('roots', { repo, task: 't', args: roots(t.root) });
     await inbox('roots-inner', { repo, task: 't', args: roots(join(t.root, 'spool', 'deferred')) });
     await inbox('roots-fine', { repo, task: 't', args: roots(await t.repo('elsewhere2')) });
     await startWorker(t, ['--once', '--settle-ms', '1']).child;
-    for (const id of ['roots', 'roots-inner']) expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
+    for (const id of ['roots', 'roots-inner'])
+      expect(await rejection(id), id).toMatchObject({ reason: 'policy', message: expect.stringMatching(/reaches the codex-spool root/) });
     expect(await jobsIn(t, 'done')).toEqual(['roots-fine.json']);
     expect(await calls()).toHaveLength(1);
   });
@@ -296,7 +314,9 @@ describe('the spool owner decides', () => {
     expect((await open.child).exitCode).not.toBe(0);
     expect(open.log()).toMatch(/refusing an unsafe spool: .*root is group- or world-writable/);
     await chmod(t.root, 0o755);
-    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { sandboxes: ['danger-full-access'] } }), { mode: 0o666 });
+    await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { sandboxes: ['danger-full-access'] } }), {
+      mode: 0o666,
+    });
     await chmod(join(t.root, 'codex-spool.config.json'), 0o666);
     const shared = startWorker(t, ['--once', '--allow-shared-spool']);
     expect((await shared.child).exitCode).toBe(2);

@@ -93,15 +93,40 @@ describe('invalid jobs', () => {
 describe('submit and resume write the job as asked', () => {
   it('submit flags become job fields, with the submitting Claude session; bad values exit 2 writing nothing', async () => {
     t.env.CLAUDE_CODE_SESSION_ID = 'claude-123';
-    const ok = await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'flags', '--worktree', '--priority', '3', '--max-attempts', '2', '--timeout', '60']);
+    const ok = await cli(t, [
+      'submit',
+      '--repo',
+      repo,
+      '--task',
+      'x',
+      '--id',
+      'flags',
+      '--worktree',
+      '--priority',
+      '3',
+      '--max-attempts',
+      '2',
+      '--timeout',
+      '60',
+    ]);
     expect(ok.code).toBe(0);
     expect(await readJson(inbox('flags.json'))).toEqual({
-      repo, task: 'x', worktree: true, priority: 3, max_attempts: 2, timeout_s: 60, claude_session: 'claude-123',
+      repo,
+      task: 'x',
+      worktree: true,
+      priority: 3,
+      max_attempts: 2,
+      timeout_s: 60,
+      claude_session: 'claude-123',
     });
     const resumed = await cli(t, ['resume', 'flags', '--task', 'more', '--id', 'more']);
     expect(resumed.code).toBe(0);
     expect(await readJson(inbox('more.json'))).toEqual({ repo, task: 'more', resume: 'flags', claude_session: 'claude-123' });
-    for (const bad of [['--priority', 'high'], ['--max-attempts', '0'], ['--timeout', '-1']]) {
+    for (const bad of [
+      ['--priority', 'high'],
+      ['--max-attempts', '0'],
+      ['--timeout', '-1'],
+    ]) {
       const r = await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'bad', ...bad]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^codex-spool: --(priority|max-attempts|timeout):? /);
@@ -113,9 +138,15 @@ describe('submit and resume write the job as asked', () => {
 describe('bounded task input', () => {
   it('a task from an endless file or a stdin over the 16 MiB ceiling is refused (exit 2) without being read whole; nothing is queued', async () => {
     const endless = await cli(t, ['submit', '--repo', repo, '--task-file', '/dev/zero', '--id', 'zero']);
-    expect({ code: endless.code, stderr: endless.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from /dev/zero is over 16777216 bytes, more than any job may hold' });
+    expect({ code: endless.code, stderr: endless.stderr }).toEqual({
+      code: 2,
+      stderr: 'codex-spool: the task from /dev/zero is over 16777216 bytes, more than any job may hold',
+    });
     const piped = await cli(t, ['resume', 'nosuch', '--task', '-', '--id', 'piped'], { input: 'x'.repeat(16 * 1024 * 1024 + 1) });
-    expect({ code: piped.code, stderr: piped.stderr }).toEqual({ code: 2, stderr: 'codex-spool: the task from stdin is over 16777216 bytes, more than any job may hold' });
+    expect({ code: piped.code, stderr: piped.stderr }).toEqual({
+      code: 2,
+      stderr: 'codex-spool: the task from stdin is over 16777216 bytes, more than any job may hold',
+    });
     expect(await jobsIn(t, 'inbox')).toEqual([]);
   });
 });
@@ -248,7 +279,9 @@ describe('crashes and shutdown', () => {
     await first.stop('SIGKILL');
     const once = startWorker(t, ['--once']);
     expect((await once.child).exitCode).toBe(0);
-    expect(once.log()).toContain('worker: 1 job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run');
+    expect(once.log()).toContain(
+      'worker: 1 job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run',
+    );
     expect(await jobsIn(t, 'active')).toEqual(['held.json']);
   });
 
@@ -259,12 +292,19 @@ describe('crashes and shutdown', () => {
     const meta = await runningSession('ends');
     await first.stop('SIGKILL');
     // Codex writes its events into the run's files itself: it completes with no worker alive.
-    await waitFor('the run completed', async () => (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'));
+    await waitFor('the run completed', async () =>
+      (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'),
+    );
     const second = startWorker(t);
     const { state, record } = await waitForFinished(t, 'ends', 60_000);
     expect(state).toBe('done');
     expect(record.attempts).toBe(0);
-    expect(record.result).toMatchObject({ run_id: meta.run_id, session_id: meta.session_id, status: 'succeeded', final_message: 'fake done' });
+    expect(record.result).toMatchObject({
+      run_id: meta.run_id,
+      session_id: meta.session_id,
+      status: 'succeeded',
+      final_message: 'fake done',
+    });
     expect(await calls()).toHaveLength(1);
     await second.stop();
   });
@@ -315,10 +355,12 @@ describe('scheduling', () => {
       await cli(t, ['submit', '--repo', r, '--task', 'sleep 1', '--id', id]);
     }
     const worker = startWorker(t, ['--concurrency', '3']);
-    const runs = await Promise.all(['a1', 'a2', 'b1'].map(async (id) => {
-      const { record } = await waitForFinished(t, id);
-      return readJson(record.result.summary);
-    }));
+    const runs = await Promise.all(
+      ['a1', 'a2', 'b1'].map(async (id) => {
+        const { record } = await waitForFinished(t, id);
+        return readJson(record.result.summary);
+      }),
+    );
     const [a1, a2, b1] = runs.map((s) => ({ start: Date.parse(s.started_at), end: Date.parse(s.ended_at) }));
     expect(a2!.start).toBeGreaterThanOrEqual(a1!.end); // same repo: after, never beside
     expect(b1!.start).toBeLessThan(a1!.end); // another repo: beside
@@ -372,7 +414,10 @@ describe('watching the inbox', () => {
   const NO_RESCAN = ['--rescan-ms', '3600000'];
   const job = (id: string) => JSON.stringify({ repo, task: `echo ${id}` });
 
-  for (const [mode, args] of [['inotify', []], ['--poll 100', ['--poll', '100']]] as const) {
+  for (const [mode, args] of [
+    ['inotify', []],
+    ['--poll 100', ['--poll', '100']],
+  ] as const) {
     it(`${mode}: a job arriving in any way (one write, temp file + rename, hard link, a name taken back) is picked up by its event alone`, async () => {
       await writeFile(inbox('first.json'), job('first'));
       const worker = startWorker(t, [...NO_RESCAN, ...args]);

@@ -81,7 +81,8 @@ export function digestJobOf(id: string, state: FinishedState, record: unknown, r
   const rec = isObject(record) ? record : {};
   const r = isObject(rec.result) ? rec.result : {};
   const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
-  const elapsed = typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
+  const elapsed =
+    typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
   // A status that is not a run's (RunStatus) shows as the state's default.
   const status = RunStatus.safeParse(r.status);
   const message = str(r.final_message);
@@ -159,7 +160,6 @@ export function buildDigest(jobs: readonly DigestJob[], more = 0): string | null
 export function hookOutput(event: string, context: string): string {
   return `${JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: context } })}\n`;
 }
-
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 

@@ -26,7 +26,9 @@ export const HOOK_COMMAND = 'codex-spool claude hook';
  * would also let the model run `prune --yes`, `retry`, `worker`, `install-service` or `claude install`.
  * (`Bash(X:*)` matches X alone or X followed by a space; Claude Code 2.1 also reads it as `Bash(X *)`.)
  */
-export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map((sub) => `Bash(codex-spool ${sub}:*)`);
+export const ALLOW_RULES = ['submit', 'wait', 'result', 'status', 'resume', 'cancel', 'logs', 'doctor'].map(
+  (sub) => `Bash(codex-spool ${sub}:*)`,
+);
 
 /** The record of an install, in the .claude directory it was made in. */
 const MANIFEST_NAME = 'codex-spool.install.json';
@@ -53,7 +55,9 @@ async function pluginFiles(dir = pluginDir()): Promise<Map<string, string>> {
 const InstallManifest = z.object({
   v: z.literal(1),
   files: z.record(z.string(), z.string()).check(z.describe('.claude-relative path → sha256 of the contents written')),
-  created_dirs: z.array(z.string()).check(z.describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty')),
+  created_dirs: z
+    .array(z.string())
+    .check(z.describe('Directories install created (.claude-relative, "." for .claude itself): removed again when empty')),
   settings: z.nullable(SettingsRecord),
 });
 type InstallManifest = z.infer<typeof InstallManifest>;
@@ -73,14 +77,20 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
   return withInstallLock(claudeDir, async () => {
     const wanted = files ?? (await pluginFiles());
     const previous = await readManifest(claudeDir);
-    const manifest: InstallManifest = { v: 1, files: { ...previous?.files }, created_dirs: [...(previous?.created_dirs ?? [])], settings: previous?.settings ?? null };
+    const manifest: InstallManifest = {
+      v: 1,
+      files: { ...previous?.files },
+      created_dirs: [...(previous?.created_dirs ?? [])],
+      settings: previous?.settings ?? null,
+    };
 
     const toWrite: [string, string][] = [];
     const conflicts: string[] = [];
     for (const [rel, content] of wanted) {
       const existing = await readIfFile(join(claudeDir, rel));
       if (existing === content) continue;
-      if (existing === null || (previous?.files[rel] !== undefined && previous.files[rel] === sha256(existing))) toWrite.push([rel, content]);
+      if (existing === null || (previous?.files[rel] !== undefined && previous.files[rel] === sha256(existing)))
+        toWrite.push([rel, content]);
       else conflicts.push(join(claudeDir, rel));
     }
     if (conflicts.length) throw new InstallConflict(`not codex-spool's, left alone (move them away first): ${conflicts.join(', ')}`);
@@ -88,10 +98,14 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
     const settings = await readSettings(claudeDir);
     const merged = mergeSettings(settings.text, HOOK_COMMAND, previous?.settings ?? undefined, ALLOW_RULES);
     if (merged.text !== null) await assertWritable(settings);
-    await assertOwnDirs(claudeDir, toWrite.map(([rel]) => rel));
+    await assertOwnDirs(
+      claudeDir,
+      toWrite.map(([rel]) => rel),
+    );
 
     const dirsNeeded = [...new Set([claudeDir, ...toWrite.map(([rel]) => dirname(join(claudeDir, rel)))])];
-    for (const d of dirsNeeded) for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
+    for (const d of dirsNeeded)
+      for (const made of await mkdirs(d, claudeDir)) if (!manifest.created_dirs.includes(made)) manifest.created_dirs.push(made);
     for (const [rel, content] of toWrite) {
       await writeFileAtomic(join(claudeDir, rel), content);
       manifest.files[rel] = sha256(content);
@@ -104,7 +118,12 @@ export function install(claudeDir: string, files?: Map<string, string>): Promise
     const manifestPath = join(claudeDir, MANIFEST_NAME);
     const changed = (await readIfFile(manifestPath)) !== text || ((await stat(manifestPath)).mode & 0o777) !== 0o600;
     if (changed) await replaceFile(manifestPath, text, null);
-    return { claudeDir, written: toWrite.map(([rel]) => rel), settingsChanged: merged.text !== null, changed: changed || toWrite.length > 0 || merged.text !== null };
+    return {
+      claudeDir,
+      written: toWrite.map(([rel]) => rel),
+      settingsChanged: merged.text !== null,
+      changed: changed || toWrite.length > 0 || merged.text !== null,
+    };
   });
 }
 
@@ -126,7 +145,14 @@ interface UninstallReport {
 export function uninstall(claudeDir: string): Promise<UninstallReport> {
   return withInstallLock(claudeDir, async () => {
     const manifest = await readManifest(claudeDir);
-    const report: UninstallReport = { claudeDir, installed: manifest !== null, removed: [], kept: [], settingsChanged: false, settingsRestored: false };
+    const report: UninstallReport = {
+      claudeDir,
+      installed: manifest !== null,
+      removed: [],
+      kept: [],
+      settingsChanged: false,
+      settingsRestored: false,
+    };
     if (!manifest) return report;
 
     const toRemove: string[] = [];
@@ -146,7 +172,8 @@ export function uninstall(claudeDir: string): Promise<UninstallReport> {
       // The link, not its target, when install's own file is to go: the user's dotfiles stay.
       if (out === null) await unlink(join(claudeDir, 'settings.json'));
       else await replaceFile(settings.target, out, settings.st);
-      report.settingsRestored = manifest.settings?.original_sha256 !== undefined && (out === null ? null : sha256(out)) === manifest.settings.original_sha256;
+      report.settingsRestored =
+        manifest.settings?.original_sha256 !== undefined && (out === null ? null : sha256(out)) === manifest.settings.original_sha256;
     }
     for (const rel of toRemove) {
       await unlink(join(claudeDir, rel));
@@ -213,14 +240,21 @@ async function readSettings(claudeDir: string): Promise<SettingsFile> {
 async function assertWritable(f: SettingsFile): Promise<void> {
   const shown = f.target === f.path ? f.path : `${f.path} (-> ${f.target})`;
   if (f.st && (f.st.mode & 0o200) === 0) {
-    throw new InstallConflict(`${shown} is read-only (mode ${modeText(f.st)}): codex-spool will not change that; make it writable, or add the hooks yourself`);
+    throw new InstallConflict(
+      `${shown} is read-only (mode ${modeText(f.st)}): codex-spool will not change that; make it writable, or add the hooks yourself`,
+    );
   }
   const dir = dirname(f.target);
   const dirSt = await stat(dir).catch(ifMissing(null));
-  for (const [what, st] of [[shown, f.st], [`${dir} (the directory of settings.json)`, dirSt]] as const) {
+  for (const [what, st] of [
+    [shown, f.st],
+    [`${dir} (the directory of settings.json)`, dirSt],
+  ] as const) {
     const problem = st && unsafeOwnership(st, THIS_USER);
     if (problem) {
-      throw new InstallConflict(`${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`);
+      throw new InstallConflict(
+        `${what} is ${problem} (mode ${modeText(st)}): codex-spool will not rewrite settings that are not only yours; fix its owner or mode, or add the hooks yourself`,
+      );
     }
   }
 }
@@ -231,13 +265,22 @@ async function assertWritable(f: SettingsFile): Promise<void> {
  * link between our check and our write.
  */
 async function assertOwnDirs(claudeDir: string, rels: string[]): Promise<void> {
-  const dirs = new Set(rels.flatMap((rel) => dirname(rel).split(sep).map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1)))));
+  const dirs = new Set(
+    rels.flatMap((rel) =>
+      dirname(rel)
+        .split(sep)
+        .map((_, i, parts) => join(claudeDir, ...parts.slice(0, i + 1))),
+    ),
+  );
   for (const dir of [claudeDir, ...dirs]) {
     const st = await stat(dir).catch(ifMissing(null));
     if (!st) continue;
     if (!st.isDirectory()) throw new InstallConflict(`${dir} is not a directory`);
     const problem = unsafeOwnership(st, THIS_USER);
-    if (problem) throw new InstallConflict(`${dir} is ${problem} (mode ${modeText(st)}): codex-spool will not write the skill and commands there; fix its owner or mode`);
+    if (problem)
+      throw new InstallConflict(
+        `${dir} is ${problem} (mode ${modeText(st)}): codex-spool will not write the skill and commands there; fix its owner or mode`,
+      );
   }
 }
 
@@ -288,13 +331,16 @@ const LOCK_RETRIES = { retries: 100, minTimeout: 50, maxTimeout: 250 };
  * `claudeDir` itself may not exist yet (and whoever creates it records that it did).
  */
 async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Promise<T> {
-  const { lock } = await import('proper-lockfile').then((m) => (m as typeof import('proper-lockfile') & { default?: typeof import('proper-lockfile') }).default ?? m);
+  const { lock } = await import('proper-lockfile').then(
+    (m) => (m as typeof import('proper-lockfile') & { default?: typeof import('proper-lockfile') }).default ?? m,
+  );
   const lockfilePath = `${claudeDir}.codex-spool-install.lock`;
   let release: () => Promise<void>;
   try {
     release = await lock(claudeDir, { realpath: false, lockfilePath, retries: LOCK_RETRIES, stale: 10_000 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new InstallConflict(`another codex-spool claude install or uninstall is working on ${claudeDir} (lock ${lockfilePath})`);
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED')
+      throw new InstallConflict(`another codex-spool claude install or uninstall is working on ${claudeDir} (lock ${lockfilePath})`);
     throw err;
   }
   try {
@@ -303,7 +349,6 @@ async function withInstallLock<T>(claudeDir: string, fn: () => Promise<T>): Prom
     await release();
   }
 }
-
 
 async function readIfFile(path: string): Promise<string | null> {
   const st = await stat(path).catch(ifMissing(null));

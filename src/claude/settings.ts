@@ -30,12 +30,20 @@ export const SettingsRecord = z.object({
   created_file: z.boolean().check(z.describe('settings.json did not exist: uninstall deletes it if nothing else is left in it')),
   created_hooks: z.boolean().check(z.describe('The `hooks` object install created: removed again once empty')),
   created_events: z.array(Event).check(z.describe('The event arrays install created: removed again once empty')),
-  allow_added: z._default(z.array(z.string()), []).check(z.describe('permissions.allow rules install added (a rule already there is left alone)')),
-  created_permissions: z._default(z.boolean(), false).check(z.describe('The `permissions` object install created: removed again once empty')),
-  created_allow: z._default(z.boolean(), false).check(z.describe('The `permissions.allow` array install created: removed again once empty')),
+  allow_added: z
+    ._default(z.array(z.string()), [])
+    .check(z.describe('permissions.allow rules install added (a rule already there is left alone)')),
+  created_permissions: z
+    ._default(z.boolean(), false)
+    .check(z.describe('The `permissions` object install created: removed again once empty')),
+  created_allow: z
+    ._default(z.boolean(), false)
+    .check(z.describe('The `permissions.allow` array install created: removed again once empty')),
   original_sha256: z
     .optional(z.nullable(z.string()))
-    .check(z.describe('sha256 of settings.json before install (null: no file), when it held none of our hooks: tells uninstall it restored it')),
+    .check(
+      z.describe('sha256 of settings.json before install (null: no file), when it held none of our hooks: tells uninstall it restored it'),
+    ),
 });
 export type SettingsRecord = z.infer<typeof SettingsRecord>;
 
@@ -60,10 +68,16 @@ export function hooksFor(command: string): Record<HookEvent, { hooks: { type: 'c
  * record of an earlier install into the same file: what it added stays ours. An existing file is edited as
  * text: our entries are inserted and every other byte stays.
  */
-export function mergeSettings(text: string | null, command: string, previous?: SettingsRecord, allow: readonly string[] = []): { text: string | null; record: SettingsRecord } {
+export function mergeSettings(
+  text: string | null,
+  command: string,
+  previous?: SettingsRecord,
+  allow: readonly string[] = [],
+): { text: string | null; record: SettingsRecord } {
   const settings = parseSettings(text);
   const rules = allowOf(settings);
-  const stillOurs = (e: HookEvent) => Boolean(previous?.added.includes(e) && previous.command === command && runsCommand(settings, e, command));
+  const stillOurs = (e: HookEvent) =>
+    Boolean(previous?.added.includes(e) && previous.command === command && runsCommand(settings, e, command));
   const record: SettingsRecord = {
     command,
     added: HOOK_EVENTS.filter(stillOurs),
@@ -77,7 +91,8 @@ export function mergeSettings(text: string | null, command: string, previous?: S
   const missing = HOOK_EVENTS.filter((e) => !runsCommand(settings, e, command));
   const missingRules = [...new Set(allow)].filter((r) => !rules.includes(r));
   // Nothing to add: the file stays as it is, and so does what an earlier install recorded about it.
-  if (missing.length === 0 && missingRules.length === 0) return { text: null, record: previous && previous.command === command ? previous : record };
+  if (missing.length === 0 && missingRules.length === 0)
+    return { text: null, record: previous && previous.command === command ? previous : record };
   const hadOurs = HOOK_EVENTS.some((e) => runsCommand(settings, e, command)) || allow.some((r) => rules.includes(r));
   let out: string;
   if (text === null || text.trim() === '') {
@@ -107,7 +122,9 @@ export function mergeSettings(text: string | null, command: string, previous?: S
       const list = memberOf(permissions?.value, 'allow');
       if (!permissions) out = appendChild(out, root, { allow: missingRules }, indent, 'permissions');
       else if (!list) out = appendChild(out, permissions.value, missingRules, indent, 'allow');
-      else for (const r of missingRules) out = appendChild(out, memberOf(memberOf(parseSpans(out), 'permissions')!.value, 'allow')!.value, r, indent);
+      else
+        for (const r of missingRules)
+          out = appendChild(out, memberOf(memberOf(parseSpans(out), 'permissions')!.value, 'allow')!.value, r, indent);
       record.created_permissions ||= !permissions;
       record.created_allow ||= !list;
     }
@@ -199,12 +216,14 @@ function parseSettings(text: string | null): Json {
     if (!isObject(value.hooks)) throw new SettingsError('settings.json "hooks" is not an object; fix it first');
     for (const e of HOOK_EVENTS) {
       const groups = value.hooks[e];
-      if (groups !== undefined && !Array.isArray(groups)) throw new SettingsError(`settings.json "hooks.${e}" is not an array; fix it first`);
+      if (groups !== undefined && !Array.isArray(groups))
+        throw new SettingsError(`settings.json "hooks.${e}" is not an array; fix it first`);
     }
   }
   if (value.permissions !== undefined) {
     if (!isObject(value.permissions)) throw new SettingsError('settings.json "permissions" is not an object; fix it first');
-    if (value.permissions.allow !== undefined && !Array.isArray(value.permissions.allow)) throw new SettingsError('settings.json "permissions.allow" is not an array; fix it first');
+    if (value.permissions.allow !== undefined && !Array.isArray(value.permissions.allow))
+      throw new SettingsError('settings.json "permissions.allow" is not an array; fix it first');
   }
   return value;
 }

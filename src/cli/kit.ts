@@ -30,7 +30,10 @@ async function requireSpool(cmd: Command): Promise<void> {
   const { root, source } = rootOf(cmd);
   if (await hasSpool(spoolLayout(root))) return;
   const from = source === 'package' ? "this package's directory" : source;
-  throw new CliError(`no spool at ${root} (the root, from ${from}): a worker creates it (codex-spool worker --root ${root}); or check --root / $CODEX_SPOOL_ROOT`, EXIT.usage);
+  throw new CliError(
+    `no spool at ${root} (the root, from ${from}): a worker creates it (codex-spool worker --root ${root}); or check --root / $CODEX_SPOOL_ROOT`,
+    EXIT.usage,
+  );
 }
 
 /** Parses a positive integer option, or throws a usage error naming the option. */
@@ -62,7 +65,10 @@ export function duration(name: string, bareUnit: DurationUnit | null, maxMs = Nu
     if ('error' in parsed) throw new CliError(`${name}: ${parsed.error}`, EXIT.usage);
     if (!((parsed.ms > 0 || (orZero && parsed.ms === 0)) && parsed.ms <= maxMs)) {
       const unit = bareUnit ?? 'ms';
-      throw new CliError(`${name} must be ${orZero ? '0 or more' : 'above 0'} and at most ${maxMs / UNIT_MS[unit]} ${unit}${why}, got "${value}"`, EXIT.usage);
+      throw new CliError(
+        `${name} must be ${orZero ? '0 or more' : 'above 0'} and at most ${maxMs / UNIT_MS[unit]} ${unit}${why}, got "${value}"`,
+        EXIT.usage,
+      );
     }
     return parsed.ms;
   };

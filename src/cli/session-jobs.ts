@@ -30,7 +30,9 @@ export async function sessionJobIds(layout: SpoolLayout, session: string, limit 
 async function claimedIds(layout: SpoolLayout, stem: string): Promise<string[]> {
   const dir = join(claimsDir(layout.root), stem);
   const names = (await readdir(dir).catch(ifMissing([]))).filter((n) => JobId.safeParse(n).success);
-  const claims = await Promise.all(names.map(async (id) => ({ id, at: (await lstat(join(dir, id), { bigint: true }).catch(ifMissing(null)))?.mtimeNs ?? -1n })));
+  const claims = await Promise.all(
+    names.map(async (id) => ({ id, at: (await lstat(join(dir, id), { bigint: true }).catch(ifMissing(null)))?.mtimeNs ?? -1n })),
+  );
   return claims.sort((a, b) => (a.at === b.at ? b.id.localeCompare(a.id) : a.at > b.at ? -1 : 1)).map((c) => c.id);
 }
 

@@ -88,7 +88,14 @@ function quoteEscape(value: string, context: UnitContext): string {
  * ENV_FILE is left out when there is none). Throws on a relative path or a placeholder left unknown.
  */
 export function renderUnit(template: string, v: UnitValues): string {
-  const paths = [['node', v.node], ['cli', v.cli], ['root', v.root], ['codex binary', v.codexBin], ['environment file', v.envFile ?? '/'], ...v.path.map((d) => ['PATH entry', d])];
+  const paths = [
+    ['node', v.node],
+    ['cli', v.cli],
+    ['root', v.root],
+    ['codex binary', v.codexBin],
+    ['environment file', v.envFile ?? '/'],
+    ...v.path.map((d) => ['PATH entry', d]),
+  ];
   for (const [name, p] of paths) {
     if (!isAbsolute(p!)) throw new Error(`${name} must be an absolute path, got "${p}"`);
   }

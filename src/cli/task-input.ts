@@ -49,7 +49,11 @@ export async function jobRepo(layout: SpoolLayout, resume: string | undefined, g
   const target = resume === undefined ? null : await resumedRepo(layout, resume);
   const repo = given !== undefined ? resolve(given) : (target?.repo ?? process.cwd());
   if (!(await stat(repo).catch(ifMissing(null)))?.isDirectory()) throw new CliError(`repo ${repo} is not a directory`, EXIT.usage);
-  if (target && !force && (await realpath(repo)) !== (await realpath(target.repo).catch(() => target.repo)) /* gone: compared as written */) {
+  if (
+    target &&
+    !force &&
+    (await realpath(repo)) !== (await realpath(target.repo).catch(() => target.repo)) /* gone: compared as written */
+  ) {
     throw new CliError(`job ${target.id} ran in ${target.repo}, not ${repo}: leave --repo out to continue there, or --force`, EXIT.usage);
   }
   return repo;

@@ -101,7 +101,6 @@ export function emptyDigest(): EventDigest {
   };
 }
 
-
 /** Folds one stdout line into the digest (mutates and returns it). Lines that are not JSON events are ignored. */
 export function foldEventLine(digest: EventDigest, line: string): EventDigest {
   if (!line.startsWith('{')) return digest;

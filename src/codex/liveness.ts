@@ -31,7 +31,10 @@ export const markAlive = (runDir: string) => writeFile(aliveFile(runDir), '.');
 
 /** Starts the watcher that keeps `runDir`'s alive file fresh while process `pid` (the run's Codex) lives. */
 export function watchRun(pid: number, runDir: string): void {
-  const watcher = spawn('/bin/sh', ['-c', WATCHER, 'codex-spool-alive', String(pid), aliveFile(runDir)], { detached: true, stdio: 'ignore' });
+  const watcher = spawn('/bin/sh', ['-c', WATCHER, 'codex-spool-alive', String(pid), aliveFile(runDir)], {
+    detached: true,
+    stdio: 'ignore',
+  });
   watcher.on('error', () => {}); // cannot fork now: the file goes stale, which only makes others wait for the locks
   watcher.unref();
 }

@@ -84,7 +84,10 @@ export function buildSummary({ meta, outcome, files, lastMessage, filesChanged, 
 
 /** What to do about an error that a person can fix (authentication, a missing key), appended to it. */
 const HINTS: [RegExp, string][] = [
-  [/status 40[13]\b|unauthori[sz]ed|\bforbidden\b|not logged in|(invalid|incorrect) api key/i, "hint: run `codex login`, or check the API key variable of Codex's model provider (its env_key)"],
+  [
+    /status 40[13]\b|unauthori[sz]ed|\bforbidden\b|not logged in|(invalid|incorrect) api key/i,
+    "hint: run `codex login`, or check the API key variable of Codex's model provider (its env_key)",
+  ],
   [/missing environment variable/i, "hint: set that variable in the worker's environment"],
 ];
 

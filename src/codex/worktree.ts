@@ -43,7 +43,10 @@ async function git(cwd: string, args: string[]) {
 /** The job ids that have a worktree under spool/worktrees/. */
 export async function worktreeIds(layout: SpoolLayout): Promise<string[]> {
   const names = await readdir(layout.worktrees, { withFileTypes: true }).catch(ifMissing([]));
-  return names.filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  return names
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
 }
 
 /** The state of job `id`'s worktree, or null when it has none. */

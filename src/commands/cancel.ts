@@ -22,7 +22,12 @@ export function cancelCommand(): Command {
   return withRoot(new Command('cancel'))
     .description('cancel a job: a queued one moves to spool/failed as cancelled; a running one has its Codex stopped (session kept)')
     .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
-    .option('--wait <seconds>', `how long to wait for a running job to stop: seconds, or ${DURATION_FORMS}`, duration('--wait', 's', MAX_TIMER_MS), 60_000)
+    .option(
+      '--wait <seconds>',
+      `how long to wait for a running job to stop: seconds, or ${DURATION_FORMS}`,
+      duration('--wait', 's', MAX_TIMER_MS),
+      60_000,
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText('after', HELP)
     .action(async (arg: string | undefined, opts: { wait: number /* ms */; json?: boolean }, cmd: Command) => {

@@ -54,7 +54,10 @@ export function claudeCommand(): Command {
         const r = await guarded(() => install(dir));
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
-        if (!findOnPath('codex-spool')) process.stderr.write('codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n');
+        if (!findOnPath('codex-spool'))
+          process.stderr.write(
+            'codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n',
+          );
       }),
   );
   cmd.addCommand(
@@ -70,7 +73,11 @@ export function claudeCommand(): Command {
           process.stdout.write(`not installed in ${dir}: nothing to remove\n`);
           return;
         }
-        const settings = r.settingsRestored ? ', settings.json as it was before install' : r.settingsChanged ? ', hooks taken out of settings.json' : '';
+        const settings = r.settingsRestored
+          ? ', settings.json as it was before install'
+          : r.settingsChanged
+            ? ', hooks taken out of settings.json'
+            : '';
         process.stdout.write(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${settings}\n`);
         if (r.kept.length) process.stderr.write(`codex-spool: kept, edited since install: ${r.kept.join(', ')}\n`);
       }),
@@ -82,7 +89,10 @@ export function claudeCommand(): Command {
       .allowExcessArguments()
       .addHelpText('after', HOOK_HELP)
       .exitOverride()
-      .action(async (_opts: unknown, sub: Command) => void process.stdout.write(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root))),
+      .action(
+        async (_opts: unknown, sub: Command) =>
+          void process.stdout.write(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root)),
+      ),
   );
   return cmd;
 }

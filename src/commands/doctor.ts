@@ -44,7 +44,10 @@ export function doctorCommand(): Command {
       const layout = spoolLayout(root);
       const [spool, policy, workers, codex, hook, service] = await Promise.all([
         spoolCheck(layout),
-        loadPolicy(root).then((p) => policyCheck(p, null), (err: Error) => policyCheck(null, err.message)),
+        loadPolicy(root).then(
+          (p) => policyCheck(p, null),
+          (err: Error) => policyCheck(null, err.message),
+        ),
         workersCheck(layout),
         codexChecks(opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN),
         claudeHook(root),
@@ -60,17 +63,24 @@ export function doctorCommand(): Command {
 async function spoolCheck(layout: SpoolLayout): Promise<Check> {
   const name = 'spool';
   if (!(await hasSpool(layout))) {
-    return { name, status: 'fail', summary: `no spool at ${layout.root}: start a worker there (npm start, or codex-spool worker --root ${layout.root})` };
+    return {
+      name,
+      status: 'fail',
+      summary: `no spool at ${layout.root}: start a worker there (npm start, or codex-spool worker --root ${layout.root})`,
+    };
   }
   const unsafe = await unsafeSpoolDirs(layout);
-  if (unsafe.length) return { name, status: 'fail', summary: `${unsafe.join('; ')}: the worker refuses it (fix the permissions, or --allow-shared-spool)` };
+  if (unsafe.length)
+    return { name, status: 'fail', summary: `${unsafe.join('; ')}: the worker refuses it (fix the permissions, or --allow-shared-spool)` };
   return { name, status: 'ok', summary: `${layout.root}/spool, private to you` };
 }
 
 async function workersCheck(layout: SpoolLayout): Promise<Check> {
   const workers = await liveWorkers(layout);
   const line = workersLine(workers, layout.root, Date.now());
-  return workers.length ? { name: 'workers', status: 'ok', summary: line } : { name: 'workers', status: 'warn', summary: `${line}: jobs wait until one starts` };
+  return workers.length
+    ? { name: 'workers', status: 'ok', summary: line }
+    : { name: 'workers', status: 'warn', summary: `${line}: jobs wait until one starts` };
 }
 
 /** Codex and its own doctor's verdicts. Unless named, the Codex on PATH, else the package's (what `npm start` puts on PATH). */
@@ -82,7 +92,13 @@ async function codexChecks(named: string | undefined): Promise<Check[]> {
     const found: Check = { name: 'codex', status: 'ok', summary: `${version} (${bin})` };
     return [found, ...codexVerdicts(await codexDoctor(bin))];
   }
-  return [{ name: 'codex', status: 'fail', summary: `cannot run "${candidates[0]} --version": install Codex, or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN` }];
+  return [
+    {
+      name: 'codex',
+      status: 'fail',
+      summary: `cannot run "${candidates[0]} --version": install Codex, or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`,
+    },
+  ];
 }
 
 function inotify(): Check {

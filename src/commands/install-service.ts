@@ -10,7 +10,17 @@ import { packageFile } from '../util/package-files.js';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { findOnPath, isExecutableFile } from '../util/path-lookup.js';
-import { RESTART_LINE, SYSTEMCTL_LINE, UNIT_NAME, renderUnit, servicePath, stampUnit, stopTimeoutSec, unitOwner, userUnitDir } from '../cli/systemd-unit.js';
+import {
+  RESTART_LINE,
+  SYSTEMCTL_LINE,
+  UNIT_NAME,
+  renderUnit,
+  servicePath,
+  stampUnit,
+  stopTimeoutSec,
+  unitOwner,
+  userUnitDir,
+} from '../cli/systemd-unit.js';
 import { workerCommand } from './worker.js';
 
 interface InstallServiceOptions {
@@ -32,7 +42,9 @@ const NOT_FOR_A_SERVICE = new Set(['--once']);
 
 export function installServiceCommand(): Command {
   const cmd = withRoot(new Command('install-service'), 'optional')
-    .description(`write the worker's systemd user unit (${UNIT_NAME}) with absolute paths and the worker flags given; prints the systemctl line that starts it`)
+    .description(
+      `write the worker's systemd user unit (${UNIT_NAME}) with absolute paths and the worker flags given; prints the systemctl line that starts it`,
+    )
     .option('--force', 'replace a unit that install-service did not write, or that was edited since')
     .option('--unit-dir <dir>', 'where to write the unit (default: ~/.config/systemd/user)')
     // Not --env-file: Node 20 takes that flag for itself wherever it stands on the command line.
@@ -55,7 +67,16 @@ export function installServiceCommand(): Command {
     let unit: string;
     try {
       unit = stampUnit(
-        renderUnit(await readFile(TEMPLATE, 'utf8'), { node, cli, root, codexBin, graceMs: opts.graceMs, path: servicePath([dirname(node), dirname(codexBin)]), workerArgs, envFile }),
+        renderUnit(await readFile(TEMPLATE, 'utf8'), {
+          node,
+          cli,
+          root,
+          codexBin,
+          graceMs: opts.graceMs,
+          path: servicePath([dirname(node), dirname(codexBin)]),
+          workerArgs,
+          envFile,
+        }),
       );
     } catch (err) {
       throw new CliError((err as Error).message, EXIT.usage);
@@ -83,7 +104,9 @@ export function installServiceCommand(): Command {
 
 export function uninstallServiceCommand(): Command {
   return new Command('uninstall-service')
-    .description(`stop and disable the worker's systemd user service (systemctl --user, when there is one) and remove the unit install-service wrote`)
+    .description(
+      `stop and disable the worker's systemd user service (systemctl --user, when there is one) and remove the unit install-service wrote`,
+    )
     .option('--force', 'remove the unit even if install-service did not write it, or it was edited since')
     .option('--unit-dir <dir>', 'where the unit is (default: ~/.config/systemd/user)')
     .option('--json', 'print the result as JSON')

@@ -12,7 +12,17 @@ import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
-import { FINISHED_STATES, LIVE_STATES, cancelRequestIdOf, isJobFileName, isRejectionName, jobIdOf, type JobState, type SpoolLayout, shownName } from '../spool/layout.js';
+import {
+  FINISHED_STATES,
+  LIVE_STATES,
+  cancelRequestIdOf,
+  isJobFileName,
+  isRejectionName,
+  jobIdOf,
+  type JobState,
+  type SpoolLayout,
+  shownName,
+} from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { str } from '../util/json-value.js';
 import { AnyObject, readJson } from '../spool/json-file.js';
@@ -34,7 +44,11 @@ const LIST_BUDGET = 400;
 export function pruneCommand(): Command {
   return withRoot(new Command('prune'))
     .description('remove finished jobs (done, failed, rejected) and run directories older than DURATION; dry run unless --yes')
-    .requiredOption('--older-than <duration>', `age, with a unit: ${DURATION_FORMS}`, duration('--older-than', null, Number.MAX_SAFE_INTEGER, '', true))
+    .requiredOption(
+      '--older-than <duration>',
+      `age, with a unit: ${DURATION_FORMS}`,
+      duration('--older-than', null, Number.MAX_SAFE_INTEGER, '', true),
+    )
     .option('--yes', 'really delete')
     .option('--force', 'also remove worktrees with uncommitted changes or unmerged commits')
     .option('--json', 'print the plan as JSON')
@@ -175,7 +189,16 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
     const runIds = [str(record?.run_id), str(result?.run_id), ...runs].filter((r) => r !== null);
     const sessionId = str(result?.session_id)?.toLowerCase() ?? null;
     const worktree = str((result?.worktree as Record<string, unknown> | undefined)?.path);
-    files.push({ path: f.path, state: f.state, name: f.name, id: isJob ? jobIdOf(f.name) : null, mtimeMs: f.mtimeMs, runIds, sessionId, worktree });
+    files.push({
+      path: f.path,
+      state: f.state,
+      name: f.name,
+      id: isJob ? jobIdOf(f.name) : null,
+      mtimeMs: f.mtimeMs,
+      runIds,
+      sessionId,
+      worktree,
+    });
   }
   return files;
 }

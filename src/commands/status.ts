@@ -49,7 +49,9 @@ export function statusCommand(): Command {
         const views = await Promise.all(ids.map((id) => findJobView(layout, id)));
         const jobs = await Promise.all(views.flatMap((v) => (v ? [factsOf(layout, v)] : [])));
         const stale = await staleJobs(layout, jobs, (await liveWorkers(layout)).length > 0);
-        process.stdout.write(opts.json ? `${safeJson({ jobs: jobs.map((f) => brief(f, stale)) })}\n` : lines(jobs.length ? statusTable(jobs, stale) : []));
+        process.stdout.write(
+          opts.json ? `${safeJson({ jobs: jobs.map((f) => brief(f, stale)) })}\n` : lines(jobs.length ? statusTable(jobs, stale) : []),
+        );
         const missing = ids.filter((_, i) => !views[i]);
         if (missing.length) throw noSuchJob(missing);
         return;

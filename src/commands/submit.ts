@@ -39,16 +39,36 @@ export function submitCommand(): Command {
     .option('--task-file <file>', 'read the prompt from a file')
     .option('--review <target>', 'a Codex code review instead of a task: uncommitted, base:BRANCH or commit:SHA')
     .addOption(
-      new Option('--batch <file>', 'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped')
-        .conflicts(['task', 'taskFile', 'review', 'repo', 'resume', 'force', 'id', 'model', 'sandbox', 'timeout', 'worktree', 'priority', 'maxAttempts']),
+      new Option(
+        '--batch <file>',
+        'JSON Lines, one job a line with its "id"; "-" for stdin. Ids already in the spool are skipped',
+      ).conflicts([
+        'task',
+        'taskFile',
+        'review',
+        'repo',
+        'resume',
+        'force',
+        'id',
+        'model',
+        'sandbox',
+        'timeout',
+        'worktree',
+        'priority',
+        'maxAttempts',
+      ]),
     )
-    .option('--repo <dir>', 'directory where Codex works (default: the resumed job\'s, else the current directory)')
+    .option('--repo <dir>', "directory where Codex works (default: the resumed job's, else the current directory)")
     .option('--resume <session-or-job>', 'continue a Codex session: its id, or the id of an earlier job (runs where that job ran)')
-    .option('--force', 'with --resume: allow a --repo other than the resumed job\'s')
+    .option('--force', "with --resume: allow a --repo other than the resumed job's")
     .option('--id <id>', 'job id (default: a new time-sorted id)')
     .option('-m, --model <model>', 'Codex model')
     .addOption(new Option('-s, --sandbox <mode>', 'Codex sandbox').choices(Sandbox.options))
-    .option('--timeout <seconds>', `wall-clock limit for the run: seconds, or ${DURATION_FORMS}`, duration('--timeout', 's', MAX_TIMEOUT_S * 1000))
+    .option(
+      '--timeout <seconds>',
+      `wall-clock limit for the run: seconds, or ${DURATION_FORMS}`,
+      duration('--timeout', 's', MAX_TIMEOUT_S * 1000),
+    )
     .option('--worktree', 'run in a git worktree and branch of its own, beside other jobs on the repo')
     .option('--priority <n>', 'higher runs first (an integer, default 0)', integer('--priority'))
     .option('--max-attempts <n>', 'runs allowed for transient failures and interruptions (default 3)', positiveInt('--max-attempts'))

@@ -14,7 +14,7 @@ From the summaries under runs/. Each run counts its own share of its session's c
 
 export function usageCommand(): Command {
   return withRoot(new Command('usage'))
-    .description('tokens used per day, per session and per job, from the runs\' summaries')
+    .description("tokens used per day, per session and per job, from the runs' summaries")
     .option('-n, --top <n>', 'rows per section', positiveInt('--top'), 10)
     .option('--json', 'print every row as JSON')
     .addHelpText('after', HELP)
@@ -22,7 +22,11 @@ export function usageCommand(): Command {
       const ledger = usageLedger(await allRunSummaries(layoutOf(cmd)));
       if (opts.json) return void process.stdout.write(`${safeJson(ledger)}\n`);
       const lines = [`total ${tokens(ledger.total.usage)} in ${ledger.total.runs} runs`];
-      for (const [title, rows] of [['day', ledger.days], ['session', ledger.sessions], ['job', ledger.jobs]] as const) {
+      for (const [title, rows] of [
+        ['day', ledger.days],
+        ['session', ledger.sessions],
+        ['job', ledger.jobs],
+      ] as const) {
         if (!rows.length) continue;
         const shown = rows.slice(0, opts.top).map((r: LedgerRow) => [shownName(r.key), String(r.runs), tokens(r.usage)]);
         lines.push(...columns([[title.toUpperCase(), 'RUNS', 'TOKENS'], ...shown]));

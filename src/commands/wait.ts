@@ -32,7 +32,11 @@ export function waitCommand(): Command {
   return withRoot(new Command('wait'))
     .description('wait until jobs end, then print one result line each')
     .argument('[ids...]', 'job ids (default: the latest job this Claude Code session submitted)')
-    .option('--timeout <seconds>', `give up after this long (exit 124): seconds, or ${DURATION_FORMS}`, duration('--timeout', 's', MAX_TIMER_MS))
+    .option(
+      '--timeout <seconds>',
+      `give up after this long (exit 124): seconds, or ${DURATION_FORMS}`,
+      duration('--timeout', 's', MAX_TIMER_MS),
+    )
     .option('--json', 'print one JSON document')
     .addHelpText('after', HELP)
     .action(async (args: string[], opts: WaitOptions, cmd: Command) => {
@@ -53,7 +57,8 @@ export function waitCommand(): Command {
       process.stdout.write(
         opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
       );
-      if (unfinished.length) throw new CliError(`timed out after ${opts.timeout! / 1000}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
+      if (unfinished.length)
+        throw new CliError(`timed out after ${opts.timeout! / 1000}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');
       if (failed.length) throw new CliError(`did not succeed: ${failed.map((f) => `${f.id} (${f.status})`).join(', ')}`, EXIT.failed);
     });

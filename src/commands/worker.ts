@@ -44,16 +44,37 @@ export function workerCommand(): Command {
     .option('--once', 'run what the inbox holds, wait for it, then exit (cron, CI): exit 1 if a job failed or was rejected')
     .option('--poll [ms]', 'poll the file system instead of inotify (network file systems)', ms('--poll'))
     .option('--grace-ms <ms>', 'time given to each stop signal (SIGINT, SIGTERM) before the next', ms('--grace-ms'), 10_000)
-    .option('--settle-ms <ms>', 'an inbox file that parses but is no whole JSON text (a number) is claimed once unchanged this long', ms('--settle-ms'), 50)
+    .option(
+      '--settle-ms <ms>',
+      'an inbox file that parses but is no whole JSON text (a number) is claimed once unchanged this long',
+      ms('--settle-ms'),
+      50,
+    )
     .option('--reject-after-ms <ms>', 'an inbox file still not JSON after this long is rejected', ms('--reject-after-ms'), 5_000)
     .option('--default-timeout <seconds>', 'wall-clock limit of a job that sets no timeout_s', seconds('--default-timeout'), 4 * 3600)
-    .option('--stall-timeout <seconds>', 'stop a run after this long without progress (a thread, turn or item event)', seconds('--stall-timeout'), 600)
-    .option('--retry-delay-ms <ms>', 'first backoff before a transient Codex failure is retried (doubles each time)', ms('--retry-delay-ms'), 30_000)
-    .option('--on-done <command>', 'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set')
-    .option('--skip-codex-check', "start without asking `codex doctor` whether Codex can authenticate and load its config")
+    .option(
+      '--stall-timeout <seconds>',
+      'stop a run after this long without progress (a thread, turn or item event)',
+      seconds('--stall-timeout'),
+      600,
+    )
+    .option(
+      '--retry-delay-ms <ms>',
+      'first backoff before a transient Codex failure is retried (doubles each time)',
+      ms('--retry-delay-ms'),
+      30_000,
+    )
+    .option(
+      '--on-done <command>',
+      'shell command run after each job ends, with CODEX_SPOOL_JOB_ID, _STATE, _STATUS, _SESSION_ID, _SUMMARY, _JOB_FILE set',
+    )
+    .option('--skip-codex-check', 'start without asking `codex doctor` whether Codex can authenticate and load its config')
     .option('--allow-shared-spool', 'run even if other users could write into the spool (deliberate shared setups)')
     .option('--rescan-ms <ms>', 'rescan the inbox and recover orphaned jobs this often', ms('--rescan-ms'), 2_000)
-    .addHelpText('after', `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`)
+    .addHelpText(
+      'after',
+      `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`,
+    )
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
       const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
@@ -75,7 +96,8 @@ export function workerCommand(): Command {
       }
       // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
       const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
-      if (unsafe.length) throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
+      if (unsafe.length)
+        throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
       // One job's fault must not end the runs of all the others.
       process.on('unhandledRejection', (err) => log(`worker: unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
       process.on('uncaughtException', (err) => log(`worker: uncaught exception: ${err.stack ?? err.message}`));
@@ -129,8 +151,12 @@ export function workerCommand(): Command {
  */
 function endOnce(worker: Worker, othersActive: number, log: (line: string) => void): void {
   const later = worker.deferredNotDue();
-  if (later.count) log(`worker: ${later.count} deferred job(s) not due yet (the first at ${new Date(later.nextAt).toISOString()}): left for a later run`);
-  if (othersActive) log(`worker: ${othersActive} job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run`);
+  if (later.count)
+    log(`worker: ${later.count} deferred job(s) not due yet (the first at ${new Date(later.nextAt).toISOString()}): left for a later run`);
+  if (othersActive)
+    log(
+      `worker: ${othersActive} job(s) in active/ held by another worker, or by a dead one until its lock goes stale: left for a later run`,
+    );
   const problems = [
     worker.unsuccessful ? `${worker.unsuccessful} job(s) failed or were rejected` : '',
     worker.troubles ? `${worker.troubles} job(s) could not be handled (see the log above; left for the next run)` : '',

@@ -18,9 +18,7 @@ merge ID: fast-forwards the branch checked out in the main repo to the job's bra
 --json (list): [{id,state,path,branch,repo,base,dirty,unmerged}]`;
 
 export function worktreeCommand(): Command {
-  const cmd = new Command('worktree')
-    .description('list, merge or remove the worktrees of worktree jobs')
-    .addHelpText('after', HELP);
+  const cmd = new Command('worktree').description('list, merge or remove the worktrees of worktree jobs').addHelpText('after', HELP);
   cmd.addCommand(
     withRoot(new Command('list'))
       .exitOverride()
@@ -41,7 +39,7 @@ export function worktreeCommand(): Command {
   cmd.addCommand(
     withRoot(new Command('remove'))
       .exitOverride()
-      .description('remove job ID\'s worktree and branch')
+      .description("remove job ID's worktree and branch")
       .argument('<id>', 'job id')
       .option('--force', 'also when it has uncommitted changes or unmerged commits')
       .action(async (arg: string, opts: { force?: boolean }, sub: Command) => {
@@ -57,7 +55,7 @@ export function worktreeCommand(): Command {
   cmd.addCommand(
     withRoot(new Command('merge'))
       .exitOverride()
-      .description('fast-forward the main repo\'s branch to job ID\'s branch')
+      .description("fast-forward the main repo's branch to job ID's branch")
       .argument('<id>', 'job id')
       .action(async (arg: string, _opts: unknown, sub: Command) => {
         const layout = layoutOf(sub);

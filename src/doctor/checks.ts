@@ -21,7 +21,8 @@ export function formatChecks(checks: readonly Check[]): string {
  */
 export function inotifyCheck(watches: number | null, instances: number | null): Check {
   const name = 'inotify';
-  if (watches === null || instances === null) return { name, status: 'warn', summary: 'limits unreadable (not Linux?): the worker still rescans the inbox every 2 s' };
+  if (watches === null || instances === null)
+    return { name, status: 'warn', summary: 'limits unreadable (not Linux?): the worker still rescans the inbox every 2 s' };
   const summary = `max_user_watches ${watches}, max_user_instances ${instances}`;
   return watches < 64 || instances < 8
     ? { name, status: 'warn', summary: `${summary}: low; raise them (sysctl fs.inotify.*), or run the worker with --poll` }
@@ -35,13 +36,16 @@ export function serviceCheck(unitPath: string | null, shown: Record<string, stri
   if (shown === null) return { name, status: 'warn', summary: `${unitPath}: state unknown (systemctl --user not reachable)` };
   const state = `${shown.ActiveState ?? '?'}, ${shown.UnitFileState ?? '?'}`;
   const unitRoot = /(?:^| )CODEX_SPOOL_ROOT=(\S+)/.exec(shown.Environment ?? '')?.[1];
-  if (unitRoot !== undefined && unitRoot !== root) return { name, status: 'warn', summary: `${unitPath} (${state}) serves another root: ${unitRoot}` };
+  if (unitRoot !== undefined && unitRoot !== root)
+    return { name, status: 'warn', summary: `${unitPath} (${state}) serves another root: ${unitRoot}` };
   return { name, status: shown.ActiveState === 'active' ? 'ok' : 'warn', summary: `${unitPath}: ${state}` };
 }
 
 /** `systemctl show` output (`Key=value` lines) as a record. */
 export function parseShow(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').flatMap((l) => (l.includes('=') ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]] : [])));
+  return Object.fromEntries(
+    text.split('\n').flatMap((l) => (l.includes('=') ? [[l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]] : [])),
+  );
 }
 
 /**

@@ -46,6 +46,10 @@ export function codexVerdicts(report: CodexDoctorReport | { error: string }): Ch
     const check = report.checks[id];
     if (!check) return { name: label, status: 'warn', summary: 'not reported by this Codex' };
     if (check.status === 'ok') return { name: label, status: 'ok', summary: check.summary };
-    return { name: label, status: fatal ? 'fail' : 'warn', summary: check.remediation ? `${check.summary} (${check.remediation})` : check.summary };
+    return {
+      name: label,
+      status: fatal ? 'fail' : 'warn',
+      summary: check.remediation ? `${check.summary} (${check.remediation})` : check.summary,
+    };
   });
 }

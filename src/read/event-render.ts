@@ -41,7 +41,9 @@ export function renderEvent(line: string, opts: RenderOptions = {}): string | nu
     case 'thread.started':
       return oneLine(`session ${str(event.thread_id) ?? '?'}`, width);
     case 'turn.completed':
-      return isObject(event.usage) ? oneLine(`turn completed; session tokens ${formatUsage(usageOf(event.usage))}`, width) : 'turn completed';
+      return isObject(event.usage)
+        ? oneLine(`turn completed; session tokens ${formatUsage(usageOf(event.usage))}`, width)
+        : 'turn completed';
     case 'turn.failed':
       return oneLine(`turn failed: ${str(isObject(event.error) ? event.error.message : null) ?? '?'}`, width);
     case 'error':
@@ -140,7 +142,9 @@ export function currentActivity(lines: readonly string[], width = 80): string | 
   if (!seen) return null;
   const current = [...running.values()].at(-1);
   const activity = reconnecting
-    ? /waiting for network/i.test(reconnecting) ? 'waiting for network' : reconnecting
+    ? /waiting for network/i.test(reconnecting)
+      ? 'waiting for network'
+      : reconnecting
     : (current ?? (said === null ? 'waiting for the model' : `agent: ${said}`));
   return oneLine(activity, width);
 }
@@ -151,4 +155,3 @@ export function displayCommand(command: string): string {
   if (!m) return command;
   return m[1] === "'" ? m[2]!.replace(/'\\''/g, "'") : m[2]!.replace(/\\([\\"$`])/g, '$1');
 }
-

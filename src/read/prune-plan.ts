@@ -74,7 +74,9 @@ export interface PrunePlan {
  * finished job that stays names them. A job's worktree goes with it unless a job that stays ran in it. A cancel request goes once no active job has the run it names.
  */
 export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: PruneInput): PrunePlan {
-  const resumed = new Set(live.flatMap((j) => (j.resume === null ? [] : [SessionId.safeParse(j.resume).success ? j.resume.toLowerCase() : j.resume])));
+  const resumed = new Set(
+    live.flatMap((j) => (j.resume === null ? [] : [SessionId.safeParse(j.resume).success ? j.resume.toLowerCase() : j.resume])),
+  );
   const placeOfSession = new Map<string, FinishedFile>();
   for (const f of finished) {
     if (f.id === null || f.state === 'rejected' || f.sessionId === null || !resumed.has(f.sessionId)) continue;
@@ -101,6 +103,8 @@ export function prunePlan({ cutoffMs, finished, runs, live, cancelRequests }: Pr
     }),
     cancelRequests: cancelRequests.filter((c) => !activeWith(c)),
     keptForResume: [...new Set(old.filter(isResumed).map((f) => f.id!))],
-    worktreeIds: jobs.flatMap((f) => (f.id === null || f.state === 'rejected' || (f.worktree !== null && worktreesInUse.has(f.worktree)) ? [] : [f.id])),
+    worktreeIds: jobs.flatMap((f) =>
+      f.id === null || f.state === 'rejected' || (f.worktree !== null && worktreesInUse.has(f.worktree)) ? [] : [f.id],
+    ),
   };
 }

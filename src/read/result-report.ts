@@ -110,8 +110,10 @@ const MAX_RUN_LINES = 3;
 /** One line per run, only when the job had more than one: `run 1/2 failed 3s tokens 1200/40` (in/out). */
 function runsLines(runs: RunLine[]): string[] {
   if (runs.length < 2) return [];
-  return runs.map((run, i) => {
-    const tokens = run.tokens ? `tokens ${run.tokens.input_tokens}/${run.tokens.output_tokens}` : 'tokens -';
-    return `run ${i + 1}/${runs.length} ${run.status} ${formatDuration(run.elapsed_seconds)} ${tokens}`;
-  }).slice(-MAX_RUN_LINES);
+  return runs
+    .map((run, i) => {
+      const tokens = run.tokens ? `tokens ${run.tokens.input_tokens}/${run.tokens.output_tokens}` : 'tokens -';
+      return `run ${i + 1}/${runs.length} ${run.status} ${formatDuration(run.elapsed_seconds)} ${tokens}`;
+    })
+    .slice(-MAX_RUN_LINES);
 }

@@ -92,7 +92,6 @@ async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s:
   return best;
 }
 
-
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
 function jobRunIds(job: JobView): string[] {
   const runs = job.record?.runs;

@@ -27,7 +27,15 @@ export async function removeWriteDebris(dir: string, olderThanMs: number): Promi
   for (const name of (await readdir(dir).catch(ifMissing([]))).filter(isTempName)) {
     const path = join(dir, name);
     const st = await stat(path).catch(ifMissing(null));
-    if (st && Date.now() - st.mtimeMs > olderThanMs && (await unlink(path).then(() => true, () => false))) removed.push(name); // tidying: one that stays is tried next time
+    if (
+      st &&
+      Date.now() - st.mtimeMs > olderThanMs &&
+      (await unlink(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      removed.push(name); // tidying: one that stays is tried next time
   }
   return removed;
 }
@@ -53,7 +61,14 @@ export async function createExclusive<T>(path: string, create: () => Promise<T>)
   try {
     return await create();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || !(await lstat(path).then(() => true, () => false))) throw err;
+    if (
+      (err as NodeJS.ErrnoException).code !== 'EPERM' ||
+      !(await lstat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw err;
     throw Object.assign(new Error(`EEXIST: file already exists, ${path}`), { code: 'EEXIST', path });
   }
 }
@@ -68,7 +83,12 @@ export async function linkNoReplace(from: string, to: string): Promise<void> {
     try {
       return await createExclusive(to, () => link(from, to));
     } catch (err) {
-      const seen = (err as NodeJS.ErrnoException).code === 'ENOENT' && (await lstat(from).then(() => true, () => false));
+      const seen =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' &&
+        (await lstat(from).then(
+          () => true,
+          () => false,
+        ));
       if (!seen || tries === LINK_TRIES) throw err;
       await sleep(50 * tries);
     }

@@ -42,8 +42,7 @@ function timingOf(activeDir: string): Promise<LockTiming> {
 type Lockfile = typeof import('proper-lockfile');
 let loaded: Promise<Lockfile> | undefined;
 // A CommonJS module: its exports are the namespace's default (the bundle), or the namespace itself (tsc, vitest).
-const lockfile = () =>
-  (loaded ??= import('proper-lockfile').then((m) => (m as Lockfile & { default?: Lockfile }).default ?? m));
+const lockfile = () => (loaded ??= import('proper-lockfile').then((m) => (m as Lockfile & { default?: Lockfile }).default ?? m));
 /** Loads proper-lockfile now: a worker does at its start, so that its first claim does not wait for it. */
 export const preloadLockfile = async (): Promise<void> => void (await lockfile());
 
@@ -65,17 +64,15 @@ function fitName(name: string): string {
  * Takes the lock of job file `name` without waiting. Returns its release function, or null when
  * another live process holds it. `onLost` is called if the lock is compromised while held.
  */
-export async function tryLock(
-  activeDir: string,
-  name: string,
-  onLost: (err: Error) => void,
-): Promise<(() => Promise<void>) | null> {
+export async function tryLock(activeDir: string, name: string, onLost: (err: Error) => void): Promise<(() => Promise<void>) | null> {
   const target = lockTarget(activeDir, name);
   const { staleMs, updateMs } = await timingOf(activeDir);
   const statFresh = statFresher(staleMs);
   const held = await statFresh(`${target}.lock`).catch(ifMissing(null));
   if (held && Date.now() - held.mtimeMs <= staleMs) return null;
-  const tokens = held ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`), staleMs) : [];
+  const tokens = held
+    ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`), staleMs)
+    : [];
   if (!tokens) return null;
   let instanceGone = false; // lock() replaced it, or found a fresh lock in its place
   try {

@@ -205,12 +205,7 @@ async function otherCopy(
  * finish: active → done|failed as `record` (the job plus its result). Pre: the caller holds the claim.
  * Post: the finished file is complete before the active copy goes; the lock is released.
  */
-export async function finishJob(
-  layout: SpoolLayout,
-  claim: Claim,
-  state: 'done' | 'failed',
-  record: object,
-): Promise<string> {
+export async function finishJob(layout: SpoolLayout, claim: Claim, state: 'done' | 'failed', record: object): Promise<string> {
   const path = layout.job(state, claim.id);
   await writeJsonAtomic(path, record);
   // A retried job that now succeeds leaves no stale failure behind.
@@ -321,4 +316,3 @@ export function recordRun(claim: Claim, job: QueuedJob, runId: string): Promise<
   const active: ActiveJob = { ...job, run_id: runId };
   return writeJsonAtomic(claim.path, active);
 }
-

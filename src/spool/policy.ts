@@ -12,7 +12,25 @@ import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeI
 /** `codex exec` arguments a job may pass by default: none of them widens what Codex may touch. */
 const SAFE_ARGS = ['-m', '--model', '--skip-git-repo-check'] as const;
 /** Arguments that take a value (the value is the next argument). */
-const ARGS_WITH_VALUE = new Set(['-m', '--model', '-c', '--config', '-p', '--profile', '-C', '--cd', '--add-dir', '-i', '--image', '-s', '--sandbox', '--output-schema', '--color', '-o', '--output-last-message']);
+const ARGS_WITH_VALUE = new Set([
+  '-m',
+  '--model',
+  '-c',
+  '--config',
+  '-p',
+  '--profile',
+  '-C',
+  '--cd',
+  '--add-dir',
+  '-i',
+  '--image',
+  '-s',
+  '--sandbox',
+  '--output-schema',
+  '--color',
+  '-o',
+  '--output-last-message',
+]);
 /** `-c key=value` keys a job may set by default: model behaviour, not sandbox, approvals or tools. */
 const SAFE_CONFIG_KEYS = [
   'model',
@@ -103,13 +121,17 @@ export function checkPolicy(
   repo: { real: string; owned: boolean; spoolRoot: string },
 ): PolicyViolation | null {
   if (isWithin(repo.spoolRoot, repo.real)) {
-    return { rule: 'repo', message: `repo ${repo.real} contains the codex-spool root ${repo.spoolRoot}: a job there could rewrite the queue's policy and state` };
+    return {
+      rule: 'repo',
+      message: `repo ${repo.real} contains the codex-spool root ${repo.spoolRoot}: a job there could rewrite the queue's policy and state`,
+    };
   }
   if (isWithin(repo.real, repo.spoolRoot)) {
     return { rule: 'repo', message: `repo ${repo.real} is inside the codex-spool root ${repo.spoolRoot}` };
   }
   const bytes = submittedBytes(spec);
-  if (bytes > policy.max_job_bytes) return { rule: 'size', message: `job of ${bytes} bytes is over policy.max_job_bytes ${policy.max_job_bytes}` };
+  if (bytes > policy.max_job_bytes)
+    return { rule: 'size', message: `job of ${bytes} bytes is over policy.max_job_bytes ${policy.max_job_bytes}` };
   if (spec.sandbox && !policy.sandboxes.includes(spec.sandbox)) {
     return { rule: 'sandbox', message: `sandbox "${spec.sandbox}" is not allowed (policy.sandboxes: ${policy.sandboxes.join(', ')})` };
   }
@@ -162,7 +184,14 @@ export function configStrings(value: string): string[] {
         if (!esc) continue;
         const hex = esc[1] ?? esc[2] ?? esc[3];
         const cp = hex ? Number.parseInt(hex, 16) : undefined;
-        s += cp !== undefined ? (cp <= 0x10ffff ? String.fromCodePoint(cp) : '') : esc[4] ? ({ b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', e: '\x1b' }[esc[4]] ?? esc[4]) : '';
+        s +=
+          cp !== undefined
+            ? cp <= 0x10ffff
+              ? String.fromCodePoint(cp)
+              : ''
+            : esc[4]
+              ? ({ b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', e: '\x1b' }[esc[4]] ?? esc[4])
+              : '';
         i += esc[0].length - 1;
       }
     }
@@ -239,7 +268,8 @@ export function forbiddenArg(args: string[], policy: JobPolicy): string | null {
     if (isConfig(flag)) {
       const eq = value?.indexOf('=') ?? -1;
       const key = eq === -1 ? undefined : value!.slice(0, eq).trim();
-      if (!key || !keys.has(key) || (key === 'sandbox_mode' && !sandboxAllowed(configStrings(value!.slice(eq + 1))))) return `${flag} ${value ?? ''}`.trim();
+      if (!key || !keys.has(key) || (key === 'sandbox_mode' && !sandboxAllowed(configStrings(value!.slice(eq + 1)))))
+        return `${flag} ${value ?? ''}`.trim();
       continue;
     }
     if (!allowed.has(flag)) return arg;

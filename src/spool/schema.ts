@@ -27,7 +27,9 @@ export function issuesOf(error: z.core.$ZodError): Issue[] {
 
 /** The issues of a zod error on one line: `path: message; path: message`. */
 export function describeIssues(error: z.core.$ZodError): string {
-  return issuesOf(error).map((i) => `${i.path}: ${i.message}`).join('; ');
+  return issuesOf(error)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
 }
 
 /** Longest allowed `timeout_s`: well inside what a Node timer can hold (24.8 days). */
@@ -123,7 +125,10 @@ const WorkerFacts = {
   resume_session: optional(SessionId, 'The session an interrupted or retried run continues'),
   runs: optional(z.array(z.string()), "The job's runs so far, oldest first (runs/<run-id>/)"),
   retry_of: optional(RunStatus, '`retry`: how the run it continues ended (its next prompt says so)'),
-  reason: optional(z.string().check(z.maxLength(MAX_REASON_CHARS)), 'Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait'),
+  reason: optional(
+    z.string().check(z.maxLength(MAX_REASON_CHARS)),
+    'Why the worker queued it again: a retry and its error, a recovery, a usage limit, a wait',
+  ),
 };
 
 /** spool/deferred/<id>.json: a job the worker (or `retry`) queued again, with the worker's facts. */
@@ -139,7 +144,6 @@ export type ActiveJob = z.infer<typeof ActiveJob>;
 
 /** Run states of runs/<id>/meta.json and summary.json: a run stopped by a shutdown or crash is `interrupted` (resumed later). */
 const RunEnd = z.enum(['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted']);
-
 
 /** Token usage as Codex reports it in `turn.completed` (cumulative for the whole session). */
 export const Usage = z.object({
@@ -158,9 +162,11 @@ export const JobResult = z.object({
   exit_code: z.nullable(z.int()),
   elapsed_seconds: z.number(),
   final_message: z.nullable(z.string()),
-  error: z.nullable(z.string()).check(z.describe('The error that decided the run (the last fatal one), with a hint when a person can fix it')),
-  worktree: optional(z.object({ path: z.string(), branch: z.string() }), 'The job\'s own worktree'),
-  summary: z.nullable(z.string()).check(z.describe('Absolute path of the run\'s summary.json')),
+  error: z
+    .nullable(z.string())
+    .check(z.describe('The error that decided the run (the last fatal one), with a hint when a person can fix it')),
+  worktree: optional(z.object({ path: z.string(), branch: z.string() }), "The job's own worktree"),
+  summary: z.nullable(z.string()).check(z.describe("Absolute path of the run's summary.json")),
 });
 export type JobResult = z.infer<typeof JobResult>;
 

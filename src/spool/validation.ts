@@ -88,7 +88,12 @@ type Decision = { kind: 'ok'; repo: string; resumeSession: string | null; worktr
  * `submit` alike (so that submit refuses at once exactly what the worker would reject): gathers the
  * facts, then `decideJob` rules.
  */
-export async function checkJob(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }, policy: JobPolicy): Promise<Decision> {
+export async function checkJob(
+  layout: SpoolLayout,
+  id: string,
+  job: JobSpec & { resume_session?: string },
+  policy: JobPolicy,
+): Promise<Decision> {
   return decideJob(`${id}.json`, id, job, policy, await jobFacts(layout, id, job));
 }
 
@@ -163,7 +168,13 @@ async function resumeJobFacts(layout: SpoolLayout, id: string, target: string): 
 }
 
 /** The rules, in order (pure): id not taken by a done job, repo, policy, argument directories, resume target. */
-export function decideJob(name: string, id: string, job: JobSpec & { resume_session?: string }, policy: JobPolicy, facts: JobFacts): Decision {
+export function decideJob(
+  name: string,
+  id: string,
+  job: JobSpec & { resume_session?: string },
+  policy: JobPolicy,
+  facts: JobFacts,
+): Decision {
   if (facts.inDone) return rejection(name, 'duplicate_id', duplicateIdMessage(id, 'done'));
   const { repo, spoolRoot } = facts;
   if (!repo) return rejection(name, 'repo_missing', `repo ${job.repo} is not an existing directory`);

@@ -15,7 +15,8 @@ export function parseDuration(text: string, bareUnit: DurationUnit | null): { ms
   const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(text.trim());
   if (!m) return { error: `"${text}" is not a duration like ${DURATION_FORMS}` };
   const [, amount, written] = m as unknown as [string, string, string];
-  if (/^(mo|mos|mon|month|months|M)$/.test(written)) return { error: `"${text}": months are not accepted (m is minutes); write days, e.g. 30d` };
+  if (/^(mo|mos|mon|month|months|M)$/.test(written))
+    return { error: `"${text}": months are not accepted (m is minutes); write days, e.g. 30d` };
   const unit = written === '' ? bareUnit : written;
   if (unit === null) return { error: `"${text}" has no unit; write ${DURATION_FORMS}` };
   if (!Object.hasOwn(UNIT_MS, unit)) return { error: `"${text}": unknown unit "${written}"; write ${DURATION_FORMS}` };

@@ -43,11 +43,11 @@ export function parseSpans(text: string): JsonNode {
   const children = <T>(close: string, one: () => T): T[] => {
     const out: T[] = [];
     skipSpace();
-    if (text[i] === close) return i++, out;
+    if (text[i] === close) return (i++, out);
     for (;;) {
       out.push(one());
       skipSpace();
-      if (text[i] === close) return i++, out;
+      if (text[i] === close) return (i++, out);
       take(',');
     }
   };
@@ -103,7 +103,9 @@ export function appendChild(text: string, container: JsonNode, value: unknown, i
   const before = last ? text.slice(spaceStart(text, last.start), last.start) : '';
   const nl = text.includes('\r\n') ? '\r\n' : '\n';
   const pretty = indent !== '' && before.includes('\n');
-  const rendered = pretty ? JSON.stringify(value, null, indent).replace(/\n/g, nl + before.slice(before.lastIndexOf('\n') + 1)) : JSON.stringify(value);
+  const rendered = pretty
+    ? JSON.stringify(value, null, indent).replace(/\n/g, nl + before.slice(before.lastIndexOf('\n') + 1))
+    : JSON.stringify(value);
   const lastMember = container.kind === 'object' ? container.members.at(-1) : undefined;
   const colon = lastMember ? text.slice(lastMember.keyEnd, lastMember.value.start) : indent ? ': ' : ':';
   const child = key === undefined ? rendered : `${JSON.stringify(key)}${colon}${rendered}`;

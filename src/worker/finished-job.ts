@@ -33,7 +33,13 @@ export function recordFromSummary(
 /** A job that ended without a Codex run of its own ending: cancelled while queued, given up on, unrunnable. */
 export function recordWithoutRun(
   job: Partial<JobSpec> & Partial<QueuedJob>,
-  ended: { status: Exclude<RunStatus, 'succeeded'>; error: string; runId?: string | null; sessionId?: string | null; summary?: string | null },
+  ended: {
+    status: Exclude<RunStatus, 'succeeded'>;
+    error: string;
+    runId?: string | null;
+    sessionId?: string | null;
+    summary?: string | null;
+  },
 ) {
   return {
     ...jobFields(job),

@@ -69,18 +69,22 @@ export interface Heartbeat {
  * Starts this process's heartbeat (the spool must exist). First removes the files of this host's workers
  * that died without removing theirs (SIGKILL, a crash), so that the directory does not fill with them.
  */
-export async function startHeartbeat(
-  layout: SpoolLayout,
-  concurrency: number,
-  log: (line: string) => void,
-): Promise<Heartbeat> {
+export async function startHeartbeat(layout: SpoolLayout, concurrency: number, log: (line: string) => void): Promise<Heartbeat> {
   const host = hostname();
   await mkdir(layout.workers, { recursive: true, mode: 0o700 });
   for (const { file, beat } of await readBeats(layout)) {
-    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start) await unlink(file).catch(() => undefined); // best effort: a stale beat only misinforms doctor
+    if (beat.host === host && beat.pid !== process.pid && procStart(beat.pid) !== beat.proc_start)
+      await unlink(file).catch(() => undefined); // best effort: a stale beat only misinforms doctor
   }
   const file = join(layout.workers, `${host}-${process.pid}.json`);
-  const self = { pid: process.pid, host, started: new Date().toISOString(), version: packageVersion(), concurrency, proc_start: procStart(process.pid) };
+  const self = {
+    pid: process.pid,
+    host,
+    started: new Date().toISOString(),
+    version: packageVersion(),
+    concurrency,
+    proc_start: procStart(process.pid),
+  };
   const write = () => writeJsonAtomic(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
   await write();
   // A missed beat is logged, not fatal: the worker keeps running jobs; it only looks gone meanwhile.
@@ -106,5 +110,7 @@ export function workersLine(beats: readonly WorkerBeat[], root: string, now: num
 /** Says once on stderr, when no worker serves the root, what that means for `what` (the job waits, …). */
 export async function noteIfNoWorker(layout: SpoolLayout, what: string): Promise<void> {
   if ((await liveWorkers(layout)).length > 0) return;
-  process.stderr.write(`codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: npm start in codex-spool, or codex-spool worker)\n`);
+  process.stderr.write(
+    `codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: npm start in codex-spool, or codex-spool worker)\n`,
+  );
 }

@@ -89,7 +89,11 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   }
   if (v.kind === 'wait') {
     // Its resume target has not ended yet (the scan's check raced with a change): look again shortly.
-    await requeueJob(ctx.layout, claim, { ...v.job, reason: `waiting for job ${v.on}`, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
+    await requeueJob(ctx.layout, claim, {
+      ...v.job,
+      reason: `waiting for job ${v.on}`,
+      not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString(),
+    });
     return 'requeued';
   }
   // A follow-up in an earlier job's worktree works in that tree: one Codex at a time there too.
@@ -123,9 +127,14 @@ async function holdResources(ctx: RunJobContext, on: { repo: string | null; sess
   const releases: (() => Promise<void>)[] = [];
   const releaseAll = async () => void (await Promise.all(releases.splice(0).map((r) => r())));
   try {
-    for (const [kind, key] of [['repo', on.repo], ['session', on.session]] as const) {
+    for (const [kind, key] of [
+      ['repo', on.repo],
+      ['session', on.session],
+    ] as const) {
       if (key === null) continue;
-      const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) => ctx.log(`${kind} lock of ${key} lost: ${err.message}`));
+      const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) =>
+        ctx.log(`${kind} lock of ${key} lost: ${err.message}`),
+      );
       if (!release) {
         await releaseAll();
         return null;
@@ -193,12 +202,13 @@ async function runValidJob(
   let metaWritten = writeMeta(files, meta);
   let queued: Promise<void> | null = null;
   const saveMeta = () =>
-    (queued ??= metaWritten = metaWritten
-      .catch(() => undefined) // a failed write is made good by the next one
-      .then(() => {
-        queued = null;
-        return writeMeta(files, { ...meta });
-      }));
+    (queued ??= metaWritten =
+      metaWritten
+        .catch(() => undefined) // a failed write is made good by the next one
+        .then(() => {
+          queued = null;
+          return writeMeta(files, { ...meta });
+        }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
 
   const treeBefore = await (treeOfRepo ?? snapshotTree(meta.repo));

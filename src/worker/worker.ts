@@ -272,7 +272,10 @@ export class Worker {
     const unread = (state: Peek['state'], names: Iterable<string>) =>
       [...names].filter((n) => !this.running.has(n) && (sweep || !this.peeks[state].get(n)?.complete)).map((name) => ({ state, name }));
     const toPeek = [
-      ...unread('inbox', [...inInbox].filter((n) => !touched.has(n))),
+      ...unread(
+        'inbox',
+        [...inInbox].filter((n) => !touched.has(n)),
+      ),
       ...unread('deferred', listed.deferred),
       ...[...touched].filter((n) => !this.running.has(n)).map((name) => ({ state: 'inbox' as const, name })),
     ];
@@ -427,7 +430,8 @@ export class Worker {
     const names = (await readdir(this.activeDir)).filter((n) => isJobFileName(n) && !this.running.has(n));
     const repos = await mapLimit(names, PEEK_CONCURRENCY, async (name) => {
       const st = await lstat(join(this.activeDir, name)).catch(() => null);
-      if (!st?.isFile() || st.size > Math.max(jobReadLimit(this.opts.policy, 'inbox'), jobReadLimit(this.opts.policy, 'deferred'))) return null;
+      if (!st?.isFile() || st.size > Math.max(jobReadLimit(this.opts.policy, 'inbox'), jobReadLimit(this.opts.policy, 'deferred')))
+        return null;
       const known = this.claimedRepos.get(name);
       if (known?.ino === st.ino) return known.repo;
       const job = parseJsonOrNull(await readFile(join(this.activeDir, name), 'utf8').catch(() => '')) as Record<string, unknown> | null;
@@ -505,7 +509,8 @@ export class Worker {
     try {
       const from = p.state === 'inbox' || p.state === 'deferred' ? p.state : null;
       const claim =
-        (from && (await claimJob(this.opts.layout, p.name, from, jobReadLimit(this.opts.policy, from)))) || (await takeOverJob(this.opts.layout, p.name));
+        (from && (await claimJob(this.opts.layout, p.name, from, jobReadLimit(this.opts.policy, from)))) ||
+        (await takeOverJob(this.opts.layout, p.name));
       if (!claim) return;
       try {
         const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';

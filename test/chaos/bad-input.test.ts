@@ -8,14 +8,20 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobSpec, RejectReason } from '../../src/spool/schema.js';
+import { startWorker, waitFor, waitForFinished, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
 import {
-  startWorker,
-  waitFor,
-  waitForFinished,
-  type TempRoot,
-  type WorkerProcess,
-} from '../helpers/spool-env.js';
-import { CHAOS, census, chaosCodex, chaosRoot, endChaosTest, figure, readCalls, sleep, spoolDir, tag, writeJob } from './fixtures/chaos-kit.js';
+  CHAOS,
+  census,
+  chaosCodex,
+  chaosRoot,
+  endChaosTest,
+  figure,
+  readCalls,
+  sleep,
+  spoolDir,
+  tag,
+  writeJob,
+} from './fixtures/chaos-kit.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -41,10 +47,7 @@ async function setup(): Promise<Env> {
   const outside = join(t.dir, 'outside');
   await mkdir(allowed, { recursive: true });
   await mkdir(outside, { recursive: true });
-  await writeFile(
-    join(t.root, 'codex-spool.config.json'),
-    JSON.stringify({ policy: { repo_prefixes: [prefix], max_timeout_s: 3600 } }),
-  );
+  await writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { repo_prefixes: [prefix], max_timeout_s: 3600 } }));
   const worker = startWorker(t, ['--reject-after-ms', '300', '--rescan-ms', '500'], chaosCodex);
   await waitFor('worker up', () => worker.log().includes('concurrency'), 20_000);
   return { t, log, allowed, outside, worker };
@@ -99,9 +102,11 @@ async function checkRejected(
   if (found.length !== 1) return [`${JSON.stringify(name)}: ${found.length} error files`];
   const { stem, error } = found[0]!;
   if (!RejectReason.safeParse(error.reason).success) problems.push(`${name}: unknown reason ${error.reason}`);
-  if (!want.reasons.includes(error.reason)) problems.push(`${JSON.stringify(name)}: reason ${error.reason}, want ${want.reasons.join('|')} (${error.message})`);
+  if (!want.reasons.includes(error.reason))
+    problems.push(`${JSON.stringify(name)}: reason ${error.reason}, want ${want.reasons.join('|')} (${error.message})`);
   if (typeof error.message !== 'string' || error.message.length < 10) problems.push(`${name}: no clear message`);
-  if (want.message && !want.message.test(error.message)) problems.push(`${JSON.stringify(name)}: message ${JSON.stringify(error.message)} !~ ${want.message}`);
+  if (want.message && !want.message.test(error.message))
+    problems.push(`${JSON.stringify(name)}: message ${JSON.stringify(error.message)} !~ ${want.message}`);
   if (!Array.isArray(error.issues) || Number.isNaN(Date.parse(error.rejected_at))) problems.push(`${name}: malformed error file`);
   const path = join(spoolDir(e.t, 'rejected'), `${stem}.json`);
   const st = await lstat(path).catch(() => null);
@@ -141,18 +146,42 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
       ['two-documents.json', `${job({})}\n${job({})}`, { reasons: ['invalid_json'] }],
       ['binary-junk.json', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)), { reasons: ['invalid_json'] }],
       ['nul-bytes.json', Buffer.alloc(1000), { reasons: ['invalid_json'] }],
-      ['bad-utf8-ff.json', Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), { reasons: ['invalid_json'], message: /UTF-8/ }],
-      ['bad-utf8-overlong.json', Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]), { reasons: ['invalid_json'] }],
-      ['bad-utf8-surrogate.json', Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), { reasons: ['invalid_json'] }],
-      ['bad-utf8-cut.json', Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]), { reasons: ['invalid_json'] }],
+      [
+        'bad-utf8-ff.json',
+        Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+        { reasons: ['invalid_json'], message: /UTF-8/ },
+      ],
+      [
+        'bad-utf8-overlong.json',
+        Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]),
+        { reasons: ['invalid_json'] },
+      ],
+      [
+        'bad-utf8-surrogate.json',
+        Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+        { reasons: ['invalid_json'] },
+      ],
+      [
+        'bad-utf8-cut.json',
+        Buffer.concat([Buffer.from(`{"repo":"${allowed}","task":"`), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]),
+        { reasons: ['invalid_json'] },
+      ],
       ['utf16.json', Buffer.from(`\ufeff${job({})}`, 'utf16le'), { reasons: ['invalid_json'] }],
       // Far too big: never read
-      ['ten-mib-task.json', `{"repo":"${allowed}","task":"${'x'.repeat(10 * 1024 * 1024)}"}`, { reasons: ['policy'], message: /max_job_bytes/ }],
+      [
+        'ten-mib-task.json',
+        `{"repo":"${allowed}","task":"${'x'.repeat(10 * 1024 * 1024)}"}`,
+        { reasons: ['policy'], message: /max_job_bytes/ },
+      ],
       ['ten-mib-junk.json', Buffer.alloc(10 * 1024 * 1024, 0xa7), { reasons: ['policy'], message: /max_job_bytes/ }],
       ['just-over-limit.json', job({ task: 'y'.repeat(256 * 1024) }), { reasons: ['policy'] }],
       // Deep nesting
       ['deep-arrays.json', deep(100_000), { reasons: ['invalid_job'] }],
-      ['deep-arrays-in-args.json', `{"repo":"${allowed}","task":"x","args":${deep(100_000)}}`, { reasons: ['invalid_job'], message: /args/ }],
+      [
+        'deep-arrays-in-args.json',
+        `{"repo":"${allowed}","task":"x","args":${deep(100_000)}}`,
+        { reasons: ['invalid_job'], message: /args/ },
+      ],
       ['deep-objects.json', deep(40_000, '{"a":', '}').replace('{"a":}', '{"a":1}'), { reasons: ['invalid_json', 'invalid_job'] }],
       ['deep-unknown-field.json', `{"repo":"${allowed}","task":"x","deep":${deep(90_000)}}`, { reasons: ['invalid_job'], message: /deep/ }],
       ['deep-unbalanced.json', '['.repeat(100_000), { reasons: ['invalid_json'] }],
@@ -179,19 +208,55 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
       ['resume-path.json', job({ resume: '../other' }), { reasons: ['invalid_job'], message: /resume/ }],
       ['unknown-field.json', job({ colour: 'red' }), { reasons: ['invalid_job'], message: /colour/ }],
       // Prototype pollution
-      ['proto.json', `{"repo":"${allowed}","task":"x","__proto__":{"polluted":true,"sandbox":"danger-full-access"}}`, { reasons: ['invalid_job'], message: /__proto__/ }],
-      ['constructor.json', `{"repo":"${allowed}","task":"x","constructor":{"prototype":{"polluted":true}}}`, { reasons: ['invalid_job'], message: /constructor/ }],
+      [
+        'proto.json',
+        `{"repo":"${allowed}","task":"x","__proto__":{"polluted":true,"sandbox":"danger-full-access"}}`,
+        { reasons: ['invalid_job'], message: /__proto__/ },
+      ],
+      [
+        'constructor.json',
+        `{"repo":"${allowed}","task":"x","constructor":{"prototype":{"polluted":true}}}`,
+        { reasons: ['invalid_job'], message: /constructor/ },
+      ],
       ['proto-in-args.json', `{"repo":"${allowed}","task":"x","args":{"__proto__":[]}}`, { reasons: ['invalid_job'], message: /args/ }],
       // Policy and references
       ['repo-missing.json', JSON.stringify({ repo: join(allowed, 'nope'), task: 'x' }), { reasons: ['repo_missing'], message: /nope/ }],
-      ['repo-outside.json', JSON.stringify({ repo: outside, task: 'x' }), { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ }],
-      ['repo-root.json', JSON.stringify({ repo: '/', task: 'x' }), { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ }],
-      ['repo-dotdot.json', JSON.stringify({ repo: `${allowed}/../../outside`, task: 'x' }), { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ }],
+      [
+        'repo-outside.json',
+        JSON.stringify({ repo: outside, task: 'x' }),
+        { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ },
+      ],
+      [
+        'repo-root.json',
+        JSON.stringify({ repo: '/', task: 'x' }),
+        { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ },
+      ],
+      [
+        'repo-dotdot.json',
+        JSON.stringify({ repo: `${allowed}/../../outside`, task: 'x' }),
+        { reasons: ['policy'], message: /policy\.repo_prefixes|codex-spool root/ },
+      ],
       ['sandbox-danger.json', job({ sandbox: 'danger-full-access' }), { reasons: ['policy'], message: /policy\.sandboxes/ }],
-      ['args-bypass.json', job({ args: ['--dangerously-bypass-approvals-and-sandbox'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
-      ['args-sandbox-config.json', job({ args: ['-c', 'sandbox_mode="danger-full-access"'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
-      ['args-config-inline.json', job({ args: ['--config=sandbox_mode=danger-full-access'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
-      ['args-approval.json', job({ args: ['-m', 'gpt-5', '-c', 'approval_policy=never'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
+      [
+        'args-bypass.json',
+        job({ args: ['--dangerously-bypass-approvals-and-sandbox'] }),
+        { reasons: ['policy'], message: /policy\.allowed_args/ },
+      ],
+      [
+        'args-sandbox-config.json',
+        job({ args: ['-c', 'sandbox_mode="danger-full-access"'] }),
+        { reasons: ['policy'], message: /policy\.allowed_args/ },
+      ],
+      [
+        'args-config-inline.json',
+        job({ args: ['--config=sandbox_mode=danger-full-access'] }),
+        { reasons: ['policy'], message: /policy\.allowed_args/ },
+      ],
+      [
+        'args-approval.json',
+        job({ args: ['-m', 'gpt-5', '-c', 'approval_policy=never'] }),
+        { reasons: ['policy'], message: /policy\.allowed_args/ },
+      ],
       ['args-add-dir.json', job({ args: ['--add-dir', '/'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
       ['args-dangling-c.json', job({ args: ['-c'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
       ['args-positional.json', job({ args: ['rm -rf /'] }), { reasons: ['policy'], message: /policy\.allowed_args/ }],
@@ -212,7 +277,11 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     for (const [name, bytes] of files) await writeFile(inboxPath(e, name), bytes);
     // A symlink repo inside the prefix that leads outside it.
     await symlink(outside, join(allowed, '..', 'escape'));
-    files.push(['repo-symlink-escape.json', JSON.stringify({ repo: join(allowed, '..', 'escape'), task: 'x' }), { reasons: ['policy'], message: /outside/ }]);
+    files.push([
+      'repo-symlink-escape.json',
+      JSON.stringify({ repo: join(allowed, '..', 'escape'), task: 'x' }),
+      { reasons: ['policy'], message: /outside/ },
+    ]);
     await writeFile(inboxPath(e, 'repo-symlink-escape.json'), files.at(-1)![1]);
     // A 10 MiB sparse file: its size alone gets it rejected.
     await writeFile(inboxPath(e, 'sparse.json'), '');
@@ -255,7 +324,8 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     const names = [...files.map(([n]) => n), ...nodes.map(([n]) => n)];
     const rejected = await awaitRejected(e, names);
     const problems: string[] = [];
-    for (const [name, bytes, want] of files) problems.push(...(await checkRejected(e, rejected, name, 'file', Buffer.from(bytes as Buffer), want)));
+    for (const [name, bytes, want] of files)
+      problems.push(...(await checkRejected(e, rejected, name, 'file', Buffer.from(bytes as Buffer), want)));
     for (const [name, kind, target, want] of nodes) problems.push(...(await checkRejected(e, rejected, name, kind, target, want)));
     expect(await readFile(goodOutside, 'utf8')).toBe(job({})); // the symlink's target is left alone
     const c = await census(e.t);
@@ -266,7 +336,12 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     const dupBytes = JSON.stringify({ repo: allowed, task: 'again' });
     await writeFile(inboxPath(e, 'good-after-bad.json'), dupBytes);
     const dup = await awaitRejected(e, ['good-after-bad.json']);
-    problems.push(...(await checkRejected(e, dup, 'good-after-bad.json', 'file', Buffer.from(dupBytes), { reasons: ['duplicate_id'], message: /already used/ })));
+    problems.push(
+      ...(await checkRejected(e, dup, 'good-after-bad.json', 'file', Buffer.from(dupBytes), {
+        reasons: ['duplicate_id'],
+        message: /already used/,
+      })),
+    );
     figure('hand-picked bad input', {
       inputs: names.length + 1,
       rejected: rejected.size + 1,
@@ -304,20 +379,40 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
       fc.uint8Array({ maxLength: 3000 }).map((b) => ({ kind: 'binary', bytes: Buffer.from(b) })),
       fc.string({ unit: 'binary', maxLength: 400 }).map((s) => ({ kind: 'text', bytes: text(s) })),
       json.map((v) => ({ kind: 'json', bytes: text(JSON.stringify(v)) })),
-      fc.nat({ max: 10_000 }).map((n) => ({ kind: 'truncated', bytes: text(JSON.stringify({ ...base(), task: 'cut short here' }).slice(0, n % 40)) })),
       fc
-        .tuple(fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]), fc.string({ maxLength: 20 }))
+        .nat({ max: 10_000 })
+        .map((n) => ({ kind: 'truncated', bytes: text(JSON.stringify({ ...base(), task: 'cut short here' }).slice(0, n % 40)) })),
+      fc
+        .tuple(
+          fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]),
+          fc.string({ maxLength: 20 }),
+        )
         .map(([bad, s]) => ({
           kind: 'bad-utf8',
-          bytes: Buffer.concat([text(`{"repo":${JSON.stringify(allowed)},"task":${JSON.stringify(s).slice(0, -1)}`), Buffer.from(bad), text('"}')]),
+          bytes: Buffer.concat([
+            text(`{"repo":${JSON.stringify(allowed)},"task":${JSON.stringify(s).slice(0, -1)}`),
+            Buffer.from(bad),
+            text('"}'),
+          ]),
         })),
-      fc.tuple(fc.constantFrom(...knownKeys), json).map(([key, value]) => ({ kind: `field ${key}`, bytes: text(JSON.stringify({ ...base(), [key]: value })) })),
       fc
-        .tuple(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !knownKeys.includes(k)), json)
-        .map(([key, value]) => ({ kind: 'unknown field', bytes: text(`{"repo":${JSON.stringify(allowed)},"task":"x",${JSON.stringify(key)}:${JSON.stringify(value)}}`) })),
+        .tuple(fc.constantFrom(...knownKeys), json)
+        .map(([key, value]) => ({ kind: `field ${key}`, bytes: text(JSON.stringify({ ...base(), [key]: value })) })),
+      fc
+        .tuple(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !knownKeys.includes(k)),
+          json,
+        )
+        .map(([key, value]) => ({
+          kind: 'unknown field',
+          bytes: text(`{"repo":${JSON.stringify(allowed)},"task":"x",${JSON.stringify(key)}:${JSON.stringify(value)}}`),
+        })),
       fc
         .tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__'), json)
-        .map(([key, value]) => ({ kind: `proto ${key}`, bytes: text(`{"repo":${JSON.stringify(allowed)},"task":"x","${key}":${JSON.stringify(value ?? { polluted: true })}}`) })),
+        .map(([key, value]) => ({
+          kind: `proto ${key}`,
+          bytes: text(`{"repo":${JSON.stringify(allowed)},"task":"x","${key}":${JSON.stringify(value ?? { polluted: true })}}`),
+        })),
       fc
         .constantFrom(
           ['--dangerously-bypass-approvals-and-sandbox'],
@@ -336,12 +431,22 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
         .chain((bad) => fc.tuple(fc.subarray(['-m', 'gpt-5', '--skip-git-repo-check']), fc.constant(bad)))
         .map(([ok, bad]) => ({ kind: 'forbidden args', bytes: text(JSON.stringify({ ...base(), args: [...ok, ...bad] })) })),
       fc
-        .oneof(fc.constantFrom('/', '/tmp', '/etc', outside, `${allowed}/../../outside`), fc.string({ maxLength: 30 }).map((s) => `/nonexistent/${s}`))
+        .oneof(
+          fc.constantFrom('/', '/tmp', '/etc', outside, `${allowed}/../../outside`),
+          fc.string({ maxLength: 30 }).map((s) => `/nonexistent/${s}`),
+        )
         .map((repo) => ({ kind: 'repo outside', bytes: text(JSON.stringify({ repo, task: 'x' })) })),
     );
     const badName = fc
       .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
-      .filter((s) => !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(s) && !s.startsWith('.') && !s.includes('/') && !s.includes('\0') && Buffer.byteLength(s) < 180);
+      .filter(
+        (s) =>
+          !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(s) &&
+          !s.startsWith('.') &&
+          !s.includes('/') &&
+          !s.includes('\0') &&
+          Buffer.byteLength(s) < 180,
+      );
     const input = fc.record({ content, weirdName: fc.option(badName, { freq: 5 }) });
     let batch = 0;
     let total = 0;
@@ -357,7 +462,10 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
           kinds.set(c.kind.split(' ')[0]!, (kinds.get(c.kind.split(' ')[0]!) ?? 0) + 1);
         }
         total += cases.length;
-        const rejected = await awaitRejected(e, cases.map((c) => c.name));
+        const rejected = await awaitRejected(
+          e,
+          cases.map((c) => c.name),
+        );
         const problems: string[] = [];
         for (const c of cases) {
           const p = await checkRejected(e, rejected, c.name, 'file', c.bytes, { reasons: RejectReason.options });
@@ -402,14 +510,23 @@ describe.skipIf(!CHAOS)('chaos: bad input', () => {
     ];
     for (const [name, bytes] of cases) await writeFile(inboxPath(e, name), bytes);
     const ids = cases.map(([n]) => n.slice(0, -'.json'.length));
-    const filed = await waitFor('all three filed', async () => {
-      const c = await census(e.t);
-      return ids.every((id) => c.failed.includes(id) || c.rejected.includes(id)) ? c : null;
-    }, 30_000);
+    const filed = await waitFor(
+      'all three filed',
+      async () => {
+        const c = await census(e.t);
+        return ids.every((id) => c.failed.includes(id) || c.rejected.includes(id)) ? c : null;
+      },
+      30_000,
+    );
     expect(filed.failed).toEqual([]); // actual: all three, "gave up: the run was interrupted 3 times"
-    const rejected = await awaitRejected(e, cases.map(([n]) => n), 5_000);
+    const rejected = await awaitRejected(
+      e,
+      cases.map(([n]) => n),
+      5_000,
+    );
     const problems: string[] = [];
-    for (const [name, bytes] of cases) problems.push(...(await checkRejected(e, rejected, name, 'file', Buffer.from(bytes), { reasons: ['invalid_job'] })));
+    for (const [name, bytes] of cases)
+      problems.push(...(await checkRejected(e, rejected, name, 'file', Buffer.from(bytes), { reasons: ['invalid_job'] })));
     expect(problems).toEqual([]);
   });
 });

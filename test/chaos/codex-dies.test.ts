@@ -3,13 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  startWorker,
-  waitFor,
-  waitForFinished,
-  type TempRoot,
-  type WorkerProcess,
-} from '../helpers/spool-env.js';
+import { startWorker, waitFor, waitForFinished, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
 import {
   CHAOS,
   audit,
@@ -79,7 +73,14 @@ async function fiveRounds(
 }
 
 /** After five rounds: the worker stops cleanly; 5 done, 5 failed, none lost or duplicated, no process left. */
-async function expectFiveAndFive(t: TempRoot, worker: WorkerProcess, log: string, name: string, ids: string[], extra: Record<string, unknown>) {
+async function expectFiveAndFive(
+  t: TempRoot,
+  worker: WorkerProcess,
+  log: string,
+  name: string,
+  ids: string[],
+  extra: Record<string, unknown>,
+) {
   expect(await worker.stop()).toBe(0);
   const calls = await readCalls(log);
   const a = await audit(t, ids, calls);
@@ -104,8 +105,17 @@ describe.skipIf(!CHAOS)('chaos: Codex killed or hanging', () => {
     const { t, log, repo } = await setup();
     const worker = startWorker(t, ['--concurrency', '1', '--grace-ms', '500'], chaosCodex);
     // As the OOM killer or a user would: Codex and its tool command.
-    const r = await fiveRounds(t, repo, { prefix: 'killed', task: () => 'sleep=30', act: killAfterSession(t, log, true), statuses: ['failed'], timeoutMs: 20_000 });
-    const calls = await expectFiveAndFive(t, worker, log, 'Codex group SIGKILLed', r.ids, { kills: 5, maxSecondsKillToFailed: Math.max(...r.seconds).toFixed(2) });
+    const r = await fiveRounds(t, repo, {
+      prefix: 'killed',
+      task: () => 'sleep=30',
+      act: killAfterSession(t, log, true),
+      statuses: ['failed'],
+      timeoutMs: 20_000,
+    });
+    const calls = await expectFiveAndFive(t, worker, log, 'Codex group SIGKILLed', r.ids, {
+      kills: 5,
+      maxSecondsKillToFailed: Math.max(...r.seconds).toFixed(2),
+    });
     expect(calls).toHaveLength(10);
   });
 
@@ -154,8 +164,17 @@ describe.skipIf(!CHAOS)('chaos: Codex killed or hanging', () => {
     const { t, log, repo } = await setup();
     const worker = startWorker(t, ['--concurrency', '1', '--grace-ms', '500', '--stall-timeout', '1'], chaosCodex);
     // Odd rounds hang inside a tool command's silence, even rounds right after thread.started.
-    const r = await fiveRounds(t, repo, { prefix: 'hang', task: (i) => (i % 2 ? 'sleep=60' : 'hang'), act: async () => {}, statuses: ['timed_out'], timeoutMs: 20_000 });
-    const calls = await expectFiveAndFive(t, worker, log, 'Codex hanging', r.ids, { hangs: 5, maxSecondsToTimedOut: Math.max(...r.seconds).toFixed(2) });
+    const r = await fiveRounds(t, repo, {
+      prefix: 'hang',
+      task: (i) => (i % 2 ? 'sleep=60' : 'hang'),
+      act: async () => {},
+      statuses: ['timed_out'],
+      timeoutMs: 20_000,
+    });
+    const calls = await expectFiveAndFive(t, worker, log, 'Codex hanging', r.ids, {
+      hangs: 5,
+      maxSecondsToTimedOut: Math.max(...r.seconds).toFixed(2),
+    });
     expect(calls).toHaveLength(10);
   });
 });

@@ -95,7 +95,10 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     await makeSpool(t.root); // the mount hid the one made with the root
     const repos = await makeRepos(t, 3);
     const jobs = ids('n', 24);
-    await submitBatch(t, jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: 'sleep=0.3' })));
+    await submitBatch(
+      t,
+      jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: 'sleep=0.3' })),
+    );
     let worker = startWorker(t, WORKER_ARGS, modelCodex);
     await waitFor('three runs', async () => (await readRunLog(log)).length >= 3, 20_000);
     const filler = await fillUp(t.root);
@@ -113,7 +116,10 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     const { t, log } = await faultRoot();
     const repos = await makeRepos(t, 16);
     const jobs = ids('e', EMFILE_JOBS);
-    await submitBatch(t, jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: '' })));
+    await submitBatch(
+      t,
+      jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: '' })),
+    );
     // The default rescan interval: a fast one re-reads the whole queue every time.
     const args = ['--concurrency', '4', '--grace-ms', '500'];
     const limited = startWrappedWorker(t, ['prlimit', `--nofile=${NOFILE}:${NOFILE}`], args);
@@ -241,5 +247,9 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
   };
   it('runs that outlast the pause: after SIGCONT, every job final once, no overlap', () => pausedPastStaleTime('firstsleep=20'), 90_000);
   // Codex writes its events into the run's files itself: the taker reads that a run completed during the pause.
-  it('runs that succeed during the pause: after SIGCONT, every job final once, no overlap', () => pausedPastStaleTime('firstsleep=2'), 90_000);
+  it(
+    'runs that succeed during the pause: after SIGCONT, every job final once, no overlap',
+    () => pausedPastStaleTime('firstsleep=2'),
+    90_000,
+  );
 });

@@ -43,7 +43,9 @@ describe.skipIf(!CHAOS)('chaos: an inbox file with the id of another job', () =>
     const bytes = new Map(ids.map((id) => [id, `{"repo":${JSON.stringify(repos[0])},"task":"${taskOf(id, 'impostor')}"}`]));
     for (const id of ids) await writeFile(join(spoolDir(t, 'inbox'), `${id}.json`), bytes.get(id)!);
     const one = JSON.parse((await cli(t, ['status', '--json', ...ids])).stdout).jobs.map((j: any) => [j.id, j.state]);
-    const all = JSON.parse((await cli(t, ['status', '--json'])).stdout).jobs.filter((j: any) => ids.includes(j.id)).map((j: any) => [j.id, j.state]);
+    const all = JSON.parse((await cli(t, ['status', '--json'])).stdout)
+      .jobs.filter((j: any) => ids.includes(j.id))
+      .map((j: any) => [j.id, j.state]);
     const cancel = startCli(t, ['cancel', 'cancel-x', '--wait', '1']);
     const cancelled = await Promise.race([cancel.done, sleep(20_000).then(() => null)]);
     worker.child.kill('SIGCONT');
@@ -62,7 +64,11 @@ describe.skipIf(!CHAOS)('chaos: an inbox file with the id of another job', () =>
       expect(error).toMatchObject({ job_file: `${id}.json`, reason: 'duplicate_id' });
     }
     const { state, record } = await waitForFinished(t, 'cancel-x');
-    expect({ state, status: record.result.status, run: record.result.run_id }).toEqual({ state: 'failed', status: 'cancelled', run: cancelMeta.run_id });
+    expect({ state, status: record.result.status, run: record.result.run_id }).toEqual({
+      state: 'failed',
+      status: 'cancelled',
+      run: cancelMeta.run_id,
+    });
     expect(JSON.parse(await readFile(join(spoolDir(t, 'active'), 'run-x.json'), 'utf8')).run_id).toBe(runMeta.run_id);
     // Each real job ran once; no impostor ran.
     expect((await readRunLog(log)).map((r) => r.job).sort()).toEqual([...ids].sort());

@@ -97,10 +97,21 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
             resolve();
           }
         };
-        if (point === 'claim') watchers.push(watch(spoolDir(t, 'active'), onEvent((n) => n.endsWith('.json.lock'))));
+        if (point === 'claim')
+          watchers.push(
+            watch(
+              spoolDir(t, 'active'),
+              onEvent((n) => n.endsWith('.json.lock')),
+            ),
+          );
         if (point === 'finish') {
           for (const state of ['done', 'failed', 'rejected'] as const) {
-            watchers.push(watch(spoolDir(t, state), onEvent((n) => n.includes('.json'))));
+            watchers.push(
+              watch(
+                spoolDir(t, state),
+                onEvent((n) => n.includes('.json')),
+              ),
+            );
           }
         }
         if (point === 'run') {
@@ -170,7 +181,8 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
       killPhaseSeconds: killPhaseSeconds.toFixed(1),
     });
     if (a.problems.length) console.log(`[chaos] problems:\n  ${a.problems.join('\n  ')}`);
-    if (tmpLeft.length || a.orphanErrors.length) console.log(`[chaos] debris of killed writes: ${JSON.stringify([...tmpLeft, ...a.orphanErrors])}`);
+    if (tmpLeft.length || a.orphanErrors.length)
+      console.log(`[chaos] debris of killed writes: ${JSON.stringify([...tmpLeft, ...a.orphanErrors])}`);
     expect(codes).toEqual([0, 0]);
     expect(a.problems).toEqual([]);
     expect(a.lost).toEqual([]);
@@ -223,7 +235,12 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
       const perTrial: Record<number, number> = {};
       for (const w of winners) perTrial[w] = (perTrial[w] ?? 0) + 1;
       const medianSpread = spreadsMs.sort((a, b) => a - b)[spreadsMs.length >> 1]!.toFixed(2);
-      figure('stale lock takeover race', { trials: winners.length, winnersPerTrial: JSON.stringify(perTrial), medianStartSpreadMs: medianSpread, ms: Date.now() - started });
+      figure('stale lock takeover race', {
+        trials: winners.length,
+        winnersPerTrial: JSON.stringify(perTrial),
+        medianStartSpreadMs: medianSpread,
+        ms: Date.now() - started,
+      });
       expect(winners.every((n) => n === 1)).toBe(true);
     } finally {
       for (const c of contenders) c.end();
@@ -265,13 +282,21 @@ describe.skipIf(!CHAOS)('chaos: recovery after SIGKILL reads only real events', 
     const first = startWorker(t, WORKER_ARGS, modelCodex);
     const meta = await runningMeta(t, 'fake-end');
     const events = join(t.root, 'runs', meta.run_id, 'events.jsonl');
-    await waitFor('the tool call and the next command reported', async () => (await readIfExists(events))?.includes('"command":"sleep 60"'));
+    await waitFor('the tool call and the next command reported', async () =>
+      (await readIfExists(events))?.includes('"command":"sleep 60"'),
+    );
     await first.stop('SIGKILL');
     process.kill(-meta.pid, 'SIGKILL'); // its stand-in, with the tool command, ends without a word
     startWorker(t, WORKER_ARGS, modelCodex);
     const { state, record } = await waitForFinished(t, 'fake-end', 60_000);
     const runs = await readRunLog(log);
-    expect({ state, runs: runs.map((r) => [r.resumed, r.session]) }).toEqual({ state: 'done', runs: [[false, meta.session_id], [true, meta.session_id]] });
+    expect({ state, runs: runs.map((r) => [r.resumed, r.session]) }).toEqual({
+      state: 'done',
+      runs: [
+        [false, meta.session_id],
+        [true, meta.session_id],
+      ],
+    });
     expect(record.result.run_id).not.toBe(meta.run_id);
     expect(record.attempts).toBe(1);
   }, 90_000);

@@ -62,7 +62,10 @@ function scenarios(crashes: boolean): fc.Arbitrary<Scenario> {
   const weighted = (weight: number, arbitrary: fc.Arbitrary<Action>) => ({ weight, arbitrary });
   const actions = [
     weighted(4, fc.record({ kind: fc.constant('submit' as const), repo: fc.nat({ max: 3 }), work, priority: fc.constant(null) })),
-    weighted(2, fc.record({ kind: fc.constant('submit' as const), repo: fc.nat({ max: 3 }), work, priority: fc.integer({ min: -2, max: 5 }) })),
+    weighted(
+      2,
+      fc.record({ kind: fc.constant('submit' as const), repo: fc.nat({ max: 3 }), work, priority: fc.integer({ min: -2, max: 5 }) }),
+    ),
     weighted(1, fc.record({ kind: fc.constant('cancel' as const), target: index })),
     weighted(1, fc.record({ kind: fc.constant('retry' as const), target: index })),
     weighted(2, fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 50, max: 800 }) })),
@@ -70,7 +73,15 @@ function scenarios(crashes: boolean): fc.Arbitrary<Scenario> {
   if (crashes) {
     actions.push(
       // On the target's repo, or (2 in 3) on any repo, which may be another working tree.
-      weighted(3, fc.record({ kind: fc.constant('resume' as const), target: index, repo: fc.option(fc.nat({ max: 3 }), { freq: 3, nil: null }), work })),
+      weighted(
+        3,
+        fc.record({
+          kind: fc.constant('resume' as const),
+          target: index,
+          repo: fc.option(fc.nat({ max: 3 }), { freq: 3, nil: null }),
+          work,
+        }),
+      ),
       weighted(1, fc.constant({ kind: 'kill' as const })),
     );
   }
@@ -118,7 +129,13 @@ async function runScenario(s: Scenario): Promise<{ violations: string[]; figures
   killRuns(audit.runs);
   return {
     violations: audit.violations,
-    figures: { jobs: ids.length, kills, runs: audit.runs.length, ...stateCounts(audit.states), seconds: ((Date.now() - started) / 1000).toFixed(1) },
+    figures: {
+      jobs: ids.length,
+      kills,
+      runs: audit.runs.length,
+      ...stateCounts(audit.states),
+      seconds: ((Date.now() - started) / 1000).toFixed(1),
+    },
   };
 }
 
@@ -165,20 +182,24 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
   it.each([
     { what: 'B', priority: [] as string[] },
     { what: 'B with priority 5', priority: ['--priority', '5'] },
-  ])('long job A, then $what resumes A, SIGKILL of the worker, restart: both finish', async ({ priority }) => {
-    const { t, log } = await modelRoot();
-    const [repo] = await makeRepos(t, 1);
-    const worker = startWorker(t, WORKER_ARGS, modelCodex);
-    expect(await submit(t, 'a', repo!, 'sleep=3')).toBe(true);
-    await waitForRun(log, 'a');
-    expect(await submit(t, 'b', repo!, '', ['--resume', 'a', ...priority])).toBe(true);
-    await sleep(500); // the worker has seen b wait
-    await worker.stop('SIGKILL');
-    startWorker(t, WORKER_ARGS, modelCodex);
-    const audit = await expectDrained(t, log, ['a', 'b'], 45_000, 'A, then B resumes A, SIGKILL, restart');
-    expect([audit.states.get('a'), audit.states.get('b')]).toEqual([['done'], ['done']]);
-    expectResumed(audit.runs, 'a', 'b');
-  }, 90_000);
+  ])(
+    'long job A, then $what resumes A, SIGKILL of the worker, restart: both finish',
+    async ({ priority }) => {
+      const { t, log } = await modelRoot();
+      const [repo] = await makeRepos(t, 1);
+      const worker = startWorker(t, WORKER_ARGS, modelCodex);
+      expect(await submit(t, 'a', repo!, 'sleep=3')).toBe(true);
+      await waitForRun(log, 'a');
+      expect(await submit(t, 'b', repo!, '', ['--resume', 'a', ...priority])).toBe(true);
+      await sleep(500); // the worker has seen b wait
+      await worker.stop('SIGKILL');
+      startWorker(t, WORKER_ARGS, modelCodex);
+      const audit = await expectDrained(t, log, ['a', 'b'], 45_000, 'A, then B resumes A, SIGKILL, restart');
+      expect([audit.states.get('a'), audit.states.get('b')]).toEqual([['done'], ['done']]);
+      expectResumed(audit.runs, 'a', 'b');
+    },
+    90_000,
+  );
 
   // fails on main: a and b wait for each other in inbox/ for ever, and block c on their repo
   it('a resume cycle (a resumes b, b resumes a, written into the inbox) is rejected, nothing hangs', async () => {

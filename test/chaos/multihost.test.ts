@@ -97,143 +97,183 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
     { name: 'A and B each through sshfs, caches off', bothMounted: true, options: UNCACHED_MOUNT, perHost: 2, jobs: 100 },
     { name: 'A local + B sshfs, sshfs defaults', bothMounted: false, options: DEFAULT_MOUNT, perHost: 2, jobs: 100 },
   ];
-  it.each(cases)('$name: each job once, one Codex per tree and session, through kills and pauses on either host', async ({ name, bothMounted, options, perHost, jobs }) => {
-    const { t, log } = await modelRoot();
-    bed = await startSshfsBed(join(t.dir, 'sshd'));
-    const mountB = join(t.dir, 'host-b');
-    await bed.mount(t.root, mountB, options);
-    let rootA = t.root;
-    if (bothMounted) {
-      rootA = join(t.dir, 'host-a');
-      await bed.mount(t.root, rootA, options);
-    }
-    hosts = await Promise.all([startPidHost('host-a'), startPidHost('host-b')]); // after the mounts: they see them
-    const A: Host = { name: 'A', view: hostView(t, 'a', rootA), pids: hosts[0]!, workers: [], started: [] };
-    const B: Host = { name: 'B', view: hostView(t, 'b', mountB), pids: hosts[1]!, workers: [], started: [] };
-    await Promise.all([A, B].map((h) => mkdir(h.view.dir)));
-    // More repos than the slots of one host (3 workers × 2): else one host holds every tree and the other idles.
-    const repos = await makeRepos(t, 12);
-    const ids: string[] = [];
-    const batch = (host: Host, prefix: string, n: number, words: (i: number) => string, trees = repos.length) => {
-      const list = Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(3, '0')}`, repo: repos[i % trees]!, words: words(i) }));
-      ids.push(...list.map((j) => j.id));
-      return submitBatch(host.view, list);
-    };
-    // Waits until the jobs are final; if they are not, shows what the workers said (the test then fails).
-    const allFinal = async (list: string[], ms: number) => {
-      const done = await waitAllFinal(t, list, ms);
-      if (!done) {
-        const c = await census(t);
-        const left = (s: State) => c[s].filter((id) => list.includes(id));
-        console.log(`[chaos] multihost ${name}: not final: ${JSON.stringify({ inbox: left('inbox'), deferred: left('deferred'), active: left('active') })}`);
-        for (const id of left('active')) console.log(`[chaos]   active/${id}.json: ${await readFile(join(t.root, 'spool', 'active', `${id}.json`), 'utf8').catch((e: Error) => e.message)}`);
-        console.log(`[chaos]   active/ holds: ${(await readdir(join(t.root, 'spool', 'active')).catch(() => [])).join(' ')}`);
+  it.each(cases)(
+    '$name: each job once, one Codex per tree and session, through kills and pauses on either host',
+    async ({ name, bothMounted, options, perHost, jobs }) => {
+      const { t, log } = await modelRoot();
+      bed = await startSshfsBed(join(t.dir, 'sshd'));
+      const mountB = join(t.dir, 'host-b');
+      await bed.mount(t.root, mountB, options);
+      let rootA = t.root;
+      if (bothMounted) {
+        rootA = join(t.dir, 'host-a');
+        await bed.mount(t.root, rootA, options);
       }
-      if (!done) for (const h of [A, B]) console.log(`[chaos] multihost ${name}: host ${h.name}, each worker's log ends:\n${h.started.map((w) => w.log().slice(-1500)).join('\n--\n')}`);
-      return done;
-    };
-    const addWorkers = async (h: Host) => {
-      while (h.workers.length < perHost) await add(h);
-      await up(h);
-    };
+      hosts = await Promise.all([startPidHost('host-a'), startPidHost('host-b')]); // after the mounts: they see them
+      const A: Host = { name: 'A', view: hostView(t, 'a', rootA), pids: hosts[0]!, workers: [], started: [] };
+      const B: Host = { name: 'B', view: hostView(t, 'b', mountB), pids: hosts[1]!, workers: [], started: [] };
+      await Promise.all([A, B].map((h) => mkdir(h.view.dir)));
+      // More repos than the slots of one host (3 workers × 2): else one host holds every tree and the other idles.
+      const repos = await makeRepos(t, 12);
+      const ids: string[] = [];
+      const batch = (host: Host, prefix: string, n: number, words: (i: number) => string, trees = repos.length) => {
+        const list = Array.from({ length: n }, (_, i) => ({
+          id: `${prefix}-${String(i).padStart(3, '0')}`,
+          repo: repos[i % trees]!,
+          words: words(i),
+        }));
+        ids.push(...list.map((j) => j.id));
+        return submitBatch(host.view, list);
+      };
+      // Waits until the jobs are final; if they are not, shows what the workers said (the test then fails).
+      const allFinal = async (list: string[], ms: number) => {
+        const done = await waitAllFinal(t, list, ms);
+        if (!done) {
+          const c = await census(t);
+          const left = (s: State) => c[s].filter((id) => list.includes(id));
+          console.log(
+            `[chaos] multihost ${name}: not final: ${JSON.stringify({ inbox: left('inbox'), deferred: left('deferred'), active: left('active') })}`,
+          );
+          for (const id of left('active'))
+            console.log(
+              `[chaos]   active/${id}.json: ${await readFile(join(t.root, 'spool', 'active', `${id}.json`), 'utf8').catch((e: Error) => e.message)}`,
+            );
+          console.log(`[chaos]   active/ holds: ${(await readdir(join(t.root, 'spool', 'active')).catch(() => [])).join(' ')}`);
+        }
+        if (!done)
+          for (const h of [A, B])
+            console.log(
+              `[chaos] multihost ${name}: host ${h.name}, each worker's log ends:\n${h.started.map((w) => w.log().slice(-1500)).join('\n--\n')}`,
+            );
+        return done;
+      };
+      const addWorkers = async (h: Host) => {
+        while (h.workers.length < perHost) await add(h);
+        await up(h);
+      };
 
-    // 1. Pickup with --poll: host B's workers alone, a job written on host A (temp file + rename).
-    await addWorkers(B);
-    const pickupsMs: number[] = [];
-    for (let i = 0; i < PICKUPS; i++) {
-      const id = `pickup-${i}`;
-      ids.push(id);
-      const tmp = join(A.view.root, 'spool', 'inbox', `.${id}.tmp`);
-      await writeFile(tmp, JSON.stringify({ repo: repos[0], task: taskOf(id, 'sleep=0.05') }));
-      const submitted = Date.now();
-      await rename(tmp, join(A.view.root, 'spool', 'inbox', `${id}.json`));
-      const run = await waitFor(`${id} started on host B`, async () => (await readRunLog(log)).find((r) => r.job === id), 60_000);
-      pickupsMs.push(run.start / 1000 - submitted);
-      expect(await allFinal([id], 30_000)).toBe(true);
-    }
+      // 1. Pickup with --poll: host B's workers alone, a job written on host A (temp file + rename).
+      await addWorkers(B);
+      const pickupsMs: number[] = [];
+      for (let i = 0; i < PICKUPS; i++) {
+        const id = `pickup-${i}`;
+        ids.push(id);
+        const tmp = join(A.view.root, 'spool', 'inbox', `.${id}.tmp`);
+        await writeFile(tmp, JSON.stringify({ repo: repos[0], task: taskOf(id, 'sleep=0.05') }));
+        const submitted = Date.now();
+        await rename(tmp, join(A.view.root, 'spool', 'inbox', `${id}.json`));
+        const run = await waitFor(`${id} started on host B`, async () => (await readRunLog(log)).find((r) => r.job === id), 60_000);
+        pickupsMs.push(run.start / 1000 - submitted);
+        expect(await allFinal([id], 30_000)).toBe(true);
+      }
 
-    // 2. Throughput: the workers of both hosts, jobs submitted half on each host.
-    await addWorkers(A);
-    const fastStart = Date.now();
-    await Promise.all([batch(A, 'fa', jobs / 2, () => 'sleep=0.05'), batch(B, 'fb', jobs / 2, () => 'sleep=0.05')]);
-    const fast = ids.filter((id) => id.startsWith('f'));
-    expect(await allFinal(fast, 180_000)).toBe(true);
-    const fastSeconds = (Date.now() - fastStart) / 1000;
-    const doneBy = (h: Host) => count(logs(h), /^done f[ab]-/gm);
+      // 2. Throughput: the workers of both hosts, jobs submitted half on each host.
+      await addWorkers(A);
+      const fastStart = Date.now();
+      await Promise.all([batch(A, 'fa', jobs / 2, () => 'sleep=0.05'), batch(B, 'fb', jobs / 2, () => 'sleep=0.05')]);
+      const fast = ids.filter((id) => id.startsWith('f'));
+      expect(await allFinal(fast, 180_000)).toBe(true);
+      const fastSeconds = (Date.now() - fastStart) / 1000;
+      const doneBy = (h: Host) => count(logs(h), /^done f[ab]-/gm);
 
-    // 3. Faults on one host, then the other. The other host's workers are stopped while the victim's take
-    // the jobs (they are idle: they hold no lock), so the victim has runs under way; every third job's
-    // first run is long. Then a victim worker with a long run under way is SIGKILLed (its Codex runs on
-    // for more than the stale time, unseen by the other host's /proc) and the victim's other workers are
-    // SIGSTOPped past the stale time: only the other host is left to take over their locks, and it must
-    // not start a run in a tree or session whose Codex still runs on the victim host.
-    const faults: Record<string, unknown> = {};
-    const outlived: { job: string; killedAt: number }[] = [];
-    for (const [victim, other] of [
-      [A, B],
-      [B, A],
-    ] as const) {
-      expect(await allFinal(ids, 60_000)).toBe(true); // every worker idle
-      for (const w of other.workers) w.kill('SIGSTOP');
-      const prefix = `x${victim.name.toLowerCase()}`;
-      // On 4 trees: each long job shares its tree with two short ones, which must wait for it.
-      await batch(victim, prefix, 12, (i) => (i % 3 === 0 ? `sleep=0.5 firstsleep=${LONG_S}` : `sleep=${(1 + (i % 4) * 0.5).toFixed(1)}`), 4);
-      const long = new Set(ids.filter((id) => id.startsWith(`${prefix}-`) && Number(id.slice(-3)) % 3 === 0));
-      const [killed, job] = await waitFor(
-        `a long run under way on host ${victim.name}`,
-        async () => {
-          for (const w of victim.workers) {
-            const id = await runUnderWay(t, w, long);
-            if (id) return [w, id] as const;
-          }
-          return null;
+      // 3. Faults on one host, then the other. The other host's workers are stopped while the victim's take
+      // the jobs (they are idle: they hold no lock), so the victim has runs under way; every third job's
+      // first run is long. Then a victim worker with a long run under way is SIGKILLed (its Codex runs on
+      // for more than the stale time, unseen by the other host's /proc) and the victim's other workers are
+      // SIGSTOPped past the stale time: only the other host is left to take over their locks, and it must
+      // not start a run in a tree or session whose Codex still runs on the victim host.
+      const faults: Record<string, unknown> = {};
+      const outlived: { job: string; killedAt: number }[] = [];
+      for (const [victim, other] of [
+        [A, B],
+        [B, A],
+      ] as const) {
+        expect(await allFinal(ids, 60_000)).toBe(true); // every worker idle
+        for (const w of other.workers) w.kill('SIGSTOP');
+        const prefix = `x${victim.name.toLowerCase()}`;
+        // On 4 trees: each long job shares its tree with two short ones, which must wait for it.
+        await batch(
+          victim,
+          prefix,
+          12,
+          (i) => (i % 3 === 0 ? `sleep=0.5 firstsleep=${LONG_S}` : `sleep=${(1 + (i % 4) * 0.5).toFixed(1)}`),
+          4,
+        );
+        const long = new Set(ids.filter((id) => id.startsWith(`${prefix}-`) && Number(id.slice(-3)) % 3 === 0));
+        const [killed, job] = await waitFor(
+          `a long run under way on host ${victim.name}`,
+          async () => {
+            for (const w of victim.workers) {
+              const id = await runUnderWay(t, w, long);
+              if (id) return [w, id] as const;
+            }
+            return null;
+          },
+          40_000,
+        );
+        for (const w of other.workers) w.kill('SIGCONT');
+        killed.kill('SIGKILL');
+        const paused = victim.workers.filter((w) => w !== killed);
+        for (const w of paused) w.kill('SIGSTOP');
+        const stoppedAt = Date.now();
+        outlived.push({ job, killedAt: stoppedAt * 1000 });
+        const recoveredBefore = count(logs(other), /^recovered /gm);
+        // The victim host stays out until the other host has filed the killed worker's long run, which it can
+        // do only once that Codex has ended by itself (nothing on the other host can stop it).
+        await waitFor(
+          `host ${other.name} recovers ${job} of host ${victim.name}`,
+          () => logs(other).includes(`\nrecovered ${job}: `),
+          60_000,
+        );
+        for (const w of paused) w.kill('SIGCONT');
+        await killed.stop('SIGKILL');
+        victim.workers.splice(victim.workers.indexOf(killed), 1);
+        await addWorkers(victim);
+        faults[`recoveredBy${other.name}`] = count(logs(other), /^recovered /gm) - recoveredBefore;
+        faults[`pausedFor${victim.name}S`] = ((Date.now() - stoppedAt) / 1000).toFixed(1);
+      }
+
+      const audit = await expectDrained(
+        t,
+        log,
+        ids,
+        120_000,
+        `multihost ${name}`,
+        {
+          mount: options.join(',') || 'defaults',
+          workersPerHost: perHost,
+          pickupMs: pickupsMs.map((ms) => ms.toFixed(0)).join('/'),
+          fastJobs: fast.length,
+          fastSeconds: fastSeconds.toFixed(1),
+          jobsPerSecond: (fast.length / fastSeconds).toFixed(1),
+          doneOnA: doneBy(A),
+          doneOnB: doneBy(B),
+          ...faults,
         },
-        40_000,
+        hosts.map((h) => h.proc),
       );
-      for (const w of other.workers) w.kill('SIGCONT');
-      killed.kill('SIGKILL');
-      const paused = victim.workers.filter((w) => w !== killed);
-      for (const w of paused) w.kill('SIGSTOP');
-      const stoppedAt = Date.now();
-      outlived.push({ job, killedAt: stoppedAt * 1000 });
-      const recoveredBefore = count(logs(other), /^recovered /gm);
-      // The victim host stays out until the other host has filed the killed worker's long run, which it can
-      // do only once that Codex has ended by itself (nothing on the other host can stop it).
-      await waitFor(`host ${other.name} recovers ${job} of host ${victim.name}`, () => logs(other).includes(`\nrecovered ${job}: `), 60_000);
-      for (const w of paused) w.kill('SIGCONT');
-      await killed.stop('SIGKILL');
-      victim.workers.splice(victim.workers.indexOf(killed), 1);
-      await addWorkers(victim);
-      faults[`recoveredBy${other.name}`] = count(logs(other), /^recovered /gm) - recoveredBefore;
-      faults[`pausedFor${victim.name}S`] = ((Date.now() - stoppedAt) / 1000).toFixed(1);
-    }
-
-    const audit = await expectDrained(t, log, ids, 120_000, `multihost ${name}`, {
-      mount: options.join(',') || 'defaults',
-      workersPerHost: perHost,
-      pickupMs: pickupsMs.map((ms) => ms.toFixed(0)).join('/'),
-      fastJobs: fast.length,
-      fastSeconds: fastSeconds.toFixed(1),
-      jobsPerSecond: (fast.length / fastSeconds).toFixed(1),
-      doneOnA: doneBy(A),
-      doneOnB: doneBy(B),
-      ...faults,
-    }, hosts.map((h) => h.proc));
-    // The scenario held: each killed worker's Codex ran on past the stale time (the audit above then shows
-    // that no run started in its tree or session meanwhile) and its run, which succeeded, was filed, not run again.
-    for (const { job, killedAt } of outlived) {
-      const first = audit.runs.filter((r) => r.job === job).sort((a, b) => a.start - b.start)[0];
-      expect({ job, outcome: first?.outcome, outlived: (first?.end ?? 0) - killedAt > STALE_MS * 1000 }).toEqual({ job, outcome: 'ok', outlived: true });
-    }
-    const workers = [...A.workers, ...B.workers];
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
-    for (const [i, code] of codes.entries()) {
-      if (code !== 0) console.log(`[chaos] multihost ${name}: worker ${i} exited ${code}; its log ends:\n${workers[i]!.log().slice(-2000)}`);
-    }
-    expect(codes).toEqual(workers.map(() => 0)); // every worker stopped cleanly when asked
-    expect(doneBy(A) > 0 && doneBy(B) > 0).toBe(true); // both hosts really took jobs
-    expect(faults.recoveredByA).toBeGreaterThan(0); // each host took over the other's stale locks
-    expect(faults.recoveredByB).toBeGreaterThan(0);
-    expect(audit.runs.length).toBeGreaterThanOrEqual(ids.length);
-  }, 300_000);
+      // The scenario held: each killed worker's Codex ran on past the stale time (the audit above then shows
+      // that no run started in its tree or session meanwhile) and its run, which succeeded, was filed, not run again.
+      for (const { job, killedAt } of outlived) {
+        const first = audit.runs.filter((r) => r.job === job).sort((a, b) => a.start - b.start)[0];
+        expect({ job, outcome: first?.outcome, outlived: (first?.end ?? 0) - killedAt > STALE_MS * 1000 }).toEqual({
+          job,
+          outcome: 'ok',
+          outlived: true,
+        });
+      }
+      const workers = [...A.workers, ...B.workers];
+      const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
+      for (const [i, code] of codes.entries()) {
+        if (code !== 0)
+          console.log(`[chaos] multihost ${name}: worker ${i} exited ${code}; its log ends:\n${workers[i]!.log().slice(-2000)}`);
+      }
+      expect(codes).toEqual(workers.map(() => 0)); // every worker stopped cleanly when asked
+      expect(doneBy(A) > 0 && doneBy(B) > 0).toBe(true); // both hosts really took jobs
+      expect(faults.recoveredByA).toBeGreaterThan(0); // each host took over the other's stale locks
+      expect(faults.recoveredByB).toBeGreaterThan(0);
+      expect(audit.runs.length).toBeGreaterThanOrEqual(ids.length);
+    },
+    300_000,
+  );
 });

@@ -4,13 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  readJson,
-  startWorker,
-  waitFor,
-  waitForFinished,
-  type WorkerProcess,
-} from '../helpers/spool-env.js';
+import { readJson, startWorker, waitFor, waitForFinished, type WorkerProcess } from '../helpers/spool-env.js';
 import {
   CHAOS,
   audit,
@@ -124,7 +118,9 @@ describe.skipIf(!CHAOS)('chaos: polling workers', () => {
       await sleep(30); // each round is older than the next: it must run first on its repo
     }
     for (const [r] of repos.entries()) {
-      const runs = await Promise.all([1, 2, 3].map(async (n) => readJson((await waitForFinished(t, `r${r}-${n}`, 60_000)).record.result.summary)));
+      const runs = await Promise.all(
+        [1, 2, 3].map(async (n) => readJson((await waitForFinished(t, `r${r}-${n}`, 60_000)).record.result.summary)),
+      );
       const spans = runs.map((s) => ({ start: Date.parse(s.started_at), end: Date.parse(s.ended_at) }));
       expect(spans[1]!.start, `repo ${r}: job 2 after job 1`).toBeGreaterThanOrEqual(spans[0]!.end);
       expect(spans[2]!.start, `repo ${r}: job 3 after job 2`).toBeGreaterThanOrEqual(spans[1]!.end);

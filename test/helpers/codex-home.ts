@@ -60,12 +60,7 @@ export interface CodexHomeOptions {
 }
 
 /** Writes $dir/config.toml and $dir/models.json pointing Codex at the mock, with the given dirs trusted. */
-export async function writeCodexHome(
-  dir: string,
-  baseUrl: string,
-  trustedDirs: string[],
-  options: CodexHomeOptions = {},
-): Promise<void> {
+export async function writeCodexHome(dir: string, baseUrl: string, trustedDirs: string[], options: CodexHomeOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   const catalog = join(dir, 'models.json');
   const model = { ...MOCK_MODEL_CATALOG.models[0]! } as Record<string, unknown>;

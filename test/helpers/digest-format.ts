@@ -33,7 +33,12 @@ export function parseJobLine(line: string): ParsedJobLine | null {
   const m = JOB_LINE.exec(line);
   if (!m) return null;
   const [, id, file, quoted, hintId] = m;
-  return { id, file: file === undefined ? undefined : JSON.parse(file), text: quoted === undefined ? undefined : JSON.parse(quoted), hintId };
+  return {
+    id,
+    file: file === undefined ? undefined : JSON.parse(file),
+    text: quoted === undefined ? undefined : JSON.parse(quoted),
+    hintId,
+  };
 }
 
 /** True for a line of any of the digest's kinds. */

@@ -6,7 +6,9 @@ import fc from 'fast-check';
 export const hostileArg = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc
-    .array(fc.constantFrom('..', '/', '.', 'x', 'done', 'spool', '.json', '\n', '\0', '\u001b[2J', '\u202e', ' ', '-', 'a', '%2e'), { maxLength: 8 })
+    .array(fc.constantFrom('..', '/', '.', 'x', 'done', 'spool', '.json', '\n', '\0', '\u001b[2J', '\u202e', ' ', '-', 'a', '%2e'), {
+      maxLength: 8,
+    })
     .map((parts) => parts.join('')),
   fc.string({ minLength: 120, maxLength: 400 }),
 );

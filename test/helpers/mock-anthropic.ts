@@ -29,7 +29,10 @@ export function textOf(m: Message | undefined): string {
   if (!m) return '';
   if (typeof m.content === 'string') return m.content;
   if (!Array.isArray(m.content)) return '';
-  return (m.content as { type: string; text?: string }[]).filter((b) => b.type === 'text').map((b) => b.text ?? '').join('\n');
+  return (m.content as { type: string; text?: string }[])
+    .filter((b) => b.type === 'text')
+    .map((b) => b.text ?? '')
+    .join('\n');
 }
 
 /** The last user message (role user), whatever it holds. */
@@ -97,7 +100,10 @@ function writeSse(res: ServerResponse, reply: Reply, n: number, model: string): 
   }
   events.push(
     ['content_block_stop', { index: 0 }],
-    ['message_delta', { delta: { stop_reason: 'text' in reply ? 'end_turn' : 'tool_use', stop_sequence: null }, usage: { output_tokens: 5 } }],
+    [
+      'message_delta',
+      { delta: { stop_reason: 'text' in reply ? 'end_turn' : 'tool_use', stop_sequence: null }, usage: { output_tokens: 5 } },
+    ],
     ['message_stop', {}],
   );
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

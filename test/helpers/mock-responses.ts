@@ -103,9 +103,7 @@ function outputItem(turn: MockTurn & { kind: 'shell' | 'message' | 'apply-patch'
 /** Writes a complete SSE stream (created, item added, text delta, item done, completed). */
 function writeStream(res: ServerResponse, item: Record<string, unknown>, n: number, usage: MockUsage): void {
   const respId = `resp_${n}`;
-  const events: Record<string, unknown>[] = [
-    { type: 'response.created', response: { id: respId, status: 'in_progress', output: [] } },
-  ];
+  const events: Record<string, unknown>[] = [{ type: 'response.created', response: { id: respId, status: 'in_progress', output: [] } }];
   if (item.type === 'message') {
     const text = (item.content as { text: string }[])[0]!.text;
     events.push(

@@ -199,7 +199,9 @@ export function workerProcess(child: ResultPromise, registry: Set<ResultPromise>
 
 /** Waits until worker `w` has set up the spool and written its heartbeat (its start-up log comes before). */
 export const workerUp = (t: TempRoot, w: { child: ResultPromise }) =>
-  waitFor('the worker heartbeat', async () => (await readdir(join(t.root, 'spool', 'workers')).catch(() => [])).some((n) => n.endsWith(`-${w.child.pid}.json`)));
+  waitFor('the worker heartbeat', async () =>
+    (await readdir(join(t.root, 'spool', 'workers')).catch(() => [])).some((n) => n.endsWith(`-${w.child.pid}.json`)),
+  );
 
 /** Kills every process a test started and left running: workers, CLIs, runProcess groups (afterEach). */
 export async function killStarted(): Promise<void> {
@@ -303,13 +305,17 @@ export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
  * job's lock for a moment (it files first): commands run at once, as `retry` in a test, must cope with that.
  */
 export async function waitForFinished(t: TempRoot, id: string, timeoutMs = 60_000): Promise<{ state: string; record: any }> {
-  return waitFor(`${id} finished`, async () => {
-    for (const state of ['done', 'failed']) {
-      const text = await readIfExists(join(t.root, 'spool', state, `${id}.json`));
-      if (text) return { state, record: JSON.parse(text) };
-    }
-    return null;
-  }, timeoutMs);
+  return waitFor(
+    `${id} finished`,
+    async () => {
+      for (const state of ['done', 'failed']) {
+        const text = await readIfExists(join(t.root, 'spool', state, `${id}.json`));
+        if (text) return { state, record: JSON.parse(text) };
+      }
+      return null;
+    },
+    timeoutMs,
+  );
 }
 
 export async function readJson<T = any>(path: string): Promise<T> {

@@ -163,20 +163,28 @@ const inHost = new Set<ResultPromise>();
 
 export async function startPidHost(name: string): Promise<PidHost> {
   // bash in the foreground of `sleep` reaps any child, adopted orphans too.
-  const unshare = execa('unshare', ['--pid', '--fork', '--mount-proc', '--uts', 'bash', '-c', `hostname ${name}; while :; do sleep 1; done`], {
-    reject: false,
-    stdin: 'ignore',
-  });
+  const unshare = execa(
+    'unshare',
+    ['--pid', '--fork', '--mount-proc', '--uts', 'bash', '-c', `hostname ${name}; while :; do sleep 1; done`],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  );
   const init = await waitFor(`host ${name} up`, () => (unshare.pid === undefined ? null : childOf(unshare.pid)), 10_000);
   return {
     proc: `/proc/${init}/root/proc`,
     async startWorker(t, args, codexBin) {
-      const nsenter = execa('nsenter', ['-t', String(init), '--pid', '--mount', '--uts', '--', 'node', cliPath, 'worker', '--codex-bin', codexBin, ...args], {
-        env: t.env,
-        reject: false,
-        stdin: 'ignore',
-        buffer: false,
-      });
+      const nsenter = execa(
+        'nsenter',
+        ['-t', String(init), '--pid', '--mount', '--uts', '--', 'node', cliPath, 'worker', '--codex-bin', codexBin, ...args],
+        {
+          env: t.env,
+          reject: false,
+          stdin: 'ignore',
+          buffer: false,
+        },
+      );
       const w = workerProcess(nsenter, inHost);
       const pid = await waitFor('worker started in its host', () => (nsenter.pid === undefined ? null : childOf(nsenter.pid)), 10_000);
       const kill = (signal: NodeJS.Signals) => {

@@ -107,7 +107,10 @@ describe('removeWriteDebris', () => {
 
 describe('a reader never sees a partial file (property)', () => {
   // Large contents, so that a write in place (open with O_TRUNC, then write) would be seen half done.
-  const contents = fc.array(fc.string({ minLength: 1, maxLength: 8 }).map((unit) => unit.repeat(40_000)), { minLength: 2, maxLength: 5 });
+  const contents = fc.array(
+    fc.string({ minLength: 1, maxLength: 8 }).map((unit) => unit.repeat(40_000)),
+    { minLength: 2, maxLength: 5 },
+  );
 
   it('writeFileAtomic: every read is one whole version', async () => {
     await fc.assert(
@@ -169,13 +172,19 @@ describe('durability: fsync before publishing, the directory after', () => {
   it('writeFileAtomic syncs the new file before the rename, then the directory', async () => {
     const syncs = recordSyncs(join(dir, 'a'));
     await writeFileAtomic(join(dir, 'a'), 'x');
-    expect(syncs).toEqual([{ dir: false, targetThere: false }, { dir: true, targetThere: true }]);
+    expect(syncs).toEqual([
+      { dir: false, targetThere: false },
+      { dir: true, targetThere: true },
+    ]);
   });
 
   it('createFileAtomic syncs the new file before the link, then the directory', async () => {
     const syncs = recordSyncs(join(dir, 'a'));
     await createFileAtomic(join(dir, 'a'), 'x');
-    expect(syncs).toEqual([{ dir: false, targetThere: false }, { dir: true, targetThere: true }]);
+    expect(syncs).toEqual([
+      { dir: false, targetThere: false },
+      { dir: true, targetThere: true },
+    ]);
   });
 
   it('renameDurable syncs the target directory, and the source directory when it is another', async () => {
@@ -184,7 +193,10 @@ describe('durability: fsync before publishing, the directory after', () => {
     await writeFile(join(dir, 'from', 'j'), 'x');
     const syncs = recordSyncs(join(dir, 'to', 'j'));
     await renameDurable(join(dir, 'from', 'j'), join(dir, 'to', 'j'));
-    expect(syncs).toEqual([{ dir: true, targetThere: true }, { dir: true, targetThere: true }]);
+    expect(syncs).toEqual([
+      { dir: true, targetThere: true },
+      { dir: true, targetThere: true },
+    ]);
     expect(await readFile(join(dir, 'to', 'j'), 'utf8')).toBe('x');
     expect(await readdir(join(dir, 'from'))).toEqual([]);
     syncs.length = 0;

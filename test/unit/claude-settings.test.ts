@@ -2,7 +2,15 @@ import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALLOW_RULES, HOOK_COMMAND } from '../../src/claude/install.js';
-import { HOOK_EVENTS, SettingsError, SettingsRecord, hasOurHooks, hooksFor, mergeSettings, unmergeSettings } from '../../src/claude/settings.js';
+import {
+  HOOK_EVENTS,
+  SettingsError,
+  SettingsRecord,
+  hasOurHooks,
+  hooksFor,
+  mergeSettings,
+  unmergeSettings,
+} from '../../src/claude/settings.js';
 import { spelledJson } from '../helpers/json-spelling.js';
 
 const CMD = 'codex-spool claude hook';
@@ -27,7 +35,17 @@ describe('mergeSettings', () => {
     const { text, record } = mergeSettings(null, CMD);
     expect(JSON.parse(text!)).toEqual({ hooks: { SessionStart: [ours], UserPromptSubmit: [ours] } });
     expect(text!.endsWith('}\n')).toBe(true);
-    expect(record).toEqual({ command: CMD, added: ['SessionStart', 'UserPromptSubmit'], created_file: true, created_hooks: true, created_events: ['SessionStart', 'UserPromptSubmit'], allow_added: [], created_permissions: false, created_allow: false, original_sha256: null });
+    expect(record).toEqual({
+      command: CMD,
+      added: ['SessionStart', 'UserPromptSubmit'],
+      created_file: true,
+      created_hooks: true,
+      created_events: ['SessionStart', 'UserPromptSubmit'],
+      allow_added: [],
+      created_permissions: false,
+      created_allow: false,
+      original_sha256: null,
+    });
     expect(unmergeSettings(text, record)).toBeNull();
   });
 
@@ -75,7 +93,11 @@ describe('mergeSettings', () => {
     edited.hooks.UserPromptSubmit.push({ hooks: [{ type: 'command', command: 'mine' }] });
     const editedText = JSON.stringify(edited, null, 4);
     const out = unmergeSettings(editedText, record)!;
-    expect(JSON.parse(out)).toEqual({ model: 'opus', hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'mine' }] }] }, theme: 'dark' });
+    expect(JSON.parse(out)).toEqual({
+      model: 'opus',
+      hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: 'mine' }] }] },
+      theme: 'dark',
+    });
     expect(out).toMatch(/^\{\n {4}"model"/);
   });
 
@@ -148,8 +170,11 @@ describe('permission rules', () => {
   });
 
   it("appends only the rules missing after the user's, keeps a rule the user had on uninstall, and restores the bytes", () => {
-    const mine = userSettings.replace('"Bash(npm test)"', `"Bash(npm test)",
-      ${JSON.stringify(ALLOW_RULES[3])}`);
+    const mine = userSettings.replace(
+      '"Bash(npm test)"',
+      `"Bash(npm test)",
+      ${JSON.stringify(ALLOW_RULES[3])}`,
+    );
     const first = mergeSettings(mine, CMD, undefined, ALLOW_RULES);
     expect(allowOf(first.text)).toEqual(['Bash(npm test)', ALLOW_RULES[3], ...ALLOW_RULES.filter((_, i) => i !== 3)]);
     expect(first.record).toMatchObject({ created_permissions: false, created_allow: false });
@@ -161,7 +186,9 @@ describe('permission rules', () => {
 
   it('an install recorded before rules existed gets them, and uninstall then removes hooks and rules', () => {
     const old = mergeSettings(userSettings, CMD);
-    const oldRecord = SettingsRecord.parse(JSON.parse(JSON.stringify({ ...old.record, allow_added: undefined, created_permissions: undefined, created_allow: undefined })));
+    const oldRecord = SettingsRecord.parse(
+      JSON.parse(JSON.stringify({ ...old.record, allow_added: undefined, created_permissions: undefined, created_allow: undefined })),
+    );
     const upgraded = mergeSettings(old.text, CMD, oldRecord, ALLOW_RULES);
     expect(allowOf(upgraded.text)).toEqual(['Bash(npm test)', ...ALLOW_RULES]);
     expect(unmergeSettings(upgraded.text, upgraded.record)).toBe(userSettings);
@@ -178,9 +205,19 @@ describe('permission rules', () => {
 
   it('install only inserts our hooks and missing rules; uninstall gives back the bytes (property)', () => {
     const rule = fc.oneof(fc.constantFrom(...ALLOW_RULES), fc.string({ maxLength: 8 }));
-    const permissions = fc.record({ allow: fc.array(rule, { maxLength: 4 }), deny: fc.array(fc.string({ maxLength: 4 }), { maxLength: 1 }) }, { requiredKeys: [] });
+    const permissions = fc.record(
+      { allow: fc.array(rule, { maxLength: 4 }), deny: fc.array(fc.string({ maxLength: 4 }), { maxLength: 1 }) },
+      { requiredKeys: [] },
+    );
     const settings = fc
-      .tuple(fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }), fc.option(permissions))
+      .tuple(
+        fc.dictionary(
+          fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'),
+          fc.jsonValue({ maxDepth: 1 }),
+          { maxKeys: 3 },
+        ),
+        fc.option(permissions),
+      )
       .map(([rest, p]) => (p === null ? rest : { ...rest, permissions: p }));
     fc.assert(
       fc.property(spelledJson(settings), ([text, value]) => {
@@ -211,7 +248,14 @@ describe('install and uninstall as text edits', () => {
   const group = fc.record({ matcher: fc.string({ maxLength: 4 }), hooks: fc.array(hook, { maxLength: 2 }) }, { requiredKeys: ['hooks'] });
   const hooks = fc.dictionary(fc.constantFrom(...HOOK_EVENTS, 'Stop', 'PreToolUse'), fc.array(group, { maxLength: 2 }), { maxKeys: 3 });
   const settings = fc
-    .tuple(fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.option(hooks))
+    .tuple(
+      fc.dictionary(
+        fc.string({ maxLength: 6 }).filter((k) => k !== 'hooks'),
+        fc.jsonValue({ maxDepth: 2 }),
+        { maxKeys: 4 },
+      ),
+      fc.option(hooks),
+    )
     .map(([rest, h]) => (h === null ? rest : { ...rest, hooks: h }));
 
   /** What install should mean: the settings with our group appended to each event. */
@@ -223,7 +267,8 @@ describe('install and uninstall as text edits', () => {
   };
 
   it('CRLF, escapes, number spellings, odd indentation and duplicate keys come back byte for byte', () => {
-    const odd = '{\r\n\t"model": "caf\\u00e9",\r\n  "path": "a\\/b", "n": 1.0, "m": 1e3,\r\n\t"n": 2,\r\n\t"hooks": {\r\n\t\t"Stop": []\r\n\t}\r\n}';
+    const odd =
+      '{\r\n\t"model": "caf\\u00e9",\r\n  "path": "a\\/b", "n": 1.0, "m": 1e3,\r\n\t"n": 2,\r\n\t"hooks": {\r\n\t\t"Stop": []\r\n\t}\r\n}';
     const { text, record } = mergeSettings(odd, CMD);
     expect(text!.startsWith(odd.slice(0, odd.indexOf('[]')))).toBe(true);
     expect(text).not.toMatch(/[^\r]\n/);

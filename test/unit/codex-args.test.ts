@@ -6,7 +6,13 @@ const SESSION = '01a2122a-e8ea-7501-90e5-337c8e7d20b8';
 describe('codexArgv', () => {
   it('new session: exec --json --cd REPO -o FILE - (the prompt goes on stdin)', () => {
     expect(codexArgv({ spec: { repo: '/r' }, resumeSession: null, lastMessageFile: '/runs/x/last.txt' })).toEqual([
-      'exec', '--json', '--cd', '/r', '-o', '/runs/x/last.txt', '-',
+      'exec',
+      '--json',
+      '--cd',
+      '/r',
+      '-o',
+      '/runs/x/last.txt',
+      '-',
     ]);
   });
 
@@ -17,7 +23,20 @@ describe('codexArgv', () => {
       lastMessageFile: '/o',
     });
     expect(argv).toEqual([
-      'exec', '--json', '--cd', '/r', '-m', 'gpt-x', '-s', 'workspace-write', '-c', 'k=v', '--skip-git-repo-check', '-o', '/o', '-',
+      'exec',
+      '--json',
+      '--cd',
+      '/r',
+      '-m',
+      'gpt-x',
+      '-s',
+      'workspace-write',
+      '-c',
+      'k=v',
+      '--skip-git-repo-check',
+      '-o',
+      '/o',
+      '-',
     ]);
     expect(argv).not.toContain('resume');
   });
@@ -28,9 +47,7 @@ describe('codexArgv', () => {
       resumeSession: SESSION,
       lastMessageFile: '/o',
     });
-    expect(argv).toEqual([
-      'exec', '--json', '--cd', '/r', '-m', 'm1', '-s', 'read-only', '--foo', '-o', '/o', 'resume', SESSION, '-',
-    ]);
+    expect(argv).toEqual(['exec', '--json', '--cd', '/r', '-m', 'm1', '-s', 'read-only', '--foo', '-o', '/o', 'resume', SESSION, '-']);
     const r = argv.indexOf('resume');
     for (const opt of ['--json', '--cd', '-m', '-s', '--foo', '-o']) expect(argv.indexOf(opt)).toBeLessThan(r);
     expect(argv[r + 1]).toBe(SESSION);
@@ -48,7 +65,13 @@ describe('codexArgv', () => {
 
   it('an empty args array adds nothing', () => {
     expect(codexArgv({ spec: { repo: '/r', args: [] }, resumeSession: null, lastMessageFile: '/o' })).toEqual([
-      'exec', '--json', '--cd', '/r', '-o', '/o', '-',
+      'exec',
+      '--json',
+      '--cd',
+      '/r',
+      '-o',
+      '/o',
+      '-',
     ]);
   });
 

@@ -213,7 +213,13 @@ describe('bounds: whatever Codex prints, the digest stays small', () => {
   it('lists at most 500 commands and paths, each cut; the counts cover every command', () => {
     const d = emptyDigest();
     for (let i = 0; i < 600; i++) {
-      foldEventLine(d, JSON.stringify({ type: 'item.completed', item: { type: 'command_execution', command: `c${i} ${'x'.repeat(5000)}`, exit_code: i % 2 } }));
+      foldEventLine(
+        d,
+        JSON.stringify({
+          type: 'item.completed',
+          item: { type: 'command_execution', command: `c${i} ${'x'.repeat(5000)}`, exit_code: i % 2 },
+        }),
+      );
       foldEventLine(d, JSON.stringify({ type: 'item.completed', item: { type: 'file_change', changes: [{ path: `/p${i}` }] } }));
     }
     expect(d.commandCount).toBe(600);
@@ -254,7 +260,11 @@ describe('sessionIdFromBannerLine', () => {
 
   it('no line of the other stderr captures yields an id', () => {
     for (const f of ['failed-500.stderr.txt', 'interrupted-sigint.stderr.txt']) {
-      expect(lines(f).map(sessionIdFromBannerLine).filter((x) => x !== null)).toEqual([]);
+      expect(
+        lines(f)
+          .map(sessionIdFromBannerLine)
+          .filter((x) => x !== null),
+      ).toEqual([]);
     }
   });
 });
@@ -267,7 +277,11 @@ describe('errorFromLogLine', () => {
   });
 
   it('the tracing ERROR line of interrupted-sigint.stderr.txt is not an Error: line', () => {
-    expect(lines('interrupted-sigint.stderr.txt').map(errorFromLogLine).filter((x) => x !== null)).toEqual([]);
+    expect(
+      lines('interrupted-sigint.stderr.txt')
+        .map(errorFromLogLine)
+        .filter((x) => x !== null),
+    ).toEqual([]);
   });
 
   it('returns the text after "Error: "', () => {

@@ -69,7 +69,14 @@ describe('statusTable', () => {
       activity: HOSTILE_TEXT,
       since: '2026-01-01T00:00:00.000Z',
     };
-    const queued = (['active', 'deferred', 'inbox'] as const).map((state) => ({ ...facts, id: 'fine', state, status: null, repo: '/r/app', session_id: null }));
+    const queued = (['active', 'deferred', 'inbox'] as const).map((state) => ({
+      ...facts,
+      id: 'fine',
+      state,
+      status: null,
+      repo: '/r/app',
+      session_id: null,
+    }));
     const rows = statusTable([facts, { ...facts, id: 'fine' }, ...queued], new Set(), Date.parse('2026-01-01T00:00:00.000Z'));
     expect(rows).toHaveLength(6);
     for (const row of rows) expect(row).not.toMatch(UNSAFE_OUTPUT);

@@ -39,24 +39,40 @@ describe('the other checks', () => {
   });
 
   it('service: not installed is fine; inactive, unknown, or serving another root warns', () => {
-    const shown = parseShow('ActiveState=active\nUnitFileState=enabled\nEnvironment=CODEX_SPOOL_ROOT=/srv/cs CODEX_SPOOL_CODEX_BIN=/bin/codex PATH=/bin\n');
+    const shown = parseShow(
+      'ActiveState=active\nUnitFileState=enabled\nEnvironment=CODEX_SPOOL_ROOT=/srv/cs CODEX_SPOOL_CODEX_BIN=/bin/codex PATH=/bin\n',
+    );
     expect(serviceCheck(null, null, '/srv/cs').status).toBe('ok');
-    expect(serviceCheck('/u/codex-spool.service', shown, '/srv/cs')).toEqual({ name: 'service', status: 'ok', summary: '/u/codex-spool.service: active, enabled' });
-    expect(serviceCheck('/u/codex-spool.service', shown, '/other')).toMatchObject({ status: 'warn', summary: expect.stringMatching(/serves another root: \/srv\/cs$/) });
+    expect(serviceCheck('/u/codex-spool.service', shown, '/srv/cs')).toEqual({
+      name: 'service',
+      status: 'ok',
+      summary: '/u/codex-spool.service: active, enabled',
+    });
+    expect(serviceCheck('/u/codex-spool.service', shown, '/other')).toMatchObject({
+      status: 'warn',
+      summary: expect.stringMatching(/serves another root: \/srv\/cs$/),
+    });
     expect(serviceCheck('/u/codex-spool.service', { ...shown, ActiveState: 'failed' }, '/srv/cs').status).toBe('warn');
     expect(serviceCheck('/u/codex-spool.service', null, '/srv/cs').status).toBe('warn');
   });
 
   it('claude hook: not installed is fine; not on PATH or another root warns', () => {
     expect(claudeHookCheck([], null, '/r').status).toBe('ok');
-    expect(claudeHookCheck(['/h/.claude'], '/r', '/r')).toEqual({ name: 'claude hook', status: 'ok', summary: 'installed in /h/.claude, reads this root' });
+    expect(claudeHookCheck(['/h/.claude'], '/r', '/r')).toEqual({
+      name: 'claude hook',
+      status: 'ok',
+      summary: 'installed in /h/.claude, reads this root',
+    });
     expect(claudeHookCheck(['/h/.claude'], '/q', '/r').status).toBe('warn');
     expect(claudeHookCheck(['/h/.claude'], null, '/r').status).toBe('warn');
   });
 
   it('formatChecks: one line per check, its text escaped', () => {
-    expect(formatChecks([{ name: 'codex auth', status: 'fail', summary: 'no\ncredentials\u001b[2J' }, { name: 'x', status: 'ok', summary: 'y' }])).toBe(
-      'FAIL codex auth: no\\ncredentials\\x1b[2J\nok   x: y\n',
-    );
+    expect(
+      formatChecks([
+        { name: 'codex auth', status: 'fail', summary: 'no\ncredentials\u001b[2J' },
+        { name: 'x', status: 'ok', summary: 'y' },
+      ]),
+    ).toBe('FAIL codex auth: no\\ncredentials\\x1b[2J\nok   x: y\n');
   });
 });

@@ -37,7 +37,10 @@ describe('claimDuplicate and claimJob of an inbox file whose id is taken', () =>
           expect(dup).toBeNull();
           const claim = await claimJob(layout, 'x.json');
           expect(claim?.duplicateOf).toBeNull();
-          expect({ inbox: await readdir(layout.dir('inbox')), active: (await readdir(layout.dir('active'))).includes('x.json') }).toEqual({ inbox: [], active: true });
+          expect({ inbox: await readdir(layout.dir('inbox')), active: (await readdir(layout.dir('active'))).includes('x.json') }).toEqual({
+            inbox: [],
+            active: true,
+          });
           await claim?.release();
           return;
         }

@@ -66,7 +66,14 @@ describe('renderEvent, one line at a time (logs -f)', () => {
   });
 
   it('every fixture line renders to null or to one line of at most the width', () => {
-    for (const file of ['exec-json.jsonl', 'resume-json.jsonl', 'failed-500.jsonl', 'file-change.jsonl', 'interrupted-sigint.jsonl', 'model-warning.jsonl']) {
+    for (const file of [
+      'exec-json.jsonl',
+      'resume-json.jsonl',
+      'failed-500.jsonl',
+      'file-change.jsonl',
+      'interrupted-sigint.jsonl',
+      'model-warning.jsonl',
+    ]) {
       for (const line of lines(file)) {
         const out = renderEvent(line, { width: 60 });
         if (out !== null) {
@@ -104,10 +111,20 @@ describe('renderEvent, one line at a time (logs -f)', () => {
 
   it('other item kinds: tool calls, web searches, plans', () => {
     const ev = (type: string, item: object) => JSON.stringify({ type, item: { id: 'x', ...item } });
-    expect(renderEvent(ev('item.started', { type: 'mcp_tool_call', server: 'docs', tool: 'search', status: 'in_progress' }))).toBe('tool docs.search');
-    expect(renderEvent(ev('item.completed', { type: 'mcp_tool_call', server: 'docs', tool: 'search', status: 'failed' }))).toBe('tool docs.search → failed');
+    expect(renderEvent(ev('item.started', { type: 'mcp_tool_call', server: 'docs', tool: 'search', status: 'in_progress' }))).toBe(
+      'tool docs.search',
+    );
+    expect(renderEvent(ev('item.completed', { type: 'mcp_tool_call', server: 'docs', tool: 'search', status: 'failed' }))).toBe(
+      'tool docs.search → failed',
+    );
     expect(renderEvent(ev('item.completed', { type: 'web_search', query: 'vitest 4 config' }))).toBe('search: vitest 4 config');
-    const todo = { type: 'todo_list', items: [{ text: 'a', completed: true }, { text: 'b', completed: false }] };
+    const todo = {
+      type: 'todo_list',
+      items: [
+        { text: 'a', completed: true },
+        { text: 'b', completed: false },
+      ],
+    };
     expect(renderEvent(ev('item.completed', todo))).toBe('plan: 1/2 done');
   });
 });
@@ -155,7 +172,8 @@ describe('renderEvent on hostile events', () => {
     fc.assert(
       fc.property(event, fc.oneof(fc.constant(null), text), (e, repo) => {
         const shown = renderEvent(JSON.stringify(e), { repo });
-        if (shown !== null) expect(shown).not.toMatch(/[\n]|[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/);
+        if (shown !== null)
+          expect(shown).not.toMatch(/[\n]|[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/);
       }),
       { numRuns: 1000 },
     );
@@ -165,12 +183,15 @@ describe('renderEvent on hostile events', () => {
 describe('currentActivity (status of a running job)', () => {
   const ev = (e: object) => JSON.stringify(e);
   const started = ev({ type: 'thread.started', thread_id: 't' });
-  const cmd = (type: string, id: string, command: string) => ev({ type, item: { id, type: 'command_execution', command, exit_code: type === 'item.completed' ? 0 : null } });
+  const cmd = (type: string, id: string, command: string) =>
+    ev({ type, item: { id, type: 'command_execution', command, exit_code: type === 'item.completed' ? 0 : null } });
   const said = (text: string) => ev({ type: 'item.completed', item: { id: 'm', type: 'agent_message', text } });
   const waiting = ev({ type: 'error', message: 'Reconnecting... waiting for network (Connection failed: error sending request)' });
 
   it('the command Codex is running, unwrapped from its shell', () => {
-    expect(currentActivity([started, said('looking'), cmd('item.started', 'c1', "/bin/bash -lc 'printf hi > hello.txt'")])).toBe('$ printf hi > hello.txt');
+    expect(currentActivity([started, said('looking'), cmd('item.started', 'c1', "/bin/bash -lc 'printf hi > hello.txt'")])).toBe(
+      '$ printf hi > hello.txt',
+    );
   });
 
   it('once the command is done, the last message; before any, waiting for the model; before any event, nothing', () => {
@@ -183,7 +204,9 @@ describe('currentActivity (status of a running job)', () => {
   it('waiting for network while only reconnect notices came since the last progress; a retry notice as it is', () => {
     expect(currentActivity([started, ev({ type: 'turn.started' }), waiting, waiting])).toBe('waiting for network');
     expect(currentActivity([started, waiting, said('back')])).toBe('agent: back');
-    expect(currentActivity([started, ev({ type: 'error', message: 'Reconnecting... 2/5 (unexpected status 500)' })])).toBe('Reconnecting... 2/5 (unexpected status 500)');
+    expect(currentActivity([started, ev({ type: 'error', message: 'Reconnecting... 2/5 (unexpected status 500)' })])).toBe(
+      'Reconnecting... 2/5 (unexpected status 500)',
+    );
   });
 
   it('property: whatever the events hold, one safe line of at most `width` characters', () => {

@@ -109,7 +109,12 @@ describe('parsePorcelainV2 and changedPaths', () => {
     const head = fc.option(fc.stringMatching(/^[0-9a-f]{40}$/), { nil: null });
     fc.assert(
       fc.property(head, fc.dictionary(path, kind), (oid, entries) => {
-        const records = [`# branch.oid ${oid ?? '(initial)'}`, '# branch.head main', ...Object.entries(entries).map(([p, k]) => `${k} ${p}`), '! ignored'];
+        const records = [
+          `# branch.oid ${oid ?? '(initial)'}`,
+          '# branch.head main',
+          ...Object.entries(entries).map(([p, k]) => `${k} ${p}`),
+          '! ignored',
+        ];
         const text = records.map((r) => `${r}\0`).join(''); // each record NUL-terminated, as git prints them
         const parsed = parsePorcelainV2(text);
         expect(parsed.head).toBe(oid);

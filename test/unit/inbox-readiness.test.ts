@@ -13,7 +13,10 @@ describe('inboxReadiness', () => {
 
   it('rounds a fractional wait up, never down to 0', () => {
     expect(inboxReadiness({ complete: true, whole: false, ageMs: 499.2, settleMs, rejectAfterMs })).toEqual({ kind: 'later', afterMs: 1 });
-    expect(inboxReadiness({ complete: true, whole: false, ageMs: 100.5, settleMs, rejectAfterMs })).toEqual({ kind: 'later', afterMs: 400 });
+    expect(inboxReadiness({ complete: true, whole: false, ageMs: 100.5, settleMs, rejectAfterMs })).toEqual({
+      kind: 'later',
+      afterMs: 400,
+    });
   });
 
   it('complete and settled: claim (at exactly settleMs and after)', () => {
@@ -26,8 +29,14 @@ describe('inboxReadiness', () => {
   });
 
   it('incomplete: later until rejectAfterMs, even when past settleMs', () => {
-    expect(inboxReadiness({ complete: false, whole: false, ageMs: 0, settleMs, rejectAfterMs })).toEqual({ kind: 'later', afterMs: 10_000 });
-    expect(inboxReadiness({ complete: false, whole: false, ageMs: 600, settleMs, rejectAfterMs })).toEqual({ kind: 'later', afterMs: 9_400 });
+    expect(inboxReadiness({ complete: false, whole: false, ageMs: 0, settleMs, rejectAfterMs })).toEqual({
+      kind: 'later',
+      afterMs: 10_000,
+    });
+    expect(inboxReadiness({ complete: false, whole: false, ageMs: 600, settleMs, rejectAfterMs })).toEqual({
+      kind: 'later',
+      afterMs: 9_400,
+    });
     expect(inboxReadiness({ complete: false, whole: false, ageMs: 9_999, settleMs, rejectAfterMs })).toEqual({ kind: 'later', afterMs: 1 });
   });
 

@@ -98,7 +98,8 @@ describe('one job per id: the lookup order', () => {
 
 describe('a run named in a job file', () => {
   it('is a name under runs/, never a path out of it (a forged run_id is no run)', () => {
-    for (const bad of ['../../outside', '/etc', 'a/b', '..', '.', '', 'x\0y', '.clock', '.hidden', 7, null]) expect(isRunName(bad), String(bad)).toBe(false);
+    for (const bad of ['../../outside', '/etc', 'a/b', '..', '.', '', 'x\0y', '.clock', '.hidden', 7, null])
+      expect(isRunName(bad), String(bad)).toBe(false);
     for (const good of ['20261125-101502-8c41d0aa', 'r1', 'a.b']) expect(isRunName(good)).toBe(true);
   });
 });

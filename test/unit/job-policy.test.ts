@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobFileText } from '../../src/spool/schema.js';
-import { DEFAULT_POLICY, JobPolicy, checkPolicy, configStrings, forbiddenArg, loadPolicy, pathReachingRoot } from '../../src/spool/policy.js';
+import {
+  DEFAULT_POLICY,
+  JobPolicy,
+  checkPolicy,
+  configStrings,
+  forbiddenArg,
+  loadPolicy,
+  pathReachingRoot,
+} from '../../src/spool/policy.js';
 
 const owned = { real: '/home/u/repo', owned: true, spoolRoot: '/home/u/spool-root' };
 const job = { repo: '/home/u/repo', task: 't' };
@@ -16,7 +24,12 @@ describe('checkPolicy', () => {
   it('bounds the job as submitted by max_job_bytes, whatever facts the worker added when it queued it again', () => {
     const policy = JobPolicy.parse({ max_job_bytes: 300 });
     const facts = fc.record(
-      { queued_at: fc.nat(), attempts: fc.nat(), reason: fc.string({ maxLength: 300 }), runs: fc.array(fc.string({ maxLength: 40 }), { maxLength: 50 }) },
+      {
+        queued_at: fc.nat(),
+        attempts: fc.nat(),
+        reason: fc.string({ maxLength: 300 }),
+        runs: fc.array(fc.string({ maxLength: 40 }), { maxLength: 50 }),
+      },
       { requiredKeys: [] },
     );
     fc.assert(
@@ -55,7 +68,9 @@ describe('checkPolicy', () => {
 
 describe('forbiddenArg', () => {
   it('allows the safe flags and -c keys', () => {
-    expect(forbiddenArg(['-m', 'gpt-5', '--skip-git-repo-check', '-c', 'model_reasoning_effort=high', '--model=o3'], DEFAULT_POLICY)).toBeNull();
+    expect(
+      forbiddenArg(['-m', 'gpt-5', '--skip-git-repo-check', '-c', 'model_reasoning_effort=high', '--model=o3'], DEFAULT_POLICY),
+    ).toBeNull();
   });
   it('refuses flags that widen what Codex may touch', () => {
     for (const args of [
@@ -82,10 +97,23 @@ describe('forbiddenArg', () => {
 describe('a sandbox asked for through an allowed flag or -c key', () => {
   it('must be one the policy lists, in any spelling', () => {
     const policy = JobPolicy.parse({ allowed_args: ['-s', '--sandbox'], allowed_config_keys: ['sandbox_mode'] });
-    for (const args of [['-s', 'danger-full-access'], ['--sandbox=danger-full-access'], ['-c', 'sandbox_mode="danger-full-access"'], ['-c', "sandbox_mode='danger-full-access'"], ['-c', 'sandbox_mode=danger-full-access'], ['-c', 'sandbox_mode="danger\\u002dfull-access"'], ['--config= sandbox_mode = "danger-full-access"']]) {
+    for (const args of [
+      ['-s', 'danger-full-access'],
+      ['--sandbox=danger-full-access'],
+      ['-c', 'sandbox_mode="danger-full-access"'],
+      ['-c', "sandbox_mode='danger-full-access'"],
+      ['-c', 'sandbox_mode=danger-full-access'],
+      ['-c', 'sandbox_mode="danger\\u002dfull-access"'],
+      ['--config= sandbox_mode = "danger-full-access"'],
+    ]) {
       expect(forbiddenArg(args, policy), args.join(' ')).not.toBeNull();
     }
-    for (const args of [['-s', 'read-only'], ['--sandbox=workspace-write'], ['-c', 'sandbox_mode="workspace-write"'], ['-c', "sandbox_mode='read-only'"]]) {
+    for (const args of [
+      ['-s', 'read-only'],
+      ['--sandbox=workspace-write'],
+      ['-c', 'sandbox_mode="workspace-write"'],
+      ['-c', "sandbox_mode='read-only'"],
+    ]) {
       expect(forbiddenArg(args, policy), args.join(' ')).toBeNull();
     }
     expect(forbiddenArg(['-c', 'sandbox_mode="danger-full-access"'], { ...policy, sandboxes: ['danger-full-access'] })).toBeNull();
@@ -144,18 +172,38 @@ describe('paths an allowed argument opens may not reach the spool root', () => {
   });
 
   it('allows paths elsewhere', async () => {
-    for (const args of [['-c', `${W}=["/opt/data", "build", "sub/out"]`], ['--add-dir', '/opt/x'], ['-m', 'o3'], ['-c', 'model="gpt-5"'], ['-o', 'out.txt']]) {
+    for (const args of [
+      ['-c', `${W}=["/opt/data", "build", "sub/out"]`],
+      ['--add-dir', '/opt/x'],
+      ['-m', 'o3'],
+      ['-c', 'model="gpt-5"'],
+      ['-o', 'out.txt'],
+    ]) {
       expect(await reach(args), args.join(' ')).toBeNull();
     }
   });
 
   it('the root spelled at random in a TOML value is always refused (property)', async () => {
-    const spellings = fc.constantFrom(root, `${root}/spool`, '../root', '~/root', 'to-spool', 'to-spool/..', '/', `${root}/./spool/../spool`);
-    const toml = fc.tuple(spellings, fc.constantFrom('"', "'", '"""', "'''", ''), fc.boolean(), fc.array(fc.boolean(), { maxLength: 60 })).map(([p, q, array, esc]) => {
-      const body = q === '"' || q === '"""' ? [...p].map((c, i) => (esc[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('') : p;
-      const str = `${q}${body}${q}`;
-      return array && q !== '' ? `[ "/opt/ok", ${str} ]` : str; // a bare word is TOML only alone (Codex then takes the raw text)
-    });
+    const spellings = fc.constantFrom(
+      root,
+      `${root}/spool`,
+      '../root',
+      '~/root',
+      'to-spool',
+      'to-spool/..',
+      '/',
+      `${root}/./spool/../spool`,
+    );
+    const toml = fc
+      .tuple(spellings, fc.constantFrom('"', "'", '"""', "'''", ''), fc.boolean(), fc.array(fc.boolean(), { maxLength: 60 }))
+      .map(([p, q, array, esc]) => {
+        const body =
+          q === '"' || q === '"""'
+            ? [...p].map((c, i) => (esc[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('')
+            : p;
+        const str = `${q}${body}${q}`;
+        return array && q !== '' ? `[ "/opt/ok", ${str} ]` : str; // a bare word is TOML only alone (Codex then takes the raw text)
+      });
     await fc.assert(
       fc.asyncProperty(toml, async (value) => {
         expect(await reach(['-c', `${W}=${value}`])).not.toBeNull();
@@ -168,7 +216,17 @@ describe('paths an allowed argument opens may not reach the spool root', () => {
     const tree = join(root, 'spool', 'worktrees', 'j');
     await mkdir(tree, { recursive: true });
     const inTree = (args: string[]) => pathReachingRoot(args, { repo, tree }, root, base, repo);
-    const up = fc.constantFrom('..', '../..', '../../..', '../other', '../../inbox', '../../done/x.json', '../j/../../deferred', '../../../codex-spool.config.json', 'sub/../../../runs');
+    const up = fc.constantFrom(
+      '..',
+      '../..',
+      '../../..',
+      '../other',
+      '../../inbox',
+      '../../done/x.json',
+      '../j/../../deferred',
+      '../../../codex-spool.config.json',
+      'sub/../../../runs',
+    );
     const own = fc.array(fc.constantFrom('sub', 'out', '.', 'a/..'), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('/'));
     await fc.assert(
       fc.asyncProperty(up, own, fc.constantFrom('--add-dir', 'writable'), async (outside, inside, how) => {

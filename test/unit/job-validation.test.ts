@@ -21,7 +21,10 @@ describe('parseJob', () => {
   const good = { repo: '/some/repo', task: 'do it' };
 
   it('accepts a valid job and returns the spec', () => {
-    const r = parseJob('job-1.json', bytes({ ...good, model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, max_attempts: 2 }));
+    const r = parseJob(
+      'job-1.json',
+      bytes({ ...good, model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, max_attempts: 2 }),
+    );
     expect(r).toEqual({
       kind: 'ok',
       spec: { repo: '/some/repo', task: 'do it', model: 'm', sandbox: 'read-only', args: ['-c', 'x'], timeout_s: 1.5, max_attempts: 2 },
@@ -176,16 +179,30 @@ describe('validateJob against a real spool', () => {
   });
 
   it('a fresh inbox job cannot set what the worker owns (attempts, queue place, schedule, session to continue)', async () => {
-    for (const field of [{ attempts: 1 }, { queued_at: 1 }, { not_before: '2026-01-01T00:00:00Z' }, { resume_session: SESSION }, { run_id: 'r' }]) {
+    for (const field of [
+      { attempts: 1 },
+      { queued_at: 1 },
+      { not_before: '2026-01-01T00:00:00Z' },
+      { resume_session: SESSION },
+      { run_id: 'r' },
+    ]) {
       expect(reasonOf(await validateJob(layout, claimOf('j.json', content({ repo, task: 't', ...field }))))).toBe('invalid_job');
     }
     const queued = { repo, task: 't', queued_at: 5, attempts: 2, resume_session: SESSION };
-    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({ kind: 'ok', job: queued, resumeSession: SESSION });
+    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({
+      kind: 'ok',
+      job: queued,
+      resumeSession: SESSION,
+    });
   });
 
   it('a review queued again after an interruption runs whole again: it continues no session', async () => {
     const queued = { repo, review: { base: 'main' }, queued_at: 5, attempts: 1, resume_session: SESSION };
-    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({ kind: 'ok', job: queued, resumeSession: null });
+    expect(await validateJob(layout, claimOf('j.json', content(queued), 'deferred'))).toMatchObject({
+      kind: 'ok',
+      job: queued,
+      resumeSession: null,
+    });
   });
 
   it('a repo that holds the spool, or lies in it, is refused by policy', async () => {
@@ -251,11 +268,23 @@ describe('validateJob against a real spool', () => {
 
   it('resume by a job still in inbox/, deferred/ or active/ → wait on it', async () => {
     await writeFile(layout.job('inbox', 'first'), JSON.stringify({ repo, task: 'earlier' }));
-    expect(await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })))).toMatchObject({ kind: 'wait', on: 'first' });
+    expect(await validateJob(layout, claimOf('second.json', content({ repo, task: 't', resume: 'first' })))).toMatchObject({
+      kind: 'wait',
+      on: 'first',
+    });
     await writeFile(layout.job('active', 'other'), JSON.stringify({ repo, task: 'earlier' }));
-    expect(await validateJob(layout, claimOf('third.json', content({ repo, task: 't', resume: 'other' })))).toMatchObject({ kind: 'wait', on: 'other' });
-    await writeFile(layout.job('deferred', 'later'), JSON.stringify({ repo, task: 'x', queued_at: 1, attempts: 0, not_before: '2099-01-01T00:00:00Z' }));
-    expect(await validateJob(layout, claimOf('fourth.json', content({ repo, task: 't', resume: 'later' })))).toMatchObject({ kind: 'wait', on: 'later' });
+    expect(await validateJob(layout, claimOf('third.json', content({ repo, task: 't', resume: 'other' })))).toMatchObject({
+      kind: 'wait',
+      on: 'other',
+    });
+    await writeFile(
+      layout.job('deferred', 'later'),
+      JSON.stringify({ repo, task: 'x', queued_at: 1, attempts: 0, not_before: '2099-01-01T00:00:00Z' }),
+    );
+    expect(await validateJob(layout, claimOf('fourth.json', content({ repo, task: 't', resume: 'later' })))).toMatchObject({
+      kind: 'wait',
+      on: 'later',
+    });
   });
 
   it('a resume cycle, or a wait on one, is rejected naming the cycle', async () => {
@@ -310,7 +339,9 @@ describe('validateJob against a real spool', () => {
     const v = await validateJob(layout, claimOf('b.json', content({ repo, task: 'more', resume: FOLLOWED_SESSION.toUpperCase() })));
     expect(v).toMatchObject({ kind: 'wait', on: 'a' });
     await rm(layout.job('deferred', 'a'));
-    expect(await validateJob(layout, claimOf('b.json', content({ repo, task: 'more', resume: FOLLOWED_SESSION })))).toMatchObject({ kind: 'ok' });
+    expect(await validateJob(layout, claimOf('b.json', content({ repo, task: 'more', resume: FOLLOWED_SESSION })))).toMatchObject({
+      kind: 'ok',
+    });
   });
 });
 
@@ -341,11 +372,17 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
         fc.boolean(),
         fc.option(fc.constant(SESSION)),
         (state, cycle, session) => {
-          const d = decide({ resume: 'target' }, facts({ resumeJob: { state: state as JobState | null, cycle: cycle ? ['j', 'target', 'j'] : null, session } }));
+          const d = decide(
+            { resume: 'target' },
+            facts({ resumeJob: { state: state as JobState | null, cycle: cycle ? ['j', 'target', 'j'] : null, session } }),
+          );
           const queued = state === 'inbox' || state === 'deferred' || state === 'active';
           expect(d.kind === 'wait').toBe(queued && !cycle);
           if (state === null && !cycle) expect(kindOf(d)).toBe('unknown_resume');
-          if ((state === 'done' || state === 'failed') && !cycle) expect(d).toEqual(session ? { kind: 'ok', repo: '/w/repo', resumeSession: session } : expect.objectContaining({ kind: 'reject' }));
+          if ((state === 'done' || state === 'failed') && !cycle)
+            expect(d).toEqual(
+              session ? { kind: 'ok', repo: '/w/repo', resumeSession: session } : expect.objectContaining({ kind: 'reject' }),
+            );
         },
       ),
     );
@@ -357,7 +394,10 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
     expect(kindOf(decide({ sandbox: 'danger-full-access', resume: 'x' }, { ...all, inDone: false }))).toBe('repo_missing');
     const withRepo = { ...all, inDone: false, repo: { real: '/w/repo', owned: true } };
     const policy = decide({ sandbox: 'danger-full-access', resume: 'x' }, withRepo);
-    expect(policy.kind === 'reject' && policy.error).toMatchObject({ reason: 'policy', message: expect.stringContaining('policy.sandboxes') });
+    expect(policy.kind === 'reject' && policy.error).toMatchObject({
+      reason: 'policy',
+      message: expect.stringContaining('policy.sandboxes'),
+    });
     const args = decide({ resume: 'x' }, withRepo);
     expect(args.kind === 'reject' && args.error.message).toBe('argument path .. reaches the codex-spool root /w/root');
     expect(kindOf(decide({ resume: 'x' }, { ...withRepo, argReachingRoot: null }))).toBe('unknown_resume');
@@ -372,13 +412,16 @@ describe('decideJob (pure: the rules the claim and submit share)', () => {
       const there = decide(job, facts({ ...finished, inherited: { job_id: 'a', worktree, exists: true } }));
       expect(there).toEqual({ kind: 'ok', repo: '/w/repo', resumeSession: session, worktree });
       const gone = decide(job, facts({ ...finished, inherited: { job_id: 'a', worktree, exists: false } }));
-      expect(gone.kind === 'reject' && gone.error).toMatchObject({ reason: 'repo_missing', message: `worktree ${worktree.path} of job "a" no longer exists` });
+      expect(gone.kind === 'reject' && gone.error).toMatchObject({
+        reason: 'repo_missing',
+        message: `worktree ${worktree.path} of job "a" no longer exists`,
+      });
     }
   });
 });
 
 describe('PartialQueuedJob (a job that cannot be handled is filed with what it said)', () => {
-  it('takes any subset of a queued job\'s fields, a review job\'s included, and nothing else', () => {
+  it("takes any subset of a queued job's fields, a review job's included, and nothing else", () => {
     expect(PartialQueuedJob.safeParse({}).success).toBe(true);
     expect(PartialQueuedJob.safeParse({ repo: '/r', review: { uncommitted: true }, attempts: 2 }).success).toBe(true);
     expect(PartialQueuedJob.safeParse({ repo: '/r', task: 't', review: { uncommitted: true } }).success).toBe(true);

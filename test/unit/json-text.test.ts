@@ -19,7 +19,10 @@ describe('json-text', () => {
 
   it('locates every value of oddly spelled JSON: escapes, number spellings, CRLF, duplicate keys (the last counts) (property)', () => {
     expect(memberOf(parseSpans('{"a":1,"a":2}'), 'a')!.value).toMatchObject({ start: 11, end: 12 });
-    fc.assert(fc.property(anyJson, ([text]) => expectSpansMatch(text, parseSpans(text), JSON.parse(text))), { numRuns: 300 });
+    fc.assert(
+      fc.property(anyJson, ([text]) => expectSpansMatch(text, parseSpans(text), JSON.parse(text))),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses what is not JSON', () => {
@@ -27,18 +30,26 @@ describe('json-text', () => {
   });
 
   it('appending a child and removing it again gives back the same bytes; the rest is untouched (property)', () => {
-    expect(appendChild('{\r\n\t"a": 1\r\n}', parseSpans('{\r\n\t"a": 1\r\n}'), { b: [2] }, '\t', 'k')).toBe('{\r\n\t"a": 1,\r\n\t"k": {\r\n\t\t"b": [\r\n\t\t\t2\r\n\t\t]\r\n\t}\r\n}');
+    expect(appendChild('{\r\n\t"a": 1\r\n}', parseSpans('{\r\n\t"a": 1\r\n}'), { b: [2] }, '\t', 'k')).toBe(
+      '{\r\n\t"a": 1,\r\n\t"k": {\r\n\t\t"b": [\r\n\t\t\t2\r\n\t\t]\r\n\t}\r\n}',
+    );
     fc.assert(
       // What JSON.stringify can write: -0 is written as 0.
-      fc.property(anyJson, fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown), ([text, value], added) => {
-        const root = parseSpans(text);
-        if (root.kind === 'scalar') return;
-        const out = appendChild(text, root, added, '  ', root.kind === 'object' ? 'new-key' : undefined);
-        const after = parseSpans(out);
-        const kids = after.kind === 'object' ? after.members : after.kind === 'array' ? after.items : [];
-        expect(JSON.parse(out)).toEqual(root.kind === 'array' ? [...(value as unknown[]), added] : { ...(value as object), 'new-key': added });
-        expect(removeChild(out, after, kids.length - 1)).toBe(text);
-      }),
+      fc.property(
+        anyJson,
+        fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown),
+        ([text, value], added) => {
+          const root = parseSpans(text);
+          if (root.kind === 'scalar') return;
+          const out = appendChild(text, root, added, '  ', root.kind === 'object' ? 'new-key' : undefined);
+          const after = parseSpans(out);
+          const kids = after.kind === 'object' ? after.members : after.kind === 'array' ? after.items : [];
+          expect(JSON.parse(out)).toEqual(
+            root.kind === 'array' ? [...(value as unknown[]), added] : { ...(value as object), 'new-key': added },
+          );
+          expect(removeChild(out, after, kids.length - 1)).toBe(text);
+        },
+      ),
       { numRuns: 300 },
     );
   });

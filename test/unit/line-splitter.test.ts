@@ -5,7 +5,11 @@ import { capText } from '../../src/util/text-cap.js';
 function split(chunks: (string | Buffer)[], max = 10) {
   const lines: string[] = [];
   const skipped: number[] = [];
-  const s = new LineSplitter(max, (l) => lines.push(l), (n) => skipped.push(n));
+  const s = new LineSplitter(
+    max,
+    (l) => lines.push(l),
+    (n) => skipped.push(n),
+  );
   for (const c of chunks) s.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
   s.end();
   return { lines, skipped };
@@ -29,7 +33,11 @@ describe('LineSplitter', () => {
 
   it('holds at most the limit however long the line: 64 MiB in 64 KiB chunks', () => {
     const chunk = Buffer.alloc(64 * 1024, 'y');
-    const s = new LineSplitter(1024 * 1024, () => {}, () => {});
+    const s = new LineSplitter(
+      1024 * 1024,
+      () => {},
+      () => {},
+    );
     const before = process.memoryUsage().arrayBuffers;
     for (let i = 0; i < 1024; i++) s.push(chunk);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);

@@ -28,6 +28,10 @@ describe('findOnPath', () => {
   });
 
   it('isExecutableFile: only a regular file', () => {
-    expect([isExecutableFile(join(dir, 'c', 'tool')), isExecutableFile(join(dir, 'b', 'tool')), isExecutableFile(join(dir, 'x'))]).toEqual([true, false, false]);
+    expect([isExecutableFile(join(dir, 'c', 'tool')), isExecutableFile(join(dir, 'b', 'tool')), isExecutableFile(join(dir, 'x'))]).toEqual([
+      true,
+      false,
+      false,
+    ]);
   });
 });

@@ -16,7 +16,14 @@ const done = (id: string, runId: string, mtimeMs = now - 40 * DAY, sessionId: st
   sessionId,
   worktree: null,
 });
-const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({ id, state: 'inbox', runId: null, earlierRuns: [], resume: null, ...over });
+const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({
+  id,
+  state: 'inbox',
+  runId: null,
+  earlierRuns: [],
+  resume: null,
+  ...over,
+});
 const plan = (over: Partial<PruneInput>) => prunePlan({ cutoffMs, finished: [], runs: [], live: [], cancelRequests: [], ...over });
 
 describe('prunePlan', () => {
@@ -34,7 +41,11 @@ describe('prunePlan', () => {
   it('a follow-up by session id keeps the latest finished job of that session (where it runs), whatever the case of the id', () => {
     const session = '0199a213-81c0-7800-8aa1-bbab2a035a53';
     const p = plan({
-      finished: [done('first', oldRun(1), now - 42 * DAY, session), done('last', oldRun(2), now - 41 * DAY, session), done('other', oldRun(3))],
+      finished: [
+        done('first', oldRun(1), now - 42 * DAY, session),
+        done('last', oldRun(2), now - 41 * DAY, session),
+        done('other', oldRun(3)),
+      ],
       runs: [oldRun(1), oldRun(2), oldRun(3)],
       live: [live('f', { state: 'active', resume: session.toUpperCase() })],
     });
@@ -62,7 +73,12 @@ describe('prunePlan', () => {
     const p = plan({
       finished: [done('root', oldRun(1))],
       runs: [oldRun(1), oldRun(2), oldRun(3)],
-      live: [live('last', { resume: 'mid' }), live('mid', { resume: 'root' }), live('busy', { state: 'active', runId: oldRun(2) }), live('again', { state: 'deferred', earlierRuns: [oldRun(3)] })],
+      live: [
+        live('last', { resume: 'mid' }),
+        live('mid', { resume: 'root' }),
+        live('busy', { state: 'active', runId: oldRun(2) }),
+        live('again', { state: 'deferred', earlierRuns: [oldRun(3)] }),
+      ],
     });
     expect(p.jobs).toEqual([]);
     expect(p.runs).toEqual([]);

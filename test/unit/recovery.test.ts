@@ -109,10 +109,24 @@ describe('recoverOrphans', () => {
     await runWithSession('run-2', SESSION);
     const files = runFiles(layout.runs, 'run-2');
     const summary = {
-      run_id: 'run-2', job_id: 'a', session_id: SESSION, resumed_from: null, repo: '/r', task: 'build', status: 'succeeded',
-      exit_code: 0, signal: null, started_at: '2026-01-01T00:00:00.000Z', ended_at: '2026-01-01T00:00:01.000Z',
-      elapsed_seconds: 1, final_message: 'all done', usage: null, commands: { count: 0, failed: 0, items: [] },
-      files_changed: { count: 0, paths: [] }, errors: [], files,
+      run_id: 'run-2',
+      job_id: 'a',
+      session_id: SESSION,
+      resumed_from: null,
+      repo: '/r',
+      task: 'build',
+      status: 'succeeded',
+      exit_code: 0,
+      signal: null,
+      started_at: '2026-01-01T00:00:00.000Z',
+      ended_at: '2026-01-01T00:00:01.000Z',
+      elapsed_seconds: 1,
+      final_message: 'all done',
+      usage: null,
+      commands: { count: 0, failed: 0, items: [] },
+      files_changed: { count: 0, paths: [] },
+      errors: [],
+      files,
     };
     await writeFile(files.summary, JSON.stringify(summary));
     await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-2' }));
@@ -132,7 +146,10 @@ describe('recoverOrphans', () => {
 
   it(`fails the job once it reaches ${MAX_ATTEMPTS} attempts`, async () => {
     await runWithSession('run-9', SESSION);
-    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'b', queued_at: 7, run_id: 'run-9', attempts: MAX_ATTEMPTS - 1 }));
+    await writeFile(
+      layout.job('active', 'a'),
+      JSON.stringify({ repo: '/r', task: 'b', queued_at: 7, run_id: 'run-9', attempts: MAX_ATTEMPTS - 1 }),
+    );
     await recoverOrphans(ctx());
     const failed = JSON.parse(await readFile(layout.job('failed', 'a'), 'utf8'));
     expect(failed.attempts).toBe(MAX_ATTEMPTS);
@@ -154,11 +171,26 @@ describe('recoverOrphans', () => {
   // The class behind 91732a0: only an event's own top-level type says a turn completed. A tool call's raw
   // JSON (MCP arguments and results are objects, not strings) may hold {"type":"turn.completed"} at any depth.
   it('a run whose events only quote turn.completed inside items is resumed, never filed; a real turn.completed is filed', async () => {
-    const fakeEnd = fc.constantFrom<unknown>({ type: 'turn.completed' }, { usage: { input_tokens: 1 }, type: 'turn.completed' }, '{"type":"turn.completed"}');
-    const nested = fc.tuple(fc.jsonValue({ maxDepth: 2 }), fakeEnd, fc.boolean()).map(([v, end, inArray]) => (inArray ? [v, end] : { v, deep: { end } }));
+    const fakeEnd = fc.constantFrom<unknown>(
+      { type: 'turn.completed' },
+      { usage: { input_tokens: 1 }, type: 'turn.completed' },
+      '{"type":"turn.completed"}',
+    );
+    const nested = fc
+      .tuple(fc.jsonValue({ maxDepth: 2 }), fakeEnd, fc.boolean())
+      .map(([v, end, inArray]) => (inArray ? [v, end] : { v, deep: { end } }));
     const item = fc
-      .record({ kind: fc.constantFrom('item.started', 'item.completed'), type: fc.constantFrom('mcp_tool_call', 'command_execution'), raw: nested })
-      .map((r) => JSON.stringify({ type: r.kind, item: { id: 'i1', type: r.type, arguments: r.raw, result: { structured_content: r.raw }, status: 'completed' } }));
+      .record({
+        kind: fc.constantFrom('item.started', 'item.completed'),
+        type: fc.constantFrom('mcp_tool_call', 'command_execution'),
+        raw: nested,
+      })
+      .map((r) =>
+        JSON.stringify({
+          type: r.kind,
+          item: { id: 'i1', type: r.type, arguments: r.raw, result: { structured_content: r.raw }, status: 'completed' },
+        }),
+      );
     let n = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 4 }), fc.boolean(), async (items, reallyCompleted) => {

@@ -19,7 +19,15 @@ describe('the review field', () => {
   });
 
   it('takes one target only, strictly, and refuses a resume and an uncommitted review in a new worktree', () => {
-    for (const review of [{}, { uncommitted: false }, { base: 'main', commit: 'abc' }, { base: 'main', x: 1 }, { branch: 'main' }, 'uncommitted', true]) {
+    for (const review of [
+      {},
+      { uncommitted: false },
+      { base: 'main', commit: 'abc' },
+      { base: 'main', x: 1 },
+      { branch: 'main' },
+      'uncommitted',
+      true,
+    ]) {
       expect(ok({ repo, review }), JSON.stringify(review)).toBe(false);
     }
     expect(ok({ repo, review: { base: 'main' }, resume: 'job-1' })).toBe(false);
@@ -53,15 +61,32 @@ describe('parseReviewOption', () => {
 describe('codexArgv for a review', () => {
   it('exec-level options first, then the review target and no prompt; read-only unless the job sets a sandbox', () => {
     expect(codexArgv({ spec: { repo, review: { uncommitted: true } }, resumeSession: null, lastMessageFile: '/o' })).toEqual([
-      'exec', '--json', '--cd', '/r', '-s', 'read-only', '-o', '/o', 'review', '--uncommitted',
+      'exec',
+      '--json',
+      '--cd',
+      '/r',
+      '-s',
+      'read-only',
+      '-o',
+      '/o',
+      'review',
+      '--uncommitted',
     ]);
     expect(
-      codexArgv({ spec: { repo, review: { base: 'main' }, model: 'm', sandbox: 'workspace-write', args: ['-c', 'k=v'] }, resumeSession: null, lastMessageFile: '/o' }),
+      codexArgv({
+        spec: { repo, review: { base: 'main' }, model: 'm', sandbox: 'workspace-write', args: ['-c', 'k=v'] },
+        resumeSession: null,
+        lastMessageFile: '/o',
+      }),
     ).toEqual(['exec', '--json', '--cd', '/r', '-m', 'm', '-s', 'workspace-write', '-c', 'k=v', '-o', '/o', 'review', '--base', 'main']);
   });
 
   it('never resumes: a review starts a session of its own', () => {
-    const argv = codexArgv({ spec: { repo, review: { commit: 'abc' } }, resumeSession: '01a2122a-e8ea-7501-90e5-337c8e7d20b8', lastMessageFile: '/o' });
+    const argv = codexArgv({
+      spec: { repo, review: { commit: 'abc' } },
+      resumeSession: '01a2122a-e8ea-7501-90e5-337c8e7d20b8',
+      lastMessageFile: '/o',
+    });
     expect(argv).not.toContain('resume');
     expect(argv.slice(-3)).toEqual(['review', '--commit', 'abc']);
   });

@@ -144,7 +144,10 @@ describe('buildSummary', () => {
   it('errors in the order they happened: the digest errors, then the timeout, then the spawn error', () => {
     const s = buildSummary({
       meta: meta(),
-      outcome: outcome({ exitCode: null, signal: 'SIGKILL', timedOut: true, spawnError: 'spawn codex ENOENT' }, { errors: ['first', 'second'] }),
+      outcome: outcome(
+        { exitCode: null, signal: 'SIGKILL', timedOut: true, spawnError: 'spawn codex ENOENT' },
+        { errors: ['first', 'second'] },
+      ),
       files,
       lastMessage: null,
       endedAt,
@@ -159,7 +162,13 @@ describe('buildSummary', () => {
   });
 
   it('no timeout message when the run was not timed out', () => {
-    const s = buildSummary({ meta: meta(), outcome: outcome({ exitCode: 1 }, { errors: ['boom'], turnFailed: true }), files, lastMessage: null, endedAt });
+    const s = buildSummary({
+      meta: meta(),
+      outcome: outcome({ exitCode: 1 }, { errors: ['boom'], turnFailed: true }),
+      files,
+      lastMessage: null,
+      endedAt,
+    });
     expect(s.errors).toEqual(['boom']);
     expect(s.status).toBe('failed');
   });
@@ -167,7 +176,13 @@ describe('buildSummary', () => {
   it('session id: the digest one wins, else the one in meta', () => {
     const fromMeta = buildSummary({ meta: meta({ session_id: RESUMED }), outcome: outcome(), files, lastMessage: null, endedAt });
     expect(fromMeta.session_id).toBe(RESUMED);
-    const fromDigest = buildSummary({ meta: meta({ session_id: RESUMED }), outcome: outcome({}, { sessionId: SESSION }), files, lastMessage: null, endedAt });
+    const fromDigest = buildSummary({
+      meta: meta({ session_id: RESUMED }),
+      outcome: outcome({}, { sessionId: SESSION }),
+      files,
+      lastMessage: null,
+      endedAt,
+    });
     expect(fromDigest.session_id).toBe(SESSION);
   });
 
@@ -181,7 +196,10 @@ describe('buildSummary', () => {
       endedAt,
     });
     expect(s.status).toBe('failed');
-    expect(s.errors).toEqual(['turn interrupted', `stopped: no progress within the stall limit while Codex was waiting for the network (last: ${notice})`]);
+    expect(s.errors).toEqual([
+      'turn interrupted',
+      `stopped: no progress within the stall limit while Codex was waiting for the network (last: ${notice})`,
+    ]);
     expect(decisiveError(s.errors)).toBe(s.errors[1]);
     expect(classifyFailure(s.errors, endedAt).kind).toBe('transient');
     // An ordinary stall stays a timeout, which is not retried.
@@ -192,7 +210,10 @@ describe('buildSummary', () => {
 
   it('a huge final message is cut to 64 KiB with a marker naming last-message.txt; a short one is kept whole', () => {
     const huge = 'é'.repeat(100_000); // 2 bytes each: the cut must not split one
-    for (const [lastMessage, digestMessage] of [[huge, null], [null, huge]] as const) {
+    for (const [lastMessage, digestMessage] of [
+      [huge, null],
+      [null, huge],
+    ] as const) {
       const s = buildSummary({ meta: meta(), outcome: outcome({}, { lastAgentMessage: digestMessage }), files, lastMessage, endedAt });
       const [head, marker] = s.final_message!.split('\n… ');
       expect(head).toBe('é'.repeat(MAX_FINAL_MESSAGE_BYTES / 2));
@@ -206,12 +227,17 @@ describe('buildSummary', () => {
 
   it('files_changed: the paths git measured when given (counted in full, 500 listed), else the apply_patch ones', () => {
     const patched = outcome({}, { filesChanged: ['/repo/patched.txt'] });
-    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, endedAt }).files_changed).toEqual({ count: 1, paths: ['/repo/patched.txt'] });
+    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, endedAt }).files_changed).toEqual({
+      count: 1,
+      paths: ['/repo/patched.txt'],
+    });
     const measured = Array.from({ length: 600 }, (_, i) => `/repo/f${i}`);
     const s = buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: measured, endedAt });
     expect(s.files_changed.count).toBe(600);
     expect(s.files_changed.paths).toEqual(measured.slice(0, 500));
-    expect(buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: null, endedAt }).files_changed.count).toBe(1);
+    expect(
+      buildSummary({ meta: meta(), outcome: patched, files, lastMessage: null, filesChanged: null, endedAt }).files_changed.count,
+    ).toBe(1);
   });
 
   it('usage null and empty lists when nothing happened', () => {
@@ -234,11 +260,14 @@ describe('the decisive error', () => {
       `Reconnecting... 1/2 (unexpected status 401 Unauthorized: nope, ${url})`,
       `Reconnecting... 2/2 (unexpected status 401 Unauthorized: nope, ${url})`,
       `unexpected status 401 Unauthorized: nope, ${url}`,
-    ]) foldEventLine(d, JSON.stringify({ type: 'error', message }));
+    ])
+      foldEventLine(d, JSON.stringify({ type: 'error', message }));
     foldEventLine(d, JSON.stringify({ type: 'turn.failed', error: { message: `unexpected status 401 Unauthorized: nope, ${url}` } }));
     const s = build({ exitCode: 1 }, d);
     expect(s.errors).toEqual([`unexpected status 401 Unauthorized: nope, ${url}`]);
-    expect(decisiveError(s.errors)).toMatch(/^unexpected status 401 Unauthorized: nope, .* \(hint: run `codex login`, or check the API key variable/);
+    expect(decisiveError(s.errors)).toMatch(
+      /^unexpected status 401 Unauthorized: nope, .* \(hint: run `codex login`, or check the API key variable/,
+    );
   });
 
   it('a failure Codex printed only on stderr (no prefix, several lines) is the error; its routine notices are not', () => {
@@ -249,11 +278,14 @@ describe('the decisive error', () => {
       'Error loading config.toml: `wire_api = "chat"` is no longer supported.',
       'How to fix: set `wire_api = "responses"` in your provider config.',
       '',
-    ]) foldLogLine(d, line);
+    ])
+      foldLogLine(d, line);
     expect(decisiveError(build({ exitCode: 1 }, d).errors)).toBe(
       'Error loading config.toml: `wire_api = "chat"` is no longer supported.\nHow to fix: set `wire_api = "responses"` in your provider config.',
     );
-    expect(decisiveError(build({ exitCode: 1 }, foldLogLine(emptyDigest(), 'No prompt provided via stdin.')).errors)).toBe('No prompt provided via stdin.');
+    expect(decisiveError(build({ exitCode: 1 }, foldLogLine(emptyDigest(), 'No prompt provided via stdin.')).errors)).toBe(
+      'No prompt provided via stdin.',
+    );
     // Stderr chatter of a run that succeeded, or that reported its error on the JSON stream, is not an error.
     expect(build({ exitCode: 0 }, d).errors).toEqual([]);
     expect(build({ exitCode: 1 }, { ...d, errors: ['boom'] }).errors).toEqual(['boom']);
@@ -262,7 +294,9 @@ describe('the decisive error', () => {
   it('a hint only where a person can fix it: 401/403 and a missing key variable, not any number 401', () => {
     expect(decisiveError(['unexpected status 403 Forbidden: no'])).toMatch(/\(hint: run `codex login`/);
     expect(decisiveError(['Incorrect API key provided'])).toMatch(/\(hint: run `codex login`/);
-    expect(decisiveError(['Missing environment variable: `MY_KEY`.'])).toBe("Missing environment variable: `MY_KEY`. (hint: set that variable in the worker's environment)");
+    expect(decisiveError(['Missing environment variable: `MY_KEY`.'])).toBe(
+      "Missing environment variable: `MY_KEY`. (hint: set that variable in the worker's environment)",
+    );
     expect(decisiveError(['error on line 401 of the patch'])).toBe('error on line 401 of the patch');
     expect(decisiveError([])).toBeNull();
   });

@@ -57,18 +57,40 @@ describe('the whole class of invisible characters', () => {
   // Written out from the Unicode data (DerivedCoreProperties.txt, Default_Ignorable_Code_Point) and the
   // blank braille cell, independently of the implementation's regex.
   const ranges: [number, number][] = [
-    [0x00ad, 0x00ad], [0x034f, 0x034f], [0x061c, 0x061c], [0x115f, 0x1160], [0x17b4, 0x17b5], [0x180b, 0x180f],
-    [0x200b, 0x200f], [0x202a, 0x202e], [0x2060, 0x206f], [0x2800, 0x2800], [0x3164, 0x3164], [0xfe00, 0xfe0f],
-    [0xfeff, 0xfeff], [0xffa0, 0xffa0], [0xfff0, 0xfff8], [0x1bca0, 0x1bca3], [0x1d173, 0x1d17a], [0xe0000, 0xe0fff],
-    [0x0000, 0x001f], [0x007f, 0x009f], [0x2028, 0x2029],
+    [0x00ad, 0x00ad],
+    [0x034f, 0x034f],
+    [0x061c, 0x061c],
+    [0x115f, 0x1160],
+    [0x17b4, 0x17b5],
+    [0x180b, 0x180f],
+    [0x200b, 0x200f],
+    [0x202a, 0x202e],
+    [0x2060, 0x206f],
+    [0x2800, 0x2800],
+    [0x3164, 0x3164],
+    [0xfe00, 0xfe0f],
+    [0xfeff, 0xfeff],
+    [0xffa0, 0xffa0],
+    [0xfff0, 0xfff8],
+    [0x1bca0, 0x1bca3],
+    [0x1d173, 0x1d17a],
+    [0xe0000, 0xe0fff],
+    [0x0000, 0x001f],
+    [0x007f, 0x009f],
+    [0x2028, 0x2029],
   ];
   const inClass = (cp: number) => ranges.some(([a, b]) => cp >= a && cp <= b);
   const classChar = fc.oneof(...ranges.map(([a, b]) => fc.integer({ min: a, max: b }))).map((cp) => String.fromCodePoint(cp));
-  const mixed = fc.array(fc.oneof(classChar, fc.string({ unit: 'grapheme', maxLength: 3 })), { maxLength: 30 }).map((parts) => parts.join(''));
+  const mixed = fc
+    .array(fc.oneof(classChar, fc.string({ unit: 'grapheme', maxLength: 3 })), { maxLength: 30 })
+    .map((parts) => parts.join(''));
   const shownInvisible = (out: string) => [...out].filter((c) => inClass(c.codePointAt(0)!) && c !== '\n' && c !== '\t');
 
   it('the characters a renderer may draw as nothing are shown as escapes', () => {
-    for (const cp of [0x034f, 0x180b, 0x180c, 0x180d, 0x180f, 0x17b4, 0x17b5, 0x2800, 0x115f, 0x1160, 0x3164, 0xffa0, 0x2064, 0xfeff, 0x0085, 0x2029, 0xe0041]) {
+    for (const cp of [
+      0x034f, 0x180b, 0x180c, 0x180d, 0x180f, 0x17b4, 0x17b5, 0x2800, 0x115f, 0x1160, 0x3164, 0xffa0, 0x2064, 0xfeff, 0x0085, 0x2029,
+      0xe0041,
+    ]) {
       const text = `a${String.fromCodePoint(cp)}b`;
       for (const shown of [safeText(text), safeLine(text), safeJson(text)]) expect(shown, cp.toString(16)).toMatch(/^[\x20-\x7e]*$/);
     }

@@ -15,9 +15,23 @@ const usage = (n: number): Usage => ({ input_tokens: 10 * n, cached_input_tokens
 
 function summary(over: Partial<RunSummary> & { run_id: string }): RunSummary {
   return {
-    job_id: 'j', session_id: null, resumed_from: null, repo: '/r', task: 't', status: 'succeeded', exit_code: 0, signal: null,
-    started_at: '2026-12-01T00:00:00.000Z', ended_at: '2026-12-01T00:00:01.000Z', elapsed_seconds: 1, final_message: null, usage: null,
-    commands: { count: 0, failed: 0, items: [] }, files_changed: { count: 0, paths: [] }, errors: [], files: runFiles('/runs', over.run_id),
+    job_id: 'j',
+    session_id: null,
+    resumed_from: null,
+    repo: '/r',
+    task: 't',
+    status: 'succeeded',
+    exit_code: 0,
+    signal: null,
+    started_at: '2026-12-01T00:00:00.000Z',
+    ended_at: '2026-12-01T00:00:01.000Z',
+    elapsed_seconds: 1,
+    final_message: null,
+    usage: null,
+    commands: { count: 0, failed: 0, items: [] },
+    files_changed: { count: 0, paths: [] },
+    errors: [],
+    files: runFiles('/runs', over.run_id),
     ...over,
   };
 }
@@ -41,10 +55,22 @@ describe('usageLedger', () => {
             const reported = r.reported || i === c.length - 1;
             if (reported) finals.set(session(s), total);
             const started_at = new Date(Date.UTC(2026, 11, 1) + clock++ * 7 * 3600_000).toISOString(); // spread over days
-            runs.push(summary({ run_id: `r${s}-${i}`, job_id: r.job, session_id: session(s), resumed_from: i ? session(s) : null, started_at, usage: reported ? usage(total) : null }));
+            runs.push(
+              summary({
+                run_id: `r${s}-${i}`,
+                job_id: r.job,
+                session_id: session(s),
+                resumed_from: i ? session(s) : null,
+                started_at,
+                usage: reported ? usage(total) : null,
+              }),
+            );
           });
         });
-        const shuffled = runs.map((r, i) => [keys[i % keys.length]!, r] as const).sort((a, b) => a[0] - b[0]).map(([, r]) => r);
+        const shuffled = runs
+          .map((r, i) => [keys[i % keys.length]!, r] as const)
+          .sort((a, b) => a[0] - b[0])
+          .map(([, r]) => r);
         const ledger = usageLedger(shuffled);
         const expected = [...finals.values()].reduce((a, b) => a + b, 0) * 10;
         expect(ledger.total.usage.input_tokens).toBe(expected);
@@ -58,23 +84,60 @@ describe('usageLedger', () => {
   it('groups by UTC day, latest first, and ranks sessions and jobs by tokens', () => {
     const ledger = usageLedger([
       summary({ run_id: '1', job_id: 'a', session_id: session(1), usage: usage(1), started_at: '2026-12-01T10:00:00.000Z' }),
-      summary({ run_id: '2', job_id: 'b', session_id: session(1), resumed_from: session(1), usage: usage(5), started_at: '2026-12-02T10:00:00.000Z' }),
+      summary({
+        run_id: '2',
+        job_id: 'b',
+        session_id: session(1),
+        resumed_from: session(1),
+        usage: usage(5),
+        started_at: '2026-12-02T10:00:00.000Z',
+      }),
       summary({ run_id: '3', job_id: 'c', session_id: session(2), usage: usage(2), started_at: '2026-12-02T11:00:00.000Z' }),
     ]);
-    expect(ledger.days.map((d) => [d.key, d.usage.input_tokens])).toEqual([['2026-12-02', 60], ['2026-12-01', 10]]);
-    expect(ledger.jobs.map((j) => [j.key, j.usage.input_tokens])).toEqual([['b', 40], ['c', 20], ['a', 10]]);
-    expect(ledger.sessions.map((j) => [j.key, j.runs])).toEqual([[session(1), 2], [session(2), 1]]);
+    expect(ledger.days.map((d) => [d.key, d.usage.input_tokens])).toEqual([
+      ['2026-12-02', 60],
+      ['2026-12-01', 10],
+    ]);
+    expect(ledger.jobs.map((j) => [j.key, j.usage.input_tokens])).toEqual([
+      ['b', 40],
+      ['c', 20],
+      ['a', 10],
+    ]);
+    expect(ledger.sessions.map((j) => [j.key, j.runs])).toEqual([
+      [session(1), 2],
+      [session(2), 1],
+    ]);
   });
 });
 
 describe('retry', () => {
-  const result = { run_id: 'r1', session_id: session(1), status: 'cancelled', exit_code: null, elapsed_seconds: 3, final_message: null, error: 'x', summary: null };
+  const result = {
+    run_id: 'r1',
+    session_id: session(1),
+    status: 'cancelled',
+    exit_code: null,
+    elapsed_seconds: 3,
+    final_message: null,
+    error: 'x',
+    summary: null,
+  };
   const now = new Date('2026-12-01T00:00:00Z');
 
   it('continues the session of the run it retries, saying how that run ended; keeps the task and the runs', () => {
     const job = retryJobOf({ repo: '/r', task: 'Do it', queued_at: 1, attempts: 2, runs: ['r0', 'r1'], result }, now);
-    expect(job).toEqual({ repo: '/r', task: 'Do it', queued_at: now.getTime(), attempts: 0, runs: ['r0', 'r1'], resume_session: session(1), retry_of: 'cancelled', reason: 'retry asked for' });
-    expect(runPrompt(job)).toBe('This is a retry: your previous run of this task was cancelled. Continue the task where you left off. The task was:\n\nDo it');
+    expect(job).toEqual({
+      repo: '/r',
+      task: 'Do it',
+      queued_at: now.getTime(),
+      attempts: 0,
+      runs: ['r0', 'r1'],
+      resume_session: session(1),
+      retry_of: 'cancelled',
+      reason: 'retry asked for',
+    });
+    expect(runPrompt(job)).toBe(
+      'This is a retry: your previous run of this task was cancelled. Continue the task where you left off. The task was:\n\nDo it',
+    );
   });
 
   it('starts afresh when the run had no session (cancelled before it ran)', () => {
@@ -103,7 +166,10 @@ describe('keepReason', () => {
 describe('worktreeAt', () => {
   it('names the job worktree a run worked in (what recovery files in its result), nothing for other directories', () => {
     const layout = spoolLayout('/srv/spool-root');
-    expect(worktreeAt(layout, worktreeOf(layout, 'wt1').path)).toEqual({ path: '/srv/spool-root/spool/worktrees/wt1', branch: 'codex-spool/wt1' });
+    expect(worktreeAt(layout, worktreeOf(layout, 'wt1').path)).toEqual({
+      path: '/srv/spool-root/spool/worktrees/wt1',
+      branch: 'codex-spool/wt1',
+    });
     expect(worktreeAt(layout, '/home/me/repo')).toBeUndefined();
     expect(worktreeAt(layout, '/srv/spool-root/spool/worktrees/wt1/sub')).toBeUndefined();
   });

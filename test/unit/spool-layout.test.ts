@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, resolveRoot, resolveRootWithSource, spoolLayout } from '../../src/spool/layout.js';
+import {
+  JOB_STATES,
+  ensureSpool,
+  isJobFileName,
+  jobIdOf,
+  resolveRoot,
+  resolveRootWithSource,
+  spoolLayout,
+} from '../../src/spool/layout.js';
 
 describe('spoolLayout (pure)', () => {
   it('paths of states, jobs and runs under an absolute root', () => {
@@ -29,7 +37,11 @@ describe('spoolLayout (pure)', () => {
     fc.assert(
       fc.property(dir, dir, (flag, env) => {
         const got = resolveRootWithSource(flag, env === undefined ? {} : { CODEX_SPOOL_ROOT: env });
-        const expected = flag ? { root: resolve(flag), source: '--root' } : env ? { root: resolve(env), source: '$CODEX_SPOOL_ROOT' } : { root: pkg, source: 'package' };
+        const expected = flag
+          ? { root: resolve(flag), source: '--root' }
+          : env
+            ? { root: resolve(env), source: '$CODEX_SPOOL_ROOT' }
+            : { root: pkg, source: 'package' };
         expect(got).toEqual(expected);
       }),
     );

@@ -19,8 +19,16 @@ import {
 } from '../../src/spool/moves.js';
 import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
-const lexists = (p: string) => lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
+const lexists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 let tmp: string;
 let layout: SpoolLayout;

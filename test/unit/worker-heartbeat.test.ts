@@ -33,10 +33,18 @@ describe('isLive', () => {
 
   it('a heartbeat that cannot be read as a time, or is dated further ahead than the stale limit, is never live (it would count for ever)', () => {
     fc.assert(
-      fc.property(arbBeat, arbStart, fc.oneof(fc.integer({ min: HEARTBEAT_STALE_MS + 1, max: 1e12 }).map((ms) => new Date(NOW + ms).toISOString()), fc.string()), (b, start, heartbeat) => {
-        fc.pre(Number.isNaN(Date.parse(heartbeat)) || Date.parse(heartbeat) - NOW > HEARTBEAT_STALE_MS);
-        expect(isLive({ ...beat(b), heartbeat }, NOW, 'here', () => start)).toBe(false);
-      }),
+      fc.property(
+        arbBeat,
+        arbStart,
+        fc.oneof(
+          fc.integer({ min: HEARTBEAT_STALE_MS + 1, max: 1e12 }).map((ms) => new Date(NOW + ms).toISOString()),
+          fc.string(),
+        ),
+        (b, start, heartbeat) => {
+          fc.pre(Number.isNaN(Date.parse(heartbeat)) || Date.parse(heartbeat) - NOW > HEARTBEAT_STALE_MS);
+          expect(isLive({ ...beat(b), heartbeat }, NOW, 'here', () => start)).toBe(false);
+        },
+      ),
     );
   });
 
@@ -64,6 +72,8 @@ describe('workersLine', () => {
   it('names each worker with its uptime, or says there is none; host names escaped', () => {
     expect(workersLine([], '/srv/cs', NOW)).toBe('no live worker on /srv/cs');
     expect(workersLine([beat({ ageMs: 0 })], '/srv/cs', NOW)).toBe('worker here:42 up 1h00m');
-    expect(workersLine([beat({ ageMs: 0 }), beat({ ageMs: 0, host: 'a\nb', pid: 7 })], '/x', NOW)).toBe('2 workers: here:42 up 1h00m, a\\nb:7 up 1h00m');
+    expect(workersLine([beat({ ageMs: 0 }), beat({ ageMs: 0, host: 'a\nb', pid: 7 })], '/x', NOW)).toBe(
+      '2 workers: here:42 up 1h00m, a\\nb:7 up 1h00m',
+    );
   });
 });
