@@ -12,6 +12,7 @@ import {
   makeTempRoot,
   readIfExists,
   readJson,
+  release,
   startCli,
   startWorker,
   waitFor,
@@ -65,7 +66,7 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     t = await makeTempRoot();
     repo = await t.repo('proj');
     const worker = startWorker(t, ['--reject-after-ms', '300'], await cumulativeCodex(t));
-    await submit(t, repo, 'ok', 'sleep 1');
+    await submit(t, repo, 'ok', 'sleep 0'); // a tool command for logs to show
     await submit(t, repo, 'broken', 'fail');
     await writeFile(join(t.root, 'spool', 'inbox', 'garbled.json'), '{"repo": ');
     await submit(t, repo, 'child', 'and then', '--resume', 'ok');
@@ -239,7 +240,7 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(
       new RegExp(
-        `^session ${rec.ok.result.session_id}\\n\\$ sleep 1 → exit 0\\nagent: fake done\\n` +
+        `^session ${rec.ok.result.session_id}\\n\\$ sleep 0 → exit 0\\nagent: fake done\\n` +
           'turn completed; session tokens in 10 \\(cached 2\\), out 3 \\(reasoning 1\\)\\nend: succeeded exit=0 \\S+$',
       ),
     );
@@ -363,7 +364,7 @@ describe('jobs not finished', () => {
 
   it('wait on two jobs prints nothing until both have ended, then a line each; exit 1 as one failed', async () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
-    await submit(t, a, 'slow', 'sleep 2');
+    await submit(t, a, 'slow', 'hold=slow');
     await submit(t, b, 'quick-fail', 'fail');
     const waiting = startCli(t, ['wait', 'slow', 'quick-fail']);
     const worker = startWorker(t);
@@ -371,6 +372,7 @@ describe('jobs not finished', () => {
     await runningWithSession(t, 'slow'); // one has ended, the other still runs
     expect(waiting.stdout()).toBe('');
     expect(waiting.child.exitCode).toBeNull();
+    await release(t, 'slow');
 
     const r = await waiting.done;
     expect(r.code, r.stderr).toBe(1);
@@ -386,10 +388,14 @@ describe('jobs not finished', () => {
 
   it('wait on two jobs that both succeed later exits 0; --json is one document', async () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
-    await submit(t, a, 'one', 'sleep 1');
-    await submit(t, b, 'two', 'sleep 1');
+    await submit(t, a, 'one', 'hold=one');
+    await submit(t, b, 'two', 'hold=two');
     const waiting = startCli(t, ['wait', '--json', 'one', 'two', 'one']);
     const worker = startWorker(t);
+    await Promise.all([runningWithSession(t, 'one'), runningWithSession(t, 'two')]);
+    expect(waiting.child.exitCode).toBeNull(); // both run: wait has not ended yet
+    await release(t, 'one');
+    await release(t, 'two');
     const r = await waiting.done;
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -407,10 +413,10 @@ describe('jobs not finished', () => {
     const worker = startWorker(t);
     await submit(t, repo, 'forever', 'hang');
     const meta = await runningWithSession(t, 'forever');
-    const r = await cli(t, ['wait', 'forever', '--timeout', '1']);
+    const r = await cli(t, ['wait', 'forever', '--timeout', '0.4']); // a bare number: seconds
     expect(r.code, r.stderr).toBe(124);
     expect(r.stdout).toMatch(new RegExp(`^forever active exit=- \\S+ ${meta.session_id} waiting for the model$`));
-    expect(r.stderr).toBe('codex-spool: timed out after 1s; not finished: forever');
+    expect(r.stderr).toBe('codex-spool: timed out after 0.4s; not finished: forever');
     const json = await cli(t, ['wait', '--json', '--timeout', '0.5', 'forever']);
     expect(json.code, json.stderr).toBe(124);
     expect(JSON.parse(json.stdout)).toMatchObject({ timed_out: true, jobs: [{ id: 'forever', state: 'active', status: null }] });
@@ -433,17 +439,19 @@ describe('jobs not finished', () => {
 
   it('logs -f waits for a queued job to start, prints its events as they come, ends with it', async () => {
     const repo = await t.repo('r');
-    await submit(t, repo, 'followed', 'sleep 2');
+    await submit(t, repo, 'followed', 'hold=followed');
     const follow = startCli(t, ['logs', '-f', 'followed']);
     const worker = startWorker(t);
+    await waitFor('the command followed while it runs', () => follow.stdout().includes('$ hold=followed\n'));
+    await release(t, 'followed');
     const r = await follow.done;
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const { record } = await waitForFinished(t, 'followed');
     expect(r.stdout).toBe(
       [
         `session ${record.result.session_id}`,
-        '$ sleep 2', // seen while it ran: followed, not rendered afterwards
-        '$ sleep 2 → exit 0',
+        '$ hold=followed', // seen while it ran: followed, not rendered afterwards
+        '$ hold=followed → exit 0',
         'agent: fake done',
         'turn completed; session tokens in 10 (cached 2), out 3 (reasoning 1)',
         `end: succeeded exit=0 ${r.stdout.trimEnd().split(' ').at(-1)}`,
@@ -451,18 +459,21 @@ describe('jobs not finished', () => {
       ].join('\n'),
     );
     // Once finished, the same run without -f shows the command once.
-    expect((await cli(t, ['logs', 'followed'])).stdout).not.toContain('$ sleep 2\n');
+    expect((await cli(t, ['logs', 'followed'])).stdout).not.toContain('$ hold=followed\n');
     await worker.stop();
   });
 
   it('logs -f stays with its own job; -f of a failed job ends with its errors, exit 1', async () => {
     const repo = await t.repo('r');
     const worker = startWorker(t);
-    await submit(t, repo, 'doomed', 'sleep 1');
+    await submit(t, repo, 'doomed', 'hold=doomed');
     await runningWithSession(t, 'doomed');
     const follow = startCli(t, ['logs', '--follow', 'doomed']);
     // A job of another repo fails meanwhile: followed output stays with its own job.
     await submit(t, await t.repo('other'), 'noise', 'fail');
+    await waitForFinished(t, 'noise');
+    await waitFor('logs -f following', () => follow.stdout().includes('$ hold=doomed\n'));
+    await release(t, 'doomed');
     const r = await follow.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain('fake failure');
@@ -483,7 +494,7 @@ describe('result of a run stopped by its time limit', () => {
   it('shows timed_out, the stop reason as error, and logs ends with it', async () => {
     const repo = await t.repo('r');
     const worker = startWorker(t, ['--grace-ms', '500']);
-    await submit(t, repo, 'slowpoke', 'hang', '--timeout', '1');
+    await submit(t, repo, 'slowpoke', 'hang', '--timeout', '500ms');
     const { state, record } = await waitForFinished(t, 'slowpoke');
     expect(state).toBe('failed');
     const r = await cli(t, ['result', 'slowpoke']);
@@ -538,17 +549,19 @@ describe('status says why a job is where it is', () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
     const worker = startWorker(t, ['--retry-delay-ms', '600000']);
     await submit(t, a, 'flaky', 'transient');
-    await submit(t, b, 'busy', 'sleep 30');
+    await submit(t, b, 'busy', 'hold=busy');
     await waitFor('flaky deferred', async () => (await jobsIn(t, 'deferred')).includes('flaky.json'));
     await runningWithSession(t, 'busy').catch(() => null);
     const r = await waitFor('busy shows its command', async () => {
       const out = await cli(t, ['status']);
-      return rowOf(out.stdout, 'busy').endsWith(' $ sleep 30') ? out : null;
+      return rowOf(out.stdout, 'busy').endsWith(' $ hold=busy') ? out : null;
     });
     expect(rowOf(r.stdout, 'flaky')).toMatch(/ runs in (9m5\ds|10m00s): transient failu…$/);
     const json = JSON.parse((await cli(t, ['status', '--json', 'flaky', 'busy'])).stdout);
     expect(json.jobs[0].reason).toBe('transient failure: stream disconnected before completion: idle timeout waiting for SSE');
-    expect(json.jobs[1].activity).toBe('$ sleep 30');
+    expect(json.jobs[1].activity).toBe('$ hold=busy');
+    await release(t, 'busy');
+    await waitForFinished(t, 'busy');
     await worker.stop();
   });
 });

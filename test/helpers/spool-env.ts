@@ -42,7 +42,14 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
   return {
     dir,
     root,
-    env: { HOME: home, CODEX_HOME: join(dir, 'codex-home'), CODEX_SPOOL_ROOT: root, ...LOCAL_ONLY_ENV, ...extraEnv },
+    env: {
+      HOME: home,
+      CODEX_HOME: join(dir, 'codex-home'),
+      CODEX_SPOOL_ROOT: root,
+      FAKE_CODEX_HOLD: join(dir, 'hold'),
+      ...LOCAL_ONLY_ENV,
+      ...extraEnv,
+    },
     async repo(name) {
       const path = join(dir, 'repos', name);
       await mkdir(path, { recursive: true });
@@ -59,6 +66,12 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
  */
 export function quickLockStale(t: TempRoot): Promise<void> {
   return writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }), { mode: 0o600 });
+}
+
+/** Lets the fake Codex's `hold=<name>` tool command end: the test has seen what it kept the job running for. */
+export async function release(t: TempRoot, name: string): Promise<void> {
+  await mkdir(t.env.FAKE_CODEX_HOLD!, { recursive: true });
+  await writeFile(join(t.env.FAKE_CODEX_HOLD!, name), '');
 }
 
 /** A fresh temp root with one git repo, whose fake codex logs each call (for worker tests). */
