@@ -235,7 +235,7 @@ describe('cancel', () => {
   it('a job claimed but not started yet: the request says "pending"; still running at --wait: exit 4', async () => {
     await mkdir(join(t.root, 'spool', 'active'), { recursive: true });
     await writeFile(join(t.root, 'spool', 'active', 'early.json'), JSON.stringify({ repo, task: 'x' }));
-    const r = await cli(t, ['cancel', 'early', '--wait', '1']);
+    const r = await cli(t, ['cancel', 'early', '--wait', '300ms']);
     expect(r).toMatchObject({ code: 4, stdout: 'early cancel requested' });
     expect((await readIfExists(join(t.root, 'spool', 'active', 'early.cancel')))?.split('\n')[0]).toBe('pending');
   });
@@ -255,7 +255,7 @@ describe('cancel', () => {
 describe('time limits', () => {
   it('a job past its timeout_s is stopped with its tool command and ends timed_out', async () => {
     const worker = startWorker(t, ['--grace-ms', '2000']);
-    await submit('slow', 'sleep 42.5', '--timeout', '1');
+    await submit('slow', 'sleep 42.5', '--timeout', '500ms');
     const { state, record } = await waitForFinished(t, 'slow');
     expect(state).toBe('failed');
     expect(record.result.status).toBe('timed_out');
@@ -265,7 +265,7 @@ describe('time limits', () => {
   });
 
   it('a run that prints no event for the stall limit is stopped and ends timed_out', async () => {
-    const worker = startWorker(t, ['--stall-timeout', '1', '--grace-ms', '1000']);
+    const worker = startWorker(t, ['--stall-timeout', '500ms', '--grace-ms', '300']);
     await submit('stall', 'hang');
     const { record } = await waitForFinished(t, 'stall');
     expect(record.result.status).toBe('timed_out');
