@@ -11,6 +11,7 @@ import {
   fakeCodexSpool,
   jobsIn,
   readIfExists,
+  release,
   runningMeta,
   startWorker,
   waitFor,
@@ -37,10 +38,11 @@ describe('resume dependencies', () => {
   it('a follow-up that waits for a running job survives a worker SIGKILL: both finish, in order, in one session', async () => {
     await quickLockStale(t);
     const first = startWorker(t);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'a']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'hold=a', '--id', 'a']);
     const meta = await runningMeta(t, 'a');
     await cli(t, ['submit', '--repo', repo, '--task', 'and then', '--resume', 'a', '--id', 'b']);
     await first.stop('SIGKILL');
+    await release(t, 'a'); // a's Codex, orphaned, may end on its own now
     const second = startWorker(t, ['--rescan-ms', '200']);
     const [a, b] = [await waitForFinished(t, 'a', 60_000), await waitForFinished(t, 'b', 60_000)];
     expect([a.state, b.state]).toEqual(['done', 'done']);
@@ -203,11 +205,14 @@ describe('one session, one run', () => {
   it('a resume by session id waits while that session runs in another job (on another repo)', async () => {
     const other = await t.repo('other');
     const worker = startWorker(t, ['--concurrency', '2', '--rescan-ms', '200']);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 2', '--id', 'long']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'hold=long', '--id', 'long']);
     const meta = await runningMeta(t, 'long');
     // --force: a follow-up runs where its session ran unless told otherwise.
     const more0 = await cli(t, ['submit', '--repo', other, '--force', '--task', 'more', '--resume', meta.session_id, '--id', 'more']);
     expect(more0.code, more0.stderr).toBe(0);
+    // The worker tried it while long ran, and queued it again to wait.
+    await waitFor('more waiting for its session', async () => (await jobsIn(t, 'deferred')).includes('more.json'));
+    await release(t, 'long');
     const [long, more] = [await waitForFinished(t, 'long'), await waitForFinished(t, 'more')];
     expect([long.state, more.state]).toEqual(['done', 'done']);
     expect(Date.parse((await readSummary(more.record)).started_at)).toBeGreaterThanOrEqual(

@@ -12,6 +12,7 @@ import {
   endSpoolTest,
   fakeCodexSpool,
   readJson,
+  release,
   startWorker,
   waitFor,
   waitForFinished,
@@ -288,9 +289,10 @@ describe('crashes and shutdown', () => {
   it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {
     await quickLockStale(t);
     const first = startWorker(t);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'ends']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'hold=ends', '--id', 'ends']);
     const meta = await runningSession('ends');
     await first.stop('SIGKILL');
+    await release(t, 'ends');
     // Codex writes its events into the run's files itself: it completes with no worker alive.
     await waitFor('the run completed', async () =>
       (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'),
@@ -352,9 +354,12 @@ describe('scheduling', () => {
       ['a2', repo],
       ['b1', other],
     ] as const) {
-      await cli(t, ['submit', '--repo', r, '--task', 'sleep 1', '--id', id]);
+      await cli(t, ['submit', '--repo', r, '--task', `hold=${id}`, '--id', id]);
     }
     const worker = startWorker(t, ['--concurrency', '3']);
+    // b1 runs beside a1; a2, passed over by the scan that started b1, waits for a1.
+    await Promise.all([runningSession('a1'), runningSession('b1')]);
+    for (const id of ['a1', 'a2', 'b1']) await release(t, id);
     const runs = await Promise.all(
       ['a1', 'a2', 'b1'].map(async (id) => {
         const { record } = await waitForFinished(t, id);
@@ -370,9 +375,11 @@ describe('scheduling', () => {
   it('a worktree job runs beside another job on the same repo, in its own worktree and branch, kept after', async () => {
     execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
     const worker = startWorker(t, ['--concurrency', '2']);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'plain']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'hold=plain', '--id', 'plain']);
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
-    await writeFile(inbox('tree.json'), JSON.stringify({ repo, task: 'sleep 1', worktree: true }));
+    await writeFile(inbox('tree.json'), JSON.stringify({ repo, task: 'hold=tree', worktree: true }));
+    await Promise.all([runningSession('plain'), runningSession('tree')]);
+    for (const id of ['plain', 'tree']) await release(t, id);
     const [plain, tree] = await Promise.all([waitForFinished(t, 'plain'), waitForFinished(t, 'tree')]);
     expect(tree.state).toBe('done');
     const wt = tree.record.result.worktree;
@@ -399,8 +406,13 @@ describe('scheduling', () => {
 
   it('a resume of a job that is still running waits for it, then continues its session', async () => {
     const worker = startWorker(t);
-    await cli(t, ['submit', '--repo', repo, '--task', 'sleep 1', '--id', 'parent']);
+    await cli(t, ['submit', '--repo', repo, '--task', 'hold=parent', '--id', 'parent']);
+    await runningSession('parent');
     await cli(t, ['submit', '--repo', repo, '--task', 'and then', '--id', 'child', '--resume', 'parent']);
+    // A later job on another repo: the scan that starts it has passed the child by while parent runs.
+    await cli(t, ['submit', '--repo', await t.repo('other'), '--task', 'later', '--id', 'later']);
+    await waitForFinished(t, 'later');
+    await release(t, 'parent');
     const parent = await waitForFinished(t, 'parent');
     const child = await waitForFinished(t, 'child');
     expect(child.state).toBe('done');
@@ -437,12 +449,15 @@ describe('watching the inbox', () => {
 
     it(`${mode}: an inbox file named by an event under the id of a running job is rejected at once, the job runs on`, async () => {
       const worker = startWorker(t, [...NO_RESCAN, ...args]);
-      await writeFile(inbox('live.json'), JSON.stringify({ repo, task: 'sleep 30' }));
+      await writeFile(inbox('live.json'), JSON.stringify({ repo, task: 'hold=live' }));
       await runningMeta(t, 'live');
       await writeFile(inbox('live.json'), job('impostor'));
       await waitFor('impostor rejected', async () => (await jobsIn(t, 'rejected')).includes('live~duplicate.json'), 20_000);
       expect(await readFile(rejected('live~duplicate.json'), 'utf8')).toBe(job('impostor'));
       expect(await jobsIn(t, 'active')).toContain('live.json');
+      await release(t, 'live');
+      const { state, record } = await waitForFinished(t, 'live');
+      expect([state, record.task]).toEqual(['done', 'hold=live']); // the job itself, not the impostor
       await worker.stop();
     });
   }
