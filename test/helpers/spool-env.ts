@@ -314,13 +314,15 @@ export async function jobsIn(t: TempRoot, state: string): Promise<string[]> {
 }
 
 /**
- * Waits until job `id` is in done/ or failed/, and returns where and what it is. The worker may still hold the
- * job's lock for a moment (it files first): commands run at once, as `retry` in a test, must cope with that.
+ * Waits until job `id` is in done/ or failed/ and its worker has let go of it (the active copy removed, the
+ * lock released: the worker files first), and returns where and what it is. `retry` copes with that moment
+ * itself (test: "retry waits for a worker that has filed the job").
  */
 export async function waitForFinished(t: TempRoot, id: string, timeoutMs = 60_000): Promise<{ state: string; record: any }> {
   return waitFor(
     `${id} finished`,
     async () => {
+      if (await readdir(join(t.root, 'spool', 'active', `${id}.json.lock`)).catch(() => null)) return null;
       for (const state of ['done', 'failed']) {
         const text = await readIfExists(join(t.root, 'spool', state, `${id}.json`));
         if (text) return { state, record: JSON.parse(text) };
