@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ifMissing, isMissing } from '../util/errors.js';
 
 function tempPathFor(path: string): string {
@@ -52,6 +51,13 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   await syncDir(dirname(path));
 }
 
+/** Something is at `path` (any type, a dangling link too). */
+const exists = (path: string) =>
+  lstat(path).then(
+    () => true,
+    () => false,
+  );
+
 /**
  * `create()`, an exclusive creation of `path` (`link`, open with 'wx'), whose failure because the name is
  * taken is always EEXIST: over SFTP (sshfs), which has no such status, a creation that loses a race with
@@ -61,40 +67,25 @@ export async function createExclusive<T>(path: string, create: () => Promise<T>)
   try {
     return await create();
   } catch (err) {
-    if (
-      (err as NodeJS.ErrnoException).code !== 'EPERM' ||
-      !(await lstat(path).then(
-        () => true,
-        () => false,
-      ))
-    )
-      throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || !(await exists(path))) throw err;
     throw Object.assign(new Error(`EEXIST: file already exists, ${path}`), { code: 'EEXIST', path });
   }
 }
 
 /**
- * Hard-links `from` as `to`, never replacing a file there (EEXIST, whatever the file system). Over sshfs a
- * link right after the file was written may fail ENOENT although the file is there (seen once in 4 CI
- * runs of the multi-host test): tried again, a few times, while `from` exists.
+ * Hard-links `from` as `to`, never replacing a file there (EEXIST, whatever the file system). Over FUSE
+ * (sshfs) a link that was made fails ENOENT when `to` is moved on (a worker's claim) before libfuse looks
+ * the new name up: with `from` and the target directory there, nothing else makes a link fail ENOENT, so
+ * that is success. Linking again would publish a second copy: a job run twice, or rejected as its own duplicate.
  */
 export async function linkNoReplace(from: string, to: string): Promise<void> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await createExclusive(to, () => link(from, to));
-    } catch (err) {
-      const seen =
-        (err as NodeJS.ErrnoException).code === 'ENOENT' &&
-        (await lstat(from).then(
-          () => true,
-          () => false,
-        ));
-      if (!seen || tries === LINK_TRIES) throw err;
-      await sleep(50 * tries);
-    }
+  try {
+    await createExclusive(to, () => link(from, to));
+  } catch (err) {
+    const made = (err as NodeJS.ErrnoException).code === 'ENOENT' && (await exists(from)) && (await exists(dirname(to)));
+    if (!made) throw err;
   }
 }
-const LINK_TRIES = 4;
 
 /** Writes `path` atomically and durably only if nothing is there yet; throws EEXIST otherwise (link never clobbers). */
 export async function createFileAtomic(path: string, data: string): Promise<void> {
