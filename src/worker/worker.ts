@@ -10,6 +10,8 @@ import { PartialQueuedJob, SessionId } from '../spool/schema.js';
 import { inboxReadiness, isWholeJson } from './inbox-readiness.js';
 import { jobReadLimit, type JobPolicy } from '../spool/policy.js';
 import { parseJsonOrNull } from '../util/json-text.js';
+import { ifMissing } from '../util/errors.js';
+import { AnyObject, readJson } from '../spool/json-file.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from '../spool/cancel-request.js';
@@ -428,18 +430,19 @@ export class Worker {
    */
   private async claimedElsewhere(): Promise<Set<string>> {
     const names = (await readdir(this.activeDir)).filter((n) => isJobFileName(n) && !this.running.has(n));
+    const maxBytes = Math.max(jobReadLimit(this.opts.policy, 'inbox'), jobReadLimit(this.opts.policy, 'deferred'));
     const repos = await mapLimit(names, PEEK_CONCURRENCY, async (name) => {
-      const st = await lstat(join(this.activeDir, name)).catch(() => null);
-      if (!st?.isFile() || st.size > Math.max(jobReadLimit(this.opts.policy, 'inbox'), jobReadLimit(this.opts.policy, 'deferred')))
-        return null;
+      const st = await lstat(join(this.activeDir, name)).catch(ifMissing(null));
+      if (!st?.isFile()) return null;
       const known = this.claimedRepos.get(name);
       if (known?.ino === st.ino) return known.repo;
-      const job = parseJsonOrNull(await readFile(join(this.activeDir, name), 'utf8').catch(() => '')) as Record<string, unknown> | null;
+      const job = await readJson(join(this.activeDir, name), AnyObject, maxBytes); // null: gone, too big or not JSON
       const repo = typeof job?.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null;
       this.claimedRepos.set(name, { ino: st.ino, repo });
       return repo;
     });
-    for (const name of this.claimedRepos.keys()) if (!names.includes(name)) this.claimedRepos.delete(name);
+    const listed = new Set(names);
+    for (const name of this.claimedRepos.keys()) if (!listed.has(name)) this.claimedRepos.delete(name);
     return new Set(repos.filter((r) => r !== null));
   }
 
