@@ -436,7 +436,8 @@ export class Worker {
       if (!st?.isFile()) return null;
       const known = this.claimedRepos.get(name);
       if (known?.ino === st.ino) return known.repo;
-      const job = await readJson(join(this.activeDir, name), AnyObject, maxBytes); // null: gone, too big or not JSON
+      // Unreadable (gone, too big, not JSON, EACCES): no repo known. It must not stop the scan: it would stop every launch.
+      const job = await readJson(join(this.activeDir, name), AnyObject, maxBytes).catch(() => null);
       const repo = typeof job?.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null;
       this.claimedRepos.set(name, { ino: st.ino, repo });
       return repo;
