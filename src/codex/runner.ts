@@ -8,14 +8,15 @@
 // Codex exits, with nothing to wait for from a command it started that left its group holding its output open.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { emptyDigest, foldEventLine, foldLogLine, type EventDigest } from './events.js';
 import { LineSplitter } from '../util/line-splitter.js';
 import { killGroup, procStat, stopGroup } from '../util/process-group.js';
 import { clampTimerMs } from '../util/timer-bounds.js';
-import { watchRun } from './liveness.js';
+import { FENCED_EXIT, aliveFile, launchCommand, wasFenced } from './liveness.js';
+import { findOnPath, isExecutableFile } from '../util/path-lookup.js';
 
 export interface CodexRunOptions {
   codexBin: string;
@@ -28,7 +29,7 @@ export interface CodexRunOptions {
    * becomes of the worker (through a pipe, a worker killed mid-write would hand it a task cut short).
    */
   promptFile: string;
-  /** The run's directory, whose alive file a watcher keeps fresh while Codex lives (see liveness.ts). */
+  /** The run's directory: its launch file fences the run, its alive file is kept fresh while Codex lives (see liveness.ts). */
   runDir: string;
   eventsFile: string;
   logFile: string;
@@ -59,6 +60,8 @@ export interface CodexRunOutcome {
   cancelled: boolean;
   /** Set when Codex could not be started at all. */
   spawnError: string | null;
+  /** Codex was not started: the run had been judged dead and fenced (see liveness.ts) while the worker was away. */
+  fenced: boolean;
   digest: EventDigest;
 }
 
@@ -73,8 +76,9 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   let timedOut = false;
   let stalled = false;
   let waitingForNetwork: string | null = null;
-  const outcome = (end: Pick<CodexRunOutcome, 'exitCode' | 'signal' | 'spawnError'>): CodexRunOutcome => ({
+  const outcome = (end: Pick<CodexRunOutcome, 'exitCode' | 'signal' | 'spawnError'>, fenced = false): CodexRunOutcome => ({
     ...end,
+    fenced,
     timedOut,
     stalled,
     waitingForNetwork,
@@ -89,7 +93,11 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     writeFileSync(opts.promptFile, opts.prompt);
     files.push(openSync(opts.promptFile, 'r'));
     for (const file of [opts.eventsFile, opts.logFile]) files.push(openSync(file, 'w')); // a throw closes the others
-    child = spawn(opts.codexBin, opts.argv, { stdio: files, detached: true }); // own group: signal the tree
+    // The launch shell reports a Codex it cannot exec only by its exit code: a missing one is told here, as spawn would.
+    const found = opts.codexBin.includes('/') ? isExecutableFile(opts.codexBin) : findOnPath(opts.codexBin) !== null;
+    if (!found) throw new Error(`spawn ${opts.codexBin} ENOENT (not found, or not an executable file)`);
+    const [shell, args] = launchCommand(opts.runDir, opts.codexBin, opts.argv);
+    child = spawn(shell, args, { stdio: files, detached: true }); // own group: signal the tree
   } catch (err) {
     if (files.length < 3) throw err; // the run's files could not be written or opened: not Codex's doing
     return outcome({ exitCode: null, signal: null, spawnError: (err as Error).message }); // E2BIG and kin throw
@@ -127,7 +135,6 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
     await Promise.all(outputs.map((o) => o.finish()));
     return outcome({ exitCode: null, signal: null, spawnError: err.message });
   }
-  watchRun(pid, opts.runDir);
   opts.onSpawn(pid);
 
   let stopping: Promise<void> | null = null;
@@ -150,11 +157,12 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   const { code, signal } = await exited;
   for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
   for (const s of [opts.stop, opts.cancel]) s.removeEventListener('abort', onAbort);
-  killGroup(pid, 'SIGKILL'); // what is left of its group; a process that left the group is not reached
+  killGroup(pid, 'SIGKILL'); // what is left of its group (the alive loop too); a process that left the group is not reached
+  await rm(aliveFile(opts.runDir), { force: true });
   clearInterval(poller);
   await Promise.all(outputs.map((o) => o.finish()));
   await stopping;
-  return outcome({ exitCode: code, signal, spawnError: null });
+  return outcome({ exitCode: code, signal, spawnError: null }, code === FENCED_EXIT && (await wasFenced(opts.runDir)));
 }
 
 interface FollowedFile {

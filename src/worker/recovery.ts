@@ -11,7 +11,7 @@ import { isEnded, recordFromSummary, recordWithoutRun } from './finished-job.js'
 import { worktreeAt } from '../codex/worktree.js';
 import { isLocked } from '../spool/lock.js';
 import { isRunAlive, stopOrphanGroup, type CodexRunOutcome } from '../codex/runner.js';
-import { aliveAnywhere, serverNow } from '../codex/liveness.js';
+import { aliveElseFenced, serverNow } from '../codex/liveness.js';
 import { MAX_ATTEMPTS, queuedAgain } from './retry-policy.js';
 import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../spool/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
@@ -88,9 +88,10 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
   const { run_id: _run, ...job } = active.data;
   const files = runFiles(ctx.layout.runs, active.data.run_id);
   const meta = await readMeta(files);
-  // This host's Codex is stopped; another host's (or one not yet in meta) is seen only by its alive file.
+  // This host's Codex is stopped; another host's (or one not yet in meta) is seen only by its alive file, and
+  // one not started yet (its worker paused before the spawn) is fenced: it never will be.
   if (meta && isRunAlive(meta)) await stopOrphanGroup(meta, ctx.graceMs);
-  else if (await aliveAnywhere(files.dir, await serverNow(ctx.layout.runs))) return null;
+  else if (await aliveElseFenced(files.dir, await serverNow(ctx.layout.runs))) return null;
   const summary = (await readSummary(files)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: the filed result holds it
@@ -163,6 +164,7 @@ async function summaryFromEvents(files: RunFiles, meta: RunMeta): Promise<RunSum
     stopped: false,
     cancelled: false,
     spawnError: null,
+    fenced: false,
     digest,
   };
   const summary = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), endedAt: new Date() });

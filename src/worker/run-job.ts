@@ -5,7 +5,7 @@ import { jobPrompt } from '../codex/review.js';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRunAlive, runCodex, type CodexRunOutcome } from '../codex/runner.js';
-import { aliveAnywhere, aliveFile, markAlive, serverNow } from '../codex/liveness.js';
+import { aliveElseFenced, aliveFile, markAlive, serverNow } from '../codex/liveness.js';
 import { ActiveJob, type QueuedJob, type RunMeta, type RunStatus, type RunSummary } from '../spool/schema.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-job.js';
 import { changedSince, snapshotTree } from '../codex/git-changes.js';
@@ -250,6 +250,10 @@ async function runValidJob(
   meta.status = summary.status;
   meta.session_id = summary.session_id;
 
+  if (outcome.fenced) {
+    await rm(aliveFile(files.dir), { force: true }); // written by the launch that then found the fence
+    return leftForRecovery(ctx, claim, `before run ${runId} started Codex (judged dead and fenced meanwhile)`);
+  }
   if (claim.lost.aborted) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
@@ -362,7 +366,9 @@ async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session
     if (!active) continue;
     const files = runFiles(layout.runs, active.run_id);
     const meta = await readMeta(files);
-    if (!meta || !(isRunAlive(meta) || (await aliveAnywhere(files.dir, await (now ??= serverNow(layout.runs)))))) continue;
+    // A run judged dead is fenced too: its worker, paused before the spawn, must not start it in our tree later.
+    const live = (meta && isRunAlive(meta)) || (await aliveElseFenced(files.dir, await (now ??= serverNow(layout.runs))));
+    if (!live || !meta) continue;
     const session = meta.session_id ?? meta.resumed_from;
     if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
   }

@@ -1,13 +1,24 @@
-// The cross-host liveness signal (src/codex/liveness.ts): a watcher keeps a run's alive file fresh exactly as
-// long as Codex's process lives, and a reader judges the file on the file server's clock, not its own.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat, utimes } from 'node:fs/promises';
+// The cross-host liveness signal (src/codex/liveness.ts): the launch shell keeps a run's alive file fresh exactly
+// as long as Codex's process lives, a reader judges the file on the file server's clock, not its own, and a
+// run judged dead is fenced: its launch, however late, never starts Codex.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { aliveAnywhere, aliveFile, markAlive, serverNow, watchRun } from '../../src/codex/liveness.js';
+import {
+  FENCED_EXIT,
+  aliveAnywhere,
+  aliveElseFenced,
+  aliveFile,
+  launchCommand,
+  markAlive,
+  serverNow,
+  wasFenced,
+} from '../../src/codex/liveness.js';
 import { waitFor } from '../helpers/spool-env.js';
+import { ifMissing } from '../../src/util/errors.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -19,17 +30,66 @@ afterEach(async () => {
 });
 
 describe('run liveness', () => {
-  it('the watcher rewrites the alive file while its process lives, and removes it once the process is gone', async () => {
-    const codex = spawn('sleep', ['2.5'], { stdio: 'ignore' });
-    watchRun(codex.pid!, dir);
+  it('the launch keeps the alive file fresh while Codex lives, past the stop signals of its group, and removes it once Codex is gone', async () => {
+    const codex = launch(dir, '/bin/sh', ['-c', 'trap "" INT TERM HUP; sleep 2.5']); // a Codex slow to stop
     const first = await waitFor('the first beat', () => stat(aliveFile(dir)).catch(() => null));
+    process.kill(-codex.pid!, 'SIGHUP'); // the group's stop signals before the kill: the loop outlives them
     const later = await waitFor('a later beat', async () => {
       const st = await stat(aliveFile(dir)).catch(() => null);
       return st && st.mtimeMs > first.mtimeMs ? st : null;
     });
     expect(later.mtimeMs).toBeGreaterThan(first.mtimeMs);
-    await new Promise((resolve) => codex.once('exit', resolve));
-    await waitFor('the alive file removed', async () => !(await stat(aliveFile(dir)).catch(() => null)), 5_000);
+    await waitFor('the alive file removed', async () => !(await stat(aliveFile(dir)).catch(() => null)), 8_000);
+  });
+
+  it('a fenced run never starts Codex: its launch exits 75 and the run reads as fenced; a started one cannot be fenced', async () => {
+    const stale = new Date(Date.now() - 60_000);
+    await markAlive(dir);
+    await utimes(aliveFile(dir), stale, stale); // its worker paused past the alive file's stale time
+    expect(await aliveElseFenced(dir, await serverNow(dir))).toBe(false);
+    const late = launch(dir, 'touch', [join(dir, 'ran')]);
+    expect(await exitOf(late)).toBe(FENCED_EXIT);
+    expect(await wasFenced(dir)).toBe(true);
+    await expect(stat(join(dir, 'ran'))).rejects.toThrow(/ENOENT/);
+
+    const other = await mkdtemp(join(tmpdir(), 'liveness-'));
+    try {
+      const started = launch(other, 'sleep', ['1']);
+      await waitFor('the launch', () => readFile(join(other, 'launch'), 'utf8').catch(() => null));
+      expect(await aliveElseFenced(other, await serverNow(other))).toBe(true);
+      expect(await exitOf(started)).toBe(0);
+      expect(await wasFenced(other)).toBe(false);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('a launch racing a judge: judged dead, its Codex has ended or never starts (30 races at random offsets)', async () => {
+    await fc.assert(
+      // offsetMs < 0: the judge starts first and the launch |offsetMs| later; > 0: the other way round.
+      fc.asyncProperty(fc.integer({ min: -8, max: 8 }), async (offsetMs) => {
+        const run = await mkdtemp(join(tmpdir(), 'liveness-race-'));
+        const exists = (name: string) => stat(join(run, name)).then(() => true, ifMissing(false));
+        try {
+          await markAlive(run);
+          const stale = new Date(Date.now() - 60_000);
+          await utimes(aliveFile(run), stale, stale);
+          const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+          const [started, alive] = await Promise.all([
+            wait(Math.max(0, -offsetMs)).then(() => launch(run, '/bin/sh', ['-c', 'touch "$0/ran"; sleep 0.1; touch "$0/ended"', run])),
+            wait(Math.max(0, offsetMs)).then(async () => aliveElseFenced(run, await serverNow(run))),
+          ]);
+          const endedAtVerdict = await exists('ended');
+          const code = await exitOf(started);
+          const ran = await exists('ran');
+          expect(code).toBe(ran ? 0 : FENCED_EXIT);
+          if (!alive) expect({ ran, endedAtVerdict }).not.toEqual({ ran: true, endedAtVerdict: false });
+        } finally {
+          await rm(run, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('alive exactly while the file is at most 10 s old by the server clock; absent is dead', async () => {
@@ -59,3 +119,14 @@ describe('run liveness', () => {
     }
   });
 });
+
+/** Starts `cmd args` through the run's launch shell, as the runner does (a group of its own). */
+function launch(runDir: string, cmd: string, args: string[]): ChildProcess {
+  const [shell, argv] = launchCommand(runDir, cmd, args);
+  return spawn(shell, argv, { stdio: 'ignore', detached: true });
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code)),
+  );

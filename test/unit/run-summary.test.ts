@@ -47,6 +47,7 @@ function outcome(over: Partial<CodexRunOutcome> = {}, digest: Partial<EventDiges
     stopped: false,
     cancelled: false,
     spawnError: null,
+    fenced: false,
     ...over,
     digest: { ...emptyDigest(), ...digest },
   };
