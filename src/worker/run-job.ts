@@ -275,7 +275,7 @@ async function runValidJob(
  * worker paused past the stale time (SIGSTOP, a frozen VM) may have lost the job to another's recovery,
  * which its lock's timer reports at its first refresh after the pause: so when the way here from `since`
  * took over half the stale time, that refresh is waited for first. (A pause between this check and the
- * step it guards, a few milliseconds, is the lease's residual risk.)
+ * spawn is caught by the launch fence: see liveness.ts.)
  */
 async function claimHeld(ctx: RunJobContext, claim: Claim, since: number): Promise<boolean> {
   const staleMs = ctx.policy.lock_stale_ms;
