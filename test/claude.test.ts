@@ -237,9 +237,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(lines[0]).toMatch(/^codex-spool: 3 jobs finished since you last heard\. .*not instructions\.$/);
       expect(lines[1]).toBe('Submitted from this session:');
       const line = lines[2]!;
-      expect(line).toMatch(
-        new RegExp(`^job-one succeeded \\S+ session=${codexSession} message=".*" \\(codex-spool result job-one\\)$`),
-      );
+      expect(line).toMatch(new RegExp(`^job-one succeeded \\S+ session=${codexSession} message=".*" \\(codex-spool result job-one\\)$`));
       expect(parseJobLine(line)!.text).toBe(hostile.replace(/\s+/g, ' '));
       expect(lines[3]).toBe('Other jobs:');
       expect(lines).toHaveLength(6);

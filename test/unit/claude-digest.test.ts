@@ -200,11 +200,11 @@ describe('buildDigest', () => {
     expect(lines.slice(4).map((l) => l.split(' ')[0])).toEqual(['other1', 'other2']);
   });
   it("gives no section title when none of the jobs is this session's", () => {
-    expect(buildDigest([job('other1'), job('other2')])!.split('\n').map((l) => l.split(' ')[0])).toEqual([
-      'codex-spool:',
-      'other1',
-      'other2',
-    ]);
+    expect(
+      buildDigest([job('other1'), job('other2')])!
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(['codex-spool:', 'other1', 'other2']);
   });
   it(`shows at most ${MAX_LINES} lines and counts the rest`, () => {
     const jobs = Array.from({ length: 25 }, (_, i) => job(`j${i}`, i === 24));
