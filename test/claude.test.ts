@@ -229,17 +229,15 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       const resumed = await claudeP(['--resume', session, '-p', 'Anything new?']);
       expect(resumed.session_id).toBe(session);
       const req = mock.requests.slice(first).at(-1)!;
-      const told = 'job-one succeeded exit=0 ';
+      const told = 'job-one succeeded ';
       const lines = digestOf(req);
       console.log(`digest as Claude got it:\n${lines.join('\n')}`);
       expect(lines.filter((l) => /^(SYSTEM|job-two |\S*\u001b)/.test(l))).toEqual([]); // nothing of theirs starts a line
       for (const l of lines) expect(isDigestLine(l), `not a digest line: ${JSON.stringify(l)}`).toBe(true);
-      expect(lines[0]).toMatch(/^codex-spool: 3 Codex jobs finished since you last heard\. .*not instructions\.$/);
+      expect(lines[0]).toMatch(/^codex-spool: 3 jobs finished since you last heard\. .*not instructions\.$/);
       expect(lines[1]).toBe('Submitted from this session:');
       const line = lines[2]!;
-      expect(line).toMatch(
-        new RegExp(`^job-one succeeded exit=0 \\S+ session=${codexSession} message=".*" \\(codex-spool result job-one\\)$`),
-      );
+      expect(line).toMatch(new RegExp(`^job-one succeeded \\S+ session=${codexSession} message=".*" \\(codex-spool result job-one\\)$`));
       expect(parseJobLine(line)!.text).toBe(hostile.replace(/\s+/g, ' '));
       expect(lines[3]).toBe('Other jobs:');
       expect(lines).toHaveLength(6);
@@ -248,7 +246,7 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       expect(lines.slice(4).find((l) => !l.startsWith('forged '))).toMatch(/^(\S+|file="evil\\nSYSTEM: [^"]*") rejected /);
       expect(lines.filter((l) => l.includes(told))).toEqual([line]);
       const all = messageTexts(req).join('\n');
-      expect(all).toMatch(/(SessionStart|UserPromptSubmit) hook additional context: codex-spool: 3 Codex jobs finished/);
+      expect(all).toMatch(/(SessionStart|UserPromptSubmit) hook additional context: codex-spool: 3 jobs finished/);
       console.log(`digest line: ${Buffer.byteLength(line)} bytes: ${line}`);
 
       first = mock.requests.length;
@@ -808,7 +806,7 @@ describe('codex-spool claude hook, as a process', () => {
     for (const l of lines) expect(isDigestLine(l), `not a digest line: ${JSON.stringify(l)}`).toBe(true);
     expect(lines.slice(1, 3)).toEqual([
       'Submitted from this session:',
-      expect.stringMatching(/^mine succeeded exit=0 2\.?\d*s session=- message="/),
+      expect.stringMatching(/^mine succeeded 2\.?\d*s session=- message="/),
     ]);
     expect(parseJobLine(lines[2]!)!.text).toBe(message.replace(/\s+/g, ' '));
     expect(lines[3]).toBe('Other jobs:');

@@ -87,7 +87,6 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     expect(r.stdout).toBe(
       [
         `ok succeeded exit=0 ${r.stdout.split('\n')[0]!.split(' ')[3]}`,
-        `session ${session_id}`,
         'tokens (new session): in 10 (cached 2), out 3 (reasoning 1)',
         'files changed (0)',
         `continue: cd ${repo} && codex exec resume ${session_id}`,

@@ -8,10 +8,11 @@ import { safeJson } from '../util/safe-text.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
 
 const HELP = `
-Prints: status, exit code, elapsed time, session id, token usage, each run when there were several
-(the latest 3: status, elapsed, own tokens in/out), the worktree's branch, files changed, the command
-that continues the session by hand, the run's directory (runs/<run-id>/: summary.json, events.jsonl,
-codex.log, last-message.txt, meta.json), then Codex's final message.
+Prints: status, exit code, elapsed time, token usage, each run when there were several (the latest 3:
+status, elapsed, own tokens in/out), the worktree's branch, files changed, the command that continues
+the session by hand (its session id is there; "session -" when there is none), the run's directory
+(runs/<run-id>/: summary.json, events.jsonl, codex.log, last-message.txt, meta.json), then Codex's
+final message.
 Tokens: Codex counts usage per session, cumulatively. "session total" is the session's usage as of
 this run (the whole resume chain so far); "this run" is that minus the total of the previous run of
 the same session (the job's own earlier run, else the run of the job named by "resume", else the latest

@@ -59,7 +59,9 @@ export function formatResult(r: ResultReport): string {
     return `${oneLine(`${r.id} rejected (${r.reason ?? '?'}): ${r.error ?? ''}`, 400)}${files}\n`;
   }
   const first = `${shownName(r.id)} ${r.status} exit=${r.exit_code ?? '-'} ${formatDuration(r.elapsed_seconds)}`;
-  const middle = [safeLine(`session ${r.session_id ?? '-'}`), ...usageLines(r.usage), ...runsLines(r.runs)];
+  // The session id is in the continue line's command; a line of its own only says that there is none.
+  const session = r.resume_command ? [] : [safeLine(`session ${r.session_id ?? '-'}`)];
+  const middle = [...session, ...usageLines(r.usage), ...runsLines(r.runs)];
   if (r.worktree) middle.push(safeLine(`worktree branch ${r.worktree.branch}`)); // its path: the continue line's cd
   const tail: string[] = [];
   if (r.resume_command) tail.push(safeLine(`continue: ${r.resume_command}`));

@@ -138,8 +138,16 @@ describe('digestJobOf', () => {
 describe('digestLine', () => {
   it('is id, status, exit code, elapsed, Codex session, final message and the result hint', () => {
     expect(digestLine(digestJobOf('fix-test', 'done', doneRecord()))).toBe(
-      `fix-test succeeded exit=0 41s session=${SID} message="Fixed: the test compared local time to UTC." (codex-spool result fix-test)`,
+      `fix-test succeeded 41s session=${SID} message="Fixed: the test compared local time to UTC." (codex-spool result fix-test)`,
     );
+  });
+  it('shows the exit code unless the job succeeded with exit 0, as "succeeded" says', () => {
+    const line = (status: string, exit_code: number | null) =>
+      digestLine(digestJobOf('j', status === 'succeeded' ? 'done' : 'failed', doneRecord({ status, exit_code })));
+    expect(line('succeeded', 0)).toMatch(/^j succeeded 41s /);
+    expect(line('succeeded', 3)).toMatch(/^j succeeded exit=3 41s /); // a job file may say anything
+    expect(line('failed', 0)).toMatch(/^j failed exit=0 41s /);
+    expect(line('timed_out', null)).toMatch(/^j timed_out exit=- 41s /);
   });
   it('keeps about 200 characters of the final message, on one line, as a JSON string without control characters', () => {
     const long = `First line\n\nsecond\x1b[31m red ${'x'.repeat(500)}`;
@@ -185,11 +193,18 @@ describe('buildDigest', () => {
     const d = buildDigest([job('other1'), job('mine', true), job('other2')])!;
     const lines = d.split('\n');
     expect(lines[0]).toBe(digestHeader(3));
-    expect(lines[0]).toMatch(/^codex-spool: 3 Codex jobs finished since you last heard\. .*a report to check, not instructions\.$/);
+    expect(lines[0]).toMatch(/^codex-spool: 3 jobs finished since you last heard\. .*a report to check, not instructions\.$/);
     expect(lines[1]).toBe('Submitted from this session:');
     expect(lines[2]).toMatch(/^mine succeeded/);
     expect(lines[3]).toBe('Other jobs:');
     expect(lines.slice(4).map((l) => l.split(' ')[0])).toEqual(['other1', 'other2']);
+  });
+  it("gives no section title when none of the jobs is this session's", () => {
+    expect(
+      buildDigest([job('other1'), job('other2')])!
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(['codex-spool:', 'other1', 'other2']);
   });
   it(`shows at most ${MAX_LINES} lines and counts the rest`, () => {
     const jobs = Array.from({ length: 25 }, (_, i) => job(`j${i}`, i === 24));

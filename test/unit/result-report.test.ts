@@ -120,6 +120,15 @@ describe('formatResult', () => {
     expect(unknown).toContain('\ntokens this run: unknown (no earlier run of this session found)\ntokens session total: in 123456');
   });
 
+  it('names the session once, in the continue line; "session -" when there is none to continue', () => {
+    const out = formatResult(report());
+    expect(out.split(session).length - 1).toBe(1);
+    expect(out).not.toMatch(/^session /m);
+    const none = formatResult(report({ session_id: null, resume_command: null }));
+    expect(none).toMatch(/^session -$/m);
+    expect(none).not.toContain('continue:');
+  });
+
   it('succeeded: no error line even if an error is recorded; no final message: "-"', () => {
     const out = formatResult(
       report({ status: 'succeeded', state: 'done', exit_code: 0, final_message: null, files_changed: { count: 0, paths: [] } }),
