@@ -31,14 +31,19 @@ afterEach(async () => {
 
 describe('run liveness', () => {
   it('the launch keeps the alive file fresh while Codex lives, past the stop signals of its group, and removes it once Codex is gone', async () => {
-    const codex = launch(dir, '/bin/sh', ['-c', 'trap "" INT TERM HUP; sleep 2.5']); // a Codex slow to stop
-    const first = await waitFor('the first beat', () => stat(aliveFile(dir)).catch(() => null));
+    // A Codex slow to stop: it ignores the signals, once it has said so.
+    const codex = launch(dir, '/bin/sh', ['-c', 'trap "" INT TERM HUP; touch "$0/ready"; sleep 4', dir]);
+    await waitFor('Codex started', () => stat(join(dir, 'ready')).catch(() => null));
+    const beatAfter = (ms: number) =>
+      waitFor('a beat', async () => {
+        const st = await stat(aliveFile(dir)).catch(() => null);
+        return st && st.mtimeMs > ms ? st : null;
+      });
+    const first = await beatAfter(0);
+    const looping = await beatAfter(first.mtimeMs); // the loop's own beat: it runs, its traps set
     process.kill(-codex.pid!, 'SIGHUP'); // the group's stop signals before the kill: the loop outlives them
-    const later = await waitFor('a later beat', async () => {
-      const st = await stat(aliveFile(dir)).catch(() => null);
-      return st && st.mtimeMs > first.mtimeMs ? st : null;
-    });
-    expect(later.mtimeMs).toBeGreaterThan(first.mtimeMs);
+    const later = await beatAfter(looping.mtimeMs);
+    expect(later.mtimeMs).toBeGreaterThan(looping.mtimeMs);
     await waitFor('the alive file removed', async () => !(await stat(aliveFile(dir)).catch(() => null)), 8_000);
   });
 
