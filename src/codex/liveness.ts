@@ -31,12 +31,15 @@ const ALIVE_STALE_MS = 10_000;
 /** The exit code of a launch that found its run fenced: Codex was never started. */
 export const FENCED_EXIT = 75;
 
-// `$1` the run directory, then Codex's path and argv. The loop ignores the stop signals sent to the group
-// (it must outlive a Codex that takes its time to stop) and writes (a touch would stamp this host's clock).
+// `$1` the run directory, then Codex's path and argv. The loop ignores the stop signals sent to the group from
+// its birth (it must outlive a Codex that takes its time to stop), Codex gets them back, and the loop writes
+// (a touch would stamp this host's clock).
 const LAUNCHER = `d=$1; shift
 printf . 2>/dev/null >"$d/alive"
 set -C; printf started 2>/dev/null >"$d/launch" || exit ${FENCED_EXIT}; set +C
-(trap '' INT TERM HUP; while kill -0 $$ 2>/dev/null; do sleep 1; printf . >"$d/alive"; done; rm -f "$d/alive") </dev/null >/dev/null 2>&1 &
+trap '' INT TERM HUP
+(while kill -0 $$ 2>/dev/null; do sleep 1; printf . >"$d/alive"; done; rm -f "$d/alive") </dev/null >/dev/null 2>&1 &
+trap - INT TERM HUP
 exec "$@"`;
 
 /** The command that starts Codex for the run in `runDir` unless the run is fenced (pure). */
