@@ -254,8 +254,10 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
         hosts.map((h) => h.proc),
       ).catch((err: unknown) => {
         // What each host's workers said of the fault phase's jobs, to read a violation by.
-        for (const h of [A, B])
-          console.log(`[chaos] multihost ${name}: host ${h.name} on x- jobs:\n${logs(h).match(/^.*\bx[ab]-\d{3}\b.*$/gm)?.join('\n')}`);
+        for (const h of [A, B]) {
+          const lines = logs(h).match(/^.*\bx[ab]-\d{3}\b.*$/gm) ?? [];
+          console.log(`[chaos] multihost ${name}: host ${h.name} on x- jobs:\n${lines.join('\n')}`);
+        }
         throw err;
       });
       // The scenario held: each killed worker's Codex ran on past the stale time (the audit above then shows
