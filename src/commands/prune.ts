@@ -10,6 +10,7 @@ import { DURATION_FORMS } from '../util/duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
 import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
+import { rebuildFinishedLog } from '../spool/finished-log.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
 import {
@@ -128,6 +129,7 @@ async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<st
   for (const r of plan.runs) await rm(join(layout.runs, r), { recursive: true, force: true });
   const cancelRequests: CancelRequestFile[] = [];
   for (const c of plan.cancelRequests) if (await withdrawCancelRequest(layout, c.id, requestTexts.get(c.path)!)) cancelRequests.push(c);
+  await rebuildFinishedLog(layout); // without the lines of the files that went, and with every file that stays
   return { ...plan, jobs, cancelRequests };
 }
 

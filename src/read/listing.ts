@@ -1,8 +1,10 @@
-// Every job of the spool from directory listings and lstat alone, and which of them `status` shows.
-// Synchronous on purpose: 10,000 lstat calls in a loop take a fraction of the time of as many promises.
-import { lstatSync, readdirSync } from 'node:fs';
+// Every job of the spool from directory listings, and which of them `status` shows. A finished job's mtime
+// comes from spool/finished.log when it vouches for it (spool/finished-log.ts), else from an lstat: 10,000
+// lstats cost more than node's whole start. Synchronous on purpose: an lstat loop beats as many promises.
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './facts.js';
+import { readFinishedLog } from '../spool/finished-log.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
 import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
@@ -14,15 +16,23 @@ interface JobEntry {
   state: JobState;
   path: string;
   mtimeMs: number;
-  /** A regular file small enough to be a job: safe to open (never a FIFO, a symlink, a huge file). */
-  readable: boolean;
+  /**
+   * A regular file small enough to be a job: safe to open (never a FIFO, a symlink, a huge file). null: not
+   * lstat'ed yet (its mtime is the log's), see confirmed.
+   */
+  readable: boolean | null;
 }
 
 /**
  * The job files of `states`, one entry per id. Of two files of one id (a job that moved while they were
  * listed, or an inbox file with a live job's id), the one LOOKUP_ORDER puts first, as `status ID` shows it.
+ * `logged`: the mtimes finished.log vouches for, by `<state>/<name>`; every other file is lstat'ed.
  */
-export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] = JOB_STATES): JobEntry[] {
+export function listJobEntries(
+  layout: SpoolLayout,
+  states: readonly JobState[] = JOB_STATES,
+  logged: ReadonlyMap<string, number | null> = new Map(),
+): JobEntry[] {
   const byId = new Map<string, JobEntry>();
   for (const state of JOB_STATES.filter((s) => states.includes(s))) {
     const dir = layout.dir(state);
@@ -38,16 +48,52 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
     for (const name of jobNames) {
       if (state === 'rejected' && isRejectionOf(name, present)) continue;
       const path = join(dir, name);
-      const st = lstatSync(path, { throwIfNoEntry: false });
-      if (!st) continue; // moved on since the listing
+      const mtimeMs = logged.get(`${state}/${name}`);
+      const st = typeof mtimeMs === 'number' ? null : lstatSync(path, { throwIfNoEntry: false });
+      if (st === undefined) continue; // moved on since the listing
       const id = jobIdOf(name);
       const seen = byId.get(id);
       if (seen && LOOKUP_ORDER.indexOf(seen.state) < LOOKUP_ORDER.indexOf(state)) continue;
-      // status and the Claude hook list every finished job: a rejected 10 MiB junk file is not read each time.
-      byId.set(id, { id, state, path, mtimeMs: st.mtimeMs, readable: st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES });
+      byId.set(
+        id,
+        st ? { id, state, path, mtimeMs: st.mtimeMs, readable: isReadable(st) } : { id, state, path, mtimeMs: mtimeMs!, readable: null },
+      );
     }
   }
   return [...byId.values()];
+}
+
+/** status and the Claude hook list every finished job: a rejected 10 MiB junk file is not read each time. */
+const isReadable = (st: Stats) => st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES;
+
+/**
+ * The entries with every log-given mtime checked by an lstat; null if a file has gone or has another mtime
+ * than the log said (then the order they were picked in may be wrong: list again without the log).
+ */
+function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
+  const out: JobEntry[] = [];
+  for (const e of entries) {
+    if (e.readable !== null) out.push(e);
+    else {
+      const st = lstatSync(e.path, { throwIfNoEntry: false });
+      if (st?.mtimeMs !== e.mtimeMs) return null;
+      out.push({ ...e, readable: isReadable(st) });
+    }
+  }
+  return out;
+}
+
+/**
+ * What `status` shows of the jobs `keep` accepts (see selectForStatus), ordered by the mtimes finished.log
+ * vouches for and lstats for the rest: the same order as with an lstat of every file, which it falls back
+ * to if a job it would show does not have the mtime the log gave.
+ */
+export function statusSelection(layout: SpoolLayout, keep: (e: JobEntry) => boolean, lastFinished: number | null): StatusSelection {
+  const select = (logged?: ReadonlyMap<string, number | null>) =>
+    selectForStatus(listJobEntries(layout, JOB_STATES, logged).filter(keep), lastFinished);
+  const fast = select(readFinishedLog(layout));
+  const shown = confirmed(fast.shown);
+  return shown ? { ...fast, shown } : select();
 }
 
 /** Jobs per state. */
