@@ -2,12 +2,11 @@
 // comes from spool/finished.log when it vouches for it (spool/finished-log.ts), else from an lstat: 10,000
 // lstats cost more than node's whole start. Synchronous on purpose: an lstat loop beats as many promises.
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 import { factsOf, listedView, type JobFacts } from './facts.js';
-import { readFinishedLog } from '../spool/finished-log.js';
+import { readFinishedLog, type LoggedMtimes } from '../spool/finished-log.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
-import { JOB_STATES, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
+import { JOB_STATES, isFinished, isJobFileName, isRejectionOf, jobIdOf, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { isMissing } from '../util/errors.js';
 
 /** A job file as listed: nothing of it is read. */
@@ -26,12 +25,12 @@ interface JobEntry {
 /**
  * The job files of `states`, one entry per id. Of two files of one id (a job that moved while they were
  * listed, or an inbox file with a live job's id), the one LOOKUP_ORDER puts first, as `status ID` shows it.
- * `logged`: the mtimes finished.log vouches for, by `<state>/<name>`; every other file is lstat'ed.
+ * `logged`: the mtimes finished.log vouches for; every other file is lstat'ed.
  */
 export function listJobEntries(
   layout: SpoolLayout,
   states: readonly JobState[] = JOB_STATES,
-  logged: ReadonlyMap<string, number | null> = new Map(),
+  logged: Partial<LoggedMtimes> = {},
 ): JobEntry[] {
   const byId = new Map<string, JobEntry>();
   for (const state of JOB_STATES.filter((s) => states.includes(s))) {
@@ -44,11 +43,12 @@ export function listJobEntries(
       throw err;
     }
     const jobNames = names.filter(isJobFileName);
-    const present = new Set(jobNames);
+    const present = state === 'rejected' ? new Set(jobNames) : null;
+    const mtimes = isFinished(state) ? logged[state] : undefined;
     for (const name of jobNames) {
-      if (state === 'rejected' && isRejectionOf(name, present)) continue;
-      const path = join(dir, name);
-      const mtimeMs = logged.get(`${state}/${name}`);
+      if (present && isRejectionOf(name, present)) continue;
+      const path = `${dir}/${name}`; // path.join normalizes: 10,000 of them cost 30 ms
+      const mtimeMs = mtimes?.get(name);
       const st = typeof mtimeMs === 'number' ? null : lstatSync(path, { throwIfNoEntry: false });
       if (st === undefined) continue; // moved on since the listing
       const id = jobIdOf(name);
@@ -89,8 +89,7 @@ function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
  * to if a job it would show does not have the mtime the log gave.
  */
 export function statusSelection(layout: SpoolLayout, keep: (e: JobEntry) => boolean, lastFinished: number | null): StatusSelection {
-  const select = (logged?: ReadonlyMap<string, number | null>) =>
-    selectForStatus(listJobEntries(layout, JOB_STATES, logged).filter(keep), lastFinished);
+  const select = (logged?: LoggedMtimes) => selectForStatus(listJobEntries(layout, JOB_STATES, logged).filter(keep), lastFinished);
   const fast = select(readFinishedLog(layout));
   const shown = confirmed(fast.shown);
   return shown ? { ...fast, shown } : select();
@@ -110,16 +109,32 @@ interface StatusSelection {
 /** All queued and active jobs plus the `lastFinished` most recently finished (null: all of them). */
 export function selectForStatus(entries: readonly JobEntry[], lastFinished: number | null): StatusSelection {
   const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as StateCounts;
-  for (const e of entries) counts[e.state]++;
-  const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.id ? -1 : 1);
-  const inState = (...states: JobState[]) => entries.filter((e) => states.includes(e.state)).sort(byAge);
-  const finished = inState('done', 'failed', 'rejected');
-  const keep = lastFinished === null ? finished : finished.slice(Math.max(0, finished.length - lastFinished));
+  const byState = Object.fromEntries(JOB_STATES.map((s) => [s, [] as JobEntry[]])) as Record<JobState, JobEntry[]>;
+  for (const e of entries) {
+    counts[e.state]++;
+    byState[e.state].push(e);
+  }
+  const finished = [...byState.done, ...byState.failed, ...byState.rejected];
+  const keep = lastFinished === null ? finished.sort(byAge) : newest(finished, lastFinished);
   return {
-    shown: [...keep, ...inState('active'), ...inState('deferred'), ...inState('inbox')],
+    shown: [...keep, ...byState.active.sort(byAge), ...byState.deferred.sort(byAge), ...byState.inbox.sort(byAge)],
     counts,
     omitted: finished.length - keep.length,
   };
+}
+
+const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.id ? -1 : 1);
+
+/**
+ * The `n` newest of `entries`, oldest first. Only those at or above the n-th newest mtime are sorted by
+ * byAge: a comparator sort of 10,000 entries costs a third of node's start, a typed array's sort a tenth of it.
+ */
+function newest(entries: JobEntry[], n: number): JobEntry[] {
+  if (entries.length <= n) return entries.sort(byAge);
+  const mtimes = Float64Array.from(entries, (e) => e.mtimeMs).sort();
+  const cut = mtimes[mtimes.length - n] ?? Number.POSITIVE_INFINITY; // n = 0: nothing
+  const top = entries.filter((e) => e.mtimeMs >= cut).sort(byAge);
+  return top.slice(top.length - n); // ties at the cut: byAge's order by id decides, as in a full sort
 }
 
 /** The facts of listed jobs, reading each job's file (and its meta or error file) only now, a few at a time. */

@@ -20,33 +20,36 @@ import type { Stats } from 'node:fs';
 import { appendFile, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSmallFileSync } from './atomic-file.js';
-import { FINISHED_STATES, isJobFileName, isRejectionName, type SpoolLayout } from './layout.js';
+import { FINISHED_STATES, isJobFileName, isRejectionName, type FinishedState, type SpoolLayout } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 
 /** A log larger than this is not read (status lstats instead); prune rewrites it far below. */
 const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
-const LINE = /^((?:done|failed|rejected)\/[^\s/]+) (-|\d+(?:\.\d+)?)$/;
+const LINE = /^(done|failed|rejected)\/([^\s/]+) (-|\d+(?:\.\d+)?)$/;
 
 /** The key of a finished file in the log: `<state>/<name>`, as its path below spool/ reads. */
 const keyOf = (layout: SpoolLayout, path: string) => relative(layout.spool, path);
 
-/** The mtime each key's last line vouches for (null: `-`, vouch for nothing). Torn or foreign lines are skipped (pure). */
-export function parseFinishedLog(text: string): Map<string, number | null> {
-  const out = new Map<string, number | null>();
+/** What the log says, by state then file name: the mtime vouched for, or null (`-`: vouch for nothing). */
+export type LoggedMtimes = Record<FinishedState, Map<string, number | null>>;
+
+/** The mtime each name's last line vouches for. Torn or foreign lines are skipped (pure). */
+export function parseFinishedLog(text: string): LoggedMtimes {
+  const out: LoggedMtimes = { done: new Map(), failed: new Map(), rejected: new Map() };
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
-    if (m) out.set(m[1]!, m[2] === '-' ? null : Number(m[2]));
+    if (m) out[m[1] as FinishedState].set(m[2]!, m[3] === '-' ? null : Number(m[3]));
   }
   return out;
 }
 
-/** The mtimes the log vouches for, by `<state>/<name>` (empty when there is no log or it is too large). */
-export function readFinishedLog(layout: SpoolLayout): Map<string, number | null> {
+/** The mtimes the log vouches for (none when there is no log or it is too large). */
+export function readFinishedLog(layout: SpoolLayout): LoggedMtimes {
   return parseFinishedLog(readSmallFileSync(layout.finishedLog, MAX_LOG_BYTES) ?? '');
 }
 
-/** Vouches `path` by its key (pure: the one place a line is written). */
+/** The line of a file's key (`<state>/<name>`): its mtime, or `-` (pure: the one place a line is made). */
 const line = (key: string, st: Stats | null) => `${key} ${st ? st.mtimeMs : '-'}\n`;
 
 /**
@@ -86,11 +89,10 @@ export async function rebuildFinishedLog(layout: SpoolLayout): Promise<void> {
     const lines: string[] = [];
     for (const state of FINISHED_STATES) {
       for (const name of await readdir(join(layout.spool, state)).catch(ifMissing([]))) {
-        const key = `${state}/${name}`;
         // A rejection's error file is listed only when its job file is missing: then it is lstat'ed.
-        if (!isJobFileName(name) || (state === 'rejected' && isRejectionName(name)) || known.get(key) === null) continue;
-        const st = await lstat(join(layout.spool, key)).catch(ifMissing(null));
-        if (st) lines.push(line(key, st));
+        if (!isJobFileName(name) || (state === 'rejected' && isRejectionName(name)) || known[state].get(name) === null) continue;
+        const st = await lstat(join(layout.dir(state), name)).catch(ifMissing(null));
+        if (st) lines.push(line(`${state}/${name}`, st));
       }
     }
     const tmp = `${layout.finishedLog}.${process.pid}.tmp`;
@@ -99,7 +101,10 @@ export async function rebuildFinishedLog(layout: SpoolLayout): Promise<void> {
     const { size } = await old.stat();
     const late = Buffer.alloc(Math.max(0, size - read.length));
     await old.read(late, 0, late.length, read.length);
-    const unvouched = [...parseFinishedLog(late.toString('utf8')).keys()].map((key) => line(key, null));
+    const lateKeys = Object.entries(parseFinishedLog(late.toString('utf8'))).flatMap(([state, names]) =>
+      [...names.keys()].map((n) => `${state}/${n}`),
+    );
+    const unvouched = lateKeys.map((key) => line(key, null));
     if (unvouched.length) await append(layout, unvouched.join(''));
   } finally {
     await old.close();
