@@ -33,7 +33,8 @@ Keeps a finished job that a queued or running job resumes (by its id, or the lat
 resumes), and the runs and worktrees of every job kept. Also removes
 cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
 worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
-(then kept and named, see \`worktree list\`) and no --force.
+(then kept and named, see \`worktree list\`) and no --force. With --yes it also rewrites
+spool/finished.log, the cache status orders finished jobs by, from the files that stay.
 --json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}, and
 when a removed job had a worktree, "worktrees":[id],"kept_worktrees":[{id,why}]`;
 
