@@ -50,10 +50,13 @@ try {
   const aside = `${log}.aside`;
   const withLog = (on) => (on ? renameSync(aside, log) : renameSync(log, aside));
 
+  const emptyRoot = join(T, 'empty');
+  mkdirSync(join(emptyRoot, 'spool', 'inbox'), { recursive: true });
   const load0 = loadavg();
-  const s = { node: [], withLog: [], noLog: [], listLog: [], listLstat: [] };
+  const s = { node: [], empty: [], withLog: [], noLog: [], listLog: [], listLstat: [] };
   for (let r = 0; r < ROUNDS; r++) {
     s.node.push(timed(['-e', '0']));
+    s.empty.push(timed([CLI, 'status', '--root', emptyRoot])); // the program's own cost, no job listed
     s.withLog.push(timed([CLI, 'status']));
     withLog(false);
     s.noLog.push(timed([CLI, 'status']));
@@ -76,6 +79,7 @@ try {
       .join(' ')}`,
   );
   console.log(`node -e 0                 ${f(m.node)}`);
+  console.log(`status, empty spool       ${f(m.empty)}  ${(m.empty / m.node).toFixed(2)}x node -e 0`);
   console.log(`status, finished.log      ${f(m.withLog)}  ${(m.withLog / m.node).toFixed(2)}x node -e 0`);
   console.log(`status, no log (lstat)    ${f(m.noLog)}  ${(m.noLog / m.node).toFixed(2)}x node -e 0`);
   console.log(`listing: readdir + log    ${f(m.listLog)}`);
