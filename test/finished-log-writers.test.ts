@@ -22,13 +22,11 @@ it('two workers filing while prune rebuilds the log: every line left vouches for
   expect((await cli(t, ['submit', '--batch', batch])).code).toBe(0);
   const workers = [startWorker(t, ['--once', '--concurrency', '2']), startWorker(t, ['--once', '--concurrency', '2'])];
   const ended = Promise.all(workers.map((w) => w.child));
-  let rebuilds = 0;
-  for (let done = false; !done; rebuilds++) {
+  for (let done = false; !done; ) {
     expect((await cli(t, ['prune', '--older-than', '3650d', '--yes'])).code).toBe(0);
     done = await Promise.race([ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
   }
   expect(await jobsIn(t, 'done')).toHaveLength(n);
-  expect(rebuilds).toBeGreaterThan(0);
 
   const layout = spoolLayout(t.root);
   const logged = readFinishedLog(layout);

@@ -142,7 +142,7 @@ describe('finished.log, property', () => {
         expect(shown.shown.map(seen)).toEqual(byLstat.shown.map(seen));
         expect(shown.counts).toEqual(byLstat.counts);
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });
