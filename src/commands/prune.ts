@@ -10,6 +10,7 @@ import { DURATION_FORMS } from '../util/duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
 import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
+import { rebuildFinishedLog } from '../spool/finished-log.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
 import { safeJson } from '../util/safe-text.js';
 import {
@@ -32,7 +33,8 @@ Keeps a finished job that a queued or running job resumes (by its id, or the lat
 resumes), and the runs and worktrees of every job kept. Also removes
 cancel requests (spool/active/<id>.cancel) whose run is no longer active, whatever their age. The
 worktree and branch of a removed job go too, unless they hold uncommitted changes or unmerged commits
-(then kept and named, see \`worktree list\`) and no --force.
+(then kept and named, see \`worktree list\`) and no --force. With --yes it also rewrites
+spool/finished.log, the cache status orders finished jobs by, from the files that stay.
 --json: {"deleted":bool,"jobs":[path],"runs":[name],"cancel_requests":[path],"kept_for_resume":[id]}, and
 when a removed job had a worktree, "worktrees":[id],"kept_worktrees":[{id,why}]`;
 
@@ -128,6 +130,7 @@ async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<st
   for (const r of plan.runs) await rm(join(layout.runs, r), { recursive: true, force: true });
   const cancelRequests: CancelRequestFile[] = [];
   for (const c of plan.cancelRequests) if (await withdrawCancelRequest(layout, c.id, requestTexts.get(c.path)!)) cancelRequests.push(c);
+  await rebuildFinishedLog(layout); // without the lines of the files that went, and with every file that stays
   return { ...plan, jobs, cancelRequests };
 }
 

@@ -4,7 +4,7 @@ import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
 import { factsOf, type JobFacts } from '../read/facts.js';
 import { statusTable } from '../read/format.js';
-import { factsOfEntries, listJobEntries, selectForStatus, type StateCounts } from '../read/listing.js';
+import { factsOfEntries, statusSelection, type StateCounts } from '../read/listing.js';
 import { findJobView, noSuchJob, parseJobIdArg } from '../spool/lookup.js';
 import { safeJson } from '../util/safe-text.js';
 import { isLocked } from '../spool/lock.js';
@@ -59,8 +59,8 @@ export function statusCommand(): Command {
       // In a Claude session, its own jobs: the ones it can act on, without the spool's other traffic.
       const session = opts.all ? null : claudeSession();
       const mine = session ? new Set(await sessionJobIds(layout, session)) : new Set<string>();
-      const entries = listJobEntries(layout).filter((e) => mine.size === 0 || mine.has(e.id));
-      const { shown, counts, omitted } = selectForStatus(entries, opts.all ? null : opts.last);
+      const keep = (e: { id: string }) => mine.size === 0 || mine.has(e.id);
+      const { shown, counts, omitted } = statusSelection(layout, keep, opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       const workers = await liveWorkers(layout);
       const stale = await staleJobs(layout, jobs, workers.length > 0);

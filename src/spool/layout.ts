@@ -26,6 +26,8 @@ export interface SpoolLayout {
   workers: string;
   /** spool/worktrees/: one git worktree per job that asked for its own (see worktreeOf). */
   worktrees: string;
+  /** spool/finished.log: the mtimes of finished job files, a cache that spares status an lstat each (finished-log.ts). */
+  finishedLog: string;
   /** spool/.codex-spool-claude/: the Claude Code hook's state and submit's claims (claude/state.ts). */
   claudeState: string;
 }
@@ -70,6 +72,7 @@ export function spoolLayout(root: string): SpoolLayout {
     workers: join(spool, 'workers'),
     worktrees: join(spool, 'worktrees'),
     claudeState: join(spool, '.codex-spool-claude'),
+    finishedLog: join(spool, 'finished.log'),
   };
 }
 

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
+import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
@@ -207,7 +208,7 @@ async function otherCopy(
  */
 export async function finishJob(layout: SpoolLayout, claim: Claim, state: 'done' | 'failed', record: object): Promise<string> {
   const path = layout.job(state, claim.id);
-  await writeJsonAtomic(path, record);
+  await fileLogged(layout, path, () => writeJsonAtomic(path, record));
   // A retried job that now succeeds leaves no stale failure behind.
   if (state === 'done') await unlinkIfThere(layout.job('failed', claim.id));
   await unlinkIfThere(claim.path);
@@ -248,7 +249,7 @@ export async function rejectJob(layout: SpoolLayout, claim: Claim, error: Reject
   const stem = await unusedStem(layout, base);
   await writeJsonAtomic(layout.rejection(stem), error);
   const path = layout.job('rejected', stem);
-  await renameDurable(claim.path, path);
+  await fileLogged(layout, path, () => renameDurable(claim.path, path));
   await claim.release();
   return path;
 }
@@ -273,7 +274,8 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
     };
     await writeJsonAtomic(layout.rejection(stem), error);
     const from = Buffer.concat([Buffer.from(`${layout.dir(state)}/`), raw]);
-    moved += await rename(from, layout.job('rejected', stem)).then(() => 1, ifMissing(0)); // gone: taken meanwhile
+    const to = layout.job('rejected', stem);
+    moved += await fileLogged(layout, to, () => rename(from, to).then(() => 1, ifMissing(0))); // gone: taken meanwhile
   }
   return moved;
 }

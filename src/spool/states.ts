@@ -10,6 +10,6 @@ export type FinishedState = (typeof FINISHED_STATES)[number];
 export const LIVE_STATES = ['inbox', 'deferred', 'active'] as const satisfies readonly JobState[];
 
 /** True for done, failed and rejected. */
-export function isFinished(state: JobState): boolean {
+export function isFinished(state: JobState): state is FinishedState {
   return (FINISHED_STATES as readonly JobState[]).includes(state);
 }
