@@ -33,12 +33,16 @@ export const FENCED_EXIT = 75;
 
 // `$1` the run directory, then Codex's path and argv. The loop ignores the stop signals sent to the group from
 // its birth (it must outlive a Codex that takes its time to stop), Codex gets them back, and the loop writes
-// (a touch would stamp this host's clock).
+// (a touch would stamp this host's clock). A Codex that has exited but is not reaped (its worker paused) is a
+// zombie, which `kill -0` still finds: the loop ends on it too, so that the run can be filed from its events.
 const LAUNCHER = `d=$1; shift
 printf . 2>/dev/null >"$d/alive"
 set -C; printf started 2>/dev/null >"$d/launch" || exit ${FENCED_EXIT}; set +C
 trap '' INT TERM HUP
-(while kill -0 $$ 2>/dev/null; do sleep 1; printf . >"$d/alive"; done; rm -f "$d/alive") </dev/null >/dev/null 2>&1 &
+(while kill -0 $$ 2>/dev/null; do
+  read -r s </proc/$$/stat; s=\${s##*) }; [ "\${s%% *}" = Z ] && break
+  sleep 1; printf . >"$d/alive"
+done; rm -f "$d/alive") </dev/null >/dev/null 2>&1 &
 trap - INT TERM HUP
 exec "$@"`;
 

@@ -47,6 +47,14 @@ describe('run liveness', () => {
     await waitFor('the alive file removed', async () => !(await stat(aliveFile(dir)).catch(() => null)), 8_000);
   });
 
+  it('a Codex that has exited but is not reaped (its worker paused) is not alive: the loop removes the file', async () => {
+    const codex = launch(dir, 'sleep', ['0.3']);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_500); // this thread cannot reap it meanwhile
+    const aliveWhileUnreaped = await stat(aliveFile(dir)).then(() => true, ifMissing(false));
+    await exitOf(codex);
+    expect(aliveWhileUnreaped).toBe(false);
+  });
+
   it('a fenced run never starts Codex: its launch exits 75 and the run reads as fenced; a started one cannot be fenced', async () => {
     const stale = new Date(Date.now() - 60_000);
     await markAlive(dir);
@@ -59,10 +67,11 @@ describe('run liveness', () => {
 
     const other = await mkdtemp(join(tmpdir(), 'liveness-'));
     try {
-      const started = launch(other, 'sleep', ['1']);
+      const started = launch(other, 'sleep', ['30']);
       await waitFor('the launch', () => readFile(join(other, 'launch'), 'utf8').catch(() => null));
       expect(await aliveElseFenced(other, await serverNow(other))).toBe(true);
-      expect(await exitOf(started)).toBe(0);
+      process.kill(-started.pid!, 'SIGKILL');
+      await exitOf(started);
       expect(await wasFenced(other)).toBe(false);
     } finally {
       await rm(other, { recursive: true, force: true });
