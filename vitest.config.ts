@@ -10,7 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       {
-        // The pure modules (npm run unit): no processes, no chdir, spies restored after each test, so
+        // The pure modules (npm run test:unit): no processes, no chdir, spies restored after each test, so
         // they share threads and their module graph (about a third of the CPU of a fork each).
         extends: true,
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', isolate: false },

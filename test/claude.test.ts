@@ -732,6 +732,7 @@ describe('codex-spool claude hook, as a process', () => {
     const env = { ...cleanEnv(), CODEX_SPOOL_ROOT: root };
     await writeFile(join(root, 'spool', 'done', 'earlier.json'), '{}');
     quick(await hook(tmp, stdin(tmp), env)); // first contact
+    // A sleep, not utimes: the hook orders filings by ctime and directory mtime, which cannot be set.
     await new Promise((r) => setTimeout(r, 50));
     await writeFile(join(root, 'spool', 'done', 'broken.json'), '{"repo":"/x","result":{"final_message":"\u001b[2J');
     await writeFile(join(root, 'spool', 'done', 'bin.json'), Buffer.from([0, 1, 2, 255, 254]));
@@ -768,6 +769,7 @@ describe('codex-spool claude hook, as a process', () => {
     for (const state of ['inbox', 'done', 'rejected']) await mkdir(join(root, 'spool', state), { recursive: true });
     await writeFile(join(root, 'spool', 'done', 'earlier.json'), '{}');
     quick(await hook(root, stdin(root, 'SessionStart', session), env)); // first contact
+    // A sleep, not utimes: the hook orders filings by ctime and directory mtime, which cannot be set.
     await new Promise((r) => setTimeout(r, 50));
 
     // Submitted from the session, and finished (as the worker files it) with a message that fakes a line.

@@ -306,6 +306,7 @@ describe('retry and resume', () => {
     const release = await tryLock(join(t.root, 'spool', 'active'), 'held.json', () => undefined);
     expect(release).not.toBeNull();
     const retried = cli(t, ['retry', 'held']);
+    // A sleep: nothing outside shows that retry has reached its wait for the lock; this gives it the time to.
     await new Promise((r) => setTimeout(r, 500));
     await release!();
     const r = await retried;

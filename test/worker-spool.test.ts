@@ -228,6 +228,7 @@ describe('half-written files', () => {
     const chunk = Math.ceil(text.length / 4);
     for (let i = 0; i < text.length; i += chunk) {
       await fh.write(text.slice(i, i + chunk));
+      // The slow writer itself: nothing shows that the worker has looked at each half, so it is given time to.
       await new Promise((r) => setTimeout(r, 400));
     }
     await fh.close();
@@ -396,6 +397,7 @@ describe('scheduling', () => {
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     const repos = await Promise.all(['p1', 'p2', 'p3'].map((n) => t.repo(n)));
     await writeFile(inbox('low.json'), JSON.stringify({ repo: repos[0], task: 'low' }));
+    // A sleep, not utimes: an inbox file's place in submission order is its ctime, which cannot be set.
     await new Promise((r) => setTimeout(r, 20));
     await writeFile(inbox('mid.json'), JSON.stringify({ repo: repos[1], task: 'mid' }));
     await writeFile(inbox('high.json'), JSON.stringify({ repo: repos[2], task: 'high', priority: 5 }));

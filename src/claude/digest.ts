@@ -5,9 +5,8 @@
 // even when it keeps an old mtime) plus the ids seen within SLACK_MS below it: a job filed with a ctime a
 // little behind one already told (two workers, a coarse clock) is still told, once.
 import { collapsed, formatDuration } from '../util/display.js';
-import { JobId, RunStatus, SessionId } from '../spool/schema.js';
+import { JobId, SessionId, type StoredJob, type StoredRejection } from '../spool/schema.js';
 import { safeJson } from '../util/safe-text.js';
-import { isObject, str } from '../util/json-value.js';
 import type { FinishedState } from '../spool/states.js';
 import { SLACK_MS, idMap, type SeenState } from './seen.js';
 
@@ -73,36 +72,39 @@ export interface DigestJob {
 }
 
 /**
- * The digest facts of a finished job from its parsed file (`record`, null when it did not parse) and, for a
- * rejected job, its parsed error file. Everything in them is untrusted: fields of the wrong shape are left
- * out. Never throws: a corrupt file still gives a line.
+ * The digest facts of a finished job from its file as read back (`record`, null when it did not parse) and,
+ * for a rejected job, its error file. Their values are untrusted: the numbers are bounded, the session id
+ * checked. Never throws: a corrupt file still gives a line.
  */
-export function digestJobOf(id: string, state: FinishedState, record: unknown, rejection?: unknown, mine = false): DigestJob {
-  const rec = isObject(record) ? record : {};
-  const r = isObject(rec.result) ? rec.result : {};
-  const int = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
+export function digestJobOf(
+  id: string,
+  state: FinishedState,
+  record: StoredJob | null,
+  rejection?: StoredRejection | null,
+  mine = false,
+): DigestJob {
+  const r = record?.result ?? {};
   const elapsed =
-    typeof r.elapsed_seconds === 'number' && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
-  // A status that is not a run's (RunStatus) shows as the state's default.
-  const status = RunStatus.safeParse(r.status);
-  const message = str(r.final_message);
-  const error = str(r.error);
+    r.elapsed_seconds !== undefined && r.elapsed_seconds >= 0 && r.elapsed_seconds <= MAX_ELAPSED_S ? r.elapsed_seconds : null;
+  const session = SessionId.safeParse(r.session_id);
+  const message = r.final_message;
+  const error = r.error;
   const job: DigestJob = {
     id,
     state,
-    status: status.success ? status.data : state === 'done' ? 'succeeded' : state === 'failed' ? 'failed' : 'rejected',
-    exit_code: int(r.exit_code),
+    // A status that is not a run's (RunStatus) is read as absent: the state's default shows.
+    status: r.status ?? (state === 'done' ? 'succeeded' : state === 'failed' ? 'failed' : 'rejected'),
+    exit_code: Number.isSafeInteger(r.exit_code) ? (r.exit_code as number) : null,
     elapsed_seconds: elapsed,
-    session_id: typeof r.session_id === 'string' && SessionId.safeParse(r.session_id).success ? r.session_id : null,
+    session_id: session.success ? session.data : null,
     text: message ? { label: 'message', value: message } : error ? { label: 'error', value: error } : null,
     mine,
   };
   if (state === 'rejected') {
-    const err = isObject(rejection) ? rejection : {};
     job.status = 'rejected';
-    const reason = [str(err.reason), str(err.message)].filter(Boolean).join(': ');
+    const reason = [rejection?.reason, rejection?.message].filter(Boolean).join(': ');
     job.text = reason ? { label: 'reason', value: reason } : null;
-  } else if (!isObject(record)) {
+  } else if (!record) {
     job.text = { label: 'error', value: 'job file unreadable' };
   }
   return job;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { buildDigest, digestJobOf, hookOutput, selectFresh, type DigestJob, type FinishedEntry } from './digest.js';
 import { finishedDirMtimes, hookTarget, readSeen, seenDir, unchangedSince, type HookInput } from './seen.js';
 import { claimHolds, claimsDir, readClaim } from './state.js';
-import { JobId } from '../spool/schema.js';
-import { AnyObject, readJsonSync } from '../spool/json-file.js';
+import { JobId, StoredJob, StoredRejection } from '../spool/schema.js';
+import { readJsonSync } from '../spool/json-file.js';
 import { FINISHED_STATES, isJobFileName, isRejectionOf, jobIdOf, type SpoolLayout, type FinishedState } from '../spool/layout.js';
 
 export type { HookInput } from './seen.js';
@@ -126,8 +126,8 @@ function listFinished(dir: (s: FinishedState) => string): FinishedEntry[] {
 
 function readJob(layout: SpoolLayout, stem: string, e: FinishedEntry): DigestJob {
   try {
-    const record = readJsonSync(layout.job(e.state, e.id), AnyObject, MAX_FILE_BYTES);
-    const rejection = e.state === 'rejected' ? readJsonSync(layout.rejection(e.id), AnyObject, MAX_FILE_BYTES) : undefined;
+    const record = readJsonSync(layout.job(e.state, e.id), StoredJob, MAX_FILE_BYTES);
+    const rejection = e.state === 'rejected' ? readJsonSync(layout.rejection(e.id), StoredRejection, MAX_FILE_BYTES) : null;
     const mine = JobId.safeParse(e.id).success && claimHolds(readClaim(layout.root, stem, e.id), record);
     return digestJobOf(e.id, e.state, record, rejection, mine);
   } catch {

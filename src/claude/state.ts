@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Review } from '../spool/schema.js';
+import type { StoredJob } from '../spool/schema.js';
 import { spoolLayout } from '../spool/layout.js';
 import { readSmallFileSync } from '../spool/atomic-file.js';
 import { jobPrompt } from '../codex/review.js';
@@ -43,11 +43,9 @@ export function readClaim(root: string, stem: string, id: string): string | unde
   return readSmallFileSync(join(claimsDir(root), stem, id), 1024)?.trim();
 }
 
-/** True when `claim` (a claim file's content) names the job whose parsed file is `record`. Pure. */
-export function claimHolds(claim: string | undefined, record: unknown): boolean {
-  if (claim === undefined || typeof record !== 'object' || record === null) return false;
-  const { task, review } = record as { task?: unknown; review?: unknown };
-  if (typeof task === 'string') return claimToken(task) === claim;
-  const r = Review.safeParse(review);
-  return r.success && claimToken(jobPrompt({ review: r.data })) === claim;
+/** True when `claim` (a claim file's content) names the job whose file, as read back, is `record`. Pure. */
+export function claimHolds(claim: string | undefined, record: StoredJob | null | undefined): boolean {
+  if (claim === undefined || !record) return false;
+  if (record.task !== undefined) return claimToken(record.task) === claim;
+  return record.review !== undefined && claimToken(jobPrompt({ review: record.review })) === claim;
 }

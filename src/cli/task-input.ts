@@ -65,5 +65,5 @@ async function resumedRepo(layout: SpoolLayout, resume: string): Promise<{ id: s
     ? ((await resumedJob(layout, resume)) ?? (await activeJobOfSession(layout, resume)))
     : await lookupJob(layout, resume, ['done', 'failed', 'inbox', 'deferred', 'active']);
   const repo = job?.record?.repo;
-  return job && typeof repo === 'string' ? { id: job.id, repo } : null;
+  return job && repo !== undefined ? { id: job.id, repo } : null;
 }

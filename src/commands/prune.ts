@@ -8,7 +8,7 @@ import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { fitList } from '../util/display.js';
 import { DURATION_FORMS } from '../util/duration.js';
 import { pruneWorktrees, type WorktreePrune } from '../codex/worktree.js';
-import { JOB_ID_SOURCE, MAX_JOB_BYTES } from '../spool/schema.js';
+import { JOB_ID_SOURCE, MAX_JOB_BYTES, StoredJob } from '../spool/schema.js';
 import { readSmallFile } from '../spool/atomic-file.js';
 import { rebuildFinishedLog } from '../spool/finished-log.js';
 import { prunePlan, type CancelRequestFile, type FinishedFile, type LiveJob, type PrunePlan } from '../read/prune-plan.js';
@@ -25,8 +25,7 @@ import {
   shownName,
 } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
-import { str } from '../util/json-value.js';
-import { AnyObject, readJson } from '../spool/json-file.js';
+import { readJson } from '../spool/json-file.js';
 
 const HELP = `
 Keeps a finished job that a queued or running job resumes (by its id, or the latest job of the session it
@@ -157,9 +156,9 @@ async function list(layout: SpoolLayout, states: readonly JobState[]): Promise<L
   return out;
 }
 
-/** A job file's JSON object, or null (not a regular file, too big, not a JSON object). */
-function readRecord(f: Listed): Promise<Record<string, unknown> | null> {
-  return f.size === null ? Promise.resolve(null) : readJson(f.path, AnyObject);
+/** A job file as read back, or null (not a regular file, too big, not a JSON object). */
+function readRecord(f: Listed): Promise<StoredJob | null> {
+  return f.size === null ? Promise.resolve(null) : readJson(f.path, StoredJob);
 }
 
 /** The `"resume": "<id>"` of a job file that is not (yet) whole JSON, if its text already has one. */
@@ -175,9 +174,8 @@ async function readLive(layout: SpoolLayout): Promise<LiveJob[]> {
     if (!isJobFileName(f.name)) continue;
     const record = await readRecord(f);
     // A file still being written does not parse yet: what it will resume is read from its text as it is.
-    const resume = record ? str(record.resume) : await partialResume(f.path);
-    const earlierRuns = Array.isArray(record?.runs) ? record.runs.flatMap((r) => str(r) ?? []) : [];
-    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: str(record?.run_id), earlierRuns, resume });
+    const resume = record ? (record.resume ?? null) : await partialResume(f.path);
+    jobs.push({ id: jobIdOf(f.name), state: f.state, runId: record?.run_id ?? null, earlierRuns: record?.runs ?? [], resume });
   }
   return jobs;
 }
@@ -187,11 +185,11 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
   for (const f of await list(layout, FINISHED_STATES)) {
     const isJob = isJobFileName(f.name) && !(f.state === 'rejected' && isRejectionName(f.name));
     const record = await readRecord(f);
-    const result = record?.result as Record<string, unknown> | undefined;
-    const runs = Array.isArray(record?.runs) ? record.runs.map(str) : []; // every run of a retried job
-    const runIds = [str(record?.run_id), str(result?.run_id), ...runs].filter((r) => r !== null);
-    const sessionId = str(result?.session_id)?.toLowerCase() ?? null;
-    const worktree = str((result?.worktree as Record<string, unknown> | undefined)?.path);
+    const result = record?.result;
+    // runs: every run of a retried job.
+    const runIds = [record?.run_id, result?.run_id, ...(record?.runs ?? [])].filter((r) => typeof r === 'string');
+    const sessionId = result?.session_id?.toLowerCase() ?? null;
+    const worktree = result?.worktree?.path ?? null;
     files.push({
       path: f.path,
       state: f.state,

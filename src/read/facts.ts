@@ -3,12 +3,11 @@ import { realpath } from 'node:fs/promises';
 import { isLocked, resourceLockName } from '../spool/lock.js';
 import { currentActivity } from './event-render.js';
 import { readTail } from '../util/file-tail.js';
-import { JobId, RejectionError, RunStatus, SessionId } from '../spool/schema.js';
+import { JobId, RejectionError, SessionId, type RunStatus, type StoredJob } from '../spool/schema.js';
 import { runMetaOf, type JobView } from '../spool/lookup.js';
 import { findJob } from '../spool/moves.js';
 import { runFiles } from '../spool/run-files.js';
 import { LIVE_STATES, type JobState, type SpoolLayout } from '../spool/layout.js';
-import { num, objectOr, str } from '../util/json-value.js';
 import { readJson } from '../spool/json-file.js';
 
 /** One job's facts. Fields that do not apply to its state are null. */
@@ -53,7 +52,7 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
     id: job.id,
     state: job.state,
     status: null,
-    repo: typeof record.repo === 'string' ? record.repo : null,
+    repo: record.repo ?? null,
     run_id: job.runId,
     session_id: null,
     exit_code: null,
@@ -70,10 +69,9 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
   switch (job.state) {
     case 'inbox':
     case 'deferred': {
-      const queuedAt = typeof record.queued_at === 'number' ? record.queued_at : job.mtimeMs;
-      facts.age_seconds = round1((now - queuedAt) / 1000);
-      facts.not_before = typeof record.not_before === 'string' ? record.not_before : null;
-      facts.reason = (await waitingFor(layout, record)) ?? (typeof record.reason === 'string' ? record.reason : null);
+      facts.age_seconds = round1((now - (record.queued_at ?? job.mtimeMs)) / 1000);
+      facts.not_before = record.not_before ?? null;
+      facts.reason = (await waitingFor(layout, record)) ?? record.reason ?? null;
       break;
     }
     case 'active': {
@@ -103,12 +101,12 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
  * What a queued job waits for, by the worker's own rules: a resume of an earlier job of this spool waits
  * while that job is queued or running; a job (not in a worktree of its own) while another runs in its repo.
  */
-async function waitingFor(layout: SpoolLayout, record: Record<string, unknown>): Promise<string | null> {
+async function waitingFor(layout: SpoolLayout, record: StoredJob): Promise<string | null> {
   const { resume, repo } = record;
-  if (typeof resume === 'string' && JobId.safeParse(resume).success && (await findJob(layout, resume, LIVE_STATES))) {
+  if (resume !== undefined && JobId.safeParse(resume).success && (await findJob(layout, resume, LIVE_STATES))) {
     return `waiting for job ${resume}`;
   }
-  if (typeof repo !== 'string' || record.worktree === true) return null;
+  if (repo === undefined || record.worktree === true) return null;
   const real = await realpath(repo).catch(() => null); // one job's unresolvable repo must not fail a listing: not busy
   const busy = real !== null && (await isLocked(layout.dir('active'), resourceLockName('repo', real)));
   return busy ? 'waiting for its repo' : null;
@@ -130,24 +128,24 @@ async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionEr
 /** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
 export function finishedStatus(job: JobView): RunStatus | 'rejected' {
   if (job.state === 'rejected') return 'rejected';
-  const status = RunStatus.safeParse(objectOr(job.record?.result)?.status);
-  return status.success ? status.data : job.state === 'done' ? 'succeeded' : 'failed';
+  return job.record?.result?.status ?? (job.state === 'done' ? 'succeeded' : 'failed');
 }
 
 /**
- * The result fields of a done/failed job, read field by field from the record so that a result the
- * schema does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
+ * The result fields of a done/failed job, as read back field by field (StoredResult) so that a result
+ * JobResult does not (yet) accept, e.g. a job cancelled before it ran (no run, no summary), still shows.
  */
 function resultFacts(job: JobView): Partial<JobFacts> {
-  const r = objectOr(job.record?.result) ?? {};
+  const r = job.record?.result ?? {};
+  const session = SessionId.safeParse(r.session_id);
   return {
     status: finishedStatus(job),
-    run_id: str(r.run_id),
-    session_id: SessionId.safeParse(r.session_id).success ? (r.session_id as string) : null, // it goes into a command line
-    exit_code: num(r.exit_code),
-    elapsed_seconds: num(r.elapsed_seconds),
-    final_message: str(r.final_message),
-    error: str(r.error),
+    run_id: r.run_id ?? null,
+    session_id: session.success ? session.data : null, // it goes into a command line
+    exit_code: r.exit_code ?? null,
+    elapsed_seconds: r.elapsed_seconds ?? null,
+    final_message: r.final_message ?? null,
+    error: r.error ?? null,
   };
 }
 

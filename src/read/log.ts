@@ -41,7 +41,7 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
   if (!job?.runId) return job;
   const shown = new Set<string>();
   const emit = (line: string) => (shown.add(line), opts.emit(line));
-  const repo = typeof job.record?.repo === 'string' ? job.record.repo : null;
+  const repo = job.record?.repo ?? null;
   const files = runFiles(layout.runs, job.runId);
   const tail = new LineTail(files.events);
   const following = opts.follow && job.state === 'active';

@@ -64,7 +64,7 @@ async function previousRun(layout: SpoolLayout, job: JobView, summary: RunSummar
   const origin = own.find((s) => s.resumed_from === null);
   if (origin) return { ...origin, usage: ZERO };
   const resume = job.record?.resume;
-  if (typeof resume === 'string' && !SessionId.safeParse(resume).success) {
+  if (resume !== undefined && !SessionId.safeParse(resume).success) {
     const target = await lookupJob(layout, resume, ['done', 'failed']);
     const s = target && (await runSummaryOf(layout, target));
     if (isEarlier(s)) return s;
@@ -95,7 +95,7 @@ async function scanRuns(layout: SpoolLayout, summary: RunSummary, isEarlier: (s:
 /** The job's run ids, oldest first, as its file lists them (`runs`), else the one run it names. */
 function jobRunIds(job: JobView): string[] {
   const runs = job.record?.runs;
-  if (Array.isArray(runs) && runs.every(isRunName)) return runs;
+  if (runs?.every(isRunName)) return runs;
   return job.runId ? [job.runId] : [];
 }
 

@@ -4,10 +4,6 @@ import * as z from 'zod/mini';
 import { readSmallFile, readSmallFileSync } from './atomic-file.js';
 import { MAX_JOB_BYTES } from './schema.js';
 import { parseJsonOrNull } from '../util/json-text.js';
-import { isObject, type JsonObject } from '../util/json-value.js';
-
-/** Any JSON object, the very value parsed (for a file read field by field, e.g. a result an older version wrote). */
-export const AnyObject = z.custom<JsonObject>(isObject);
 
 /**
  * The value of JSON file `path` if it is there, a regular file of at most `maxBytes`, valid JSON and what

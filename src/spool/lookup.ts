@@ -3,18 +3,18 @@
 import { stat } from 'node:fs/promises';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { quoted } from '../util/display.js';
-import { JobId, JobResult, type RunSummary, type RunMeta } from './schema.js';
+import { JobId, JobResult, StoredJob, type RunSummary, type RunMeta } from './schema.js';
 import { isRunName, readMeta, readSummary, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './layout.js';
-import { AnyObject, readJson } from './json-file.js';
+import { readJson } from './json-file.js';
 
 /** One job as found on disk. */
 export interface JobView {
   id: string;
   state: JobState;
   path: string;
-  /** The job file's JSON (null when it is not JSON, e.g. a rejected file). */
-  record: Record<string, unknown> | null;
+  /** The job file as read back (null when it is not a JSON object, e.g. a rejected file). */
+  record: StoredJob | null;
   /** The run that holds (active) or held (done/failed) the job, if any. */
   runId: string | null;
   result: JobResult | null;
@@ -27,7 +27,7 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
     const path = layout.job(state, id);
     const st = await stat(path).catch(ifMissing(null));
     if (!st?.isFile()) continue;
-    const record = await readJson(path, AnyObject);
+    const record = await readJson(path, StoredJob);
     const result = JobResult.safeParse(record?.result);
     const named = result.success ? result.data.run_id : record?.run_id;
     const runId = isRunName(named) ? named : null;

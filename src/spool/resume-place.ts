@@ -24,7 +24,7 @@ export interface Place {
 /** The place of a finished job as found, or null (no repo or result recorded). */
 function placeOf(job: JobView): Place | null {
   const repo = job.record?.repo;
-  if (typeof repo !== 'string' || !job.result) return null;
+  if (repo === undefined || !job.result) return null;
   return { job_id: job.id, repo, worktree: job.result.worktree ?? null };
 }
 

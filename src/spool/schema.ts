@@ -183,6 +183,55 @@ export const FinishedJob = z
   .check(z.meta(TASK_OR_REVIEW));
 export type FinishedJob = z.infer<typeof FinishedJob>;
 
+/** A field of a file as read back (someone may have edited it): a value of the wrong type counts as not given. */
+const given = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
+
+/** The strings of a list, whatever else it holds: prune must not lose a run's name to one bad entry beside it. */
+const strings = z.pipe(
+  z.array(z.unknown()),
+  z.transform((list) => list.filter((v): v is string => typeof v === 'string')),
+);
+
+/**
+ * A finished job's result as read back, field by field: a result that JobResult does not accept (an older
+ * version's, a job cancelled before it ran) still shows what it has. A null stays null, so that a whole
+ * result still is a JobResult.
+ */
+export const StoredResult = z.looseObject({
+  run_id: given(z.nullable(z.string())),
+  session_id: given(z.nullable(z.string())),
+  status: given(RunStatus),
+  exit_code: given(z.nullable(z.number())),
+  elapsed_seconds: given(z.number()),
+  final_message: given(z.nullable(z.string())),
+  error: given(z.nullable(z.string())),
+  worktree: given(z.looseObject({ path: given(z.string()) })),
+});
+export type StoredResult = z.infer<typeof StoredResult>;
+
+/**
+ * A job file of any state as its readers take it: any JSON object, the fields they use typed, each one of the
+ * wrong type read as absent, the rest kept as they are. The writers' formats are the strict schemas above.
+ */
+export const StoredJob = z.looseObject({
+  repo: given(z.string()),
+  task: given(z.string()),
+  review: given(Review),
+  resume: given(z.string()),
+  worktree: given(z.boolean()),
+  queued_at: given(z.number()),
+  not_before: given(z.string()),
+  reason: given(z.string()),
+  runs: given(strings),
+  run_id: given(z.string()),
+  result: given(StoredResult),
+});
+export type StoredJob = z.infer<typeof StoredJob>;
+
+/** A rejection's error file as the Claude hook reads it back: what it says of why, whatever else it holds or lacks. */
+export const StoredRejection = z.looseObject({ reason: given(z.string()), message: given(z.string()) });
+export type StoredRejection = z.infer<typeof StoredRejection>;
+
 /** The files of one run, all under runs/<run-id>/. */
 export const RunFiles = z.object({
   dir: z.string(),

@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { parseJsonOrNull } from '../util/json-text.js';
 import { emptyDigest, foldEventLine } from '../codex/events.js';
 import { readTail } from '../util/file-tail.js';
-import { ActiveJob, QueuedJob, type RunSummary, type RunFiles, type RunMeta } from '../spool/schema.js';
+import { ActiveJob, QueuedJob, StoredJob, type RunSummary, type RunFiles, type RunMeta } from '../spool/schema.js';
 import { buildSummary } from '../codex/summary.js';
 import { isEnded, recordFromSummary, recordWithoutRun } from './finished-job.js';
 import { worktreeAt } from '../codex/worktree.js';
@@ -18,8 +18,7 @@ import { cancelRequested } from '../spool/cancel-request.js';
 import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
-import { AnyObject, readJson } from '../spool/json-file.js';
-import { objectOr } from '../util/json-value.js';
+import { readJson } from '../spool/json-file.js';
 
 /** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
 const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
@@ -120,9 +119,9 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
 /** A done or failed record of this very run (or, for a job that never ran, of the id) exists. */
 async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | null): Promise<boolean> {
   for (const state of ['done', 'failed'] as const) {
-    const record = await readJson(layout.job(state, id), AnyObject);
+    const record = await readJson(layout.job(state, id), StoredJob);
     if (record === null) continue;
-    const filedRun = objectOr(record.result)?.run_id ?? null;
+    const filedRun = record.result?.run_id ?? null;
     if (state === 'done' || filedRun === runId) return true;
   }
   return false;

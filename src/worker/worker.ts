@@ -6,12 +6,12 @@ import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FSWatcher } from 'chokidar';
-import { PartialQueuedJob, SessionId } from '../spool/schema.js';
+import { PartialQueuedJob, SessionId, StoredJob } from '../spool/schema.js';
 import { inboxReadiness, isWholeJson } from './inbox-readiness.js';
 import { jobReadLimit, type JobPolicy } from '../spool/policy.js';
 import { parseJsonOrNull } from '../util/json-text.js';
 import { ifMissing } from '../util/errors.js';
-import { AnyObject, readJson } from '../spool/json-file.js';
+import { readJson } from '../spool/json-file.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from '../spool/cancel-request.js';
@@ -437,8 +437,8 @@ export class Worker {
       const known = this.claimedRepos.get(name);
       if (known?.ino === st.ino) return known.repo;
       // Unreadable (gone, too big, not JSON, EACCES): no repo known. It must not stop the scan: it would stop every launch.
-      const job = await readJson(join(this.activeDir, name), AnyObject, maxBytes).catch(() => null);
-      const repo = typeof job?.repo === 'string' && job.worktree !== true ? await realRepo(job.repo) : null;
+      const job = await readJson(join(this.activeDir, name), StoredJob, maxBytes).catch(() => null);
+      const repo = job?.repo !== undefined && job.worktree !== true ? await realRepo(job.repo) : null;
       this.claimedRepos.set(name, { ino: st.ino, repo });
       return repo;
     });

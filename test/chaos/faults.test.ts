@@ -3,14 +3,17 @@
 // invariant holding, and a job whose Codex run succeeded must never run again. Faults: a spool on a full
 // tmpfs (ENOSPC), a worker with few open files and 2,000 queued jobs (EMFILE), an unreadable file in
 // active/ and an unwritable runs/ (the worker runs as uid 65534 through setpriv, on a root that user owns,
-// since root ignores mode bits), and a worker paused with SIGSTOP past the 10 s lock stale time.
+// since root ignores mode bits), and a worker paused with SIGSTOP past the lock stale time (3 s here:
+// quickLockStale; each test waits for the takeover it needs, not for a fixed time).
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, makeSpool, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import { killStarted, makeSpool, quickLockStale, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
 import { readRunLog } from '../helpers/run-log.js';
+import { isJobFileName, jobIdOf } from '../../src/spool/layout.js';
+import { ifMissing } from '../../src/util/errors.js';
 import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
 import {
   WORKER_ARGS,
@@ -93,6 +96,7 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     const { t, log } = await faultRoot();
     if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
     await makeSpool(t.root); // the mount hid the one made with the root
+    await quickLockStale(t);
     const repos = await makeRepos(t, 3);
     const jobs = ids('n', 24);
     await submitBatch(
@@ -104,8 +108,12 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     const filler = await fillUp(t.root);
     await sleep(3_000); // runs end and start on a full disk
     await worker.stop('SIGKILL');
+    const orphans = (await readdir(spoolDir(t, 'active'))).filter(isJobFileName).map(jobIdOf);
     worker = startWorker(t, WORKER_ARGS, modelCodex);
-    await sleep(12_000); // past the 10 s stale time: recovery too runs on a full disk
+    // Recovery too runs on a full disk: the new worker takes an orphan over once its lock is stale, and
+    // recovers it or is set back by the full disk.
+    const triedOrphan = (id: string) => worker.log().includes(`recovered ${id}:`) || worker.log().includes(`error ${id}.json:`);
+    await waitFor('a recovery on the full disk', () => orphans.length === 0 || orphans.some(triedOrphan), 30_000);
     await rm(filler);
     await expectDrained(t, log, jobs, 60_000, 'ENOSPC on a 1 MB tmpfs', { workerAlive: worker.child.exitCode === null });
   }, 150_000);
@@ -229,6 +237,7 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
 describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale time while another runs', () => {
   const pausedPastStaleTime = async (words: string) => {
     const { t, log } = await faultRoot();
+    await quickLockStale(t);
     const repos = await makeRepos(t, 3);
     const jobs = ['p1', 'p2', ...ids('q', 6)];
     await writeJob(t, 'p1', { repo: repos[0], task: taskOf('p1', words) });
@@ -238,7 +247,11 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
     for (const [i, id] of jobs.slice(2).entries()) await writeJob(t, id, { repo: repos[i % 3], task: taskOf(id, 'sleep=0.2') });
     const b = startWorker(t, WORKER_ARGS, modelCodex);
     a.child.kill('SIGSTOP');
-    await sleep(14_000); // past the 10 s stale time: b takes over a's jobs
+    // Past the stale time b takes each of a's claims over: it recovers the job, or (a run that ended during the
+    // pause, its Codex a zombie a cannot reap, still counts as alive) leaves it in active/ and lets the lock go.
+    const takenOver = async (id: string) =>
+      b.log().includes(`recovered ${id}:`) || (await lstat(join(spoolDir(t, 'active'), `${id}.json.lock`)).catch(ifMissing(null))) === null;
+    await waitFor("b's takeover of a's claims", async () => (await takenOver('p1')) && (await takenOver('p2')), 30_000);
     a.child.kill('SIGCONT');
     await expectDrained(t, log, jobs, 40_000, 'SIGSTOP past the stale time', {
       aAlive: a.child.exitCode === null,
@@ -246,7 +259,7 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
     });
   };
   it('runs that outlast the pause: after SIGCONT, every job final once, no overlap', () => pausedPastStaleTime('firstsleep=20'), 90_000);
-  // Codex writes its events into the run's files itself: the taker reads that a run completed during the pause.
+  // Codex writes its events into the run's files itself: a run completed during the pause is filed from them.
   it(
     'runs that succeed during the pause: after SIGCONT, every job final once, no overlap',
     () => pausedPastStaleTime('firstsleep=2'),

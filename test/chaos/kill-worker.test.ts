@@ -7,7 +7,16 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { projectRoot, readIfExists, runningMeta, startWorker, waitFor, waitForFinished, type WorkerProcess } from '../helpers/spool-env.js';
+import {
+  projectRoot,
+  quickLockStale,
+  readIfExists,
+  runningMeta,
+  startWorker,
+  waitFor,
+  waitForFinished,
+  type WorkerProcess,
+} from '../helpers/spool-env.js';
 import { readRunLog } from '../helpers/run-log.js';
 import {
   CHAOS,
@@ -55,6 +64,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     const random = prng(seed);
     const started = Date.now();
     const { t, log } = await chaosRoot();
+    await quickLockStale(t);
     const repos = await makeRepos(t, 12);
     const ids: string[] = [];
     const submit = async (n: number) => {
@@ -70,7 +80,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
         });
       }
     };
-    // Fast rescans so that recovery follows the 10 s stale time closely.
+    // Fast rescans so that recovery follows the 3 s stale time (quickLockStale) closely.
     const args = ['--concurrency', '2', '--rescan-ms', '500', '--grace-ms', '500'];
     const slots: WorkerProcess[] = [startWorker(t, args, chaosCodex), startWorker(t, args, chaosCodex)];
     await submit(INITIAL_JOBS);
@@ -140,7 +150,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     }
     const killPhaseSeconds = (Date.now() - started) / 1000;
 
-    // Orphans wait out the 10 s stale time, then the live workers recover and finish everything.
+    // Orphans wait out the 3 s stale time, then the live workers recover and finish everything.
     await waitFor('every job finished', async () => (await finishedCount(t)) === ids.length, 150_000).catch(() => null);
     const codes = await Promise.all(slots.map((w) => w.stop('SIGTERM')));
     await sleep(300);
@@ -193,7 +203,7 @@ describe.skipIf(!CHAOS)('chaos: SIGKILL of workers', () => {
     const want = (kind: string) => ids.filter((_, i) => kindOf(i + 1) === kind).length;
     expect([a.done, a.failed, a.rejected]).toEqual([want('ok'), want('fail'), want('invalid')]);
     // Not asserted here: that some run was resumed. A killed worker's Codex goes on in its own group and
-    // usually ends before the 10 s stale time, and recovery then files that run (never runs it again), so
+    // usually ends before the 3 s stale time, and recovery then files that run (never runs it again), so
     // how many runs are resumed is up to timing (CI: 2, 1, then 0 of 5 mid-run kills). Every second run is
     // checked above (a.problems: a resume of the interrupted session, or a fresh start where none was
     // recorded); a resume after SIGKILL is proven by the hanging-Codex case below and by the model test.
@@ -277,6 +287,7 @@ describe.skipIf(!CHAOS)('chaos: recovery after SIGKILL reads only real events', 
   // Expected: the job resumed in its session and filed from that second run.
   it('a tool call whose raw arguments read {"type":"turn.completed"}, then SIGKILL: the job is resumed, not filed as succeeded', async () => {
     const { t, log } = await modelRoot();
+    await quickLockStale(t);
     const [repo] = await makeRepos(t, 1);
     await writeJob(t, 'fake-end', { repo, task: taskOf('fake-end', 'mcpecho firstsleep=60') });
     const first = startWorker(t, WORKER_ARGS, modelCodex);

@@ -9,7 +9,7 @@ import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, killStarted, startCli, startWorker, waitFor, type TempRoot } from '../helpers/spool-env.js';
+import { cli, killStarted, quickLockStale, startCli, startWorker, waitFor, type TempRoot } from '../helpers/spool-env.js';
 import { readRunLog, type RunRecord } from '../helpers/run-log.js';
 import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
 import {
@@ -95,6 +95,7 @@ function scenarios(crashes: boolean): fc.Arbitrary<Scenario> {
 async function runScenario(s: Scenario): Promise<{ violations: string[]; figures: Record<string, unknown> }> {
   const started = Date.now();
   const { t, log } = await modelRoot();
+  await quickLockStale(t);
   const repos = await makeRepos(t, s.repos);
   const jobs: { id: string; repo: string }[] = [];
   let worker = startWorker(t, WORKER_ARGS, modelCodex);
@@ -119,7 +120,7 @@ async function runScenario(s: Scenario): Promise<{ violations: string[]; figures
       await sleep(a.ms);
     }
   }
-  // Orphans of a killed worker wait out the 10 s stale time before they are recovered.
+  // Orphans of a killed worker wait out the 3 s stale time (quickLockStale) before they are recovered.
   const boundMs = kills ? 45_000 : 30_000;
   const ids = jobs.map((j) => j.id);
   const allFinal = await waitAllFinal(t, ids, boundMs);
@@ -186,6 +187,7 @@ describe.skipIf(!CHAOS)('model: deadlocks of resume dependencies (issue 9 item 1
     'long job A, then $what resumes A, SIGKILL of the worker, restart: both finish',
     async ({ priority }) => {
       const { t, log } = await modelRoot();
+      await quickLockStale(t); // the killed worker's claim on a goes stale in 3 s
       const [repo] = await makeRepos(t, 1);
       const worker = startWorker(t, WORKER_ARGS, modelCodex);
       expect(await submit(t, 'a', repo!, 'sleep=3')).toBe(true);

@@ -16,28 +16,32 @@ import {
   type FinishedEntry,
 } from '../../src/claude/digest.js';
 import { sessionFileStem } from '../../src/claude/state.js';
+import { StoredJob } from '../../src/spool/schema.js';
+import * as z from 'zod/mini';
 
 const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
 const T = 1_800_000_000_000;
 const entry = (id: string, ctimeMs: number, state: FinishedEntry['state'] = 'done'): FinishedEntry => ({ id, state, ctimeMs });
 const dirs = { done: T, failed: T, rejected: T };
 
-const doneRecord = (over: Record<string, unknown> = {}, claude_session?: string) => ({
-  repo: '/r',
-  task: 't',
-  ...(claude_session ? { claude_session } : {}),
-  result: {
-    run_id: 'run1',
-    session_id: SID,
-    status: 'succeeded',
-    exit_code: 0,
-    elapsed_seconds: 41.2,
-    final_message: 'Fixed: the test compared local time to UTC.',
-    error: null,
-    summary: '/x/summary.json',
-    ...over,
-  },
-});
+/** A done job's file as the hook reads it back. */
+const doneRecord = (over: Record<string, unknown> = {}, claude_session?: string) =>
+  z.parse(StoredJob, {
+    repo: '/r',
+    task: 't',
+    ...(claude_session ? { claude_session } : {}),
+    result: {
+      run_id: 'run1',
+      session_id: SID,
+      status: 'succeeded',
+      exit_code: 0,
+      elapsed_seconds: 41.2,
+      final_message: 'Fixed: the test compared local time to UTC.',
+      error: null,
+      summary: '/x/summary.json',
+      ...over,
+    },
+  });
 
 describe('selectFresh', () => {
   it("on first contact offers only the last day's jobs (the hook keeps the session's own) and records all as heard", () => {

@@ -37,6 +37,7 @@ const seen = () => seenDir(root);
 async function firstContact(session = 'claude-1'): Promise<void> {
   finished('done', 'before');
   expect(runHook(input({ session_id: session }), root)).toBe('');
+  // A sleep, not utimes: the hook orders filings by ctime and directory mtime, which cannot be set.
   await new Promise((r) => setTimeout(r, 20));
 }
 
@@ -75,6 +76,7 @@ describe('runHook', () => {
     finished('done', 'before');
     expect(runHook(input(), root)).toBe(''); // first contact: the past counts as heard
     expect(runHook(input({ session_id: 'claude-2' }), root)).toBe('');
+    // A sleep, not utimes: the hook orders filings by ctime and directory mtime, which cannot be set.
     await new Promise((r) => setTimeout(r, 20));
     finished('failed', 'theirs');
     await claim('claude-2', 'theirs');
@@ -124,6 +126,7 @@ describe('runHook', () => {
     expect(runHook(input(), root)).toBe('');
     const firstMs = performance.now() - t0;
 
+    // A sleep, not utimes: the hook orders filings by ctime and directory mtime, which cannot be set.
     await new Promise((r) => setTimeout(r, 20));
     finished('done', 'new-one');
     t0 = performance.now();

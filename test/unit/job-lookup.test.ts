@@ -103,3 +103,45 @@ describe('a run named in a job file', () => {
     for (const good of ['20261125-101502-8c41d0aa', 'r1', 'a.b']) expect(isRunName(good)).toBe(true);
   });
 });
+
+describe('a job file as read back', () => {
+  const job = (text: string) => {
+    const path = layout.job('failed', 'read-back');
+    return writeFile(path, text).then(() => findJobOrFail(layout, 'read-back'));
+  };
+  it('reads a field of the wrong type as absent and keeps the rest, the result field by field', async () => {
+    const found = await job(
+      JSON.stringify({
+        repo: 7,
+        task: 't',
+        runs: ['r1', 3, 'r2'],
+        extra: [1],
+        result: { status: 'odd', exit_code: 2, error: 'e', worktree: 'w' },
+      }),
+    );
+    expect(found.record).toEqual({
+      repo: undefined,
+      task: 't',
+      runs: ['r1', 'r2'],
+      extra: [1],
+      result: { status: undefined, exit_code: 2, error: 'e', worktree: undefined },
+    });
+    expect(found.result).toBeNull(); // not a JobResult: no run_id, summary, ...
+  });
+  it('keeps a whole result whole, its nulls included', async () => {
+    const result = {
+      run_id: null,
+      session_id: null,
+      status: 'cancelled',
+      exit_code: null,
+      elapsed_seconds: 0,
+      final_message: null,
+      error: 'x',
+      summary: null,
+    };
+    expect((await job(JSON.stringify({ repo: '/r', task: 't', result }))).result).toEqual(result);
+  });
+  it('is null for a file that is not a JSON object, as for a rejected file', async () => {
+    for (const text of ['[1]', 'null', '{"a":', '']) expect((await job(text)).record, text).toBeNull();
+  });
+});
