@@ -1,18 +1,24 @@
 #!/usr/bin/env node
 // The codex-spool command line as a process: the program (main.ts), then its exit code. The only place
-// that calls process.exit.
+// that calls process.exit. Built into dist/cli.js, it loads one of two other bundles (build.mjs), found
+// beside it: dist/hook.js or dist/program.js.
+import { join } from 'node:path';
+import { requireCached } from './util/code-cache.js';
 
 // The Claude hook runs before every prompt: as installed (`codex-spool claude hook`, nothing more) it loads
 // neither the program (commander) nor, when nothing is new, the digest and zod; with nothing to say it
 // leaves stdout unopened (opening it costs a socket's worth of modules).
 if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3] === 'hook') {
-  const out = await (await import('./claude/seen.js')).hookOutputFor();
-  if (!out) process.exit(0);
-  process.stdout.write(out);
-  await exit(0);
+  const { hookOutputFor } = requireCached<typeof import('./claude/seen.js')>(join(__dirname, 'hook.js'));
+  hookOutputFor().then((out) => {
+    if (!out) process.exit(0);
+    process.stdout.write(out);
+    return exit(0);
+  });
+} else {
+  const { main } = requireCached<typeof import('./main.js')>(join(__dirname, 'program.js'));
+  main(process.argv).then(exit);
 }
-
-await exit(await (await import('./main.js')).main(process.argv));
 
 /**
  * Exits once stdout and stderr have handed everything to the OS: to a pipe they are asynchronous, and

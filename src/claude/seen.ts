@@ -2,7 +2,7 @@
 // front: its input, and whether anything can be new. The hook runs before every prompt and nearly always
 // has nothing to tell, so this module loads nothing heavy (no zod, no digest): when the finished-state
 // directories are as the session last saw them, a few stats answer, and claude/hook.ts is never loaded.
-import { statSync } from 'node:fs';
+import { fstatSync, read, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
 import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
@@ -128,25 +128,37 @@ export async function hookOutputFor(root?: string): Promise<string> {
 }
 
 /** Reads the hook's JSON from stdin; {} if it is not JSON or does not come within `ms`. */
-export async function readHookInput(stdin: NodeJS.ReadableStream = process.stdin, ms = 2000): Promise<HookInput> {
-  if ((stdin as NodeJS.ReadStream).isTTY) return {};
-  const text = await new Promise<string>((done) => {
+export async function readHookInput(ms = 2000): Promise<HookInput> {
+  // A terminal (or /dev/null) has no event to give; node:tty's isatty would load the socket modules.
+  const text = fstatSync(0).isCharacterDevice() ? '' : await readStdin(ms);
+  const v = objectOr(parseJsonOrNull(text)) ?? {};
+  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
+}
+
+/**
+ * Stdin's text: up to its end, its first MiB, or `ms`, whichever comes first. Read with fs.read on fd 0, not
+ * through process.stdin: that stream loads the socket and stream modules, a good part of the hook's start.
+ * A non-blocking stdin (EAGAIN: no data yet) is read through the stream after all.
+ */
+function readStdin(ms: number): Promise<string> {
+  return new Promise((done) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const keep = (c: Buffer) => {
+      size += c.length;
+      if (size <= 1024 * 1024) chunks.push(c);
+    };
     const finish = () => {
       clearTimeout(timer);
-      stdin.removeAllListeners('data');
-      stdin.pause();
       done(Buffer.concat(chunks).toString('utf8'));
     };
     const timer = setTimeout(finish, ms);
-    stdin.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 1024 * 1024) chunks.push(c);
-    });
-    stdin.on('end', finish);
-    stdin.on('error', finish);
+    const next = () =>
+      read(0, Buffer.allocUnsafe(65536), 0, 65536, null, (err, n, buf) => {
+        if (err?.code === 'EAGAIN') process.stdin.on('data', keep).on('end', finish).on('error', finish);
+        else if (err || n === 0) finish();
+        else keep(buf.subarray(0, n)), next();
+      });
+    next();
   });
-  const v = objectOr(parseJsonOrNull(text)) ?? {};
-  return { session_id: str(v.session_id) || undefined, hook_event_name: str(v.hook_event_name) || undefined };
 }

@@ -1,7 +1,6 @@
 // Publishing files so that a reader sees all of a file or none of it, and a crash or power loss after
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -9,7 +8,12 @@ import { ifMissing, isMissing } from '../util/errors.js';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
-  return join(dirname(path), `.${basename(path).slice(0, 128)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Math.random, not node:crypto (whose load would cost every command): the name must be unique, not secret;
+  // it is created exclusively ('wx') in the user's own spool.
+  const hex = Math.floor(Math.random() * 2 ** 32)
+    .toString(16)
+    .padStart(8, '0');
+  return join(dirname(path), `.${basename(path).slice(0, 128)}.${process.pid}.${hex}.tmp`);
 }
 
 /** The temp files `tempPathFor` names (pure): `.<name>.<pid>.<8 hex>.tmp`. */

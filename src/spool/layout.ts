@@ -3,7 +3,7 @@ import { lstat, mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
 import { quoted } from '../util/display.js';
-import { JobId } from './schema.js';
+import { isJobId } from './ids.js';
 import { JOB_STATES, type JobState } from './states.js';
 
 export { FINISHED_STATES, JOB_STATES, LIVE_STATES, isFinished, type FinishedState, type JobState } from './states.js';
@@ -160,5 +160,5 @@ export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
 
 /** A name from the spool as shown to people: a valid job id as it is, anything else quoted (see quoted). */
 export function shownName(name: string): string {
-  return JobId.safeParse(name).success ? name : quoted(name);
+  return isJobId(name) ? name : quoted(name);
 }
