@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The codex-spool command line as a process: the program (main.ts), then its exit code. The only place
-// that calls process.exit. Built into dist/cli.js, it loads one of two other bundles (build.mjs), found
+// that calls process.exit. Built into dist/cli.js, it loads one of two other bundles (src/build.mjs), found
 // beside it: dist/hook.js or dist/program.js.
 import { join } from 'node:path';
 import { requireCached } from './util/code-cache.js';
