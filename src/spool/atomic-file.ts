@@ -105,8 +105,12 @@ export async function createFileAtomic(path: string, data: string): Promise<void
  */
 export async function renameDurable(from: string, to: string): Promise<void> {
   await rename(from, to);
-  await syncDir(dirname(to));
-  if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
+  await syncDirsOf(to, from);
+}
+
+/** Makes the entries of the directories of `paths` durable, each directory once, all at once: no order matters, only that all are durable when it resolves. */
+export async function syncDirsOf(...paths: string[]): Promise<void> {
+  await Promise.all([...new Set(paths.map((path) => dirname(path)))].map(syncDir));
 }
 
 /** Makes the entries of `dir` (names created, renamed or removed in it) durable. */
