@@ -263,7 +263,10 @@ export async function backlogRate({
   measure = 80,
   timeoutMs = 300_000,
 }) {
-  const inbox = join(dir, 'spool', 'inbox');
+  // The repos beside the root, not in it: the worker rejects a job whose repo is inside its root, and a
+  // rate of rejections is not a rate of runs.
+  const root = join(dir, 'root');
+  const inbox = join(root, 'spool', 'inbox');
   mkdirSync(inbox, { recursive: true, mode: 0o700 });
   const repoDirs = Array.from({ length: repos }, (_, i) => {
     const d = join(dir, 'repos', `r${i}`);
@@ -275,7 +278,7 @@ export async function backlogRate({
     writeFileSync(join(inbox, `.${id}.tmp`), `${JSON.stringify({ repo: repoDirs[i % repos], task: id })}\n`);
     renameSync(join(inbox, `.${id}.tmp`), join(inbox, `${id}.json`));
   }
-  const w = startWorker({ node, cli, root: dir, codexBin, concurrency, env });
+  const w = startWorker({ node, cli, root, codexBin, concurrency, env });
   const rss = []; // the worker's RSS every 200 ms while the backlog is nearly all there
   const sampler = setInterval(() => rss.push(rssKiB(w.pid)), 200);
   try {
@@ -285,6 +288,8 @@ export async function backlogRate({
     clearInterval(sampler);
     await w.stop();
   }
+  const notDone = w.finished.filter((f) => f.kind !== 'done');
+  if (notDone.length) throw new Error(`backlog ${queued}: ${notDone.length} job(s) not done, e.g. ${notDone[0].kind} ${notDone[0].id}`);
   const ms = w.finished[skip + measure - 1].t - w.finished[skip - 1].t;
   const rssKib = rss.filter((v) => v !== null);
   return {
@@ -294,7 +299,6 @@ export async function backlogRate({
     measured_jobs: measure,
     ms,
     jobs_per_s: measure / (ms / 1000),
-    not_done: w.finished.filter((f) => f.kind !== 'done').length,
     rss_kib: rssKib,
   };
 }

@@ -78,7 +78,8 @@ export function workerCommand(): Command {
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const layout = layoutOf(cmd);
       const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
-      const version = await codexVersion(codexBin);
+      // Both ask Codex about itself and neither needs the other: asked at once, start-up waits for one launch of Codex, not two.
+      const [version, report] = await Promise.all([codexVersion(codexBin), opts.skipCodexCheck ? null : codexDoctor(codexBin)]);
       if (version === null) {
         throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
       }
@@ -87,9 +88,9 @@ export function workerCommand(): Command {
       // A log no one can read any more (its terminal hung up) is dropped: its write error, unhandled, came back
       // through uncaughtException, which logs: a loop at full CPU that kept the worker's locks alive for ever.
       process.stderr.on('error', () => undefined);
-      if (!opts.skipCodexCheck) {
+      if (report) {
         // A worker whose every run would fail at once (no login) refuses to start rather than fail each job.
-        const verdicts = codexVerdicts(await codexDoctor(codexBin));
+        const verdicts = codexVerdicts(report);
         const said = (status: string) => verdicts.filter((v) => v.status === status).map((v) => `${v.name}: ${v.summary}`);
         for (const warning of said('warn')) log(`worker: warning: ${warning}`);
         if (said('fail').length) throw new CliError(`Codex cannot run jobs: ${said('fail').join('; ')} (fix it, or --skip-codex-check)`);

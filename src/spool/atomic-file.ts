@@ -44,15 +44,26 @@ export async function removeWriteDebris(dir: string, olderThanMs: number): Promi
 }
 
 /** Writes `path` atomically and durably, replacing any file there. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = await writeTempSynced(path, data);
+export function writeFileAtomic(path: string, data: string): Promise<void> {
+  return writeFilesAtomic([[path, data]]);
+}
+
+/**
+ * Writes each `[path, data]` atomically and durably, replacing any file there: every temp file synced,
+ * then renamed into place, then each directory synced once (files of one directory share that sync).
+ * Once it resolves all are durable; a failure may leave some replaced and others not.
+ */
+export async function writeFilesAtomic(files: readonly (readonly [string, string])[]): Promise<void> {
+  const written = await Promise.allSettled(files.map(([path, data]) => writeTempSynced(path, data)));
+  const temps = written.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
   try {
-    await rename(tmp, path);
+    for (const w of written) if (w.status === 'rejected') throw w.reason;
+    for (const [i, [path]] of files.entries()) await rename(temps[i]!, path);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
+    await Promise.all(temps.map((tmp) => unlink(tmp).catch(() => undefined))); // tidying (renamed ones are gone: ENOENT); `err` is what the caller needs
     throw err;
   }
-  await syncDir(dirname(path));
+  await syncDirsOf(...files.map(([path]) => path));
 }
 
 /** Something is at `path` (any type, a dangling link too). */
@@ -109,8 +120,12 @@ export async function createFileAtomic(path: string, data: string): Promise<void
  */
 export async function renameDurable(from: string, to: string): Promise<void> {
   await rename(from, to);
-  await syncDir(dirname(to));
-  if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
+  await syncDirsOf(to, from);
+}
+
+/** Makes the entries of the directories of `paths` durable, each directory once, all at once: no order matters, only that all are durable when it resolves. */
+export async function syncDirsOf(...paths: string[]): Promise<void> {
+  await Promise.all([...new Set(paths.map((path) => dirname(path)))].map(syncDir));
 }
 
 /** Makes the entries of `dir` (names created, renamed or removed in it) durable. */
@@ -143,7 +158,12 @@ async function writeTempSynced(path: string, data: string): Promise<string> {
 
 /** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic and durable. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  return writeJsonFilesAtomic([[path, value]]);
+}
+
+/** Several JSON files as `writeJsonAtomic` writes each, made durable together (see writeFilesAtomic). */
+export function writeJsonFilesAtomic(files: readonly (readonly [string, unknown])[]): Promise<void> {
+  return writeFilesAtomic(files.map(([path, value]) => [path, `${JSON.stringify(value, null, 2)}\n`] as const));
 }
 
 /**

@@ -5,8 +5,8 @@
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { createFileAtomic, linkNoReplace, renameDurable, syncDir, writeJsonAtomic } from './atomic-file.js';
+import { join } from 'node:path';
+import { createFileAtomic, linkNoReplace, renameDurable, syncDir, syncDirsOf, writeJsonAtomic } from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
@@ -304,8 +304,7 @@ export async function returnJob(layout: SpoolLayout, claim: Claim, to: 'inbox' |
 async function moveNoReplace(from: string, to: string): Promise<void> {
   await linkNoReplace(from, to);
   await unlink(from);
-  await syncDir(dirname(to));
-  await syncDir(dirname(from));
+  await syncDirsOf(to, from);
 }
 
 const unlinkIfThere = (path: string) =>

@@ -16,7 +16,7 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { writeJsonAtomic } from '../spool/atomic-file.js';
+import { writeJsonAtomic, writeJsonFilesAtomic } from '../spool/atomic-file.js';
 import { lockUpdateMs, resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
@@ -262,8 +262,11 @@ async function runValidJob(
   // A run that ended is filed, retrying through passing file-system errors (a full disk, no file
   // descriptors): giving up early would leave it to recovery, and a run that succeeded must not run again.
   const filed = await withRetries(ctx, `filing ${claim.id}`, async () => {
-    await writeJsonAtomic(files.summary, summary);
-    await saveMeta();
+    await metaWritten.catch(() => undefined); // its progress notes first: none may land after the last word
+    await writeJsonFilesAtomic([
+      [files.summary, summary],
+      [files.meta, meta],
+    ]); // one sync of the run's directory for both
     return fileRun(ctx, claim, job, summary, worktree);
   });
   if (filed.end) await notify(ctx, filed.end);

@@ -281,7 +281,8 @@ export class Worker {
       ...unread('deferred', listed.deferred),
       ...[...touched].filter((n) => !this.running.has(n)).map((name) => ({ state: 'inbox' as const, name })),
     ];
-    await mapLimit(toPeek, PEEK_CONCURRENCY, (e) => this.peek(e.state, e.name));
+    // Looked at just now: not looked at again before its launch (a change from here on rings for another scan).
+    const fresh = new Set(await mapLimit(toPeek, PEEK_CONCURRENCY, (e) => this.peek(e.state, e.name)));
     if (this.unsorted) {
       this.order = this.order.filter((p) => this.isCurrent(p)).sort(claimOrder);
       this.unsorted = false;
@@ -303,7 +304,7 @@ export class Worker {
       // Decide only on what the file holds now: one claimed elsewhere is gone; one changed since it was
       // peeked with no event naming it (queued again by another worker, cancelled and retried, rewritten
       // under --poll) is decided on here if it still ranks here, else from its new place on the next pass.
-      const p = await this.peek(known.state, known.name);
+      const p = fresh.has(known) ? known : await this.peek(known.state, known.name);
       if (p === null) continue;
       if (p !== known) {
         this.rescan = true;

@@ -12,6 +12,7 @@ import {
   syncDir,
   writeFileAtomic,
   writeJsonAtomic,
+  writeJsonFilesAtomic,
 } from '../../src/spool/atomic-file.js';
 
 let dir: string;
@@ -176,6 +177,31 @@ describe('durability: fsync before publishing, the directory after', () => {
       { dir: false, targetThere: false },
       { dir: true, targetThere: true },
     ]);
+  });
+
+  it('writeJsonFilesAtomic syncs every file before publishing any, then their directory once', async () => {
+    const syncs = recordSyncs(join(dir, 'a'));
+    await writeJsonFilesAtomic([
+      [join(dir, 'a'), 1],
+      [join(dir, 'b'), 2],
+    ]);
+    expect(syncs).toEqual([
+      { dir: false, targetThere: false },
+      { dir: false, targetThere: false },
+      { dir: true, targetThere: true },
+    ]);
+    expect([await readFile(join(dir, 'a'), 'utf8'), await readFile(join(dir, 'b'), 'utf8')]).toEqual(['1\n', '2\n']);
+  });
+
+  it('writeJsonFilesAtomic publishes none when one cannot be written, and leaves no temp file', async () => {
+    await writeFile(join(dir, 'a'), 'old');
+    const files = [
+      [join(dir, 'a'), 'new'],
+      [join(dir, 'missing', 'b'), 'new'],
+    ] as const;
+    await expect(writeJsonFilesAtomic(files)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(join(dir, 'a'), 'utf8')).toBe('old');
+    expect((await readdir(dir)).sort()).toEqual(['.sample', 'a']);
   });
 
   it('createFileAtomic syncs the new file before the link, then the directory', async () => {
