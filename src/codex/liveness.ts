@@ -19,6 +19,7 @@
 // two steps for ALIVE_STALE_MS is the lease's residual risk: nothing on another host can tell it from death.)
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createExclusive } from '../spool/atomic-file.js';
 import { statFreshAt } from '../spool/lock.js';
 import { ifMissing, isMissing } from '../util/errors.js';
 
@@ -87,7 +88,7 @@ export const wasFenced = async (runDir: string) => (await readFile(launchFile(ru
 export async function aliveElseFenced(runDir: string, now: number): Promise<boolean> {
   if (await aliveAnywhere(runDir, now)) return true;
   try {
-    await writeFile(launchFile(runDir), 'fenced', { flag: 'wx' });
+    await createExclusive(launchFile(runDir), () => writeFile(launchFile(runDir), 'fenced', { flag: 'wx' }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST' && !isMissing(err)) throw err; // launched, fenced, or no run
   }
