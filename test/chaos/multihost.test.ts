@@ -252,11 +252,17 @@ describe.skipIf(!CHAOS || noFuse)('chaos: two hosts on one spool over sshfs', ()
           ...faults,
         },
         hosts.map((h) => h.proc),
-      ).catch((err: unknown) => {
+      ).catch(async (err: unknown) => {
         // What each host's workers said of the fault phase's jobs, to read a violation by.
         for (const h of [A, B]) {
           const lines = logs(h).match(/^.*\bx[ab]-\d{3}\b.*$/gm) ?? [];
           console.log(`[chaos] multihost ${name}: host ${h.name} on x- jobs:\n${lines.join('\n')}`);
+        }
+        // Where each job in two places is, and why a rejected copy was rejected.
+        const c = await census(t);
+        for (const id of ids.filter((i) => STATES.filter((s) => c[s].includes(i)).length > 1)) {
+          const errorFile = join(t.root, 'spool', 'rejected', `${id}~duplicate.error.json`);
+          console.log(`[chaos]   ${id} in ${STATES.filter((s) => c[s].includes(id)).join('+')}: ${await readIfExists(errorFile)}`);
         }
         throw err;
       });
