@@ -36,14 +36,16 @@ export const FENCED_EXIT = 75;
 // its birth (it must outlive a Codex that takes its time to stop), Codex gets them back, and the loop writes
 // (a touch would stamp this host's clock). A Codex that has exited but is not reaped (its worker paused) is a
 // zombie, which `kill -0` still finds: the loop ends on it too, so that the run can be filed from its events.
+// The loop is a `sh` of its own (named codex-spool-alive in ps), not a fork of the launch: its command line
+// names the run, not Codex.
 const LAUNCHER = `d=$1; shift
 printf . 2>/dev/null >"$d/alive"
 set -C; printf started 2>/dev/null >"$d/launch" || exit ${FENCED_EXIT}; set +C
 trap '' INT TERM HUP
-(while kill -0 $$ 2>/dev/null; do
-  read -r s </proc/$$/stat; s=\${s##*) }; [ "\${s%% *}" = Z ] && break
-  sleep 1; printf . >"$d/alive"
-done; rm -f "$d/alive") </dev/null >/dev/null 2>&1 &
+sh -c 'while kill -0 "$1" 2>/dev/null; do
+  read -r s </proc/$1/stat; s=\${s##*) }; [ "\${s%% *}" = Z ] && break
+  sleep 1; printf . >"$2/alive"
+done; rm -f "$2/alive"' codex-spool-alive $$ "$d" </dev/null >/dev/null 2>&1 &
 trap - INT TERM HUP
 exec "$@"`;
 
