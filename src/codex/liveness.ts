@@ -74,7 +74,7 @@ export async function serverNow(runsDir: string): Promise<number> {
 /** The run in `runDir` has a live Codex on some host, judged at server time `now` (see serverNow). */
 export async function aliveAnywhere(runDir: string, now: number): Promise<boolean> {
   // A stale-looking mtime is asked of the server again: a client's attribute cache must not kill a live run.
-  const st = await statFreshAt(aliveFile(runDir), ALIVE_STALE_MS, now).catch(() => null);
+  const st = await statFreshAt(aliveFile(runDir), ALIVE_STALE_MS, now).catch(ifMissing(null)); // an EIO is not death: it surfaces
   return st != null && now - st.mtimeMs <= ALIVE_STALE_MS;
 }
 

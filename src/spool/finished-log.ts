@@ -16,7 +16,7 @@
 // Only a `-` and its `<mtime>` both lost (e.g. two hosts appending over NFS, where O_APPEND is not atomic)
 // with the name's old line left vouching could mislead it; the reader then still catches a wrong mtime among
 // the jobs it shows (see read/listing.ts).
-import type { Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { appendFile, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSmallFileSync } from './atomic-file.js';
@@ -25,6 +25,12 @@ import { ifMissing } from '../util/errors.js';
 
 /** A log larger than this is not read (status lstats instead); prune rewrites it far below. */
 const MAX_LOG_BYTES = 64 * 1024 * 1024;
+
+/** Readable by every user of the spool, as its job files are: it says no more than their names and mtimes. */
+const LOG_MODE = 0o644;
+// Never through a symbolic link: on a shared spool another user could point the log at a file of ours.
+const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 
 const LINE = /^(done|failed|rejected)\/([^\s/]+) (-|\d+(?:\.\d+)?)$/;
 
@@ -46,7 +52,11 @@ export function parseFinishedLog(text: string): LoggedMtimes {
 
 /** The mtimes the log vouches for (none when there is no log or it is too large). */
 export function readFinishedLog(layout: SpoolLayout): LoggedMtimes {
-  return parseFinishedLog(readSmallFileSync(layout.finishedLog, MAX_LOG_BYTES) ?? '');
+  try {
+    return parseFinishedLog(readSmallFileSync(layout.finishedLog, MAX_LOG_BYTES) ?? '');
+  } catch {
+    return parseFinishedLog(''); // a cache: one this user cannot read (EACCES on a shared spool) is none
+  }
 }
 
 /** The line of a file's key (`<state>/<name>`): its mtime, or `-` (pure: the one place a line is made). */
@@ -68,7 +78,7 @@ export async function fileLogged<T>(layout: SpoolLayout, path: string, place: ()
 /** One O_APPEND write. A failure removes the log: a name it can no longer update must not stay vouched for. */
 async function append(layout: SpoolLayout, text: string): Promise<void> {
   try {
-    await appendFile(layout.finishedLog, text, { mode: 0o600 });
+    await appendFile(layout.finishedLog, text, { mode: LOG_MODE, flag: APPEND_NO_FOLLOW });
   } catch {
     // Every errno alike: the transition goes on whatever the cache does; without a log, status lstats.
     await unlink(layout.finishedLog).catch(() => undefined);
@@ -82,7 +92,7 @@ async function append(layout: SpoolLayout, text: string): Promise<void> {
  * ran are copied after the new lines as `-`: they may be older than lines appended to the new file.
  */
 export async function rebuildFinishedLog(layout: SpoolLayout): Promise<void> {
-  const old = await open(layout.finishedLog, 'a+', 0o600); // created if missing: every append from now on is seen
+  const old = await open(layout.finishedLog, READ_APPEND_NO_FOLLOW, LOG_MODE); // created if missing: every append from now on is seen
   try {
     const read = await old.readFile(); // from offset 0: a fresh handle
     const known = parseFinishedLog(read.toString('utf8'));
@@ -96,7 +106,7 @@ export async function rebuildFinishedLog(layout: SpoolLayout): Promise<void> {
       }
     }
     const tmp = `${layout.finishedLog}.${process.pid}.tmp`;
-    await writeFile(tmp, lines.join(''), { mode: 0o600 });
+    await writeFile(tmp, lines.join(''), { mode: LOG_MODE, flag: 'wx' });
     await rename(tmp, layout.finishedLog);
     const { size } = await old.stat();
     const late = Buffer.alloc(Math.max(0, size - read.length));

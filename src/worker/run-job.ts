@@ -369,11 +369,12 @@ async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session
     if (!active) continue;
     const files = runFiles(layout.runs, active.run_id);
     const meta = await readMeta(files);
-    // A run judged dead is fenced too: its worker, paused before the spawn, must not start it in our tree later.
-    const live = (meta && isRunAlive(meta)) || (await aliveElseFenced(files.dir, await (now ??= serverNow(layout.runs))));
-    if (!live || !meta) continue;
+    if (!meta) continue;
     const session = meta.session_id ?? meta.resumed_from;
-    if ((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session)) return true;
+    if (!((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session))) continue;
+    // Only a run on our tree or session is judged (we hold their locks: its worker lost them), and one judged
+    // dead is fenced: its worker, paused before the spawn, must not start it there later.
+    if (isRunAlive(meta) || (await aliveElseFenced(files.dir, await (now ??= serverNow(layout.runs))))) return true;
   }
   return false;
 }
