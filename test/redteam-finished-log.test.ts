@@ -1,0 +1,29 @@
+// Red team: spool/finished.log replaced by another user of a shared spool (--allow-shared-spool).
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { fileLogged, rebuildFinishedLog } from '../src/spool/finished-log.js';
+import { spoolLayout } from '../src/spool/layout.js';
+
+async function spoolWithLogLinkedTo() {
+  const dir = await mkdtemp(join(tmpdir(), 'rt-flog-'));
+  const layout = spoolLayout(join(dir, 'root'));
+  for (const state of ['done', 'failed', 'rejected']) await mkdir(layout.dir(state), { recursive: true });
+  const victim = join(dir, 'victim-bashrc');
+  await writeFile(victim, 'mine\n');
+  await symlink(victim, layout.finishedLog);
+  return { layout, victim };
+}
+
+it('a filing does not append through a symbolic link put in place of finished.log', async () => {
+  const { layout, victim } = await spoolWithLogLinkedTo();
+  await fileLogged(layout, join(layout.dir('done'), 'j1.json'), () => writeFile(join(layout.dir('done'), 'j1.json'), '{}'));
+  expect(await readFile(victim, 'utf8')).toBe('mine\n');
+});
+
+it('prune does not append through a symbolic link put in place of finished.log', async () => {
+  const { layout, victim } = await spoolWithLogLinkedTo();
+  await rebuildFinishedLog(layout);
+  expect(await readFile(victim, 'utf8')).toBe('mine\n');
+});
