@@ -29,7 +29,7 @@ it('prune does not append through a symbolic link put in place of finished.log',
   expect(await readFile(victim, 'utf8')).toBe('mine\n');
 });
 
-it("status --last 1 shows the newest job even when the log vouches an older mtime for it (a file touched, or lines lost)", async () => {
+it('status --last 1 shows the newest job even when the log vouches an older mtime for it (a file touched, or lines lost)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rt-flog-'));
   const layout = spoolLayout(join(dir, 'root'));
   for (const state of JOB_STATES) await mkdir(layout.dir(state), { recursive: true });
