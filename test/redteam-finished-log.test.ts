@@ -10,7 +10,7 @@ import { statusSelection } from '../src/read/listing.js';
 async function spoolWithLogLinkedTo() {
   const dir = await mkdtemp(join(tmpdir(), 'rt-flog-'));
   const layout = spoolLayout(join(dir, 'root'));
-  for (const state of ['done', 'failed', 'rejected']) await mkdir(layout.dir(state), { recursive: true });
+  for (const state of ['done', 'failed', 'rejected'] as const) await mkdir(layout.dir(state), { recursive: true });
   const victim = join(dir, 'victim-bashrc');
   await writeFile(victim, 'mine\n');
   await symlink(victim, layout.finishedLog);
