@@ -32,6 +32,17 @@ const LOG_MODE = 0o644;
 const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 
+/** The log, opened to read and append; a symbolic link in its place is removed first, never followed. */
+async function openLog(path: string) {
+  try {
+    return await open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    await unlink(path);
+    return open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
+  }
+}
+
 const LINE = /^(done|failed|rejected)\/([^\s/]+) (-|\d+(?:\.\d+)?)$/;
 
 /** The key of a finished file in the log: `<state>/<name>`, as its path below spool/ reads. */
@@ -92,7 +103,7 @@ async function append(layout: SpoolLayout, text: string): Promise<void> {
  * ran are copied after the new lines as `-`: they may be older than lines appended to the new file.
  */
 export async function rebuildFinishedLog(layout: SpoolLayout): Promise<void> {
-  const old = await open(layout.finishedLog, READ_APPEND_NO_FOLLOW, LOG_MODE); // created if missing: every append from now on is seen
+  const old = await openLog(layout.finishedLog); // created if missing: every append from now on is seen
   try {
     const read = await old.readFile(); // from offset 0: a fresh handle
     const known = parseFinishedLog(read.toString('utf8'));

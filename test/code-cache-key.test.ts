@@ -1,4 +1,4 @@
-// Red team: the code cache beside a bundle that was replaced in place by one of the same length (a hotfix,
+// The code cache beside a bundle that was replaced in place by one of the same length (a hotfix,
 // an upgrade copied over dist/ without removing the caches). V8's own check compares the source's LENGTH
 // only, not its content: the old code must not run.
 import { cp, readFile, writeFile } from 'node:fs/promises';

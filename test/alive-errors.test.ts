@@ -1,4 +1,4 @@
-// Red team: a live run must never be judged dead because its alive file could not be looked at.
+// A live run must never be judged dead because its alive file could not be looked at.
 import fs from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// Red-team probes of the launch fence (src/codex/liveness.ts LAUNCHER) through runCodex.
+// The launch fence (src/codex/liveness.ts LAUNCHER) through runCodex.
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
-// Red team: a healthy worker whose run takes more than the alive file's stale time (10 s) to reach Codex's
-// spawn (git status of a big repo, a worktree to create) has its run fenced by another job's launch
-// (liveRunOn judges it dead): the job is set back for recovery and retried, one attempt counted.
+// A healthy worker whose run takes more than the alive file's stale time (10 s) to reach Codex's spawn (git
+// status of a big repo, a worktree to create) must not have its run fenced by another job's launch on
+// another tree (liveRunOn judges only runs on its own tree or session).
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
