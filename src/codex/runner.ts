@@ -158,11 +158,14 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
   for (const s of [opts.stop, opts.cancel]) s.removeEventListener('abort', onAbort);
   killGroup(pid, 'SIGKILL'); // what is left of its group (the alive loop too); a process that left the group is not reached
-  await rm(aliveFile(opts.runDir), { force: true });
+  // Codex has run: nothing from here may throw, or the run would be taken for one that never started. A
+  // failed removal leaves the file to go stale, which only makes others wait for it.
+  await rm(aliveFile(opts.runDir), { force: true }).catch(() => undefined);
   clearInterval(poller);
   await Promise.all(outputs.map((o) => o.finish()));
   await stopping;
-  return outcome({ exitCode: code, signal, spawnError: null }, code === FENCED_EXIT && (await wasFenced(opts.runDir)));
+  const fenced = code === FENCED_EXIT && (await wasFenced(opts.runDir).catch(() => false)); // unreadable: an exit code like any other
+  return outcome({ exitCode: code, signal, spawnError: null }, fenced);
 }
 
 interface FollowedFile {

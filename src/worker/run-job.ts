@@ -250,10 +250,7 @@ async function runValidJob(
   meta.status = summary.status;
   meta.session_id = summary.session_id;
 
-  if (outcome.fenced) {
-    await rm(aliveFile(files.dir), { force: true }); // written by the launch that then found the fence
-    return leftForRecovery(ctx, claim, `before run ${runId} started Codex (judged dead and fenced meanwhile)`);
-  }
+  if (outcome.fenced) return leftForRecovery(ctx, claim, `before run ${runId} started Codex (judged dead and fenced meanwhile)`);
   if (claim.lost.aborted) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
