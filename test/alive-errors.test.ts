@@ -1,15 +1,23 @@
 // A live run must never be judged dead because its alive file could not be looked at.
 import fs from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { aliveElseFenced, serverNow } from '../src/codex/liveness.js';
 
-afterEach(() => vi.restoreAllMocks());
+let t: TempRoot;
+beforeEach(async () => {
+  t = await makeTempRoot();
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await t.cleanup();
+});
 
 it('an EIO on the fresh alive file of a live run does not read as dead, nor fence it', async () => {
-  const runs = await mkdtemp(join(tmpdir(), 'rt-live-'));
+  const runs = join(t.dir, 'runs');
+  await fs.promises.mkdir(runs);
   const runDir = join(runs, 'run1');
   await fs.promises.mkdir(runDir);
   await writeFile(join(runDir, 'alive'), '.'); // fresh: its loop just beat

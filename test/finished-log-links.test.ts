@@ -1,14 +1,20 @@
 // spool/finished.log replaced by a symbolic link (another user of a shared spool, --allow-shared-spool):
 // neither a filing nor prune writes through it.
-import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { fileLogged, rebuildFinishedLog } from '../src/spool/finished-log.js';
 import { spoolLayout } from '../src/spool/layout.js';
 
+let t: TempRoot;
+beforeEach(async () => {
+  t = await makeTempRoot();
+});
+afterEach(() => t.cleanup());
+
 async function spoolWithLogLinkedTo() {
-  const dir = await mkdtemp(join(tmpdir(), 'rt-flog-'));
+  const dir = t.dir;
   const layout = spoolLayout(join(dir, 'root'));
   for (const state of ['done', 'failed', 'rejected'] as const) await mkdir(layout.dir(state), { recursive: true });
   const victim = join(dir, 'victim-bashrc');

@@ -1,12 +1,19 @@
 // The launch fence (src/codex/liveness.ts LAUNCHER) through runCodex.
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { runCodex } from '../src/codex/runner.js';
 
+let t: TempRoot;
+beforeEach(async () => {
+  t = await makeTempRoot();
+});
+afterEach(() => t.cleanup());
+
 async function setup(binName: string, body: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'rt launch '));
+  const dir = join(t.dir, 'a launch dir ');
+  await mkdir(dir);
   const binDir = join(dir, 'bin dir -x $y `z`');
   await mkdir(binDir);
   const bin = join(binDir, binName);
