@@ -6,11 +6,20 @@
 // since root ignores mode bits), and a worker paused with SIGSTOP past the lock stale time (3 s here:
 // quickLockStale; each test waits for the takeover it needs, not for a fixed time).
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killStarted, makeSpool, quickLockStale, startWorker, waitFor, type TempRoot, type WorkerProcess } from '../helpers/spool-env.js';
+import {
+  killStarted,
+  makeSpool,
+  projectRoot,
+  quickLockStale,
+  startWorker,
+  waitFor,
+  type TempRoot,
+  type WorkerProcess,
+} from '../helpers/spool-env.js';
 import { readRunLog } from '../helpers/run-log.js';
 import { isJobFileName, jobIdOf } from '../../src/spool/layout.js';
 import { ifMissing } from '../../src/util/errors.js';
@@ -142,41 +151,51 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
   }, 660_000);
 });
 
-/** A model root owned by uid 65534, with `n` repos, for a worker run as that user. */
-async function nobodyRoot(n: number): Promise<{ t: TempRoot; log: string; repos: string[] }> {
+/**
+ * A model root owned by uid 65534, with `n` repos, and `start`, which runs a worker as that user: from copies
+ * of dist/ and the stand-in in the root's temp dir, since the clone itself may be where that user cannot go
+ * (a clone in a `mktemp -d` directory, mode 0700).
+ */
+async function nobodyRoot(n: number) {
   const { t, log } = await faultRoot();
   const repos = await makeRepos(t, n);
   await mkdir(join(t.root, 'runs'), { recursive: true, mode: 0o700 });
   await writeFile(log, '');
+  const pkg = join(t.dir, 'pkg');
+  await cp(join(projectRoot, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.cache') });
+  await cp(join(projectRoot, 'package.json'), join(pkg, 'package.json'));
+  await cp(modelCodex, join(pkg, 'model-codex'));
   await chmod(t.dir, 0o755); // mkdtemp's 0700 would keep the user out
   await execa('chown', ['-R', `${NOBODY}:${NOBODY}`, t.dir]);
-  return { t, log, repos };
+  const bins = { cli: join(pkg, 'dist', 'cli.js'), codex: join(pkg, 'model-codex') };
+  const start = (args: string[] = WORKER_ARGS) => startWrappedWorker(t, asNobody, args, bins);
+  return { t, log, repos, start };
 }
 
 describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 through setpriv)', () => {
   // fails on main: the unreadable file stops each recovery pass: orphans x1, x2 still in active/ after 45 s
   it('an unreadable file in active/ does not stop the recovery of the orphans beside it', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
-    const { t, log, repos } = await nobodyRoot(2);
+    const { t, log, repos, start } = await nobodyRoot(2);
     const jobs = ['x1', 'x2'];
     for (const [i, id] of jobs.entries()) await writeJob(t, id, { repo: repos[i], task: taskOf(id, 'firstsleep=30') });
-    let worker = startWrappedWorker(t, asNobody);
+    let worker = start();
     await waitFor('both runs started', async () => (await readRunLog(log)).length === 2, 20_000);
     await worker.stop('SIGKILL'); // x1 and x2 are now orphans in active/
     const bad = join(spoolDir(t, 'active'), 'a-unreadable.json'); // sorts before them
     await writeFile(bad, '{}', { mode: 0o000 });
     await chown(bad, NOBODY, NOBODY);
-    worker = startWrappedWorker(t, asNobody);
+    worker = start();
     await expectDrained(t, log, jobs, 45_000, 'unreadable file in active/', { workerAlive: worker.child.exitCode === null });
   }, 90_000);
 
   it('an unwritable runs/ for 3 s: the worker survives, then the queue drains', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
-    const { t, log, repos } = await nobodyRoot(2);
+    const { t, log, repos, start } = await nobodyRoot(2);
     const jobs = ids('y', 4);
     for (const [i, id] of jobs.entries()) await writeJob(t, id, { repo: repos[i % 2], task: taskOf(id, '') });
     await chmod(join(t.root, 'runs'), 0o500);
-    const worker = startWrappedWorker(t, asNobody);
+    const worker = start();
     await sleep(3_000); // the fault lasts 3 s
     const aliveDuringFault = worker.child.exitCode === null;
     await chmod(join(t.root, 'runs'), 0o700);
@@ -186,12 +205,12 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
 
   it('runs/ and deferred/ both unwritable for good: each job is failed with the error after bounded tries, nothing left behind', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
-    const { t, log, repos } = await nobodyRoot(1);
+    const { t, log, repos, start } = await nobodyRoot(1);
     const jobs = ['w1', 'w2'];
     for (const id of jobs) await writeJob(t, id, { repo: repos[0], task: taskOf(id, '') });
     await chmod(join(t.root, 'runs'), 0o500);
     await chmod(join(t.root, 'spool', 'deferred'), 0o500);
-    const worker = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--retry-delay-ms', '50']);
+    const worker = start([...WORKER_ARGS, '--retry-delay-ms', '50']);
     await expectDrained(t, log, jobs, 45_000, 'runs/ and deferred/ unwritable', { workerAlive: worker.child.exitCode === null });
     for (const id of jobs) {
       const failed = JSON.parse(await readFile(join(t.root, 'spool', 'failed', `${id}.json`), 'utf8'));
@@ -203,11 +222,11 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
   // taken for that, refreshing its lock for ever: the job stayed in active/ after the directories came back.
   it('runs/, deferred/ and failed/ unwritable until the worker fails to give a job up: once writable, the job ends', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
-    const { t, log, repos } = await nobodyRoot(1);
+    const { t, log, repos, start } = await nobodyRoot(1);
     const dirs = [join(t.root, 'runs'), ...['deferred', 'failed'].map((s) => join(t.root, 'spool', s))];
     await writeJob(t, 'g1', { repo: repos[0], task: taskOf('g1', '') });
     for (const dir of dirs) await chmod(dir, 0o500);
-    const worker = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--retry-delay-ms', '50']);
+    const worker = start([...WORKER_ARGS, '--retry-delay-ms', '50']);
     await waitFor('a give-up that could not be filed', () => worker.log().includes('cannot file its failure either'), 30_000);
     for (const dir of dirs) await chmod(dir, 0o700);
     await expectDrained(t, log, ['g1'], 45_000, 'failed/ unwritable while giving up', { workerAlive: worker.child.exitCode === null });
@@ -216,11 +235,11 @@ describe.skipIf(!CHAOS)('faults: permissions (the worker runs as uid 65534 throu
   // fails on main: --once exits 0 with both jobs left in active/
   it('`worker --once` with an unwritable runs/ exits leaving nothing in active/; once writable, the queue drains', async (ctx) => {
     if (!canSetpriv) return ctx.skip('needs root and setpriv to run the worker as another user (mode bits do not stop root)');
-    const { t, log, repos } = await nobodyRoot(1);
+    const { t, log, repos, start } = await nobodyRoot(1);
     const jobs = ['z1', 'z2'];
     for (const id of jobs) await writeJob(t, id, { repo: repos[0], task: taskOf(id, '') });
     const once = async () => {
-      const w = startWrappedWorker(t, asNobody, [...WORKER_ARGS, '--once']);
+      const w = start([...WORKER_ARGS, '--once']);
       return Promise.race([w.child.then((r) => r.exitCode), sleep(30_000).then(() => 'still running after 30 s')]);
     };
     await chmod(join(t.root, 'runs'), 0o500);
