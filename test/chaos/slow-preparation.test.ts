@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, endSpoolTest, makeTempRoot, startWorker, waitFor, waitForFinished, type TempRoot } from '../helpers/spool-env.js';
 import { CHAOS } from './fixtures/chaos-kit.js';
+import { ifMissing } from '../../src/util/errors.js';
 
 let t: TempRoot;
 beforeEach(async () => {
@@ -31,7 +32,9 @@ describe.skipIf(!CHAOS)('chaos: a slow preparation', () => {
     );
     const alive = join(runs, run, 'alive');
     // The worker is healthy, only busy: wait until its run's alive file is past the stale time, then launch another job.
-    await waitFor('the alive file past 10 s', async () => Date.now() - (await stat(alive)).mtimeMs > 10_500, 20_000);
+    // (The run's directory is made a moment before its alive file.)
+    const age = async () => Date.now() - ((await stat(alive).catch(ifMissing(null)))?.mtimeMs ?? Date.now());
+    await waitFor('the alive file past 10 s', async () => (await age()) > 10_500, 20_000);
     expect((await cli(t, ['submit', '--id', 'fastjob', '--repo', fast, '--task', 'hi'])).code).toBe(0);
     await waitForFinished(t, 'fastjob');
     const { record } = await waitForFinished(t, 'slowjob');
