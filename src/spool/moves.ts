@@ -167,7 +167,7 @@ async function holdJob(
     // An inbox file is a duplicate if another file has its id. Any other copy beside a deferred file, and
     // the same file under a second name, are a move cut short (link, then unlink, which failed): recovery
     // resolves them; a rename onto a second name of the same file does nothing and would leave both.
-    const other = from ? await otherCopy(layout, jobIdOf(name), st, from === 'inbox' ? TAKEN_IN : ['active']) : null;
+    const other = from ? await otherCopy(layout, jobIdOf(name), source, st, from === 'inbox' ? TAKEN_IN : ['active']) : null;
     const duplicateOf = from === 'inbox' && other && !other.sameFile ? other.state : null;
     const skip = (other && !duplicateOf) || (onlyDuplicate ? !duplicateOf : duplicateOf !== null && !(await lock(duplicateLockName(name))));
     if (skip) {
@@ -188,18 +188,34 @@ async function holdJob(
 /** The states whose file of an id makes an inbox file of that id a duplicate, in the order they are named. */
 const TAKEN_IN = ['active', 'deferred', 'done', 'failed'] as const;
 
-/** Another file of job `id` in `states` (the first found), and whether it is the file `st` itself. */
+/** Another file of job `id` in `states` (the first found), and whether it is the file at `path` (`st`) itself. */
 async function otherCopy(
   layout: SpoolLayout,
   id: string,
+  path: string,
   st: Stats,
   states: readonly JobState[],
 ): Promise<{ state: JobState; sameFile: boolean } | null> {
   for (const state of states) {
-    const there = await lstat(layout.job(state, id)).catch(ifMissing(null));
-    if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
+    const other = layout.job(state, id);
+    const there = await lstat(other).catch(ifMissing(null));
+    // Only an active/ file can be the source of a move cut short into the inbox (recovery's return).
+    if (there) return { state, sameFile: await isSecondName(path, st, other, there, state === 'active') };
   }
   return null;
+}
+
+/**
+ * Whether `a` and `b` are two names of one job file: a move cut short between its link and its unlink.
+ * The same inode says so on a local file system. Through sshfs each name shows an inode number of its own
+ * and one link, so there (`byBytes`) two regular files of the same bytes say so: no two distinct job files
+ * a move can leave are equal (a run writes its run_id into the active file, a requeue its worker fields).
+ */
+export async function isSecondName(a: string, aSt: Stats, b: string, bSt: Stats, byBytes: boolean): Promise<boolean> {
+  if (aSt.ino === bSt.ino && aSt.dev === bSt.dev) return true;
+  if (!byBytes || !aSt.isFile() || !bSt.isFile() || aSt.size !== bSt.size || aSt.size > MAX_JOB_BYTES) return false;
+  const [x, y] = await Promise.all([readFile(a), readFile(b)]);
+  return x.equals(y);
 }
 
 /**

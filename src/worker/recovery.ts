@@ -15,7 +15,7 @@ import { aliveElseFenced, serverNow } from '../codex/liveness.js';
 import { MAX_ATTEMPTS, queuedAgain } from './retry-policy.js';
 import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../spool/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
-import { finishJob, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
+import { finishJob, isSecondName, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
@@ -130,10 +130,11 @@ async function alreadyFiled(layout: SpoolLayout, id: string, runId: string | nul
 /** A move that links the file into a queue before unlinking it was cut short: the queue's name is the job. */
 async function queuedUnderAnotherName(layout: SpoolLayout, claim: Claim): Promise<boolean> {
   const here = await lstat(claim.path);
-  if (here.nlink < 2) return false;
   for (const state of ['inbox', 'deferred'] as const) {
-    const there = await lstat(layout.job(state, claim.id)).catch(ifMissing(null));
-    if (there?.ino === here.ino && there.dev === here.dev) return true;
+    const path = layout.job(state, claim.id);
+    const there = await lstat(path).catch(ifMissing(null));
+    // Gone meanwhile (claimed by another worker): not a second name of this file.
+    if (there && (await isSecondName(claim.path, here, path, there, true).catch(ifMissing(false)))) return true;
   }
   return false;
 }

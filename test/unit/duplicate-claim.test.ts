@@ -70,6 +70,23 @@ describe('claimDuplicate and claimJob of an inbox file whose id is taken', () =>
     }
   });
 
+  // Through sshfs a second name shows an inode number of its own and one link: it looks like a copy.
+  it('a copy of the same bytes in active/ (a cut-short move as sshfs shows it) is not a duplicate; other bytes, or a copy elsewhere, are', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...OTHERS), fc.string({ minLength: 1, maxLength: 40 }), fc.boolean(), async (state, task, same) => {
+        const layout = await freshSpool();
+        const bytes = JSON.stringify({ task });
+        await writeFile(layout.job(state, 'x'), bytes);
+        await writeFile(layout.job('inbox', 'x'), same ? bytes : JSON.stringify({ task: `${task}!` }));
+        const dup = await claimDuplicate(layout, 'x.json');
+        expect(dup?.duplicateOf ?? null).toBe(same && state === 'active' ? null : state);
+        await dup?.release();
+        expect(await readdir(layout.dir('inbox'))).toEqual(['x.json']);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('a deferred file with a second name in active/ (a requeue whose unlink failed) is not claimed: a rename would leave both', async () => {
     const layout = await freshSpool();
     await writeFile(layout.job('active', 'x'), '{"task":"one job"}');

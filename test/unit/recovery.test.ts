@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -157,6 +157,34 @@ describe('recoverOrphans', () => {
     expect(failed.result.error).toContain(String(MAX_ATTEMPTS));
     expect(await readdir(layout.dir('inbox'))).toEqual([]);
     expect(await readdir(layout.dir('active'))).toEqual([]);
+  });
+
+  // A move out of active/ is a link, then an unlink. Cut short between them, both names remain: on a local
+  // file system as one inode with two links, through sshfs as two files of the same bytes.
+  it('an active job also queued under its other name (a cut-short move, linked or as sshfs shows it) is removed from active/ only', async () => {
+    for (const [state, asCopy] of [
+      ['inbox', false],
+      ['inbox', true],
+      ['deferred', false],
+      ['deferred', true],
+    ] as const) {
+      const text = JSON.stringify({ repo: '/r', task: `${state} ${asCopy}`, queued_at: 5, attempts: 1 });
+      await writeFile(layout.job('active', 'a'), text);
+      if (asCopy) await writeFile(layout.job(state, 'a'), text);
+      else await link(layout.job('active', 'a'), layout.job(state, 'a'));
+      expect(await recoverOrphans(ctx())).toBe(1);
+      expect(await readdir(layout.dir('active'))).toEqual([]);
+      expect(await readFile(layout.job(state, 'a'), 'utf8')).toBe(text);
+      await unlink(layout.job(state, 'a'));
+    }
+    expect(logs.filter((l) => l.includes('already filed or queued; active copy removed'))).toHaveLength(4);
+  });
+
+  it('an active job beside a different file of its id in the inbox is not taken for a second name', async () => {
+    await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'mine' }));
+    await writeFile(layout.job('inbox', 'a'), JSON.stringify({ repo: '/r', task: 'another' }));
+    expect(await recoverOrphans(ctx())).toBe(0); // its return to the inbox would replace the other: next pass
+    expect(await readdir(layout.dir('active'))).toEqual(['a.json']);
   });
 
   it('an active copy of an already finished job is just removed', async () => {
