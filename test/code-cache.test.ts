@@ -10,9 +10,10 @@ import { endSpoolTest, makeTempRoot, projectRoot, type TempRoot } from './helper
 let t: TempRoot;
 let cli: string;
 let cache: string;
+let pkg: string;
 beforeEach(async () => {
   t = await makeTempRoot();
-  const pkg = join(t.dir, 'pkg');
+  pkg = join(t.dir, 'pkg');
   await cp(join(projectRoot, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.cache') });
   await cp(join(projectRoot, 'package.json'), join(pkg, 'package.json'));
   cli = join(pkg, 'dist', 'cli.js');
@@ -49,5 +50,14 @@ describe('the code cache beside dist/program.js', () => {
     await rm(cache);
     await mkdir(cache);
     expect(await version()).toBe(expected);
+  });
+
+  it('submit and status run from bundles of their own, each with its own cache; the program is not loaded', async () => {
+    for (const command of ['submit', 'status']) {
+      const r = await execa('node', [cli, command, '--help'], { env: t.env, reject: false });
+      expect({ code: r.exitCode, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect((await stat(join(pkg, 'dist', `${command}.js.cache`))).size).toBeGreaterThan(0);
+    }
+    await expect(stat(cache)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
