@@ -28,7 +28,7 @@ async function version(): Promise<string> {
   return r.stdout;
 }
 
-describe('the code cache beside dist/program.js', () => {
+describe('the code cache beside each bundle of dist/', () => {
   it('is written by the first run and kept (not rewritten) by the next, which V8 accepts it for', async () => {
     const expected = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')).version;
     await expect(stat(cache)).rejects.toMatchObject({ code: 'ENOENT' });
