@@ -3,9 +3,12 @@
 // resolve (with a realpath), a fetch and a link, and importing a built-in as ES builds its whole namespace
 // (node:fs's ReadStream getter alone loads every stream module). The process starts faster either way by
 // loading less, so each hot path is its own bundle with nothing shared:
-//   cli.js        the process shell (src/cli.ts): picks one of the two below
+//   cli.js        the process shell (src/cli.ts): picks one of the four below from the command line
 //   hook.js       the Claude hook's front (src/claude/seen.ts) and, when something is new, the hook itself
-//   program.js    every command (src/main.ts), run through a V8 code cache (src/util/code-cache.ts)
+//   submit.js     `submit` alone (src/main-submit.ts): commander, zod and the spool, not the other commands
+//   status.js     `status` alone (src/main-status.ts), likewise
+//   program.js    every command (src/main.ts)
+// Each but cli.js is run through a V8 code cache of its own (src/util/code-cache.ts), made by its first run.
 //   claim-lock.js the claim lock alone, for tests that race it from another process
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +16,14 @@ import { build } from 'esbuild';
 
 const require = createRequire(import.meta.url);
 
-const ENTRIES = { cli: 'src/cli.ts', hook: 'src/claude/seen.ts', program: 'src/main.ts', 'claim-lock': 'src/spool/lock.ts' };
+const ENTRIES = {
+  cli: 'src/cli.ts',
+  hook: 'src/claude/seen.ts',
+  submit: 'src/main-submit.ts',
+  status: 'src/main-status.ts',
+  program: 'src/main.ts',
+  'claim-lock': 'src/spool/lock.ts',
+};
 
 /**
  * Built-ins that a command loads only when it first uses one of their functions, not when a module that

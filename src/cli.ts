@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The codex-spool command line as a process: the program (main.ts), then its exit code. The only place
-// that calls process.exit. Built into dist/cli.js, it loads one of two other bundles (src/build.mjs), found
-// beside it: dist/hook.js or dist/program.js.
+// that calls process.exit. Built into dist/cli.js, it loads one other bundle (src/build.mjs), found beside
+// it: dist/hook.js, dist/submit.js, dist/status.js or dist/program.js.
 import { join } from 'node:path';
 import { requireCached } from './util/code-cache.js';
 
@@ -16,7 +16,11 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
     return exit(0);
   });
 } else {
-  const { main } = requireCached<typeof import('./main.js')>(join(__dirname, 'program.js'));
+  // A command with a bundle of its own when it is named first, as main.ts would run it alone: parsing and
+  // reading the code cache of (or compiling) the whole program is a large share of a short command's start.
+  const command = process.argv[2];
+  const bundle = command === 'submit' || command === 'status' ? `${command}.js` : 'program.js';
+  const { main } = requireCached<typeof import('./main.js')>(join(__dirname, bundle));
   main(process.argv).then(exit);
 }
 

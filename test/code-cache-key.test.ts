@@ -19,8 +19,8 @@ it('a bundle replaced by another of the same length runs the new code, not the c
   await cp(join(projectRoot, 'package.json'), join(pkg, 'package.json'));
   const cli = join(pkg, 'dist', 'cli.js');
   const help = async () => (await execa('node', [cli, 'status', '--help'], { env: t.env })).stdout;
-  expect(await help()).toContain('show jobs: state'); // this run writes program.js.cache
-  const bundle = join(pkg, 'dist', 'program.js');
+  expect(await help()).toContain('show jobs: state'); // this run writes status.js.cache (status has a bundle of its own)
+  const bundle = join(pkg, 'dist', 'status.js');
   await writeFile(bundle, (await readFile(bundle, 'utf8')).replace('show jobs: state', 'SHOW JOBS: STATE'));
   expect(await help()).toContain('SHOW JOBS: STATE');
 });

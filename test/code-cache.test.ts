@@ -10,9 +10,10 @@ import { endSpoolTest, makeTempRoot, projectRoot, type TempRoot } from './helper
 let t: TempRoot;
 let cli: string;
 let cache: string;
+let pkg: string;
 beforeEach(async () => {
   t = await makeTempRoot();
-  const pkg = join(t.dir, 'pkg');
+  pkg = join(t.dir, 'pkg');
   await cp(join(projectRoot, 'dist'), join(pkg, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.cache') });
   await cp(join(projectRoot, 'package.json'), join(pkg, 'package.json'));
   cli = join(pkg, 'dist', 'cli.js');
@@ -27,7 +28,7 @@ async function version(): Promise<string> {
   return r.stdout;
 }
 
-describe('the code cache beside dist/program.js', () => {
+describe('the code cache beside each bundle of dist/', () => {
   it('is written by the first run and kept (not rewritten) by the next, which V8 accepts it for', async () => {
     const expected = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')).version;
     await expect(stat(cache)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -49,5 +50,14 @@ describe('the code cache beside dist/program.js', () => {
     await rm(cache);
     await mkdir(cache);
     expect(await version()).toBe(expected);
+  });
+
+  it('submit and status run from bundles of their own, each with its own cache; the program is not loaded', async () => {
+    for (const command of ['submit', 'status']) {
+      const r = await execa('node', [cli, command, '--help'], { env: t.env, reject: false });
+      expect({ code: r.exitCode, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect((await stat(join(pkg, 'dist', `${command}.js.cache`))).size).toBeGreaterThan(0);
+    }
+    await expect(stat(cache)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -128,10 +128,14 @@ const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.i
 /**
  * The `n` newest of `entries`, oldest first. Only those at or above the n-th newest mtime are sorted by
  * byAge: a comparator sort of 10,000 entries costs a third of node's start, a typed array's sort a tenth of it.
+ * The typed array is filled by a loop: Float64Array.from(entries, fn) goes through the iterator protocol,
+ * which made selectForStatus 1.7x slower on 10,000 entries in a process's first (unoptimized) run.
  */
 function newest(entries: JobEntry[], n: number): JobEntry[] {
   if (entries.length <= n) return entries.sort(byAge);
-  const mtimes = Float64Array.from(entries, (e) => e.mtimeMs).sort();
+  const mtimes = new Float64Array(entries.length);
+  for (let i = 0; i < entries.length; i++) mtimes[i] = entries[i]!.mtimeMs;
+  mtimes.sort();
   const cut = mtimes[mtimes.length - n] ?? Number.POSITIVE_INFINITY; // n = 0: nothing
   const top = entries.filter((e) => e.mtimeMs >= cut).sort(byAge);
   return top.slice(top.length - n); // ties at the cut: byAge's order by id decides, as in a full sort

@@ -2,9 +2,10 @@
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_JOB_BYTES } from '../../src/spool/schema.js';
-import { listJobEntries } from '../../src/read/listing.js';
+import { listJobEntries, selectForStatus } from '../../src/read/listing.js';
 import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 let tmp: string;
@@ -24,5 +25,24 @@ describe('listJobEntries', () => {
     await writeFile(layout.job('done', 'small'), '{}');
     const readable = Object.fromEntries(listJobEntries(layout).map((e) => [e.id, e.readable]));
     expect(readable).toEqual({ junk: false, edge: true, small: true });
+  });
+});
+
+describe('selectForStatus', () => {
+  it('shows the n newest finished jobs as the last n of them all sorted by age (ties at the cut included)', () => {
+    const entry = fc.record({
+      id: fc.stringMatching(/^[a-e]{1,2}$/),
+      state: fc.constantFrom('done' as const, 'failed' as const, 'rejected' as const),
+      mtimeMs: fc.integer({ min: 1, max: 5 }), // few values: ties
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(entry, { selector: (e) => e.id, maxLength: 30 }), fc.nat(35), (picked, n) => {
+        const entries = picked.map((e) => ({ ...e, path: e.id, readable: true }));
+        const all = selectForStatus(entries, null).shown;
+        const newest = selectForStatus(entries, n);
+        expect(newest.shown).toEqual(n === 0 ? [] : all.slice(-n));
+        expect(newest.omitted).toBe(all.length - newest.shown.length);
+      }),
+    );
   });
 });
