@@ -7,7 +7,8 @@
 //   hook.js       the Claude hook's front (src/claude/seen.ts) and, when something is new, the hook itself
 //   program.js    every command (src/main.ts), run through a V8 code cache (src/util/code-cache.ts)
 //   claim-lock.js the claim lock alone, for tests that race it from another process
-import { writeFileSync } from 'node:fs';
+// and copies the Claude hook's shell front, src/claude/codex-spool-hook.sh, to dist/codex-spool-hook (a bin).
+import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -58,3 +59,5 @@ await build({
 });
 // The package is "type": "module"; the bundles in dist/ are CommonJS.
 writeFileSync('dist/package.json', `${JSON.stringify({ type: 'commonjs' })}\n`);
+copyFileSync('src/claude/codex-spool-hook.sh', 'dist/codex-spool-hook');
+chmodSync('dist/codex-spool-hook', 0o755);
