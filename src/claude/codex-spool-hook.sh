@@ -14,16 +14,20 @@
 #
 # POSIX sh (dash): no bash-isms; dd reads the input's start; readlink only for a symlinked path (npm's bin).
 
-# The package: from this file's own path, each symlink followed (readlink target relative to the link).
-self=$0
-case $self in */*) ;; *) self=./$self ;; esac
-while [ -L "$self" ]; do
-  link=$(readlink "$self") || break
-  case $link in /*) self=$link ;; *) self=${self%/*}/$link ;; esac
-done
-dist=${self%/*}
+# $dist, the package's dist/: this file's directory, each symlink to it followed (npm links a bin; a
+# relative target is relative to the link). Only when needed: each readlink is a process.
+find_dist() {
+  self=$0
+  case $self in */*) ;; *) self=./$self ;; esac
+  while [ -L "$self" ]; do
+    link=$(readlink "$self") || break
+    case $link in /*) self=$link ;; *) self=${self%/*}/$link ;; esac
+  done
+  dist=${self%/*}
+}
 
 node_hook() {
+  find_dist
   exec node "$dist/cli.js" claude hook
 }
 
@@ -50,8 +54,13 @@ case $id in '' | .* | *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 # The root, as src/spool/layout.ts finds it: $CODEX_SPOOL_ROOT, else the package's directory. Node resolves
 # a `..` in $CODEX_SPOOL_ROOT by the text, the kernel through symlinks: that one goes to Node.
-root=${CODEX_SPOOL_ROOT:-$dist/..}
-case /$CODEX_SPOOL_ROOT/ in */../*) fall_through ;; esac
+if [ -n "${CODEX_SPOOL_ROOT:-}" ]; then
+  root=$CODEX_SPOOL_ROOT
+  case /$root/ in */../*) fall_through ;; esac
+else
+  find_dist
+  root=$dist/..
+fi
 
 stamp=$root/spool/.codex-spool-claude/seen/$id.stamp
 [ -f "$stamp" ] || fall_through
