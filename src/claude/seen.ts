@@ -57,8 +57,9 @@ export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record
 
 /**
  * The mtime the session's stamp should have (see stampAs), or null for none: the listing's time minus
- * SLACK_MS, when every finished-state directory as listed was older than that (else a job filed in the
- * same clock tick as the listing could leave its directory's mtime below the stamp's).
+ * SLACK_MS, when every finished-state directory as listed was older than that. unchangedSince's condition:
+ * so the shell answers only where this module would from its stats, and any change after the listing
+ * leaves a directory newer than the stamp (by SLACK_MS less a clock tick: more than a whole second).
  */
 export function stampTime(seen: SeenState | null): number | null {
   if (!seen) return null;
