@@ -10,7 +10,8 @@
 //   program.js    every command (src/main.ts)
 // Each but cli.js is run through a V8 code cache of its own (src/util/code-cache.ts), made by its first run.
 //   claim-lock.js the claim lock alone, for tests that race it from another process
-import { writeFileSync } from 'node:fs';
+// and copies the Claude hook's shell front, src/claude/codex-spool-hook.sh, to dist/codex-spool-hook (a bin).
+import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
@@ -68,3 +69,5 @@ await build({
 });
 // The package is "type": "module"; the bundles in dist/ are CommonJS.
 writeFileSync('dist/package.json', `${JSON.stringify({ type: 'commonjs' })}\n`);
+copyFileSync('src/claude/codex-spool-hook.sh', 'dist/codex-spool-hook');
+chmodSync('dist/codex-spool-hook', 0o755);

@@ -5,9 +5,10 @@
 import { join } from 'node:path';
 import { requireCached } from './util/code-cache.js';
 
-// The Claude hook runs before every prompt: as installed (`codex-spool claude hook`, nothing more) it loads
-// neither the program (commander) nor, when nothing is new, the digest and zod; with nothing to say it
-// leaves stdout unopened (opening it costs a socket's worth of modules).
+// The Claude hook runs before every prompt: as dist/codex-spool-hook (the installed hook) hands it over, and
+// as older installs run it (`codex-spool claude hook`, nothing more), it loads neither the program
+// (commander) nor, when nothing is new, the digest and zod; with nothing to say it leaves stdout unopened
+// (opening it costs a socket's worth of modules).
 if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3] === 'hook') {
   const { hookOutputFor } = requireCached<typeof import('./claude/seen.js')>(join(__dirname, 'hook.js'));
   hookOutputFor().then((out) => {

@@ -1,4 +1,4 @@
-// The Claude hook has two ways in: as installed (`codex-spool claude hook`, nothing more) a fast path that
+// The Node hook has two ways in: as the installed sh hook hands it over (`codex-spool claude hook`, nothing more) a fast path that
 // loads no command parser and, while the finished-state directories are as the session last saw them, no
 // digest; with any option the full command. Whichever runs, a session is told of each finished job once.
 // (The fast path is in the process shell, src/cli.ts: these run the CLI as a process.)

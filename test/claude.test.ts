@@ -24,7 +24,7 @@ import {
 } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
 import { killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
-import { ALLOW_RULES } from '../src/claude/install.js';
+import { ALLOW_RULES, HOOK_COMMAND } from '../src/claude/install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
@@ -117,6 +117,8 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     // Claude runs `codex-spool …` by name, as a user's PATH would have it.
     await writeFile(join(bin, 'codex-spool'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
     await chmod(join(bin, 'codex-spool'), 0o755);
+    // And the hook by its own name, linked as npm links a package's bin.
+    await symlink(join(REPO, 'dist', 'codex-spool-hook'), join(bin, 'codex-spool-hook'));
     claudeEnv = {
       ...cleanEnv(),
       HOME: home,
@@ -412,8 +414,8 @@ describe('codex-spool claude install / uninstall', () => {
     const merged = JSON.parse(installed['settings.json']!);
     expect(merged.permissions).toEqual({ allow: ['Bash(npm test)', ...ALLOW_RULES] });
     expect(merged.hooks.UserPromptSubmit[0]).toEqual({ hooks: [{ type: 'command', command: 'my-own-hook' }] });
-    expect(merged.hooks.UserPromptSubmit[1].hooks[0].command).toBe('codex-spool claude hook');
-    expect(merged.hooks.SessionStart[0].hooks[0].command).toBe('codex-spool claude hook');
+    expect(merged.hooks.UserPromptSubmit[1].hooks[0].command).toBe(HOOK_COMMAND);
+    expect(merged.hooks.SessionStart[0].hooks[0].command).toBe(HOOK_COMMAND);
     expect(merged.hooks.Stop).toEqual([{ hooks: [{ type: 'command', command: 'notify-me' }] }]);
     expect(installed['skills/codex-spool/SKILL.md']).toBe(
       await readFile(join(REPO, 'src/claude/plugin/skills/codex-spool/SKILL.md'), 'utf8'),
@@ -528,7 +530,7 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
     const installed = await readFile(settings, 'utf8');
     expect(installed.startsWith(odd.slice(0, odd.indexOf('[ ]')))).toBe(true);
     expect(installed.endsWith('\r\n\t}\r\n}\r\n')).toBe(true);
-    expect(JSON.parse(installed).hooks.UserPromptSubmit[0].hooks[0].command).toBe('codex-spool claude hook');
+    expect(JSON.parse(installed).hooks.UserPromptSubmit[0].hooks[0].command).toBe(HOOK_COMMAND);
     const un = await install(project, 'uninstall');
     expect(un.stdout).toContain('settings.json as it was before install');
     expect(await readFile(settings, 'utf8')).toBe(odd);

@@ -2,7 +2,7 @@
 // (heartbeat, stale jobs, the note of submit and wait), and `doctor`. Real CLI and worker processes.
 import { chmod, cp, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
@@ -332,6 +332,7 @@ describe('doctor and the worker start-up check', () => {
       const bin = join(t.dir, 'bin');
       await mkdir(bin);
       await symlink(cliPath, join(bin, 'codex-spool')); // as npm link puts it on PATH
+      await symlink(join(dirname(cliPath), 'codex-spool-hook'), join(bin, 'codex-spool-hook')); // the hook install adds
       t.env.PATH = `${bin}:${process.env.PATH}`;
       expect((await cli(t, ['claude', 'install', '--user'])).code).toBe(0);
       const worker = startWorker(t, [], codexBin());

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDigest, digestJobOf, hookOutput, selectFresh, type DigestJob, type FinishedEntry } from './digest.js';
-import { finishedDirMtimes, hookTarget, readSeen, seenDir, unchangedSince, type HookInput } from './seen.js';
+import { finishedDirMtimes, hookTarget, readSeen, seenDir, stampAs, unchangedSince, type HookInput } from './seen.js';
 import { claimHolds, claimsDir, readClaim } from './state.js';
 import { JobId, StoredJob, StoredRejection } from '../spool/schema.js';
 import { readJsonSync } from '../spool/json-file.js';
@@ -31,7 +31,7 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
   try {
     const target = hookTarget(input, root);
     if (!target) return '';
-    const { event, stem, layout, statePath } = target;
+    const { event, stem, layout, statePath, stampPath } = target;
     // A spool/ with no finished job (maybe not codex-spool's at all) and no state yet: nothing to record.
     const firstListing = statSync(statePath, { throwIfNoEntry: false }) ? null : listFinished(layout.dir);
     if (firstListing?.length === 0) return '';
@@ -39,7 +39,7 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
     const lock = join(seenDir(layout.root), `${stem}.lock`);
     if (!takeLock(lock)) return '';
     try {
-      const context = digestFor(layout, statePath, stem, firstListing, now);
+      const context = digestFor(layout, statePath, stampPath, stem, firstListing, now);
       return context ? hookOutput(event, context) : '';
     } finally {
       try {
@@ -57,16 +57,27 @@ export function runHook(input: HookInput, root?: string, now = Date.now()): stri
  * The digest for session `stem`, and its state brought up to date. `firstListing` is a listing made before
  * the lock was taken when there was no state: still good if no other hook of the session wrote one since.
  */
-function digestFor(layout: SpoolLayout, statePath: string, stem: string, firstListing: FinishedEntry[] | null, now: number): string | null {
+function digestFor(
+  layout: SpoolLayout,
+  statePath: string,
+  stampPath: string,
+  stem: string,
+  firstListing: FinishedEntry[] | null,
+  now: number,
+): string | null {
   const seen = readSeen(statePath);
   const dirMtimes = finishedDirMtimes(layout);
-  if (unchangedSince(seen, dirMtimes)) return null;
+  if (unchangedSince(seen, dirMtimes)) {
+    stampAs(stampPath, seen);
+    return null;
+  }
 
   const entries = seen === null && firstListing ? firstListing : listFinished(layout.dir);
   const { fresh, next, firstContact } = selectFresh(entries, seen, dirMtimes, now);
   const toRead = fresh.slice(-MAX_READ);
   const jobs: DigestJob[] = toRead.map((e) => readJob(layout, stem, e));
   writeFileAtomicSync(statePath, `${JSON.stringify(next)}\n`);
+  stampAs(stampPath, next);
   // First contact: only the session's own recent jobs (the spool may not have existed when it submitted).
   if (firstContact) {
     pruneState(layout.root, now);
@@ -86,7 +97,7 @@ export function pruneState(root: string, now = Date.now()): void {
     return st !== undefined && now - st.mtimeMs > ttl ? st : null;
   };
   for (const name of readdirSync(seenDir(root))) {
-    const ttl = name.endsWith('.tmp') ? 3600_000 : name.endsWith('.json') ? SEEN_TTL_MS : null;
+    const ttl = name.endsWith('.tmp') ? 3600_000 : name.endsWith('.json') || name.endsWith('.stamp') ? SEEN_TTL_MS : null;
     const path = join(seenDir(root), name);
     if (ttl !== null && old(path, ttl)?.isFile()) rmSync(path, { force: true });
   }

@@ -17,8 +17,13 @@ import { packageFile } from '../util/package-files.js';
 import { unsafeOwnership } from '../spool/layout.js';
 import { ifMissing, isMissing } from '../util/errors.js';
 
-/** What the hooks run; the skill and commands call `codex-spool` by the same name. */
-export const HOOK_COMMAND = 'codex-spool claude hook';
+/**
+ * What the hooks run: the package's second bin, dist/codex-spool-hook (src/claude/codex-spool-hook.sh), which
+ * answers "nothing new" without starting Node and hands everything else to `codex-spool claude hook`.
+ */
+export const HOOK_COMMAND = 'codex-spool-hook';
+/** What installs by older versions added, still ours: installing again moves it to HOOK_COMMAND (mergeSettings). */
+export const OLD_HOOK_COMMAND = 'codex-spool claude hook';
 
 /**
  * The permissions.allow rules install adds: the commands the skill and slash commands run, by the name they

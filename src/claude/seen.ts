@@ -2,7 +2,7 @@
 // front: its input, and whether anything can be new. The hook runs before every prompt and nearly always
 // has nothing to tell, so this module loads nothing heavy (no zod, no digest): when the finished-state
 // directories are as the session last saw them, a few stats answer, and claude/hook.ts is never loaded.
-import { fstatSync, read, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, read, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRoot, spoolLayout, type SpoolLayout } from '../spool/layout.js';
 import { FINISHED_STATES, type FinishedState } from '../spool/states.js';
@@ -55,6 +55,45 @@ export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record
   });
 }
 
+/**
+ * The mtime the session's stamp should have (see stampAs), or null for none: the listing's time minus
+ * SLACK_MS, when every finished-state directory as listed was older than that. unchangedSince's condition:
+ * so the shell answers only where this module would from its stats, and any change after the listing
+ * leaves a directory newer than the stamp (by SLACK_MS less a clock tick: more than a whole second).
+ */
+export function stampTime(seen: SeenState | null): number | null {
+  if (!seen) return null;
+  const t = seen.listed_at - SLACK_MS;
+  return FINISHED_STATES.every((s) => (seen.dirs[s] ?? Number.NEGATIVE_INFINITY) < t) ? t : null;
+}
+
+/**
+ * Keeps the session's stamp as `seen` says: dist/codex-spool-hook (src/claude/codex-spool-hook.sh) answers
+ * "nothing new" without starting Node while no finished-state directory is newer than it. Called once the
+ * hook has answered from `seen`. Opened with O_NOFOLLOW (a link there is not followed; the open fails) and
+ * O_NONBLOCK (a FIFO there does not hang the hook). Best effort, never throws: with no stamp Node answers,
+ * and a stamp left from an earlier answer is older than every change since, so it never hides one.
+ */
+export function stampAs(path: string, seen: SeenState | null): void {
+  try {
+    const t = stampTime(seen);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (t === null) {
+      if (st) rmSync(path, { force: true });
+      return;
+    }
+    if (st?.isFile() && Math.round(st.mtimeMs) === t) return; // as it should be: no write on every prompt
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    try {
+      futimesSync(fd, t / 1000, t / 1000);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // see above: the hook's answer stands either way
+  }
+}
+
 /** A map of job ids (any text, `__proto__` included) to ctimes, as a plain JSON object without a prototype. */
 export function idMap(): Record<string, number> {
   return Object.create(null) as Record<string, number>;
@@ -86,6 +125,8 @@ export interface HookTarget {
   stem: string;
   layout: SpoolLayout;
   statePath: string;
+  /** The stamp that spares the shell hook starting Node (stampAs). */
+  stampPath: string;
 }
 
 /** The target of a hook call, or null when it has nothing to do (another event, no session, no spool). */
@@ -97,7 +138,8 @@ export function hookTarget(input: HookInput, root?: string): HookTarget | null {
   if (!stem) return null;
   const layout = spoolLayout(resolveRoot(root)); // as every command finds it, never Claude's project or cwd
   if (!statSync(layout.spool, { throwIfNoEntry: false })?.isDirectory()) return null;
-  return { event, stem, layout, statePath: join(seenDir(layout.root), `${stem}.json`) };
+  const seen = seenDir(layout.root);
+  return { event, stem, layout, statePath: join(seen, `${stem}.json`), stampPath: join(seen, `${stem}.stamp`) };
 }
 
 /** mtimes of the finished-state directories that exist. */
@@ -120,8 +162,11 @@ export async function hookOutputFor(root?: string): Promise<string> {
   try {
     const input = await readHookInput();
     const target = hookTarget(input, root);
-    if (!target || unchangedSince(readSeen(target.statePath), finishedDirMtimes(target.layout))) return '';
-    return (await import('./hook.js')).runHook(input, root);
+    if (!target) return '';
+    const seen = readSeen(target.statePath);
+    if (!unchangedSince(seen, finishedDirMtimes(target.layout))) return (await import('./hook.js')).runHook(input, root);
+    stampAs(target.stampPath, seen);
+    return '';
   } catch {
     return ''; // never fail a prompt: say nothing
   }

@@ -65,8 +65,8 @@ export function hooksFor(command: string): Record<HookEvent, { hooks: { type: 'c
 /**
  * Adds our hook, and the `allow` rules, to `text` (the current settings.json, null if none). Returns the new
  * text, or null when nothing needs to change (then the file must be left byte for byte). `previous` is the
- * record of an earlier install into the same file: what it added stays ours. An existing file is edited as
- * text: our entries are inserted and every other byte stays.
+ * record of an earlier install into the same file: what it added stays ours, moved to `command` when it ran
+ * another. An existing file is edited as text: our entries are inserted and every other byte stays.
  */
 export function mergeSettings(
   text: string | null,
@@ -74,6 +74,8 @@ export function mergeSettings(
   previous?: SettingsRecord,
   allow: readonly string[] = [],
 ): { text: string | null; record: SettingsRecord } {
+  const found = text;
+  if (previous) ({ text, record: previous } = renameOurHooks(text, previous, command));
   const settings = parseSettings(text);
   const rules = allowOf(settings);
   const stillOurs = (e: HookEvent) =>
@@ -92,7 +94,7 @@ export function mergeSettings(
   const missingRules = [...new Set(allow)].filter((r) => !rules.includes(r));
   // Nothing to add: the file stays as it is, and so does what an earlier install recorded about it.
   if (missing.length === 0 && missingRules.length === 0)
-    return { text: null, record: previous && previous.command === command ? previous : record };
+    return { text: text === found ? null : text, record: previous && previous.command === command ? previous : record };
   const hadOurs = HOOK_EVENTS.some((e) => runsCommand(settings, e, command)) || allow.some((r) => rules.includes(r));
   let out: string;
   if (text === null || text.trim() === '') {
@@ -182,6 +184,38 @@ function withoutRule(text: string, rule: string): string {
 
 /** `text` without one of our hooks (and its group, when it holds no other), or null when none is left. */
 function withoutOneHook(text: string, record: SettingsRecord): string | null {
+  const found = firstOurHook(text, record);
+  if (!found) return null;
+  const { groups, gi, inner, at } = found;
+  return inner.items.length === 1 ? removeChild(text, groups, gi) : removeChild(text, inner, at);
+}
+
+/**
+ * `text` and `record` with the hooks that an install by an older version added under another command
+ * (`codex-spool claude hook`, before dist/codex-spool-hook) running `command` instead, each edited in place:
+ * so installing again moves them, and what the record says install created stays true for uninstall.
+ */
+function renameOurHooks(text: string | null, record: SettingsRecord, command: string): { text: string | null; record: SettingsRecord } {
+  if (text === null || record.command === command) return { text, record };
+  parseSettings(text); // refuses what it cannot edit safely
+  let out = text;
+  for (let found = firstOurHook(out, record); found; found = firstOurHook(out, record)) {
+    const value = memberOf(found.inner.items[found.at], 'command')!.value;
+    out = out.slice(0, value.start) + JSON.stringify(command) + out.slice(value.end);
+  }
+  return { text: out, record: { ...record, command } };
+}
+
+/** A hook entry in settings: item `at` of `inner`, the hook list of group `gi` in an event's `groups`. */
+interface HookPlace {
+  groups: JsonNode;
+  gi: number;
+  inner: JsonNode & { kind: 'array' };
+  at: number;
+}
+
+/** Where the first hook of `record.command` is, among the events `record` says install added it to. */
+function firstOurHook(text: string, record: SettingsRecord): HookPlace | null {
   const hooks = memberOf(parseSpans(text), 'hooks')?.value;
   for (const e of record.added) {
     const groups = memberOf(hooks, e)?.value;
@@ -189,9 +223,8 @@ function withoutOneHook(text: string, record: SettingsRecord): string | null {
     for (const [gi, g] of groups.items.entries()) {
       const inner = memberOf(g, 'hooks')?.value;
       if (inner?.kind !== 'array') continue;
-      const ours = inner.items.findIndex((h) => isOurHook(JSON.parse(text.slice(h.start, h.end)), record.command));
-      if (ours === -1) continue;
-      return inner.items.length === 1 ? removeChild(text, groups, gi) : removeChild(text, inner, ours);
+      const at = inner.items.findIndex((h) => isOurHook(JSON.parse(text.slice(h.start, h.end)), record.command));
+      if (at !== -1) return { groups, gi, inner, at };
     }
   }
   return null;

@@ -21,7 +21,8 @@ settings.json is written through (the link stays), a read-only one, or one (or i
 directory the skill and commands go in) not yours alone, is refused. What was added is recorded (hashes and our entries, no settings values) in
 .claude/codex-spool.install.json (0600); installing again changes nothing; \`claude uninstall\` removes
 exactly that. A file of the same name that codex-spool did not write is never replaced.
-The skill, commands and hook run \`codex-spool\`: it must be on PATH (npm link, or npm install -g).
+The skill and commands run \`codex-spool\`, the hook \`${HOOK_COMMAND}\` (which answers "nothing new" without
+starting Node, else runs \`codex-spool claude hook\`): both must be on PATH (npm link, or npm install -g).
 The same files ship as a Claude Code plugin: claude plugin marketplace add <this repository>, then
 claude plugin install codex-spool@codex-spool.`;
 
@@ -54,9 +55,9 @@ export function claudeCommand(): Command {
         const r = await guarded(() => install(dir));
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
-        if (!findOnPath('codex-spool'))
+        if (!findOnPath('codex-spool') || !findOnPath(HOOK_COMMAND))
           process.stderr.write(
-            'codex-spool: note: `codex-spool` is not on PATH; the skill, commands and hook run it by that name (npm link, or npm install -g)\n',
+            `codex-spool: note: \`codex-spool\` or \`${HOOK_COMMAND}\` is not on PATH; the skill, commands and hook run them by name (npm link, or npm install -g)\n`,
           );
       }),
   );

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { execa } from 'execa';
 import { rootOf, withRoot } from '../cli/kit.js';
 import { CliError, ifMissing } from '../util/errors.js';
-import { HOOK_COMMAND } from '../claude/install.js';
+import { HOOK_COMMAND, OLD_HOOK_COMMAND } from '../claude/install.js';
 import { findOnPath } from '../util/path-lookup.js';
 import { hasOurHooks } from '../claude/settings.js';
 import { codexDoctor, codexVerdicts } from '../doctor/codex.js';
@@ -125,23 +125,29 @@ async function serviceState(root: string): Promise<Check> {
 
 /**
  * The hook `claude install` adds, in the user's or this directory's .claude/settings.json. It runs
- * `codex-spool` from PATH, which reads $CODEX_SPOOL_ROOT, else its own package's directory.
+ * `codex-spool-hook` (an older install: `codex-spool claude hook`) from PATH, which reads $CODEX_SPOOL_ROOT,
+ * else its own package's directory.
  */
 async function claudeHook(root: string): Promise<Check> {
   const places = [join(process.env.HOME || homedir(), '.claude'), join(process.cwd(), '.claude')];
   const installedIn: string[] = [];
+  let program = HOOK_COMMAND;
   for (const dir of new Set(places)) {
     const text = await readFile(join(dir, 'settings.json'), 'utf8').catch(() => null); // unreadable: no hook of ours runs from it
     try {
-      if (text !== null && hasOurHooks(text, HOOK_COMMAND)) installedIn.push(dir);
+      const command = text === null ? undefined : [HOOK_COMMAND, OLD_HOOK_COMMAND].find((c) => hasOurHooks(text, c));
+      if (command) {
+        installedIn.push(dir);
+        program = command.split(' ')[0]!;
+      }
     } catch {
       // settings.json that is not JSON: Claude Code runs no hook from it either
     }
   }
-  const onPath = findOnPath('codex-spool');
-  const cli = onPath && (await realpath(onPath).catch(() => null)); // …/dist/cli.js, through npm's links
+  const onPath = findOnPath(program);
+  const bin = onPath && (await realpath(onPath).catch(() => null)); // …/dist/codex-spool-hook or cli.js, through npm's links
   // The hook runs with no --root: $CODEX_SPOOL_ROOT if Claude's environment has it (as doctor's has, we assume), else that package's.
   const fromEnv = resolveRootWithSource();
-  const hookRoot = !cli ? null : fromEnv.source === '$CODEX_SPOOL_ROOT' ? fromEnv.root : dirname(dirname(cli));
+  const hookRoot = !bin ? null : fromEnv.source === '$CODEX_SPOOL_ROOT' ? fromEnv.root : dirname(dirname(bin));
   return claudeHookCheck(installedIn, hookRoot, root);
 }

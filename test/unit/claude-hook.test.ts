@@ -1,10 +1,22 @@
 // The hook's file-system side, in process: runHook against temporary spools.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runHook, type HookInput } from '../../src/claude/hook.js';
 import { claimsDir, recordClaim, seenDir } from '../../src/claude/state.js';
+import { stampAs, stampTime, type SeenState } from '../../src/claude/seen.js';
 
 const SID = '01a21193-f66c-7b90-bbe3-5bb485d74666';
 let root: string;
@@ -227,7 +239,7 @@ describe('pruneState', () => {
   it("forgets sessions not heard from in 30 days, their claims, and a killed hook's temp files, on a session's first call", async () => {
     mkdirSync(seen(), { recursive: true });
     const old = new Date(Date.now() - 31 * 24 * 3600_000);
-    for (const name of ['gone.json', 'left.json.123.abcd.tmp']) {
+    for (const name of ['gone.json', 'gone.stamp', 'left.json.123.abcd.tmp']) {
       writeFileSync(join(seen(), name), '{}');
       utimesSync(join(seen(), name), old, old);
     }
@@ -239,5 +251,30 @@ describe('pruneState', () => {
     runHook(input({ session_id: 'new-session' }), root);
     expect(readdirSync(seen()).sort()).toEqual(['kept.json', 'new-session.json']);
     expect(readdirSync(claimsDir(root))).toEqual(['kept']);
+  });
+});
+
+describe('the stamp dist/codex-spool-hook reads (stampTime, stampAs)', () => {
+  const listed = (dirs: SeenState['dirs'], listed_at: number): SeenState => ({ v: 1, hwm: 0, recent: {}, dirs, listed_at });
+
+  it('is the listing time less 2 s, only when every finished-state directory was older than that', () => {
+    expect(stampTime(listed({ done: 7_999, failed: 10, rejected: 0 }, 10_000))).toBe(8_000);
+    expect(stampTime(listed({ done: 5_000, failed: 8_000 }, 10_000))).toBeNull();
+    expect(stampTime(listed({}, 10_000))).toBe(8_000); // a directory missing then: one made later is newer
+    expect(stampTime(null)).toBeNull();
+  });
+
+  it('stampAs creates it (0600) with that mtime, removes it when there is none, and never follows a link there', () => {
+    const path = join(root, 'x.stamp');
+    stampAs(path, listed({ done: 1_000 }, 10_000));
+    expect([Math.round(statSync(path).mtimeMs), statSync(path).mode & 0o777]).toEqual([8_000, 0o600]);
+    stampAs(path, listed({ done: 9_000 }, 10_000));
+    expect(existsSync(path)).toBe(false);
+    const target = join(root, 'elsewhere');
+    writeFileSync(target, 'theirs');
+    utimesSync(target, 1, 1);
+    symlinkSync(target, path);
+    stampAs(path, listed({ done: 1_000 }, 10_000));
+    expect([Math.round(statSync(target).mtimeMs), readFileSync(target, 'utf8')]).toEqual([1_000, 'theirs']);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALLOW_RULES, HOOK_COMMAND } from '../../src/claude/install.js';
+import { ALLOW_RULES, HOOK_COMMAND, OLD_HOOK_COMMAND } from '../../src/claude/install.js';
 import {
   HOOK_EVENTS,
   SettingsError,
@@ -153,6 +153,24 @@ describe('mergeSettings', () => {
     }
   });
 
+  it("an older version's install (`codex-spool claude hook`) moves to the new command in place, and uninstall still gives back the bytes", () => {
+    // With the old command also in a hook of the user's own (Stop): not install's, so it stays.
+    const before = userSettings.replace(
+      '"PreToolUse"',
+      `"Stop": [{ "hooks": [{ "type": "command", "command": "${OLD_HOOK_COMMAND}" }] }],\n    "PreToolUse"`,
+    );
+    const old = mergeSettings(before, OLD_HOOK_COMMAND, undefined, ALLOW_RULES);
+    const moved = mergeSettings(old.text, HOOK_COMMAND, old.record, ALLOW_RULES);
+    // Only the command strings changed, and only install's: the user's Stop hook still runs the old one.
+    const q = (c: string) => JSON.stringify(c);
+    expect(moved.text!.split(q(OLD_HOOK_COMMAND))).toHaveLength(2);
+    expect(moved.text!.replaceAll(q(HOOK_COMMAND), q(OLD_HOOK_COMMAND))).toBe(old.text);
+    expect(JSON.parse(moved.text!).hooks.Stop[0].hooks[0].command).toBe(OLD_HOOK_COMMAND);
+    expect(moved.record).toEqual({ ...old.record, command: HOOK_COMMAND });
+    expect(mergeSettings(moved.text, HOOK_COMMAND, moved.record, ALLOW_RULES).text).toBeNull(); // nothing left to do
+    expect(unmergeSettings(moved.text, moved.record)).toBe(before);
+  });
+
   it('a missing file stays missing on uninstall', () => {
     const { record } = mergeSettings(null, CMD);
     expect(unmergeSettings(null, record)).toBeNull();
@@ -296,7 +314,7 @@ describe('install and uninstall as text edits', () => {
 describe('the plugin', () => {
   it('hooks/hooks.json runs the same hook the installer adds', () => {
     const pluginHooks = JSON.parse(readFileSync(new URL('../../src/claude/plugin/hooks/hooks.json', import.meta.url), 'utf8'));
-    expect(HOOK_COMMAND).toBe(CMD);
+    expect(HOOK_COMMAND).toBe('codex-spool-hook');
     expect(pluginHooks.hooks).toEqual(hooksFor(HOOK_COMMAND));
   });
 
