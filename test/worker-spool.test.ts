@@ -5,6 +5,7 @@ import { link, open, readFile, rename, symlink, mkdir, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rejectedStem } from '../src/spool/moves.js';
+import { processesInGroups } from './chaos/fixtures/chaos-kit.js';
 import {
   runningMeta,
   cli,
@@ -315,13 +316,16 @@ describe('crashes and shutdown', () => {
   it('SIGTERM stops the running Codex, leaves the job recoverable, and a restart resumes it', async () => {
     const first = startWorker(t, ['--grace-ms', '2000']);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'term']);
-    await runningSession('term');
+    const { pid } = await runningSession('term');
+    const sleeping = () => processesInGroups([pid]).filter((p) => p.cmd === 'sleep 30');
+    await waitFor('the run sleeps, seen in its process group', async () => sleeping().length > 0);
     expect(await first.stop('SIGTERM')).toBe(0);
     // Queued again by the worker itself (deferred/ holds what the worker queues), not left in active/.
     expect(await jobsIn(t, 'active')).toEqual([]);
     expect(await jobsIn(t, 'deferred')).toEqual(['term.json']);
-    // No process of the run is left: the fake codex's `sleep 30` is gone.
-    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 30$/m);
+    // No process of the run is left: the fake codex's `sleep 30` is gone. Only the run's own process group
+    // is looked at (Codex leads it): other test files run `sleep 30` of their own at the same time.
+    expect(sleeping()).toEqual([]);
 
     const second = startWorker(t);
     const { state } = await waitForFinished(t, 'term', 60_000);
