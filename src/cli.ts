@@ -12,12 +12,26 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
   const { hookOutputFor } = requireCached<typeof import('./claude/seen.js')>(join(__dirname, 'hook.js'));
   hookOutputFor().then((out) => {
     if (!out) process.exit(0);
+    quietOnClosedPipe();
     process.stdout.write(out);
     return exit(0);
   });
 } else {
   const { main } = requireCached<typeof import('./main.js')>(join(__dirname, 'program.js'));
+  quietOnClosedPipe();
   main(process.argv).then(exit);
+}
+
+/**
+ * A reader that closes the pipe early (`status --all | head`) ends the command as SIGPIPE ends any Unix
+ * tool: at once, nothing on stderr, exit code 141 (128 + SIGPIPE), never read as success nor as a job's state.
+ */
+function quietOnClosedPipe(): void {
+  for (const s of [process.stdout, process.stderr])
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(141);
+    });
 }
 
 /**
