@@ -11,19 +11,18 @@ import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
-import { ifMissing } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 
 /** A job id that is already used somewhere in the spool. */
 /** The one message for an id already taken (submit, batch and the worker's rejection alike). */
 export const duplicateIdMessage = (id: string, state: JobState) => `job id "${id}" is already used (in spool/${state})`;
 
-export class DuplicateIdError extends Error {
-  readonly code = 'duplicate_id';
+export class DuplicateIdError extends CliError {
   constructor(
     readonly id: string,
     readonly state: JobState,
   ) {
-    super(duplicateIdMessage(id, state));
+    super(duplicateIdMessage(id, state), EXIT.usage, { code: 'duplicate_id' });
   }
 }
 
