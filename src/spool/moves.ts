@@ -4,7 +4,7 @@
 // removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, linkNoReplace, renameDurable, syncDir, syncDirsOf, writeJsonAtomic } from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
@@ -26,11 +26,8 @@ export class DuplicateIdError extends CliError {
   }
 }
 
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
+/** A name is taken by whatever is there, a dangling or looping symlink too; an error other than "not there" surfaces. */
+const exists = (path: string) => lstat(path).then(() => true, ifMissing(false));
 
 /** The state holding job `id`, or null if no directory has it. */
 export async function findJob(layout: SpoolLayout, id: string, states: readonly JobState[] = JOB_STATES) {
