@@ -23,15 +23,15 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
 }
 
 /**
- * A reader that closes the pipe early (`status --all | head`) ends the command as SIGPIPE ends any Unix
- * tool: at once, nothing on stderr, exit code 141 (128 + SIGPIPE), never read as success nor as a job's state.
+ * A reader that closes the pipe early (`status --all | head`) chose to read no more: the rest of the output
+ * is dropped, nothing is said on stderr, and the command ends with its own exit code (0 for `status`, a
+ * failed job's `result` still 1). stdout only: stderr is the worker's log, whose lost reader it outlives
+ * (src/commands/worker.ts).
  */
 function quietOnClosedPipe(): void {
-  for (const s of [process.stdout, process.stderr])
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-      process.exit(141);
-    });
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
 }
 
 /**

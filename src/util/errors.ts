@@ -2,8 +2,7 @@
 
 /**
  * Exit codes: 0 success; 1 the operation failed (or a job did); 2 bad usage or input; 3 no such job;
- * 4 the job has not finished yet; 124 a wait timed out (as timeout(1)). (141, stdout closed by its reader, is
- * the process shell's: src/cli.ts.)
+ * 4 the job has not finished yet; 124 a wait timed out (as timeout(1)).
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, pending: 4, timeout: 124 } as const;
 type ExitKind = keyof typeof EXIT;
