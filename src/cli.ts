@@ -13,6 +13,7 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
   const { hookOutputFor } = requireCached<typeof import('./claude/seen.js')>(join(__dirname, 'hook.js'));
   hookOutputFor().then((out) => {
     if (!out) process.exit(0);
+    quietOnClosedPipe();
     process.stdout.write(out);
     return exit(0);
   });
@@ -22,7 +23,20 @@ if (process.argv.length === 4 && process.argv[2] === 'claude' && process.argv[3]
   const command = process.argv[2];
   const bundle = command === 'submit' || command === 'status' ? `${command}.js` : 'program.js';
   const { main } = requireCached<typeof import('./main.js')>(join(__dirname, bundle));
+  quietOnClosedPipe();
   main(process.argv).then(exit);
+}
+
+/**
+ * A reader that closes the pipe early (`status --all | head`) chose to read no more: the rest of the output
+ * is dropped, nothing is said on stderr, and the command ends with its own exit code (0 for `status`, a
+ * failed job's `result` still 1). stdout only: stderr is the worker's log, whose lost reader it outlives
+ * (src/commands/worker.ts).
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 // An error reading a job surfaces from every command that looks a job up: exit 1 with the error, never
 // "no such job" (exit 3), which would send a caller to resubmit work that exists.
-import { symlink } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { spoolLayout } from '../src/spool/layout.js';
@@ -27,5 +28,15 @@ describe('a job file that cannot be read', () => {
   it('an id with no file at all is still "no such job", exit 3', async () => {
     const r = await cli(t, ['status', 'absent']);
     expect(r).toMatchObject({ code: 3, stderr: 'codex-spool: no such job: absent' });
+  });
+
+  // fails on main: the error passed for a repo that is gone, compared as written: "ran in …, not …" (exit 2)
+  it("submit --resume: the resumed job's repo that cannot be resolved (ELOOP) is an error, not another repo", async () => {
+    const loop = join(t.dir, 'repo-loop');
+    await symlink(loop, loop);
+    await writeFile(spoolLayout(t.root).job('inbox', 'earlier'), JSON.stringify({ repo: loop, task: 'x' }));
+    const r = await cli(t, ['submit', '--resume', 'earlier', '--repo', await t.repo('r'), '--task', 'go on']);
+    expect(r.stderr).toMatch(/ELOOP/);
+    expect(r.code).toBe(1);
   });
 });

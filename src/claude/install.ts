@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../spool/atomic-file.js';
 import { SettingsRecord, mergeSettings, sha256, unmergeSettings } from './settings.js';
 import { packageFile } from '../util/package-files.js';
 import { unsafeOwnership } from '../spool/layout.js';
-import { ifMissing, isMissing } from '../util/errors.js';
+import { CliError, EXIT, ifMissing, isMissing } from '../util/errors.js';
 
 /**
  * What the hooks run: the package's second bin, dist/codex-spool-hook (src/claude/codex-spool-hook.sh), which
@@ -75,7 +75,11 @@ interface InstallReport {
 }
 
 /** A file in the way that install did not write: nothing is changed while there is one. */
-export class InstallConflict extends Error {}
+export class InstallConflict extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.failed, { code: 'install_conflict' });
+  }
+}
 
 /** Installs the skill, commands and hooks into `claudeDir`. Installing again changes nothing. */
 export function install(claudeDir: string, files?: Map<string, string>): Promise<InstallReport> {

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import '../util/zod.js';
 import * as z from 'zod/mini';
 import { appendChild, childCount, memberOf, parseSpans, removeChild, type JsonNode } from '../util/json-text.js';
+import { CliError, EXIT } from '../util/errors.js';
 import { isObject } from '../util/json-value.js';
 
 /** The events our hook runs on. */
@@ -52,7 +53,11 @@ export function sha256(text: string): string {
 }
 
 /** settings.json is not what we can merge into (not JSON, not an object, hooks of the wrong shape). */
-export class SettingsError extends Error {}
+export class SettingsError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.failed, { code: 'settings_unmergeable' });
+  }
+}
 
 type Json = Record<string, unknown>;
 

@@ -52,7 +52,7 @@ export async function jobRepo(layout: SpoolLayout, resume: string | undefined, g
   if (
     target &&
     !force &&
-    (await realpath(repo)) !== (await realpath(target.repo).catch(() => target.repo)) /* gone: compared as written */
+    (await realpath(repo)) !== (await realpath(target.repo).catch(ifMissing(target.repo))) /* gone: compared as written */
   ) {
     throw new CliError(`job ${target.id} ran in ${target.repo}, not ${repo}: leave --repo out to continue there, or --force`, EXIT.usage);
   }

@@ -7,9 +7,9 @@ import { Command, Option } from 'commander';
 import { withRoot } from '../cli/kit.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { hookOutputFor } from '../claude/seen.js';
-import { ALLOW_RULES, HOOK_COMMAND, InstallConflict, install, uninstall } from '../claude/install.js';
+import { ALLOW_RULES, HOOK_COMMAND, install, uninstall } from '../claude/install.js';
 import { findOnPath } from '../util/path-lookup.js';
-import { HOOK_EVENTS, SettingsError } from '../claude/settings.js';
+import { HOOK_EVENTS } from '../claude/settings.js';
 
 const INSTALL_HELP = `
 Writes .claude/skills/codex-spool/SKILL.md, .claude/commands/codex{,-status,-result,-resume}.md, and adds
@@ -52,7 +52,7 @@ export function claudeCommand(): Command {
       .exitOverride()
       .action(async (opts: InstallOptions) => {
         const dir = await claudeDirOf(opts);
-        const r = await guarded(() => install(dir));
+        const r = await install(dir);
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
         process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
         if (!findOnPath('codex-spool') || !findOnPath(HOOK_COMMAND))
@@ -69,7 +69,7 @@ export function claudeCommand(): Command {
       .exitOverride()
       .action(async (opts: InstallOptions) => {
         const dir = await claudeDirOf(opts);
-        const r = await guarded(() => uninstall(dir));
+        const r = await uninstall(dir);
         if (!r.installed) {
           process.stdout.write(`not installed in ${dir}: nothing to remove\n`);
           return;
@@ -103,13 +103,4 @@ async function claudeDirOf(opts: InstallOptions): Promise<string> {
   const project = resolve(opts.project ?? process.cwd());
   if (!(await stat(project).catch(ifMissing(null)))?.isDirectory()) throw new CliError(`project ${project} is not a directory`, EXIT.usage);
   return join(project, '.claude');
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof InstallConflict || err instanceof SettingsError) throw new CliError(err.message);
-    throw err;
-  }
 }

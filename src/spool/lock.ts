@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
-import { DEFAULT_POLICY, loadPolicy } from './policy.js';
+import { loadPolicy } from './policy.js';
 
 /** How long a lock may go unrefreshed before it is stale, and how often its holder refreshes it. */
 interface LockTiming {
@@ -23,15 +23,20 @@ export const lockUpdateMs = (staleMs: number) => Math.max(1_000, staleMs / 5);
 /**
  * The lock timing of the spool whose active/ is `activeDir`: its policy's lock_stale_ms, read once per
  * process, so every worker and command on a spool (on any host) judges staleness alike. A policy that
- * cannot be read gives the default: no worker runs under it (it refuses to start), so no lock is held by it.
+ * cannot be read is an error, and is read again next time: judged by the default stale time, the live lock
+ * of a spool whose policy sets a longer one would pass for stale and be taken over.
  */
 function timingOf(activeDir: string): Promise<LockTiming> {
   const root = dirname(dirname(activeDir));
   let timing = timings.get(root);
   if (!timing) {
-    timing = loadPolicy(root)
-      .catch(() => DEFAULT_POLICY)
-      .then(({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: lockUpdateMs(staleMs) }));
+    timing = loadPolicy(root).then(
+      ({ lock_stale_ms: staleMs }) => ({ staleMs, updateMs: lockUpdateMs(staleMs) }),
+      (err: unknown) => {
+        timings.delete(root);
+        throw err;
+      },
+    );
     timings.set(root, timing);
   }
   return timing;

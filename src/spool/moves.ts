@@ -4,34 +4,30 @@
 // removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { access, lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, linkNoReplace, renameDurable, syncDir, syncDirsOf, writeJsonAtomic } from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
-import { ifMissing } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 
 /** A job id that is already used somewhere in the spool. */
 /** The one message for an id already taken (submit, batch and the worker's rejection alike). */
 export const duplicateIdMessage = (id: string, state: JobState) => `job id "${id}" is already used (in spool/${state})`;
 
-export class DuplicateIdError extends Error {
-  readonly code = 'duplicate_id';
+export class DuplicateIdError extends CliError {
   constructor(
     readonly id: string,
     readonly state: JobState,
   ) {
-    super(duplicateIdMessage(id, state));
+    super(duplicateIdMessage(id, state), EXIT.usage, { code: 'duplicate_id' });
   }
 }
 
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
+/** A name is taken by whatever is there, a dangling or looping symlink too; an error other than "not there" surfaces. */
+const exists = (path: string) => lstat(path).then(() => true, ifMissing(false));
 
 /** The state holding job `id`, or null if no directory has it. */
 export async function findJob(layout: SpoolLayout, id: string, states: readonly JobState[] = JOB_STATES) {

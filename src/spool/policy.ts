@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import '../util/zod.js';
 import * as z from 'zod/mini';
+import { ifMissing } from '../util/errors.js';
 import { isWithin, unsafeOwnership } from './layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeIssues, submittedBytes, type JobSpec } from './schema.js';
 
@@ -248,7 +249,9 @@ async function physicalPath(path: string, hops = 0): Promise<string> {
       continue;
     }
     const next = join(real, part);
-    const link = await readlink(next).catch(() => null); // not a link (EINVAL), or not there: taken as written
+    // Not a link (EINVAL), or not there: taken as written. Any other error (EACCES on the way, EIO, EMFILE)
+    // leaves unknown where the path leads, perhaps into the root once it can be read: it surfaces.
+    const link = await readlink(next).catch((err: NodeJS.ErrnoException) => (err.code === 'EINVAL' ? null : ifMissing(null)(err)));
     if (link !== null && hops < 40) return physicalPath([resolve(real, link), ...parts.slice(k + 1)].join('/'), hops + 1);
     real = next;
   }

@@ -127,7 +127,7 @@ async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume
   const namesJob = target !== undefined && !job.resume_session && !SessionId.safeParse(target).success && target !== id;
   const namesSession = target !== undefined && !job.resume_session && SessionId.safeParse(target).success;
   // A root not made yet (submit before any worker ran) is where it will be.
-  const spoolRoot = await realpath(layout.root).catch(() => resolve(layout.root));
+  const spoolRoot = await realpath(layout.root).catch(ifMissing(resolve(layout.root)));
   // The finished job whose session it continues, where that job ran: its worktree is inherited and is a base of relative paths.
   const place = target === undefined ? null : await resumedPlace(layout, target);
   return {
@@ -142,7 +142,8 @@ async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume
 }
 
 async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
-  // A parent repo that cannot be resolved any more is not this one.
+  // A parent repo that cannot be resolved any more (gone, or any error) is not this one, which just resolved:
+  // a best effort that only leaves the follow-up in its own repo, never reaches a path the checks did not see.
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
   const exists = (await stat(place.worktree.path).catch(ifMissing(null)))?.isDirectory() ?? false;
   return { job_id: place.job_id, worktree: place.worktree, exists };

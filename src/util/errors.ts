@@ -8,21 +8,25 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, pending: 4, timeo
 type ExitKind = keyof typeof EXIT;
 
 /**
- * An error the user can act on: printed as one line on stderr, exiting with `exitCode`. `code` names the
- * kind (the EXIT key); `cause`, when given, is the error it reports (kept for a debugger, never printed).
+ * The one error shape: what a command reports as one line on stderr (`message`), exiting with `exitCode`.
+ * `code` is a stable snake_case name of the kind (by default the EXIT key: `usage`, `not_found`…; a
+ * subclass names its own, e.g. `duplicate_id`); `cause`, when given, is the error it reports (kept for a
+ * debugger, never printed). Every error the program means to report is one, so `instanceof CliError` is the test.
  */
 export class CliError extends Error {
-  readonly code: ExitKind;
+  readonly code: string;
 
   constructor(
     message: string,
     readonly exitCode: number = EXIT.failed,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
     super(message, options);
-    this.code = (Object.keys(EXIT) as ExitKind[]).find((k) => EXIT[k] === exitCode) ?? 'failed';
+    this.code = options?.code ?? snakeCase((Object.keys(EXIT) as ExitKind[]).find((k) => EXIT[k] === exitCode) ?? 'failed');
   }
 }
+
+const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** True when `err` says a path (or a directory on the way to it) does not exist: ENOENT, ENOTDIR. */
 export function isMissing(err: unknown): boolean {

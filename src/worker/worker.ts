@@ -10,7 +10,7 @@ import { PartialQueuedJob, SessionId, StoredJob } from '../spool/schema.js';
 import { inboxReadiness, isWholeJson } from './inbox-readiness.js';
 import { jobReadLimit, type JobPolicy } from '../spool/policy.js';
 import { parseJsonOrNull } from '../util/json-text.js';
-import { ifMissing } from '../util/errors.js';
+import { ifMissing, isMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
 import { recoverOrphans } from './recovery.js';
 import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
@@ -378,7 +378,11 @@ export class Worker {
   private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
     const peeks = this.peeks[state];
     const path = join(this.opts.layout.dir(state), name);
-    const st = await lstat(path).catch(() => null); // any error: not claimable now, and no stop to the scan
+    // Any error: not claimable now, and no stop to the scan; but one that is not "gone" is said, not taken for it.
+    const st = await lstat(path).catch((err: Error) => {
+      if (!isMissing(err)) this.opts.log(`cannot look at ${state}/${name}: ${err.message} (left there; looked at again next scan)`);
+      return null;
+    });
     if (!st) {
       peeks.delete(name); // claimed by another worker meanwhile
       return null;

@@ -60,6 +60,19 @@ describe('tryLock', () => {
     await release!();
   });
 
+  // fails on main: an unreadable policy gave the default 10 s, and a lock fresh under the spool's 60 s was taken over
+  it('a policy that cannot be read is an error, not the default stale time; it is read again once mended', async () => {
+    const policy = join(root, 'codex-spool.config.json');
+    await mkdir(policy); // not a regular file: refused whoever reads it (root included)
+    await leftLock('a.json', 12_000); // stale under the default 10 s, fresh under the spool's 60 s
+    await expect(tryLock(dir, 'a.json', noop)).rejects.toThrow(/not a regular file/);
+    await expect(isLocked(dir, 'a.json')).rejects.toThrow(/not a regular file/);
+    await rm(policy, { recursive: true });
+    await writeFile(policy, JSON.stringify({ policy: { lock_stale_ms: 60_000 } }));
+    expect(await tryLock(dir, 'a.json', noop)).toBeNull();
+    expect(await isLocked(dir, 'a.json')).toBe(true);
+  });
+
   it('of takers racing in one process for one stale lock, exactly one wins', async () => {
     await leftLock('a.json', LOCK_STALE_MS * 3);
     const got = await Promise.all([1, 2, 3, 4].map(() => tryLock(dir, 'a.json', noop)));

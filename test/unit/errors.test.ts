@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CliError, EXIT, ifMissing, isMissing } from '../../src/util/errors.js';
+import { DuplicateIdError } from '../../src/spool/moves.js';
+import { SettingsError } from '../../src/claude/settings.js';
+import { InstallConflict } from '../../src/claude/install.js';
 
 const errno = (code: string) => Object.assign(new Error(`${code}: fabricated`), { code });
 
@@ -40,6 +43,19 @@ describe('CliError', () => {
     const err = new CliError('no access', EXIT.usage, { cause });
     expect(err).toMatchObject({ message: 'no access', exitCode: 2, code: 'usage', cause });
     expect(new CliError('x')).toMatchObject({ exitCode: EXIT.failed, code: 'failed' });
-    for (const [kind, code] of Object.entries(EXIT)) expect(new CliError('x', code).code).toBe(kind);
+    expect(new CliError('x', EXIT.notFound).code).toBe('not_found');
+    expect(new CliError('x', EXIT.usage, { code: 'bad_thing' }).code).toBe('bad_thing');
+  });
+
+  it('is the one shape of the errors a command reports: each kind a CliError with its own code and exit code', () => {
+    const kinds = [
+      [new DuplicateIdError('a', 'done'), 'duplicate_id', EXIT.usage],
+      [new SettingsError('x'), 'settings_unmergeable', EXIT.failed],
+      [new InstallConflict('x'), 'install_conflict', EXIT.failed],
+    ] as const;
+    for (const [err, code, exitCode] of kinds) {
+      expect(err).toBeInstanceOf(CliError);
+      expect(err).toMatchObject({ code, exitCode });
+    }
   });
 });

@@ -92,6 +92,14 @@ describe('submitJob / findJob', () => {
     expect(await findJob(layout, 'x')).toBe('done');
     expect(await findJob(layout, 'x', ['inbox', 'active'])).toBeNull();
   });
+
+  // fails on main: access() followed the links, and their ENOENT/ELOOP read as "no such job"
+  it('findJob: a symlink (dangling, or a loop) holds its id: the name is taken', async () => {
+    await symlink(join(tmp, 'nowhere'), layout.job('done', 'dangling'));
+    await symlink(layout.job('failed', 'loop'), layout.job('failed', 'loop'));
+    expect(await findJob(layout, 'dangling')).toBe('done');
+    expect(await findJob(layout, 'loop')).toBe('failed');
+  });
 });
 
 describe('claimJob', () => {
