@@ -16,7 +16,7 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { writeJsonAtomic, writeJsonFilesAtomic } from '../spool/atomic-file.js';
+import { writeJsonAtomic, writeJsonFilesAtomic, type JsonFiles } from '../spool/atomic-file.js';
 import { lockUpdateMs, resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
@@ -236,6 +236,7 @@ async function runValidJob(
     return leftForRecovery(ctx, claim, `before run ${runId} started Codex`);
   }
   let outcome: CodexRunOutcome;
+  let changes: Promise<string[] | null> | undefined; // started as Codex exits
   try {
     outcome = await runCodex({
       codexBin: ctx.codexBin,
@@ -253,6 +254,7 @@ async function runValidJob(
       // meta.json is a progress note: a failed write is made good by the next one, or by the summary.
       onSpawn: (pid) => void ((meta.pid = pid), saveMeta().catch(() => undefined)),
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
+      onExit: () => void (changes = changedSince(treeBefore, meta.repo)), // never rejects: null when git cannot tell
     });
   } catch (err) {
     // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
@@ -263,7 +265,7 @@ async function runValidJob(
   } finally {
     ctx.ownRuns.set(claim.path, null);
   }
-  const filesChanged = await changedSince(treeBefore, meta.repo);
+  const filesChanged = await (changes ?? changedSince(treeBefore, meta.repo));
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
   // A run that succeeded stays a success when a stop came as it ended (a worker paused meanwhile may find its claim lost).
   const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled && built.status !== 'succeeded';
@@ -281,11 +283,11 @@ async function runValidJob(
   // descriptors): giving up early would leave it to recovery, and a run that succeeded must not run again.
   const filed = await withRetries(ctx, `filing ${claim.id}`, async () => {
     await metaWritten.catch(() => undefined); // its progress notes first: none may land after the last word
-    await writeJsonFilesAtomic([
+    const output = [
       [files.summary, summary],
       [files.meta, meta],
-    ]); // one sync of the run's directory for both
-    return fileRun(ctx, claim, job, summary, worktree);
+    ] as const;
+    return fileRun(ctx, claim, job, summary, worktree, output);
   });
   if (filed.end) await notify(ctx, filed.end);
   return filed.outcome;
@@ -310,28 +312,35 @@ function leftForRecovery(ctx: RunJobContext, claim: Claim, when: string): JobOut
   return 'interrupted';
 }
 
-/** Files a run that ended: done, failed, or queued again (interrupted, usage limit, transient failure). */
+/**
+ * Files a run that ended, with its run's files `output` (summary and meta, written before the job moves on):
+ * done, failed, or queued again (interrupted, usage limit, transient failure).
+ */
 async function fileRun(
   ctx: RunJobContext,
   claim: Claim,
   job: QueuedJob,
   summary: RunSummary,
   worktree: Worktree | null,
+  output: JsonFiles,
 ): Promise<{ outcome: JobOutcome; end: JobEnd | null }> {
-  if (!isEnded(summary)) {
+  const ended = isEnded(summary);
+  const next = ended ? nextAttempt(job, summary, new Date(), ctx.retryBaseMs) : null;
+  // Queued again: the run's files first (one sync of its directory for both). Filed: in one go with its record.
+  if (!ended || next) await writeJsonFilesAtomic(output);
+  if (!ended) {
     // Shutdown: not the job's fault; it continues its session after the restart, one attempt counted.
     await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id, 'interrupted: the worker stopped'));
     ctx.log(`interrupted ${claim.id} run ${summary.run_id}; queued again`);
     return { outcome: 'interrupted', end: null };
   }
-  const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
   if (next) {
     await requeueJob(ctx.layout, claim, next.job);
     ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${decisiveError(summary.errors) ?? ''})`);
     return { outcome: 'deferred', end: null };
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
-  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktree ?? undefined));
+  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktree ?? undefined), output);
   ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
   const end = { id: claim.id, state, status: summary.status, sessionId: summary.session_id, summary: summary.files.summary, jobFile: path };
   return { outcome: state, end };
