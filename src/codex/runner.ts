@@ -45,11 +45,6 @@ export interface CodexRunOptions {
   cancel: AbortSignal;
   onSpawn(pid: number): void;
   onSessionId(sessionId: string): void;
-  /**
-   * Codex has exited and what was left of its group is killed; its output is still being read to the end:
-   * what looks at the run's effects (git's view of its tree) can start now, beside that.
-   */
-  onExit?(): void;
 }
 
 export interface CodexRunOutcome {
@@ -163,7 +158,6 @@ export async function runCodex(opts: CodexRunOptions): Promise<CodexRunOutcome> 
   for (const timer of [wallTimer, stallTimer]) if (timer) clearTimeout(timer);
   for (const s of [opts.stop, opts.cancel]) s.removeEventListener('abort', onAbort);
   killGroup(pid, 'SIGKILL'); // what is left of its group (the alive loop too); a process that left the group is not reached
-  opts.onExit?.();
   // Codex has run: nothing from here may throw, or the run would be taken for one that never started. A
   // failed removal leaves the file to go stale, which only makes others wait for it.
   await rm(aliveFile(opts.runDir), { force: true }).catch(() => undefined);

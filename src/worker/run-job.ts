@@ -236,7 +236,6 @@ async function runValidJob(
     return leftForRecovery(ctx, claim, `before run ${runId} started Codex`);
   }
   let outcome: CodexRunOutcome;
-  let changes: Promise<string[] | null> | undefined; // started as Codex exits
   try {
     outcome = await runCodex({
       codexBin: ctx.codexBin,
@@ -254,7 +253,6 @@ async function runValidJob(
       // meta.json is a progress note: a failed write is made good by the next one, or by the summary.
       onSpawn: (pid) => void ((meta.pid = pid), saveMeta().catch(() => undefined)),
       onSessionId: (id) => void ((meta.session_id = id), saveMeta().catch(() => undefined)),
-      onExit: () => void (changes = changedSince(treeBefore, meta.repo)), // never rejects: null when git cannot tell
     });
   } catch (err) {
     // Only opening the run's files throws (a full disk, no descriptors; a Codex that cannot start is an
@@ -265,7 +263,7 @@ async function runValidJob(
   } finally {
     ctx.ownRuns.set(claim.path, null);
   }
-  const filesChanged = await (changes ?? changedSince(treeBefore, meta.repo));
+  const filesChanged = await changedSince(treeBefore, meta.repo);
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
   // A run that succeeded stays a success when a stop came as it ended (a worker paused meanwhile may find its claim lost).
   const interrupted = outcome.stopped && !outcome.timedOut && !outcome.cancelled && built.status !== 'succeeded';
