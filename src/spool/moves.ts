@@ -204,11 +204,11 @@ async function otherCopy(
   st: Stats,
   states: readonly JobState[],
 ): Promise<{ state: JobState; sameFile: boolean } | null> {
-  // All at once (each is a wait on the claim's path to Codex), the first found in the order named.
-  const seen = await Promise.all(states.map((state) => lstat(layout.job(state, id)).catch(ifMissing(null))));
-  const i = seen.findIndex((there) => there !== null);
-  const there = seen[i];
-  return there ? { state: states[i]!, sameFile: there.ino === st.ino && there.dev === st.dev } : null;
+  for (const state of states) {
+    const there = await lstat(layout.job(state, id)).catch(ifMissing(null));
+    if (there) return { state, sameFile: there.ino === st.ino && there.dev === st.dev };
+  }
+  return null;
 }
 
 /**
