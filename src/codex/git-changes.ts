@@ -55,19 +55,33 @@ export function changedPaths(before: TreeState, after: TreeState, committed: rea
 }
 
 /**
+ * The top directory git gave for each directory and the `.git` nearest it: a job's repo is snapshotted before
+ * every run, and a `git rev-parse` fork per job cost more than its answer changes (only with that `.git`).
+ */
+const tops = new Map<string, string>();
+
+/**
  * The state of the work tree `dir` is in (`top`: its top directory, known from a first snapshot), or null
  * when it is not in one or git cannot tell (not installed, too many dirty paths): the caller falls back.
  */
 export async function snapshotTree(dir: string, top?: string): Promise<TreeState | null> {
   try {
-    if (top === undefined && !(await mayBeInWorkTree(dir))) return null;
+    let key: string | null = null;
+    if (top === undefined) {
+      const gitDir = await nearestGitDir(dir);
+      if (gitDir === null) return null;
+      // Under $GIT_DIR the environment says where the top is ($GIT_WORK_TREE): git is asked each time.
+      key = process.env.GIT_DIR ? null : `${resolve(dir)}\0${gitDir}`;
+      top = key === null ? undefined : tops.get(key);
+    }
     // Both at once: each is a git process to wait for, on the path from a job's claim to Codex's start.
     const [topOut, status] = await Promise.all([
-      top === undefined ? git(dir, ['rev-parse', '--show-toplevel']) : top,
+      top ?? git(dir, ['rev-parse', '--show-toplevel']),
       git(dir, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--no-renames', '--ignore-submodules=dirty']),
     ]);
     if (topOut === null || status === null) return null;
     top = topOut.trim();
+    if (key !== null) tops.set(key, top);
     const { head, entries } = parsePorcelainV2(status);
     if (entries.size > MAX_DIRTY) return null;
     const dirty = new Map<string, string>();
@@ -79,19 +93,19 @@ export async function snapshotTree(dir: string, top?: string): Promise<TreeState
 }
 
 /**
- * False when no git command can see a work tree at `dir`: no `.git` in it or above it, and no $GIT_DIR.
- * Forking git is the worker's most expensive system call (it copies the worker's page tables): a job
- * outside git pays none.
+ * Where git will look for the repo of `dir`: $GIT_DIR, else the nearest `.git` in it or above it; null when
+ * there is none, and no git command can see a work tree at `dir`. Forking git is the worker's most expensive
+ * system call (it copies the worker's page tables): a job outside git pays none.
  */
-async function mayBeInWorkTree(dir: string): Promise<boolean> {
-  if (process.env.GIT_DIR) return true;
+async function nearestGitDir(dir: string): Promise<string | null> {
+  if (process.env.GIT_DIR) return process.env.GIT_DIR;
   for (let d = resolve(dir); ; d = dirname(d)) {
     const found = await lstat(join(d, '.git')).then(
       () => true,
       (err: NodeJS.ErrnoException) => err.code !== 'ENOENT' && err.code !== 'ENOTDIR', // unreadable: let git decide
     );
-    if (found) return true;
-    if (dirname(d) === d) return false;
+    if (found) return join(d, '.git');
+    if (dirname(d) === d) return null;
   }
 }
 

@@ -48,22 +48,36 @@ export function writeFileAtomic(path: string, data: string): Promise<void> {
   return writeFilesAtomic([[path, data]]);
 }
 
+type FileGroup = readonly (readonly [string, string])[];
+
 /**
  * Writes each `[path, data]` atomically and durably, replacing any file there: every temp file synced,
  * then renamed into place, then each directory synced once (files of one directory share that sync).
  * Once it resolves all are durable; a failure may leave some replaced and others not.
  */
-export async function writeFilesAtomic(files: readonly (readonly [string, string])[]): Promise<void> {
+export function writeFilesAtomic(files: FileGroup): Promise<void> {
+  return writeFileGroupsAtomic([files]);
+}
+
+/**
+ * writeFilesAtomic of each group in turn: a group is durable before the next one is placed (a record placed
+ * last never names files that a power loss could drop), while the data of all is written and synced at once.
+ */
+export async function writeFileGroupsAtomic(groups: readonly FileGroup[]): Promise<void> {
+  const files = groups.flat();
   const written = await Promise.allSettled(files.map(([path, data]) => writeTempSynced(path, data)));
   const temps = written.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
   try {
     for (const w of written) if (w.status === 'rejected') throw w.reason;
-    for (const [i, [path]] of files.entries()) await rename(temps[i]!, path);
+    let next = 0;
+    for (const group of groups) {
+      for (const [path] of group) await rename(temps[next++]!, path);
+      await syncDirsOf(...group.map(([path]) => path));
+    }
   } catch (err) {
     await Promise.all(temps.map((tmp) => unlink(tmp).catch(() => undefined))); // tidying (renamed ones are gone: ENOENT); `err` is what the caller needs
     throw err;
   }
-  await syncDirsOf(...files.map(([path]) => path));
 }
 
 /** Something is at `path` (any type, a dangling link too). */
@@ -161,9 +175,17 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeJsonFilesAtomic([[path, value]]);
 }
 
+/** JSON files to write: `[path, value]` each. */
+export type JsonFiles = readonly (readonly [string, unknown])[];
+
 /** Several JSON files as `writeJsonAtomic` writes each, made durable together (see writeFilesAtomic). */
-export function writeJsonFilesAtomic(files: readonly (readonly [string, unknown])[]): Promise<void> {
-  return writeFilesAtomic(files.map(([path, value]) => [path, `${JSON.stringify(value, null, 2)}\n`] as const));
+export function writeJsonFilesAtomic(files: JsonFiles): Promise<void> {
+  return writeJsonGroupsAtomic([files]);
+}
+
+/** Groups of JSON files as `writeJsonAtomic` writes each, placed group after group (see writeFileGroupsAtomic). */
+export function writeJsonGroupsAtomic(groups: readonly JsonFiles[]): Promise<void> {
+  return writeFileGroupsAtomic(groups.map((files) => files.map(([path, value]) => [path, `${JSON.stringify(value, null, 2)}\n`] as const)));
 }
 
 /**

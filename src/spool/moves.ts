@@ -6,7 +6,16 @@ import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileAtomic, linkNoReplace, renameDurable, syncDir, syncDirsOf, writeJsonAtomic } from './atomic-file.js';
+import {
+  createFileAtomic,
+  linkNoReplace,
+  renameDurable,
+  syncDir,
+  syncDirsOf,
+  writeJsonAtomic,
+  writeJsonGroupsAtomic,
+  type JsonFiles,
+} from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
@@ -216,15 +225,25 @@ export async function isSecondName(a: string, aSt: Stats, b: string, bSt: Stats,
 
 /**
  * finish: active → done|failed as `record` (the job plus its result). Pre: the caller holds the claim.
- * Post: the finished file is complete before the active copy goes; the lock is released.
+ * Post: `first` (its run's files: summary, meta) durable before the finished file is placed, so a filed
+ * result never names files a power loss dropped (all are written at once); the finished file complete before
+ * the active copy goes; the lock released.
  */
-export async function finishJob(layout: SpoolLayout, claim: Claim, state: 'done' | 'failed', record: object): Promise<string> {
+export async function finishJob(
+  layout: SpoolLayout,
+  claim: Claim,
+  state: 'done' | 'failed',
+  record: object,
+  first: JsonFiles = [],
+): Promise<string> {
   const path = layout.job(state, claim.id);
-  await fileLogged(layout, path, () => writeJsonAtomic(path, record));
-  // A retried job that now succeeds leaves no stale failure behind.
-  if (state === 'done') await unlinkIfThere(layout.job('failed', claim.id));
-  await unlinkIfThere(claim.path);
-  await unlinkIfThere(layout.cancelRequest(claim.id));
+  await fileLogged(layout, path, () => writeJsonGroupsAtomic([first, [[path, record]]]));
+  await Promise.all([
+    // A retried job that now succeeds leaves no stale failure behind.
+    state === 'done' ? unlinkIfThere(layout.job('failed', claim.id)) : undefined,
+    unlinkIfThere(claim.path),
+    unlinkIfThere(layout.cancelRequest(claim.id)),
+  ]);
   await syncDir(layout.dir('active'));
   await claim.release();
   return path;

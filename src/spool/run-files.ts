@@ -35,10 +35,14 @@ export function runFiles(runsDir: string, runId: string): RunFiles {
 /**
  * Creates the run directory, private to the worker's user: it holds prompts and Codex output. Not
  * recursive: runs/ exists from the worker's start, and a missing or unwritable one is an error to report.
+ * `alongside` (the run's first files) is written while runs/ is synced; both are done when it resolves.
  */
-export async function createRunDir(files: RunFiles): Promise<void> {
+export async function createRunDir(files: RunFiles, alongside: () => Promise<void> = async () => undefined): Promise<void> {
   await mkdir(files.dir, { mode: 0o700 });
-  await syncDir(dirname(files.dir)); // else a power loss can drop the run directory, meta.json and all
+  // The sync keeps a power loss from dropping the run directory, meta.json and all. Settled both before a
+  // throw: a write still under way could land after the caller has moved on.
+  const done = await Promise.allSettled([syncDir(dirname(files.dir)), alongside()]);
+  for (const d of done) if (d.status === 'rejected') throw d.reason;
 }
 
 export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {

@@ -16,7 +16,7 @@ import { createRunDir, newRunId, readLastMessage, readMeta, runFiles, writeMeta 
 import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
-import { writeJsonAtomic, writeJsonFilesAtomic } from '../spool/atomic-file.js';
+import { writeJsonAtomic, writeJsonFilesAtomic, type JsonFiles } from '../spool/atomic-file.js';
 import { lockUpdateMs, resourceLockName, tryLock } from '../spool/lock.js';
 import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
@@ -39,6 +39,12 @@ export interface RunJobContext {
   onDone: string | null;
   /** Aborted on worker shutdown: running jobs are stopped and queued again. */
   shutdown: AbortSignal;
+  /**
+   * This worker's claimed jobs by the path of their file, each with its run's meta from when the run is prepared to its
+   * Codex's end (null before and after): what liveRunOn knows of them without reading their files. The meta
+   * object is the run's own, which learns the session id as the run goes.
+   */
+  ownRuns: Map<string, RunMeta | null>;
   log(line: string): void;
 }
 
@@ -79,6 +85,15 @@ const FILING_TRIES = 8;
  * the result. `cancel` is aborted when the user cancels this job.
  */
 export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, hooks: RunHooks): Promise<JobOutcome> {
+  ctx.ownRuns.set(claim.path, null);
+  try {
+    return await runOwnJob(ctx, claim, cancel, hooks);
+  } finally {
+    ctx.ownRuns.delete(claim.path);
+  }
+}
+
+async function runOwnJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, hooks: RunHooks): Promise<JobOutcome> {
   const claimedAt = Date.now();
   const v = await validateJob(ctx.layout, claim, ctx.policy);
   if (v.kind === 'reject') {
@@ -106,7 +121,7 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   // Released on every path, a throw included: this live worker would keep refreshing a lock it forgot, and
   // the working tree would stay blocked for good (found by fault injection: liveRunOn's readdir failing).
   try {
-    if (!held || (await liveRunOn(ctx.layout, { repo, session: v.resumeSession }, claim.name))) {
+    if (!held || (await liveRunOn(ctx, { repo, session: v.resumeSession }, claim.path))) {
       await held?.();
       const reason = 'waiting for its repo or session (another run holds it)';
       await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
@@ -167,10 +182,13 @@ async function runValidJob(
   // git's view of the tree before the run, taken while the run's files are made (a worktree's once it exists).
   const treeOfRepo = job.worktree || inherited ? null : snapshotTree(repo);
   try {
-    await createRunDir(files);
-    await markAlive(files.dir);
     job = { ...job, runs: [...(job.runs ?? []), runId] }; // every run of the job stays readable
-    await recordRun(claim, job, runId);
+    // Recorded before runs/ is durable: a power loss that keeps the record and drops the directory leaves
+    // a run that never started, which recovery queues again as it does one whose directory survived.
+    await createRunDir(files, async () => {
+      await markAlive(files.dir);
+      await recordRun(claim, job, runId);
+    });
   } catch (err) {
     return setBack(ctx, claim, asQueued, err); // runs/ or active/ not writable: nothing ran yet
   }
@@ -210,6 +228,7 @@ async function runValidJob(
           return writeMeta(files, { ...meta });
         }));
   ctx.log(`started ${claim.id} run ${runId}${resumeSession ? ` resuming ${resumeSession}` : ''}`);
+  ctx.ownRuns.set(claim.path, meta); // a run is alive from here (its alive file is) until its Codex has ended
 
   const treeBefore = await (treeOfRepo ?? snapshotTree(meta.repo));
   if (!(await claimHeld(ctx, claim, checked))) {
@@ -241,6 +260,8 @@ async function runValidJob(
     meta.status = 'failed';
     await saveMeta().catch(() => undefined); // best effort: the job is filed with the error either way
     return setBack(ctx, claim, job, err);
+  } finally {
+    ctx.ownRuns.set(claim.path, null);
   }
   const filesChanged = await changedSince(treeBefore, meta.repo);
   const built = buildSummary({ meta, outcome, files, lastMessage: await readLastMessage(files), filesChanged, endedAt: new Date() });
@@ -260,11 +281,11 @@ async function runValidJob(
   // descriptors): giving up early would leave it to recovery, and a run that succeeded must not run again.
   const filed = await withRetries(ctx, `filing ${claim.id}`, async () => {
     await metaWritten.catch(() => undefined); // its progress notes first: none may land after the last word
-    await writeJsonFilesAtomic([
+    const output = [
       [files.summary, summary],
       [files.meta, meta],
-    ]); // one sync of the run's directory for both
-    return fileRun(ctx, claim, job, summary, worktree);
+    ] as const;
+    return fileRun(ctx, claim, job, summary, worktree, output);
   });
   if (filed.end) await notify(ctx, filed.end);
   return filed.outcome;
@@ -289,28 +310,35 @@ function leftForRecovery(ctx: RunJobContext, claim: Claim, when: string): JobOut
   return 'interrupted';
 }
 
-/** Files a run that ended: done, failed, or queued again (interrupted, usage limit, transient failure). */
+/**
+ * Files a run that ended, with its run's files `output` (summary and meta, written before the job moves on):
+ * done, failed, or queued again (interrupted, usage limit, transient failure).
+ */
 async function fileRun(
   ctx: RunJobContext,
   claim: Claim,
   job: QueuedJob,
   summary: RunSummary,
   worktree: Worktree | null,
+  output: JsonFiles,
 ): Promise<{ outcome: JobOutcome; end: JobEnd | null }> {
-  if (!isEnded(summary)) {
+  const ended = isEnded(summary);
+  const next = ended ? nextAttempt(job, summary, new Date(), ctx.retryBaseMs) : null;
+  // Queued again: the run's files first (one sync of its directory for both). Filed: in one go with its record.
+  if (!ended || next) await writeJsonFilesAtomic(output);
+  if (!ended) {
     // Shutdown: not the job's fault; it continues its session after the restart, one attempt counted.
     await requeueJob(ctx.layout, claim, queuedAgain(job, job.attempts + 1, summary.session_id, 'interrupted: the worker stopped'));
     ctx.log(`interrupted ${claim.id} run ${summary.run_id}; queued again`);
     return { outcome: 'interrupted', end: null };
   }
-  const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
   if (next) {
     await requeueJob(ctx.layout, claim, next.job);
     ctx.log(`deferred ${claim.id} until ${next.notBefore.toISOString()}: ${next.why} (${decisiveError(summary.errors) ?? ''})`);
     return { outcome: 'deferred', end: null };
   }
   const state = summary.status === 'succeeded' ? 'done' : 'failed';
-  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktree ?? undefined));
+  const path = await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktree ?? undefined), output);
   ctx.log(`${state} ${claim.id} ${summary.status} exit=${summary.exit_code} ${summary.elapsed_seconds}s (${path})`);
   const end = { id: claim.id, state, status: summary.status, sessionId: summary.session_id, summary: summary.files.summary, jobFile: path };
   return { outcome: state, end };
@@ -355,20 +383,26 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
 
 /**
  * Another active job's Codex is alive, on this host or another, in working tree `repo` (the real path its
- * run recorded) or on `session`.
+ * run recorded) or on `session`. This worker's own jobs are known from memory (see ownRuns): a run prepared
+ * and not yet ended is alive, as its alive file says; only other workers' jobs are read from their files.
  */
-async function liveRunOn(layout: SpoolLayout, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
+async function liveRunOn(ctx: RunJobContext, on: { repo: string | null; session: string | null }, except: string): Promise<boolean> {
+  const { layout, ownRuns } = ctx;
+  const isOn = (meta: RunMeta) => {
+    const session = meta.session_id ?? meta.resumed_from;
+    return (on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session);
+  };
+  for (const [path, meta] of ownRuns) if (path !== except && meta && isOn(meta)) return true;
   let now: Promise<number> | undefined; // the server's clock, asked once and only if a run needs it
   for (const name of await readdir(layout.dir('active'))) {
-    if (!isJobFileName(name) || name === except) continue;
+    const path = join(layout.dir('active'), name);
+    if (!isJobFileName(name) || path === except || ownRuns.has(path)) continue;
     // Unparsable (being replaced, or read short through a network file system's stale cached size): not a live run's.
-    const active = await readJson(join(layout.dir('active'), name), ActiveJob);
+    const active = await readJson(path, ActiveJob);
     if (!active) continue;
     const files = runFiles(layout.runs, active.run_id);
     const meta = await readMeta(files);
-    if (!meta) continue;
-    const session = meta.session_id ?? meta.resumed_from;
-    if (!((on.repo !== null && meta.repo === on.repo) || (on.session !== null && session === on.session))) continue;
+    if (!meta || !isOn(meta)) continue;
     // Only a run on our tree or session is judged (we hold their locks: its worker lost them), and one judged
     // dead is fenced: its worker, paused before the spawn, must not start it there later.
     if (isRunAlive(meta) || (await aliveElseFenced(files.dir, await (now ??= serverNow(layout.runs))))) return true;

@@ -123,7 +123,7 @@ export class Worker {
   private sweep = false;
 
   constructor(private readonly opts: WorkerOptions) {
-    this.ctx = { ...opts, shutdown: this.shutdown.signal };
+    this.ctx = { ...opts, shutdown: this.shutdown.signal, ownRuns: new Map() };
   }
 
   /** Starts watching; resolves once the first scan has run. With `once`, resolves when all is done. */

@@ -13,6 +13,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
   writeJsonFilesAtomic,
+  writeJsonGroupsAtomic,
 } from '../../src/spool/atomic-file.js';
 
 let dir: string;
@@ -191,6 +192,23 @@ describe('durability: fsync before publishing, the directory after', () => {
       { dir: true, targetThere: true },
     ]);
     expect([await readFile(join(dir, 'a'), 'utf8'), await readFile(join(dir, 'b'), 'utf8')]).toEqual(['1\n', '2\n']);
+  });
+
+  it('writeJsonGroupsAtomic syncs every file at once, then places each group durably before the next', async () => {
+    await mkdir(join(dir, 'run'));
+    await mkdir(join(dir, 'done'));
+    const record = join(dir, 'done', 'c');
+    const syncs = recordSyncs(record);
+    await writeJsonGroupsAtomic([
+      [
+        [join(dir, 'run', 'a'), 1],
+        [join(dir, 'run', 'b'), 2],
+      ],
+      [[record, 3]],
+    ]);
+    const file = { dir: false, targetThere: false };
+    expect(syncs).toEqual([file, file, file, { dir: true, targetThere: false }, { dir: true, targetThere: true }]);
+    expect(await readFile(record, 'utf8')).toBe('3\n');
   });
 
   it('writeJsonFilesAtomic publishes none when one cannot be written, and leaves no temp file', async () => {

@@ -70,6 +70,18 @@ describe('snapshotTree / changedSince with real git', () => {
     expect(await changedSince(before, join(dir, 'sub'))).toEqual([join(dir, 'sub', 'x')]);
   });
 
+  it('a directory that becomes a work tree of its own is seen as one (the top is asked of git again)', async () => {
+    const dir = await repo();
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    expect((await snapshotTree(sub))?.top).toBe(dir);
+    await execa('git', ['init', '-q', sub]);
+    const before = await snapshotTree(sub);
+    expect(before?.top).toBe(sub);
+    await sh(sub, 'printf 1 > x');
+    expect(await changedSince(before, sub)).toEqual([join(sub, 'x')]);
+  });
+
   it("a linked worktree (its .git a file, as a job's own worktree has) and a repo found through $GIT_DIR are work trees too", async () => {
     const dir = await repo();
     const linked = join(await tempDir(), 'wt');
