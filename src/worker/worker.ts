@@ -576,6 +576,11 @@ const claimOrder = (a: Peek, b: Peek) => b.priority - a.priority || a.queuedAt -
 const NOT_CANCELLED = new AbortController().signal;
 const NO_HOOKS: RunHooks = { onRepo: () => undefined, onRun: () => undefined };
 
+/**
+ * A scheduling hint (an impostor in the inbox, an earlier job still active): any error reads as "not there",
+ * since the claim, which looks at the same paths, decides and reports what it cannot read; a throw here
+ * would stop the whole scan.
+ */
 const exists = (path: string) =>
   access(path).then(
     () => true,
