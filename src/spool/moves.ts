@@ -201,13 +201,13 @@ async function otherCopy(
   st: Stats,
   states: readonly JobState[],
 ): Promise<{ state: JobState; sameFile: boolean } | null> {
-  for (const state of states) {
-    const other = layout.job(state, id);
-    const there = await lstat(other).catch(ifMissing(null));
-    // Only an active/ file can be the source of a move cut short into the inbox (recovery's return).
-    if (there) return { state, sameFile: await isSecondName(path, st, other, there, state === 'active') };
-  }
-  return null;
+  // All at once (each is a wait on a fresh job's path to Codex), the first found in the order named.
+  const seen = await Promise.all(states.map((state) => lstat(layout.job(state, id)).catch(ifMissing(null))));
+  const i = seen.findIndex((there) => there !== null);
+  if (i < 0) return null;
+  const state = states[i]!;
+  // Only an active/ file can be the source of a move cut short into the inbox (recovery's return).
+  return { state, sameFile: await isSecondName(path, st, layout.job(state, id), seen[i]!, state === 'active') };
 }
 
 /**
