@@ -298,11 +298,19 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     });
 
     it("install's permission rules let a plain prompt run the skill's commands, and no other codex-spool command", async () => {
-      const bashOnce = (command: string) =>
-        mock.respond((req) => (afterToolResult(req) ? { text: `ran: ${toolResults(req)[0]}` } : { bash: command }));
-      const denials = async (cwd: string) => {
+      // The model makes these Bash calls one after another in one turn, each once the previous one's result (or
+      // denial) came back; Claude Code judges each call on its own, so one session checks them all.
+      const bashEach = (commands: string[]) =>
+        mock.respond((req) => {
+          const calls = (req.body.messages as { role: string; content: unknown }[]).filter(
+            (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((b: { type: string }) => b.type === 'tool_result'),
+          ).length;
+          return calls < commands.length ? { bash: commands[calls]! } : { text: 'done' };
+        });
+      const denied = async (cwd: string) => {
         const r = await claude(['-p', 'Go', '--output-format', 'json'], cwd);
-        return (JSON.parse(r.stdout) as { permission_denials: unknown[] }).permission_denials;
+        const out = JSON.parse(r.stdout) as { permission_denials: { tool_name: string; tool_input: { command: string } }[] };
+        return out.permission_denials.map((d) => `${d.tool_name}: ${d.tool_input.command}`);
       };
       // Claude Code applies a project's permission rules only in a workspace the user has trusted (the dialog
       // an interactive first run shows); both projects here are.
@@ -311,31 +319,31 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       const state = JSON.parse(await readFile(join(home, '.claude.json'), 'utf8').catch(() => '{}'));
       for (const p of [project, bare]) (state.projects ??= {})[p] = { ...state.projects?.[p], hasTrustDialogAccepted: true };
       await writeFile(join(home, '.claude.json'), JSON.stringify(state));
-      // Without install (a project of its own), the same call is denied in this non-interactive session.
-      bashOnce('codex-spool status job-one');
-      expect(await denials(bare)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-      // With install, it runs without a prompt (no --allowedTools, default permission mode).
-      const status = await claudeP(['-p', 'Go']);
-      expect(status.result).toMatch(/^ran: ID .*\njob-one done /);
-      // Not a codex-spool command the skill does not run: prune --yes stays denied, and nothing was pruned.
-      bashOnce('codex-spool prune --yes --older-than 1s');
-      expect(await denials(project)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-      expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true);
-      // Nor a command line that only starts like an allowed one: Claude Code splits it at shell operators and
-      // asks for substitutions, so the rule covers no second command.
+      // Without install (a project of its own), the call is denied in this non-interactive session.
+      bashEach(['codex-spool status job-one']);
+      expect(await denied(bare)).toEqual(['Bash: codex-spool status job-one']);
+      // With install, it runs without a prompt (no --allowedTools, default permission mode). Not a codex-spool
+      // command the skill does not run: prune --yes stays denied. Nor a command line that only starts like an
+      // allowed one: Claude Code splits it at shell operators and asks for substitutions, so the rule covers
+      // no second command.
       const marker = join(tmp, 'ran-the-tail');
-      for (const tail of [
-        `; touch ${marker}`,
-        ` && touch ${marker}`,
-        ` | sh -c 'touch ${marker}'`,
-        ` $(touch ${marker})`,
-        ` \`touch ${marker}\``,
-        `\ntouch ${marker}`,
-      ]) {
-        bashOnce(`codex-spool status${tail}`);
-        expect(await denials(project), tail).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-        expect(existsSync(marker), tail).toBe(false);
-      }
+      const refused = [
+        'codex-spool prune --yes --older-than 1s',
+        ...[
+          `; touch ${marker}`,
+          ` && touch ${marker}`,
+          ` | sh -c 'touch ${marker}'`,
+          ` $(touch ${marker})`,
+          ` \`touch ${marker}\``,
+          `\ntouch ${marker}`,
+        ].map((tail) => `codex-spool status${tail}`),
+      ];
+      const first = mock.requests.length;
+      bashEach(['codex-spool status job-one', ...refused]);
+      expect(await denied(project)).toEqual(refused.map((c) => `Bash: ${c}`));
+      expect(toolResults(mock.requests[first + 1]!)[0]).toMatch(/^ID .*\njob-one done /);
+      expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true); // nothing was pruned
+      expect(existsSync(marker)).toBe(false);
     });
   });
 
