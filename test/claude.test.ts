@@ -2,7 +2,8 @@
 // run offline against a mock Anthropic Messages API on 127.0.0.1, with a temporary HOME, project and spool,
 // using the files `codex-spool claude install` writes and the plugin installed from this repository's
 // marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer
-// and the hook are also tested as plain processes (those need no claude).
+// is also tested alone (in this process, but its races and a --user install as processes) and the hook as a
+// plain process (those need no claude).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -23,7 +24,7 @@ import {
   type MockAnthropic,
 } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
-import { killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
+import { cliInProcess, killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
 import { ALLOW_RULES } from '../src/claude/install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -86,6 +87,9 @@ afterAll(async () => {
 
 const cs = (args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }) =>
   run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? cleanEnv(), input: opts.input, timeoutMs: 60_000 });
+
+/** The CLI in this process, in `tmp`: what install and uninstall do to a project's files is not about the process. */
+const here = (args: string[]) => cliInProcess({}, args, tmp);
 
 const unavailable = claudeUnavailable();
 if (unavailable) console.warn(`SKIPPING the real Claude Code CLI tests: ${unavailable}`);
@@ -413,7 +417,7 @@ describe('codex-spool claude install / uninstall', () => {
     await writeFile(join(claudeDir, 'commands', 'mine.md'), 'my own command\n');
     const before = await snapshot(claudeDir);
 
-    const first = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const first = await here(['claude', 'install', '--project', project]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^installed in .*\.claude: /);
     const installed = await snapshot(claudeDir);
@@ -441,17 +445,17 @@ describe('codex-spool claude install / uninstall', () => {
       'commands/mine.md',
     ]);
 
-    const second = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const second = await here(['claude', 'install', '--project', project]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/^already installed in .*: nothing changed/);
     expect(await snapshot(claudeDir)).toEqual(installed);
 
-    const un = await cs(['claude', 'uninstall', '--project', project], { cwd: tmp });
+    const un = await here(['claude', 'uninstall', '--project', project]);
     expect(un.code, un.stderr).toBe(0);
     expect(await snapshot(claudeDir)).toEqual(before);
     expect((await readFile(join(claudeDir, 'settings.json'), 'utf8')) === settings).toBe(true);
     expect(existsSync(join(claudeDir, 'skills'))).toBe(false);
-    expect((await cs(['claude', 'uninstall', '--project', project], { cwd: tmp })).stdout).toMatch(/^not installed/);
+    expect((await here(['claude', 'uninstall', '--project', project])).stdout).toMatch(/^not installed/);
   });
 
   it('into a fresh ~/.claude (--user): uninstall leaves no trace', async () => {
@@ -470,7 +474,7 @@ describe('codex-spool claude install / uninstall', () => {
     await mkdir(join(project, '.claude', 'commands'), { recursive: true });
     await writeFile(join(project, '.claude', 'commands', 'codex.md'), 'the user’s own /codex\n');
     const before = await snapshot(join(project, '.claude'));
-    const r = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const r = await here(['claude', 'install', '--project', project]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not codex-spool's.*commands\/codex\.md/);
     expect(await snapshot(join(project, '.claude'))).toEqual(before);
@@ -478,7 +482,7 @@ describe('codex-spool claude install / uninstall', () => {
     const project2 = join(tmp, 'inst-badjson');
     await mkdir(join(project2, '.claude'), { recursive: true });
     await writeFile(join(project2, '.claude', 'settings.json'), '{ "hooks": ');
-    const r2 = await cs(['claude', 'install', '--project', project2], { cwd: tmp });
+    const r2 = await here(['claude', 'install', '--project', project2]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/not valid JSON/);
     expect(await snapshot(join(project2, '.claude'))).toEqual({ 'settings.json': '{ "hooks": ' });
@@ -486,7 +490,7 @@ describe('codex-spool claude install / uninstall', () => {
 });
 
 describe("codex-spool claude install / uninstall keep the user's files as they were", () => {
-  const install = (project: string, verb = 'install') => cs(['claude', verb, '--project', project], { cwd: tmp });
+  const install = (project: string, verb = 'install') => here(['claude', verb, '--project', project]);
   const modeOf = async (path: string) => (await lstat(path)).mode & 0o777;
   const secret = `${JSON.stringify({ env: { ANTHROPIC_API_KEY: 'sk-ant-secret-0600' }, model: 'opus' }, null, 2)}\n`;
 
@@ -664,7 +668,8 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
   it('four concurrent installs leave exactly one install, which uninstall removes completely (several rounds)', async () => {
     const project = await mkdtemp(join(tmp, 'inst-race-'));
     for (let round = 0; round < 3; round++) {
-      const runs = await Promise.all([0, 1, 2, 3].map(() => install(project)));
+      // As processes: in this one the installs would take turns, and the race is the point.
+      const runs = await Promise.all([0, 1, 2, 3].map(() => cs(['claude', 'install', '--project', project], { cwd: tmp })));
       for (const r of runs) expect(r.code, r.stderr).toBe(0);
       expect(runs.filter((r) => r.stdout.startsWith('installed in')).length).toBe(1);
       const settings = JSON.parse(await readFile(join(project, '.claude', 'settings.json'), 'utf8'));
