@@ -14,10 +14,8 @@ import {
   jobsIn,
   endSpoolTest,
   fakeCodexSpool,
-  groupProcesses,
   readIfExists,
   readJson,
-  runningMeta,
   startWorker,
   waitFor,
   waitForFinished,
@@ -32,6 +30,11 @@ beforeEach(async () => ({ t, repo, calls } = await fakeCodexSpool()));
 afterEach(() => endSpoolTest(t));
 
 /** Processes whose command line is exactly `cmd`: none may outlive the run that started them. */
+const processesRunning = (cmd: string) =>
+  execFileSync('ps', ['-eo', 'args'])
+    .toString()
+    .split('\n')
+    .filter((l) => l.trim() === cmd).length;
 const submit = (id: string, task: string, ...extra: string[]) => cli(t, ['submit', '--repo', repo, '--task', task, '--id', id, ...extra]);
 
 /** Every file and directory under `dir` (files with size and mtime), but for the directories left out. */
@@ -189,8 +192,7 @@ describe('cancel', () => {
   it('a running job has its whole Codex tree stopped, ends cancelled and keeps its session id', async () => {
     const worker = startWorker(t, ['--rescan-ms', '200', '--grace-ms', '2000']);
     await submit('run', 'sleep 41.5');
-    const { pid } = await runningMeta(t, 'run');
-    await waitFor('tool command running', () => groupProcesses(pid).includes('sleep 41.5'));
+    await waitFor('tool command running', () => processesRunning('sleep 41.5') === 1);
     const r = await cli(t, ['cancel', 'run', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ id: 'run', state: 'cancelled' });
@@ -198,7 +200,7 @@ describe('cancel', () => {
     expect(state).toBe('failed');
     expect(record.result.status).toBe('cancelled');
     expect(record.result.session_id).toMatch(/^[0-9a-f-]{36}$/);
-    await waitFor('no process of the run left', () => groupProcesses(pid).length === 0, 5_000);
+    await waitFor('no process of the run left', () => processesRunning('sleep 41.5') === 0, 5_000);
     expect(await readdir(join(t.root, 'spool', 'active'))).toEqual([]);
     await worker.stop();
   });
@@ -258,8 +260,7 @@ describe('time limits', () => {
     expect(state).toBe('failed');
     expect(record.result.status).toBe('timed_out');
     expect(record.result.error).toMatch(/time limit/);
-    const { pid } = await readJson(join(t.root, 'runs', record.result.run_id, 'meta.json'));
-    await waitFor('no process of the run left', () => groupProcesses(pid).length === 0, 5_000);
+    await waitFor('no process of the run left', () => processesRunning('sleep 42.5') === 0, 5_000);
     await worker.stop();
   });
 

@@ -1,5 +1,5 @@
 // Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -291,19 +291,6 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/**
- * The live processes (their command lines) of process group `pgid`: a run's, which its Codex leads (zombies
- * have ended). Only that group: other suites on the host may run the same commands at the same time.
- */
-export function groupProcesses(pgid: number): string[] {
-  return execFileSync('ps', ['-eo', 'pgid=,stat=,args='])
-    .toString()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([group, stat]) => group === String(pgid) && !stat!.startsWith('Z'))
-    .map((f) => f.slice(2).join(' '));
 }
 
 /** Waits until job `id` is running with a known session; returns its run's meta.json. */
