@@ -2,7 +2,8 @@
 // run offline against a mock Anthropic Messages API on 127.0.0.1, with a temporary HOME, project and spool,
 // using the files `codex-spool claude install` writes and the plugin installed from this repository's
 // marketplace; the worker in between runs the REAL Codex CLI against the mock Responses API. The installer
-// and the hook are also tested as plain processes (those need no claude).
+// is also tested alone (in this process, but its races and a --user install as processes) and the hook as a
+// plain process (those need no claude).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
+import { cliInProcess } from './helpers/spool-env.js';
 import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
 import {
   afterToolResult,
@@ -86,6 +88,9 @@ afterAll(async () => {
 
 const cs = (args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }) =>
   run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env ?? cleanEnv(), input: opts.input, timeoutMs: 60_000 });
+
+/** The CLI in this process, in `tmp`: what install and uninstall do to a project's files is not about the process. */
+const here = (args: string[]) => cliInProcess({}, args, tmp);
 
 const unavailable = claudeUnavailable();
 if (unavailable) console.warn(`SKIPPING the real Claude Code CLI tests: ${unavailable}`);
@@ -300,11 +305,19 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
     });
 
     it("install's permission rules let a plain prompt run the skill's commands, and no other codex-spool command", async () => {
-      const bashOnce = (command: string) =>
-        mock.respond((req) => (afterToolResult(req) ? { text: `ran: ${toolResults(req)[0]}` } : { bash: command }));
-      const denials = async (cwd: string) => {
+      // The model makes these Bash calls one after another in one turn, each once the previous one's result (or
+      // denial) came back; Claude Code judges each call on its own, so one session checks them all.
+      const bashEach = (commands: string[]) =>
+        mock.respond((req) => {
+          const calls = (req.body.messages as { role: string; content: unknown }[]).filter(
+            (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((b: { type: string }) => b.type === 'tool_result'),
+          ).length;
+          return calls < commands.length ? { bash: commands[calls]! } : { text: 'done' };
+        });
+      const denied = async (cwd: string) => {
         const r = await claude(['-p', 'Go', '--output-format', 'json'], cwd);
-        return (JSON.parse(r.stdout) as { permission_denials: unknown[] }).permission_denials;
+        const out = JSON.parse(r.stdout) as { permission_denials: { tool_name: string; tool_input: { command: string } }[] };
+        return out.permission_denials.map((d) => `${d.tool_name}: ${d.tool_input.command}`);
       };
       // Claude Code applies a project's permission rules only in a workspace the user has trusted (the dialog
       // an interactive first run shows); both projects here are.
@@ -313,31 +326,31 @@ describe.skipIf(unavailable !== null)('with the real Claude Code CLI against a m
       const state = JSON.parse(await readFile(join(home, '.claude.json'), 'utf8').catch(() => '{}'));
       for (const p of [project, bare]) (state.projects ??= {})[p] = { ...state.projects?.[p], hasTrustDialogAccepted: true };
       await writeFile(join(home, '.claude.json'), JSON.stringify(state));
-      // Without install (a project of its own), the same call is denied in this non-interactive session.
-      bashOnce('codex-spool status job-one');
-      expect(await denials(bare)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-      // With install, it runs without a prompt (no --allowedTools, default permission mode).
-      const status = await claudeP(['-p', 'Go']);
-      expect(status.result).toMatch(/^ran: ID .*\njob-one done /);
-      // Not a codex-spool command the skill does not run: prune --yes stays denied, and nothing was pruned.
-      bashOnce('codex-spool prune --yes --older-than 1s');
-      expect(await denials(project)).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-      expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true);
-      // Nor a command line that only starts like an allowed one: Claude Code splits it at shell operators and
-      // asks for substitutions, so the rule covers no second command.
+      // Without install (a project of its own), the call is denied in this non-interactive session.
+      bashEach(['codex-spool status job-one']);
+      expect(await denied(bare)).toEqual(['Bash: codex-spool status job-one']);
+      // With install, it runs without a prompt (no --allowedTools, default permission mode). Not a codex-spool
+      // command the skill does not run: prune --yes stays denied. Nor a command line that only starts like an
+      // allowed one: Claude Code splits it at shell operators and asks for substitutions, so the rule covers
+      // no second command.
       const marker = join(tmp, 'ran-the-tail');
-      for (const tail of [
-        `; touch ${marker}`,
-        ` && touch ${marker}`,
-        ` | sh -c 'touch ${marker}'`,
-        ` $(touch ${marker})`,
-        ` \`touch ${marker}\``,
-        `\ntouch ${marker}`,
-      ]) {
-        bashOnce(`codex-spool status${tail}`);
-        expect(await denials(project), tail).toEqual([expect.objectContaining({ tool_name: 'Bash' })]);
-        expect(existsSync(marker), tail).toBe(false);
-      }
+      const refused = [
+        'codex-spool prune --yes --older-than 1s',
+        ...[
+          `; touch ${marker}`,
+          ` && touch ${marker}`,
+          ` | sh -c 'touch ${marker}'`,
+          ` $(touch ${marker})`,
+          ` \`touch ${marker}\``,
+          `\ntouch ${marker}`,
+        ].map((tail) => `codex-spool status${tail}`),
+      ];
+      const first = mock.requests.length;
+      bashEach(['codex-spool status job-one', ...refused]);
+      expect(await denied(project)).toEqual(refused.map((c) => `Bash: ${c}`));
+      expect(toolResults(mock.requests[first + 1]!)[0]).toMatch(/^ID .*\njob-one done /);
+      expect(existsSync(join(root, 'spool', 'done', 'job-one.json'))).toBe(true); // nothing was pruned
+      expect(existsSync(marker)).toBe(false);
     });
   });
 
@@ -407,7 +420,7 @@ describe('codex-spool claude install / uninstall', () => {
     await writeFile(join(claudeDir, 'commands', 'mine.md'), 'my own command\n');
     const before = await snapshot(claudeDir);
 
-    const first = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const first = await here(['claude', 'install', '--project', project]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^installed in .*\.claude: /);
     const installed = await snapshot(claudeDir);
@@ -435,17 +448,17 @@ describe('codex-spool claude install / uninstall', () => {
       'commands/mine.md',
     ]);
 
-    const second = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const second = await here(['claude', 'install', '--project', project]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/^already installed in .*: nothing changed/);
     expect(await snapshot(claudeDir)).toEqual(installed);
 
-    const un = await cs(['claude', 'uninstall', '--project', project], { cwd: tmp });
+    const un = await here(['claude', 'uninstall', '--project', project]);
     expect(un.code, un.stderr).toBe(0);
     expect(await snapshot(claudeDir)).toEqual(before);
     expect((await readFile(join(claudeDir, 'settings.json'), 'utf8')) === settings).toBe(true);
     expect(existsSync(join(claudeDir, 'skills'))).toBe(false);
-    expect((await cs(['claude', 'uninstall', '--project', project], { cwd: tmp })).stdout).toMatch(/^not installed/);
+    expect((await here(['claude', 'uninstall', '--project', project])).stdout).toMatch(/^not installed/);
   });
 
   it('into a fresh ~/.claude (--user): uninstall leaves no trace', async () => {
@@ -464,7 +477,7 @@ describe('codex-spool claude install / uninstall', () => {
     await mkdir(join(project, '.claude', 'commands'), { recursive: true });
     await writeFile(join(project, '.claude', 'commands', 'codex.md'), 'the user’s own /codex\n');
     const before = await snapshot(join(project, '.claude'));
-    const r = await cs(['claude', 'install', '--project', project], { cwd: tmp });
+    const r = await here(['claude', 'install', '--project', project]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not codex-spool's.*commands\/codex\.md/);
     expect(await snapshot(join(project, '.claude'))).toEqual(before);
@@ -472,7 +485,7 @@ describe('codex-spool claude install / uninstall', () => {
     const project2 = join(tmp, 'inst-badjson');
     await mkdir(join(project2, '.claude'), { recursive: true });
     await writeFile(join(project2, '.claude', 'settings.json'), '{ "hooks": ');
-    const r2 = await cs(['claude', 'install', '--project', project2], { cwd: tmp });
+    const r2 = await here(['claude', 'install', '--project', project2]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/not valid JSON/);
     expect(await snapshot(join(project2, '.claude'))).toEqual({ 'settings.json': '{ "hooks": ' });
@@ -480,7 +493,7 @@ describe('codex-spool claude install / uninstall', () => {
 });
 
 describe("codex-spool claude install / uninstall keep the user's files as they were", () => {
-  const install = (project: string, verb = 'install') => cs(['claude', verb, '--project', project], { cwd: tmp });
+  const install = (project: string, verb = 'install') => here(['claude', verb, '--project', project]);
   const modeOf = async (path: string) => (await lstat(path)).mode & 0o777;
   const secret = `${JSON.stringify({ env: { ANTHROPIC_API_KEY: 'sk-ant-secret-0600' }, model: 'opus' }, null, 2)}\n`;
 
@@ -658,7 +671,8 @@ describe("codex-spool claude install / uninstall keep the user's files as they w
   it('four concurrent installs leave exactly one install, which uninstall removes completely (several rounds)', async () => {
     const project = await mkdtemp(join(tmp, 'inst-race-'));
     for (let round = 0; round < 3; round++) {
-      const runs = await Promise.all([0, 1, 2, 3].map(() => install(project)));
+      // As processes: in this one the installs would take turns, and the race is the point.
+      const runs = await Promise.all([0, 1, 2, 3].map(() => cs(['claude', 'install', '--project', project], { cwd: tmp })));
       for (const r of runs) expect(r.code, r.stderr).toBe(0);
       expect(runs.filter((r) => r.stdout.startsWith('installed in')).length).toBe(1);
       const settings = JSON.parse(await readFile(join(project, '.claude', 'settings.json'), 'utf8'));

@@ -89,7 +89,7 @@ describe('job id arguments', () => {
             expect(r.code, `${command} ${JSON.stringify(id)}`).toBe(2);
             expect(r.stderr).toMatch(/^codex-spool: invalid job id "[^\n]*$/);
           } else if (command === 'submit') {
-            expect(r.code, r.stderr).toBe(id === 'x' ? 1 : 0); // x: a duplicate id
+            expect(r.code, r.stderr).toBe(id === 'x' ? 2 : 0); // x: a duplicate id, refused as bad input
             await rm(join(t.root, 'spool', 'inbox', `${id}.json`), { force: true }); // unknown again to the commands after it
           } else if (id !== 'x') {
             expect(r, `${command} ${JSON.stringify(id)}`).toMatchObject({ code: 3, stderr: `codex-spool: no such job: ${id}` });

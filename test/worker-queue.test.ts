@@ -112,9 +112,10 @@ describe('--poll: a queued file rewritten in place (no event names it)', () => {
   // on the cancel a tick honours, and with --poll each tick looks at every queued file again.
   it('a priority changed after the first read is obeyed, raised or lowered', async () => {
     const priority = fc.integer({ min: -2, max: 2 });
+    // One worker for every run: each run's jobs have ids of their own, and all of them end before the next.
+    const w = startWorker(t, ['--poll', '100', '--rescan-ms', '200']); // the tick honours the cancel below
     await fc.assert(
       fc.asyncProperty(priority, priority, priority, async (before, after, b) => {
-        const w = startWorker(t, ['--poll', '100', '--rescan-ms', '200']); // the tick honours the cancel below
         const block = `block${++runs}`;
         await place('inbox', block, { repo, task: 'hang' });
         await waitFor(`${block} running`, async () => (await jobsIn(t, 'active')).includes(`${block}.json`));
@@ -127,7 +128,6 @@ describe('--poll: a queued file rewritten in place (no event names it)', () => {
         const ran = (await calls()).map((c) => c.split(' -- ')[1]).filter((task) => task === `a${runs}` || task === `b${runs}`);
         // On a tie b first: a's place is the time it was last written (its ctime).
         expect(ran).toEqual(after > b ? [`a${runs}`, `b${runs}`] : [`b${runs}`, `a${runs}`]);
-        await w.stop();
       }),
       {
         numRuns: 6,
@@ -137,6 +137,7 @@ describe('--poll: a queued file rewritten in place (no event names it)', () => {
         ],
       },
     );
+    await w.stop();
   });
 });
 

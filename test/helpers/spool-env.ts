@@ -132,7 +132,7 @@ let inProcessTurn: Promise<unknown> = Promise.resolve();
  * Runs the CLI's program (src/main.ts) in this process, as a child would run it: `env` over this
  * process's environment, in `cwd`, its stdout and stderr captured. One at a time (they share the process).
  */
-function cliInProcess(env: Record<string, string>, args: string[], cwd?: string): Promise<CliResult> {
+export function cliInProcess(env: Record<string, string>, args: string[], cwd?: string): Promise<CliResult> {
   const run = async (): Promise<CliResult> => {
     const { main } = await import('../../src/main.js');
     const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
