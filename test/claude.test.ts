@@ -12,7 +12,6 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codexBin, writeCodexHome } from './helpers/codex-home.js';
-import { cliInProcess } from './helpers/spool-env.js';
 import { startMockResponses, type MockServer } from './helpers/mock-responses.js';
 import {
   afterToolResult,
@@ -25,7 +24,7 @@ import {
   type MockAnthropic,
 } from './helpers/mock-anthropic.js';
 import { isDigestLine, parseJobLine } from './helpers/digest-format.js';
-import { killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
+import { cliInProcess, killStarted, LOCAL_ONLY_ENV, runProcess as run, type ProcessResult as Run } from './helpers/spool-env.js';
 import { ALLOW_RULES, HOOK_COMMAND } from '../src/claude/install.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
