@@ -10,7 +10,9 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
     process.kill(-pgid, signal);
     return true;
   } catch {
-    return false; // ESRCH: the group is gone
+    // ESRCH: the group is gone. EPERM: only processes we may not signal are left (a `sudo` Codex started):
+    // taken as gone too, since waiting for what the worker can never stop would hang it.
+    return false;
   }
 }
 
