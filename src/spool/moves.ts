@@ -19,7 +19,7 @@ import {
 import { fileLogged } from './finished-log.js';
 import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
-import { JOB_STATES, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
+import { JOB_STATES, isFinished, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 
 /** A job id that is already used somewhere in the spool. */
@@ -206,7 +206,10 @@ async function otherCopy(
   const i = seen.findIndex((there) => there !== null);
   if (i < 0) return null;
   const state = states[i]!;
-  // Only an active/ file can be the source of a move cut short into the inbox (recovery's return).
+  // A move cut short leaves a second name beside a live copy only: only an active/ file can be the source of
+  // one into the inbox (recovery's return). A finished job's file linked into the inbox by hand (to run it
+  // again) is a duplicate to reject: nothing would ever resolve it, and it would sit there unreported.
+  if (isFinished(state)) return { state, sameFile: false };
   return { state, sameFile: await isSecondName(path, st, layout.job(state, id), seen[i]!, state === 'active') };
 }
 

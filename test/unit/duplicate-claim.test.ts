@@ -70,6 +70,17 @@ describe('claimDuplicate and claimJob of an inbox file whose id is taken', () =>
     }
   });
 
+  it('a finished job linked into the inbox by hand (ln done/x.json inbox/x.json, to run it again) is a duplicate: rejected, not held for ever', async () => {
+    for (const state of ['done', 'failed'] as const) {
+      const layout = await freshSpool();
+      await writeFile(layout.job(state, 'x'), '{"task":"ran once"}');
+      await link(layout.job(state, 'x'), layout.job('inbox', 'x'));
+      const dup = await claimDuplicate(layout, 'x.json');
+      expect(dup?.duplicateOf).toBe(state);
+      await dup?.release();
+    }
+  });
+
   // Through sshfs a second name shows an inode number of its own and one link: it looks like a copy.
   it('a copy of the same bytes in active/ (a cut-short move as sshfs shows it) is not a duplicate; other bytes, or a copy elsewhere, are', async () => {
     await fc.assert(
