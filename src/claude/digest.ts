@@ -45,7 +45,9 @@ export function selectFresh(
   const fresh = seen
     ? entries.filter((e) => e.ctimeMs > seen.hwm - SLACK_MS && seen.recent[e.id] !== e.ctimeMs)
     : entries.filter((e) => e.ctimeMs > now - FIRST_CONTACT_WINDOW_MS);
-  let hwm = seen ? seen.hwm : now;
+  // First contact: the newest ctime listed (the file server's clock), not `now` (this host's, which may run
+  // ahead of a server on another host and would then pass over the jobs filed in the next seconds for good).
+  let hwm = seen ? seen.hwm : entries.length > 0 ? Number.NEGATIVE_INFINITY : now;
   for (const e of entries) if (e.ctimeMs > hwm) hwm = e.ctimeMs;
   const recent = idMap();
   for (const e of entries) if (e.ctimeMs > hwm - SLACK_MS) recent[e.id] = e.ctimeMs;

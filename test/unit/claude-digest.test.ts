@@ -49,11 +49,16 @@ describe('selectFresh', () => {
     const { fresh, next, firstContact } = selectFresh(listing, null, dirs, T);
     expect(firstContact).toBe(true);
     expect(fresh.map((e) => e.id)).toEqual(['recent']);
-    expect(next.hwm).toBe(T);
+    expect(next.hwm).toBe(T - 500); // the newest ctime listed: the file server's clock, not this host's
     expect(next.recent).toEqual({ recent: T - 500 });
     // …and the next call does not offer them again.
     const again = selectFresh(listing, next, dirs, T + 100);
     expect([again.fresh, again.firstContact]).toEqual([[], false]);
+  });
+
+  it("a first contact on a host whose clock runs 3 s ahead of the file server's: a job filed just after is still told", () => {
+    const first = selectFresh([entry('a', T - 5000)], null, dirs, T + 3000).next;
+    expect(selectFresh([entry('a', T - 5000), entry('b', T + 100)], first, dirs, T + 3200).fresh.map((e) => e.id)).toEqual(['b']);
   });
 
   it('tells a job filed after the mark once, oldest first', () => {
