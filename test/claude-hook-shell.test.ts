@@ -158,6 +158,28 @@ describe('codex-spool-hook finds the root as the Node hook does', () => {
 });
 
 describe('codex-spool-hook never hides a job the Node hook would tell', () => {
+  it("Claude's host clock 3 s ahead of the spool's file server (README: several machines): a job filed just after a listing still goes to Node", async () => {
+    const t = await makeTempRoot();
+    try {
+      await quietRoot(t.root);
+      const serverNow = Date.now();
+      const nodeHook = () => told(runHook({ session_id: SESSION, hook_event_name: 'UserPromptSubmit' }, t.root, serverNow + 3000));
+      await writeFile(join(t.root, 'spool', 'done', 'seen.json'), jobFile('seen'));
+      await utimes(join(t.root, 'spool', 'done'), serverNow / 1000 - 30, serverNow / 1000 - 30);
+      nodeHook(); // first contact
+      await utimes(join(t.root, 'spool', 'done'), serverNow / 1000 - 20, serverNow / 1000 - 20);
+      nodeHook(); // a listing, which keeps the stamp
+      expect((await viaShell(['sh'], input(), hookEnv(t))).node).toBeNull();
+      // Filed after that listing: the directory's mtime by the server's clock, behind the hook's.
+      await writeFile(join(t.root, 'spool', 'done', 'new.json'), jobFile('new'));
+      await utimes(join(t.root, 'spool', 'done'), serverNow / 1000, serverNow / 1000);
+      expect((await viaShell(['sh'], input(), hookEnv(t))).node).not.toBeNull();
+      expect(nodeHook()).toEqual(['new']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('property: random filings (any finished state, mtimes lagging up to 0.9 s) and hook calls on a virtual clock', async () => {
     let fast = 0;
     let slow = 0;

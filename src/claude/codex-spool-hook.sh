@@ -6,10 +6,11 @@
 # stdin bytes to `codex-spool claude hook` (dist/cli.js beside it), which decides and keeps the stamp.
 #
 # The stamp (spool/.codex-spool-claude/seen/<session>.stamp, src/claude/seen.ts) exists only when every
-# finished-state directory was last changed before the listing's time minus 2 s, and its mtime is that
-# time. A job filed later changes its directory's mtime to at least the listing's time (the kernel's clock
-# may lag by a tick, never by a second), so that directory is newer than the stamp even for a test that
-# compares whole seconds (older shells): 2 s minus a tick is more than one second.
+# finished-state directory was last changed before the listing's time minus 2 s, and its mtime is the newest
+# of their mtimes (the file server's clock, which a later filing stamps too). A job filed later changes its
+# directory's mtime to at least the listing's time (the kernel's clock may lag by a tick, never by a second),
+# so that directory is newer than the stamp even for a test that compares whole seconds (older shells):
+# 2 s minus a tick is more than one second; and newer at all when this host's clock runs ahead of the server's.
 # A directory swapped for an older one by hand (mv) is not noticed until the next change in it.
 #
 # POSIX sh (dash): no bash-isms; dd reads the input's start; readlink only for a symlinked path (npm's bin).

@@ -56,15 +56,22 @@ export function unchangedSince(seen: SeenState | null, dirMtimes: Partial<Record
 }
 
 /**
- * The mtime the session's stamp should have (see stampAs), or null for none: the listing's time minus
- * SLACK_MS, when every finished-state directory as listed was older than that. unchangedSince's condition:
- * so the shell answers only where this module would from its stats, and any change after the listing
- * leaves a directory newer than the stamp (by SLACK_MS less a clock tick: more than a whole second).
+ * The mtime the session's stamp should have (see stampAs), or null for none: when every finished-state
+ * directory as listed was older than the listing's time minus SLACK_MS (unchangedSince's condition, so the
+ * shell answers only where this module would from its stats), the newest of their mtimes (in whole ms, up),
+ * else null. Their mtimes, not the listing's time: those are the file server's clock, which a later filing
+ * stamps too, while the listing's time is this host's, which may run ahead of a server on another host
+ * (README: several machines) and then hide a job filed just after the listing. A change after the listing
+ * leaves its directory newer than the stamp by SLACK_MS less a clock tick (more than a whole second) when
+ * the clocks agree, and newer in any case but a change in the very tick of the newest mtime, which
+ * unchangedSince does not see either.
  */
 export function stampTime(seen: SeenState | null): number | null {
   if (!seen) return null;
   const t = seen.listed_at - SLACK_MS;
-  return FINISHED_STATES.every((s) => (seen.dirs[s] ?? Number.NEGATIVE_INFINITY) < t) ? t : null;
+  const mtimes = FINISHED_STATES.flatMap((s) => (seen.dirs[s] === undefined ? [] : [seen.dirs[s]]));
+  if (!mtimes.every((m) => m < t)) return null;
+  return mtimes.length > 0 ? Math.ceil(Math.max(...mtimes)) : t; // none then: one made later is newer than the listing
 }
 
 /**

@@ -257,8 +257,8 @@ describe('pruneState', () => {
 describe('the stamp dist/codex-spool-hook reads (stampTime, stampAs)', () => {
   const listed = (dirs: SeenState['dirs'], listed_at: number): SeenState => ({ v: 1, hwm: 0, recent: {}, dirs, listed_at });
 
-  it('is the listing time less 2 s, only when every finished-state directory was older than that', () => {
-    expect(stampTime(listed({ done: 7_999, failed: 10, rejected: 0 }, 10_000))).toBe(8_000);
+  it('is the newest finished-state directory mtime (whole ms, up), only when every one was older than the listing time less 2 s', () => {
+    expect(stampTime(listed({ done: 7_998.5, failed: 10, rejected: 0 }, 10_000))).toBe(7_999);
     expect(stampTime(listed({ done: 5_000, failed: 8_000 }, 10_000))).toBeNull();
     expect(stampTime(listed({}, 10_000))).toBe(8_000); // a directory missing then: one made later is newer
     expect(stampTime(null)).toBeNull();
@@ -267,14 +267,14 @@ describe('the stamp dist/codex-spool-hook reads (stampTime, stampAs)', () => {
   it('stampAs creates it (0600) with that mtime, removes it when there is none, and never follows a link there', () => {
     const path = join(root, 'x.stamp');
     stampAs(path, listed({ done: 1_000 }, 10_000));
-    expect([Math.round(statSync(path).mtimeMs), statSync(path).mode & 0o777]).toEqual([8_000, 0o600]);
+    expect([Math.round(statSync(path).mtimeMs), statSync(path).mode & 0o777]).toEqual([1_000, 0o600]);
     stampAs(path, listed({ done: 9_000 }, 10_000));
     expect(existsSync(path)).toBe(false);
     const target = join(root, 'elsewhere');
     writeFileSync(target, 'theirs');
     utimesSync(target, 1, 1);
     symlinkSync(target, path);
-    stampAs(path, listed({ done: 1_000 }, 10_000));
+    stampAs(path, listed({ done: 5_000 }, 10_000)); // followed, it would set the target's mtime to 5 s
     expect([Math.round(statSync(target).mtimeMs), readFileSync(target, 'utf8')]).toEqual([1_000, 'theirs']);
   });
 });
