@@ -12,7 +12,7 @@ import { worktreeAt } from '../codex/worktree.js';
 import { isLocked } from '../spool/lock.js';
 import { isRunAlive, stopOrphanGroup, type CodexRunOutcome } from '../codex/runner.js';
 import { aliveElseFenced, serverNow } from '../codex/liveness.js';
-import { MAX_ATTEMPTS, queuedAgain } from './retry-policy.js';
+import { MAX_ATTEMPTS, nextAttempt, queuedAgain } from './retry-policy.js';
 import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../spool/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
 import { finishJob, isSecondName, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
@@ -26,6 +26,8 @@ const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
 interface RecoveryContext {
   layout: SpoolLayout;
   graceMs: number;
+  /** The first backoff of a transient failure's retry (the worker's --retry-delay-ms). */
+  retryBaseMs: number;
   log(line: string): void;
   /** A job whose recovery failed: the worker pauses it, and fails it after repeated failures. */
   setBack?(name: string, err: Error): void;
@@ -66,7 +68,7 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  * left as it is. Already filed, or still queued under a second name → drop this copy. Never started a run
  * → back where it came from, bytes unchanged. Its Codex still runs on another host → left in active/ (its
  * tree and session stay taken) until it ends. Its run had ended (summary written) → filed as that run
- * ended. Else: stop what is left of that run on this host, then queue it again to continue its session,
+ * ended, or deferred as its worker would have (usage limit, transient fault). Else: stop what is left of that run on this host, then queue it again to continue its session,
  * one attempt counted; past max_attempts, or cancelled by the user → failed with the reason.
  */
 async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | null> {
@@ -94,6 +96,13 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
   const summary = (await readSummary(files)) ?? (meta ? await summaryFromEvents(files, meta) : null);
   if (summary && isEnded(summary)) {
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: the filed result holds it
+    // A usage limit or a transient fault goes back to deferred/, as its worker (killed after writing the
+    // run's files, before it requeued the job) would have put it: it is not the job's failure.
+    const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
+    if (next) {
+      await requeueJob(ctx.layout, claim, next.job);
+      return `its run had ended (${next.why}): queued again until ${next.notBefore.toISOString()}`;
+    }
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
     // Where it ran (its own or its parent's worktree) is named in its result, as when its worker files it.
     await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktreeAt(ctx.layout, summary.repo)));

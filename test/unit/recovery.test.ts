@@ -15,7 +15,7 @@ describe('recoverOrphans', () => {
   let tmp: string;
   let layout: SpoolLayout;
   let logs: string[];
-  const ctx = () => ({ layout, graceMs: 50, log: (l: string) => void logs.push(l) });
+  const ctx = () => ({ layout, graceMs: 50, retryBaseMs: 30_000, log: (l: string) => void logs.push(l) });
 
   beforeEach(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'codex-spool-unit-recovery-'));
@@ -105,7 +105,8 @@ describe('recoverOrphans', () => {
     });
   });
 
-  it('a run that had ended (its summary written) is filed as it ended, never run again', async () => {
+  /** Run run-2 of job a ended as `over` says, its summary written (as its worker writes it before filing or requeueing it). */
+  async function endedRun(over: object): Promise<void> {
     await runWithSession('run-2', SESSION);
     const files = runFiles(layout.runs, 'run-2');
     const summary = {
@@ -127,13 +128,34 @@ describe('recoverOrphans', () => {
       files_changed: { count: 0, paths: [] },
       errors: [],
       files,
+      ...over,
     };
     await writeFile(files.summary, JSON.stringify(summary));
+  }
+
+  it('a run that had ended (its summary written) is filed as it ended, never run again', async () => {
+    await endedRun({});
     await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-2' }));
     await recoverOrphans(ctx());
     const done = JSON.parse(await readFile(layout.job('done', 'a'), 'utf8'));
     expect(done.result).toMatchObject({ run_id: 'run-2', status: 'succeeded', final_message: 'all done' });
     expect(await readdir(layout.dir('deferred'))).toEqual([]);
+  });
+
+  it('a run that had ended on a usage limit or a transient fault is queued again as its worker would have, not filed as failed', async () => {
+    for (const error of ["You've hit your usage limit. Try again in 2 seconds.", 'stream disconnected before completion']) {
+      await rm(layout.job('deferred', 'a'), { force: true });
+      await rm(runFiles(layout.runs, 'run-2').dir, { recursive: true, force: true });
+      await endedRun({ status: 'failed', exit_code: 1, final_message: null, errors: [error] });
+      await writeFile(layout.job('active', 'a'), JSON.stringify({ repo: '/r', task: 'build', queued_at: 7, attempts: 0, run_id: 'run-2' }));
+      await recoverOrphans(ctx());
+      const queued = JSON.parse(await readFile(layout.job('deferred', 'a'), 'utf8'));
+      expect([queued.resume_session, queued.reason.startsWith(error.includes('usage') ? 'usage limit' : 'transient failure')]).toEqual([
+        SESSION,
+        true,
+      ]);
+      expect(await readdir(layout.dir('failed'))).toEqual([]);
+    }
   });
 
   it('a cancel request counts only for the run it names', async () => {
