@@ -194,11 +194,16 @@ export function writeJsonGroupsAtomic(groups: readonly JsonFiles[]): Promise<voi
  * A path that is not there is null too; any other error (EACCES, EIO, EMFILE) is thrown, not taken for absence.
  */
 export async function readSmallFile(path: string, maxBytes: number): Promise<string | null> {
+  return (await readSmallFileBytes(path, maxBytes))?.toString('utf8') ?? null;
+}
+
+/** readSmallFile's bytes, undecoded. */
+export async function readSmallFileBytes(path: string, maxBytes: number): Promise<Buffer | null> {
   const file = await open(path, SMALL_FILE_FLAGS).catch(nullIfNotAFile);
   if (!file) return null;
   try {
     const st = await file.stat();
-    return st.isFile() && st.size <= maxBytes ? await file.readFile('utf8') : null;
+    return st.isFile() && st.size <= maxBytes ? await file.readFile() : null;
   } finally {
     await file.close();
   }

@@ -4,11 +4,12 @@
 // removing its active copy (or between the link and the unlink of a move), which recovery resolves.
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createFileAtomic,
   linkNoReplace,
+  readSmallFileBytes,
   renameDurable,
   syncDir,
   syncDirsOf,
@@ -73,7 +74,11 @@ async function readJobFile(path: string, maxBytes: number): Promise<JobFileConte
   if (!st.isFile()) return { kind: 'unreadable', why: `not a regular file (${fileKind(st)})` };
   if (st.size > maxBytes) return { kind: 'too_large', size: st.size, limit: maxBytes };
   try {
-    return { kind: 'bytes', bytes: await readFile(path) };
+    // Read as it is now, never waiting: whoever can write the spool may have swapped it since the lstat.
+    const bytes = await readSmallFileBytes(path, maxBytes);
+    if (bytes) return { kind: 'bytes', bytes };
+    await lstat(path); // gone: ENOENT (taken meanwhile), as before
+    return { kind: 'unreadable', why: `replaced while it was read (no longer a regular file of at most ${maxBytes} bytes)` };
   } catch (err) {
     // A file the worker may not read (mode 000, another user's) is rejected as such, not retried for ever.
     const code = (err as NodeJS.ErrnoException).code;
@@ -222,8 +227,9 @@ async function otherCopy(
 export async function isSecondName(a: string, aSt: Stats, b: string, bSt: Stats, byBytes: boolean): Promise<boolean> {
   if (aSt.ino === bSt.ino && aSt.dev === bSt.dev) return true;
   if (!byBytes || !aSt.isFile() || !bSt.isFile() || aSt.size !== bSt.size || aSt.size > MAX_JOB_BYTES) return false;
-  const [x, y] = await Promise.all([readFile(a), readFile(b)]);
-  return x.equals(y);
+  // Neither is waited on: a name swapped for a FIFO since its lstat is no second name.
+  const [x, y] = await Promise.all([readSmallFileBytes(a, MAX_JOB_BYTES), readSmallFileBytes(b, MAX_JOB_BYTES)]);
+  return x !== null && y !== null && x.equals(y);
 }
 
 /**

@@ -2,7 +2,7 @@
 // A watch event names the inbox file to look at; the inbox is listed in full on a timer (the truth) and on an
 // event without a usable name. The queue is kept between scans, so a claim costs no work per queued file.
 import type { Stats } from 'node:fs';
-import { access, lstat, readdir, readFile, realpath } from 'node:fs/promises';
+import { access, lstat, readdir, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FSWatcher } from 'chokidar';
@@ -19,7 +19,7 @@ import { claimDuplicate, claimJob, finishJob, rejectUndecodableNames, takeOverJo
 import { recordWithoutRun } from './finished-job.js';
 import { isLocked, preloadLockfile, resourceLockName } from '../spool/lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from '../spool/layout.js';
-import { removeWriteDebris } from '../spool/atomic-file.js';
+import { readSmallFile, removeWriteDebris } from '../spool/atomic-file.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 
 export interface WorkerOptions {
@@ -404,7 +404,10 @@ export class Worker {
     // Not a regular file, or too large: complete as it is; the claim rejects it without reading it.
     if (!st.isFile() || st.size > jobReadLimit(this.opts.policy, base.state)) return { ...base, complete: true, whole: false };
     try {
-      const json: unknown = JSON.parse(await readFile(path, 'utf8'));
+      // Read as it is now, never waiting: whoever can write the spool may have swapped it (a FIFO) since the lstat.
+      const text = await readSmallFile(path, jobReadLimit(this.opts.policy, base.state));
+      if (text === null) return { ...base, complete: true, whole: false }; // the claim looks again and rejects it, unread
+      const json: unknown = JSON.parse(text);
       const job = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
       const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
       const resume = typeof job.resume === 'string' && !SessionId.safeParse(job.resume).success ? job.resume : null;
