@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   createFileAtomic,
   linkNoReplace,
+  readSmallFile,
   readSmallFileBytes,
   renameDurable,
   syncDir,
@@ -22,6 +23,8 @@ import { tryLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, isFinished, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
+import { parseJsonOrNull } from '../util/json-text.js';
+import { objectOr } from '../util/json-value.js';
 
 /** A job id that is already used somewhere in the spool. */
 /** The one message for an id already taken (submit, batch and the worker's rejection alike). */
@@ -269,13 +272,24 @@ export function rejectedStem(id: string): string {
 /** `bad-name-<hash>`: what a file is kept as when its own name may not be shown or reused (pure). */
 const standInName = (name: Buffer) => `bad-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 
-/** `base`, or `base~N`, whichever names neither a file nor an error file in rejected/ yet: nothing is ever replaced. */
-async function unusedStem(layout: SpoolLayout, base: string): Promise<string> {
+/**
+ * `base`, or `base~N`, whichever names neither a file nor an error file in rejected/ yet: nothing is ever
+ * replaced. Except an error file alone that names `jobFile`: a rejection of a file of this name cut short
+ * before it moved the file (a killed worker; recovery put the file back). Kept, it would stand for a job of
+ * its own in `status` (`<stem>.error`), and this file's id would find nothing.
+ */
+async function unusedStem(layout: SpoolLayout, base: string, jobFile: string): Promise<string> {
+  const taken = async (stem: string) =>
+    (await exists(layout.job('rejected', stem))) || ((await exists(layout.rejection(stem))) && !(await rejectionOf(layout, stem, jobFile)));
   let stem = base;
-  for (let n = 1; (await exists(layout.job('rejected', stem))) || (await exists(layout.rejection(stem))); n++) {
-    stem = `${base}~${n}`;
-  }
+  for (let n = 1; await taken(stem); n++) stem = `${base}~${n}`;
   return stem;
+}
+
+/** rejected/<stem>.error.json gives `jobFile` as the file it rejected (a file over 64 KiB, or not JSON: it does not). */
+async function rejectionOf(layout: SpoolLayout, stem: string, jobFile: string): Promise<boolean> {
+  const error = objectOr(parseJsonOrNull((await readSmallFile(layout.rejection(stem), 64 * 1024)) ?? ''));
+  return error?.job_file === jobFile;
 }
 
 /**
@@ -286,7 +300,7 @@ async function unusedStem(layout: SpoolLayout, base: string): Promise<string> {
 export async function rejectJob(layout: SpoolLayout, claim: Claim, error: RejectionError): Promise<string> {
   // A duplicate is kept apart from the job whose id it took: `status` must not list that job as rejected.
   const base = error.reason === 'duplicate_id' ? `${rejectedStem(claim.id)}~duplicate` : rejectedStem(claim.id);
-  const stem = await unusedStem(layout, base);
+  const stem = await unusedStem(layout, base, claim.name);
   await writeJsonAtomic(layout.rejection(stem), error);
   const path = layout.job('rejected', stem);
   await fileLogged(layout, path, () => renameDurable(claim.path, path));
@@ -304,7 +318,7 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
   for (const raw of await readdir(layout.dir(state), { encoding: 'buffer' })) {
     const name = raw.toString('utf8');
     if (Buffer.from(name, 'utf8').equals(raw) || !name.endsWith('.json') || name.startsWith('.')) continue;
-    const stem = await unusedStem(layout, standInName(raw));
+    const stem = await unusedStem(layout, standInName(raw), name);
     const error: RejectionError = {
       job_file: name,
       reason: 'bad_name',

@@ -269,6 +269,22 @@ describe('rejectJob', () => {
     expect(await readFile(join(layout.dir('rejected'), 'r.error.json'), 'utf8')).toBe('old');
   });
 
+  it("a rejection cut short (its error file written, the file not moved yet: a killed worker) leaves no phantom: the same file's next rejection takes the name", async () => {
+    await writeFile(join(layout.dir('rejected'), 'r.error.json'), JSON.stringify(rejection('r.json', 'first try')));
+    await writeFile(layout.job('inbox', 'r'), 'returned by recovery');
+    const path = await rejectJob(layout, await claim('r.json'), rejection('r.json', 'second try'));
+    expect(path).toBe(join(layout.dir('rejected'), 'r.json'));
+    expect(JSON.parse(await readFile(join(layout.dir('rejected'), 'r.error.json'), 'utf8')).message).toBe('second try');
+    expect((await readdir(layout.dir('rejected'))).sort()).toEqual(['r.error.json', 'r.json']);
+  });
+
+  it("an error file alone of another file's rejection still reserves the name", async () => {
+    await writeFile(join(layout.dir('rejected'), 'r.error.json'), JSON.stringify(rejection('other.json', 'theirs')));
+    await writeFile(layout.job('inbox', 'r'), 'new');
+    expect(await rejectJob(layout, await claim('r.json'), rejection('r.json'))).toBe(join(layout.dir('rejected'), 'r~1.json'));
+    expect(JSON.parse(await readFile(join(layout.dir('rejected'), 'r.error.json'), 'utf8')).message).toBe('theirs');
+  });
+
   it('moves a FIFO into rejected/ without opening it', { timeout: 5_000 }, async () => {
     execFileSync('mkfifo', [join(layout.dir('inbox'), 'pipe.json')]);
     const path = await rejectJob(layout, await claim('pipe.json'), rejection('pipe.json'));
