@@ -94,6 +94,24 @@ describe.each(SHELLS)('codex-spool-hook with %s', (...shell) => {
     }
   });
 
+  it("a stamp that is a symbolic link (to a file newer than any job) is not the Node hook's (it never follows one there): Node decides", async () => {
+    const t = await makeTempRoot();
+    try {
+      await quietRoot(t.root);
+      await cliProcess(t, ['claude', 'hook'], { input: input() });
+      const stamp = join(t.root, 'spool', '.codex-spool-claude', 'seen', `${SESSION}.stamp`);
+      const future = join(t.dir, 'future');
+      await writeFile(future, '');
+      await utimes(future, Date.now() / 1000 + 86_400, Date.now() / 1000 + 86_400);
+      await rm(stamp);
+      await symlink(future, stamp);
+      await writeFile(join(t.root, 'spool', 'done', 'new.json'), jobFile('new'));
+      expect((await viaShell(shell, input(), hookEnv(t))).node?.stdin.toString()).toBe(input());
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('a session id not at the very start, escaped, or not a job id goes to Node, with the same bytes', async () => {
     const t = await makeTempRoot();
     try {

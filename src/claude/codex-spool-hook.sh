@@ -64,7 +64,8 @@ else
 fi
 
 stamp=$root/spool/.codex-spool-claude/seen/$id.stamp
-[ -f "$stamp" ] || fall_through
+# A symbolic link there is not the Node hook's stamp (it never follows one there), whatever it points to.
+[ -f "$stamp" ] && [ ! -L "$stamp" ] || fall_through
 # The finished states (src/spool/states.ts). A directory missing now is not newer: a job cannot be in it.
 for state in done failed rejected; do
   [ "$root/spool/$state" -nt "$stamp" ] && fall_through
