@@ -68,8 +68,9 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  * left as it is. Already filed, or still queued under a second name → drop this copy. Never started a run
  * → back where it came from, bytes unchanged. Its Codex still runs on another host → left in active/ (its
  * tree and session stay taken) until it ends. Its run had ended (summary written) → filed as that run
- * ended, or deferred as its worker would have (usage limit, transient fault). Else: stop what is left of that run on this host, then queue it again to continue its session,
- * one attempt counted; past max_attempts, or cancelled by the user → failed with the reason.
+ * ended, or deferred as its worker would have (usage limit, transient fault). Else: stop what is left of
+ * that run on this host, then queue it again to continue its session, one attempt counted; past
+ * max_attempts, or cancelled by the user → failed with the reason.
  */
 async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | null> {
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
