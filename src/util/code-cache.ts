@@ -5,7 +5,7 @@
 // ctime: any write to the bundle changes its ctime), and a cache of another bundle is not offered to V8. A
 // missing or rejected cache is rebuilt when the process exits, written to a temp file and renamed, so a
 // reader never sees half of one.
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -50,12 +50,22 @@ function readCache(cacheFile: string, key: string): Buffer | undefined {
   }
 }
 
-/** Writes the code V8 has compiled so far (this run's functions included). Best effort: a read-only install
- *  or a full disk only leaves the cache as it was, and the next run compiles again. */
+/**
+ * Writes the code V8 has compiled so far (this run's functions included). Best effort: a read-only install
+ * or a full disk only leaves the cache as it was, and the next run compiles again. Synced before it is
+ * renamed into place: V8 does not checksum a code cache in release builds, so a cache whose key line
+ * survived a power loss but whose code did not would crash every command (SIGSEGV) until it was removed.
+ */
 function writeCache(cacheFile: string, key: string, script: Script): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, Buffer.concat([Buffer.from(key, 'latin1'), script.createCachedData()]), { flag: 'wx' });
+    const fd = openSync(tmp, 'wx');
+    try {
+      writeFileSync(fd, Buffer.concat([Buffer.from(key, 'latin1'), script.createCachedData()]));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, cacheFile);
   } catch {
     rmSync(tmp, { force: true });
