@@ -544,11 +544,11 @@ describe('status says why a job is where it is', () => {
     ]);
   });
 
-  it('the worker records why it deferred a job (a transient failure and its error); a running job shows its command', async () => {
-    const [a, b] = [await t.repo('a'), await t.repo('b')];
+  it('the worker records why it deferred a job (a transient failure and its error, not the run holding its repo meanwhile); a running job shows its command', async () => {
+    const a = await t.repo('a');
     const worker = startWorker(t, ['--retry-delay-ms', '600000']);
     await submit(t, a, 'flaky', 'transient');
-    await submit(t, b, 'busy', 'hold=busy');
+    await submit(t, a, 'busy', 'hold=busy'); // runs in flaky's repo while flaky waits for its time
     await waitFor('flaky deferred', async () => (await jobsIn(t, 'deferred')).includes('flaky.json'));
     await runningWithSession(t, 'busy').catch(() => null);
     const r = await waitFor('busy shows its command', async () => {

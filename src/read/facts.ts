@@ -71,7 +71,9 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
     case 'deferred': {
       facts.age_seconds = round1((now - (record.queued_at ?? job.mtimeMs)) / 1000);
       facts.not_before = record.not_before ?? null;
-      facts.reason = (await waitingFor(layout, record)) ?? record.reason ?? null;
+      // Not due yet: its time is what it waits for, whoever holds its repo now (its own run, just deferred).
+      const due = !record.not_before || !(Date.parse(record.not_before) > now);
+      facts.reason = (due ? await waitingFor(layout, record) : null) ?? record.reason ?? null;
       break;
     }
     case 'active': {
