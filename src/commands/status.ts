@@ -60,8 +60,7 @@ export function statusCommand(): Command {
       // In a Claude session, its own jobs: the ones it can act on, without the spool's other traffic.
       const session = opts.all ? null : claudeSession();
       const mine = session ? new Set(await sessionJobIds(layout, session)) : new Set<string>();
-      const keep = (e: { id: string }) => mine.size === 0 || mine.has(e.id);
-      const { shown, counts, omitted } = statusSelection(layout, keep, opts.all ? null : opts.last);
+      const { shown, counts, omitted } = statusSelection(layout, mine.size ? mine : null, opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       const workers = await liveWorkers(layout);
       const stale = await staleJobs(layout, jobs, workers.length > 0);
