@@ -57,7 +57,7 @@ export function listJobFiles(
 ): StateListing[] {
   const out: StateListing[] = [];
   // The names listed in earlier states (a name is `<id>.json` in every state), made when a later state first
-  // has a file: most often none has, and a set of 10,000 finished names is a tenth of the listing.
+  // has a file, from the names at once: most often none has, and adding 10,000 names one by one took 5-7 ms.
   let taken: Set<string> | null = null;
   for (const state of LOOKUP_ORDER.filter((s) => states.includes(s))) {
     const dir = layout.dir(state);
@@ -165,9 +165,9 @@ export function selectForStatus(listed: readonly StateListing[], lastFinished: n
 const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.id ? -1 : 1);
 
 /**
- * The `n` newest files of `listed` (Infinity: all), oldest first. Entries are made and sorted by byAge only for those at or
- * above the n-th newest mtime: a comparator sort of 10,000 entries costs a third of node's start, a typed
- * array's sort a tenth of it.
+ * The `n` newest files of `listed` (Infinity: all), oldest first. Entries are made and sorted by byAge only
+ * for those at or above the n-th newest mtime: a comparator sort of 10,000 entries costs a third of node's
+ * start, a typed array's sort a tenth of it.
  */
 function newest(listed: readonly StateListing[], n: number): JobEntry[] {
   const total = listed.reduce((sum, l) => sum + l.names.length, 0);
