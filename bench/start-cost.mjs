@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Where a short command's start goes beyond `node -e 0`: interleaved rounds of `node -e 0`, an empty CommonJS
 // file, then for each build given `--version` (the whole program's bundle), `submit --help` (its bundle, no
-// work), `submit` (a real job into a spool with no worker) and `status` on an empty spool; medians and ratios
-// to `node -e 0`. With `perf` on PATH, each run's CPU time too (task-clock: less skewed than wall time by
-// other work on a loaded machine). `status` on 10,000 finished jobs: bench/status-index.mjs.
+// work), `submit` (a real job into a spool with no worker, with --id; and without, as Claude submits: the
+// id is made) and `status` on an empty spool; medians and ratios to `node -e 0`. With `perf` on PATH, each
+// run's CPU time too (task-clock: less skewed than wall time by other work on a loaded machine). `status` on 10,000 finished jobs: bench/status-index.mjs.
 // Usage: npm run build && node bench/start-cost.mjs [DIR…] (builds' checkouts; default: this one)
 // Knob: BENCH_ROUNDS [30].
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,9 @@ const T = mkdtempSync(join(tmpdir(), 'codex-spool-start-cost-'));
 const root = join(T, 'root');
 const repo = join(T, 'repo');
 mkdirSync(join(root, 'spool', 'inbox'), { recursive: true });
+// status gets a root of its own: in the submits' root it would list (and read) every job they queued.
+const emptyRoot = join(T, 'empty');
+mkdirSync(join(emptyRoot, 'spool', 'inbox'), { recursive: true });
 mkdirSync(repo);
 const empty = join(T, 'empty.cjs');
 writeFileSync(empty, '');
@@ -36,7 +39,8 @@ const cases = [
       [`${tag}--version`, () => [cli, '--version']],
       [`${tag}submit --help`, () => [cli, 'submit', '--help']],
       [`${tag}submit`, () => [cli, 'submit', '--repo', repo, '--task', 'x', '--id', `j${jobs++}`]],
-      [`${tag}status, empty spool`, () => [cli, 'status']],
+      [`${tag}submit, new id`, () => [cli, 'submit', '--repo', repo, '--task', 'x']],
+      [`${tag}status, empty spool`, () => [cli, 'status', '--root', emptyRoot]],
     ];
   }),
 ];

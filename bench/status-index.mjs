@@ -3,13 +3,16 @@
 // medians. One real done file (a fake-Codex job run by `worker --once`) copied N times, as bench/run.mjs row 5
 // does; then `prune --yes` (which removes nothing that young) writes the log. Also the listing alone,
 // in-process (dist/ has no entry for it, so it is timed as readdir + the log's read vs readdir + lstat each).
-// Usage: npm run build && node bench/status-index.mjs   Knobs: BENCH_STATUS_JOBS [10000], BENCH_ROUNDS [15].
+// With perf on PATH, each run's CPU time too (task-clock). DIRs: checkouts of builds to compare, each timed
+// in every round on the same spool (made with the first), default this one.
+// Usage: npm run build && node bench/status-index.mjs [DIR…]   Knobs: BENCH_STATUS_JOBS [10000], BENCH_ROUNDS [15].
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const APP = join(import.meta.dirname, '..');
+const DIRS = process.argv.length > 2 ? process.argv.slice(2) : [join(import.meta.dirname, '..')];
+const APP = DIRS[0];
 const CLI = join(APP, 'dist', 'cli.js');
 const N = Number(process.env.BENCH_STATUS_JOBS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -23,11 +26,22 @@ const cli = (...args) => {
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 };
+const perf = spawnSync('perf', ['--version']).status === 0;
+/** One run: wall ms (spawn → exit) and, with perf, CPU ms. */
 const timed = (argv) => {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, argv, { env, stdio: 'ignore' });
+  const r = perf
+    ? spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', process.execPath, ...argv], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      })
+    : spawnSync(process.execPath, argv, { env, stdio: 'ignore' });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  return {
+    wall: Number(process.hrtime.bigint() - t) / 1e6,
+    cpu: perf ? Number(r.stderr.trim().split('\n').pop().split(',')[0]) : Number.NaN,
+  };
 };
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,13 +67,17 @@ try {
   const emptyRoot = join(T, 'empty');
   mkdirSync(join(emptyRoot, 'spool', 'inbox'), { recursive: true });
   const load0 = loadavg();
-  const s = { node: [], empty: [], withLog: [], noLog: [], listLog: [], listLstat: [] };
+  const builds = DIRS.map((dir, i) => ({ tag: DIRS.length > 1 ? `[${i + 1}] ` : '', cli: join(dir, 'dist', 'cli.js') }));
+  const s = { node: [], listLog: [], listLstat: [] };
+  for (const b of builds) Object.assign(s, { [`${b.tag}empty`]: [], [`${b.tag}withLog`]: [], [`${b.tag}noLog`]: [] });
   for (let r = 0; r < ROUNDS; r++) {
     s.node.push(timed(['-e', '0']));
-    s.empty.push(timed([CLI, 'status', '--root', emptyRoot])); // the program's own cost, no job listed
-    s.withLog.push(timed([CLI, 'status']));
+    for (const b of builds) {
+      s[`${b.tag}empty`].push(timed([b.cli, 'status', '--root', emptyRoot])); // the program's own cost, no job listed
+      s[`${b.tag}withLog`].push(timed([b.cli, 'status']));
+    }
     withLog(false);
-    s.noLog.push(timed([CLI, 'status']));
+    for (const b of builds) s[`${b.tag}noLog`].push(timed([b.cli, 'status']));
     withLog(true);
     // The listing's file-system part alone, in this process.
     let t = process.hrtime.bigint();
@@ -70,7 +88,7 @@ try {
     for (const name of readdirSync(done)) lstatSync(join(done, name));
     s.listLstat.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  const m = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, median(v)]));
+  const m = (k, field) => median(s[k].map((x) => (field ? x[field] : x)));
   const f = (x) => `${x.toFixed(1)} ms`;
   console.log(`${N} done jobs, ${ROUNDS} interleaved rounds, medians; log ${logText.length} B`);
   console.log(
@@ -78,12 +96,19 @@ try {
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
-  console.log(`node -e 0                 ${f(m.node)}`);
-  console.log(`status, empty spool       ${f(m.empty)}  ${(m.empty / m.node).toFixed(2)}x node -e 0`);
-  console.log(`status, finished.log      ${f(m.withLog)}  ${(m.withLog / m.node).toFixed(2)}x node -e 0`);
-  console.log(`status, no log (lstat)    ${f(m.noLog)}  ${(m.noLog / m.node).toFixed(2)}x node -e 0`);
-  console.log(`listing: readdir + log    ${f(m.listLog)}`);
-  console.log(`listing: readdir + lstat  ${f(m.listLstat)}`);
+  if (DIRS.length > 1) for (const [i, dir] of DIRS.entries()) console.log(`[${i + 1}] ${dir}`);
+  const row = (label, k) => {
+    const col = (field) => `${f(m(k, field)).padStart(9)} ${(m(k, field) / m('node', field)).toFixed(2)}x`;
+    console.log(`${label.padEnd(30)}${col('wall')}${perf ? `   CPU ${col('cpu')}` : ''}`);
+  };
+  row('node -e 0', 'node');
+  for (const b of builds) {
+    row(`${b.tag}status, empty spool`, `${b.tag}empty`);
+    row(`${b.tag}status, finished.log`, `${b.tag}withLog`);
+    row(`${b.tag}status, no log (lstat)`, `${b.tag}noLog`);
+  }
+  console.log(`listing: readdir + log    ${f(m('listLog'))}`);
+  console.log(`listing: readdir + lstat  ${f(m('listLstat'))}`);
 } finally {
   rmSync(T, { recursive: true, force: true });
 }

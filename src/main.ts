@@ -24,5 +24,5 @@ const COMMANDS: CommandTable = {
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
 };
 
-/** Runs the command line `argv` (as process.argv: node, script, arguments); output goes to process.stdout/stderr. */
+/** Runs the command line `argv` (as process.argv: node, script, arguments); output goes through src/util/output.ts. */
 export const main = (argv: string[]): Promise<number> => runProgram(argv, COMMANDS);

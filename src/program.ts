@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { withRoot } from './cli/kit.js';
 import { CliError, EXIT } from './util/errors.js';
+import { output } from './util/output.js';
 import { packageVersion } from './util/package-files.js';
 import { safeLine } from './util/safe-text.js';
 
@@ -16,21 +17,27 @@ function commandsFor(commands: CommandTable, argv: string[]): string[] {
   return first !== undefined && Object.hasOwn(commands, first) ? [first] : Object.keys(commands);
 }
 
-/** Runs the command line `argv` (as process.argv: node, script, arguments); output goes to process.stdout/stderr. */
+/** Runs the command line `argv` (as process.argv: node, script, arguments); output goes through src/util/output.ts. */
 export async function runProgram(argv: string[], commands: CommandTable): Promise<number> {
   try {
     const program = withRoot(new Command('codex-spool'), 'optional')
       .description('Hand coding tasks to the Codex CLI fire-and-forget through a file-system spool')
       .version(packageVersion())
-      .exitOverride()
-      .configureOutput({ outputError: (text, write) => write(text) });
+      .exitOverride();
     for (const name of commandsFor(commands, argv)) program.addCommand((await commands[name]!()).exitOverride());
-    await program.parseAsync(argv);
+    await withOutput(program).parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
     // --help and --version end here too, with exit code 0.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    process.stderr.write(`codex-spool: ${safeLine(err instanceof Error ? err.message : String(err))}\n`);
+    output.err(`codex-spool: ${safeLine(err instanceof Error ? err.message : String(err))}\n`);
     return err instanceof CliError ? err.exitCode : EXIT.failed;
   }
+}
+
+/** commander's help and errors through src/util/output.ts, for `cmd` and every command below it (each keeps its own). */
+function withOutput(cmd: Command): Command {
+  cmd.configureOutput({ writeOut: (text) => output.out(text), writeErr: (text) => output.err(text) });
+  for (const sub of cmd.commands) withOutput(sub);
+  return cmd;
 }

@@ -1,5 +1,6 @@
 // Queueing one job from the command line (submit, resume) and the one short line (or JSON object) that
 // tells the caller it is queued and where its result will be.
+import { output } from '../util/output.js';
 import { recordClaim } from '../claude/state.js';
 import { loadPolicyOrFail } from './kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -48,5 +49,5 @@ export async function queueJob(layout: SpoolLayout, id: string | undefined, fiel
   }
   // After the job is queued, so that a claim only ever names an id this submit took.
   if (session) await recordClaim(layout.root, session, jobId, jobPrompt(parsed.data));
-  process.stdout.write(queuedOutput(layout, jobId, json));
+  output.out(queuedOutput(layout, jobId, json));
 }

@@ -1,4 +1,5 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../spool/cancel-request.js';
 import { duration, layoutOf, withRoot } from '../cli/kit.js';
@@ -34,7 +35,7 @@ export function cancelCommand(): Command {
       const layout = layoutOf(cmd);
       const id = await jobIdOrLatest(layout, arg);
       const state = await cancel(layout, id, Date.now() + opts.wait);
-      process.stdout.write(opts.json ? `${safeJson({ id, state })}\n` : `${id} ${state}\n`);
+      output.out(opts.json ? `${safeJson({ id, state })}\n` : `${id} ${state}\n`);
       if (state === 'cancel requested') throw new CliError(`${id} is still stopping`, EXIT.pending);
     });
 }

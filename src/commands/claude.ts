@@ -1,5 +1,6 @@
 // `codex-spool claude`: Claude Code integration. `install` / `uninstall` put the plugin's skill, slash commands
 // and hooks into a .claude/ directory; `hook` is the hook they run.
+import { output } from '../util/output.js';
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,9 +55,9 @@ export function claudeCommand(): Command {
         const dir = await claudeDirOf(opts);
         const r = await install(dir);
         const what = `skill codex-spool, commands /codex /codex-status /codex-result /codex-resume, hook on ${HOOK_EVENTS.join(' + ')}, permission rules for its commands`;
-        process.stdout.write(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
+        output.out(r.changed ? `installed in ${dir}: ${what}\n` : `already installed in ${dir}: nothing changed\n`);
         if (!findOnPath('codex-spool') || !findOnPath(HOOK_COMMAND))
-          process.stderr.write(
+          output.err(
             `codex-spool: note: \`codex-spool\` or \`${HOOK_COMMAND}\` is not on PATH; the skill, commands and hook run them by name (npm link, or npm install -g)\n`,
           );
       }),
@@ -71,7 +72,7 @@ export function claudeCommand(): Command {
         const dir = await claudeDirOf(opts);
         const r = await uninstall(dir);
         if (!r.installed) {
-          process.stdout.write(`not installed in ${dir}: nothing to remove\n`);
+          output.out(`not installed in ${dir}: nothing to remove\n`);
           return;
         }
         const settings = r.settingsRestored
@@ -79,8 +80,8 @@ export function claudeCommand(): Command {
           : r.settingsChanged
             ? ', hooks taken out of settings.json'
             : '';
-        process.stdout.write(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${settings}\n`);
-        if (r.kept.length) process.stderr.write(`codex-spool: kept, edited since install: ${r.kept.join(', ')}\n`);
+        output.out(`uninstalled from ${dir}: ${r.removed.length} file(s) removed${settings}\n`);
+        if (r.kept.length) output.err(`codex-spool: kept, edited since install: ${r.kept.join(', ')}\n`);
       }),
   );
   cmd.addCommand(
@@ -90,10 +91,7 @@ export function claudeCommand(): Command {
       .allowExcessArguments()
       .addHelpText('after', HOOK_HELP)
       .exitOverride()
-      .action(
-        async (_opts: unknown, sub: Command) =>
-          void process.stdout.write(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root)),
-      ),
+      .action(async (_opts: unknown, sub: Command) => output.out(await hookOutputFor(sub.optsWithGlobals<{ root?: string }>().root))),
   );
   return cmd;
 }

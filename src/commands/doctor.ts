@@ -1,4 +1,5 @@
 // `codex-spool doctor`: can jobs submitted to this root run? One line per check; exit 1 if one fails.
+import { output } from '../util/output.js';
 import { readFileSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -55,7 +56,7 @@ export function doctorCommand(): Command {
       ]);
       const checks = [spool, policy, workers, ...codex, inotify(), service, hook];
       const ok = checks.every((c) => c.status !== 'fail');
-      process.stdout.write(opts.json ? `${safeJson({ ok, root, root_from: source, checks })}\n` : formatChecks(checks));
+      output.out(opts.json ? `${safeJson({ ok, root, root_from: source, checks })}\n` : formatChecks(checks));
       if (!ok) throw new CliError(`doctor: ${checks.filter((c) => c.status === 'fail').length} check(s) failed`);
     });
 }

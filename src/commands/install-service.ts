@@ -1,5 +1,6 @@
 // `codex-spool install-service` / `uninstall-service`: write (or rewrite) the worker's systemd user unit, with
 // absolute paths and the worker's own flags, and say how to start it; remove it again.
+import { output } from '../util/output.js';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -94,7 +95,7 @@ export function installServiceCommand(): Command {
       status = existing === null ? 'written' : 'replaced';
     }
     const next = status === 'replaced' ? RESTART_LINE : SYSTEMCTL_LINE;
-    process.stdout.write(
+    output.out(
       opts.json
         ? `${JSON.stringify({ unit: unitPath, status, root, codex_bin: codexBin, node, cli, worker_args: workerArgs, env_file: envFile, timeout_stop_sec: stopTimeoutSec(opts.graceMs), next })}\n`
         : `${status} ${unitPath}\n${next}\n`,
@@ -123,7 +124,7 @@ export function uninstallServiceCommand(): Command {
         systemd.push(await systemctl(['daemon-reload']));
       }
       const status = existing === null ? 'absent' : 'removed';
-      process.stdout.write(opts.json ? `${JSON.stringify({ unit: unitPath, status, systemctl: systemd })}\n` : `${status} ${unitPath}\n`);
+      output.out(opts.json ? `${JSON.stringify({ unit: unitPath, status, systemctl: systemd })}\n` : `${status} ${unitPath}\n`);
     });
 }
 
@@ -144,7 +145,7 @@ async function systemctl(args: string[]): Promise<string> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     const why = e.code === 'ENOENT' ? 'no systemctl' : (e.stderr?.trim().split('\n')[0] ?? e.message);
-    process.stderr.write(`codex-spool: ${line}: ${why}\n`);
+    output.err(`codex-spool: ${line}: ${why}\n`);
     return `${line}: ${why}`;
   }
 }

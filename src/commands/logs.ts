@@ -1,4 +1,5 @@
 // `codex-spool logs`: a job's run, one short line per Codex event; -f follows it to its end.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -27,7 +28,7 @@ export function logsCommand(): Command {
     .action(async (arg: string | undefined, opts: { follow?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
       const id = await jobIdOrLatest(layout, arg);
-      const emit = (line: string) => process.stdout.write(`${line}\n`);
+      const emit = (line: string) => output.out(`${line}\n`);
       const job = await emitJobLog(layout, id, { follow: Boolean(opts.follow), emit });
       if (!job) throw noSuchJob([id]);
       const f = await factsOf(layout, job);

@@ -1,5 +1,6 @@
 // `codex-spool prune`: remove finished jobs and their run directories past an age (dry run by default),
 // keeping what live jobs need, and cancel requests left behind.
+import { output } from '../util/output.js';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -72,7 +73,7 @@ export function pruneCommand(): Command {
       const gone = new Set(plan.jobs.map((f) => f.id));
       const ids = plan.worktreeIds.filter((id) => gone.has(id));
       const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
-      process.stdout.write(
+      output.out(
         opts.json
           ? `${safeJson({ ...jsonReport(plan, Boolean(opts.yes)), ...worktreeJson(trees) })}\n`
           : humanReport(plan, Boolean(opts.yes)) + worktreeReport(trees),

@@ -1,4 +1,5 @@
 // `codex-spool result`: what one job came to, in a few hundred bytes plus Codex's final message.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -36,7 +37,7 @@ export function resultCommand(): Command {
       const job = await findJobOrFail(layout, await jobIdOrLatest(layout, arg));
       const id = job.id;
       const report = await resultReport(layout, job);
-      process.stdout.write(opts.json ? `${safeJson(report)}\n` : formatResult(report));
+      output.out(opts.json ? `${safeJson(report)}\n` : formatResult(report));
       if (report.status === null) throw new CliError(`job ${id} has not finished (${report.state})`, EXIT.pending);
       if (report.status !== 'succeeded') throw new CliError(`job ${id} did not succeed (${report.status})`, EXIT.failed);
     });

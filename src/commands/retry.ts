@@ -1,4 +1,5 @@
 // `codex-spool retry`: run a failed, cancelled or timed-out job again, as a new run.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -19,6 +20,6 @@ export function retryCommand(): Command {
         throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
       }
       await retryJob(layout, id, job.record);
-      process.stdout.write(queuedOutput(layout, id, Boolean(opts.json)));
+      output.out(queuedOutput(layout, id, Boolean(opts.json)));
     });
 }

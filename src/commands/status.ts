@@ -1,4 +1,5 @@
 // `codex-spool status`: one line per job — its state, how long, where, which session, how it exited.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -49,7 +50,7 @@ export function statusCommand(): Command {
         const views = await Promise.all(ids.map((id) => findJobView(layout, id)));
         const jobs = await Promise.all(views.flatMap((v) => (v ? [factsOf(layout, v)] : [])));
         const stale = await staleJobs(layout, jobs, (await liveWorkers(layout)).length > 0);
-        process.stdout.write(
+        output.out(
           opts.json ? `${safeJson({ jobs: jobs.map((f) => brief(f, stale)) })}\n` : lines(jobs.length ? statusTable(jobs, stale) : []),
         );
         const missing = ids.filter((_, i) => !views[i]);
@@ -59,18 +60,17 @@ export function statusCommand(): Command {
       // In a Claude session, its own jobs: the ones it can act on, without the spool's other traffic.
       const session = opts.all ? null : claudeSession();
       const mine = session ? new Set(await sessionJobIds(layout, session)) : new Set<string>();
-      const keep = (e: { id: string }) => mine.size === 0 || mine.has(e.id);
-      const { shown, counts, omitted } = statusSelection(layout, keep, opts.all ? null : opts.last);
+      const { shown, counts, omitted } = statusSelection(layout, mine.size ? mine : null, opts.all ? null : opts.last);
       const jobs = await factsOfEntries(layout, shown);
       const workers = await liveWorkers(layout);
       const stale = await staleJobs(layout, jobs, workers.length > 0);
       if (opts.json) {
-        process.stdout.write(`${safeJson({ workers, jobs: jobs.map((f) => brief(f, stale)), counts, omitted })}\n`);
+        output.out(`${safeJson({ workers, jobs: jobs.map((f) => brief(f, stale)), counts, omitted })}\n`);
         return;
       }
       const table = jobs.length ? statusTable(jobs, stale) : [];
       const total = totals(counts, omitted) + (mine.size ? ' (this Claude session; --all: every job)' : '');
-      process.stdout.write(lines([workersLine(workers, layout.root, Date.now()), ...table, total]));
+      output.out(lines([workersLine(workers, layout.root, Date.now()), ...table, total]));
     });
 }
 

@@ -1,4 +1,5 @@
 // `codex-spool submit`: write one job (--task) or a batch of jobs (--batch) into the inbox atomically and return at once.
+import { output } from '../util/output.js';
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
@@ -114,7 +115,7 @@ async function submitBatchFile(layout: SpoolLayout, file: string, json: boolean)
   });
   const policy = await loadPolicyOrFail(layout.root);
   const report = await submitBatch(layout, parseBatch(input), policy);
-  process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
+  output.out(json ? `${JSON.stringify(report)}\n` : formatBatchReport(report));
   await noteIfNoWorker(layout, 'the jobs wait until one starts');
   if (report.invalid) throw new CliError(`${report.invalid} invalid line(s) in the batch`, EXIT.usage);
 }

@@ -1,4 +1,5 @@
 // `codex-spool usage`: where the Codex tokens went, per day, per session chain and per job.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, positiveInt, withRoot } from '../cli/kit.js';
 import { shownName } from '../spool/layout.js';
@@ -20,7 +21,7 @@ export function usageCommand(): Command {
     .addHelpText('after', HELP)
     .action(async (opts: { top: number; json?: boolean }, cmd: Command) => {
       const ledger = usageLedger(await allRunSummaries(layoutOf(cmd)));
-      if (opts.json) return void process.stdout.write(`${safeJson(ledger)}\n`);
+      if (opts.json) return void output.out(`${safeJson(ledger)}\n`);
       const lines = [`total ${tokens(ledger.total.usage)} in ${ledger.total.runs} runs`];
       for (const [title, rows] of [
         ['day', ledger.days],
@@ -32,7 +33,7 @@ export function usageCommand(): Command {
         lines.push(...columns([[title.toUpperCase(), 'RUNS', 'TOKENS'], ...shown]));
         if (rows.length > opts.top) lines.push(`+${rows.length - opts.top} more`);
       }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      output.out(`${lines.join('\n')}\n`);
     });
 }
 

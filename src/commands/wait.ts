@@ -1,4 +1,5 @@
 // `codex-spool wait`: block, silently, until jobs end; then one result line per job.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -54,9 +55,7 @@ export function waitCommand(): Command {
           return factsOf(layout, view);
         }),
       );
-      process.stdout.write(
-        opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''),
-      );
+      output.out(opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''));
       if (unfinished.length)
         throw new CliError(`timed out after ${opts.timeout! / 1000}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');

@@ -75,73 +75,89 @@ export function workerCommand(): Command {
       'after',
       `\nDurations: a bare number counts in the option's unit (seconds, or ms for --*-ms and --poll); or ${DURATION_FORMS}.`,
     )
-    .action(async (opts: WorkerCommandOptions, cmd: Command) => {
-      const layout = layoutOf(cmd);
-      const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
-      // Both ask Codex about itself and neither needs the other: asked at once, start-up waits for one launch of Codex, not two.
-      const [version, report] = await Promise.all([codexVersion(codexBin), opts.skipCodexCheck ? null : codexDoctor(codexBin)]);
-      if (version === null) {
-        throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
-      }
-      // One line per event, whatever a job, a file name or Codex put into it.
-      const log = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
-      // A log no one can read any more (its terminal hung up) is dropped: its write error, unhandled, came back
-      // through uncaughtException, which logs: a loop at full CPU that kept the worker's locks alive for ever.
-      process.stderr.on('error', () => undefined);
-      if (report) {
-        // A worker whose every run would fail at once (no login) refuses to start rather than fail each job.
-        const verdicts = codexVerdicts(report);
-        const said = (status: string) => verdicts.filter((v) => v.status === status).map((v) => `${v.name}: ${v.summary}`);
-        for (const warning of said('warn')) log(`worker: warning: ${warning}`);
-        if (said('fail').length) throw new CliError(`Codex cannot run jobs: ${said('fail').join('; ')} (fix it, or --skip-codex-check)`);
-      }
-      // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
-      const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
-      if (unsafe.length)
-        throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
-      // One job's fault must not end the runs of all the others.
-      process.on('unhandledRejection', (err) => log(`worker: unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
-      process.on('uncaughtException', (err) => log(`worker: uncaught exception: ${err.stack ?? err.message}`));
-      const worker = new Worker({
-        layout,
-        codexBin,
-        codexVersion: version,
-        concurrency: opts.concurrency,
-        settleMs: opts.settleMs,
-        rejectAfterMs: opts.rejectAfterMs,
-        rescanMs: opts.rescanMs,
-        graceMs: opts.graceMs,
-        defaultTimeoutMs: opts.defaultTimeout * 1000,
-        stallMs: opts.stallTimeout * 1000,
-        retryBaseMs: opts.retryDelayMs,
-        policy: await loadPolicyOrFail(layout.root),
-        onDone: opts.onDone ?? null,
-        once: Boolean(opts.once),
-        allowSharedSpool: Boolean(opts.allowSharedSpool),
-        pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
-        log,
-      });
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log(`worker: ${signal}, stopping`);
-          void worker.stop().then(resolve);
-        };
-        // `on`, not `once`: proper-lockfile's signal-exit re-sends a signal to the process when it finds
-        // itself the only listener left, which a `once` listener, removed as it fires, would let happen.
-        // SIGHUP: the terminal it ran in closed; dying of it would leave Codex (in a group of its own) running.
-        process.on('SIGTERM', stop).on('SIGINT', stop).on('SIGHUP', stop);
-      });
-      log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
-      // Codex's workspace-write sandbox lets commands write in /tmp and $TMPDIR: a root there is within reach of jobs.
-      const tmp = ['/tmp', tmpdir()].find((dir) => isWithin(layout.root, dir));
-      if (tmp) log(`worker: warning: the root is under ${tmp}, which sandboxed Codex commands may write to`);
-      await worker.start();
-      // --on-done commands run beside the jobs: --once lets them finish (each within its timeout); a
-      // stopped worker ends them, so that nothing it started outlives it.
-      if (opts.once) await onDoneSettled();
-      else await stopped.then(stopOnDone);
-      if (opts.once) endOnce(worker, await readdir(layout.dir('active')).then((names) => names.filter(isJobFileName).length), log);
-    });
+    .action(
+      logFlushed(async (opts: WorkerCommandOptions, cmd: Command) => {
+        const layout = layoutOf(cmd);
+        const codexBin = opts.codexBin ?? process.env.CODEX_SPOOL_CODEX_BIN ?? 'codex';
+        // Both ask Codex about itself and neither needs the other: asked at once, start-up waits for one launch of Codex, not two.
+        const [version, report] = await Promise.all([codexVersion(codexBin), opts.skipCodexCheck ? null : codexDoctor(codexBin)]);
+        if (version === null) {
+          throw new CliError(`cannot run "${codexBin} --version": install Codex or pass --codex-bin / set CODEX_SPOOL_CODEX_BIN`);
+        }
+        // One line per event, whatever a job, a file name or Codex put into it.
+        const log = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
+        // A log no one can read any more (its terminal hung up) is dropped: its write error, unhandled, came back
+        // through uncaughtException, which logs: a loop at full CPU that kept the worker's locks alive for ever.
+        process.stderr.on('error', () => undefined);
+        if (report) {
+          // A worker whose every run would fail at once (no login) refuses to start rather than fail each job.
+          const verdicts = codexVerdicts(report);
+          const said = (status: string) => verdicts.filter((v) => v.status === status).map((v) => `${v.name}: ${v.summary}`);
+          for (const warning of said('warn')) log(`worker: warning: ${warning}`);
+          if (said('fail').length) throw new CliError(`Codex cannot run jobs: ${said('fail').join('; ')} (fix it, or --skip-codex-check)`);
+        }
+        // The root is checked before anything in it is read: whoever can write it could swap the spool or the policy.
+        const unsafe = opts.allowSharedSpool ? [] : await unsafeSpoolDirs(layout);
+        if (unsafe.length)
+          throw new CliError(`refusing an unsafe spool: ${unsafe.join('; ')} (fix the permissions, or --allow-shared-spool)`);
+        // One job's fault must not end the runs of all the others.
+        process.on('unhandledRejection', (err) => log(`worker: unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
+        process.on('uncaughtException', (err) => log(`worker: uncaught exception: ${err.stack ?? err.message}`));
+        const worker = new Worker({
+          layout,
+          codexBin,
+          codexVersion: version,
+          concurrency: opts.concurrency,
+          settleMs: opts.settleMs,
+          rejectAfterMs: opts.rejectAfterMs,
+          rescanMs: opts.rescanMs,
+          graceMs: opts.graceMs,
+          defaultTimeoutMs: opts.defaultTimeout * 1000,
+          stallMs: opts.stallTimeout * 1000,
+          retryBaseMs: opts.retryDelayMs,
+          policy: await loadPolicyOrFail(layout.root),
+          onDone: opts.onDone ?? null,
+          once: Boolean(opts.once),
+          allowSharedSpool: Boolean(opts.allowSharedSpool),
+          pollMs: opts.poll === undefined ? null : opts.poll === true ? 1_000 : opts.poll,
+          log,
+        });
+        const stopped = new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            log(`worker: ${signal}, stopping`);
+            void worker.stop().then(resolve);
+          };
+          // `on`, not `once`: proper-lockfile's signal-exit re-sends a signal to the process when it finds
+          // itself the only listener left, which a `once` listener, removed as it fires, would let happen.
+          // SIGHUP: the terminal it ran in closed; dying of it would leave Codex (in a group of its own) running.
+          process.on('SIGTERM', stop).on('SIGINT', stop).on('SIGHUP', stop);
+        });
+        log(`worker: ${layout.root} concurrency ${opts.concurrency}, ${version}`);
+        // Codex's workspace-write sandbox lets commands write in /tmp and $TMPDIR: a root there is within reach of jobs.
+        const tmp = ['/tmp', tmpdir()].find((dir) => isWithin(layout.root, dir));
+        if (tmp) log(`worker: warning: the root is under ${tmp}, which sandboxed Codex commands may write to`);
+        await worker.start();
+        // --on-done commands run beside the jobs: --once lets them finish (each within its timeout); a
+        // stopped worker ends them, so that nothing it started outlives it.
+        if (opts.once) await onDoneSettled();
+        else await stopped.then(stopOnDone);
+        if (opts.once) endOnce(worker, await readdir(layout.dir('active')).then((names) => names.filter(isJobFileName).length), log);
+      }),
+    );
+}
+
+/**
+ * `action` with every log line handed to the OS when it ends, as it returns or throws: the log goes
+ * through process.stderr, asynchronous to a full pipe, and the process exits right after (src/cli.ts).
+ */
+function logFlushed<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } finally {
+      await new Promise((resolve) => process.stderr.write('', resolve));
+    }
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 // `codex-spool worktree`: the worktrees of worktree jobs (spool/worktrees/<id>, branch codex-spool/<id>):
 // list them, fast-forward the base branch to one, remove one.
+import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -31,9 +32,9 @@ export function worktreeCommand(): Command {
           const s = await worktreeState(layout, id);
           if (s) states.push({ ...s, state: (await lookupJob(layout, id))?.state ?? 'pruned' });
         }
-        if (opts.json) return void process.stdout.write(`${safeJson(states)}\n`);
+        if (opts.json) return void output.out(`${safeJson(states)}\n`);
         const rows = states.map((s) => [shownName(s.id), s.state, safeLine(s.branch), keepReason(s) ?? 'clean']);
-        process.stdout.write(rows.length ? `${columns(rows).join('\n')}\n` : 'no worktrees\n');
+        output.out(rows.length ? `${columns(rows).join('\n')}\n` : 'no worktrees\n');
       }),
   );
   cmd.addCommand(
@@ -49,7 +50,7 @@ export function worktreeCommand(): Command {
         if (live) throw new CliError(`${id} is in spool/${live.state}: its worktree is in use`, EXIT.failed);
         const kept = await removeWorktree(layout, id, Boolean(opts.force));
         if (kept) throw new CliError(`kept the worktree of ${id}: ${kept} (--force to remove it anyway)`, EXIT.failed);
-        process.stdout.write(`${id} worktree removed\n`);
+        output.out(`${id} worktree removed\n`);
       }),
   );
   cmd.addCommand(
@@ -62,7 +63,7 @@ export function worktreeCommand(): Command {
         const id = await idWithWorktree(layout, arg);
         const refused = await mergeWorktree(layout, id);
         if (refused) throw new CliError(refused, EXIT.failed);
-        process.stdout.write(`${id} merged\n`);
+        output.out(`${id} merged\n`);
       }),
   );
   return cmd;

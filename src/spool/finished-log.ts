@@ -43,7 +43,8 @@ async function openLog(path: string) {
   }
 }
 
-const LINE = /^(done|failed|rejected)\/([^\s/]+) (-|\d+(?:\.\d+)?)$/;
+/** A valid line, anywhere in the log: matched in one pass over the text, not line by line (10,000 of them for status). */
+const LINES = /(?<=^|\n)(done|failed|rejected)\/([^\s/]+) (-|\d+(?:\.\d+)?)(?=\n|$)/g;
 
 /** The key of a finished file in the log: `<state>/<name>`, as its path below spool/ reads. */
 const keyOf = (layout: SpoolLayout, path: string) => relative(layout.spool, path);
@@ -54,10 +55,7 @@ export type LoggedMtimes = Record<FinishedState, Map<string, number | null>>;
 /** The mtime each name's last line vouches for. Torn or foreign lines are skipped (pure). */
 export function parseFinishedLog(text: string): LoggedMtimes {
   const out: LoggedMtimes = { done: new Map(), failed: new Map(), rejected: new Map() };
-  for (const line of text.split('\n')) {
-    const m = LINE.exec(line);
-    if (m) out[m[1] as FinishedState].set(m[2]!, m[3] === '-' ? null : Number(m[3]));
-  }
+  for (const m of text.matchAll(LINES)) out[m[1] as FinishedState].set(m[2]!, m[3] === '-' ? null : Number(m[3]));
   return out;
 }
 

@@ -1,16 +1,16 @@
 // runs/<run-id>/: one directory per Codex run, holding everything it produced.
-import { randomBytes } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunMeta, RunSummary, type RunFiles, MAX_FINAL_MESSAGE_BYTES } from './schema.js';
 import { syncDir, writeJsonAtomic } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from './json-file.js';
+import { randomHex } from '../util/random.js';
 
 /** A run id that sorts by start time: `20261125-071500-<8 hex>` (UTC). */
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${stamp}-${randomBytes(4).toString('hex')}`;
+  return `${stamp}-${randomHex(4)}`;
 }
 
 /**

@@ -6,3 +6,25 @@ import { config } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 
 config(en());
+
+/**
+ * The schema `build` makes, built when first used rather than when its module loads: zod builds a schema
+ * eagerly (each instance binds its methods), and src/spool/schema.ts built all of its schemas on every
+ * command's start, a sixth of `submit`'s, though a command uses a few of them. The stand-in forwards every
+ * use to the schema built; `unlazy` gives the schema itself, for what tells schemas apart by identity (the
+ * registry of their metadata, read by z.toJSONSchema).
+ */
+export function lazy<T extends object>(build: () => T): T {
+  let built: T | undefined;
+  const schema = () => (built ??= build());
+  return new Proxy({} as T, {
+    get: (_, key) => (key === UNLAZY ? schema() : Reflect.get(schema(), key)),
+    has: (_, key) => Reflect.has(schema(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(schema()),
+  });
+}
+
+const UNLAZY = Symbol('unlazy');
+
+/** The schema behind a stand-in of lazy(), or `schema` itself. */
+export const unlazy = <T extends object>(schema: T): T => (schema as T & { [UNLAZY]?: T })[UNLAZY] ?? schema;

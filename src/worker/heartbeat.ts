@@ -1,5 +1,6 @@
 // Whether a worker serves a root: each live worker rewrites spool/workers/<host>-<pid>.json every few
 // seconds and removes it when it stops. status, submit, wait and doctor read these files; nothing else does.
+import { output } from '../util/output.js';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -110,7 +111,5 @@ export function workersLine(beats: readonly WorkerBeat[], root: string, now: num
 /** Says once on stderr, when no worker serves the root, what that means for `what` (the job waits, …). */
 export async function noteIfNoWorker(layout: SpoolLayout, what: string): Promise<void> {
   if ((await liveWorkers(layout)).length > 0) return;
-  process.stderr.write(
-    `codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: npm start in codex-spool, or codex-spool worker)\n`,
-  );
+  output.err(`codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: npm start in codex-spool, or codex-spool worker)\n`);
 }

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { JOB_STATES } from '../../src/spool/layout.js';
+import { output } from '../../src/util/output.js';
 
 export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const cliPath = join(projectRoot, 'dist', 'cli.js');
@@ -139,7 +140,7 @@ export function cliInProcess(env: Record<string, string>, args: string[], cwd?: 
     const savedCwd = process.cwd();
     const out: string[] = [];
     const err: string[] = [];
-    const restore = [capture(process.stdout, out), capture(process.stderr, err)];
+    const restore = [capture('out', out), capture('err', err)];
     Object.assign(process.env, env);
     try {
       if (cwd) process.chdir(cwd);
@@ -159,17 +160,12 @@ export function cliInProcess(env: Record<string, string>, args: string[], cwd?: 
   return result;
 }
 
-/** Collects what is written to `stream` into `sink` until the returned function is called. */
-function capture(stream: NodeJS.WriteStream, sink: string[]): () => void {
-  const write = stream.write;
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    const done = rest.find((a) => typeof a === 'function') as (() => void) | undefined;
-    if (done) process.nextTick(done);
-    return true;
-  }) as typeof stream.write;
+/** Collects what a command prints on `fd` (src/util/output.ts) into `sink` until the returned function is called. */
+function capture(fd: 'out' | 'err', sink: string[]): () => void {
+  const write = output[fd];
+  output[fd] = (text) => void sink.push(text);
   return () => {
-    stream.write = write;
+    output[fd] = write;
   };
 }
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_JOB_BYTES } from '../../src/spool/schema.js';
 import { listJobEntries, selectForStatus } from '../../src/read/listing.js';
-import { ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
+import { FINISHED_STATES, ensureSpool, spoolLayout, type SpoolLayout } from '../../src/spool/layout.js';
 
 let tmp: string;
 let layout: SpoolLayout;
@@ -37,9 +37,18 @@ describe('selectForStatus', () => {
     });
     fc.assert(
       fc.property(fc.uniqueArray(entry, { selector: (e) => e.id, maxLength: 30 }), fc.nat(35), (picked, n) => {
-        const entries = picked.map((e) => ({ ...e, path: e.id, readable: true }));
-        const all = selectForStatus(entries, null).shown;
-        const newest = selectForStatus(entries, n);
+        const listed = FINISHED_STATES.map((state) => {
+          const files = picked.filter((e) => e.state === state);
+          return {
+            state,
+            dir: state,
+            names: files.map((e) => `${e.id}.json`),
+            mtimes: files.map((e) => e.mtimeMs),
+            readable: files.map(() => true),
+          };
+        });
+        const all = selectForStatus(listed, null).shown;
+        const newest = selectForStatus(listed, n);
         expect(newest.shown).toEqual(n === 0 ? [] : all.slice(-n));
         expect(newest.omitted).toBe(all.length - newest.shown.length);
       }),
