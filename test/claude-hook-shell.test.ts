@@ -112,6 +112,18 @@ describe.each(SHELLS)('codex-spool-hook with %s', (...shell) => {
     }
   });
 
+  it('a stamp whose session state file is gone (removed by hand) does not answer for it: Node decides', async () => {
+    const t = await makeTempRoot();
+    try {
+      await quietRoot(t.root);
+      await cliProcess(t, ['claude', 'hook'], { input: input() });
+      await rm(join(t.root, 'spool', '.codex-spool-claude', 'seen', `${SESSION}.json`));
+      expect((await viaShell(shell, input(), hookEnv(t))).node?.stdin.toString()).toBe(input());
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('a session id not at the very start, escaped, or not a job id goes to Node, with the same bytes', async () => {
     const t = await makeTempRoot();
     try {

@@ -63,9 +63,12 @@ else
   root=$dist/..
 fi
 
-stamp=$root/spool/.codex-spool-claude/seen/$id.stamp
+seen=$root/spool/.codex-spool-claude/seen/$id
+stamp=$seen.stamp
 # A symbolic link there is not the Node hook's stamp (it never follows one there), whatever it points to.
 [ -f "$stamp" ] && [ ! -L "$stamp" ] || fall_through
+# The stamp speaks for the session's state file: without it (removed by hand) Node meets the session anew.
+[ -f "$seen.json" ] || fall_through
 # The finished states (src/spool/states.ts). A directory missing now is not newer: a job cannot be in it.
 for state in done failed rejected; do
   [ "$root/spool/$state" -nt "$stamp" ] && fall_through
