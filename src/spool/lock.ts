@@ -2,7 +2,7 @@
 // A lock whose owner died goes stale (mtime not refreshed for `staleMs`) and may then be taken over.
 import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
@@ -172,6 +172,27 @@ async function createToken(token: string): Promise<boolean> {
 export async function isLocked(activeDir: string, name: string): Promise<boolean> {
   const { staleMs } = await timingOf(activeDir);
   return (await lockfile()).check(lockTarget(activeDir, name), { fs: lockFsOf(staleMs), realpath: false, stale: staleMs });
+}
+
+/**
+ * Lock directories in `activeDir` whose holder was killed (after its job moved on, or holding a repo's or a
+ * session's lock), once surely abandoned: not refreshed for `olderThanMs`, far past any stale time. Each is
+ * taken and released as a claim would take it, so a taker meanwhile is never undone. One whose job file is
+ * still in `activeDir` is left to recovery, which takes it over. Returns how many were removed.
+ */
+export async function removeAbandonedLocks(activeDir: string, olderThanMs: number): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(activeDir).catch(ifMissing([]))) {
+    if (!name.endsWith('.lock')) continue;
+    const target = name.slice(0, -'.lock'.length);
+    const [st, job] = await Promise.all(
+      [lstat(join(activeDir, name)), lstat(join(activeDir, target))].map((p) => p.catch(ifMissing(null))),
+    );
+    if (!st?.isDirectory() || Date.now() - st.mtimeMs <= olderThanMs || job) continue;
+    const release = await tryLock(activeDir, target, () => undefined);
+    if (release) await release().then(() => removed++);
+  }
+  return removed;
 }
 
 /**

@@ -17,7 +17,7 @@ import { runClaimedJob, type RunHooks, type RunJobContext } from './run-job.js';
 import { cancelRequested } from '../spool/cancel-request.js';
 import { claimDuplicate, claimJob, finishJob, rejectUndecodableNames, takeOverJob } from '../spool/moves.js';
 import { recordWithoutRun } from './finished-job.js';
-import { isLocked, preloadLockfile, resourceLockName } from '../spool/lock.js';
+import { isLocked, preloadLockfile, removeAbandonedLocks, resourceLockName } from '../spool/lock.js';
 import { JOB_STATES, ensureSpool, isJobFileName, jobIdOf, unsafeSpoolDirs, type JobState, type SpoolLayout } from '../spool/layout.js';
 import { readSmallFile, removeWriteDebris } from '../spool/atomic-file.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -222,12 +222,14 @@ export class Worker {
     }
   }
 
-  /** Temp files of spool writes killed half-way (a SIGKILLed worker or submit), once surely abandoned. */
+  /** Temp files of spool writes killed half-way (a SIGKILLed worker or submit), and locks of killed holders, once surely abandoned. */
   private async removeDebris(): Promise<void> {
     for (const state of JOB_STATES) {
       const removed = await removeWriteDebris(this.opts.layout.dir(state), DEBRIS_AGE_MS);
       if (removed.length) this.opts.log(`removed ${removed.length} abandoned temp file(s) from ${state}/`);
     }
+    const locks = await removeAbandonedLocks(this.opts.layout.dir('active'), DEBRIS_AGE_MS);
+    if (locks) this.opts.log(`removed ${locks} abandoned lock(s) from active/`);
   }
 
   private async recover(): Promise<void> {

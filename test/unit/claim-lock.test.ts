@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLocked, tryLock } from '../../src/spool/lock.js';
+import { isLocked, removeAbandonedLocks, tryLock } from '../../src/spool/lock.js';
 import { DEFAULT_POLICY } from '../../src/spool/policy.js';
 
 /** A spool's root, and its active/ (the directory locks live in). */
@@ -116,3 +116,25 @@ async function tokenBase(name: string): Promise<string> {
 }
 
 const takeoverTokens = async () => (await readdir(dir)).filter((f) => f.startsWith('.takeover-'));
+
+describe('removeAbandonedLocks', () => {
+  const HOUR = 3_600_000;
+
+  it('removes the locks of killed holders once abandoned, and only those: not a fresh one, not one whose job is still in active/ (recovery takes that over)', async () => {
+    await leftLock('moved-on.json', 2 * HOUR); // its holder was killed after filing the job
+    await leftLock('repo-0123456789abcdef', 2 * HOUR); // a repo lock of a killed worker
+    await leftLock('young.json', HOUR / 2);
+    await leftLock('running.json', 2 * HOUR);
+    await writeFile(join(dir, 'running.json'), '{}');
+    const held = await tryLock(dir, 'held.json', noop);
+    await utimes(join(dir, 'held.json.lock'), ago(2 * HOUR), ago(2 * HOUR)); // a holder paused past any stale time
+
+    expect(await removeAbandonedLocks(dir, HOUR)).toBe(3);
+    expect((await readdir(dir)).sort()).toEqual(['running.json', 'running.json.lock', 'young.json.lock']);
+    await held!(); // its holder learns it lost the lock (onCompromised), as with any takeover; releasing is harmless
+  });
+
+  it('is a no-op on a spool without active/', async () => {
+    expect(await removeAbandonedLocks(join(root, 'nowhere'), HOUR)).toBe(0);
+  });
+});
