@@ -94,30 +94,27 @@ describe.each(SHELLS)('codex-spool-hook with %s', (...shell) => {
     }
   });
 
-  it("a stamp that is a symbolic link (to a file newer than any job) is not the Node hook's (it never follows one there): Node decides", async () => {
+  /** Ways a session's stamp stops speaking for it, each after the Node hook has stamped a quiet root. */
+  const undermined: [string, (t: TempRoot, seen: string) => Promise<void>][] = [
+    [
+      "a stamp that is a symbolic link (to a file newer than any job) is not the Node hook's (it never follows one there)",
+      async (t, seen) => {
+        const future = join(t.dir, 'future');
+        await writeFile(future, '');
+        await utimes(future, Date.now() / 1000 + 86_400, Date.now() / 1000 + 86_400);
+        await rm(`${seen}.stamp`);
+        await symlink(future, `${seen}.stamp`);
+        await writeFile(join(t.root, 'spool', 'done', 'new.json'), jobFile('new'));
+      },
+    ],
+    ['a stamp whose session state file is gone (removed by hand) does not answer for it', (_, seen) => rm(`${seen}.json`)],
+  ];
+  it.each(undermined)('%s: Node decides', async (_, undermine) => {
     const t = await makeTempRoot();
     try {
       await quietRoot(t.root);
       await cliProcess(t, ['claude', 'hook'], { input: input() });
-      const stamp = join(t.root, 'spool', '.codex-spool-claude', 'seen', `${SESSION}.stamp`);
-      const future = join(t.dir, 'future');
-      await writeFile(future, '');
-      await utimes(future, Date.now() / 1000 + 86_400, Date.now() / 1000 + 86_400);
-      await rm(stamp);
-      await symlink(future, stamp);
-      await writeFile(join(t.root, 'spool', 'done', 'new.json'), jobFile('new'));
-      expect((await viaShell(shell, input(), hookEnv(t))).node?.stdin.toString()).toBe(input());
-    } finally {
-      await t.cleanup();
-    }
-  });
-
-  it('a stamp whose session state file is gone (removed by hand) does not answer for it: Node decides', async () => {
-    const t = await makeTempRoot();
-    try {
-      await quietRoot(t.root);
-      await cliProcess(t, ['claude', 'hook'], { input: input() });
-      await rm(join(t.root, 'spool', '.codex-spool-claude', 'seen', `${SESSION}.json`));
+      await undermine(t, join(t.root, 'spool', '.codex-spool-claude', 'seen', SESSION));
       expect((await viaShell(shell, input(), hookEnv(t))).node?.stdin.toString()).toBe(input());
     } finally {
       await t.cleanup();
