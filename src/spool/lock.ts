@@ -170,8 +170,11 @@ async function createToken(token: string): Promise<boolean> {
  * one taken and released between them leaves the job file moved on (the caller must find it gone).
  */
 export async function isLocked(activeDir: string, name: string): Promise<boolean> {
+  const target = lockTarget(activeDir, name);
+  // No lock directory, no lock: `status` on a queue asks this of each queued job, and loading proper-lockfile is not free.
+  if (!(await lstat(`${target}.lock`).catch(ifMissing(null)))) return false;
   const { staleMs } = await timingOf(activeDir);
-  return (await lockfile()).check(lockTarget(activeDir, name), { fs: lockFsOf(staleMs), realpath: false, stale: staleMs });
+  return (await lockfile()).check(target, { fs: lockFsOf(staleMs), realpath: false, stale: staleMs });
 }
 
 /**
