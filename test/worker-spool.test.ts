@@ -299,7 +299,8 @@ describe('crashes and shutdown', () => {
     await waitFor('the run completed', async () =>
       (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'),
     );
-    const second = startWorker(t);
+    // Its alive file may outlive it by a beat: the run is then left for the next recovery pass, 200 ms on.
+    const second = startWorker(t, ['--rescan-ms', '200']);
     const { state, record } = await waitForFinished(t, 'ends', 60_000);
     expect(state).toBe('done');
     expect(record.attempts).toBe(0);
