@@ -276,7 +276,7 @@ describe('time limits', () => {
 
 describe('retry and resume', () => {
   it('retry queues a failed job again as a new round of attempts; it then succeeds and no failure is left', async () => {
-    const worker = startWorker(t);
+    const worker = startWorker(t, ['--rescan-ms', '200']); // retry queues into deferred/, which only a rescan lists
     await submit('flaky', 'fail once');
     expect((await waitForFinished(t, 'flaky')).state).toBe('failed');
     expect((await cli(t, ['retry', 'nope'])).code).toBe(3);

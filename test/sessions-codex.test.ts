@@ -134,7 +134,8 @@ describe('follow-ups run where their session ran', () => {
 
 describe('retries keep the job and its session', () => {
   it('retry of a cancelled job continues its session, told it is a retry; both runs stay readable', async () => {
-    const worker = startWorker(t, [], codexBin());
+    // A rescan honours a running job's cancel and lists deferred/, where retry queues it: not at 2 s, the default.
+    const worker = startWorker(t, ['--rescan-ms', '200'], codexBin());
     mock.script([{ kind: 'shell', cmd: 'sleep 60' }]);
     await cli(t, ['submit', '--repo', repo, '--task', 'Long task', '--id', 'c1']);
     const meta = await runningMeta(t, 'c1');

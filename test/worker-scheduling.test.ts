@@ -17,7 +17,7 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
-  quickLockStale,
+  ageLocks,
   workerUp,
 } from './helpers/spool-env.js';
 
@@ -36,12 +36,12 @@ const rejection = async (id: string) => JSON.parse((await readIfExists(join(t.ro
 
 describe('resume dependencies', () => {
   it('a follow-up that waits for a running job survives a worker SIGKILL: both finish, in order, in one session', async () => {
-    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'hold=a', '--id', 'a']);
     const meta = await runningMeta(t, 'a');
     await cli(t, ['submit', '--repo', repo, '--task', 'and then', '--resume', 'a', '--id', 'b']);
     await first.stop('SIGKILL');
+    await ageLocks(t);
     await release(t, 'a'); // a's Codex, orphaned, may end on its own now
     const second = startWorker(t, ['--rescan-ms', '200']);
     const [a, b] = [await waitForFinished(t, 'a', 60_000), await waitForFinished(t, 'b', 60_000)];

@@ -18,7 +18,7 @@ import {
   waitFor,
   waitForFinished,
   type TempRoot,
-  quickLockStale,
+  ageLocks,
 } from './helpers/spool-env.js';
 
 let t: TempRoot;
@@ -257,11 +257,11 @@ const runningSession = (id: string) => runningMeta(t, id);
 
 describe('crashes and shutdown', () => {
   it('SIGKILL of the worker mid-run: a restarted worker resumes the same session, runs it once more, files it once', async () => {
-    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'sleep 30', '--id', 'crash']);
     const meta = await runningSession('crash');
     await first.stop('SIGKILL');
+    await ageLocks(t);
     // The orphaned Codex process group is still running; the restarted worker stops it before resuming.
     const second = startWorker(t);
     const { state, record } = await waitForFinished(t, 'crash', 60_000);
@@ -289,17 +289,18 @@ describe('crashes and shutdown', () => {
   });
 
   it('SIGKILL of the worker while its Codex completes: the run is filed from its events, never run again', async () => {
-    await quickLockStale(t);
     const first = startWorker(t);
     await cli(t, ['submit', '--repo', repo, '--task', 'hold=ends', '--id', 'ends']);
     const meta = await runningSession('ends');
     await first.stop('SIGKILL');
+    await ageLocks(t);
     await release(t, 'ends');
     // Codex writes its events into the run's files itself: it completes with no worker alive.
     await waitFor('the run completed', async () =>
       (await readFile(join(t.root, 'runs', meta.run_id, 'events.jsonl'), 'utf8')).includes('turn.completed'),
     );
-    const second = startWorker(t);
+    // Its alive file may outlive it by a beat: the run is then left for the next recovery pass, 200 ms on.
+    const second = startWorker(t, ['--rescan-ms', '200']);
     const { state, record } = await waitForFinished(t, 'ends', 60_000);
     expect(state).toBe('done');
     expect(record.attempts).toBe(0);

@@ -1,6 +1,6 @@
 // Test harness: temp roots, the real worker as a child process, the CLI, and polling with a deadline.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,18 @@ export async function makeTempRoot(extraEnv: Record<string, string> = {}): Promi
  */
 export function quickLockStale(t: TempRoot): Promise<void> {
   return writeFile(join(t.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }), { mode: 0o600 });
+}
+
+/**
+ * Dates every lock in active/ (job claims, repo and session locks) a minute back, as though their worker had
+ * been killed then: the next worker finds them stale at once, instead of the test waiting out the stale time.
+ * Only while no live process holds a lock (a live holder finds its lock compromised).
+ */
+export async function ageLocks(t: TempRoot): Promise<void> {
+  const active = join(t.root, 'spool', 'active');
+  const then = new Date(Date.now() - 60_000);
+  const locks = (await readdir(active)).filter((name) => name.endsWith('.lock'));
+  await Promise.all(locks.map((name) => utimes(join(active, name), then, then)));
 }
 
 /** Lets the fake Codex's `hold=<name>` tool command end: the test has seen what it kept the job running for. */

@@ -2,7 +2,8 @@
 // as long as Codex's process lives, a reader judges the file on the file server's clock, not its own, and a
 // run judged dead is fenced: its launch, however late, never starts Codex.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -31,8 +32,8 @@ afterEach(async () => {
 
 describe('run liveness', () => {
   it('the launch keeps the alive file fresh while Codex lives, past the stop signals of its group, and removes it once Codex is gone', async () => {
-    // A Codex slow to stop: it ignores the signals, once it has said so.
-    const codex = launch(dir, '/bin/sh', ['-c', 'trap "" INT TERM HUP; touch "$0/ready"; sleep 4', dir]);
+    // A Codex slow to stop: it ignores the signals, once it has said so, and ends when the test lets it.
+    const codex = launch(dir, '/bin/sh', ['-c', 'trap "" INT TERM HUP; touch "$0/ready"; until [ -e "$0/end" ]; do sleep 0.05; done', dir]);
     await waitFor('Codex started', () => stat(join(dir, 'ready')).catch(() => null));
     const beatAfter = (ms: number) =>
       waitFor('a beat', async () => {
@@ -44,13 +45,15 @@ describe('run liveness', () => {
     process.kill(-codex.pid!, 'SIGHUP'); // the group's stop signals before the kill: the loop outlives them
     const later = await beatAfter(looping.mtimeMs);
     expect(later.mtimeMs).toBeGreaterThan(looping.mtimeMs);
+    await writeFile(join(dir, 'end'), '');
     await waitFor('the alive file removed', async () => !(await stat(aliveFile(dir)).catch(() => null)), 8_000);
   });
 
   it('a Codex that has exited but is not reaped (its worker paused) is not alive: the loop removes the file', async () => {
     const codex = launch(dir, 'sleep', ['0.3']);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_500); // this thread cannot reap it meanwhile
-    const aliveWhileUnreaped = await stat(aliveFile(dir)).then(() => true, ifMissing(false));
+    // This thread cannot reap it meanwhile: it waits synchronously, for the launch, then for the file to go.
+    waitSync(() => existsSync(join(dir, 'launch')));
+    const aliveWhileUnreaped = !waitSync(() => !existsSync(aliveFile(dir)));
     await exitOf(codex);
     expect(aliveWhileUnreaped).toBe(false);
   });
@@ -138,6 +141,13 @@ describe('run liveness', () => {
 function launch(runDir: string, cmd: string, args: string[]): ChildProcess {
   const [shell, argv] = launchCommand(runDir, cmd, args);
   return spawn(shell, argv, { stdio: 'ignore', detached: true });
+}
+
+/** Polls `done` every 50 ms without yielding to the event loop (no child is reaped), up to 8 s: whether it came true. */
+function waitSync(done: () => boolean): boolean {
+  const deadline = Date.now() + 8_000;
+  while (!done() && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  return done();
 }
 
 const exitOf = (child: ChildProcess) =>
