@@ -81,6 +81,8 @@ const MAX_SETBACKS = 6;
 
 /** A spool temp file untouched this long is debris: no write takes an hour between write and rename. */
 const DEBRIS_AGE_MS = 3_600_000;
+/** How soon a deferred job must be due for `--once` to wait for it (see dueSoon). */
+const ONCE_WAITS_MS = 2_000;
 
 export class Worker {
   private readonly running = new Map<string, { repo: string | null; runId: string | null; cancel: AbortController }>();
@@ -552,6 +554,17 @@ export class Worker {
   /** Jobs this worker filed as failed or rejected: `--once` reports them with its exit code too. */
   unsuccessful = 0;
 
+  /**
+   * A deferred job is due within ONCE_WAITS_MS: `--once` waits for it. That is a job put back for a moment
+   * because another run held its repo (another worker's, on the same batch), not one deferred for a backoff
+   * or a usage limit. It cannot keep `--once` going for long: once due, it is claimed, or skipped by the scan
+   * while its repo is still held (due, so no longer waited for).
+   */
+  private dueSoon(now = Date.now()): boolean {
+    const { count, nextAt } = this.deferredNotDue(now);
+    return count > 0 && nextAt - now <= ONCE_WAITS_MS;
+  }
+
   /** Deferred jobs seen by the last scan that are not due yet, and the earliest time one is (ms). */
   deferredNotDue(now = Date.now()): { count: number; nextAt: number } {
     const due = [...this.peeks.deferred.values()].filter((p) => p.notBefore > now).map((p) => p.notBefore);
@@ -566,7 +579,7 @@ export class Worker {
       // backlog of thousands costs more than a job).
       if (this.running.size === 0 || Date.now() - listedAt >= this.opts.rescanMs) [this.relist, listedAt] = [true, Date.now()];
       await this.ring();
-      if (this.running.size === 0 && !this.settling()) break;
+      if (this.running.size === 0 && !this.settling() && !this.dueSoon()) break;
       await sleep(50);
     }
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
