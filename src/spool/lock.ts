@@ -181,7 +181,9 @@ export async function isLocked(activeDir: string, name: string): Promise<boolean
  * Lock directories in `activeDir` whose holder was killed (after its job moved on, or holding a repo's or a
  * session's lock), once surely abandoned: not refreshed for `olderThanMs`, far past any stale time. Each is
  * taken and released as a claim would take it, so a taker meanwhile is never undone. One whose job file is
- * still in `activeDir` is left to recovery, which takes it over. Returns how many were removed.
+ * still in `activeDir` is left to recovery, which takes it over; one it cannot take or remove (another
+ * user's, a file-system fault) is left for the next start: a worker's start must not fail on tidying.
+ * Returns how many were removed.
  */
 export async function removeAbandonedLocks(activeDir: string, olderThanMs: number): Promise<number> {
   let removed = 0;
@@ -192,8 +194,9 @@ export async function removeAbandonedLocks(activeDir: string, olderThanMs: numbe
       [lstat(join(activeDir, name)), lstat(join(activeDir, target))].map((p) => p.catch(ifMissing(null))),
     );
     if (!st?.isDirectory() || Date.now() - st.mtimeMs <= olderThanMs || job) continue;
-    const release = await tryLock(activeDir, target, () => undefined);
-    if (release) await release().then(() => removed++);
+    const release = await tryLock(activeDir, target, () => undefined).catch(() => null);
+    await release?.();
+    if (release && !(await lstat(join(activeDir, name)).catch(ifMissing(null)))) removed++;
   }
   return removed;
 }

@@ -134,6 +134,14 @@ describe('removeAbandonedLocks', () => {
     await held!(); // its holder learns it lost the lock (onCompromised), as with any takeover; releasing is harmless
   });
 
+  it('leaves, and does not count, a lock it cannot remove (not empty: rmdir fails), without failing', async () => {
+    await leftLock('stuck.json', 2 * HOUR);
+    await writeFile(join(dir, 'stuck.json.lock', 'planted'), '');
+    await utimes(join(dir, 'stuck.json.lock'), ago(2 * HOUR), ago(2 * HOUR));
+    expect(await removeAbandonedLocks(dir, HOUR)).toBe(0);
+    expect(await readdir(join(dir, 'stuck.json.lock'))).toEqual(['planted']);
+  });
+
   it('is a no-op on a spool without active/', async () => {
     expect(await removeAbandonedLocks(join(root, 'nowhere'), HOUR)).toBe(0);
   });
