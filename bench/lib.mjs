@@ -1,7 +1,7 @@
 // Helpers of the benchmark: timing child processes, statistics, a worker handle, process clean-up.
 // Node built-ins only. Every child is tracked so that it can be ended by its pid at the end.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -301,4 +301,22 @@ export async function backlogRate({
     jobs_per_s: measure / (ms / 1000),
     rss_kib: rssKib,
   };
+}
+
+/**
+ * Median µs to create an empty file in `dir` (open with O_CREAT, close): a fact of the machine's disk, as
+ * `node -e 0` is of its CPU. A job creates about fifteen files and directories, nq's one: where this is
+ * slow (0.5–1 ms in some directories of the machine the README's figures come from, 30–40 µs in others
+ * of the same file system), so is every drain, codex-spool's far more than nq's.
+ */
+export function fileCreateUs(dir, n = 200) {
+  const sub = mkdtempSync(join(dir, 'create-'));
+  const us = [];
+  for (let i = 0; i < n; i++) {
+    const t = nowMs();
+    closeSync(openSync(join(sub, `f${i}`), 'wx'));
+    us.push((nowMs() - t) * 1000);
+  }
+  rmSync(sub, { recursive: true, force: true });
+  return stats(us).median;
 }

@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import {
   backlogRate,
+  fileCreateUs,
   fmtMs,
   killLeftovers,
   nowMs,
@@ -91,6 +92,7 @@ const results = {
     cpu_model: cpus()[0]?.model ?? null,
     mem_mib: Math.round(totalmem() / 2 ** 20),
     loadavg_start: loadavg(),
+    file_create_us: fileCreateUs(T), // the temp dir's: every drain below creates its files there
     config: CFG,
     method:
       'Wall times: process.hrtime around spawn() → close, the same for every command. p99 is nearest-rank (for n ≤ 100 it is the max). ' +
@@ -1027,7 +1029,7 @@ try {
 
 writeFileSync(join(HERE, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 const out = [
-  `codex-spool bench — ${results.meta.date}, node ${process.version}, ${results.meta.cpus} CPUs, load ${results.meta.loadavg_start.map((x) => x.toFixed(2)).join(' ')} → ${results.meta.loadavg_end.map((x) => x.toFixed(2)).join(' ')}`,
+  `codex-spool bench — ${results.meta.date}, node ${process.version}, ${results.meta.cpus} CPUs, load ${results.meta.loadavg_start.map((x) => x.toFixed(2)).join(' ')} → ${results.meta.loadavg_end.map((x) => x.toFixed(2)).join(' ')}, a file created in ${tmpdir()} in ${Math.round(results.meta.file_create_us)} µs`,
   '',
   table(),
   '',

@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureSpool, spoolLayout } from '../src/spool/layout.js';
-import { DEFAULT_POLICY } from '../src/spool/policy.js';
 import { isSecondName } from '../src/spool/moves.js';
-import { Worker } from '../src/worker/worker.js';
+import { inProcessWorker } from './helpers/in-process-worker.js';
 
 /** The path whose `swapAt`-th successful lstat (of a regular file) swaps it for a FIFO before it returns. */
 const race = { suffix: '', swapAt: 0, seen: 0 };
@@ -40,25 +39,7 @@ describe('a job file swapped for a FIFO after the worker looked at it', () => {
       await writeFile(layout.job('inbox', 'x'), `${JSON.stringify({ repo: tmp, task: 'never run' })}\n`);
       Object.assign(race, { suffix: '/x.json', swapAt, seen: 0 });
       const logs: string[] = [];
-      const worker = new Worker({
-        layout,
-        codexBin: '/nonexistent/codex',
-        codexVersion: null,
-        concurrency: 1,
-        settleMs: 0,
-        rejectAfterMs: 0,
-        rescanMs: 100,
-        graceMs: 100,
-        defaultTimeoutMs: 10_000,
-        stallMs: 10_000,
-        retryBaseMs: 100,
-        policy: DEFAULT_POLICY,
-        onDone: null,
-        once: true,
-        pollMs: 100,
-        allowSharedSpool: true,
-        log: (l) => void logs.push(l),
-      });
+      const worker = inProcessWorker(layout, logs);
       await worker.start();
       race.suffix = '';
       expect([race.seen >= swapAt, await readdir(layout.dir('inbox')), await readdir(layout.dir('active'))], logs.join('\n')).toEqual([

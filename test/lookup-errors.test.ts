@@ -1,24 +1,27 @@
 // An error reading a job surfaces from every command that looks a job up: exit 1 with the error, never
 // "no such job" (exit 3), which would send a caller to resubmit work that exists.
-import { symlink, writeFile } from 'node:fs/promises';
+import { rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { spoolLayout } from '../src/spool/layout.js';
 
 let t: TempRoot;
+/** A root whose spool/done is a symbolic link loop: every lookup's lstat there fails with ELOOP, which root gets too (EACCES it does not). */
+let broken: TempRoot;
 beforeAll(async () => {
-  t = await makeTempRoot();
-  const path = spoolLayout(t.root).job('done', 'loop');
-  await symlink(path, path); // a symbolic link loop: ELOOP, which root gets too (EACCES it does not)
+  [t, broken] = await Promise.all([makeTempRoot(), makeTempRoot()]);
+  const done = spoolLayout(broken.root).dir('done');
+  await rm(done, { recursive: true });
+  await symlink(done, done);
 });
-afterAll(() => t.cleanup());
+afterAll(() => Promise.all([t.cleanup(), broken.cleanup()]));
 
-describe('a job file that cannot be read', () => {
+describe('a job file that cannot be looked at', () => {
   it.each([['status'], ['result'], ['logs'], ['cancel'], ['retry']])(
     '%s ID: exit 1 naming the error, not "no such job"',
     async (command) => {
-      const r = await cli(t, [command, 'loop']);
+      const r = await cli(broken, [command, 'loop']);
       expect(r.stderr).toMatch(/ELOOP/);
       expect(r.stderr).not.toMatch(/no such job/);
       expect(r.code).toBe(1);

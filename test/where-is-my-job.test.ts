@@ -236,6 +236,30 @@ describe('files planted in the spool', () => {
     await worker.child;
     expect(await jobsIn(t, 'done')).toEqual(['a.json', 'w.json']); // a: the FIFO, never a job
   });
+
+  it('a job whose file is a FIFO, a link or a directory is a job to status, result and cancel, as to submit --id: never "no such job"', async () => {
+    const spool = join(t.root, 'spool');
+    for (const d of ['inbox', 'active', 'deferred', 'done', 'failed', 'rejected']) await mkdir(join(spool, d), { recursive: true });
+    await execa('mkfifo', [join(spool, 'inbox', 'f.json')]);
+    await writeFile(join(t.dir, 'elsewhere.json'), '{}');
+    await symlink(join(t.dir, 'elsewhere.json'), join(spool, 'inbox', 'l.json'));
+    await mkdir(join(spool, 'done', 'd.json'));
+    const run = (args: string[]) => execa('node', [cliPath, ...args], { env: t.env, reject: false, timeout: 20_000, stdin: 'ignore' });
+    const status = await run(['status', 'f', 'l', 'd']);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^f +inbox /m);
+    expect(status.stdout).toMatch(/^l +inbox /m);
+    expect(status.stdout).toMatch(/^d +done /m);
+    const repo = await t.repo('r');
+    const taken = await run(['submit', '--id', 'f', '--repo', repo, '--task', 'x']);
+    expect(taken.stderr).toMatch(/used|taken|exists/);
+    const result = await run(['result', 'f']);
+    expect(result.stderr).toContain('has not finished (inbox)');
+    const cancel = await run(['cancel', 'f']);
+    expect(cancel.stdout).toBe('f cancelled');
+    expect(await jobsIn(t, 'failed')).toEqual(['f.json']);
+    expect(await jobsIn(t, 'inbox')).toEqual(['l.json']);
+  });
 });
 
 describe('a forged finished record', () => {

@@ -6,6 +6,7 @@
 import { lstat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
+import { setBounded } from '../util/bounded-map.js';
 
 /** A work tree as git saw it: its top directory, its HEAD commit (null before the first), a fingerprint per path that is not clean. */
 interface TreeState {
@@ -59,6 +60,8 @@ export function changedPaths(before: TreeState, after: TreeState, committed: rea
  * every run, and a `git rev-parse` fork per job cost more than its answer changes (only with that `.git`).
  */
 const tops = new Map<string, string>();
+/** Directories remembered in `tops`: a worker that serves a new directory each job for months must not grow for ever. */
+const MAX_TOPS = 1_000;
 
 /**
  * The state of the work tree `dir` is in (`top`: its top directory, known from a first snapshot), or null
@@ -81,7 +84,7 @@ export async function snapshotTree(dir: string, top?: string): Promise<TreeState
     ]);
     if (topOut === null || status === null) return null;
     top = topOut.trim();
-    if (key !== null) tops.set(key, top);
+    if (key !== null) setBounded(tops, key, top, MAX_TOPS);
     const { head, entries } = parsePorcelainV2(status);
     if (entries.size > MAX_DIRTY) return null;
     const dirty = new Map<string, string>();

@@ -1,6 +1,6 @@
 // Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { quoted } from '../util/display.js';
 import { JobId, JobResult, StoredJob, type RunSummary, type RunMeta } from './schema.js';
@@ -13,7 +13,7 @@ export interface JobView {
   id: string;
   state: JobState;
   path: string;
-  /** The job file as read back (null when it is not a JSON object, e.g. a rejected file). */
+  /** The job file as read back (null when it is not a JSON object, e.g. a rejected file, or not a regular file). */
   record: StoredJob | null;
   /** The run that holds (active) or held (done/failed) the job, if any. */
   runId: string | null;
@@ -21,13 +21,16 @@ export interface JobView {
   mtimeMs: number;
 }
 
-/** The job `id` in whichever state holds it, or null. */
+/**
+ * The job `id` in whichever state holds it, or null. Whatever holds its name there is the job, as the worker
+ * and `submit --id` see it: a FIFO, a link or a directory too (not read; the worker rejects it), never "no such job".
+ */
 export async function lookupJob(layout: SpoolLayout, id: string, states: readonly JobState[] = JOB_STATES): Promise<JobView | null> {
   for (const state of states) {
     const path = layout.job(state, id);
-    const st = await stat(path).catch(ifMissing(null));
-    if (!st?.isFile()) continue;
-    const record = await readJson(path, StoredJob);
+    const st = await lstat(path).catch(ifMissing(null));
+    if (!st) continue;
+    const record = st.isFile() ? await readJson(path, StoredJob) : null;
     const result = JobResult.safeParse(record?.result);
     const named = result.success ? result.data.run_id : record?.run_id;
     const runId = isRunName(named) ? named : null;

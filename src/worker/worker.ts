@@ -114,6 +114,8 @@ export class Worker {
   /** The repo of each job file in active/ that another worker claimed, by name, while its inode stays. */
   private readonly claimedRepos = new Map<string, { ino: number; repo: string | null }>();
   private unsorted = false;
+  /** Queued files whose lstat failed other than by absence, by `<state>/<name>`, with the error last logged. */
+  private readonly unlookable = new Map<string, string>();
   /** Inbox names given by watch events since the last scan: looked at alone, without listing the inbox. */
   private readonly touched = new Set<string>();
   /** The inbox is listed in full by the next scan: at start, on each tick, after an event without a name. */
@@ -382,11 +384,17 @@ export class Worker {
   private async peek(state: Peek['state'], name: string): Promise<Peek | null> {
     const peeks = this.peeks[state];
     const path = join(this.opts.layout.dir(state), name);
-    // Any error: not claimable now, and no stop to the scan; but one that is not "gone" is said, not taken for it.
+    // Any error: not claimable now, and no stop to the scan; but one that is not "gone" is said (once while it
+    // lasts: a scan every rescan would repeat it for ever), not taken for it.
+    const key = `${state}/${name}`;
     const st = await lstat(path).catch((err: Error) => {
-      if (!isMissing(err)) this.opts.log(`cannot look at ${state}/${name}: ${err.message} (left there; looked at again next scan)`);
-      return null;
+      if (!isMissing(err) && this.unlookable.get(key) !== err.message) {
+        this.unlookable.set(key, err.message);
+        this.opts.log(`cannot look at ${key}: ${err.message} (left there; looked at again each scan, said again if that changes)`);
+      }
+      return isMissing(err) ? undefined : null;
     });
+    if (st !== null) this.unlookable.delete(key);
     if (!st) {
       peeks.delete(name); // claimed by another worker meanwhile
       return null;

@@ -1,7 +1,8 @@
 // The one check of a job id given on the command line, and the lookup it feeds: whatever the argument
 // holds, the paths looked at stay in spool/<state>/, and only a JobId is accepted.
 import { isRunName } from '../../src/spool/run-files.js';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
@@ -65,12 +66,22 @@ describe('parseJobIdArg', () => {
     expect((await findJobOrFail(layout, 'x')).state).toBe('done');
   });
 
-  it('a job file that is there but cannot be read is an error, not "no such job"', async () => {
-    const path = layout.job('done', 'loop');
-    await symlink(path, path); // stat: ELOOP, an errno that root gets too (EACCES it does not)
-    const err = await findJobOrFail(layout, 'loop').catch((e: unknown) => e);
+  it('a job file that cannot be looked at is an error, not "no such job"', async () => {
+    const broken = spoolLayout(join(tmp, 'broken'));
+    await mkdir(broken.spool, { recursive: true });
+    await symlink(broken.dir('done'), broken.dir('done')); // lstat of a file in it: ELOOP, an errno root gets too (EACCES it does not)
+    const err = await findJobOrFail(broken, 'loop').catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(CliError);
     expect(err).toMatchObject({ code: 'ELOOP' });
+  });
+
+  it('whatever holds a job name is that job, unread: a link loop, a FIFO, a directory', async () => {
+    const path = layout.job('done', 'loop');
+    await symlink(path, path);
+    execFileSync('mkfifo', [layout.job('inbox', 'fifo')]);
+    await mkdir(layout.job('failed', 'dir'));
+    for (const [id, state] of [['loop', 'done'], ['fifo', 'inbox'], ['dir', 'failed']])
+      expect(await findJobOrFail(layout, id!), id).toMatchObject({ id, state, record: null, result: null, runId: null });
   });
 });
 
