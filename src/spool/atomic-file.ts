@@ -2,7 +2,7 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { link, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ifMissing, isMissing } from '../util/errors.js';
 
@@ -170,6 +170,27 @@ async function writeTempSynced(path: string, data: string): Promise<string> {
   return tmp;
 }
 
+/**
+ * Writes JSON as writeJsonAtomic does, atomic (a reader sees all of it or none) but not durable: no sync of
+ * the file or its directory. For a progress note that a durable write supersedes (a run's meta.json while
+ * Codex runs): a crash of the process keeps it (the page cache does), and a power loss, which would take
+ * the run's own output with it, at worst leaves the note before. Each sync costs a job about half a
+ * millisecond of CPU, and a run writes three or four notes.
+ */
+export async function writeJsonNote(path: string, value: unknown): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, jsonText(value), { flag: 'wx', mode: 0o644 });
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined); // tidying; `err` is what the caller needs
+    throw err;
+  }
+}
+
+/** A spool file's JSON text: pretty and newline-terminated (pure). */
+const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
 /** Writes JSON the way every spool file is written: pretty, newline-terminated, atomic and durable. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeJsonFilesAtomic([[path, value]]);
@@ -185,7 +206,7 @@ export function writeJsonFilesAtomic(files: JsonFiles): Promise<void> {
 
 /** Groups of JSON files as `writeJsonAtomic` writes each, placed group after group (see writeFileGroupsAtomic). */
 export function writeJsonGroupsAtomic(groups: readonly JsonFiles[]): Promise<void> {
-  return writeFileGroupsAtomic(groups.map((files) => files.map(([path, value]) => [path, `${JSON.stringify(value, null, 2)}\n`] as const)));
+  return writeFileGroupsAtomic(groups.map((files) => files.map(([path, value]) => [path, jsonText(value)] as const)));
 }
 
 /**

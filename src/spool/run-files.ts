@@ -2,7 +2,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunMeta, RunSummary, type RunFiles, MAX_FINAL_MESSAGE_BYTES } from './schema.js';
-import { syncDir, writeJsonAtomic } from './atomic-file.js';
+import { syncDir, writeJsonNote } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from './json-file.js';
 import { randomHex } from '../util/random.js';
@@ -45,8 +45,12 @@ export async function createRunDir(files: RunFiles, alongside: () => Promise<voi
   for (const d of done) if (d.status === 'rejected') throw d.reason;
 }
 
+/**
+ * The run's meta.json as a progress note (atomic, not synced: see writeJsonNote). The meta a run ends with
+ * is written durably with its summary when the job is filed or queued again.
+ */
 export function writeMeta(files: RunFiles, meta: RunMeta): Promise<void> {
-  return writeJsonAtomic(files.meta, meta);
+  return writeJsonNote(files.meta, meta);
 }
 
 /** The run's meta.json, or null when it is not there (yet) or not a RunMeta. */

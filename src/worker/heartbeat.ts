@@ -4,7 +4,7 @@ import { output } from '../util/output.js';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../spool/atomic-file.js';
+import { writeJsonNote } from '../spool/atomic-file.js';
 import { WorkerBeat } from '../spool/schema.js';
 import { packageVersion } from '../util/package-files.js';
 import { procStat } from '../util/process-group.js';
@@ -86,7 +86,9 @@ export async function startHeartbeat(layout: SpoolLayout, concurrency: number, l
     concurrency,
     proc_start: procStart(process.pid),
   };
-  const write = () => writeJsonAtomic(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
+  // A note, not synced: a beat that a power loss takes names a worker that died with it; two fsyncs every
+  // 5 s kept an idle worker's disk awake.
+  const write = () => writeJsonNote(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
   await write();
   // A missed beat is logged, not fatal: the worker keeps running jobs; it only looks gone meanwhile.
   let writing = Promise.resolve();

@@ -14,6 +14,7 @@ import {
   writeJsonAtomic,
   writeJsonFilesAtomic,
   writeJsonGroupsAtomic,
+  writeJsonNote,
 } from '../../src/spool/atomic-file.js';
 
 let dir: string;
@@ -128,6 +129,21 @@ describe('a reader never sees a partial file (property)', () => {
     );
   });
 
+  it('writeJsonNote: every read is one whole version', async () => {
+    await fc.assert(
+      fc.asyncProperty(contents, async (versions) => {
+        const path = join(dir, 'note.json');
+        await writeJsonNote(path, versions[0]!);
+        const seen = await readWhile(path, async () => {
+          for (const v of versions.slice(1)) await writeJsonNote(path, v);
+        });
+        const whole = versions.map((v) => `${JSON.stringify(v, null, 2)}\n`);
+        expect(seen.filter((text) => text === null || !whole.includes(text))).toEqual([]);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
   it('createFileAtomic: every read is nothing or the whole file', async () => {
     await fc.assert(
       fc.asyncProperty(contents, async ([data]) => {
@@ -169,6 +185,15 @@ describe('durability: fsync before publishing, the directory after', () => {
   beforeEach(async () => {
     fileHandleSample = await open(join(dir, '.sample'), 'w');
     await fileHandleSample.close();
+  });
+
+  it('writeJsonNote syncs nothing (a progress note), and a failed note leaves no temp file', async () => {
+    const syncs = recordSyncs(join(dir, 'n'));
+    await writeJsonNote(join(dir, 'n'), { pid: 1 });
+    expect([syncs, await readFile(join(dir, 'n'), 'utf8')]).toEqual([[], '{\n  "pid": 1\n}\n']);
+    await mkdir(join(dir, 'd'));
+    await expect(writeJsonNote(join(dir, 'd'), 1)).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) });
+    expect((await readdir(dir)).sort()).toEqual(['.sample', 'd', 'n']);
   });
 
   it('writeFileAtomic syncs the new file before the rename, then the directory', async () => {
