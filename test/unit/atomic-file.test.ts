@@ -115,29 +115,19 @@ describe('a reader never sees a partial file (property)', () => {
     { minLength: 2, maxLength: 5 },
   );
 
-  it('writeFileAtomic: every read is one whole version', async () => {
+  const replacers: [string, (path: string, data: string) => Promise<void>, (data: string) => string][] = [
+    ['writeFileAtomic', writeFileAtomic, (data) => data],
+    ['writeJsonNote', writeJsonNote, (data) => `${JSON.stringify(data, null, 2)}\n`],
+  ];
+  it.each(replacers)('%s: every read is one whole version', async (_, write, textOf) => {
     await fc.assert(
       fc.asyncProperty(contents, async (versions) => {
         const path = join(dir, 'f');
-        await writeFileAtomic(path, versions[0]!);
+        await write(path, versions[0]!);
         const seen = await readWhile(path, async () => {
-          for (const v of versions.slice(1)) await writeFileAtomic(path, v);
+          for (const v of versions.slice(1)) await write(path, v);
         });
-        expect(seen.filter((text) => text === null || !versions.includes(text))).toEqual([]);
-      }),
-      { numRuns: 15 },
-    );
-  });
-
-  it('writeJsonNote: every read is one whole version', async () => {
-    await fc.assert(
-      fc.asyncProperty(contents, async (versions) => {
-        const path = join(dir, 'note.json');
-        await writeJsonNote(path, versions[0]!);
-        const seen = await readWhile(path, async () => {
-          for (const v of versions.slice(1)) await writeJsonNote(path, v);
-        });
-        const whole = versions.map((v) => `${JSON.stringify(v, null, 2)}\n`);
+        const whole = versions.map(textOf);
         expect(seen.filter((text) => text === null || !whole.includes(text))).toEqual([]);
       }),
       { numRuns: 15 },
