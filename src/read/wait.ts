@@ -2,9 +2,8 @@
 // at once when a watched directory changes (fs.watch, depth 0) and re-checks on a timer in case a watch
 // event is missed (or the directory does not exist yet).
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
-import { ifMissing } from '../util/errors.js';
+import { findJob } from '../spool/moves.js';
 
 interface PollOptions {
   /** Directories whose changes trigger a check at once. */
@@ -90,8 +89,10 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
   return ids.filter((id) => pending.has(id));
 }
 
-/** True if job `id` has a file in done/, failed/ or rejected/. */
+/**
+ * True if anything holds job `id`'s name in done/, failed/ or rejected/: whatever lookupJob takes for the job
+ * (a FIFO, a link, a directory the worker rejected too), or `wait` would wait for ever on a job `status` calls ended.
+ */
 async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
-  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(ifMissing(null)))?.isFile()) return true;
-  return false;
+  return (await findJob(layout, id, FINISHED_STATES)) !== null;
 }

@@ -1,0 +1,37 @@
+// A job whose file is not a regular file (a FIFO, a link, a directory) is that job to every command (see
+// lookupJob): `wait` ends on it once the worker has rejected it, and `cancel` and recovery take it out of
+// the queue whole, as the worker's rejection does (a directory can be neither unlinked nor linked). Real CLI
+// and worker processes.
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, endSpoolTest, fakeCodex, jobsIn, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
+import { spoolLayout } from '../src/spool/layout.js';
+
+let t: TempRoot;
+beforeEach(async () => (t = await makeTempRoot()));
+afterEach(() => endSpoolTest(t));
+
+const job = (state: string, id: string) => spoolLayout(t.root).job(state as 'inbox', id);
+
+describe('a job whose file is not a regular file', () => {
+  // fails without the fix: `wait` looked for a regular file only, and waited for ever (here: its --timeout, exit 124)
+  it('wait ends once the worker has rejected it, whatever it is (a FIFO, a directory, a dangling or looping link)', async () => {
+    await execa('mkfifo', [job('inbox', 'f')]);
+    await mkdir(job('inbox', 'd'));
+    await symlink(join(t.dir, 'nowhere.json'), job('inbox', 'l'));
+    await symlink(job('inbox', 'loop'), job('inbox', 'loop'));
+    const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+    expect(once.stderr).toMatch(/4 job\(s\) failed or were rejected/);
+    expect(await jobsIn(t, 'rejected')).toEqual(['d.json', 'f.json', 'l.json', 'loop.json']);
+    const r = await cli(t, ['wait', 'f', 'd', 'l', 'loop', '--timeout', '20']);
+    expect(r.stdout.split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+      'f rejected',
+      'd rejected',
+      'l rejected',
+      'loop rejected',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+  });
+});
