@@ -2,7 +2,7 @@
 // lookupJob): `wait` ends on it once the worker has rejected it, and `cancel` and recovery take it out of
 // the queue whole, as the worker's rejection does (a directory can be neither unlinked nor linked). Real CLI
 // and worker processes.
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,5 +33,33 @@ describe('a job whose file is not a regular file', () => {
       'loop rejected',
     ]);
     expect(r.code, r.stderr).toBe(1);
+  });
+});
+
+describe('cancel and recovery of a job whose file is a directory', () => {
+  // fails without the fix: cancel filed failed/<id>.json, then could not unlink the directory it had moved into
+  // active/ (EISDIR, exit 1); recovery could neither link it back nor unlink it, and it stayed there for good
+  it.each([['inbox'], ['deferred']])(
+    'cancel of one in %s rejects it, whole, as the worker would: no failed record, nothing left in active/',
+    async (state) => {
+      await mkdir(job(state, 'd'));
+      await writeFile(join(job(state, 'd'), 'kept'), 'bytes of whoever made it');
+      const r = await cli(t, ['cancel', 'd']);
+      expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'codex-spool: d had already ended: rejected' });
+      expect([await jobsIn(t, 'active'), await jobsIn(t, 'failed'), await jobsIn(t, 'rejected')]).toEqual([[], [], ['d.json']]);
+      expect(await readFile(join(job('rejected', 'd'), 'kept'), 'utf8')).toBe('bytes of whoever made it');
+      expect(JSON.parse(await readFile(spoolLayout(t.root).rejection('d'), 'utf8'))).toMatchObject({
+        reason: 'unreadable',
+        message: 'job file not a regular file (directory)',
+      });
+    },
+  );
+
+  it('the worker rejects one left in active/ (a claim cut short, or planted), as its claim would have', async () => {
+    await mkdir(job('active', 'd'));
+    const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+    expect(once.stderr).toContain('recovered d: rejected: job file not a regular file (directory)');
+    expect(once.code, once.stderr).toBe(0);
+    expect([await jobsIn(t, 'active'), await jobsIn(t, 'rejected')]).toEqual([[], ['d.json']]);
   });
 });
