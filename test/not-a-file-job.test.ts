@@ -63,3 +63,26 @@ describe('cancel and recovery of a job whose file is a directory', () => {
     expect([await jobsIn(t, 'active'), await jobsIn(t, 'rejected')]).toEqual([[], ['d.json']]);
   });
 });
+
+describe('a finished job whose file is not a regular file', () => {
+  // fails without the fix: the search for a session's job stat-ed through links (ELOOP: submit exit 1, the worker set the job back)
+  it('a looping link in done/ fails no follow-up by session id, at submit or in the worker', async () => {
+    await symlink(job('done', 'loop'), job('done', 'loop'));
+    const repo = await t.repo('r');
+    const session = '0199a000-0000-7000-8000-000000000001';
+    const r = await cli(t, ['submit', '--resume', session, '--repo', repo, '--task', 'go on', '--id', 'next']);
+    expect(r.code, r.stderr).toBe(0);
+    const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+    expect(once.code, once.stderr).toBe(0);
+    expect(await jobsIn(t, 'done')).toEqual(['loop.json', 'next.json']);
+  });
+
+  it('retry of one in failed/ says it is no job record, not that only failed jobs can be retried', async () => {
+    await mkdir(job('failed', 'd'));
+    const r = await cli(t, ['retry', 'd']);
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: 'codex-spool: d: spool/failed/d.json is no job record (not a regular JSON file): nothing to retry',
+    });
+  });
+});
