@@ -1,7 +1,7 @@
 // A job whose file is not a regular file (a FIFO, a link, a directory) is that job to every command (see
 // lookupJob): `wait` ends on it once the worker has rejected it, and `cancel` and recovery take it out of
-// the queue whole, as the worker's rejection does (a directory can be neither unlinked nor linked). Real CLI
-// and worker processes.
+// the queue whole, as the worker's rejection does (a directory can be neither unlinked nor linked); and no
+// link planted in the spool (a loop) fails a command or the worker's start. Real CLI and worker processes.
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -85,4 +85,14 @@ describe('a finished job whose file is not a regular file', () => {
       stderr: 'codex-spool: d: spool/failed/d.json is no job record (not a regular JSON file): nothing to retry',
     });
   });
+});
+
+// fails without the fix: the start's removal of abandoned temp files stat-ed through links (ELOOP: the worker exited 1)
+it("a looping link named like a write's temp file does not stop the worker's start", async () => {
+  const temp = join(spoolLayout(t.root).dir('inbox'), '.x.json.1.0000abcd.tmp');
+  await symlink(temp, temp);
+  await writeFile(job('inbox', 'j'), JSON.stringify({ repo: await t.repo('r'), task: 'x' }));
+  const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+  expect(once.code, once.stderr).toBe(0);
+  expect(await jobsIn(t, 'done')).toEqual(['j.json']);
 });
