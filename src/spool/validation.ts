@@ -84,7 +84,7 @@ const unreadable = (name: string, why: string) => rejection(name, 'unreadable', 
 
 /**
  * Rejects a claimed job whose file could not be read (not a regular file, not readable by the worker) as
- * validateJob does, for whoever else holds its claim (`cancel`, recovery, a give-up): such a file is never
+ * validateJob does, for whoever else holds its claim (`cancel`, recovery): such a file is never
  * filed as a job's record or moved back to a queue. rejected/ keeps it whole, and a directory can be neither
  * unlinked nor linked. Returns the rejection, or null when the file was read (the claim is the caller's still).
  */
