@@ -96,3 +96,18 @@ it("a looping link named like a write's temp file does not stop the worker's sta
   expect(once.code, once.stderr).toBe(0);
   expect(await jobsIn(t, 'done')).toEqual(['j.json']);
 });
+
+// fails without the fix: wait took the rejected file for the job and ended at once ("x rejected", exit 1)
+it('wait on an id queued again after its rejection waits for the job status shows, not the old rejection', async () => {
+  await writeFile(job('inbox', 'x'), 'not json');
+  await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+  expect(await jobsIn(t, 'rejected')).toEqual(['x.json']);
+  await writeFile(job('inbox', 'x'), JSON.stringify({ repo: await t.repo('r'), task: 'x' }));
+  expect((await cli(t, ['status', 'x'])).stdout).toMatch(/^x +inbox /m);
+  const waited = cli(t, ['wait', 'x', '--timeout', '60']);
+  const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+  expect(once.code, once.stderr).toBe(0);
+  const r = await waited;
+  expect(r.stdout, r.stderr).toMatch(/^x succeeded exit=0 /);
+  expect(r.code).toBe(0);
+});

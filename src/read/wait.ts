@@ -2,7 +2,8 @@
 // at once when a watched directory changes (fs.watch, depth 0) and re-checks on a timer in case a watch
 // event is missed (or the directory does not exist yet).
 import { watch, type FSWatcher } from 'node:fs';
-import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { FINISHED_STATES, JOB_STATES, isFinished, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { LOOKUP_ORDER } from '../spool/lookup.js';
 import { findJob } from '../spool/moves.js';
 
 interface PollOptions {
@@ -71,7 +72,7 @@ export interface WaitOptions {
   recheckMs?: number;
 }
 
-/** Resolves once each id has a file in done/, failed/ or rejected/, or at the timeout: the ids still unfinished. */
+/** Resolves once each id has ended (see hasFinished), or at the timeout: the ids still unfinished. */
 export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], opts: WaitOptions = {}): Promise<string[]> {
   const pending = new Set(ids);
   await pollUntil(
@@ -90,9 +91,13 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
 }
 
 /**
- * True if anything holds job `id`'s name in done/, failed/ or rejected/: whatever lookupJob takes for the job
- * (a FIFO, a link, a directory the worker rejected too), or `wait` would wait for ever on a job `status` calls ended.
+ * True if job `id` has ended as `status ID` sees it: the first state in LOOKUP_ORDER that holds its name (any
+ * file there: a FIFO, a link, a directory the worker rejected too) is done/, failed/ or rejected/. Not a
+ * rejected file of an id queued again since (rejected/ comes last); an answer there is asked again, as a queued
+ * file caught between two directories by a claim's rename is missed once, not twice in a row.
  */
 async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
-  return (await findJob(layout, id, FINISHED_STATES)) !== null;
+  const state = await findJob(layout, id, LOOKUP_ORDER);
+  if (state === null || !isFinished(state)) return false;
+  return state !== 'rejected' || (await findJob(layout, id, LOOKUP_ORDER)) === 'rejected';
 }
