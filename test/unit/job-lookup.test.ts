@@ -80,7 +80,11 @@ describe('parseJobIdArg', () => {
     await symlink(path, path);
     execFileSync('mkfifo', [layout.job('inbox', 'fifo')]);
     await mkdir(layout.job('failed', 'dir'));
-    for (const [id, state] of [['loop', 'done'], ['fifo', 'inbox'], ['dir', 'failed']])
+    for (const [id, state] of [
+      ['loop', 'done'],
+      ['fifo', 'inbox'],
+      ['dir', 'failed'],
+    ])
       expect(await findJobOrFail(layout, id!), id).toMatchObject({ id, state, record: null, result: null, runId: null });
   });
 });
