@@ -255,9 +255,10 @@ describe('files planted in the spool', () => {
     expect(taken.stderr).toMatch(/used|taken|exists/);
     const result = await run(['result', 'f']);
     expect(result.stderr).toContain('has not finished (inbox)');
+    // Not a job the worker can run: cancel takes it out of the queue as the worker would, rejected (not-a-file-job.test.ts).
     const cancel = await run(['cancel', 'f']);
-    expect(cancel.stdout).toBe('f cancelled');
-    expect(await jobsIn(t, 'failed')).toEqual(['f.json']);
+    expect(cancel.stderr).toBe('codex-spool: f had already ended: rejected');
+    expect(await jobsIn(t, 'rejected')).toEqual(['f.json']);
     expect(await jobsIn(t, 'inbox')).toEqual(['l.json']);
   });
 });

@@ -6,13 +6,14 @@ import { createFileAtomic, syncDir } from '../spool/atomic-file.js';
 import { tryLock } from '../spool/lock.js';
 import { JobResult, JobSpec, QueuedJob, jobFileText } from '../spool/schema.js';
 import { recordWithoutRun } from '../worker/finished-job.js';
-import { parseJob } from '../spool/validation.js';
+import { parseJob, rejectUnreadable } from '../spool/validation.js';
 import { claimJob, finishJob } from '../spool/moves.js';
 import type { SpoolLayout } from '../spool/layout.js';
 
 /**
  * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can
- * claim it meanwhile. Returns false if a worker claimed it first (then cancel it as a running job).
+ * claim it meanwhile. Returns false if a worker claimed it first (then cancel it as a running job), or if
+ * its file could not be read (a FIFO, a link, a directory): then it is rejected, as the worker would.
  */
 export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'inbox' | 'deferred'): Promise<boolean> {
   const claim = await claimJob(layout, `${id}.json`, from);
@@ -21,6 +22,7 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
     await claim.release();
     throw new Error(`job id "${id}" is used twice (spool/inbox and spool/${claim.duplicateOf}): the inbox copy will be rejected`);
   }
+  if (await rejectUnreadable(layout, claim)) return false;
   const parsed = claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
   const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
   const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });

@@ -16,9 +16,9 @@ export function retryCommand(): Command {
       const layout = layoutOf(cmd);
       const job = await findJobOrFail(layout, arg);
       const id = job.id;
-      if (job.state !== 'failed' || !job.record) {
-        throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
-      }
+      if (job.state !== 'failed') throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
+      if (!job.record)
+        throw new CliError(`${id}: spool/failed/${id}.json is no job record (not a regular JSON file): nothing to retry`, EXIT.usage);
       await retryJob(layout, id, job.record);
       output.out(queuedOutput(layout, id, Boolean(opts.json)));
     });

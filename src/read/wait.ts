@@ -2,9 +2,9 @@
 // at once when a watched directory changes (fs.watch, depth 0) and re-checks on a timer in case a watch
 // event is missed (or the directory does not exist yet).
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { FINISHED_STATES, JOB_STATES, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
-import { ifMissing } from '../util/errors.js';
+import { FINISHED_STATES, JOB_STATES, isFinished, isJobFileName, jobIdOf, type SpoolLayout } from '../spool/layout.js';
+import { LOOKUP_ORDER } from '../spool/lookup.js';
+import { findJob } from '../spool/moves.js';
 
 interface PollOptions {
   /** Directories whose changes trigger a check at once. */
@@ -72,7 +72,7 @@ export interface WaitOptions {
   recheckMs?: number;
 }
 
-/** Resolves once each id has a file in done/, failed/ or rejected/, or at the timeout: the ids still unfinished. */
+/** Resolves once each id has ended (see hasFinished), or at the timeout: the ids still unfinished. */
 export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], opts: WaitOptions = {}): Promise<string[]> {
   const pending = new Set(ids);
   await pollUntil(
@@ -90,8 +90,14 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
   return ids.filter((id) => pending.has(id));
 }
 
-/** True if job `id` has a file in done/, failed/ or rejected/. */
+/**
+ * True if job `id` has ended as `status ID` sees it: the first state in LOOKUP_ORDER that holds its name (any
+ * file there: a FIFO, a link, a directory the worker rejected too) is done/, failed/ or rejected/. Not a
+ * rejected file of an id queued again since (rejected/ comes last); an answer there is asked again, as a queued
+ * file caught between two directories by a claim's rename is missed once, not twice in a row.
+ */
 async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
-  for (const state of FINISHED_STATES) if ((await stat(layout.job(state, id)).catch(ifMissing(null)))?.isFile()) return true;
-  return false;
+  const state = await findJob(layout, id, LOOKUP_ORDER);
+  if (state === null || !isFinished(state)) return false;
+  return state !== 'rejected' || (await findJob(layout, id, LOOKUP_ORDER)) === 'rejected';
 }

@@ -2,7 +2,7 @@
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { link, lstat, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ifMissing, isMissing } from '../util/errors.js';
 
@@ -29,7 +29,8 @@ export async function removeWriteDebris(dir: string, olderThanMs: number): Promi
   const removed: string[] = [];
   for (const name of (await readdir(dir).catch(ifMissing([]))).filter(isTempName)) {
     const path = join(dir, name);
-    const st = await stat(path).catch(ifMissing(null));
+    // lstat: whatever has a temp file's name is looked at itself; through a looping link the worker could not start.
+    const st = await lstat(path).catch(ifMissing(null));
     if (
       st &&
       Date.now() - st.mtimeMs > olderThanMs &&

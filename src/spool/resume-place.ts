@@ -1,6 +1,6 @@
 // Where a follow-up runs: the place (repo, and worktree when it had one) of the finished job whose
 // session it continues. A `resume` names that job by its id, or by a session id one of its runs recorded.
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { readSmallFile } from './atomic-file.js';
 import type { Worktree } from './layout.js';
 import { lookupJob, runMetaOf, type JobView } from './lookup.js';
@@ -39,7 +39,8 @@ export async function resumedJob(layout: SpoolLayout, resume: string): Promise<J
   for (const state of ['done', 'failed'] as const) {
     for (const name of await readdir(layout.dir(state)).catch(ifMissing([]))) {
       if (!isJobFileName(name)) continue;
-      const st = await stat(layout.job(state, jobIdOf(name))).catch(ifMissing(null));
+      // lstat: a link is no record (lookupJob reads none through it), and a looping one must not fail every follow-up.
+      const st = await lstat(layout.job(state, jobIdOf(name))).catch(ifMissing(null));
       if (!st?.isFile() || (best && st.mtimeMs <= best.mtimeMs)) continue;
       const job = await lookupJob(layout, jobIdOf(name), [state]);
       if (job?.result?.session_id?.toLowerCase() === session) best = job;

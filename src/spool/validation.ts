@@ -17,7 +17,7 @@ import {
   type RejectionError,
 } from './schema.js';
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
-import { duplicateIdMessage, findJob, type Claim } from './moves.js';
+import { duplicateIdMessage, findJob, rejectJob, type Claim } from './moves.js';
 import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from './json-file.js';
@@ -68,7 +68,7 @@ export function parseJob<T extends typeof JobSpec | typeof QueuedJob = typeof Jo
 export async function validateJob(layout: SpoolLayout, claim: Claim, policy: JobPolicy = DEFAULT_POLICY): Promise<Validation> {
   const { name, content } = claim;
   if (claim.duplicateOf) return rejection(name, 'duplicate_id', duplicateIdMessage(claim.id, claim.duplicateOf));
-  if (content.kind === 'unreadable') return rejection(name, 'unreadable', `job file ${content.why}`);
+  if (content.kind === 'unreadable') return unreadable(name, content.why);
   if (content.kind === 'too_large') {
     return rejection(name, 'policy', `job file of ${content.size} bytes is over policy.max_job_bytes ${content.limit}`);
   }
@@ -78,6 +78,21 @@ export async function validateJob(layout: SpoolLayout, claim: Claim, policy: Job
   const decision = await checkJob(layout, jobIdOf(name), job, policy);
   if (decision.kind === 'reject') return decision;
   return { ...decision, job };
+}
+
+const unreadable = (name: string, why: string) => rejection(name, 'unreadable', `job file ${why}`);
+
+/**
+ * Rejects a claimed job whose file could not be read (not a regular file, not readable by the worker) as
+ * validateJob does, for whoever else holds its claim (`cancel`, recovery): such a file is never
+ * filed as a job's record or moved back to a queue. rejected/ keeps it whole, and a directory can be neither
+ * unlinked nor linked. Returns the rejection, or null when the file was read (the claim is the caller's still).
+ */
+export async function rejectUnreadable(layout: SpoolLayout, claim: Claim): Promise<RejectionError | null> {
+  if (claim.content.kind !== 'unreadable') return null;
+  const { error } = unreadable(claim.name, claim.content.why);
+  await rejectJob(layout, claim, error);
+  return error;
 }
 
 /** What `decideJob` rules on a schema-valid job: run it, wait for its resume target, or reject it. */

@@ -19,6 +19,7 @@ import { finishJob, isSecondName, requeueJob, returnJob, takeOverJob, type Claim
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
+import { rejectUnreadable } from '../spool/validation.js';
 
 /** How much of the end of events.jsonl recovery reads to learn whether a run completed. */
 const EVENTS_TAIL_BYTES = 4 * 1024 * 1024;
@@ -65,7 +66,7 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
 
 /**
  * recover: an orphaned active job, whose lock we now hold; returns what became of it, or null when it is
- * left as it is. Already filed, or still queued under a second name → drop this copy. Never started a run
+ * left as it is. A file that cannot be read (a FIFO, a link, a directory) → rejected. Already filed, or still queued under a second name → drop this copy. Never started a run
  * → back where it came from, bytes unchanged. Its Codex still runs on another host → left in active/ (its
  * tree and session stay taken) until it ends. Its run had ended (summary written) → filed as that run
  * ended, or deferred as its worker would have (usage limit, transient fault). Else: stop what is left of
@@ -73,6 +74,8 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  * max_attempts, or cancelled by the user → failed with the reason.
  */
 async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | null> {
+  const rejected = await rejectUnreadable(ctx.layout, claim); // no worker ever wrote it: what its claim would do
+  if (rejected) return `rejected: ${rejected.message}`;
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
   const json = parseJsonOrNull(text);
   const active = ActiveJob.safeParse(json);
