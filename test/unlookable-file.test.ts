@@ -9,8 +9,11 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { ensureSpool, spoolLayout } from '../src/spool/layout.js';
 import { inProcessWorker } from './helpers/in-process-worker.js';
 
-/** lstat of a path ending in `suffix` fails with `code` (none: every lstat works); `looks` counts them. */
-const fault = { suffix: '', code: '', looks: 0 };
+/**
+ * lstat of a path ending in `suffix` fails with `code` (none: every lstat works); `looks` counts those
+ * failures, `lists` the listings of a directory ending in /inbox.
+ */
+const fault = { suffix: '', code: '', looks: 0, lists: 0 };
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof Fs>();
   const lstat = (async (path: string, ...rest: unknown[]) => {
@@ -18,14 +21,18 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       throw Object.assign(new Error(`${fault.code}: lstat '${path}'`), { code: fault.code });
     return (fs.lstat as (...a: unknown[]) => ReturnType<typeof fs.lstat>)(path, ...rest);
   }) as typeof fs.lstat;
-  return { ...fs, lstat, default: { ...fs, lstat } };
+  const readdir = ((path: string, ...rest: unknown[]) => {
+    if (String(path).endsWith('/inbox')) fault.lists++;
+    return (fs.readdir as (...a: unknown[]) => ReturnType<typeof fs.readdir>)(path, ...rest);
+  }) as typeof fs.readdir;
+  return { ...fs, lstat, readdir, default: { ...fs, lstat, readdir } };
 });
 
 let tmp: string;
 beforeAll(async () => (tmp = await mkdtemp(join(tmpdir(), 'codex-spool-unlookable-'))));
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-it('an inbox file that cannot be lstat-ed is logged once per error while the fault lasts, and the worker goes on', async () => {
+it('an inbox file that cannot be lstat-ed is logged once per error while the fault lasts, again once it went and came back', async () => {
   const layout = spoolLayout(join(tmp, 'root'));
   await ensureSpool(layout);
   Object.assign(fault, { suffix: '/e.json', code: 'EIO' });
@@ -36,9 +43,9 @@ it('an inbox file that cannot be lstat-ed is logged once per error while the fau
   try {
     await worker.start();
     // Several scans looked at it meanwhile (a rescan every 20 ms).
-    const scans = async (n: number) => {
-      const from = fault.looks;
-      await vi.waitFor(() => expect(fault.looks - from).toBeGreaterThanOrEqual(n), { timeout: 10_000 });
+    const scans = async (n: number, counter: 'looks' | 'lists' = 'looks') => {
+      const from = fault[counter];
+      await vi.waitFor(() => expect(fault[counter] - from).toBeGreaterThanOrEqual(n), { timeout: 10_000 });
     };
     await scans(5);
     expect(said(), logs.join('\n')).toHaveLength(1);
@@ -49,6 +56,12 @@ it('an inbox file that cannot be lstat-ed is logged once per error while the fau
       said().map((l) => l.split(': ')[1]?.split(':')[0]),
       logs.join('\n'),
     ).toEqual(['EIO', 'EACCES']);
+    // Gone (listings without it), then back with the same error: said again, as a new file would be.
+    await rm(layout.job('inbox', 'e'));
+    await scans(3, 'lists');
+    await writeFile(layout.job('inbox', 'e'), `${JSON.stringify({ repo: tmp, task: 'x' })}\n`);
+    await scans(5);
+    expect(said(), logs.join('\n')).toHaveLength(3);
   } finally {
     fault.code = '';
     await worker.stop();

@@ -66,8 +66,9 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
 
 /**
  * recover: an orphaned active job, whose lock we now hold; returns what became of it, or null when it is
- * left as it is. A file that cannot be read (a FIFO, a link, a directory) → rejected. Already filed, or still queued under a second name → drop this copy. Never started a run
- * → back where it came from, bytes unchanged. Its Codex still runs on another host → left in active/ (its
+ * left as it is. A file that cannot be read (a FIFO, a link, a directory) → rejected. Already filed, or
+ * still queued under a second name → drop this copy. Never started a run → back where it came from, bytes
+ * unchanged. Its Codex still runs on another host → left in active/ (its
  * tree and session stay taken) until it ends. Its run had ended (summary written) → filed as that run
  * ended, or deferred as its worker would have (usage limit, transient fault). Else: stop what is left of
  * that run on this host, then queue it again to continue its session, one attempt counted; past

@@ -261,6 +261,8 @@ export class Worker {
       listed[state] = names.filter(isJobFileName);
       const present = new Set(listed[state]);
       for (const name of this.peeks[state].keys()) if (!present.has(name)) this.peeks[state].delete(name);
+      for (const key of this.unlookable.keys())
+        if (key.startsWith(`${state}/`) && !present.has(key.slice(state.length + 1))) this.unlookable.delete(key);
     }
     // An inbox file with the id of a live job (running, or queued again) is another job under a taken id:
     // listed, named by an event, or queued before that job went live. A pass over the live jobs, not the
@@ -388,13 +390,14 @@ export class Worker {
     // lasts: a scan every rescan would repeat it for ever), not taken for it.
     const key = `${state}/${name}`;
     const st = await lstat(path).catch((err: Error) => {
-      if (!isMissing(err) && this.unlookable.get(key) !== err.message) {
+      if (isMissing(err)) this.unlookable.delete(key);
+      else if (this.unlookable.get(key) !== err.message) {
         this.unlookable.set(key, err.message);
         this.opts.log(`cannot look at ${key}: ${err.message} (left there; looked at again each scan, said again if that changes)`);
       }
-      return isMissing(err) ? undefined : null;
+      return null;
     });
-    if (st !== null) this.unlookable.delete(key);
+    if (st) this.unlookable.delete(key);
     if (!st) {
       peeks.delete(name); // claimed by another worker meanwhile
       return null;
