@@ -3,6 +3,7 @@
 // lstats cost more than node's whole start. Synchronous on purpose: an lstat loop beats as many promises.
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { factsOf, listedView, type JobFacts } from './facts.js';
+import { openListingCache, type ListingCache } from './listing-cache.js';
 import { readFinishedLog, type LoggedMtimes } from '../spool/finished-log.js';
 import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
@@ -10,6 +11,7 @@ import {
   FINISHED_STATES,
   JOB_STATES,
   isFinished,
+  type FinishedState,
   isJobFileName,
   isRejectionOf,
   jobIdOf,
@@ -47,46 +49,91 @@ export interface StateListing {
  * The job files of `states`, one per id, in LOOKUP_ORDER: of two files of one id (a job that moved while they
  * were listed, or an inbox file with a live job's id), the one LOOKUP_ORDER puts first, as `status ID` shows
  * it. `only`: the ids to list (null: all). `logged`: the mtimes finished.log vouches for; every other file is
- * lstat'ed.
+ * lstat'ed. `cache`: finished states' listings to take while their directories are unchanged (`hits`), and
+ * to give back when listed whole.
  */
 export function listJobFiles(
   layout: SpoolLayout,
   states: readonly JobState[] = JOB_STATES,
   logged: Partial<LoggedMtimes> = {},
   only: ReadonlySet<string> | null = null,
+  cache: { cache: ListingCache; hits: boolean } | null = null,
 ): StateListing[] {
   const out: StateListing[] = [];
-  // The names listed in earlier states (a name is `<id>.json` in every state), made when a later state first
-  // has a file, from the names at once: most often none has, and adding 10,000 names one by one took 5-7 ms.
-  let taken: Set<string> | null = null;
   for (const state of LOOKUP_ORDER.filter((s) => states.includes(s))) {
     const dir = layout.dir(state);
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (err) {
-      if (isMissing(err)) continue; // a state directory nobody has created yet
-      throw err;
+    const hit = cache?.hits && isFinished(state) ? cache.cache.hit(state) : null;
+    let l: StateListing | null;
+    if (hit) l = { state, dir, names: hit.names, mtimes: hit.mtimes, readable: new Array<null>(hit.names.length).fill(null) };
+    else {
+      l = listState(state, dir, isFinished(state) ? logged[state] : undefined, only);
+      if (!l) continue; // a state directory nobody has created yet
+      if (cache && !only && isFinished(state)) cache.cache.offer(state as FinishedState, l);
     }
-    const present = state === 'rejected' ? new Set(names) : null;
-    const mtimes = isFinished(state) ? logged[state] : undefined;
-    const l: StateListing = { state, dir, names: [], mtimes: [], readable: [] };
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      if (!isJobFileName(name) || (present && isRejectionOf(name, present))) continue;
-      if (out.length > 0 && (taken ??= new Set(out.flatMap((o) => o.names))).has(name)) continue;
-      if (only && !only.has(jobIdOf(name))) continue;
-      const mtimeMs = mtimes?.get(name);
-      const st = typeof mtimeMs === 'number' ? null : lstatSync(`${dir}/${name}`, { throwIfNoEntry: false });
-      if (st === undefined) continue; // moved on since the listing
-      l.names.push(name);
-      l.mtimes.push(st ? st.mtimeMs : mtimeMs!);
-      l.readable.push(st ? isReadable(st) : null);
-    }
-    if (taken) for (const name of l.names) taken.add(name);
-    out.push(l);
+    const taken = out.length > 0 ? shared(l.names, out) : null;
+    out.push(taken?.size || (hit && only) ? keep(l, (name) => !taken?.has(name) && (!only || only.has(jobIdOf(name)))) : l);
   }
   return out;
+}
+
+/** One state's job files (null: no directory), with the mtime the log gives or an lstat's. */
+function listState(
+  state: JobState,
+  dir: string,
+  mtimes: Map<string, number | null> | undefined,
+  only: ReadonlySet<string> | null,
+): StateListing | null {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
+  }
+  const present = state === 'rejected' ? new Set(names) : null;
+  const l: StateListing = { state, dir, names: [], mtimes: [], readable: [] };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (!isJobFileName(name) || (present && isRejectionOf(name, present))) continue;
+    if (only && !only.has(jobIdOf(name))) continue;
+    const mtimeMs = mtimes?.get(name);
+    const st = typeof mtimeMs === 'number' ? null : lstatSync(`${dir}/${name}`, { throwIfNoEntry: false });
+    if (st === undefined) continue; // moved on since the listing
+    l.names.push(name);
+    l.mtimes.push(st ? st.mtimeMs : mtimeMs!);
+    l.readable.push(st ? isReadable(st) : null);
+  }
+  return l;
+}
+
+/**
+ * The names both in `names` and in an earlier state's listing: a Set of the smaller side, the other walked
+ * (most often a few failed jobs against 10,000 done: a Set of 10,000 names took 5-7 ms).
+ */
+function shared(names: readonly string[], earlier: readonly StateListing[]): Set<string> {
+  const both = new Set<string>();
+  if (names.length === 0) return both;
+  const earlierCount = earlier.reduce((n, l) => n + l.names.length, 0);
+  if (names.length <= earlierCount) {
+    const mine = new Set(names);
+    for (const l of earlier) for (let i = 0; i < l.names.length; i++) if (mine.has(l.names[i]!)) both.add(l.names[i]!);
+  } else {
+    const theirs = new Set(earlier.flatMap((l) => l.names));
+    for (let i = 0; i < names.length; i++) if (theirs.has(names[i]!)) both.add(names[i]!);
+  }
+  return both;
+}
+
+/** The files of a listing whose name passes `pred`. */
+function keep(l: StateListing, pred: (name: string) => boolean): StateListing {
+  const k: StateListing = { ...l, names: [], mtimes: [], readable: [] };
+  for (let i = 0; i < l.names.length; i++) {
+    if (!pred(l.names[i]!)) continue;
+    k.names.push(l.names[i]!);
+    k.mtimes.push(l.mtimes[i]!);
+    k.readable.push(l.readable[i]!);
+  }
+  return k;
 }
 
 /** The i-th file of a state's listing as an entry. */
@@ -105,14 +152,17 @@ export function listJobEntries(layout: SpoolLayout, states: readonly JobState[] 
 const isReadable = (st: Stats) => st.isFile() && st.size <= DEFAULT_MAX_JOB_BYTES;
 
 /**
- * The entries with every log-given mtime checked by an lstat; null if a file has gone or has another mtime
- * than the log said (then the order they were picked in may be wrong: list again without the log).
+ * The entries with every mtime the log or the cache gave checked by an lstat; null if a file has gone or has
+ * another mtime than they said (then the order they were picked in may be wrong: list again without them),
+ * or if the cache gave a name that is no file of its directory (a forged cache must not make status read a
+ * file elsewhere).
  */
 function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
   const out: JobEntry[] = [];
   for (const e of entries) {
     if (e.readable !== null) out.push(e);
     else {
+      if (/[/\0]/.test(e.id)) return null; // a name no readdir gives: not one file of its directory
       const st = lstatSync(e.path, { throwIfNoEntry: false });
       if (st?.mtimeMs !== e.mtimeMs) return null;
       out.push({ ...e, readable: isReadable(st) });
@@ -127,10 +177,20 @@ function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
  * falls back to if a job it would show does not have the mtime the log gave.
  */
 export function statusSelection(layout: SpoolLayout, only: ReadonlySet<string> | null, lastFinished: number | null): StatusSelection {
-  const select = (logged?: LoggedMtimes) => selectForStatus(listJobFiles(layout, JOB_STATES, logged, only), lastFinished);
-  const fast = select(readFinishedLog(layout));
-  const shown = confirmed(fast.shown);
-  return shown ? { ...fast, shown } : select();
+  const cache = openListingCache(layout);
+  try {
+    const hits = FINISHED_STATES.every((s) => cache.hit(s));
+    const fast = selectForStatus(
+      listJobFiles(layout, JOB_STATES, hits ? {} : readFinishedLog(layout), only, { cache, hits: true }),
+      lastFinished,
+    );
+    const shown = confirmed(fast.shown);
+    if (shown) return { ...fast, shown };
+    // An mtime the log or the cache gave is wrong: every file lstat'ed, and the cache made again from that
+    return selectForStatus(listJobFiles(layout, JOB_STATES, {}, only, { cache, hits: false }), lastFinished);
+  } finally {
+    cache.save();
+  }
 }
 
 /** Jobs per state. */

@@ -28,6 +28,8 @@ export interface SpoolLayout {
   worktrees: string;
   /** spool/finished.log: the mtimes of finished job files, a cache that spares status an lstat each (finished-log.ts). */
   finishedLog: string;
+  /** spool/listing.cache: the finished states' listings, kept while their directories are unchanged (read/listing-cache.ts). */
+  listingCache: string;
   /** spool/.codex-spool-claude/: the Claude Code hook's state and submit's claims (claude/state.ts). */
   claudeState: string;
 }
@@ -73,6 +75,7 @@ export function spoolLayout(root: string): SpoolLayout {
     worktrees: join(spool, 'worktrees'),
     claudeState: join(spool, '.codex-spool-claude'),
     finishedLog: join(spool, 'finished.log'),
+    listingCache: join(spool, 'listing.cache'),
   };
 }
 
