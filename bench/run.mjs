@@ -15,6 +15,7 @@ import {
   renameSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -609,7 +610,7 @@ async function benchStatus() {
    * $CODEX_SPOOL_ROOT, as for the installed hook (`codex-spool-hook`, no option).
    */
   const env = { ...ENV, CODEX_SPOOL_ROOT: root };
-  const time = async (args, runs, input = () => undefined, cmd = [NODE, CLI]) => {
+  const time = async (args, runs, input = () => undefined, cmd = [NODE, CLI], prep = () => undefined) => {
     const ms = [];
     const node = [];
     let last = null;
@@ -617,6 +618,7 @@ async function benchStatus() {
     await run(-1); // warm-up (page cache)
     for (let i = 0; i < runs; i++) {
       node.push((await timeRun(NODE, ['-e', '0'], { env })).ms);
+      prep();
       const r = await run(i);
       if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 300)}`);
       ms.push(r.ms);
@@ -635,10 +637,18 @@ async function benchStatus() {
     };
   };
   const hookEvent = (session) => JSON.stringify({ session_id: session, hook_event_name: 'UserPromptSubmit', cwd: root });
+  // As a spool is when nobody has filed a job for a few seconds (done/ quiet): the first status saves
+  // spool/listing.cache, the warm-up run. And as while a worker files jobs: done/ changed just now.
+  const done = join(root, 'spool', 'done');
+  const setDoneMtime = (s) => utimesSync(done, s, s);
+  setDoneMtime(Date.now() / 1000 - 60);
+  const busy = await time(['status'], CFG.statusRuns, undefined, undefined, () => setDoneMtime(Date.now() / 1000));
+  setDoneMtime(Date.now() / 1000 - 60);
   results.figures.status = {
     finished_jobs: CFG.statusJobs,
     generate_ms: genMs,
     default: await time(['status'], CFG.statusRuns),
+    just_filed: busy,
     all: await time(['status', '--all'], 3),
     // The Claude hook runs before every prompt, as installed: dist/codex-spool-hook (sh). A new session goes
     // on to Node, which lists the spool once; after that, nothing new is the shell's few stats (its warm-up
@@ -793,6 +803,15 @@ function table() {
       s.n,
       `${vsNode(f.status.default)}; ${f.status.default.output_bytes} B out; --all ${fmtMs(a.median)}/${fmtMs(a.p99)} n=${a.n}`,
     );
+    const b = f.status.just_filed;
+    if (b)
+      row(
+        `5 status, ${f.status.finished_jobs} done, done/ just changed`,
+        fmtMs(b.stats.median),
+        fmtMs(b.stats.p99),
+        b.stats.n,
+        `${vsNode(b)}; as while a worker files jobs: no listing.cache`,
+      );
     for (const [label, h] of [
       ['new session', f.status.hook_first],
       ['nothing new', f.status.hook_again],

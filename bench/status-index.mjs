@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// `status` on N finished jobs, with and without spool/finished.log, beside `node -e 0`: interleaved rounds,
-// medians. One real done file (a fake-Codex job run by `worker --once`) copied N times, as bench/run.mjs row 5
-// does; then `prune --yes` (which removes nothing that young) writes the log. Also the listing alone,
+// `status` on N finished jobs beside `node -e 0`, interleaved rounds, medians: on a quiet spool (the listing
+// from spool/listing.cache), just after done/ changed (no cache: the listing ordered by spool/finished.log),
+// and that without the log (an lstat each). One real done file (a fake-Codex job run by `worker --once`)
+// copied N times, as bench/run.mjs row 5 does; then `prune --yes` (which removes nothing that young) writes
+// the log. done/'s mtime is set to make it quiet or just changed. Also the listing alone,
 // in-process (dist/ has no entry for it, so it is timed as readdir + the log's read vs readdir + lstat each).
 // With perf on PATH, each run's CPU time too (task-clock). DIRs: checkouts of builds to compare, each timed
 // in every round on the same spool (made with the first), default this one.
 // Usage: npm run build && node bench/status-index.mjs [DIR…]   Knobs: BENCH_STATUS_JOBS [10000], BENCH_ROUNDS [15].
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -64,21 +66,31 @@ try {
   const aside = `${log}.aside`;
   const withLog = (on) => (on ? renameSync(aside, log) : renameSync(log, aside));
 
+  /** Sets done/'s mtime (its ctime becomes now): the cache's stamp no longer matches. */
+  const touchDone = (t) => utimesSync(done, t, t);
+  touchDone(Date.now() / 1000 - 60);
+  cli('status'); // saves spool/listing.cache
   const emptyRoot = join(T, 'empty');
   mkdirSync(join(emptyRoot, 'spool', 'inbox'), { recursive: true });
   const load0 = loadavg();
   const builds = DIRS.map((dir, i) => ({ tag: DIRS.length > 1 ? `[${i + 1}] ` : '', cli: join(dir, 'dist', 'cli.js') }));
   const s = { node: [], listLog: [], listLstat: [] };
-  for (const b of builds) Object.assign(s, { [`${b.tag}empty`]: [], [`${b.tag}withLog`]: [], [`${b.tag}noLog`]: [] });
+  for (const b of builds)
+    Object.assign(s, { [`${b.tag}empty`]: [], [`${b.tag}cached`]: [], [`${b.tag}withLog`]: [], [`${b.tag}noLog`]: [] });
   for (let r = 0; r < ROUNDS; r++) {
     s.node.push(timed(['-e', '0']));
     for (const b of builds) {
       s[`${b.tag}empty`].push(timed([b.cli, 'status', '--root', emptyRoot])); // the program's own cost, no job listed
-      s[`${b.tag}withLog`].push(timed([b.cli, 'status']));
+      s[`${b.tag}cached`].push(timed([b.cli, 'status'])); // done/ quiet: spool/listing.cache
     }
+    touchDone(Date.now() / 1000); // changed just now: the cache is neither used nor saved
+    for (const b of builds) s[`${b.tag}withLog`].push(timed([b.cli, 'status']));
     withLog(false);
     for (const b of builds) s[`${b.tag}noLog`].push(timed([b.cli, 'status']));
     withLog(true);
+    // done/ quiet again (changed a minute ago, as far as its mtime says): the next run saves the cache anew
+    touchDone(Date.now() / 1000 - 60);
+    for (const b of builds) timed([b.cli, 'status']);
     // The listing's file-system part alone, in this process.
     let t = process.hrtime.bigint();
     readdirSync(done);
@@ -104,6 +116,7 @@ try {
   row('node -e 0', 'node');
   for (const b of builds) {
     row(`${b.tag}status, empty spool`, `${b.tag}empty`);
+    row(`${b.tag}status, listing.cache`, `${b.tag}cached`);
     row(`${b.tag}status, finished.log`, `${b.tag}withLog`);
     row(`${b.tag}status, no log (lstat)`, `${b.tag}noLog`);
   }

@@ -5,7 +5,7 @@ import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { factsOf, listedView, type JobFacts } from './facts.js';
 import { openListingCache, type ListingCache } from './listing-cache.js';
 import { readFinishedLog, type LoggedMtimes } from '../spool/finished-log.js';
-import { LOOKUP_ORDER, lookupJob } from '../spool/lookup.js';
+import { LOOKUP_ORDER, lookupJobSync } from '../spool/lookup.js';
 import { DEFAULT_MAX_JOB_BYTES } from '../spool/schema.js';
 import {
   FINISHED_STATES,
@@ -246,14 +246,14 @@ function newest(listed: readonly StateListing[], n: number): JobEntry[] {
   return top.length > n ? top.slice(top.length - n) : top; // ties at the cut: byAge's order by id decides, as in a full sort
 }
 
-/** The facts of listed jobs, reading each job's file (and its meta or error file) only now, a few at a time. */
+/** The facts of listed jobs, reading each job's file only now (synchronously: a few), and its meta or error file a few at a time. */
 export async function factsOfEntries(layout: SpoolLayout, entries: readonly JobEntry[], now = Date.now()): Promise<JobFacts[]> {
   const out: JobFacts[] = new Array(entries.length);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < entries.length; i = next++) {
       const e = entries[i]!;
-      const view = e.readable ? await lookupJob(layout, e.id, [e.state]) : null;
+      const view = e.readable ? lookupJobSync(layout, e.id, e.state) : null;
       out[i] = await factsOf(layout, view ?? listedView(e.id, e.state, e.path, e.mtimeMs), now);
     }
   };

@@ -1,12 +1,13 @@
 // Finding a job by id, wherever it is, for the commands that read or act on one job; and the one check of
 // a job id given on the command line (it becomes a file name under spool/: it must never name a path).
+import { lstatSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
 import { quoted } from '../util/display.js';
 import { JobId, JobResult, StoredJob, type RunSummary, type RunMeta } from './schema.js';
 import { isRunName, readMeta, readSummary, runFiles } from './run-files.js';
 import { JOB_STATES, type JobState, type SpoolLayout } from './layout.js';
-import { readJson } from './json-file.js';
+import { readJson, readJsonSync } from './json-file.js';
 
 /** One job as found on disk. */
 export interface JobView {
@@ -29,14 +30,26 @@ export async function lookupJob(layout: SpoolLayout, id: string, states: readonl
   for (const state of states) {
     const path = layout.job(state, id);
     const st = await lstat(path).catch(ifMissing(null));
-    if (!st) continue;
-    const record = st.isFile() ? await readJson(path, StoredJob) : null;
-    const result = JobResult.safeParse(record?.result);
-    const named = result.success ? result.data.run_id : record?.run_id;
-    const runId = isRunName(named) ? named : null;
-    return { id, state, path, record, runId, result: result.success ? result.data : null, mtimeMs: st.mtimeMs };
+    if (st) return viewOf(id, state, path, st, st.isFile() ? await readJson(path, StoredJob) : null);
   }
   return null;
+}
+
+/**
+ * lookupJob in one state, for a short process that reads a few jobs (status): synchronous calls, none of the
+ * thread pool's start and hand-offs (a third of what status spent reading the 20 jobs it shows).
+ */
+export function lookupJobSync(layout: SpoolLayout, id: string, state: JobState): JobView | null {
+  const path = layout.job(state, id);
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  return st ? viewOf(id, state, path, st, st.isFile() ? readJsonSync(path, StoredJob) : null) : null;
+}
+
+function viewOf(id: string, state: JobState, path: string, st: Stats, record: StoredJob | null): JobView {
+  const result = JobResult.safeParse(record?.result);
+  const named = result.success ? result.data.run_id : record?.run_id;
+  const runId = isRunName(named) ? named : null;
+  return { id, state, path, record, runId, result: result.success ? result.data : null, mtimeMs: st.mtimeMs };
 }
 
 /**
