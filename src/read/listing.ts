@@ -41,8 +41,10 @@ export interface StateListing {
   state: JobState;
   dir: string;
   names: string[];
-  mtimes: number[];
+  mtimes: ArrayLike<number>;
   readable: (boolean | null)[];
+  /** Oldest first (a listing from the cache). */
+  sorted: boolean;
 }
 
 /**
@@ -64,7 +66,7 @@ export function listJobFiles(
     const dir = layout.dir(state);
     const hit = cache?.hits && isFinished(state) ? cache.cache.hit(state) : null;
     let l: StateListing | null;
-    if (hit) l = { state, dir, names: hit.names, mtimes: hit.mtimes, readable: new Array<null>(hit.names.length).fill(null) };
+    if (hit) l = { state, dir, ...hit, readable: new Array<null>(hit.names.length).fill(null), sorted: true };
     else {
       l = listState(state, dir, isFinished(state) ? logged[state] : undefined, only);
       if (!l) continue; // a state directory nobody has created yet
@@ -91,7 +93,7 @@ function listState(
     throw err;
   }
   const present = state === 'rejected' ? new Set(names) : null;
-  const l: StateListing = { state, dir, names: [], mtimes: [], readable: [] };
+  const l = { state, dir, names: [] as string[], mtimes: [] as number[], readable: [] as (boolean | null)[], sorted: false };
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     if (!isJobFileName(name) || (present && isRejectionOf(name, present))) continue;
@@ -126,7 +128,7 @@ function shared(names: readonly string[], earlier: readonly StateListing[]): Set
 
 /** The files of a listing whose name passes `pred`. */
 function keep(l: StateListing, pred: (name: string) => boolean): StateListing {
-  const k: StateListing = { ...l, names: [], mtimes: [], readable: [] };
+  const k = { ...l, names: [] as string[], mtimes: [] as number[], readable: [] as (boolean | null)[] };
   for (let i = 0; i < l.names.length; i++) {
     if (!pred(l.names[i]!)) continue;
     k.names.push(l.names[i]!);
@@ -231,19 +233,39 @@ const byAge = (a: JobEntry, b: JobEntry) => a.mtimeMs - b.mtimeMs || (a.id < b.i
  */
 function newest(listed: readonly StateListing[], n: number): JobEntry[] {
   const total = listed.reduce((sum, l) => sum + l.names.length, 0);
-  let cut = Number.NEGATIVE_INFINITY;
-  if (total > n) {
-    // Index loops, not for-of: the iterator protocol is slow in a short process's first, unoptimized run.
-    const mtimes = new Float64Array(total);
-    let at = 0;
-    for (const l of listed) for (let i = 0; i < l.mtimes.length; i++) mtimes[at++] = l.mtimes[i]!;
-    mtimes.sort();
-    cut = mtimes[total - n] ?? Number.POSITIVE_INFINITY; // n = 0: nothing
-  }
+  const cut =
+    total <= n ? Number.NEGATIVE_INFINITY : listed.every((l) => l.sorted) ? nthNewestSorted(listed, n) : nthNewest(listed, total, n);
   const top: JobEntry[] = [];
   for (const l of listed) for (let i = 0; i < l.mtimes.length; i++) if (l.mtimes[i]! >= cut) top.push(entryAt(l, i));
   top.sort(byAge);
   return top.length > n ? top.slice(top.length - n) : top; // ties at the cut: byAge's order by id decides, as in a full sort
+}
+
+/** The n-th newest mtime of listings (n < their total; n = 0: +Infinity, nothing is that new). */
+function nthNewest(listed: readonly StateListing[], total: number, n: number): number {
+  // Index loops, not for-of: the iterator protocol is slow in a short process's first, unoptimized run.
+  const mtimes = new Float64Array(total);
+  let at = 0;
+  for (const l of listed) for (let i = 0; i < l.mtimes.length; i++) mtimes[at++] = l.mtimes[i]!;
+  mtimes.sort();
+  return mtimes[total - n] ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * nthNewest of listings that are each oldest first: n steps back from their ends, no sort. Of listings out of
+ * order (a forged cache) it gives a lower cut, never a higher one: newest sorts more entries, still right.
+ */
+function nthNewestSorted(listed: readonly StateListing[], n: number): number {
+  const at = listed.map((l) => l.mtimes.length - 1);
+  let cut = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < n; k++) {
+    let best = -1;
+    for (let j = 0; j < listed.length; j++)
+      if (at[j]! >= 0 && (best < 0 || listed[j]!.mtimes[at[j]!]! > listed[best]!.mtimes[at[best]!]!)) best = j;
+    cut = listed[best]!.mtimes[at[best]!]!;
+    at[best]!--;
+  }
+  return cut;
 }
 
 /** The facts of listed jobs, reading each job's file only now (synchronously: a few), and its meta or error file a few at a time. */

@@ -29,22 +29,24 @@ describe('listJobEntries', () => {
 });
 
 describe('selectForStatus', () => {
-  it('shows the n newest finished jobs as the last n of them all sorted by age (ties at the cut included)', () => {
+  it('shows the n newest finished jobs as the last n of them all sorted by age (ties at the cut included), from listings in any order or oldest first (the cache)', () => {
     const entry = fc.record({
       id: fc.stringMatching(/^[a-e]{1,2}$/),
       state: fc.constantFrom('done' as const, 'failed' as const, 'rejected' as const),
       mtimeMs: fc.integer({ min: 1, max: 5 }), // few values: ties
     });
     fc.assert(
-      fc.property(fc.uniqueArray(entry, { selector: (e) => e.id, maxLength: 30 }), fc.nat(35), (picked, n) => {
+      fc.property(fc.uniqueArray(entry, { selector: (e) => e.id, maxLength: 30 }), fc.nat(35), fc.boolean(), (picked, n, sorted) => {
         const listed = FINISHED_STATES.map((state) => {
           const files = picked.filter((e) => e.state === state);
+          if (sorted) files.sort((a, b) => a.mtimeMs - b.mtimeMs);
           return {
             state,
             dir: state,
             names: files.map((e) => `${e.id}.json`),
             mtimes: files.map((e) => e.mtimeMs),
             readable: files.map(() => true),
+            sorted,
           };
         });
         const all = selectForStatus(listed, null).shown;

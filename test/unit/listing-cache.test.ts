@@ -49,8 +49,8 @@ describe('spool/listing.cache', () => {
     const saved = JSON.parse(await readFile(layout.listingCache, 'utf8'));
     expect(saved.done.names).toBe('a.json');
     // A cache with a name no file has (older than any shown, so never lstat'ed) is used: it is counted.
-    saved.done.names = 'a.json\nghost-1.json\nghost-2.json';
-    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, 1, 2]).buffer).toString('base64');
+    saved.done.names = 'ghost-1.json\nghost-2.json\na.json';
+    saved.done.mtimes = Buffer.from(Float64Array.from([1, 2, 100_000]).buffer).toString('base64');
     await writeFile(layout.listingCache, JSON.stringify(saved));
     expect(statusSelection(layout, null, 1).counts.done).toBe(3);
     // Any change to done/ (here a file placed, and the directory's mtime put back as it was) ends its use.
