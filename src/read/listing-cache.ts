@@ -36,8 +36,11 @@ const stampOf = (dir: string): Stamp | null => {
 export interface ListingCache {
   /** The cached listing of `state`, if its directory has not changed since it was listed. */
   hit(state: FinishedState): CachedListing | null;
-  /** A whole listing of `state` just made (no id left out): kept if the directory was quiet and stayed so. */
-  offer(state: FinishedState, listing: CachedListing): void;
+  /**
+   * `list()`, a whole listing of `state` (no id left out), kept if the directory was quiet and stays so. The
+   * reference file is made before the first such listing of a run, the check's relisting included.
+   */
+  listed<T extends CachedListing | null>(state: FinishedState, list: () => T): T;
   /** Writes what was offered and proven, in one file with the hits; never throws. */
   save(): void;
 }
@@ -50,11 +53,11 @@ export function openListingCache(layout: SpoolLayout): ListingCache {
     const c = cached[s];
     return c && before[s]?.key === c.stamp ? c : null;
   };
-  // A file made now, before any listing: its mtime is "now" on the file system's clock. Made only when a
-  // directory that misses the cache looks quiet on our clock; a spool this user cannot write to gets none.
-  let ref: { fd: number; path: string; mtimeNs: bigint } | null = null;
+  // A file made before a listing: its mtime is "now" on the file system's clock. Made only when a directory
+  // about to be listed looks quiet on our clock, once (null: none, as in a spool this user cannot write to).
+  let ref: { fd: number; path: string; mtimeNs: bigint } | null | undefined;
   const quietSince = BigInt(Date.now() - 1) * 1_000_000n - QUIET_NS;
-  if (FINISHED_STATES.some((s) => !valid(s) && before[s] && before[s].mtimeNs < quietSince)) {
+  const makeRef = () => {
     const path = `${layout.listingCache}.${process.pid}.${randomHex(4)}.tmp`;
     try {
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -62,18 +65,22 @@ export function openListingCache(layout: SpoolLayout): ListingCache {
     } catch {
       ref = null;
     }
-  }
+  };
   const offered: Partial<Record<FinishedState, CachedListing>> = {};
   return {
     hit: valid,
-    offer: (state, listing) => {
+    listed: (state, list) => {
       const b = before[state];
-      if (ref && b && b.mtimeNs + QUIET_NS <= ref.mtimeNs) offered[state] = listing;
+      if (ref === undefined && b && b.mtimeNs < quietSince) makeRef();
+      const listing = list();
+      if (listing && ref && b && b.mtimeNs + QUIET_NS <= ref.mtimeNs) offered[state] = listing;
+      return listing;
     },
     save: () => {
-      if (!ref) return;
-      const { fd, path } = ref;
-      ref = null;
+      const made = ref;
+      ref = null; // and none made after: nothing listed later is offered
+      if (!made) return;
+      const { fd, path } = made;
       let written = false;
       quietly(() => {
         const out: Partial<Record<FinishedState, StoredListing>> = {};

@@ -68,9 +68,9 @@ export function listJobFiles(
     let l: StateListing | null;
     if (hit) l = { state, dir, ...hit, readable: new Array<null>(hit.names.length).fill(null), sorted: true };
     else {
-      l = listState(state, dir, isFinished(state) ? logged[state] : undefined, only);
+      const list = () => listState(state, dir, isFinished(state) ? logged[state] : undefined, only);
+      l = cache && !only && isFinished(state) ? cache.cache.listed(state as FinishedState, list) : list();
       if (!l) continue; // a state directory nobody has created yet
-      if (cache && !only && isFinished(state)) cache.cache.offer(state as FinishedState, l);
     }
     const taken = out.length > 0 ? shared(l.names, out) : null;
     out.push(taken?.size || (hit && only) ? keep(l, (name) => !taken?.has(name) && (!only || only.has(jobIdOf(name)))) : l);

@@ -76,6 +76,18 @@ describe('spool/listing.cache', () => {
     expect(shown.map((e) => e.path)).toEqual([layout.job('done', 'a')]);
   });
 
+  it('is made again when a job it shows has another mtime than it gave (a file changed in place)', async () => {
+    await place('done', 'a', 100);
+    await place('done', 'b', 200);
+    await age();
+    statusSelection(layout, null, 1);
+    await utimes(layout.job('done', 'b'), 50, 50); // the one shown, changed in place: done/ keeps its stamp
+    const [got, truth] = shownAndTruth(1);
+    expect(got).toEqual(truth);
+    const bytes = Buffer.from(JSON.parse(readFileSync(layout.listingCache, 'utf8')).done.mtimes, 'base64');
+    expect(Array.from({ length: bytes.length / 8 }, (_, i) => bytes.readDoubleLE(i * 8))).toEqual([50_000, 100_000]);
+  });
+
   it('ignores a cache that is not one (torn, sizes that disagree, other types, a directory)', async () => {
     await place('done', 'a', 100);
     await place('done', 'b', 200);
