@@ -7,7 +7,20 @@
 // none can hide behind an equal stamp (git's "racy" index entries). Like finished.log a cache: never synced,
 // any failure to read or write it costs only the listing; a forged one can make status show a wrong list,
 // as any user who can write to the spool can, never read a file outside it (listing.ts checks the names it shows).
-import { closeSync, constants, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readSmallFileSync } from '../spool/atomic-file.js';
 import { FINISHED_STATES, type FinishedState, type SpoolLayout } from '../spool/layout.js';
 import { randomHex } from '../util/random.js';
@@ -80,7 +93,7 @@ export function openListingCache(layout: SpoolLayout): ListingCache {
       const made = ref;
       ref = null; // and none made after: nothing listed later is offered
       if (!made) return;
-      const { fd, path } = made;
+      const { fd, path, mtimeNs } = made;
       let written = false;
       quietly(() => {
         const out: Partial<Record<FinishedState, StoredListing>> = {};
@@ -97,8 +110,25 @@ export function openListingCache(layout: SpoolLayout): ListingCache {
       // rename fails where something it cannot replace (a directory) holds the cache's name
       quietly(() => (written ? renameSync(path, layout.listingCache) : unlinkSync(path)));
       quietly(() => existsSync(path) && unlinkSync(path));
+      quietly(() => removeStaleTemps(layout.listingCache, mtimeNs));
     },
   };
+}
+
+/** No status lists for an hour: a temp file that old is a killed one's (Ctrl-C, the OOM killer mid-listing). */
+const STALE_NS = 3_600_000_000_000n;
+
+/** Removes the temp files of killed status runs, judged on the file system's clock (`nowNs`: our reference file's mtime). */
+function removeStaleTemps(cachePath: string, nowNs: bigint): void {
+  const stem = `${basename(cachePath)}.`;
+  for (const name of readdirSync(dirname(cachePath))) {
+    const path = join(dirname(cachePath), name);
+    const st =
+      name.startsWith(stem) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(name.slice(stem.length))
+        ? lstatSync(path, { bigint: true, throwIfNoEntry: false })
+        : undefined;
+    if (st && st.mtimeNs + STALE_NS < nowNs) quietly(() => unlinkSync(path)); // another user's (sticky spool) stays
+  }
 }
 
 /** Runs `f`, and goes on whatever it throws: the cache is never worth a failed status. */

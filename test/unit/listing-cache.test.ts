@@ -88,6 +88,16 @@ describe('spool/listing.cache', () => {
     expect(Array.from({ length: bytes.length / 8 }, (_, i) => bytes.readDoubleLE(i * 8))).toEqual([50_000, 100_000]);
   });
 
+  it("removes the temp files of a status killed while listing once they are an hour old, not another status' live one", async () => {
+    const tmpOf = (pid: number) => `${layout.listingCache}.${pid}.0123abcd.tmp`;
+    await writeFile(tmpOf(1), '');
+    await utimes(tmpOf(1), PAST.getTime() / 1000 - 3600, PAST.getTime() / 1000 - 3600);
+    await writeFile(tmpOf(2), '');
+    await age();
+    statusSelection(layout, null, 5);
+    expect([existsSync(layout.listingCache), existsSync(tmpOf(1)), existsSync(tmpOf(2))]).toEqual([true, false, true]);
+  });
+
   it('ignores a cache that is not one (torn, sizes that disagree, other types, a directory)', async () => {
     await place('done', 'a', 100);
     await place('done', 'b', 200);
