@@ -164,7 +164,8 @@ function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
   for (const e of entries) {
     if (e.readable !== null) out.push(e);
     else {
-      if (/[/\0]/.test(e.id)) return null; // a name no readdir gives: not one file of its directory
+      // a name no readdir gives (a `/` or NUL, also in `.json`'s place: `../ab`): not one file of its directory
+      if (/[/\0]/.test(e.id) || !e.path.endsWith(`/${e.id}.json`)) return null;
       const st = lstatSync(e.path, { throwIfNoEntry: false });
       if (st?.mtimeMs !== e.mtimeMs) return null;
       out.push({ ...e, readable: isReadable(st) });

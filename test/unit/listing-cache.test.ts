@@ -74,6 +74,12 @@ describe('spool/listing.cache', () => {
     await writeFile(layout.listingCache, JSON.stringify(saved));
     const shown = statusSelection(layout, null, 5).shown;
     expect(shown.map((e) => e.path)).toEqual([layout.job('done', 'a')]);
+    // A `/` only in the last five characters leaves the id plain (`../ab`: id ''), not the file it names.
+    await writeFile(join(layout.spool, 'ab'), '{}');
+    saved.done.names = 'a.json\n../ab';
+    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, lstatSync(join(layout.spool, 'ab')).mtimeMs]).buffer).toString('base64');
+    await writeFile(layout.listingCache, JSON.stringify(saved));
+    expect(statusSelection(layout, null, 5).shown.map((e) => e.path)).toEqual([layout.job('done', 'a')]);
   });
 
   it('is made again when a job it shows has another mtime than it gave (a file changed in place)', async () => {
