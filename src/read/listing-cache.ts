@@ -143,7 +143,8 @@ function quietly(f: () => unknown): void {
 type Cache = Partial<Record<FinishedState, CachedListing & { stamp: string }>>;
 
 /**
- * The file's form of a listing: the names joined by newlines, the mtimes as a little-endian float64 array in
+ * The file's form of a listing: the names joined by `/` (the one byte besides NUL no file name holds: a name
+ * read back never has one, and a newline in a name is kept), the mtimes as a little-endian float64 array in
  * base64. Parsing 10,000 names and numbers as JSON arrays (and checking each) took 7 ms of a 60 ms status.
  */
 interface StoredListing {
@@ -157,7 +158,7 @@ function store(stamp: string, l: CachedListing): StoredListing {
   const order = Array.from(l.names.keys()).sort((a, b) => l.mtimes[a]! - l.mtimes[b]!);
   return {
     stamp,
-    names: order.map((i) => l.names[i]).join('\n'),
+    names: order.map((i) => l.names[i]).join('/'),
     mtimes: Buffer.from(Float64Array.from(order, (i) => l.mtimes[i]!).buffer).toString('base64'),
   };
 }
@@ -178,7 +179,7 @@ function readCache(path: string): Cache {
   for (const s of FINISHED_STATES) {
     const c = (data as Record<string, Partial<StoredListing> | undefined>)[s];
     if (typeof c?.stamp !== 'string' || typeof c.names !== 'string' || typeof c.mtimes !== 'string') continue;
-    const names = c.names === '' ? [] : c.names.split('\n');
+    const names = c.names === '' ? [] : c.names.split('/');
     const bytes = Buffer.from(c.mtimes, 'base64');
     if (bytes.length !== names.length * 8) continue;
     const mtimes = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));

@@ -49,7 +49,7 @@ describe('spool/listing.cache', () => {
     const saved = JSON.parse(await readFile(layout.listingCache, 'utf8'));
     expect(saved.done.names).toBe('a.json');
     // A cache with a name no file has (older than any shown, so never lstat'ed) is used: it is counted.
-    saved.done.names = 'ghost-1.json\nghost-2.json\na.json';
+    saved.done.names = 'ghost-1.json/ghost-2.json/a.json';
     saved.done.mtimes = Buffer.from(Float64Array.from([1, 2, 100_000]).buffer).toString('base64');
     await writeFile(layout.listingCache, JSON.stringify(saved));
     expect(statusSelection(layout, null, 1).counts.done).toBe(3);
@@ -61,23 +61,37 @@ describe('spool/listing.cache', () => {
     expect(got!.counts.done).toBe(2);
   });
 
+  it('keeps a name with a newline (any name a file can have)', async () => {
+    await place('done', 'x\ny', 100);
+    await place('done', 'a', 200);
+    await age();
+    statusSelection(layout, null, 5);
+    const saved = readFileSync(layout.listingCache, 'utf8');
+    expect(JSON.parse(saved).done.names).toBe('x\ny.json/a.json');
+    const { ino, mtimeMs } = lstatSync(layout.listingCache);
+    const [got, truth] = shownAndTruth(5);
+    expect(got).toEqual(truth);
+    expect(lstatSync(layout.listingCache)).toMatchObject({ ino, mtimeMs }); // used, not made again
+  });
+
   it('falls back to the directory when a forged cache names a file elsewhere among those it shows', async () => {
     await place('done', 'a', 100);
     await age();
     statusSelection(layout, null, 5);
     await writeFile(join(layout.root, 'secret.json'), '{"repo":"/secret","task":"x"}');
     const saved = JSON.parse(await readFile(layout.listingCache, 'utf8'));
-    saved.done.names = 'a.json\n../../secret.json';
-    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, lstatSync(join(layout.root, 'secret.json')).mtimeMs]).buffer).toString(
-      'base64',
-    );
+    // `../../secret.json` is read back as three names (a name never holds the `/` they are joined by)
+    const secret = lstatSync(join(layout.root, 'secret.json')).mtimeMs;
+    saved.done.names = 'a.json/../../secret.json';
+    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, secret, secret, secret]).buffer).toString('base64');
     await writeFile(layout.listingCache, JSON.stringify(saved));
     const shown = statusSelection(layout, null, 5).shown;
     expect(shown.map((e) => e.path)).toEqual([layout.job('done', 'a')]);
-    // A `/` only in the last five characters leaves the id plain (`../ab`: id ''), not the file it names.
+    // Names no job file has (`..`, `ab`: id '') are not opened either.
     await writeFile(join(layout.spool, 'ab'), '{}');
-    saved.done.names = 'a.json\n../ab';
-    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, lstatSync(join(layout.spool, 'ab')).mtimeMs]).buffer).toString('base64');
+    const ab = lstatSync(join(layout.spool, 'ab')).mtimeMs;
+    saved.done.names = 'a.json/../ab';
+    saved.done.mtimes = Buffer.from(Float64Array.from([100_000, ab, ab]).buffer).toString('base64');
     await writeFile(layout.listingCache, JSON.stringify(saved));
     expect(statusSelection(layout, null, 5).shown.map((e) => e.path)).toEqual([layout.job('done', 'a')]);
   });
@@ -112,7 +126,7 @@ describe('spool/listing.cache', () => {
     const stamp = JSON.parse(readFileSync(layout.listingCache, 'utf8')).done.stamp as string;
     const done = (names: unknown, mtimes: unknown) => JSON.stringify({ done: { stamp, names, mtimes } });
     for (const bad of [
-      done('a.json\nb.json\nc.json', Buffer.from(Float64Array.from([1, 2]).buffer).toString('base64')), // 3 names, 2 mtimes
+      done('a.json/b.json/c.json', Buffer.from(Float64Array.from([1, 2]).buffer).toString('base64')), // 3 names, 2 mtimes
       done(['a.json', 'b.json'], [1, 2]),
       done('a.json', 7),
       '{"done":',
