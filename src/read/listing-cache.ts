@@ -1,7 +1,7 @@
 // spool/listing.cache: the finished states' listings (each job file's name and mtime), so that `status` need
 // not list and order 10,000 finished jobs on every run. A state's listing is used only while its directory
 // has the change stamp (inode, mtime, ctime) it was listed under: placing or removing a file changes the
-// directory's mtime. A listing is saved only when its directory's last change is QUIET_NS older than a file
+// directory's mtime. A listing is saved only when its directory's mtime is QUIET_NS older than a file
 // made before the listing (the file system's clock, which another NFS host may not share with ours): any
 // change during or after the listing then gets a later mtime however coarse the timestamps (2 s on FAT), so
 // none can hide behind an equal stamp (git's "racy" index entries). Like finished.log a cache: never synced,
