@@ -60,11 +60,15 @@ export interface ListingCache {
 
 /** The cache as this run finds it: read, and every finished state's directory stamped. */
 export function openListingCache(layout: SpoolLayout): ListingCache {
-  const cached = readCache(layout.listingCache);
+  const stored = readCache(layout.listingCache);
   const before = Object.fromEntries(FINISHED_STATES.map((s) => [s, stampOf(layout.dir(s))])) as Record<FinishedState, Stamp | null>;
+  // Decoded only for a directory that still has its stamp: while jobs are being filed, none has.
+  const decoded: Partial<Record<FinishedState, CachedListing | null>> = {};
   const valid = (s: FinishedState) => {
-    const c = cached[s];
-    return c && before[s]?.key === c.stamp ? c : null;
+    const c = stored[s];
+    if (!c || before[s]?.key !== c.stamp) return null;
+    if (!(s in decoded)) decoded[s] = decode(c);
+    return decoded[s] ?? null;
   };
   // A file made before a listing: its mtime is "now" on the file system's clock. Made only when a directory
   // about to be listed looks quiet on our clock, once (null: none, as in a spool this user cannot write to).
@@ -140,8 +144,6 @@ function quietly(f: () => unknown): void {
   }
 }
 
-type Cache = Partial<Record<FinishedState, CachedListing & { stamp: string }>>;
-
 /**
  * The file's form of a listing: the names joined by `/` (the one byte besides NUL no file name holds: a name
  * read back never has one, and a newline in a name is kept), the mtimes as a little-endian float64 array in
@@ -163,27 +165,30 @@ function store(stamp: string, l: CachedListing): StoredListing {
   };
 }
 
-/**
- * The cache's listings that are well formed; {} if none. A name is not checked here: only the few status
- * shows become paths, and listing.ts checks those (confirmed).
- */
-function readCache(path: string): Cache {
+/** The cache's listings whose fields have the stored types, undecoded; {} if none. */
+function readCache(path: string): Partial<Record<FinishedState, StoredListing>> {
   let data: unknown;
   try {
     data = JSON.parse(readSmallFileSync(path, MAX_CACHE_BYTES) ?? '{}');
   } catch {
     return {};
   }
-  const out: Cache = {};
+  const out: Partial<Record<FinishedState, StoredListing>> = {};
   if (typeof data !== 'object' || data === null) return out;
   for (const s of FINISHED_STATES) {
     const c = (data as Record<string, Partial<StoredListing> | undefined>)[s];
-    if (typeof c?.stamp !== 'string' || typeof c.names !== 'string' || typeof c.mtimes !== 'string') continue;
-    const names = c.names === '' ? [] : c.names.split('/');
-    const bytes = Buffer.from(c.mtimes, 'base64');
-    if (bytes.length !== names.length * 8) continue;
-    const mtimes = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-    out[s] = { stamp: c.stamp, names, mtimes };
+    if (typeof c?.stamp === 'string' && typeof c.names === 'string' && typeof c.mtimes === 'string') out[s] = c as StoredListing;
   }
   return out;
+}
+
+/**
+ * A stored listing as names and mtimes, or null if they do not pair up. A name is not checked here: only the
+ * few status shows become paths, and listing.ts checks those (confirmed).
+ */
+function decode(c: StoredListing): CachedListing | null {
+  const names = c.names === '' ? [] : c.names.split('/');
+  const bytes = Buffer.from(c.mtimes, 'base64');
+  if (bytes.length !== names.length * 8) return null;
+  return { names, mtimes: new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) };
 }

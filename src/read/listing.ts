@@ -1,6 +1,8 @@
-// Every job of the spool from directory listings, and which of them `status` shows. A finished job's mtime
-// comes from spool/finished.log when it vouches for it (spool/finished-log.ts), else from an lstat: 10,000
-// lstats cost more than node's whole start. Synchronous on purpose: an lstat loop beats as many promises.
+// Every job of the spool from directory listings, and which of them `status` shows. A finished directory's
+// listing comes from spool/listing.cache while the directory is unchanged (listing-cache.ts); else a finished
+// job's mtime comes from spool/finished.log when it vouches for it (spool/finished-log.ts), else from an
+// lstat: 10,000 lstats cost more than node's whole start. Synchronous on purpose: an lstat loop beats as many
+// promises.
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { factsOf, listedView, type JobFacts } from './facts.js';
 import { openListingCache, type ListingCache } from './listing-cache.js';
@@ -175,9 +177,9 @@ function confirmed(entries: readonly JobEntry[]): JobEntry[] | null {
 }
 
 /**
- * What `status` shows of the jobs `only` names (null: all; see selectForStatus), ordered by the mtimes
- * finished.log vouches for and lstats for the rest: the same order as with an lstat of every file, which it
- * falls back to if a job it would show does not have the mtime the log gave.
+ * What `status` shows of the jobs `only` names (null: all; see selectForStatus), ordered by the mtimes the
+ * listing cache or finished.log gives and lstats for the rest: the same order as with an lstat of every file,
+ * which it falls back to (and caches) if a job it would show does not have the mtime they gave.
  */
 export function statusSelection(layout: SpoolLayout, only: ReadonlySet<string> | null, lastFinished: number | null): StatusSelection {
   const cache = openListingCache(layout);

@@ -126,7 +126,7 @@ describe('spool/listing.cache', () => {
     const stamp = JSON.parse(readFileSync(layout.listingCache, 'utf8')).done.stamp as string;
     const done = (names: unknown, mtimes: unknown) => JSON.stringify({ done: { stamp, names, mtimes } });
     for (const bad of [
-      done('a.json/b.json/c.json', Buffer.from(Float64Array.from([1, 2]).buffer).toString('base64')), // 3 names, 2 mtimes
+      done('a.json/b.json/c.json', Buffer.from(Float64Array.from([100_000, 200_000]).buffer).toString('base64')), // 3 names, 2 mtimes (theirs)
       done(['a.json', 'b.json'], [1, 2]),
       done('a.json', 7),
       '{"done":',
