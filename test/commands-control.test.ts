@@ -303,12 +303,12 @@ describe('retry and resume', () => {
     expect((await waitForFinished(t, 'held')).state).toBe('failed');
     await worker.stop();
     // As a worker holds it between filing the job and releasing its claim.
-    const release = await tryLock(join(t.root, 'spool', 'active'), 'held.json', () => undefined);
-    expect(release).not.toBeNull();
+    const lock = await tryLock(join(t.root, 'spool', 'active'), 'held.json', () => undefined);
+    expect(lock).not.toBeNull();
     const retried = cli(t, ['retry', 'held']);
     // A sleep: nothing outside shows that retry has reached its wait for the lock; this gives it the time to.
     await new Promise((r) => setTimeout(r, 500));
-    await release!();
+    await lock!.release();
     const r = await retried;
     expect(r.stderr).toBe('');
     expect([r.code, await jobsIn(t, 'deferred')]).toEqual([0, ['held.json']]);

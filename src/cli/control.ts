@@ -58,18 +58,20 @@ const RETRY_LOCK_WAIT_MS = 5_000;
 export async function retryJob(layout: SpoolLayout, id: string, record: Record<string, unknown>): Promise<QueuedJob> {
   const job = retryJobOf(record, new Date());
   // A worker files a job before it lets go of its lock: `wait ID && retry ID` may come in between.
-  let release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
-  for (let waited = 0; !release && waited < RETRY_LOCK_WAIT_MS; waited += 100) {
+  let lock = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+  for (let waited = 0; !lock && waited < RETRY_LOCK_WAIT_MS; waited += 100) {
     await sleep(100);
-    release = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
+    lock = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
   }
-  if (!release) throw new Error(`${id} is being handled by a worker right now: try again in a moment`);
+  const busy = () => new Error(`${id} is being handled by a worker right now: try again in a moment`);
+  if (!lock) throw busy();
   try {
+    if (!(await lock.held())) throw busy(); // paused past the stale time since it was taken
     await createFileAtomic(layout.job('deferred', id), jobFileText(job));
     await unlink(layout.job('failed', id));
     await syncDir(dirname(layout.job('failed', id)));
   } finally {
-    await release();
+    await lock.release();
   }
   return job;
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
 import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
@@ -65,11 +66,25 @@ function fitName(name: string): string {
   return `long-name-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
 
+/** A lock this process took. */
+export interface HeldLock {
+  release(): Promise<void>;
+  /**
+   * Whether the lock is surely still ours, asked before each change made under it: not reported lost, and
+   * renewed within half the stale time, after waiting for one renewal when it is due. A process paused past
+   * the stale time (SIGSTOP, a frozen VM) may have lost it to a takeover that its refresh timer has not yet
+   * noticed; and a renewal that comes more than the stale time after the last one renews nothing (a taker may
+   * have judged it stale in between). Only a pause between this answer and the change is left: the lease
+   * every such lock assumes.
+   */
+  held(): Promise<boolean>;
+}
+
 /**
- * Takes the lock of job file `name` without waiting. Returns its release function, or null when
- * another live process holds it. `onLost` is called if the lock is compromised while held.
+ * Takes the lock of job file `name` without waiting. Returns it, or null when another live process holds
+ * it. `onLost` is called if the lock is compromised while held.
  */
-export async function tryLock(activeDir: string, name: string, onLost: (err: Error) => void): Promise<(() => Promise<void>) | null> {
+export async function tryLock(activeDir: string, name: string, onLost: (err: Error) => void): Promise<HeldLock | null> {
   const target = lockTarget(activeDir, name);
   const { staleMs, updateMs } = await timingOf(activeDir);
   const statFresh = statFresher(staleMs);
@@ -79,18 +94,28 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
     ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`), staleMs)
     : [];
   if (!tokens) return null;
+  const lease = new Lease(staleMs, updateMs);
   let instanceGone = false; // lock() replaced it, or found a fresh lock in its place
   try {
     const release = await (await lockfile()).lock(target, {
-      fs: lockFsOf(staleMs),
+      fs: lockFsOf(staleMs, lease),
       realpath: false,
       stale: staleMs,
       update: updateMs,
       retries: 0,
-      onCompromised: onLost,
+      onCompromised: (err) => {
+        lease.lost = true;
+        onLost(err);
+      },
     });
     instanceGone = true;
-    return () => release().catch(() => undefined); // already lost or released: nothing left to undo
+    return {
+      release: () => {
+        lease.lost = true; // ours no more
+        return release().catch(() => undefined); // already lost or released: nothing left to undo
+      },
+      held: () => lease.held(),
+    };
   } catch (err) {
     instanceGone = (err as NodeJS.ErrnoException).code === 'ELOCKED';
     if (instanceGone) return null;
@@ -98,6 +123,32 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
   } finally {
     // Our own token always; the dead ones before it only once the instance is gone, else they still mark it.
     await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined))); // tidying only
+  }
+}
+
+/** When a held lock was last surely ours (this host's clock): see HeldLock.held. */
+class Lease {
+  /** Taken before the lock's mkdir: its mtime, from which others judge it, is no earlier. */
+  private renewedAt = Date.now();
+  lost = false;
+  constructor(
+    private readonly staleMs: number,
+    private readonly updateMs: number,
+  ) {}
+
+  /** A refresh that began at `began` (before its utimes) succeeded. */
+  renewed(began: number): void {
+    if (began - this.renewedAt < this.staleMs) this.renewedAt = began;
+  }
+
+  private fresh(): boolean {
+    return !this.lost && Date.now() - this.renewedAt <= this.staleMs / 2;
+  }
+
+  async held(): Promise<boolean> {
+    if (this.lost || this.fresh()) return this.fresh();
+    await sleep(this.updateMs + 500); // its timer, due by now, renews it or finds it lost
+    return this.fresh();
   }
 }
 
@@ -135,8 +186,20 @@ const statFresher = (staleMs: number) => promisify(statFreshCb(staleMs));
 /** statFresh judged at `now` on another clock (the file server's, for a run's alive file). */
 export const statFreshAt = (path: string, staleMs: number, now: number) => promisify(statFreshCb(staleMs, () => now))(path);
 
-/** The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh. */
-const lockFsOf = (staleMs: number) => ({ ...fs, stat: statFreshCb(staleMs) });
+/**
+ * The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh, and
+ * each refresh of a held lock (utimes) renews its `lease`.
+ */
+function lockFsOf(staleMs: number, lease?: Lease) {
+  const utimes = (path: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, done: fs.NoParamCallback) => {
+    const began = Date.now();
+    fs.utimes(path, atime, mtime, (err) => {
+      if (!err) lease?.renewed(began);
+      done(err);
+    });
+  };
+  return { ...fs, stat: statFreshCb(staleMs), utimes };
+}
 
 /**
  * The takeover turn for one stale lock instance: the tokens to remove afterwards (the one made plus the
@@ -194,9 +257,9 @@ export async function removeAbandonedLocks(activeDir: string, olderThanMs: numbe
       [lstat(join(activeDir, name)), lstat(join(activeDir, target))].map((p) => p.catch(ifMissing(null))),
     );
     if (!st?.isDirectory() || Date.now() - st.mtimeMs <= olderThanMs || job) continue;
-    const release = await tryLock(activeDir, target, () => undefined).catch(() => null);
-    await release?.();
-    if (release && !(await lstat(join(activeDir, name)).catch(ifMissing(null)))) removed++;
+    const lock = await tryLock(activeDir, target, () => undefined).catch(() => null);
+    await lock?.release();
+    if (lock && !(await lstat(join(activeDir, name)).catch(ifMissing(null)))) removed++;
   }
   return removed;
 }

@@ -19,7 +19,7 @@ import {
   type JsonFiles,
 } from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
-import { tryLock } from './lock.js';
+import { tryLock, type HeldLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, isFinished, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
 import { CliError, EXIT, ifMissing } from '../util/errors.js';
@@ -114,7 +114,29 @@ export interface Claim {
   content: JobFileContent;
   /** Aborted if the lock is lost (e.g. the event loop stalled past the stale time). */
   lost: AbortSignal;
+  /** Whether the claim is surely still ours (see HeldLock.held): each transition below asks it first. */
+  held(): Promise<boolean>;
   release(): Promise<void>;
+}
+
+/**
+ * A transition of a claim that this process no longer surely holds: it was paused past the lock's stale
+ * time, and another process may own the job now. Nothing of the job was touched; its holder's recovery
+ * takes it on.
+ */
+export class ClaimLostError extends Error {
+  constructor(
+    readonly id: string,
+    /** Before which step it was found lost, e.g. `before it was queued again`. */
+    readonly when: string,
+  ) {
+    super(`lost the claim of ${id} ${when}`);
+  }
+}
+
+/** Throws ClaimLostError unless `claim` is surely still held: a transition never acts on a job another process may own. */
+async function mustHold(claim: Claim, when: string): Promise<void> {
+  if (!(await claim.held())) throw new ClaimLostError(claim.id, when);
 }
 
 /**
@@ -165,12 +187,13 @@ async function holdJob(
   onlyDuplicate = false,
 ): Promise<Claim | null> {
   const lost = new AbortController();
-  const locks: (() => Promise<void>)[] = [];
-  const release = async () => void (await Promise.all(locks.splice(0).map((unlock) => unlock())));
+  const locks: HeldLock[] = [];
+  const release = async () => void (await Promise.all(locks.splice(0).map((l) => l.release())));
+  const held = async () => locks.length > 0 && (await Promise.all(locks.map((l) => l.held()))).every(Boolean);
   const lock = async (lockName: string) => {
-    const unlock = await tryLock(layout.dir('active'), lockName, (err) => lost.abort(err));
-    if (unlock) locks.push(unlock);
-    return unlock !== null;
+    const taken = await tryLock(layout.dir('active'), lockName, (err) => lost.abort(err));
+    if (taken) locks.push(taken);
+    return taken !== null;
   };
   if (!(await lock(onlyDuplicate ? duplicateLockName(name) : name))) return null;
   const active = join(layout.dir('active'), name);
@@ -183,13 +206,14 @@ async function holdJob(
     const other = from ? await otherCopy(layout, jobIdOf(name), source, st, from === 'inbox' ? TAKEN_IN : ['active']) : null;
     const duplicateOf = from === 'inbox' && other && !other.sameFile ? other.state : null;
     const skip = (other && !duplicateOf) || (onlyDuplicate ? !duplicateOf : duplicateOf !== null && !(await lock(duplicateLockName(name))));
-    if (skip) {
+    // Paused past the stale time since its lock was taken: another worker may have claimed and moved the file on.
+    if (skip || !(await held())) {
       await release();
       return null;
     }
     if (from && !duplicateOf) await renameDurable(source, active);
     const path = duplicateOf ? source : active;
-    const base = { name, id: jobIdOf(name), path, from, queuedAt: st.ctimeMs, duplicateOf, lost: lost.signal, release };
+    const base = { name, id: jobIdOf(name), path, from, queuedAt: st.ctimeMs, duplicateOf, lost: lost.signal, held, release };
     return { ...base, content: await readJobFile(path, maxBytes) };
   } catch (err) {
     await release();
@@ -249,6 +273,7 @@ export async function finishJob(
   first: JsonFiles = [],
 ): Promise<string> {
   const path = layout.job(state, claim.id);
+  await mustHold(claim, `before it was filed in ${state}/`);
   await fileLogged(layout, path, () => writeJsonGroupsAtomic([first, [[path, record]]]));
   await Promise.all([
     // A retried job that now succeeds leaves no stale failure behind.
@@ -301,6 +326,7 @@ export async function rejectJob(layout: SpoolLayout, claim: Claim, error: Reject
   // A duplicate is kept apart from the job whose id it took: `status` must not list that job as rejected.
   const base = error.reason === 'duplicate_id' ? `${rejectedStem(claim.id)}~duplicate` : rejectedStem(claim.id);
   const stem = await unusedStem(layout, base, claim.name);
+  await mustHold(claim, 'before it was rejected');
   await writeJsonAtomic(layout.rejection(stem), error);
   const path = layout.job('rejected', stem);
   await fileLogged(layout, path, () => renameDurable(claim.path, path));
@@ -340,8 +366,16 @@ export async function rejectUndecodableNames(layout: SpoolLayout, state: 'inbox'
  * Post: the job is claimable again; lock released.
  */
 export async function requeueJob(layout: SpoolLayout, claim: Claim, job: QueuedJob): Promise<void> {
+  await mustHold(claim, 'before it was queued again');
   await writeJsonAtomic(claim.path, job);
   await moveNoReplace(claim.path, layout.job('deferred', claim.id));
+  await claim.release();
+}
+
+/** drop: removes the claimed active copy of a job that is already filed, or still queued under its other name. */
+export async function dropJob(claim: Claim): Promise<void> {
+  await mustHold(claim, 'before its active copy was removed');
+  await unlink(claim.path);
   await claim.release();
 }
 
@@ -350,6 +384,7 @@ export async function requeueJob(layout: SpoolLayout, claim: Claim, job: QueuedJ
  * far as being validated). Never replaces a file there: a link cannot.
  */
 export async function returnJob(layout: SpoolLayout, claim: Claim, to: 'inbox' | 'deferred'): Promise<void> {
+  await mustHold(claim, `before it was put back in ${to}/`);
   await moveNoReplace(claim.path, join(layout.dir(to), claim.name));
   await claim.release();
 }
@@ -367,7 +402,8 @@ const unlinkIfThere = (path: string) =>
   });
 
 /** Marks a claimed job as running `runId`, so that recovery can find its run (and session). */
-export function recordRun(claim: Claim, job: QueuedJob, runId: string): Promise<void> {
+export async function recordRun(claim: Claim, job: QueuedJob, runId: string): Promise<void> {
+  await mustHold(claim, `before its run ${runId} was recorded`);
   const active: ActiveJob = { ...job, run_id: runId };
-  return writeJsonAtomic(claim.path, active);
+  await writeJsonAtomic(claim.path, active);
 }

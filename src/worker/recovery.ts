@@ -1,6 +1,6 @@
 // Recovering jobs left in active/ by a worker that died or shut down: never lost, never run twice at once,
 // and a run that had ended is filed, not run again.
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { writeJsonAtomic } from '../spool/atomic-file.js';
 import { parseJsonOrNull } from '../util/json-text.js';
 import { emptyDigest, foldEventLine } from '../codex/events.js';
@@ -15,7 +15,7 @@ import { aliveElseFenced, serverNow } from '../codex/liveness.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain } from './retry-policy.js';
 import { readLastMessage, readMeta, readSummary, runFiles, writeMeta } from '../spool/run-files.js';
 import { cancelRequested } from '../spool/cancel-request.js';
-import { finishJob, isSecondName, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
+import { ClaimLostError, dropJob, finishJob, isSecondName, requeueJob, returnJob, takeOverJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
@@ -57,7 +57,9 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
         await claim.release(); // a no-op when the job moved on; else the lock is not kept by a failed pass
       }
     } catch (err) {
-      if (ctx.setBack) ctx.setBack(name, err as Error);
+      // Paused past the stale time mid-recovery: another worker may own the job now; nothing was touched.
+      if (err instanceof ClaimLostError) ctx.log(`${err.message}; left to its new owner or the next pass`);
+      else if (ctx.setBack) ctx.setBack(name, err as Error);
       else ctx.log(`recovery of ${name} failed (tried again next pass): ${(err as Error).message}`);
     }
   }
@@ -82,7 +84,7 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
   const active = ActiveJob.safeParse(json);
   const runId = active.success ? active.data.run_id : null;
   if ((await alreadyFiled(ctx.layout, claim.id, runId)) || (await queuedUnderAnotherName(ctx.layout, claim))) {
-    await unlink(claim.path);
+    await dropJob(claim);
     return 'already filed or queued; active copy removed';
   }
   if (!active.success) {

@@ -17,8 +17,8 @@ import { buildSummary, decisiveError } from '../codex/summary.js';
 import { MAX_ATTEMPTS, nextAttempt, queuedAgain, retryDelayMs } from './retry-policy.js';
 import { runOnDone, type JobEnd } from './on-done.js';
 import { writeJsonAtomic, writeJsonFilesAtomic, type JsonFiles } from '../spool/atomic-file.js';
-import { lockUpdateMs, resourceLockName, tryLock } from '../spool/lock.js';
-import { finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
+import { resourceLockName, tryLock } from '../spool/lock.js';
+import { ClaimLostError, finishJob, recordRun, rejectJob, requeueJob, type Claim } from '../spool/moves.js';
 import { isJobFileName, type SpoolLayout } from '../spool/layout.js';
 import { readJson } from '../spool/json-file.js';
 
@@ -88,13 +88,15 @@ export async function runClaimedJob(ctx: RunJobContext, claim: Claim, cancel: Ab
   ctx.ownRuns.set(claim.path, null);
   try {
     return await runOwnJob(ctx, claim, cancel, hooks);
+  } catch (err) {
+    if (err instanceof ClaimLostError) return leftForRecovery(ctx, claim, err.when);
+    throw err;
   } finally {
     ctx.ownRuns.delete(claim.path);
   }
 }
 
 async function runOwnJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, hooks: RunHooks): Promise<JobOutcome> {
-  const claimedAt = Date.now();
   const v = await validateJob(ctx.layout, claim, ctx.policy);
   if (v.kind === 'reject') {
     const path = await rejectJob(ctx.layout, claim, v.error);
@@ -127,7 +129,7 @@ async function runOwnJob(ctx: RunJobContext, claim: Claim, cancel: AbortSignal, 
       await requeueJob(ctx.layout, claim, { ...v.job, reason, not_before: new Date(Date.now() + REPO_BUSY_PAUSE_MS).toISOString() });
       return 'requeued';
     }
-    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null, claimedAt);
+    return await runValidJob(ctx, claim, cancel, hooks, v.job, v.repo, v.resumeSession, v.worktree ?? null);
   } finally {
     await held?.();
   }
@@ -147,14 +149,14 @@ async function holdResources(ctx: RunJobContext, on: { repo: string | null; sess
       ['session', on.session],
     ] as const) {
       if (key === null) continue;
-      const release = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) =>
+      const lock = await tryLock(ctx.layout.dir('active'), resourceLockName(kind, key), (err) =>
         ctx.log(`${kind} lock of ${key} lost: ${err.message}`),
       );
-      if (!release) {
+      if (!lock) {
         await releaseAll();
         return null;
       }
-      releases.push(release);
+      releases.push(lock.release);
     }
   } catch (err) {
     await releaseAll();
@@ -172,13 +174,11 @@ async function runValidJob(
   repo: string,
   resumeSession: string | null,
   inherited: Worktree | null,
-  claimedAt: number,
 ): Promise<JobOutcome> {
   const runId = newRunId();
   const files = runFiles(ctx.layout.runs, runId);
   const asQueued = job;
-  if (!(await claimHeld(ctx, claim, claimedAt))) return leftForRecovery(ctx, claim, 'before its run');
-  const checked = Date.now();
+  if (!(await claim.held())) return leftForRecovery(ctx, claim, 'before its run');
   // git's view of the tree before the run, taken while the run's files are made (a worktree's once it exists).
   const treeOfRepo = job.worktree || inherited ? null : snapshotTree(repo);
   try {
@@ -231,7 +231,8 @@ async function runValidJob(
   ctx.ownRuns.set(claim.path, meta); // a run is alive from here (its alive file is) until its Codex has ended
 
   const treeBefore = await (treeOfRepo ?? snapshotTree(meta.repo));
-  if (!(await claimHeld(ctx, claim, checked))) {
+  // A pause between this check and the spawn is caught by the launch fence: see liveness.ts.
+  if (!(await claim.held())) {
     await rm(aliveFile(files.dir), { force: true }); // no Codex runs: recovery need not wait for it
     return leftForRecovery(ctx, claim, `before run ${runId} started Codex`);
   }
@@ -272,7 +273,7 @@ async function runValidJob(
   meta.session_id = summary.session_id;
 
   if (outcome.fenced) return leftForRecovery(ctx, claim, `before run ${runId} started Codex (judged dead and fenced meanwhile)`);
-  if (claim.lost.aborted) {
+  if (!(await claim.held())) {
     // Another worker may own the job now: touch nothing of it; its recovery continues the session.
     await writeJsonAtomic(files.summary, summary).catch(() => undefined); // best effort: recovery rebuilds it from the events
     return leftForRecovery(ctx, claim, `during run ${runId}`);
@@ -289,19 +290,6 @@ async function runValidJob(
   });
   if (filed.end) await notify(ctx, filed.end);
   return filed.outcome;
-}
-
-/**
- * Whether this worker still holds its claim, asked before it commits to a run (records it, starts Codex). A
- * worker paused past the stale time (SIGSTOP, a frozen VM) may have lost the job to another's recovery,
- * which its lock's timer reports at its first refresh after the pause: so when the way here from `since`
- * took over half the stale time, that refresh is waited for first. (A pause between this check and the
- * spawn is caught by the launch fence: see liveness.ts.)
- */
-async function claimHeld(ctx: RunJobContext, claim: Claim, since: number): Promise<boolean> {
-  const staleMs = ctx.policy.lock_stale_ms;
-  if (Date.now() - since > staleMs / 2) await sleep(lockUpdateMs(staleMs) + 500);
-  return !claim.lost.aborted;
 }
 
 /** Another worker may own the job now: nothing more of it is touched; its recovery continues the session. */
@@ -373,7 +361,7 @@ async function withRetries<T>(ctx: RunJobContext, what: string, step: () => Prom
     try {
       return await step();
     } catch (err) {
-      if (attempt >= FILING_TRIES || ctx.shutdown.aborted) throw err;
+      if (err instanceof ClaimLostError || attempt >= FILING_TRIES || ctx.shutdown.aborted) throw err;
       const pauseMs = Math.min(250 * 2 ** attempt, 30_000);
       ctx.log(`${what}: ${(err as Error).message}; trying again in ${pauseMs} ms`);
       await sleep(pauseMs);

@@ -23,7 +23,7 @@ import {
 import { readRunLog } from '../helpers/run-log.js';
 import { isJobFileName, jobIdOf } from '../../src/spool/layout.js';
 import { ifMissing } from '../../src/util/errors.js';
-import { CHAOS, endChaosTest, figure, makeRepos, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
+import { CHAOS, endChaosTest, figure, makeRepos, processState, sleep, spoolDir, writeJob } from './fixtures/chaos-kit.js';
 import {
   WORKER_ARGS,
   activeLeftovers,
@@ -39,6 +39,7 @@ import {
 } from './fixtures/model-kit.js';
 
 const NOBODY = 65534;
+const SLOW_REPO_LOCK = join(import.meta.dirname, 'fixtures', 'slow-repo-lock.mjs');
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 const canSetpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 const canPrlimit = spawnSync('prlimit', ['--version']).status === 0;
@@ -277,6 +278,24 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
       bAlive: b.child.exitCode === null,
     });
   };
+  // Seen on two hosts over sshfs: a worker stopped between its claim and its run, whose job was meanwhile taken
+  // over, put back and run by another, came back and queued "its" job again (the repo was busy): written over
+  // the other's active file and moved to deferred/, the copy was rejected as a duplicate once the run was done.
+  it('a worker stopped between its claim and its run, the job run by another meanwhile: after SIGCONT it touches nothing', async () => {
+    const { t, log } = await faultRoot();
+    await quickLockStale(t);
+    const [repo] = await makeRepos(t, 1);
+    const stopAtRepoLock = { ...t.env, NODE_OPTIONS: `--import=${SLOW_REPO_LOCK}`, SLOW_REPO_LOCK: 'stop' };
+    const a = startWorker({ ...t, env: stopAtRepoLock }, WORKER_ARGS, modelCodex);
+    await writeJob(t, 'x', { repo, task: taskOf('x', 'sleep=4') });
+    await waitFor('a stopped at its repo lock, x claimed', () => processState(a.child.pid!) === 'T', 20_000);
+    const b = startWorker(t, WORKER_ARGS, modelCodex);
+    await waitFor('b took x over and runs it', async () => (await readRunLog(log)).some((r) => r.job === 'x'), 30_000);
+    a.child.kill('SIGCONT');
+    await expectDrained(t, log, ['x'], 30_000, 'stopped between claim and run', { aAlive: a.child.exitCode === null });
+    expect(b.log()).toMatch(/^recovered x: back to inbox unchanged$/m);
+    expect(a.log()).toMatch(/^lost the claim of x before it was queued again; left for recovery$/m);
+  }, 90_000);
   it('runs that outlast the pause: after SIGCONT, every job final once, no overlap', () => pausedPastStaleTime('firstsleep=20'), 90_000);
   // Codex writes its events into the run's files itself: a run completed during the pause is filed from them.
   it(

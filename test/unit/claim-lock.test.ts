@@ -27,11 +27,11 @@ async function leftLock(name: string, ageMs: number) {
 
 describe('tryLock', () => {
   it('gives a free lock to the first taker only', async () => {
-    const release = await tryLock(dir, 'a.json', noop);
-    expect(release).not.toBeNull();
+    const lock = await tryLock(dir, 'a.json', noop);
+    expect(lock).not.toBeNull();
     expect(await tryLock(dir, 'a.json', noop)).toBeNull();
     expect(await isLocked(dir, 'a.json')).toBe(true);
-    await release!();
+    await lock!.release();
     expect(await isLocked(dir, 'a.json')).toBe(false);
   });
 
@@ -42,10 +42,10 @@ describe('tryLock', () => {
 
   it('takes over a stale lock and leaves no takeover token behind', async () => {
     await leftLock('a.json', LOCK_STALE_MS * 3);
-    const release = await tryLock(dir, 'a.json', noop);
-    expect(release).not.toBeNull();
+    const lock = await tryLock(dir, 'a.json', noop);
+    expect(lock).not.toBeNull();
     expect(await takeoverTokens()).toEqual([]);
-    await release!();
+    await lock!.release();
   });
 
   it("goes stale after the spool policy's lock_stale_ms, read by every process on the spool", async () => {
@@ -55,9 +55,9 @@ describe('tryLock', () => {
     expect(await tryLock(dir, 'a.json', noop)).toBeNull();
     await leftLock('b.json', 4_000); // stale here, fresh under the default 10 s
     expect(await isLocked(dir, 'b.json')).toBe(false);
-    const release = await tryLock(dir, 'b.json', noop);
-    expect(release).not.toBeNull();
-    await release!();
+    const lock = await tryLock(dir, 'b.json', noop);
+    expect(lock).not.toBeNull();
+    await lock!.release();
   });
 
   // fails on main: an unreadable policy gave the default 10 s, and a lock fresh under the spool's 60 s was taken over
@@ -102,10 +102,53 @@ describe('tryLock', () => {
     await writeFile(`${token}-1`, ''); // and the next one is at work now
     expect(await tryLock(dir, 'a.json', noop)).toBeNull();
     await utimes(`${token}-1`, ago(LOCK_STALE_MS * 2), ago(LOCK_STALE_MS * 2)); // killed too
-    const release = await tryLock(dir, 'a.json', noop);
-    expect(release).not.toBeNull();
+    const lock = await tryLock(dir, 'a.json', noop);
+    expect(lock).not.toBeNull();
     expect(await takeoverTokens()).toEqual([]);
-    await release!();
+    await lock!.release();
+  });
+});
+
+describe('HeldLock.held: a lock is surely ours only while its lease runs unbroken', () => {
+  const QUICK_STALE_MS = 3_000; // the policy's floor; refreshed every 1 s
+  /** This process frozen for `ms` (as by SIGSTOP): no timer, no refresh. */
+  const freeze = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  beforeEach(() => writeFile(join(root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: QUICK_STALE_MS } })));
+
+  it('is held from the take to the release', async () => {
+    const lock = await tryLock(dir, 'a.json', noop);
+    expect(await lock!.held()).toBe(true);
+    await lock!.release();
+    expect(await lock!.held()).toBe(false);
+  });
+
+  // Paused for more than half the stale time: held() waits for the refresh due, which renews the lease.
+  it('after a pause shorter than the stale time, is held once the refresh due has renewed it', async () => {
+    const lock = await tryLock(dir, 'a.json', noop);
+    freeze(QUICK_STALE_MS * 0.6);
+    expect(await lock!.held()).toBe(true);
+    await lock!.release();
+  });
+
+  // Past the stale time another process may have judged it stale and be taking it over: a refresh made after
+  // that (its mtime still ours, proper-lockfile renews it) must not count, though nobody took it.
+  it('after a pause past the stale time, is not held, even though nobody took it over', async () => {
+    let lost = false;
+    const lock = await tryLock(dir, 'a.json', () => (lost = true));
+    freeze(QUICK_STALE_MS + 300);
+    expect(await lock!.held()).toBe(false);
+    expect(lost).toBe(false); // proper-lockfile itself found nothing wrong: the lease alone says so
+    await lock!.release();
+  });
+
+  it('taken over during a pause: not held', async () => {
+    const lock = await tryLock(dir, 'a.json', noop);
+    freeze(QUICK_STALE_MS + 300);
+    // What a taker on another host did meanwhile: the stale lock removed and made again, fresh.
+    await rm(join(dir, 'a.json.lock'), { recursive: true });
+    await mkdir(join(dir, 'a.json.lock'));
+    expect(await lock!.held()).toBe(false);
+    expect(await isLocked(dir, 'a.json')).toBe(true); // the taker's lock stays
   });
 });
 
@@ -131,7 +174,7 @@ describe('removeAbandonedLocks', () => {
 
     expect(await removeAbandonedLocks(dir, HOUR)).toBe(3);
     expect((await readdir(dir)).sort()).toEqual(['running.json', 'running.json.lock', 'young.json.lock']);
-    await held!(); // its holder learns it lost the lock (onCompromised), as with any takeover; releasing is harmless
+    await held!.release(); // its holder learns it lost the lock (onCompromised), as with any takeover; releasing is harmless
   });
 
   it('leaves, and does not count, a lock it cannot remove (not empty: rmdir fails), without failing', async () => {

@@ -53,7 +53,7 @@ describe('claimDuplicate and claimJob of an inbox file whose id is taken', () =>
         const claim = await claimJob(layout, 'x.json');
         expect(claim?.duplicateOf ?? null).toBe(runLock ? null : dup!.duplicateOf); // the run's lock keeps a plain claim out
         await claim?.release();
-        await runLock?.();
+        await runLock?.release();
       }),
       { numRuns: 40 },
     );

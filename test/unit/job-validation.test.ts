@@ -129,6 +129,7 @@ const claimOf = (name: string, c: JobFileContent, from: 'inbox' | 'deferred' = '
   duplicateOf,
   content: c,
   lost: new AbortController().signal,
+  held: async () => true,
   release: async () => {},
 });
 

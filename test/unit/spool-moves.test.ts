@@ -7,6 +7,7 @@ import { MAX_JOB_BYTES, type JobSpec, type QueuedJob, type RejectionError } from
 import {
   DuplicateIdError,
   claimJob,
+  dropJob,
   findJob,
   finishJob,
   recordRun,
@@ -341,6 +342,51 @@ describe('requeueJob / returnJob / recordRun', () => {
     expect(JSON.parse(await readFile(c.path, 'utf8'))).toEqual({ ...queued, run_id: 'run-1' });
   });
 });
+
+// A worker frozen past the lock's stale time (SIGSTOP, a frozen VM) may have lost its job to another's
+// recovery before its lock's timer can tell it: seen over sshfs, a worker back from SIGSTOP queued "its" job
+// again over the active file of the worker that now ran it. Every transition asks first, and touches nothing.
+describe('a claim frozen past the stale time', () => {
+  const queued: QueuedJob = { ...spec, queued_at: 5, attempts: 0 };
+  const transitions: Record<string, (c: Claim) => Promise<unknown>> = {
+    finishJob: (c) => finishJob(layout, c, 'done', { ...queued, result: {} }),
+    rejectJob: (c) => rejectJob(layout, c, rejection(c.name)),
+    requeueJob: (c) => requeueJob(layout, c, queued),
+    returnJob: (c) => returnJob(layout, c, 'inbox'),
+    dropJob: (c) => dropJob(c),
+    recordRun: (c) => recordRun(c, queued, 'run-1'),
+  };
+
+  it('is refused by every transition, which leaves every file as it was', async () => {
+    await writeFile(join(layout.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }));
+    const names = Object.keys(transitions);
+    for (const name of names) await writeFile(layout.job('inbox', name), JSON.stringify(spec));
+    const claims = await Promise.all(names.map((name) => claim(`${name}.json`)));
+    const before = await spoolFiles();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_300); // frozen: no lock refresh meanwhile
+    const outcomes = await Promise.all(
+      claims.map((c, i) =>
+        transitions[names[i]!]!(c).then(
+          () => 'done',
+          (e: Error) => e.constructor.name,
+        ),
+      ),
+    );
+    expect(Object.fromEntries(names.map((name, i) => [name, outcomes[i]]))).toEqual(
+      Object.fromEntries(names.map((n) => [n, 'ClaimLostError'])),
+    );
+    expect(await spoolFiles()).toEqual(before);
+  });
+});
+
+/** Every file of the spool's job directories (no lock directories) with its bytes. */
+async function spoolFiles(): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const state of ['inbox', 'deferred', 'active', 'done', 'failed', 'rejected'] as const)
+    for (const name of await readdir(layout.dir(state)))
+      if (!name.endsWith('.lock')) files[`${state}/${name}`] = await readFile(join(layout.dir(state), name), 'utf8');
+  return files;
+}
 
 describe('claimJob of an id already in use', () => {
   it('leaves a fresh inbox file where it is, marked duplicate, and never replaces the other job', async () => {
