@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
 import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import { createExclusive } from './atomic-file.js';
 import { ifMissing } from '../util/errors.js';
@@ -104,14 +103,14 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
       update: updateMs,
       retries: 0,
       onCompromised: (err) => {
-        lease.lost = true;
+        lease.end();
         onLost(err);
       },
     });
     instanceGone = true;
     return {
       release: () => {
-        lease.lost = true; // ours no more
+        lease.end();
         return release().catch(() => undefined); // already lost or released: nothing left to undo
       },
       held: () => lease.held(),
@@ -130,7 +129,9 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
 class Lease {
   /** Taken before the lock's mkdir: its mtime, from which others judge it, is no earlier. */
   private renewedAt = Date.now();
-  lost = false;
+  private ended = false;
+  /** held() calls waiting for the refresh that is due. */
+  private waiters: (() => void)[] = [];
   constructor(
     private readonly staleMs: number,
     private readonly updateMs: number,
@@ -139,15 +140,34 @@ class Lease {
   /** A refresh that began at `began` (before its utimes) succeeded. */
   renewed(began: number): void {
     if (began - this.renewedAt < this.staleMs) this.renewedAt = began;
+    this.wake();
+  }
+
+  /** Lost (compromised) or released: never held again. */
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   private fresh(): boolean {
-    return !this.lost && Date.now() - this.renewedAt <= this.staleMs / 2;
+    return !this.ended && Date.now() - this.renewedAt <= this.staleMs / 2;
   }
 
   async held(): Promise<boolean> {
-    if (this.lost || this.fresh()) return this.fresh();
-    await sleep(this.updateMs + 500); // its timer, due by now, renews it or finds it lost
+    if (!this.ended && !this.fresh()) {
+      // Its timer, due by now, refreshes it (renewing the lease, unless past the stale time) or finds it lost.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.updateMs + 500); // a refresh that fails (EIO) is tried again in 1 s
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     return this.fresh();
   }
 }
