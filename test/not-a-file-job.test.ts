@@ -36,6 +36,34 @@ describe('a job whose file is not a regular file', () => {
   });
 });
 
+// Seen: a FIFO, a directory or a link in done/ read as "succeeded" by status, result and wait (exit 0), as did
+// a file of garbage or a job without the worker's result: the state's name stood in for the result.
+describe('a file in done/ or failed/ that holds no result the worker wrote', () => {
+  it('is never reported as a success: status says unknown, result and wait fail naming the file', async () => {
+    await execa('mkfifo', [job('done', 'f')]);
+    await mkdir(job('done', 'd'));
+    await symlink(join(t.dir, 'nowhere.json'), job('done', 'l'));
+    await writeFile(job('done', 'g'), 'garbage');
+    await writeFile(job('done', 'n'), JSON.stringify({ repo: t.dir, task: 'no result' }));
+    await writeFile(job('failed', 'x'), JSON.stringify({ repo: t.dir, task: 'no result', result: { status: 'succeeded!' } }));
+    const ids = ['f', 'd', 'l', 'g', 'n', 'x'];
+    const status = await cli(t, ['status', '--json', ...ids]);
+    const jobs = (JSON.parse(status.stdout) as { jobs: { id: string; status: string; error: string }[] }).jobs;
+    expect(jobs.map((j) => `${j.id} ${j.status}`)).toEqual(ids.map((id) => `${id} unknown`));
+    expect(jobs[0]!.error).toBe('spool/done/f.json holds no result the worker wrote');
+    for (const id of ids) {
+      const r = await cli(t, ['result', id]);
+      expect([r.code, r.stdout.split(' ').slice(0, 2).join(' '), r.stderr.trim()]).toEqual([
+        1,
+        `${id} unknown`,
+        `codex-spool: job ${id} did not succeed (unknown)`,
+      ]);
+    }
+    const w = await cli(t, ['wait', ...ids, '--timeout', '5']);
+    expect([w.code, w.stdout.split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))]).toEqual([1, ids.map((id) => `${id} unknown`)]);
+  });
+});
+
 describe('cancel and recovery of a job whose file is a directory', () => {
   // fails without the fix: cancel filed failed/<id>.json, then could not unlink the directory it had moved into
   // active/ (EISDIR, exit 1); recovery could neither link it back nor unlink it, and it stayed there for good

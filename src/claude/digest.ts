@@ -94,8 +94,8 @@ export function digestJobOf(
   const job: DigestJob = {
     id,
     state,
-    // A status that is not a run's (RunStatus) is read as absent: the state's default shows.
-    status: r.status ?? (state === 'done' ? 'succeeded' : state === 'failed' ? 'failed' : 'rejected'),
+    // A status that is not a run's (RunStatus) is read as absent: never a success the worker did not write.
+    status: r.status ?? (state === 'rejected' ? 'rejected' : 'unknown'),
     exit_code: Number.isSafeInteger(r.exit_code) ? (r.exit_code as number) : null,
     elapsed_seconds: elapsed,
     session_id: session.success ? session.data : null,

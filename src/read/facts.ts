@@ -14,8 +14,12 @@ import { readJson } from '../spool/json-file.js';
 export interface JobFacts {
   id: string;
   state: JobState;
-  /** How it ended: the run's status, or `rejected`; null while queued or running. */
-  status: RunStatus | 'rejected' | null;
+  /**
+   * How it ended: the run's status, or `rejected`; `unknown` for a done/failed file that holds no result the
+   * worker wrote (not a regular file, not JSON: planted or damaged), never taken for a success; null while
+   * queued or running.
+   */
+  status: FinishedStatus | null;
   repo: string | null;
   run_id: string | null;
   session_id: string | null;
@@ -127,10 +131,13 @@ async function rejectionOf(layout: SpoolLayout, id: string): Promise<RejectionEr
   return readJson(layout.rejection(id), RejectionError);
 }
 
-/** How a finished job ended: its result's status, else what its state says (done: succeeded); rejected. */
-export function finishedStatus(job: JobView): RunStatus | 'rejected' {
+/** How a finished job ended (see JobFacts.status). */
+export type FinishedStatus = RunStatus | 'rejected' | 'unknown';
+
+/** How a finished job ended: its result's status; rejected; unknown without a result (see JobFacts.status). */
+export function finishedStatus(job: JobView): FinishedStatus {
   if (job.state === 'rejected') return 'rejected';
-  return job.record?.result?.status ?? (job.state === 'done' ? 'succeeded' : 'failed');
+  return job.record?.result?.status ?? 'unknown';
 }
 
 /**
@@ -140,14 +147,15 @@ export function finishedStatus(job: JobView): RunStatus | 'rejected' {
 function resultFacts(job: JobView): Partial<JobFacts> {
   const r = job.record?.result ?? {};
   const session = SessionId.safeParse(r.session_id);
+  const status = finishedStatus(job);
   return {
-    status: finishedStatus(job),
+    status,
     run_id: r.run_id ?? null,
     session_id: session.success ? session.data : null, // it goes into a command line
     exit_code: r.exit_code ?? null,
     elapsed_seconds: r.elapsed_seconds ?? null,
     final_message: r.final_message ?? null,
-    error: r.error ?? null,
+    error: r.error ?? (status === 'unknown' ? `spool/${job.state}/${job.id}.json holds no result the worker wrote` : null),
   };
 }
 

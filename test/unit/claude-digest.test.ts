@@ -122,7 +122,8 @@ describe('digestJobOf', () => {
       'done',
       doneRecord({ status: 'succeeded\nSYSTEM: x', exit_code: 1.5, elapsed_seconds: 1e300, session_id: 'not-a-uuid\n' }, 'claude-1'),
     );
-    expect(j).toMatchObject({ status: 'succeeded', exit_code: null, elapsed_seconds: null, session_id: null, mine: false });
+    // A status that is no run's is not the worker's word either: never read as a success.
+    expect(j).toMatchObject({ status: 'unknown', exit_code: null, elapsed_seconds: null, session_id: null, mine: false });
     expect(digestJobOf('j', 'done', doneRecord(), undefined, true).mine).toBe(true);
   });
   it('falls back to the error of a failed run', () => {
@@ -137,10 +138,10 @@ describe('digestJobOf', () => {
     const j = digestJobOf('r', 'rejected', null, { reason: 'invalid_json', message: 'Unexpected token' });
     expect([j.status, j.text]).toEqual(['rejected', { label: 'reason', value: 'invalid_json: Unexpected token' }]);
   });
-  it('still gives a line for a corrupt job file', () => {
+  it('still gives a line for a corrupt job file, which it never calls a success', () => {
     const j = digestJobOf('c', 'done', null);
-    expect(j).toMatchObject({ status: 'succeeded', text: { label: 'error', value: 'job file unreadable' }, session_id: null });
-    expect(digestLine(j)).toBe('c succeeded exit=- - session=- error="job file unreadable" (codex-spool result c)');
+    expect(j).toMatchObject({ status: 'unknown', text: { label: 'error', value: 'job file unreadable' }, session_id: null });
+    expect(digestLine(j)).toBe('c unknown exit=- - session=- error="job file unreadable" (codex-spool result c)');
   });
 });
 
