@@ -87,7 +87,8 @@ describe('cancel and recovery of a job whose file is a directory', () => {
     await mkdir(job('active', 'd'));
     const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
     expect(once.stderr).toContain('recovered d: rejected: job file not a regular file (directory)');
-    expect(once.code, once.stderr).toBe(0);
+    expect(once.stderr).toContain('1 job(s) failed or were rejected');
+    expect(once.code, once.stderr).toBe(1); // as for a job it claimed from the inbox and rejected
     expect([await jobsIn(t, 'active'), await jobsIn(t, 'rejected')]).toEqual([[], ['d.json']]);
   });
 });

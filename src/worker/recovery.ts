@@ -34,6 +34,14 @@ interface RecoveryContext {
   setBack?(name: string, err: Error): void;
   /** The job is paused after failed recoveries: not tried this pass. */
   paused?(name: string): boolean;
+  /** A recovered job was filed as failed or rejected (`--once` counts it in its exit code). */
+  unsuccessful?(): void;
+}
+
+/** What became of a recovered job, and whether it ended failed or rejected. */
+interface Recovered {
+  what: string;
+  unsuccessful?: true;
 }
 
 /**
@@ -49,9 +57,10 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
       const claim = await takeOverJob(ctx.layout, name);
       if (!claim) continue;
       try {
-        const what = await recoverJob(ctx, claim);
-        if (what === null) continue; // its Codex runs on another host: left in active/, looked at next pass
-        ctx.log(`recovered ${claim.id}: ${what}`);
+        const r = await recoverJob(ctx, claim);
+        if (r === null) continue; // its Codex runs on another host: left in active/, looked at next pass
+        ctx.log(`recovered ${claim.id}: ${r.what}`);
+        if (r.unsuccessful) ctx.unsuccessful?.();
         recovered++;
       } finally {
         await claim.release(); // a no-op when the job moved on; else the lock is not kept by a failed pass
@@ -76,22 +85,22 @@ export async function recoverOrphans(ctx: RecoveryContext): Promise<number> {
  * that run on this host, then queue it again to continue its session, one attempt counted; past
  * max_attempts, or cancelled by the user → failed with the reason.
  */
-async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | null> {
+async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<Recovered | null> {
   const rejected = await rejectUnreadable(ctx.layout, claim); // no worker ever wrote it: what its claim would do
-  if (rejected) return `rejected: ${rejected.message}`;
+  if (rejected) return { what: `rejected: ${rejected.message}`, unsuccessful: true };
   const text = claim.content.kind === 'bytes' ? claim.content.bytes.toString('utf8') : '';
   const json = parseJsonOrNull(text);
   const active = ActiveJob.safeParse(json);
   const runId = active.success ? active.data.run_id : null;
   if ((await alreadyFiled(ctx.layout, claim.id, runId)) || (await queuedUnderAnotherName(ctx.layout, claim))) {
     await dropJob(claim);
-    return 'already filed or queued; active copy removed';
+    return { what: 'already filed or queued; active copy removed' };
   }
   if (!active.success) {
     // Claimed but never run: a worker's queued job goes back to deferred/, a fresh one to the inbox.
     const to = QueuedJob.safeParse(json).success ? 'deferred' : 'inbox';
     await returnJob(ctx.layout, claim, to);
-    return `back to ${to} unchanged`;
+    return { what: `back to ${to} unchanged` };
   }
   const { run_id: _run, ...job } = active.data;
   const files = runFiles(ctx.layout.runs, active.data.run_id);
@@ -108,12 +117,12 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
     const next = nextAttempt(job, summary, new Date(), ctx.retryBaseMs);
     if (next) {
       await requeueJob(ctx.layout, claim, next.job);
-      return `its run had ended (${next.why}): queued again until ${next.notBefore.toISOString()}`;
+      return { what: `its run had ended (${next.why}): queued again until ${next.notBefore.toISOString()}` };
     }
     const state = summary.status === 'succeeded' ? 'done' : 'failed';
     // Where it ran (its own or its parent's worktree) is named in its result, as when its worker files it.
     await finishJob(ctx.layout, claim, state, recordFromSummary(job, summary, worktreeAt(ctx.layout, summary.repo)));
-    return `its run had ended (${summary.status}): filed in ${state}/`;
+    return { what: `its run had ended (${summary.status}): filed in ${state}/`, ...(state === 'failed' && { unsuccessful: true }) };
   }
   if (meta) await markInterrupted(files, meta);
   const attempts = job.attempts + 1;
@@ -126,10 +135,10 @@ async function recoverJob(ctx: RecoveryContext, claim: Claim): Promise<string | 
       { status: cancelled ? 'cancelled' : 'failed', error: why, runId: active.data.run_id, sessionId: session, summary: files.summary },
     );
     await finishJob(ctx.layout, claim, 'failed', record);
-    return why;
+    return { what: why, unsuccessful: true };
   }
   await requeueJob(ctx.layout, claim, queuedAgain(job, attempts, session, 'recovered: its worker stopped without filing it'));
-  return `queued again${session ? ` to resume ${session}` : ''} (attempt ${attempts + 1})`;
+  return { what: `queued again${session ? ` to resume ${session}` : ''} (attempt ${attempts + 1})` };
 }
 
 /** A done or failed record of this very run (or, for a job that never ran, of the id) exists. */

@@ -241,6 +241,7 @@ export class Worker {
       ...this.opts,
       setBack: (name: string, err: Error) => this.setBack({ name, state: 'active' }, err),
       paused: (name: string) => (this.setbacks.get(name)?.until ?? 0) > Date.now(),
+      unsuccessful: () => void this.unsuccessful++,
     };
     await recoverOrphans(ctx).catch((err: Error) => this.opts.log(`recovery error: ${err.message}`));
   }
@@ -562,7 +563,7 @@ export class Worker {
 
   /** Jobs whose handling threw during this worker's life: `--once` reports them with its exit code. */
   troubles = 0;
-  /** Jobs this worker filed as failed or rejected: `--once` reports them with its exit code too. */
+  /** Jobs this worker filed as failed or rejected (ran or recovered): `--once` reports them with its exit code too. */
   unsuccessful = 0;
 
   /**
