@@ -399,6 +399,22 @@ describe('prune lists what it would remove', () => {
   });
 });
 
+// Seen: a directory with a job's name in a finished state (the worker moves one planted in the inbox to
+// rejected/ whole) was skipped in silence, and so kept for ever.
+it("prune removes an old directory that holds a finished job's name, as any other job file; a young one stays", async () => {
+  const rejected = join(t.root, 'spool', 'rejected');
+  await mkdir(join(rejected, 'old-dir.json', 'inside'), { recursive: true });
+  await writeFile(join(rejected, 'old-dir.json', 'inside', 'f'), 'x');
+  await mkdir(join(rejected, 'young-dir.json'));
+  const past = new Date(Date.now() - 40 * 86400_000);
+  await utimes(join(rejected, 'old-dir.json'), past, past);
+  const dry = JSON.parse((await cli(t, ['prune', '--older-than', '30d', '--json'])).stdout) as { jobs: string[] };
+  expect(dry.jobs).toEqual([join(rejected, 'old-dir.json')]);
+  const real = await cli(t, ['prune', '--older-than', '30d', '--yes']);
+  expect([real.code, real.stdout.split('\n')[1]]).toEqual([0, 'spool/rejected/old-dir.json']);
+  expect(await readdir(rejected)).toEqual(['young-dir.json']);
+});
+
 describe('prune keeps what live jobs need', () => {
   it('a finished job that a queued follow-up resumes (through a queued chain) stays with its run; the follow-ups then run', async () => {
     await submit('base', 'first');

@@ -124,7 +124,7 @@ async function remove(layout: SpoolLayout, plan: PrunePlan, requestTexts: Map<st
   for (const f of plan.jobs) {
     // A file with another mtime was replaced since it was listed (e.g. the id was run again).
     if ((await lstat(f.path).catch(ifMissing(null)))?.mtimeMs !== f.mtimeMs) continue;
-    await rm(f.path, { force: true });
+    await rm(f.path, { force: true, recursive: true }); // a directory too: whatever holds the job's name (a link is not followed)
     jobs.push(f);
   }
   for (const r of plan.runs) await rm(join(layout.runs, r), { recursive: true, force: true });
@@ -143,7 +143,10 @@ interface Listed {
   size: number | null;
 }
 
-/** The entries of state directories but for directories and files being written (temp and lock files). */
+/**
+ * The entries of state directories but for files being written (temp and lock files). A directory is listed
+ * too: one with a job's name is that job (the worker moves one planted in the inbox to rejected/ whole).
+ */
 async function list(layout: SpoolLayout, states: readonly JobState[]): Promise<Listed[]> {
   const out: Listed[] = [];
   for (const state of states) {
@@ -151,7 +154,7 @@ async function list(layout: SpoolLayout, states: readonly JobState[]): Promise<L
       if (name.endsWith('.tmp') || name.endsWith('.lock')) continue;
       const path = join(layout.dir(state), name);
       const st = await lstat(path).catch(ifMissing(null));
-      if (st && !st.isDirectory()) out.push({ state, name, path, mtimeMs: st.mtimeMs, size: st.isFile() ? st.size : null });
+      if (st) out.push({ state, name, path, mtimeMs: st.mtimeMs, size: st.isFile() ? st.size : null });
     }
   }
   return out;
