@@ -6,7 +6,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, endSpoolTest, fakeCodex, jobsIn, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
+import { cli, cliProcess, endSpoolTest, fakeCodex, jobsIn, makeTempRoot, type TempRoot } from './helpers/spool-env.js';
 import { spoolLayout } from '../src/spool/layout.js';
 
 let t: TempRoot;
@@ -61,6 +61,30 @@ describe('a file in done/ or failed/ that holds no result the worker wrote', () 
     }
     const w = await cli(t, ['wait', ...ids, '--timeout', '5']);
     expect([w.code, w.stdout.split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))]).toEqual([1, ids.map((id) => `${id} unknown`)]);
+  });
+});
+
+// Seen: with a FIFO in place of a running job's events.jsonl, status and logs waited for a writer for ever;
+// a FIFO as the spool's policy file held every command.
+describe("a run's file or the policy file that is a FIFO", () => {
+  it('status and logs of a running job whose events.jsonl is a FIFO end at once', async () => {
+    const run = '20261204-010101-abcdef01';
+    await mkdir(join(t.root, 'runs', run), { recursive: true });
+    await execa('mkfifo', [join(t.root, 'runs', run, 'events.jsonl')]);
+    await writeFile(job('active', 'zz'), JSON.stringify({ repo: t.dir, task: 't', queued_at: 1, attempts: 0, run_id: run }));
+    const status = await cliProcess(t, ['status', 'zz']);
+    expect([status.code, status.stdout.split('\n')[1]?.split(/ +/).slice(0, 2)]).toEqual([0, ['zz', 'stale']]);
+    const logs = await cliProcess(t, ['logs', 'zz']);
+    expect([logs.code, logs.stdout]).toEqual([0, 'running -']);
+  });
+
+  it('a FIFO as the policy file is refused by every command, not waited on', async () => {
+    await execa('mkfifo', [join(t.root, 'codex-spool.config.json')]);
+    const r = await cliProcess(t, ['submit', '--repo', t.dir, '--task', 'x']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `codex-spool: bad policy: refusing ${join(t.root, 'codex-spool.config.json')}: not a regular file`,
+    ]);
   });
 });
 

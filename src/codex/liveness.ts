@@ -17,9 +17,9 @@
 // exits 75 without starting Codex. Judging is fence first, alive second: a launch that won the file wrote
 // the alive file before it, so the second look sees it fresh. (A whole host frozen between the launcher's
 // two steps for ALIVE_STALE_MS is the lease's residual risk: nothing on another host can tell it from death.)
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createExclusive } from '../spool/atomic-file.js';
+import { createExclusive, readSmallFile } from '../spool/atomic-file.js';
 import { statFreshAt } from '../spool/lock.js';
 import { ifMissing, isMissing } from '../util/errors.js';
 
@@ -81,7 +81,7 @@ export async function aliveAnywhere(runDir: string, now: number): Promise<boolea
 const launchFile = (runDir: string) => join(runDir, 'launch');
 
 /** The run in `runDir` was fenced before its Codex was started (its launch exited FENCED_EXIT). */
-export const wasFenced = async (runDir: string) => (await readFile(launchFile(runDir), 'utf8').catch(ifMissing(''))) === 'fenced';
+export const wasFenced = async (runDir: string) => (await readSmallFile(launchFile(runDir), 64)) === 'fenced';
 
 /**
  * The run in `runDir` has a live Codex on some host (see aliveAnywhere); when it has none, it is fenced

@@ -8,11 +8,12 @@
 // Codex exits, with nothing to wait for from a command it started that left its group holding its output open.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { emptyDigest, foldEventLine, foldLogLine, type EventDigest } from './events.js';
 import { LineSplitter } from '../util/line-splitter.js';
+import { openRegular } from '../util/regular-file.js';
 import { killGroup, procStat, stopGroup } from '../util/process-group.js';
 import { clampTimerMs } from '../util/timer-bounds.js';
 import { FENCED_EXIT, aliveFile, launchCommand, wasFenced } from './liveness.js';
@@ -185,7 +186,8 @@ function follow(file: string, onLine: (line: string) => void): FollowedFile {
   let offset = 0;
   let reading = Promise.resolve();
   const readNew = async () => {
-    const fh = await open(file, 'r');
+    const fh = (await openRegular(file))?.file;
+    if (!fh) return; // not there, or not a regular file: nothing to read (never a wait on a FIFO)
     try {
       for (let n = -1; n !== 0; offset += n) {
         n = (await fh.read(buf, 0, buf.length, offset)).bytesRead;

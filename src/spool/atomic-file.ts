@@ -1,10 +1,11 @@
 // Publishing files so that a reader sees all of a file or none of it, and a crash or power loss after
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ifMissing, isMissing } from '../util/errors.js';
+import { ifMissing } from '../util/errors.js';
+import { REGULAR_FILE_FLAGS, nullIfNotAFile, openRegular } from '../util/regular-file.js';
 
 function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
@@ -221,13 +222,12 @@ export async function readSmallFile(path: string, maxBytes: number): Promise<str
 
 /** readSmallFile's bytes, undecoded. */
 export async function readSmallFileBytes(path: string, maxBytes: number): Promise<Buffer | null> {
-  const file = await open(path, SMALL_FILE_FLAGS).catch(nullIfNotAFile);
-  if (!file) return null;
+  const opened = await openRegular(path);
+  if (!opened) return null;
   try {
-    const st = await file.stat();
-    return st.isFile() && st.size <= maxBytes ? await file.readFile() : null;
+    return opened.size <= maxBytes ? await opened.file.readFile() : null;
   } finally {
-    await file.close();
+    await opened.file.close();
   }
 }
 
@@ -235,7 +235,7 @@ export async function readSmallFileBytes(path: string, maxBytes: number): Promis
 export function readSmallFileSync(path: string, maxBytes: number): string | null {
   let fd: number;
   try {
-    fd = openSync(path, SMALL_FILE_FLAGS);
+    fd = openSync(path, REGULAR_FILE_FLAGS);
   } catch (err) {
     return nullIfNotAFile(err);
   }
@@ -245,13 +245,4 @@ export function readSmallFileSync(path: string, maxBytes: number): string | null
   } finally {
     closeSync(fd);
   }
-}
-
-const SMALL_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** An open error that means "no file to read here" → null; any other is thrown. */
-function nullIfNotAFile(err: unknown): null {
-  // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
-  if (isMissing(err) || ['ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
-  throw err;
 }

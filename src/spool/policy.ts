@@ -1,12 +1,12 @@
 // What a job may ask of Codex. Anyone who can write into the inbox can make Codex run commands as the
 // worker's user, so the worker decides: sandbox modes, extra arguments, repos, time limits.
-import { constants } from 'node:fs';
 import { open, readlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import '../util/zod.js';
 import * as z from 'zod/mini';
 import { ifMissing } from '../util/errors.js';
+import { REGULAR_FILE_FLAGS } from '../util/regular-file.js';
 import { isWithin, unsafeOwnership } from './layout.js';
 import { DEFAULT_MAX_JOB_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_S, Sandbox, describeIssues, submittedBytes, type JobSpec } from './schema.js';
 
@@ -90,7 +90,8 @@ interface PolicyViolation {
  */
 export async function loadPolicy(root: string): Promise<JobPolicy> {
   const path = join(root, 'codex-spool.config.json');
-  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+  // Not waited on if it is a FIFO (O_NONBLOCK): refused below as not a regular file.
+  const file = await open(path, REGULAR_FILE_FLAGS).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;
     if (err.code === 'ELOOP') throw new Error(`${path} is a symbolic link: refusing it (the policy must be a file of its own)`);
     throw err;

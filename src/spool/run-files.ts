@@ -1,9 +1,9 @@
 // runs/<run-id>/: one directory per Codex run, holding everything it produced.
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RunMeta, RunSummary, type RunFiles, MAX_FINAL_MESSAGE_BYTES } from './schema.js';
 import { syncDir, writeJsonNote } from './atomic-file.js';
-import { ifMissing } from '../util/errors.js';
+import { openRegular } from '../util/regular-file.js';
 import { readJson } from './json-file.js';
 import { randomHex } from '../util/random.js';
 
@@ -68,7 +68,7 @@ export function readSummary(files: RunFiles): Promise<RunSummary | null> {
  * Only its head is read (Codex's output has no size limit); the summary cuts it and names the file.
  */
 export async function readLastMessage(files: RunFiles, maxBytes = MAX_FINAL_MESSAGE_BYTES + 4): Promise<string | null> {
-  const file = await open(files.last_message, 'r').catch(ifMissing(null));
+  const file = (await openRegular(files.last_message))?.file; // a FIFO or a link there is no message: never waited on
   if (!file) return null;
   try {
     const { buffer, bytesRead } = await file.read(Buffer.alloc(maxBytes), 0, maxBytes, 0);

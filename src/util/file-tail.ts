@@ -1,14 +1,14 @@
-// Reading a file that is still being written, one complete line at a time.
-import { open } from 'node:fs/promises';
+// Reading a file that is still being written, one complete line at a time. A run's events file lies in the
+// spool: one that is not a regular file (a FIFO, a link put in its place) reads as not there yet, never as a wait.
 import { StringDecoder } from 'node:string_decoder';
-import { ifMissing } from './errors.js';
+import { openRegular } from './regular-file.js';
 
-/** The last `maxBytes` of a file ('' if it cannot be read): a run's latest events are at its end. */
+/** The last `maxBytes` of a file ('' if it is not there or not a regular file): a run's latest events are at its end. */
 export async function readTail(path: string, maxBytes: number): Promise<string> {
-  const file = await open(path, 'r').catch(ifMissing(null));
-  if (!file) return '';
+  const opened = await openRegular(path);
+  if (!opened) return '';
+  const { file, size } = opened;
   try {
-    const { size } = await file.stat();
     const length = Math.min(size, maxBytes);
     const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length);
     return buffer.toString('utf8');
@@ -25,9 +25,9 @@ export class LineTail {
 
   constructor(readonly path: string) {}
 
-  /** Complete lines appended since the last read; none while the file does not exist yet. */
+  /** Complete lines appended since the last read; none while the file does not exist yet (or is not a regular file). */
   async read(): Promise<string[]> {
-    const fh = await open(this.path, 'r').catch(ifMissing(null));
+    const fh = (await openRegular(this.path))?.file;
     if (!fh) return [];
     let text = this.partial;
     try {

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { link, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +92,38 @@ describe('recoverOrphans', () => {
     });
     const meta = JSON.parse(await readFile(runFiles(layout.runs, 'run-1').meta, 'utf8'));
     expect(meta.status).toBe('interrupted');
+  });
+
+  // Seen: a FIFO in place of a run's events.jsonl hung recovery (and status, logs) for ever: open waited for a writer.
+  it('a run whose events or last message are not regular files (FIFO, looping link) is recovered, never waited on', async () => {
+    const completed = [`{"type":"thread.started","thread_id":"${SESSION}"}`, '{"type":"turn.started"}', '{"type":"turn.completed"}'];
+    const plants = [
+      ['fifo', (path: string) => execFileSync('mkfifo', [path])],
+      ['loop', (path: string) => symlinkSync(path, path)],
+    ] as const;
+    for (const [kind, plant] of plants) {
+      // Its events planted: a run that did not end. Its events whole and its last message planted: a run that succeeded.
+      for (const [id, planted] of [
+        [`${kind}-events`, 'events'],
+        [`${kind}-message`, 'last_message'],
+      ] as const) {
+        await runWithSession(`run-${id}`, SESSION);
+        const files = runFiles(layout.runs, `run-${id}`);
+        if (planted === 'last_message') await writeFile(files.events, `${completed.join('\n')}\n`);
+        plant(files[planted]);
+        await writeFile(
+          layout.job('active', id),
+          JSON.stringify({ repo: '/r', task: 't', queued_at: 7, attempts: 0, run_id: `run-${id}` }),
+        );
+      }
+    }
+    expect(await recoverOrphans(ctx())).toBe(4);
+    expect(logs.sort()).toEqual(
+      plants.flatMap(([kind]) => [
+        `recovered ${kind}-events: queued again to resume ${SESSION} (attempt 2)`,
+        `recovered ${kind}-message: its run had ended (succeeded): filed in done/`,
+      ]),
+    );
   });
 
   it('a job with a run but no session is queued again as it was, one attempt counted, without run_id', async () => {
