@@ -28,19 +28,28 @@ const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 /** Readable by every user of the spool, as its job files are: it says no more than their names and mtimes. */
 const LOG_MODE = 0o644;
-// Never through a symbolic link: on a shared spool another user could point the log at a file of ours.
-const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
-const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+// Never through a symbolic link: on a shared spool another user could point the log at a file of ours. Never
+// waiting on a FIFO put in its place either (O_NONBLOCK: an open for writing with no reader fails ENXIO at
+// once, where it would hold every filing for ever).
+const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** The log, opened to read and append; a symbolic link in its place is removed first, never followed. */
+/** The log, opened to read and append; a link or a FIFO in its place is removed first, never followed or read. */
 async function openLog(path: string) {
-  try {
-    return await open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
-    await unlink(path);
-    return open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
+  const opened = await open(path, READ_APPEND_NO_FOLLOW, LOG_MODE).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ELOOP') throw err;
+    return null;
+  });
+  if (opened) {
+    const st = await opened.stat().catch(async (err: unknown) => {
+      await opened.close();
+      throw err;
+    });
+    if (st.isFile()) return opened;
+    await opened.close();
   }
+  await unlink(path);
+  return open(path, READ_APPEND_NO_FOLLOW | constants.O_EXCL, LOG_MODE);
 }
 
 /** A valid line, anywhere in the log: matched in one pass over the text, not line by line (10,000 of them for status). */

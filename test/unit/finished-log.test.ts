@@ -1,5 +1,6 @@
 // spool/finished.log: status orders finished jobs by the mtimes it vouches for; it must never vouch for a
 // wrong one, whatever crashes, lost lines, removals and rebuilds came before.
+import { execFileSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,20 @@ describe('fileLogged', () => {
     await symlink(join(tmp, 'a-dir'), layout.finishedLog); // every append fails EISDIR; an unlink removes the link
     const path = layout.job('done', 'a');
     await fileLogged(layout, path, () => writeFile(path, '{}'));
+    expect(await readFile(layout.finishedLog, 'utf8')).toBe(`done/a.json ${lstatSync(path).mtimeMs}\n`);
+  });
+
+  // Seen: a FIFO in its place held every filing for ever (an open for writing waits for a reader), and
+  // prune's rebuild too (a read of a FIFO it holds open for writing never ends).
+  it('a FIFO in its place holds neither a filing nor a rebuild: it is removed, and a log made anew', async () => {
+    execFileSync('mkfifo', [layout.finishedLog]);
+    const path = layout.job('done', 'a');
+    await fileLogged(layout, path, () => writeFile(path, '{}'));
+    expect(await readFile(layout.finishedLog, 'utf8')).toBe(`done/a.json ${lstatSync(path).mtimeMs}\n`); // the first append removed it
+    await rm(layout.finishedLog);
+    execFileSync('mkfifo', [layout.finishedLog]);
+    await rebuildFinishedLog(layout);
+    expect(lstatSync(layout.finishedLog).isFile()).toBe(true);
     expect(await readFile(layout.finishedLog, 'utf8')).toBe(`done/a.json ${lstatSync(path).mtimeMs}\n`);
   });
 });
