@@ -19,6 +19,7 @@ import {
   type JsonFiles,
 } from './atomic-file.js';
 import { fileLogged } from './finished-log.js';
+import { openRegular } from '../util/regular-file.js';
 import { tryLock, type HeldLock } from './lock.js';
 import { JobId, MAX_JOB_BYTES, jobFileText, type ActiveJob, type JobSpec, type QueuedJob, type RejectionError } from './schema.js';
 import { JOB_STATES, isFinished, jobIdOf, type JobState, type SpoolLayout } from './layout.js';
@@ -77,10 +78,17 @@ async function readJobFile(path: string, maxBytes: number): Promise<JobFileConte
   if (!st.isFile()) return { kind: 'unreadable', why: `not a regular file (${fileKind(st)})` };
   if (st.size > maxBytes) return { kind: 'too_large', size: st.size, limit: maxBytes };
   try {
-    // Read as it is now, never waiting: whoever can write the spool may have swapped it since the lstat.
-    const bytes = await readSmallFileBytes(path, maxBytes);
-    if (bytes) return { kind: 'bytes', bytes };
-    await lstat(path); // gone: ENOENT (taken meanwhile), as before
+    // Read as it is now, never waiting: whoever can write the spool may have swapped it since the lstat. Gone:
+    // the open's ENOENT (taken meanwhile) is thrown, the file server's word; over a network file system an
+    // lstat may still show it from the client's cache (a job another host has taken, "rejected" here).
+    const opened = await openRegular(path, 'throw');
+    if (opened) {
+      try {
+        if (opened.size <= maxBytes) return { kind: 'bytes', bytes: await opened.file.readFile() };
+      } finally {
+        await opened.file.close();
+      }
+    }
     return { kind: 'unreadable', why: `replaced while it was read (no longer a regular file of at most ${maxBytes} bytes)` };
   } catch (err) {
     // A file the worker may not read (mode 000, another user's) is rejected as such, not retried for ever.

@@ -8,18 +8,21 @@ import { isMissing } from './errors.js';
 export const REGULAR_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** An open error that means "no file to read here" → null; any other is thrown. */
-export function nullIfNotAFile(err: unknown): null {
-  // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read.
-  if (isMissing(err) || ['ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+export const nullIfNotAFile = (err: unknown): null => notAFile(err, true);
+
+/** ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket. Neither is a file to read: null; so is "not there" if `missing`. */
+function notAFile(err: unknown, missing: boolean): null {
+  if ((missing && isMissing(err)) || ['ELOOP', 'ENXIO'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
   throw err;
 }
 
 /**
- * `path` opened for reading if it is a regular file, with its size; null if it is not there or not a regular
- * file. Any other error (EACCES, EIO, EMFILE) is thrown, not taken for absence.
+ * `path` opened for reading if it is a regular file, with its size; null if it is not a regular file, or not
+ * there (unless `missing` is 'throw': then ENOENT is thrown). Any other error (EACCES, EIO, EMFILE) is thrown,
+ * not taken for absence.
  */
-export async function openRegular(path: string): Promise<{ file: FileHandle; size: number } | null> {
-  const file = await open(path, REGULAR_FILE_FLAGS).catch(nullIfNotAFile);
+export async function openRegular(path: string, missing: 'null' | 'throw' = 'null'): Promise<{ file: FileHandle; size: number } | null> {
+  const file = await open(path, REGULAR_FILE_FLAGS).catch((err: unknown) => notAFile(err, missing === 'null'));
   if (!file) return null;
   try {
     const st = await file.stat();
