@@ -7,7 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import { ifMissing } from '../util/errors.js';
 import { REGULAR_FILE_FLAGS, nullIfNotAFile, openRegular } from '../util/regular-file.js';
 
-function tempPathFor(path: string): string {
+/** A fresh dotfile name beside `path`, for a file made exclusively ('wx'): unique to this process and call. */
+export function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
   // Math.random, not node:crypto (whose load would cost every command): the name must be unique, not secret;
   // it is created exclusively ('wx') in the user's own spool.
