@@ -16,6 +16,7 @@ import {
   endSpoolTest,
   fakeCodexSpool,
   readIfExists,
+  quickLockStale,
   readJson,
   startWorker,
   waitFor,
@@ -191,6 +192,24 @@ describe('cancel', () => {
     expect(record.result.status).toBe('cancelled');
     expect(record.task).toBe('never run');
     expect(await calls()).toEqual([]);
+  });
+
+  // A worker's recovery takes over a claim whose holder was paused past the stale time and queues the job again.
+  it('a cancel paused past the stale time after its claim, the job taken over and run: it cancels the run', async () => {
+    await quickLockStale(t);
+    await submit('late', 'hang');
+    const stopAfterClaim = { ...t.env, NODE_OPTIONS: `--import=${join(import.meta.dirname, 'fixtures', 'stop-after-claim.mjs')}` };
+    const cancel = startCli({ ...t, env: stopAfterClaim }, ['cancel', 'late']);
+    await waitFor('the cancel stopped after its claim', () => processState(cancel.child.pid!) === 'T');
+    const worker = startWorker(t, ['--rescan-ms', '200']);
+    await waitFor('the worker runs late', async () =>
+      (await readIfExists(join(t.root, 'spool', 'active', 'late.json')))?.includes('run_id'),
+    );
+    cancel.child.kill('SIGCONT');
+    const r = await cancel.done;
+    expect([r.code, r.stdout.trim(), r.stderr]).toEqual([0, 'late cancelled', '']);
+    expect((await waitForFinished(t, 'late')).record.result.status).toBe('cancelled');
+    await worker.stop();
   });
 
   it('a running job has its whole Codex tree stopped, ends cancelled and keeps its session id', async () => {

@@ -7,14 +7,14 @@ import { tryLock } from '../spool/lock.js';
 import { JobResult, JobSpec, QueuedJob, jobFileText } from '../spool/schema.js';
 import { recordWithoutRun } from '../worker/finished-job.js';
 import { parseJob, rejectUnreadable } from '../spool/validation.js';
-import { claimJob, finishJob } from '../spool/moves.js';
+import { ClaimLostError, claimJob, finishJob } from '../spool/moves.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { findJobView, noSuchJob } from '../spool/lookup.js';
 import { CliError, EXIT } from '../util/errors.js';
 
 /**
  * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can
- * claim it meanwhile. Returns false if a worker claimed it first (then cancel it as a running job), or if
+ * claim it meanwhile. Returns false if a worker claimed it first or took the claim over (then cancel it as a running job), or if
  * its file could not be read (a FIFO, a link, a directory): then it is rejected, as the worker would.
  */
 export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'inbox' | 'deferred'): Promise<boolean> {
@@ -24,12 +24,20 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
     await claim.release();
     throw new Error(`job id "${id}" is used twice (spool/inbox and spool/${claim.duplicateOf}): the inbox copy will be rejected`);
   }
-  if (await rejectUnreadable(layout, claim)) return false;
-  const parsed = claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
-  const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
-  const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
-  await finishJob(layout, claim, 'failed', record);
-  return true;
+  try {
+    if (await rejectUnreadable(layout, claim)) return false;
+    const parsed =
+      claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
+    const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
+    const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
+    await finishJob(layout, claim, 'failed', record);
+    return true;
+  } catch (err) {
+    // Paused past the stale time after the claim: a worker took the job over and may run it, so it is
+    // cancelled as whatever it is now, not left to run with the cancel ending in an error.
+    if (err instanceof ClaimLostError) return false;
+    throw err;
+  }
 }
 
 /**
