@@ -1,7 +1,7 @@
 // Publishing files so that a reader sees all of a file or none of it, and a crash or power loss after
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ifMissing } from '../util/errors.js';
@@ -147,7 +147,8 @@ export async function syncDirsOf(...paths: string[]): Promise<void> {
 
 /** Makes the entries of `dir` (names created, renamed or removed in it) durable. */
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  // O_DIRECTORY: anything else there (a FIFO put in its place, whose open would wait for a writer) is ENOTDIR.
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {
