@@ -71,6 +71,7 @@ export async function serverNow(runsDir: string): Promise<number> {
   const file = await open(probe, 'wx', 0o644);
   try {
     await file.write('.');
+    await file.sync(); // on the server before its mtime is asked: not a network client's own stamp of a cached write
     return (await file.stat()).mtimeMs; // a cached (older) view only makes runs look younger: never wrongly dead
   } finally {
     await file.close();
