@@ -17,7 +17,7 @@
 // with the name's old line left vouching could mislead it; the reader then still catches a wrong mtime among
 // the jobs it shows (see read/listing.ts).
 import { constants, type Stats } from 'node:fs';
-import { appendFile, lstat, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSmallFileSync } from './atomic-file.js';
 import { FINISHED_STATES, isJobFileName, isRejectionName, type FinishedState, type SpoolLayout } from './layout.js';
@@ -29,29 +29,18 @@ const MAX_LOG_BYTES = 64 * 1024 * 1024;
 /** Readable by every user of the spool, as its job files are: it says no more than their names and mtimes. */
 const LOG_MODE = 0o644;
 // Never through a symbolic link: on a shared spool another user could point the log at a file of ours.
-// Never waiting on a FIFO put there: opened to write, one without a reader blocks the open (ENXIO instead).
-const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND_NO_FOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+const READ_APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 
-/** The log, opened to read and append; anything but a regular file in its place (a link, a FIFO) is removed first, never followed or read. */
-async function openLog(path: string): Promise<FileHandle> {
-  const log = await openRegularLog(path);
-  if (log) return log;
-  await unlink(path);
-  const again = await openRegularLog(path);
-  if (again) return again;
-  throw new Error(`${path} is not a regular file`); // planted again at once: prune reports it
-}
-
-/** The log opened read-write if it is (or is now created as) a regular file, else null. */
-async function openRegularLog(path: string): Promise<FileHandle | null> {
-  const file = await open(path, READ_APPEND_NO_FOLLOW, LOG_MODE).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ELOOP') return null;
-    throw err;
-  });
-  if (!file || (await file.stat()).isFile()) return file;
-  await file.close();
-  return null;
+/** The log, opened to read and append; a symbolic link in its place is removed first, never followed. */
+async function openLog(path: string) {
+  try {
+    return await open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    await unlink(path);
+    return open(path, READ_APPEND_NO_FOLLOW, LOG_MODE);
+  }
 }
 
 /** A valid line, anywhere in the log: matched in one pass over the text, not line by line (10,000 of them for status). */

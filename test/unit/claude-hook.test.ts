@@ -125,7 +125,7 @@ describe('runHook', () => {
       JSON.stringify({ job_file: 'bad.json', reason: 'invalid_json', message: 'Unexpected token', issues: [], rejected_at: '' }),
     );
     const text = context(runHook(input(), root));
-    expect(text).toContain('broken unknown exit=- - session=- error="job file unreadable" (codex-spool result broken)');
+    expect(text).toContain('broken succeeded exit=- - session=- error="job file unreadable" (codex-spool result broken)');
     expect(text).toContain('bad rejected exit=- - session=- reason="invalid_json: Unexpected token" (codex-spool result bad)');
     expect(text).not.toContain('bad.error');
   });
