@@ -8,6 +8,7 @@ import { JobId } from '../src/spool/schema.js';
 import { JOB_STATES } from '../src/spool/layout.js';
 import { tryLock } from '../src/spool/lock.js';
 import { hostileArg } from './helpers/hostile.js';
+import { processState } from './chaos/fixtures/chaos-kit.js';
 import {
   cli,
   startCli,
@@ -15,12 +16,16 @@ import {
   endSpoolTest,
   fakeCodexSpool,
   readIfExists,
+  quickLockStale,
   readJson,
   startWorker,
   waitFor,
   waitForFinished,
   type TempRoot,
 } from './helpers/spool-env.js';
+
+/** Stops a process at its first mkdir of the lock SLOW_LOCK_NAME names (SLOW_REPO_LOCK=stop). */
+const STOP_AT_LOCK = join(import.meta.dirname, 'chaos', 'fixtures', 'slow-repo-lock.mjs');
 
 let t: TempRoot;
 let repo: string;
@@ -189,6 +194,24 @@ describe('cancel', () => {
     expect(await calls()).toEqual([]);
   });
 
+  // A worker's recovery takes over a claim whose holder was paused past the stale time and queues the job again.
+  it('a cancel paused past the stale time after its claim, the job taken over and run: it cancels the run', async () => {
+    await quickLockStale(t);
+    await submit('late', 'hang');
+    const stopAfterClaim = { ...t.env, NODE_OPTIONS: `--import=${join(import.meta.dirname, 'fixtures', 'stop-after-claim.mjs')}` };
+    const cancel = startCli({ ...t, env: stopAfterClaim }, ['cancel', 'late']);
+    await waitFor('the cancel stopped after its claim', () => processState(cancel.child.pid!) === 'T');
+    const worker = startWorker(t, ['--rescan-ms', '200']);
+    await waitFor('the worker runs late', async () =>
+      (await readIfExists(join(t.root, 'spool', 'active', 'late.json')))?.includes('run_id'),
+    );
+    cancel.child.kill('SIGCONT');
+    const r = await cancel.done;
+    expect([r.code, r.stdout.trim(), r.stderr]).toEqual([0, 'late cancelled', '']);
+    expect((await waitForFinished(t, 'late')).record.result.status).toBe('cancelled');
+    await worker.stop();
+  });
+
   it('a running job has its whole Codex tree stopped, ends cancelled and keeps its session id', async () => {
     const worker = startWorker(t, ['--rescan-ms', '200', '--grace-ms', '2000']);
     await submit('run', 'sleep 41.5');
@@ -312,6 +335,28 @@ describe('retry and resume', () => {
     const r = await retried;
     expect(r.stderr).toBe('');
     expect([r.code, await jobsIn(t, 'deferred')]).toEqual([0, ['held.json']]);
+  });
+
+  it('a retry paused before its lock, the job retried and filed again meanwhile: it queues nothing and says why', async () => {
+    const worker = startWorker(t);
+    await submit('twice', 'fail once');
+    expect((await waitForFinished(t, 'twice')).state).toBe('failed');
+    await worker.stop();
+    const stopAtLock = {
+      ...t.env,
+      NODE_OPTIONS: `--import=${STOP_AT_LOCK}`,
+      SLOW_REPO_LOCK: 'stop',
+      SLOW_LOCK_NAME: '^twice\\.json\\.lock$',
+    };
+    const paused = startCli({ ...t, env: stopAtLock }, ['retry', 'twice']);
+    await waitFor('the first retry stopped at its lock', () => processState(paused.child.pid!) === 'T');
+    // Meanwhile a second retry queues it and its run is filed (as done, here by hand: the worker's move).
+    expect((await cli(t, ['retry', 'twice'])).code).toBe(0);
+    await rename(join(t.root, 'spool', 'deferred', 'twice.json'), join(t.root, 'spool', 'done', 'twice.json'));
+    paused.child.kill('SIGCONT');
+    const r = await paused.done;
+    expect([r.code, r.stderr.trim()]).toEqual([2, 'codex-spool: twice is in spool/done: only failed jobs can be retried']);
+    expect(await jobsIn(t, 'deferred')).toEqual([]);
   });
 
   it('resume ID --task queues a follow-up in the same session', async () => {

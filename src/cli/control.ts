@@ -7,12 +7,14 @@ import { tryLock } from '../spool/lock.js';
 import { JobResult, JobSpec, QueuedJob, jobFileText } from '../spool/schema.js';
 import { recordWithoutRun } from '../worker/finished-job.js';
 import { parseJob, rejectUnreadable } from '../spool/validation.js';
-import { claimJob, finishJob } from '../spool/moves.js';
+import { ClaimLostError, claimJob, finishJob } from '../spool/moves.js';
 import type { SpoolLayout } from '../spool/layout.js';
+import { findJobView, noSuchJob } from '../spool/lookup.js';
+import { CliError, EXIT } from '../util/errors.js';
 
 /**
  * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can
- * claim it meanwhile. Returns false if a worker claimed it first (then cancel it as a running job), or if
+ * claim it meanwhile. Returns false if a worker claimed it first or took the claim over (then cancel it as a running job), or if
  * its file could not be read (a FIFO, a link, a directory): then it is rejected, as the worker would.
  */
 export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'inbox' | 'deferred'): Promise<boolean> {
@@ -22,12 +24,20 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
     await claim.release();
     throw new Error(`job id "${id}" is used twice (spool/inbox and spool/${claim.duplicateOf}): the inbox copy will be rejected`);
   }
-  if (await rejectUnreadable(layout, claim)) return false;
-  const parsed = claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
-  const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
-  const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
-  await finishJob(layout, claim, 'failed', record);
-  return true;
+  try {
+    if (await rejectUnreadable(layout, claim)) return false;
+    const parsed =
+      claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
+    const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
+    const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
+    await finishJob(layout, claim, 'failed', record);
+    return true;
+  } catch (err) {
+    // Paused past the stale time after the claim: a worker took the job over and may run it, so it is
+    // cancelled as whatever it is now, not left to run with the cancel ending in an error.
+    if (err instanceof ClaimLostError) return false;
+    throw err;
+  }
 }
 
 /**
@@ -55,8 +65,8 @@ const RETRY_LOCK_WAIT_MS = 5_000;
  * job's lock, so that no worker runs it before the failed record is gone and `wait` and `status` see only
  * the new run. The record's runs stay in runs/ and in the job's `runs`: nothing else of it is lost.
  */
-export async function retryJob(layout: SpoolLayout, id: string, record: Record<string, unknown>): Promise<QueuedJob> {
-  const job = retryJobOf(record, new Date());
+export async function retryJob(layout: SpoolLayout, id: string): Promise<QueuedJob> {
+  await failedRecord(layout, id); // what cannot be retried is told at once, not after a wait for the lock
   // A worker files a job before it lets go of its lock: `wait ID && retry ID` may come in between.
   let lock = await tryLock(layout.dir('active'), `${id}.json`, () => undefined);
   for (let waited = 0; !lock && waited < RETRY_LOCK_WAIT_MS; waited += 100) {
@@ -67,11 +77,24 @@ export async function retryJob(layout: SpoolLayout, id: string, record: Record<s
   if (!lock) throw busy();
   try {
     if (!(await lock.held())) throw busy(); // paused past the stale time since it was taken
+    // Read again under the lock: the record read before it may have been retried, run and filed again since
+    // (another retry, while this one was paused), and queuing it would run the job again beside its new file.
+    const job = retryJobOf(await failedRecord(layout, id), new Date());
     await createFileAtomic(layout.job('deferred', id), jobFileText(job));
     await unlink(layout.job('failed', id));
     await syncDir(dirname(layout.job('failed', id)));
+    return job;
   } finally {
     await lock.release();
   }
-  return job;
+}
+
+/** The record of failed job `id`; else the error that says why it cannot be retried (exit 3 unknown, 2 not failed). */
+async function failedRecord(layout: SpoolLayout, id: string): Promise<Record<string, unknown>> {
+  const job = await findJobView(layout, id);
+  if (!job) throw noSuchJob([id]);
+  if (job.state !== 'failed') throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
+  if (!job.record)
+    throw new CliError(`${id}: spool/failed/${id}.json is no job record (not a regular JSON file): nothing to retry`, EXIT.usage);
+  return job.record;
 }

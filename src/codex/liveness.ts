@@ -17,9 +17,9 @@
 // exits 75 without starting Codex. Judging is fence first, alive second: a launch that won the file wrote
 // the alive file before it, so the second look sees it fresh. (A whole host frozen between the launcher's
 // two steps for ALIVE_STALE_MS is the lease's residual risk: nothing on another host can tell it from death.)
-import { stat, writeFile } from 'node:fs/promises';
+import { open, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createExclusive, readSmallFile } from '../spool/atomic-file.js';
+import { createExclusive, readSmallFile, tempPathFor } from '../spool/atomic-file.js';
 import { statFreshAt } from '../spool/lock.js';
 import { ifMissing, isMissing } from '../util/errors.js';
 
@@ -62,13 +62,21 @@ export const aliveFile = (runDir: string) => join(runDir, 'alive');
 export const markAlive = (runDir: string) => writeFile(aliveFile(runDir), '.');
 
 /**
- * The file server's clock now (ms): the mtime of a file just written in `runsDir`. One probe name for
- * every worker: each writes the same byte, and another's write between ours and the stat moves it by ms.
+ * The file server's clock now (ms): the mtime of a file just written in `runsDir`. A name of its own, made
+ * exclusively and removed at once: runs/ of a shared spool is writable by its other users, and at a name
+ * they can foresee a link would have the write go through it (over a file of ours) and a FIFO hold it for ever.
  */
 export async function serverNow(runsDir: string): Promise<number> {
-  const probe = join(runsDir, '.clock');
-  await writeFile(probe, '.');
-  return (await stat(probe)).mtimeMs; // a cached (older) view only makes runs look younger: never wrongly dead
+  const probe = tempPathFor(join(runsDir, 'clock'));
+  const file = await open(probe, 'wx', 0o644);
+  try {
+    await file.write('.');
+    await file.sync(); // on the server before its mtime is asked: not a network client's own stamp of a cached write
+    return (await file.stat()).mtimeMs; // a cached (older) view only makes runs look younger: never wrongly dead
+  } finally {
+    await file.close();
+    await unlink(probe);
+  }
 }
 
 /** The run in `runDir` has a live Codex on some host, judged at server time `now` (see serverNow). */

@@ -2,9 +2,8 @@
 import { output } from '../util/output.js';
 import { Command } from 'commander';
 import { layoutOf, withRoot } from '../cli/kit.js';
-import { CliError, EXIT } from '../util/errors.js';
 import { retryJob } from '../cli/control.js';
-import { findJobOrFail } from '../spool/lookup.js';
+import { parseJobIdArg } from '../spool/lookup.js';
 import { queuedOutput } from '../cli/queue-job.js';
 
 export function retryCommand(): Command {
@@ -14,12 +13,8 @@ export function retryCommand(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (arg: string, opts: { json?: boolean }, cmd: Command) => {
       const layout = layoutOf(cmd);
-      const job = await findJobOrFail(layout, arg);
-      const id = job.id;
-      if (job.state !== 'failed') throw new CliError(`${id} is in spool/${job.state}: only failed jobs can be retried`, EXIT.usage);
-      if (!job.record)
-        throw new CliError(`${id}: spool/failed/${id}.json is no job record (not a regular JSON file): nothing to retry`, EXIT.usage);
-      await retryJob(layout, id, job.record);
+      const id = parseJobIdArg(arg);
+      await retryJob(layout, id);
       output.out(queuedOutput(layout, id, Boolean(opts.json)));
     });
 }

@@ -1,13 +1,14 @@
 // Publishing files so that a reader sees all of a file or none of it, and a crash or power loss after
 // the call returned keeps it (Maildir: write a dotfile and fsync it, then rename or link it into place,
 // then fsync the directory, which is what makes the new name durable).
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { link, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ifMissing } from '../util/errors.js';
 import { REGULAR_FILE_FLAGS, nullIfNotAFile, openRegular } from '../util/regular-file.js';
 
-function tempPathFor(path: string): string {
+/** A fresh dotfile name beside `path`, for a file made exclusively ('wx'): unique to this process and call. */
+export function tempPathFor(path: string): string {
   // Cut long names: the temp name must stay under the file system's 255-byte limit.
   // Math.random, not node:crypto (whose load would cost every command): the name must be unique, not secret;
   // it is created exclusively ('wx') in the user's own spool.
@@ -146,7 +147,8 @@ export async function syncDirsOf(...paths: string[]): Promise<void> {
 
 /** Makes the entries of `dir` (names created, renamed or removed in it) durable. */
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  // O_DIRECTORY: anything else there (a FIFO put in its place, whose open would wait for a writer) is ENOTDIR.
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {

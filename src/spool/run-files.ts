@@ -15,9 +15,9 @@ export function newRunId(now = new Date()): string {
 
 /**
  * Whether `name`, read from a job file, can name a run: one directory under runs/, never a path (a forged
- * `../x` would lead a reader out of runs/; runs/.clock is the liveness clock's probe). Pure.
+ * `../x` would lead a reader out of runs/; runs/.clock.* are the liveness clock's probes). Pure.
  */
-export const isRunName = (name: unknown): name is string => typeof name === 'string' && /^[^./\\\0][^/\\\0]*$/.test(name); // never `.`, `..` or a dotfile (runs/.clock)
+export const isRunName = (name: unknown): name is string => typeof name === 'string' && /^[^./\\\0][^/\\\0]*$/.test(name); // never `.`, `..` or a dotfile (runs/.clock.*)
 
 /** The paths of a run's files (pure). */
 export function runFiles(runsDir: string, runId: string): RunFiles {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -288,6 +289,12 @@ describe('durability: fsync before publishing, the directory after', () => {
   it('renameDurable and syncDir pass other errors on', async () => {
     await expect(renameDurable(join(dir, 'missing'), join(dir, 'x'))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(syncDir(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  // A state directory of a shared spool swapped for a FIFO by another user: opened to read, it waited for a writer.
+  it('syncDir of a FIFO fails at once (ENOTDIR), never waits on it', async () => {
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    await expect(syncDir(join(dir, 'fifo'))).rejects.toMatchObject({ code: 'ENOTDIR' });
   });
 });
 

@@ -1,9 +1,9 @@
 // The cross-host liveness signal (src/codex/liveness.ts): the launch shell keeps a run's alive file fresh exactly
 // as long as Codex's process lives, a reader judges the file on the file server's clock, not its own, and a
 // run judged dead is fenced: its launch, however late, never starts Codex.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -134,6 +134,22 @@ describe('run liveness', () => {
       expect(await aliveAnywhere(dir, await serverNow(dir))).toBe(false);
       vi.restoreAllMocks();
     }
+  });
+
+  // runs/ of a shared spool (--allow-shared-spool) is writable by its other users: a name they can predict
+  // may hold their link or FIFO. Through the link, recovery overwrote a file of the worker's user; on the
+  // FIFO, it waited for ever.
+  it("the server clock's probe neither writes through a link nor waits on a FIFO planted at its name", async () => {
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'mine\n');
+    const runs = join(dir, 'runs');
+    await mkdir(runs);
+    await symlink(victim, join(runs, '.clock'));
+    await serverNow(runs);
+    expect(await readFile(victim, 'utf8')).toBe('mine\n');
+    await rm(join(runs, '.clock'));
+    execFileSync('mkfifo', [join(runs, '.clock')]);
+    expect(await serverNow(runs)).toBeGreaterThan(0);
   });
 });
 
