@@ -2,7 +2,7 @@
 // lookupJob): `wait` ends on it once the worker has rejected it, and `cancel` and recovery take it out of
 // the queue whole, as the worker's rejection does (a directory can be neither unlinked nor linked); and no
 // link planted in the spool (a loop) fails a command or the worker's start. Real CLI and worker processes.
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -148,6 +148,20 @@ it("a looping link named like a write's temp file does not stop the worker's sta
   const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
   expect(once.code, once.stderr).toBe(0);
   expect(await jobsIn(t, 'done')).toEqual(['j.json']);
+});
+
+// The server clock's probes (runs/.clock.<pid>.<hex>.tmp) of a worker killed while it asked were never swept.
+it("the worker's start removes an hour-old temp file from runs/ as from the state directories, and a young one stays", async () => {
+  const runs = join(t.root, 'runs');
+  await mkdir(runs, { recursive: true });
+  const [old, young] = ['.clock.1.0000abcd.tmp', '.clock.2.0000abcd.tmp'].map((n) => join(runs, n));
+  await writeFile(old!, '.');
+  await writeFile(young!, '.');
+  const hoursAgo = new Date(Date.now() - 2 * 3_600_000);
+  await utimes(old!, hoursAgo, hoursAgo);
+  const once = await cli(t, ['worker', '--once', '--codex-bin', fakeCodex]);
+  expect(once.stderr).toContain('removed 1 abandoned temp file(s) from runs/');
+  expect((await readdir(runs)).filter((n) => n.startsWith('.clock'))).toEqual(['.clock.2.0000abcd.tmp']);
 });
 
 // fails without the fix: wait took the rejected file for the job and ended at once ("x rejected", exit 1)

@@ -228,9 +228,13 @@ export class Worker {
 
   /** Temp files of spool writes killed half-way (a SIGKILLed worker or submit), and locks of killed holders, once surely abandoned. */
   private async removeDebris(): Promise<void> {
-    for (const state of JOB_STATES) {
-      const removed = await removeWriteDebris(this.opts.layout.dir(state), DEBRIS_AGE_MS);
-      if (removed.length) this.opts.log(`removed ${removed.length} abandoned temp file(s) from ${state}/`);
+    // runs/ too: the server clock's probes (runs/.clock.*.tmp) of a worker killed while it asked.
+    for (const [dir, shown] of [
+      ...JOB_STATES.map((state) => [this.opts.layout.dir(state), `${state}/`]),
+      [this.opts.layout.runs, 'runs/'],
+    ]) {
+      const removed = await removeWriteDebris(dir!, DEBRIS_AGE_MS);
+      if (removed.length) this.opts.log(`removed ${removed.length} abandoned temp file(s) from ${shown}`);
     }
     const locks = await removeAbandonedLocks(this.opts.layout.dir('active'), DEBRIS_AGE_MS);
     if (locks) this.opts.log(`removed ${locks} abandoned lock(s) from active/`);
