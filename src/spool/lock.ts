@@ -143,6 +143,14 @@ class Lease {
     this.wake();
   }
 
+  /**
+   * No one can have taken the lock over: it was renewed less than the stale time ago. Past that, a release
+   * must not remove the lock directory: it may be another's by now (a taker's, made after ours went stale).
+   */
+  untaken(): boolean {
+    return Date.now() - this.renewedAt < this.staleMs;
+  }
+
   /** Lost (compromised) or released: never held again. */
   end(): void {
     this.ended = true;
@@ -207,8 +215,9 @@ const statFresher = (staleMs: number) => promisify(statFreshCb(staleMs));
 export const statFreshAt = (path: string, staleMs: number, now: number) => promisify(statFreshCb(staleMs, () => now))(path);
 
 /**
- * The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh, and
- * each refresh of a held lock (utimes) renews its `lease`.
+ * The fs proper-lockfile works with: every staleness it judges (lock, check) is judged on statFresh; each
+ * refresh of a held lock (utimes) renews its `lease`; and the release of one whose lease has lapsed leaves the
+ * lock directory alone (it goes stale, as a dead holder's does, if it is still ours).
  */
 function lockFsOf(staleMs: number, lease?: Lease) {
   const utimes = (path: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, done: fs.NoParamCallback) => {
@@ -218,7 +227,8 @@ function lockFsOf(staleMs: number, lease?: Lease) {
       done(err);
     });
   };
-  return { ...fs, stat: statFreshCb(staleMs), utimes };
+  const rmdir = (path: fs.PathLike, done: fs.NoParamCallback) => (lease && !lease.untaken() ? done(null) : fs.rmdir(path, done));
+  return { ...fs, stat: statFreshCb(staleMs), utimes, rmdir };
 }
 
 /**

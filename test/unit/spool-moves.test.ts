@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -361,9 +362,17 @@ describe('a claim frozen past the stale time', () => {
     await writeFile(join(layout.root, 'codex-spool.config.json'), JSON.stringify({ policy: { lock_stale_ms: 3_000 } }));
     const names = Object.keys(transitions);
     for (const name of names) await writeFile(layout.job('inbox', name), JSON.stringify(spec));
-    const claims = await Promise.all(names.map((name) => claim(`${name}.json`)));
+    await writeFile(layout.job('inbox', 'taken'), JSON.stringify(spec));
+    const [taken, ...claims] = await Promise.all(['taken', ...names].map((name) => claim(`${name}.json`)));
     const before = await spoolFiles();
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_300); // frozen: no lock refresh meanwhile
+    // One taken over meanwhile (its stale lock made again by a taker), then released before its timer can
+    // tell: the release must not remove the taker's lock.
+    const lockDir = join(layout.dir('active'), 'taken.json.lock');
+    rmSync(lockDir, { recursive: true });
+    mkdirSync(lockDir);
+    await taken!.release();
+    expect(existsSync(lockDir)).toBe(true);
     const outcomes = await Promise.all(
       claims.map((c, i) =>
         transitions[names[i]!]!(c).then(
