@@ -7,6 +7,7 @@
 // from $CLAUDE_CODE_SESSION_ID, and it holds the sha256 of the job's task (a review's target in words), so it names that job and no other
 // (an id used again after a prune). What a job file says about its session is never trusted for this.
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoredJob } from '../spool/schema.js';
@@ -26,6 +27,8 @@ function claimToken(task: string): string {
   return createHash('sha256').update(task).digest('hex');
 }
 
+const CLAIM_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 /**
  * Records that `session` submitted job `id` (just queued, so the id was free). One small file write on
  * submit's path; a session id unfit for a file name claims nothing.
@@ -35,7 +38,8 @@ export async function recordClaim(root: string, session: string, id: string, tas
   if (!stem) return;
   const dir = join(claimsDir(root), stem);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, id), `${claimToken(task)}\n`, { mode: 0o600 });
+  // Never through a link or into a FIFO put at that name (a shared spool's other users can write there).
+  await writeFile(join(dir, id), `${claimToken(task)}\n`, { mode: 0o600, flag: CLAIM_WRITE_FLAGS });
 }
 
 /** The claim file of `session` (a file stem) on job `id`, or undefined: never opens anything but a small regular file. */

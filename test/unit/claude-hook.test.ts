@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 // The hook's file-system side, in process: runHook against temporary spools.
 import {
   existsSync,
@@ -253,6 +254,19 @@ describe('pruneState', () => {
     expect(readdirSync(seen()).sort()).toEqual(['kept.json', 'new-session.json']);
     expect(readdirSync(claimsDir(root))).toEqual(['kept']);
   });
+});
+
+// A claim file's name is foreseeable (session and job id): on a shared spool another user could put a link
+// there to a file of the submitter's, which the claim's write then went through (or a FIFO, which held submit).
+it('a claim is never written through a link or into a FIFO put at its name', async () => {
+  const victim = join(root, 'victim.txt');
+  writeFileSync(victim, 'mine');
+  mkdirSync(join(claimsDir(root), 'claude-1'), { recursive: true });
+  symlinkSync(victim, join(claimsDir(root), 'claude-1', 'linked'));
+  await expect(claim('claude-1', 'linked')).rejects.toThrow(/ELOOP/);
+  expect(readFileSync(victim, 'utf8')).toBe('mine');
+  execFileSync('mkfifo', [join(claimsDir(root), 'claude-1', 'fifo')]);
+  await expect(claim('claude-1', 'fifo')).rejects.toThrow(/ENXIO/);
 });
 
 describe('the stamp dist/codex-spool-hook reads (stampTime, stampAs)', () => {
