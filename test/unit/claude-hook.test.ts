@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 // The hook's file-system side, in process: runHook against temporary spools.
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
