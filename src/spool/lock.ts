@@ -125,10 +125,18 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
   }
 }
 
-/** When a held lock was last surely ours (this host's clock): see HeldLock.held. */
+/**
+ * A moment on two clocks: the wall clock counts a suspended host's sleep (a frozen VM), the monotonic one is
+ * not set back by a clock step. A lease's age is the larger of the two: neither hides a pause.
+ */
+const moment = () => ({ wall: Date.now(), mono: performance.now() });
+type Moment = ReturnType<typeof moment>;
+const since = (m: Moment) => Math.max(Date.now() - m.wall, performance.now() - m.mono);
+
+/** When a held lock was last surely ours (this host's clocks): see HeldLock.held. */
 class Lease {
   /** Taken before the lock's mkdir: its mtime, from which others judge it, is no earlier. */
-  private renewedAt = Date.now();
+  private renewedAt = moment();
   private ended = false;
   /** held() calls waiting for the refresh that is due. */
   private waiters: (() => void)[] = [];
@@ -138,8 +146,8 @@ class Lease {
   ) {}
 
   /** A refresh that began at `began` (before its utimes) succeeded. */
-  renewed(began: number): void {
-    if (began - this.renewedAt < this.staleMs) this.renewedAt = began;
+  renewed(began: Moment): void {
+    if (Math.max(began.wall - this.renewedAt.wall, began.mono - this.renewedAt.mono) < this.staleMs) this.renewedAt = began;
     this.wake();
   }
 
@@ -148,7 +156,7 @@ class Lease {
    * must not remove the lock directory: it may be another's by now (a taker's, made after ours went stale).
    */
   untaken(): boolean {
-    return Date.now() - this.renewedAt < this.staleMs;
+    return since(this.renewedAt) < this.staleMs;
   }
 
   /** Lost (compromised) or released: never held again. */
@@ -162,7 +170,7 @@ class Lease {
   }
 
   private fresh(): boolean {
-    return !this.ended && Date.now() - this.renewedAt <= this.staleMs / 2;
+    return !this.ended && since(this.renewedAt) <= this.staleMs / 2;
   }
 
   async held(): Promise<boolean> {
@@ -221,7 +229,7 @@ export const statFreshAt = (path: string, staleMs: number, now: number) => promi
  */
 function lockFsOf(staleMs: number, lease?: Lease) {
   const utimes = (path: fs.PathLike, atime: fs.TimeLike, mtime: fs.TimeLike, done: fs.NoParamCallback) => {
-    const began = Date.now();
+    const began = moment();
     fs.utimes(path, atime, mtime, (err) => {
       if (!err) lease?.renewed(began);
       done(err);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_JOB_BYTES, type JobSpec, type QueuedJob, type RejectionError } from '../../src/spool/schema.js';
 import {
   DuplicateIdError,
@@ -366,6 +366,9 @@ describe('a claim frozen past the stale time', () => {
     const [taken, ...claims] = await Promise.all(['taken', ...names].map((name) => claim(`${name}.json`)));
     const before = await spoolFiles();
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_300); // frozen: no lock refresh meanwhile
+    // And the wall clock set back 20 s meanwhile (an NTP step): the pause must show all the same.
+    const now = Date.now;
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => now() - 20_000);
     // One taken over meanwhile (its stale lock made again by a taker), then released before its timer can
     // tell: the release must not remove the taker's lock.
     const lockDir = join(layout.dir('active'), 'taken.json.lock');
@@ -385,6 +388,10 @@ describe('a claim frozen past the stale time', () => {
       Object.fromEntries(names.map((n) => [n, 'ClaimLostError'])),
     );
     expect(await spoolFiles()).toEqual(before);
+    // Nobody took these locks over, and proper-lockfile, whose refresh found each still ours, renewed them: the
+    // lease alone says that after such a gap a taker may have judged them stale (never renewed past it).
+    expect(claims.filter((c) => c.lost.aborted)).toEqual([]);
+    stepped.mockRestore();
   });
 });
 
