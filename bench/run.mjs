@@ -383,6 +383,13 @@ async function bareCodex() {
 
 const diffs = (ts) => ts.slice(1).map((t, i) => t - ts[i]);
 
+/** The floor rows' rates, for the c=4 target's line: what a Node process doing far less than the worker reaches. */
+function floorNote(tp) {
+  const rate = (mode) => tp.find((r) => r.tool === 'floor' && r.label.startsWith(`floor: ${mode}`) && !r.error)?.jobs_per_s;
+  const [spawnOnly, durable] = [rate('execa spawns only'), rate('least durable')];
+  return spawnOnly && durable ? `; floor: execa spawns only ${spawnOnly.toFixed(0)}, least durable Node worker ${durable.toFixed(0)}` : '';
+}
+
 async function runSpool(n, concurrency, capS) {
   const root = join(T, `tp-spool-c${concurrency}-n${n}`);
   withSpool(root);
@@ -427,6 +434,23 @@ async function runSpool(n, concurrency, capS) {
     finish_interval_ms: diffs(finished.map((f) => f.t)),
     rss_samples: rss,
     worker_other_lines: w.other.slice(0, 20),
+  };
+}
+
+/** bench/floor.mjs: a Node process doing far less than the worker per job (see its header), c=4. */
+async function runFloor(mode, n) {
+  const r = await timeRun(NODE, [join(HERE, 'floor.mjs'), mode, join(T, `tp-floor-${mode}-n${n}`), String(n), '4', FAST], { env: ENV });
+  if (r.code !== 0) throw new Error(`floor.mjs ${mode} exited ${r.code}: ${r.stderr.slice(0, 300)}`);
+  const f = JSON.parse(r.stdout);
+  return {
+    tool: 'floor',
+    concurrency: 4,
+    jobs_queued: n,
+    completed: f.jobs,
+    elapsed_ms: f.seconds * 1000,
+    jobs_per_s: f.jobs_per_s,
+    per_job_ms: (f.seconds * 1000) / f.jobs,
+    rss_mib: f.rss_mib,
   };
 }
 
@@ -565,6 +589,10 @@ async function benchThroughput() {
     await add(`codex-spool c=4 n=${n}`, () => runSpool(n, 4, n === CFG.jobs ? CFG.capSeconds : 120));
     if (nq) await add(`nq n=${n}`, () => runNq(nq, n, CFG.nqCapSeconds));
     else runs.push({ label: `nq n=${n}`, tool: 'nq', missing: true });
+    if (n === CFG.smallJobs) {
+      await add(`floor: execa spawns only, c=4 n=${n}`, () => runFloor('spawn', n));
+      await add(`floor: least durable Node worker, c=4 n=${n}`, () => runFloor('durable', n));
+    }
     if (tsp) {
       await add(`tsp -S 1 n=${n}`, () => runTsp(tsp, n, 1, 120));
       await add(`tsp -S 4 n=${n}`, () => runTsp(tsp, n, 4, 120));
@@ -763,6 +791,7 @@ function table() {
     if (r.capped) cmp += `; CAPPED at ${r.cap_s} s: ${r.completed}/${r.jobs_queued} done`;
     else cmp += `; ${r.completed}/${r.jobs_queued} in ${fmtMs(r.elapsed_ms)}`;
     if (r.tool !== 'nq' && nq && !nq.error && !nq.missing) cmp += `; ${(r.jobs_per_s / nq.jobs_per_s).toFixed(2)}× nq`;
+    if (r.tool === 'floor') cmp += `; bench/floor.mjs, ${r.rss_mib.toFixed(0)} MiB RSS at its end`;
     row(`3 ${r.label}${r.tool === 'codex-spool' ? '' : ''}`, iv ? fmtMs(iv.median) : '—', iv ? fmtMs(iv.p99) : '—', r.completed, cmp);
   }
   const enq = [`codex-spool c=1 n=${CFG.jobs}`, `nq n=${CFG.jobs}`, `tsp -S 1 n=${CFG.jobs}`]
@@ -945,7 +974,7 @@ function targets() {
   else if (c4 && !c4.error)
     t(
       `c=4 jobs/s ≥ nq's (n=${CFG.smallJobs})`,
-      `${c4.jobs_per_s.toFixed(1)} vs nq ${nq.jobs_per_s.toFixed(1)} (${x(c4.jobs_per_s / nq.jobs_per_s)})`,
+      `${c4.jobs_per_s.toFixed(1)} vs nq ${nq.jobs_per_s.toFixed(1)} (${x(c4.jobs_per_s / nq.jobs_per_s)})${floorNote(tp)}`,
       c4.jobs_per_s >= nq.jobs_per_s,
     );
   if (f.backlog) {
