@@ -1,7 +1,7 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
 import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { readSmallFile } from './atomic-file.js';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './policy.js';
 import {
@@ -18,7 +18,7 @@ import {
 } from './schema.js';
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, rejectJob, type Claim } from './moves.js';
-import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
+import { isJobFileName, jobIdOf, worktreeOf, worktreeProblem, type JobState, type SpoolLayout, type Worktree } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from './json-file.js';
 
@@ -128,7 +128,7 @@ export interface JobFacts {
    * The worktree a follow-up inherits: that of the finished job it continues, when that job ran on the same
    * repo and the follow-up asks for no worktree of its own (its session's work is there); null if none.
    */
-  inherited: { job_id: string; worktree: Worktree; exists: boolean } | null;
+  inherited: { job_id: string; worktree: Worktree; exists: boolean; problem?: string | null } | null;
   /** For a follow-up by session id: a job queued again to continue that session, which it waits for (null: none). */
   sessionQueuedJob: string | null;
 }
@@ -151,17 +151,17 @@ async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume
     spoolRoot,
     argReachingRoot: await pathReachingRoot(job.args ?? [], { repo: base, tree: treeOf(layout, id, job, place) }, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
-    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(place, repo.real) : null,
+    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(layout, place, repo.real) : null,
     sessionQueuedJob: namesSession ? await deferredJobOfSession(layout, id, target) : null,
   };
 }
 
-async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
+async function inheritedWorktree(layout: SpoolLayout, place: Place | null, repo: string): Promise<JobFacts['inherited']> {
   // A parent repo that cannot be resolved any more (gone, or any error) is not this one, which just resolved:
   // a best effort that only leaves the follow-up in its own repo, never reaches a path the checks did not see.
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
-  const exists = (await stat(place.worktree.path).catch(ifMissing(null)))?.isDirectory() ?? false;
-  return { job_id: place.job_id, worktree: place.worktree, exists };
+  const problem = await worktreeProblem(layout, basename(place.worktree.path));
+  return { job_id: place.job_id, worktree: place.worktree, exists: problem !== 'missing', problem: problem === 'missing' ? null : problem };
 }
 
 /**
@@ -203,7 +203,9 @@ export function decideJob(
   const ok = (resumeSession: string | null): Decision =>
     inherited && !inherited.exists
       ? rejection(name, 'repo_missing', `worktree ${inherited.worktree.path} of job "${inherited.job_id}" no longer exists`)
-      : { kind: 'ok', repo: repo.real, resumeSession, ...(inherited && { worktree: inherited.worktree }) };
+      : inherited?.problem
+        ? rejection(name, 'policy', `worktree of job "${inherited.job_id}" refused: ${inherited.problem}`)
+        : { kind: 'ok', repo: repo.real, resumeSession, ...(inherited && { worktree: inherited.worktree }) };
   // A review is run whole again after an interruption: `codex exec review` continues no session.
   if (job.review) return ok(null);
   if (job.resume_session) return ok(job.resume_session);
