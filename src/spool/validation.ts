@@ -1,6 +1,6 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { readSmallFile } from './atomic-file.js';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './policy.js';
@@ -135,8 +135,12 @@ export interface JobFacts {
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
 async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
-  const repoStat = await stat(job.repo).catch(ifMissing(null));
-  const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
+  // Resolved once, then that very path looked at without following a link: the owner the policy judges is that
+  // of the directory Codex gets, even when the job's writer swaps a link on the way in between (two lookups of
+  // `job.repo` could each see another target).
+  const real = await realpath(job.repo).catch(ifMissing(null));
+  const repoStat = real === null ? null : await lstat(real).catch(ifMissing(null));
+  const repo = real !== null && repoStat?.isDirectory() ? { real, owned: repoStat.uid === process.getuid?.() } : null;
   const base = repo?.real ?? resolve(job.repo);
   const target = job.resume;
   const namesJob = target !== undefined && !job.resume_session && !SessionId.safeParse(target).success && target !== id;
