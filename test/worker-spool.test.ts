@@ -427,6 +427,18 @@ describe('scheduling', () => {
     expect((await cli(t, ['result', 'x'])).stdout).toContain(`continue: cd ${join(t.root, 'spool', 'worktrees', 'root')} && `);
   });
 
+  it("no git the worker or worktree list runs starts the repo's core.fsmonitor command (outside Codex's sandbox)", async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    const marker = join(t.dir, 'fsmonitor-ran');
+    execFileSync('git', ['-C', repo, 'config', 'core.fsmonitor', `touch ${marker}; false`]);
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(inbox('plain.json'), JSON.stringify({ repo, task: 'plain' }));
+    await writeFile(inbox('tree.json'), JSON.stringify({ repo, task: 'tree', worktree: true }));
+    expect((await startWorker(t, ['--once']).child).exitCode).toBe(0);
+    expect((await cli(t, ['worktree', 'list'])).stdout).toMatch(/^tree +done /);
+    expect(await readFile(marker).catch(() => null)).toBeNull();
+  });
+
   it('higher priority runs first; equal priority in submission order', async () => {
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     const repos = await Promise.all(['p1', 'p2', 'p3'].map((n) => t.repo(n)));

@@ -42,7 +42,8 @@ export interface WorktreeState extends Worktree {
 }
 
 async function git(cwd: string, args: string[]) {
-  const r = await execa('git', ['-C', cwd, ...args], { stdin: 'ignore', reject: false });
+  // No core.fsmonitor command, as for the worker's status of a run's tree (codex/git-changes.ts).
+  const r = await execa('git', ['-c', 'core.fsmonitor=false', '-C', cwd, ...args], { stdin: 'ignore', reject: false });
   return { ok: r.exitCode === 0, out: String(r.stdout).trim(), err: String(r.stderr).trim() };
 }
 
