@@ -398,6 +398,47 @@ describe('scheduling', () => {
     await worker.stop();
   });
 
+  it('Codex never works where a planted file or link says a worktree is (another user of a shared spool)', async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    const session = '01a21193-f66c-7b90-bbe3-5bb485d74666';
+    // A finished job whose result names the root as its worktree, and a follow-up of it on the same repo.
+    const result = { run_id: null, session_id: session, status: 'succeeded', exit_code: 0, elapsed_seconds: 1, final_message: 'ok' };
+    const planted = { repo, task: 't', queued_at: 1, attempts: 0, result: { ...result, error: null, summary: null } };
+    await writeFile(
+      join(t.root, 'spool', 'done', 'x.json'),
+      JSON.stringify({ ...planted, result: { ...planted.result, worktree: { path: t.root, branch: 'b' } } }),
+    );
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(inbox('follow.json'), JSON.stringify({ repo, task: 'follow', resume: 'x' }));
+    // A worktree job whose worktree's name is a link to the root.
+    await mkdir(join(t.root, 'spool', 'worktrees'), { mode: 0o700 });
+    await symlink(t.root, join(t.root, 'spool', 'worktrees', 'linked'));
+    await writeFile(inbox('linked.json'), JSON.stringify({ repo, task: 'tree', worktree: true }));
+
+    expect((await startWorker(t, ['--once']).child).exitCode).toBe(1);
+    expect(await calls()).toEqual([]); // no Codex ran, in the root or anywhere
+    expect(await jobsIn(t, 'rejected')).toEqual(['follow.json']);
+    const linked = await waitForFinished(t, 'linked');
+    expect([linked.state, linked.record.result.error]).toEqual([
+      'failed',
+      expect.stringMatching(/worktrees\/linked is not a directory \(a symbolic link\)/),
+    ]);
+    // Nor does the continue line `result` prints lead there.
+    expect((await cli(t, ['result', 'x'])).stdout).toContain(`continue: cd ${join(t.root, 'spool', 'worktrees', 'root')} && `);
+  });
+
+  it("no git the worker or worktree list runs starts the repo's core.fsmonitor command (outside Codex's sandbox)", async () => {
+    execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'base']);
+    const marker = join(t.dir, 'fsmonitor-ran');
+    execFileSync('git', ['-C', repo, 'config', 'core.fsmonitor', `touch ${marker}; false`]);
+    await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
+    await writeFile(inbox('plain.json'), JSON.stringify({ repo, task: 'plain' }));
+    await writeFile(inbox('tree.json'), JSON.stringify({ repo, task: 'tree', worktree: true }));
+    expect((await startWorker(t, ['--once']).child).exitCode).toBe(0);
+    expect((await cli(t, ['worktree', 'list'])).stdout).toMatch(/^tree +done /);
+    expect(await readFile(marker).catch(() => null)).toBeNull();
+  });
+
   it('higher priority runs first; equal priority in submission order', async () => {
     await mkdir(join(t.root, 'spool', 'inbox'), { recursive: true });
     const repos = await Promise.all(['p1', 'p2', 'p3'].map((n) => t.repo(n)));

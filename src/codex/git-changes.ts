@@ -139,7 +139,9 @@ export async function changedSince(before: TreeState | null, dir: string): Promi
  * lock from under Codex's own git commands. Throws past the output bound or the time limit.
  */
 async function git(dir: string, args: string[]): Promise<string | null> {
-  const r = await execa('git', ['-C', dir, ...args], {
+  // Never core.fsmonitor's command: status would run it, as the worker's user and outside Codex's sandbox,
+  // from the config of whatever repo git finds (one a sandboxed Codex made above a work tree in /tmp, say).
+  const r = await execa('git', ['-c', 'core.fsmonitor=false', '-C', dir, ...args], {
     env: { GIT_OPTIONAL_LOCKS: '0' },
     stdin: 'ignore',
     reject: false,

@@ -1,9 +1,9 @@
 // Worktree jobs: each gets its own git worktree and branch, owned by the queue and kept for review,
 // so it can run beside other jobs on the same repo without sharing a working tree.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { execa } from 'execa';
-import { worktreeOf, type SpoolLayout, type Worktree } from '../spool/layout.js';
+import { worktreeOf, worktreeProblem, type SpoolLayout, type Worktree } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
 export type { Worktree } from '../spool/layout.js';
@@ -17,7 +17,13 @@ export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefin
 /** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */
 export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
-  if ((await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return wt;
+  // Private from the start (git would make it with the umask's mode): see worktreeProblem.
+  await mkdir(layout.worktrees, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  const problem = await worktreeProblem(layout, id);
+  if (problem === null) return wt;
+  if (problem !== 'missing') throw new Error(`refusing the worktree: ${problem}`);
   const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
   if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
   return wt;
@@ -36,7 +42,8 @@ export interface WorktreeState extends Worktree {
 }
 
 async function git(cwd: string, args: string[]) {
-  const r = await execa('git', ['-C', cwd, ...args], { stdin: 'ignore', reject: false });
+  // No core.fsmonitor command, as for the worker's status of a run's tree (codex/git-changes.ts).
+  const r = await execa('git', ['-c', 'core.fsmonitor=false', '-C', cwd, ...args], { stdin: 'ignore', reject: false });
   return { ok: r.exitCode === 0, out: String(r.stdout).trim(), err: String(r.stderr).trim() };
 }
 
@@ -52,7 +59,8 @@ export async function worktreeIds(layout: SpoolLayout): Promise<string[]> {
 /** The state of job `id`'s worktree, or null when it has none. */
 export async function worktreeState(layout: SpoolLayout, id: string): Promise<WorktreeState | null> {
   const wt = worktreeOf(layout, id);
-  if (!(await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return null;
+  // Only a worktree of our own: a link there (to a repo, a home) is none, never removed or merged through.
+  if ((await worktreeProblem(layout, id)) !== null) return null;
   const common = await git(wt.path, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
   const repo = common.ok ? dirname(common.out) : null;
   const base = repo ? await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']) : null;

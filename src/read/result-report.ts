@@ -1,7 +1,7 @@
 // What `result` reports about one job, and its human form: at most ~800 bytes plus the final message.
 // Everything in the human form that comes from a job file or Codex is shown escaped (safeLine, safeText).
 import { basename } from 'node:path';
-import { shownName } from '../spool/layout.js';
+import { recordedWorktree, shownName } from '../spool/layout.js';
 import { fitList, formatDuration, oneLine, oneLineBytes, shortPath } from '../util/display.js';
 import { factsOf, type JobFacts } from './facts.js';
 import { resultLine } from './format.js';
@@ -37,7 +37,9 @@ export async function resultReport(layout: SpoolLayout, job: JobView): Promise<R
   const facts = await factsOf(layout, job);
   const summary = job.state === 'done' || job.state === 'failed' ? await runSummaryOf(layout, job) : null;
   const runId = facts.run_id ?? job.runId;
-  const worktree = job.result?.worktree ?? null;
+  // This spool's worktree of the job id the result names, not the path as written: the continue line cds there.
+  const recorded = job.result?.worktree?.path;
+  const worktree = recorded === undefined ? null : recordedWorktree(layout, recorded);
   const workdir = worktree?.path ?? facts.repo;
   return {
     ...facts,

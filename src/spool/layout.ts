@@ -1,6 +1,6 @@
 // Where everything lives under a codex-spool root. The directory a job file is in *is* its state.
 import { lstat, mkdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
 import { quoted } from '../util/display.js';
 import { isJobId } from './ids.js';
@@ -159,6 +159,36 @@ export interface Worktree {
  */
 export function worktreeOf(layout: SpoolLayout, id: string): Worktree {
   return { path: join(layout.worktrees, id), branch: `codex-spool/${id}` };
+}
+
+/**
+ * The worktree a finished job's result names, as this spool's own: the one of the job id its path ends in
+ * (pure). A result's path is never taken as it is: a planted finished file (another user of a shared spool)
+ * could name any directory, even the root, for a follow-up's Codex to work in. Null if it names no job id.
+ */
+export function recordedWorktree(layout: SpoolLayout, recordedPath: string): Worktree | null {
+  const id = basename(recordedPath);
+  return isJobId(id) ? worktreeOf(layout, id) : null;
+}
+
+/**
+ * Why job `id`'s worktree must not be used (Codex works there, writing as the worker's user), or null when it
+ * is safe; 'missing' when there is none. spool/worktrees/ and the worktree are directories, not links, and the
+ * worker user's own; spool/worktrees/ is writable by no one else (whatever --allow-shared-spool says), so that
+ * nobody can swap a worktree for a link to another directory (the root, a home) after this look.
+ */
+export async function worktreeProblem(layout: SpoolLayout, id: string): Promise<string | null> {
+  for (const [dir, parent] of [
+    [layout.worktrees, true],
+    [worktreeOf(layout, id).path, false],
+  ] as const) {
+    const st = await lstat(dir).catch(ifMissing(null));
+    if (!st) return 'missing';
+    if (!st.isDirectory()) return `${dir} is not a directory${st.isSymbolicLink() ? ' (a symbolic link)' : ''}`;
+    const problem = parent ? unsafeOwnership(st) : st.uid !== process.getuid?.() ? `owned by uid ${st.uid}` : null;
+    if (problem) return `${dir} is ${problem}`;
+  }
+  return null;
 }
 
 /** A name from the spool as shown to people: a valid job id as it is, anything else quoted (see quoted). */

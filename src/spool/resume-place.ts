@@ -11,7 +11,7 @@ import { parseJsonOrNull } from '../util/json-text.js';
 
 /** The one field of a queued job that says which session its next run continues. */
 const QueuedSession = z.object({ resume_session: z.optional(z.string()) });
-import { isJobFileName, jobIdOf, type SpoolLayout } from './layout.js';
+import { isJobFileName, jobIdOf, recordedWorktree, type SpoolLayout } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 
 /** A finished job's place: the repo it was submitted for and the worktree it ran in (if any). */
@@ -21,11 +21,12 @@ export interface Place {
   worktree: Worktree | null;
 }
 
-/** The place of a finished job as found, or null (no repo or result recorded). */
-function placeOf(job: JobView): Place | null {
+/** The place of a finished job as found, or null (no repo or result recorded). Its worktree is this spool's (recordedWorktree). */
+function placeOf(layout: SpoolLayout, job: JobView): Place | null {
   const repo = job.record?.repo;
   if (repo === undefined || !job.result) return null;
-  return { job_id: job.id, repo, worktree: job.result.worktree ?? null };
+  const recorded = job.result.worktree?.path;
+  return { job_id: job.id, repo, worktree: recorded === undefined ? null : recordedWorktree(layout, recorded) };
 }
 
 /**
@@ -77,5 +78,5 @@ export async function deferredJobOfSession(layout: SpoolLayout, id: string, sess
 /** The place of the job `resume` names (see resumedJob), or null. */
 export async function resumedPlace(layout: SpoolLayout, resume: string): Promise<Place | null> {
   const job = await resumedJob(layout, resume);
-  return job ? placeOf(job) : null;
+  return job ? placeOf(layout, job) : null;
 }

@@ -1,7 +1,7 @@
 // Deciding whether a claimed job file can run: parse, schema, id, repo, policy, resume target.
 // Validation happens once, here, at the boundary; everything after it trusts the QueuedJob it returns.
-import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { readSmallFile } from './atomic-file.js';
 import { DEFAULT_POLICY, checkPolicy, pathReachingRoot, type JobPolicy } from './policy.js';
 import {
@@ -18,7 +18,7 @@ import {
 } from './schema.js';
 import { deferredJobOfSession, resumedPlace, type Place } from './resume-place.js';
 import { duplicateIdMessage, findJob, rejectJob, type Claim } from './moves.js';
-import { isJobFileName, jobIdOf, worktreeOf, type JobState, type SpoolLayout, type Worktree } from './layout.js';
+import { isJobFileName, jobIdOf, worktreeOf, worktreeProblem, type JobState, type SpoolLayout, type Worktree } from './layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from './json-file.js';
 
@@ -128,15 +128,19 @@ export interface JobFacts {
    * The worktree a follow-up inherits: that of the finished job it continues, when that job ran on the same
    * repo and the follow-up asks for no worktree of its own (its session's work is there); null if none.
    */
-  inherited: { job_id: string; worktree: Worktree; exists: boolean } | null;
+  inherited: { job_id: string; worktree: Worktree; exists: boolean; problem?: string | null } | null;
   /** For a follow-up by session id: a job queued again to continue that session, which it waits for (null: none). */
   sessionQueuedJob: string | null;
 }
 
 /** The facts about `job` (id `id`) that `decideJob` needs. */
 async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume_session?: string }): Promise<JobFacts> {
-  const repoStat = await stat(job.repo).catch(ifMissing(null));
-  const repo = repoStat?.isDirectory() ? { real: await realpath(job.repo), owned: repoStat.uid === process.getuid?.() } : null;
+  // Resolved once, then that very path looked at without following a link: the owner the policy judges is that
+  // of the directory Codex gets, even when the job's writer swaps a link on the way in between (two lookups of
+  // `job.repo` could each see another target).
+  const real = await realpath(job.repo).catch(ifMissing(null));
+  const repoStat = real === null ? null : await lstat(real).catch(ifMissing(null));
+  const repo = real !== null && repoStat?.isDirectory() ? { real, owned: repoStat.uid === process.getuid?.() } : null;
   const base = repo?.real ?? resolve(job.repo);
   const target = job.resume;
   const namesJob = target !== undefined && !job.resume_session && !SessionId.safeParse(target).success && target !== id;
@@ -151,17 +155,17 @@ async function jobFacts(layout: SpoolLayout, id: string, job: JobSpec & { resume
     spoolRoot,
     argReachingRoot: await pathReachingRoot(job.args ?? [], { repo: base, tree: treeOf(layout, id, job, place) }, spoolRoot),
     resumeJob: namesJob ? await resumeJobFacts(layout, id, target) : null,
-    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(place, repo.real) : null,
+    inherited: repo && target !== undefined && !job.worktree ? await inheritedWorktree(layout, place, repo.real) : null,
     sessionQueuedJob: namesSession ? await deferredJobOfSession(layout, id, target) : null,
   };
 }
 
-async function inheritedWorktree(place: Place | null, repo: string): Promise<JobFacts['inherited']> {
+async function inheritedWorktree(layout: SpoolLayout, place: Place | null, repo: string): Promise<JobFacts['inherited']> {
   // A parent repo that cannot be resolved any more (gone, or any error) is not this one, which just resolved:
   // a best effort that only leaves the follow-up in its own repo, never reaches a path the checks did not see.
   if (!place?.worktree || (await realpath(place.repo).catch(() => null)) !== repo) return null;
-  const exists = (await stat(place.worktree.path).catch(ifMissing(null)))?.isDirectory() ?? false;
-  return { job_id: place.job_id, worktree: place.worktree, exists };
+  const problem = await worktreeProblem(layout, basename(place.worktree.path));
+  return { job_id: place.job_id, worktree: place.worktree, exists: problem !== 'missing', problem: problem === 'missing' ? null : problem };
 }
 
 /**
@@ -203,7 +207,9 @@ export function decideJob(
   const ok = (resumeSession: string | null): Decision =>
     inherited && !inherited.exists
       ? rejection(name, 'repo_missing', `worktree ${inherited.worktree.path} of job "${inherited.job_id}" no longer exists`)
-      : { kind: 'ok', repo: repo.real, resumeSession, ...(inherited && { worktree: inherited.worktree }) };
+      : inherited?.problem
+        ? rejection(name, 'policy', `worktree of job "${inherited.job_id}" refused: ${inherited.problem}`)
+        : { kind: 'ok', repo: repo.real, resumeSession, ...(inherited && { worktree: inherited.worktree }) };
   // A review is run whole again after an interruption: `codex exec review` continues no session.
   if (job.review) return ok(null);
   if (job.resume_session) return ok(job.resume_session);

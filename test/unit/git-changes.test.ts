@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -99,6 +100,16 @@ describe('snapshotTree / changedSince with real git', () => {
       delete process.env.GIT_DIR;
       delete process.env.GIT_WORK_TREE;
     }
+  });
+
+  it("runs no core.fsmonitor command of the repo's config (a repo Codex made: the worker's git runs outside its sandbox)", async () => {
+    const dir = await repo();
+    const marker = join(dir, '..', `${basename(dir)}.ran`);
+    await execa('git', ['-C', dir, 'config', 'core.fsmonitor', `touch ${marker}; false`]);
+    const before = await snapshotTree(dir);
+    await sh(dir, 'printf 1 >> a.txt');
+    expect(await changedSince(before, dir)).toEqual([join(dir, 'a.txt')]);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('not a git work tree: null (the caller falls back to apply_patch paths)', async () => {
