@@ -128,6 +128,31 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     await expectDrained(t, log, jobs, 60_000, 'ENOSPC on a 1 MB tmpfs', { workerAlive: worker.child.exitCode === null });
   }, 150_000);
 
+  // Fails without its fix: the worker exited 1 at its first heartbeat (ENOSPC), and systemd's unit gives up after
+  // 5 such starts in 5 minutes, so a full disk at a (re)start left the queue without a worker once space was back.
+  it('ENOSPC at start: a worker started on a full spool stays up; once space is back, the queue drains', async (ctx) => {
+    const { t, log } = await faultRoot();
+    if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    await makeSpool(t.root); // the mount hid the one made with the root
+    const repos = await makeRepos(t, 2);
+    const jobs = ids('s', 4);
+    await submitBatch(
+      t,
+      jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: '' })),
+    );
+    const filler = await fillUp(t.root);
+    const worker = startWorker(t, WORKER_ARGS, modelCodex);
+    await waitFor(
+      'a claim refused by the full disk',
+      () => / ENOSPC: .*\(try 1; /.test(worker.log()) || worker.child.exitCode !== null,
+      20_000,
+    );
+    const aliveOnFullDisk = worker.child.exitCode === null;
+    await rm(filler);
+    await expectDrained(t, log, jobs, 30_000, 'ENOSPC at start', { aliveOnFullDisk });
+    expect(aliveOnFullDisk).toBe(true);
+  }, 90_000);
+
   // fails on main: the limited worker dies (unhandled spawn EMFILE); then 2 jobs whose run succeeded run again
   it(`EMFILE: ${EMFILE_JOBS} queued jobs and a worker limited to ${NOFILE} open files; without the limit the rest drains`, async (ctx) => {
     if (!canPrlimit) return ctx.skip('needs prlimit (util-linux) to start the worker with a low open-files limit');
