@@ -40,6 +40,7 @@ import {
 
 const NOBODY = 65534;
 const SLOW_REPO_LOCK = join(import.meta.dirname, 'fixtures', 'slow-repo-lock.mjs');
+const CLOCK_STEP = join(import.meta.dirname, 'fixtures', 'clock-step.mjs');
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 const canSetpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 const canPrlimit = spawnSync('prlimit', ['--version']).status === 0;
@@ -328,4 +329,23 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
     () => pausedPastStaleTime('firstsleep=2'),
     90_000,
   );
+});
+
+describe.skipIf(!CHAOS)('faults: the wall clock steps forward', () => {
+  // Fails without its fix: every lock of the host looked 30 s old at once, the worker's own recovery pass took
+  // its live claim over before the next refresh, and the run was stopped (interrupted) and run again to resume it.
+  it('30 s forward while a job runs: its run goes on, the job is filed once, nothing runs again', async () => {
+    const { t, log } = await faultRoot();
+    const [repo] = await makeRepos(t, 1);
+    await writeJob(t, 'c1', { repo, task: taskOf('c1', 'firstsleep=4') });
+    const stepFile = join(t.dir, 'step-now');
+    const stepped = { ...t.env, NODE_OPTIONS: `--import=${CLOCK_STEP}`, CLOCK_STEP_MS: '30000', CLOCK_STEP_FILE: stepFile };
+    const worker = startWorker({ ...t, env: stepped }, WORKER_ARGS, modelCodex);
+    await waitFor('the run started', async () => (await readRunLog(log)).length === 1, 20_000);
+    await writeFile(stepFile, '');
+    const audit = await expectDrained(t, log, ['c1'], 40_000, 'clock stepped 30 s forward', {
+      workerAlive: worker.child.exitCode === null,
+    });
+    expect(audit.runs.map((r) => r.outcome)).toEqual(['ok']);
+  }, 90_000);
 });
