@@ -146,7 +146,7 @@ const clockSteps: { at: number; ms: number }[] = [];
 /** Wall minus monotonic time when last looked at; it changes only when the wall clock is stepped. */
 let clockOffset: number | null = null;
 /** Looked at this often, so that a step is placed in time within this much (far less than any stale time). */
-const CLOCK_WATCH_MS = 250;
+const CLOCK_WATCH_MS = 1_000;
 /** A change of the offset between two looks smaller than this is no step (slewing moves it by microseconds). */
 const MIN_STEP_MS = 1_000;
 
