@@ -359,6 +359,34 @@ describe('retry and resume', () => {
     expect(await jobsIn(t, 'deferred')).toEqual([]);
   });
 
+  // The failed record goes after the queued copy is published: a retry paused in between, past the stale time,
+  // finds on SIGCONT the job run and filed in failed/ again by a worker, under the name it was about to remove.
+  it('a retry paused after queuing the job, the job run and failed again meanwhile: the new failure stays', async () => {
+    await quickLockStale(t);
+    await submit('again', 'fail');
+    expect((await startWorker(t, ['--once']).child).exitCode).toBe(1);
+    const stopAfterQueue = {
+      ...t.env,
+      NODE_OPTIONS: `--import=${join(import.meta.dirname, 'fixtures', 'stop-after-claim.mjs')}`,
+      STOP_AFTER: 'link:deferred',
+    };
+    const paused = startCli({ ...t, env: stopAfterQueue }, ['retry', 'again']);
+    await waitFor('the retry stopped after queuing the job', () => processState(paused.child.pid!) === 'T');
+    const failing = join(t.dir, 'failing-codex'); // the fake codex's prompts that fail start with "fail"; a retry's does not
+    await writeFile(
+      failing,
+      '#!/bin/sh\n[ "$1" = --version ] && exec echo codex-cli 0\necho \'{"type":"turn.failed","error":{"message":"failed again"}}\'\nexit 1\n',
+      { mode: 0o755 },
+    );
+    const worker = startWorker(t, ['--rescan-ms', '200', '--skip-codex-check'], failing);
+    const failedPath = join(t.root, 'spool', 'failed', 'again.json');
+    await waitFor('the job run and filed again', async () => (await readIfExists(failedPath))?.includes('failed again'));
+    paused.child.kill('SIGCONT');
+    const r = await paused.done;
+    await worker.stop();
+    expect({ code: r.code, error: (await readJson(failedPath)).result.error }).toEqual({ code: 0, error: 'failed again' });
+  });
+
   it('resume ID --task queues a follow-up in the same session', async () => {
     const worker = startWorker(t);
     await submit('base', 'first');

@@ -1,6 +1,6 @@
 // The read commands (status, result, wait, logs) against a real worker process with the fake codex:
 // their human and --json output and their exit codes.
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -434,6 +434,25 @@ describe('jobs not finished', () => {
     await submit(t, repo, 'queued', 'never runs: no worker');
     const r = await cli(t, ['wait', 'queued', 'ghost']);
     expect(r).toEqual({ code: 3, stdout: '', stderr: 'codex-spool: no such job: ghost' });
+  });
+
+  // A queued job's file removed by hand (the user's way to drop it) never ends: wait must not wait for it for ever.
+  it('wait on a queued job whose file is then removed: exit 3 naming it, after the other job has ended', async () => {
+    const repo = await t.repo('r');
+    await submit(t, repo, 'dropped', 'never runs: removed');
+    await submit(t, repo, 'failing', 'fail');
+    const waiting = startCli(t, ['wait', 'dropped', 'failing']);
+    await waitFor('wait under way', () => waiting.stderr().includes('no live worker'));
+    await rm(join(t.root, 'spool', 'inbox', 'dropped.json'));
+    const worker = startWorker(t);
+    const r = await waiting.done;
+    await worker.stop();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/^failing failed exit=1 \S+ [0-9a-f-]{36} fake failure\n$/);
+    expect(r.stderr.split('\n').filter((l) => !l.includes('no live worker'))).toEqual([
+      'codex-spool: no longer in the spool (its job file was removed): dropped',
+      '',
+    ]);
   });
 
   it('logs -f waits for a queued job to start, prints its events as they come, ends with it', async () => {

@@ -1,5 +1,6 @@
 // Transitions a user asks for by hand: cancel a queued job, retry a failed one.
-import { unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFileAtomic, syncDir } from '../spool/atomic-file.js';
@@ -10,7 +11,7 @@ import { parseJob, rejectUnreadable } from '../spool/validation.js';
 import { ClaimLostError, claimJob, finishJob } from '../spool/moves.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { findJobView, noSuchJob } from '../spool/lookup.js';
-import { CliError, EXIT } from '../util/errors.js';
+import { CliError, EXIT, ifMissing } from '../util/errors.js';
 
 /**
  * cancel (queued): inbox|deferred → failed as `cancelled`, under the job's lock so that no worker can
@@ -79,15 +80,23 @@ export async function retryJob(layout: SpoolLayout, id: string): Promise<QueuedJ
     if (!(await lock.held())) throw busy(); // paused past the stale time since it was taken
     // Read again under the lock: the record read before it may have been retried, run and filed again since
     // (another retry, while this one was paused), and queuing it would run the job again beside its new file.
+    const failed = layout.job('failed', id);
     const job = retryJobOf(await failedRecord(layout, id), new Date());
+    const before = await lstat(failed).catch(ifMissing(null));
     await createFileAtomic(layout.job('deferred', id), jobFileText(job));
-    await unlink(layout.job('failed', id));
-    await syncDir(dirname(layout.job('failed', id)));
+    // Only the record retried goes: paused past the stale time once the job was queued, this retry may find it
+    // already run and filed again under the same name by a worker, and that new record is the job's result.
+    if (sameFile(before, await lstat(failed).catch(ifMissing(null)))) await unlink(failed);
+    await syncDir(dirname(failed));
     return job;
   } finally {
     await lock.release();
   }
 }
+
+/** `now` is the file `then` was: not replaced since (a rename over it gives another inode and a later change time). */
+const sameFile = (then: Stats | null, now: Stats | null) =>
+  then !== null && now !== null && now.ino === then.ino && now.dev === then.dev && now.ctimeMs === then.ctimeMs;
 
 /** The record of failed job `id`; else the error that says why it cannot be retried (exit 3 unknown, 2 not failed). */
 async function failedRecord(layout: SpoolLayout, id: string): Promise<Record<string, unknown>> {

@@ -25,7 +25,8 @@ Prints nothing until every job has ended (done, failed or rejected), then one li
   <id> <status> exit=<code> <elapsed> <session id> <final message (or error), first 200 chars>
 On --timeout, jobs not finished show their state instead of a status, and what they are doing (running)
 or why they wait (queued).
-Exit: 0 all succeeded; 1 any did not; 3 an ID is not a job (nothing is waited for); 124 timed out.
+Exit: 0 all succeeded; 1 any did not; 3 an ID is not a job (nothing is waited for), or its job file was
+removed while waited for (the other jobs are still waited for and shown); 124 timed out.
 --json: {"jobs":[{id,state,status,repo,run_id,session_id,exit_code,age_seconds,elapsed_seconds,
 final_message,error,reason,not_before,activity,since}],"timed_out":bool} (final messages whole).`;
 
@@ -48,14 +49,17 @@ export function waitCommand(): Command {
       if (missing.length) throw noSuchJob(missing);
       if (found.some((v) => !isFinished(v!.state))) await noteIfNoWorker(layout, 'nothing queued will finish until one starts');
 
-      const unfinished = await waitForJobs(layout, ids, { timeoutMs: opts.timeout });
+      const { unfinished, gone } = await waitForJobs(layout, ids, { timeoutMs: opts.timeout });
       const jobs = await Promise.all(
-        ids.map(async (id, i) => {
-          const view = (await lookupJob(layout, id, FINISHED_STATES)) ?? (await findJobView(layout, id)) ?? found[i]!;
-          return factsOf(layout, view);
-        }),
+        ids
+          .flatMap((id, i) => (gone.includes(id) ? [] : [{ id, i }]))
+          .map(async ({ id, i }) => {
+            const view = (await lookupJob(layout, id, FINISHED_STATES)) ?? (await findJobView(layout, id)) ?? found[i]!;
+            return factsOf(layout, view);
+          }),
       );
       output.out(opts.json ? `${safeJson({ jobs, timed_out: unfinished.length > 0 })}\n` : jobs.map((f) => `${resultLine(f)}\n`).join(''));
+      if (gone.length) throw new CliError(`no longer in the spool (its job file was removed): ${gone.join(', ')}`, EXIT.notFound);
       if (unfinished.length)
         throw new CliError(`timed out after ${opts.timeout! / 1000}s; not finished: ${unfinished.join(', ')}`, EXIT.timeout);
       const failed = jobs.filter((f) => f.status !== 'succeeded');

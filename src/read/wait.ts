@@ -72,12 +72,32 @@ export interface WaitOptions {
   recheckMs?: number;
 }
 
-/** Resolves once each id has ended (see hasFinished), or at the timeout: the ids still unfinished. */
-export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], opts: WaitOptions = {}): Promise<string[]> {
+/** What `wait` asks of each job until it has ended, and the ids asked about. */
+export interface WaitOutcome {
+  /** Not ended at the timeout. */
+  unfinished: string[];
+  /** No longer in the spool (its file removed by hand while waited for): never to end. */
+  gone: string[];
+}
+
+/** Resolves once each id has ended (see hasEnded) or is gone, or at the timeout. */
+export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], opts: WaitOptions = {}): Promise<WaitOutcome> {
   const pending = new Set(ids);
+  const missedOnce = new Set<string>();
+  const gone: string[] = [];
   await pollUntil(
     async () => {
-      for (const id of pending) if (await hasFinished(layout, id)) pending.delete(id);
+      for (const id of pending) {
+        const state = await hasEnded(layout, id);
+        if (state === true) pending.delete(id);
+        // Not found twice in a row: a file caught between two directories by a claim's rename is missed once.
+        else if (state === null && missedOnce.has(id)) {
+          pending.delete(id);
+          gone.push(id);
+        }
+        if (state === null) missedOnce.add(id);
+        else missedOnce.delete(id);
+      }
       return pending.size === 0 ? true : null;
     },
     {
@@ -87,17 +107,18 @@ export async function waitForJobs(layout: SpoolLayout, ids: readonly string[], o
       timeoutMs: opts.timeoutMs,
     },
   );
-  return ids.filter((id) => pending.has(id));
+  return { unfinished: ids.filter((id) => pending.has(id)), gone };
 }
 
 /**
  * True if job `id` has ended as `status ID` sees it: the first state in LOOKUP_ORDER that holds its name (any
  * file there: a FIFO, a link, a directory the worker rejected too) is done/, failed/ or rejected/. Not a
  * rejected file of an id queued again since (rejected/ comes last); an answer there is asked again, as a queued
- * file caught between two directories by a claim's rename is missed once, not twice in a row.
+ * file caught between two directories by a claim's rename is missed once, not twice in a row. Null: in no state.
  */
-async function hasFinished(layout: SpoolLayout, id: string): Promise<boolean> {
+async function hasEnded(layout: SpoolLayout, id: string): Promise<boolean | null> {
   const state = await findJob(layout, id, LOOKUP_ORDER);
-  if (state === null || !isFinished(state)) return false;
+  if (state === null) return null;
+  if (!isFinished(state)) return false;
   return state !== 'rejected' || (await findJob(layout, id, LOOKUP_ORDER)) === 'rejected';
 }

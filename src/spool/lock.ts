@@ -87,8 +87,9 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
   const target = lockTarget(activeDir, name);
   const { staleMs, updateMs } = await timingOf(activeDir);
   const statFresh = statFresher(staleMs);
+  noteClockSteps(); // from the first lock on: a step is seen only by a process that looked before it
   const held = await statFresh(`${target}.lock`).catch(ifMissing(null));
-  if (held && Date.now() - held.mtimeMs <= staleMs) return null;
+  if (held && lockAge(held.mtimeMs) <= staleMs) return null;
   const tokens = held
     ? await takeoverTurn(join(activeDir, `.takeover-${basename(target)}-${Math.floor(held.mtimeMs / 1000)}`), staleMs)
     : [];
@@ -123,6 +124,37 @@ export async function tryLock(activeDir: string, name: string, onLost: (err: Err
     // Our own token always; the dead ones before it only once the instance is gone, else they still mark it.
     await Promise.all((instanceGone ? tokens : tokens.slice(-1)).map((token) => unlink(token).catch(() => undefined))); // tidying only
   }
+}
+
+/**
+ * How long ago (ms) a lock was last refreshed at wall time `mtimeMs`, not counting forward steps of this host's
+ * wall clock seen since (an NTP step, a resume from suspend): such a step ages every lock at once, and a live
+ * holder's lock would pass for stale until its next refresh, and be taken over with the run it guards.
+ */
+function lockAge(mtimeMs: number): number {
+  const now = Date.now();
+  noteClockSteps();
+  let stepped = 0;
+  // Before the step: at most its wall time then, plus the watch interval and the second proper-lockfile rounds
+  // an mtime up to. A lock refreshed after the step has one at least `ms` later, which matters only for a large step.
+  for (const step of clockSteps) if (mtimeMs < step.at - step.ms + CLOCK_WATCH_MS + 1_000) stepped += step.ms;
+  return now - mtimeMs - stepped;
+}
+
+/** Forward steps of the wall clock against the monotonic one: `ms` forward, noticed at wall time `at`. */
+const clockSteps: { at: number; ms: number }[] = [];
+/** Wall minus monotonic time when last looked at; it changes only when the wall clock is stepped. */
+let clockOffset: number | null = null;
+/** Looked at this often, so that a step is placed in time within this much (far less than any stale time). */
+const CLOCK_WATCH_MS = 1_000;
+/** A change of the offset between two looks smaller than this is no step (slewing moves it by microseconds). */
+const MIN_STEP_MS = 1_000;
+
+function noteClockSteps(): void {
+  const offset = Date.now() - performance.now();
+  if (clockOffset === null) setInterval(noteClockSteps, CLOCK_WATCH_MS).unref();
+  else if (offset - clockOffset >= MIN_STEP_MS) clockSteps.push({ at: Date.now(), ms: offset - clockOffset });
+  clockOffset = offset;
 }
 
 /**

@@ -88,11 +88,15 @@ export async function startHeartbeat(layout: SpoolLayout, concurrency: number, l
   };
   // A note, not synced: a beat that a power loss takes names a worker that died with it; two fsyncs every
   // 5 s kept an idle worker's disk awake.
-  const write = () => writeJsonNote(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat);
-  await write();
-  // A missed beat is logged, not fatal: the worker keeps running jobs; it only looks gone meanwhile.
-  let writing = Promise.resolve();
-  const timer = setInterval(() => (writing = write().catch((err: Error) => log(`heartbeat: ${err.message}`))), HEARTBEAT_MS);
+  // A missed beat is logged, not fatal: the worker keeps running jobs; it only looks gone meanwhile. The first
+  // too: a worker started on a full disk would exit, and its supervisor give up restarting it before space is back.
+  const write = () =>
+    writeJsonNote(file, { ...self, heartbeat: new Date().toISOString() } satisfies WorkerBeat).catch((err: Error) =>
+      log(`heartbeat: ${err.message}`),
+    );
+  let writing = write();
+  await writing;
+  const timer = setInterval(() => (writing = write()), HEARTBEAT_MS);
   timer.unref();
   return {
     async stop() {

@@ -40,6 +40,7 @@ import {
 
 const NOBODY = 65534;
 const SLOW_REPO_LOCK = join(import.meta.dirname, 'fixtures', 'slow-repo-lock.mjs');
+const CLOCK_STEP = join(import.meta.dirname, 'fixtures', 'clock-step.mjs');
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 const canSetpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 const canPrlimit = spawnSync('prlimit', ['--version']).status === 0;
@@ -127,6 +128,31 @@ describe.skipIf(!CHAOS)('faults: the file system fails, then recovers', () => {
     await rm(filler);
     await expectDrained(t, log, jobs, 60_000, 'ENOSPC on a 1 MB tmpfs', { workerAlive: worker.child.exitCode === null });
   }, 150_000);
+
+  // Fails without its fix: the worker exited 1 at its first heartbeat (ENOSPC), and systemd's unit gives up after
+  // 5 such starts in 5 minutes, so a full disk at a (re)start left the queue without a worker once space was back.
+  it('ENOSPC at start: a worker started on a full spool stays up; once space is back, the queue drains', async (ctx) => {
+    const { t, log } = await faultRoot();
+    if (!(await mountTmpfs(t.root, '1m'))) return ctx.skip('cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+    await makeSpool(t.root); // the mount hid the one made with the root
+    const repos = await makeRepos(t, 2);
+    const jobs = ids('s', 4);
+    await submitBatch(
+      t,
+      jobs.map((id, i) => ({ id, repo: repos[i % repos.length]!, words: '' })),
+    );
+    const filler = await fillUp(t.root);
+    const worker = startWorker(t, WORKER_ARGS, modelCodex);
+    await waitFor(
+      'a claim refused by the full disk',
+      () => / ENOSPC: .*\(try 1; /.test(worker.log()) || worker.child.exitCode !== null,
+      20_000,
+    );
+    const aliveOnFullDisk = worker.child.exitCode === null;
+    await rm(filler);
+    await expectDrained(t, log, jobs, 30_000, 'ENOSPC at start', { aliveOnFullDisk });
+    expect(aliveOnFullDisk).toBe(true);
+  }, 90_000);
 
   // fails on main: the limited worker dies (unhandled spawn EMFILE); then 2 jobs whose run succeeded run again
   it(`EMFILE: ${EMFILE_JOBS} queued jobs and a worker limited to ${NOFILE} open files; without the limit the rest drains`, async (ctx) => {
@@ -303,4 +329,23 @@ describe.skipIf(!CHAOS)('faults: a worker paused (SIGSTOP) past the lock stale t
     () => pausedPastStaleTime('firstsleep=2'),
     90_000,
   );
+});
+
+describe.skipIf(!CHAOS)('faults: the wall clock steps forward', () => {
+  // Fails without its fix: every lock of the host looked 30 s old at once, the worker's own recovery pass took
+  // its live claim over before the next refresh, and the run was stopped (interrupted) and run again to resume it.
+  it('30 s forward while a job runs: its run goes on, the job is filed once, nothing runs again', async () => {
+    const { t, log } = await faultRoot();
+    const [repo] = await makeRepos(t, 1);
+    await writeJob(t, 'c1', { repo, task: taskOf('c1', 'firstsleep=4') });
+    const stepFile = join(t.dir, 'step-now');
+    const stepped = { ...t.env, NODE_OPTIONS: `--import=${CLOCK_STEP}`, CLOCK_STEP_MS: '30000', CLOCK_STEP_FILE: stepFile };
+    const worker = startWorker({ ...t, env: stepped }, WORKER_ARGS, modelCodex);
+    await waitFor('the run started', async () => (await readRunLog(log)).length === 1, 20_000);
+    await writeFile(stepFile, '');
+    const audit = await expectDrained(t, log, ['c1'], 40_000, 'clock stepped 30 s forward', {
+      workerAlive: worker.child.exitCode === null,
+    });
+    expect(audit.runs.map((r) => r.outcome)).toEqual(['ok']);
+  }, 90_000);
 });

@@ -354,6 +354,8 @@ export interface CliProcess {
   child: ResultPromise;
   /** What it printed on stdout so far. */
   stdout(): string;
+  /** What it printed on stderr so far. */
+  stderr(): string;
   /** Resolves when it exits (killStarted ends it if a test leaves it running). */
   done: Promise<{ code: number | undefined; stdout: string; stderr: string }>;
 }
@@ -370,7 +372,7 @@ export function startCli(t: TempRoot, args: string[]): CliProcess {
     started.delete(child);
     return { code: r.exitCode, stdout: out, stderr: err };
   });
-  return { child, stdout: () => out, done };
+  return { child, stdout: () => out, stderr: () => err, done };
 }
 
 /**
