@@ -4,6 +4,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
 import {
   cli,
   fakeCodex,
@@ -265,6 +266,22 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     await walk([]);
     expect(seen).toEqual(expect.arrayContaining(['submit', 'worker', 'status', 'doctor', 'claude hook', 'worktree merge']));
     expect(seen.length).toBeGreaterThanOrEqual(22);
+  });
+
+  it('every default --help shows, given back to its option, is that default (cancel --wait showed 60000, its ms, for 60 s)', async () => {
+    const { COMMANDS } = await import('../src/main.js');
+    const checked: string[] = [];
+    const walk = (cmd: Command) => {
+      for (const o of cmd.options) {
+        if (o.defaultValue === undefined || !o.parseArg || !o.required) continue; // a value to give, and a default
+        const shown = o.defaultValueDescription ?? JSON.stringify(o.defaultValue); // as commander's help shows it
+        expect(o.parseArg(shown, undefined), `${cmd.name()} ${o.long} (default: ${shown})`).toEqual(o.defaultValue);
+        checked.push(`${cmd.name()} ${o.long}`);
+      }
+      cmd.commands.forEach(walk);
+    };
+    for (const make of Object.values(COMMANDS)) walk(await make());
+    expect(checked).toEqual(expect.arrayContaining(['cancel --wait', 'worker --grace-ms', 'worker --default-timeout']));
   });
 
   it('the --help of status, result, wait and logs states their exit codes', async () => {
