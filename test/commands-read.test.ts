@@ -378,6 +378,18 @@ describe('jobs not finished', () => {
     await worker.stop();
   });
 
+  it('logs of a job queued again (its worker stopped) shows the run it had, and that it is queued again: not "no run yet"', async () => {
+    await submit(t, await t.repo('a'), 'again', 'hold=again');
+    const worker = startWorker(t);
+    const meta = await runningWithSession(t, 'again');
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect(await jobsIn(t, 'deferred')).toEqual(['again.json']);
+    const logs = await cli(t, ['logs', 'again']);
+    expect(logs.code).toBe(4);
+    expect(logs.stdout).toMatch(new RegExp(`^session ${meta.session_id}\n\\$ hold=again\n`));
+    expect(logs.stderr).toBe('codex-spool: job again is queued again (deferred: interrupted: the worker stopped): its latest run is above');
+  });
+
   it('wait on two jobs prints nothing until both have ended, then a line each; exit 1 as one failed', async () => {
     const [a, b] = [await t.repo('a'), await t.repo('b')];
     await submit(t, a, 'slow', 'hold=slow');
