@@ -320,6 +320,30 @@ describe('retry and resume', () => {
     await worker.stop();
   });
 
+  it('retry of a worktree job whose directory was removed by hand runs in a worktree made again on its branch, commits and all', async () => {
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-C', cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]).toString();
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'base');
+    const worker = startWorker(t, ['--rescan-ms', '200']);
+    await submit('tree', 'fail once', '--worktree');
+    expect((await waitForFinished(t, 'tree')).state).toBe('failed');
+    const wt = join(t.root, 'spool', 'worktrees', 'tree');
+    await writeFile(join(wt, 'kept.txt'), 'work\n');
+    git(wt, 'add', 'kept.txt');
+    git(wt, 'commit', '-q', '-m', 'work of the failed run');
+    await rm(wt, { recursive: true });
+    const failedPath = join(t.root, 'spool', 'failed', 'tree.json');
+    await writeFile(failedPath, JSON.stringify({ ...(await readJson(failedPath)), task: 'works now' }));
+
+    expect((await cli(t, ['retry', 'tree'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'tree');
+    expect([state, record.result.error]).toEqual(['done', null]);
+    expect(record.result.worktree).toEqual({ path: wt, branch: 'codex-spool/tree' });
+    expect(git(wt, 'log', '-1', '--format=%s').trim()).toBe('work of the failed run');
+    expect(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('codex-spool/tree');
+    await worker.stop();
+  });
+
   it('retry waits for a worker that has filed the job but not yet let go of its lock', async () => {
     const worker = startWorker(t);
     await submit('held', 'fail once');

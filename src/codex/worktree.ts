@@ -14,11 +14,16 @@ export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefin
   return wt.path === dir ? wt : undefined;
 }
 
-/** Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there. */
+/**
+ * Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there;
+ * one whose directory was removed by hand is made again on the branch it left, with the commits on it.
+ */
 export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
   if ((await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return wt;
-  const added = await git(repo, ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
+  const kept = (await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${wt.branch}`])).ok;
+  if (kept) await git(repo, ['worktree', 'remove', '--force', wt.path]); // git's entry for the gone directory, if it has one
+  const added = await git(repo, kept ? ['worktree', 'add', wt.path, wt.branch] : ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
   if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);
   return wt;
 }
