@@ -378,7 +378,7 @@ describe('jobs not finished', () => {
     await worker.stop();
   });
 
-  it('logs of a job queued again (its worker stopped) shows the run it had, and that it is queued again: not "no run yet"', async () => {
+  it('a job queued again (its worker stopped): logs shows the run it had, not "no run yet"; status and result its session', async () => {
     await submit(t, await t.repo('a'), 'again', 'hold=again');
     const worker = startWorker(t);
     const meta = await runningWithSession(t, 'again');
@@ -388,6 +388,9 @@ describe('jobs not finished', () => {
     expect(logs.code).toBe(4);
     expect(logs.stdout).toMatch(new RegExp(`^session ${meta.session_id}\n\\$ hold=again\n`));
     expect(logs.stderr).toBe('codex-spool: job again is queued again (deferred: interrupted: the worker stopped): its latest run is above');
+    // Its session is kept, and shown: the next run continues it.
+    expect(JSON.parse((await cli(t, ['status', '--json', 'again'])).stdout).jobs[0].session_id).toBe(meta.session_id);
+    expect((await cli(t, ['result', 'again'])).stdout).toContain(` ${meta.session_id} interrupted: the worker stopped`);
   });
 
   it('wait on two jobs prints nothing until both have ended, then a line each; exit 1 as one failed', async () => {
