@@ -18,6 +18,8 @@ import {
   readIfExists,
   quickLockStale,
   readJson,
+  release,
+  runningMeta,
   startWorker,
   waitFor,
   waitForFinished,
@@ -261,6 +263,24 @@ describe('cancel', () => {
     const r = await cli(t, ['cancel', 'early', '--wait', '300ms']);
     expect(r).toMatchObject({ code: 4, stdout: 'early cancel requested' });
     expect((await readIfExists(join(t.root, 'spool', 'active', 'early.cancel')))?.split('\n')[0]).toBe('pending');
+  });
+
+  it('a job queued again after a run, cancelled, keeps its session: result shows it, retry continues it', async () => {
+    const worker = startWorker(t);
+    await submit('again', 'hold=again');
+    const meta = await runningMeta(t, 'again');
+    expect(await worker.stop('SIGTERM')).toBe(0); // interrupted: deferred, to resume its session
+    expect(await jobsIn(t, 'deferred')).toEqual(['again.json']);
+    expect((await cli(t, ['cancel', 'again'])).code).toBe(0);
+    const { result } = await readJson(join(t.root, 'spool', 'failed', 'again.json'));
+    expect(result).toMatchObject({ status: 'cancelled', session_id: meta.session_id, error: 'cancelled by the user while queued again' });
+
+    expect((await cli(t, ['retry', 'again'])).code).toBe(0);
+    const next = startWorker(t, ['--rescan-ms', '200']);
+    await release(t, 'again');
+    expect((await waitForFinished(t, 'again')).state).toBe('done');
+    expect((await calls()).at(-1)).toContain(`resume ${meta.session_id}`);
+    await next.stop();
   });
 
   it('an unknown id exits 3; a finished job cannot be cancelled (exit 1)', async () => {
