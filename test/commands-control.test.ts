@@ -361,6 +361,11 @@ describe('retry and resume', () => {
     expect(record.result.worktree).toEqual({ path: wt, branch: 'codex-spool/tree' });
     expect(git(wt, 'log', '-1', '--format=%s').trim()).toBe('work of the failed run');
     expect(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('codex-spool/tree');
+    // A new job never takes over a branch of its name that it did not make: it fails, saying so.
+    git(repo, 'branch', 'codex-spool/fresh');
+    await submit('fresh', 'hello', '--worktree');
+    const fresh = await waitForFinished(t, 'fresh');
+    expect([fresh.state, fresh.record.result.error]).toEqual(['failed', expect.stringContaining("'codex-spool/fresh' already exists")]);
     await worker.stop();
   });
 

@@ -16,12 +16,13 @@ export function worktreeAt(layout: SpoolLayout, dir: string): Worktree | undefin
 
 /**
  * Creates job `id`'s worktree from the repo's HEAD, or reuses it when a retried or resumed run finds it there;
- * one whose directory was removed by hand is made again on the branch it left, with the commits on it.
+ * for a job that `ranBefore`, one whose directory was removed by hand is made again on the branch it left,
+ * with the commits on it (a new job never takes over a branch of that name: git refuses, and says so).
  */
-export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string): Promise<Worktree> {
+export async function ensureWorktree(layout: SpoolLayout, repo: string, id: string, ranBefore: boolean): Promise<Worktree> {
   const wt = worktreeOf(layout, id);
   if ((await stat(wt.path).catch(ifMissing(null)))?.isDirectory()) return wt;
-  const kept = (await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${wt.branch}`])).ok;
+  const kept = ranBefore && (await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${wt.branch}`])).ok;
   if (kept) await git(repo, ['worktree', 'remove', '--force', wt.path]); // git's entry for the gone directory, if it has one
   const added = await git(repo, kept ? ['worktree', 'add', wt.path, wt.branch] : ['worktree', 'add', '-b', wt.branch, wt.path, 'HEAD']);
   if (!added.ok) throw new Error(`git worktree add failed: ${added.err}`);

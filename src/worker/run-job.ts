@@ -195,7 +195,7 @@ async function runValidJob(
   hooks.onRun(runId);
   let worktree = inherited;
   try {
-    if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id);
+    if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id, (job.runs?.length ?? 0) > 1); // this run is listed
   } catch (err) {
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
