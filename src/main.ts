@@ -5,7 +5,7 @@ import { type CommandTable, runProgram } from './program.js';
 
 // Each command is loaded only when it runs: `submit` and the Claude hook are on callers' hot paths and
 // must not pay for loading the worker (execa, chokidar) or the other commands. In the listing's order.
-const COMMANDS: CommandTable = {
+export const COMMANDS: CommandTable = {
   submit: async () => (await import('./commands/submit.js')).submitCommand(),
   worker: async () => (await import('./commands/worker.js')).workerCommand(),
   status: async () => (await import('./commands/status.js')).statusCommand(),

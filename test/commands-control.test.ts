@@ -18,6 +18,8 @@ import {
   readIfExists,
   quickLockStale,
   readJson,
+  release,
+  runningMeta,
   startWorker,
   waitFor,
   waitForFinished,
@@ -263,6 +265,24 @@ describe('cancel', () => {
     expect((await readIfExists(join(t.root, 'spool', 'active', 'early.cancel')))?.split('\n')[0]).toBe('pending');
   });
 
+  it('a job queued again after a run, cancelled, keeps its session: result shows it, retry continues it', async () => {
+    const worker = startWorker(t);
+    await submit('again', 'hold=again');
+    const meta = await runningMeta(t, 'again');
+    expect(await worker.stop('SIGTERM')).toBe(0); // interrupted: deferred, to resume its session
+    expect(await jobsIn(t, 'deferred')).toEqual(['again.json']);
+    expect((await cli(t, ['cancel', 'again'])).code).toBe(0);
+    const { result } = await readJson(join(t.root, 'spool', 'failed', 'again.json'));
+    expect(result).toMatchObject({ status: 'cancelled', session_id: meta.session_id, error: 'cancelled by the user while queued again' });
+
+    expect((await cli(t, ['retry', 'again'])).code).toBe(0);
+    const next = startWorker(t, ['--rescan-ms', '200']);
+    await release(t, 'again');
+    expect((await waitForFinished(t, 'again')).state).toBe('done');
+    expect((await calls()).at(-1)).toContain(`resume ${meta.session_id}`);
+    await next.stop();
+  });
+
   it('an unknown id exits 3; a finished job cannot be cancelled (exit 1)', async () => {
     expect((await cli(t, ['cancel', 'nope'])).code).toBe(3);
     const worker = startWorker(t);
@@ -317,6 +337,35 @@ describe('retry and resume', () => {
     expect(await jobsIn(t, 'failed')).toEqual([]);
     expect(await calls()).toHaveLength(2);
     expect((await cli(t, ['retry', 'flaky'])).code).toBe(2); // done jobs are not retried
+    await worker.stop();
+  });
+
+  it('retry of a worktree job whose directory was removed by hand runs in a worktree made again on its branch, commits and all', async () => {
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-C', cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]).toString();
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'base');
+    const worker = startWorker(t, ['--rescan-ms', '200']);
+    await submit('tree', 'fail once', '--worktree');
+    expect((await waitForFinished(t, 'tree')).state).toBe('failed');
+    const wt = join(t.root, 'spool', 'worktrees', 'tree');
+    await writeFile(join(wt, 'kept.txt'), 'work\n');
+    git(wt, 'add', 'kept.txt');
+    git(wt, 'commit', '-q', '-m', 'work of the failed run');
+    await rm(wt, { recursive: true });
+    const failedPath = join(t.root, 'spool', 'failed', 'tree.json');
+    await writeFile(failedPath, JSON.stringify({ ...(await readJson(failedPath)), task: 'works now' }));
+
+    expect((await cli(t, ['retry', 'tree'])).code).toBe(0);
+    const { state, record } = await waitForFinished(t, 'tree');
+    expect([state, record.result.error]).toEqual(['done', null]);
+    expect(record.result.worktree).toEqual({ path: wt, branch: 'codex-spool/tree' });
+    expect(git(wt, 'log', '-1', '--format=%s').trim()).toBe('work of the failed run');
+    expect(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('codex-spool/tree');
+    // A new job never takes over a branch of its name that it did not make: it fails, saying so.
+    git(repo, 'branch', 'codex-spool/fresh');
+    await submit('fresh', 'hello', '--worktree');
+    const fresh = await waitForFinished(t, 'fresh');
+    expect([fresh.state, fresh.record.result.error]).toEqual(['failed', expect.stringContaining("'codex-spool/fresh' already exists")]);
     await worker.stop();
   });
 

@@ -4,6 +4,7 @@ import { chmod, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Command } from 'commander';
 import {
   cli,
   fakeCodex,
@@ -267,6 +268,22 @@ describe('finished jobs: done, failed, rejected, a resume chain', () => {
     expect(seen.length).toBeGreaterThanOrEqual(22);
   });
 
+  it('every default --help shows, given back to its option, is that default (cancel --wait showed 60000, its ms, for 60 s)', async () => {
+    const { COMMANDS } = await import('../src/main.js');
+    const checked: string[] = [];
+    const walk = (cmd: Command) => {
+      for (const o of cmd.options) {
+        if (o.defaultValue === undefined || !o.parseArg || !o.required) continue; // a value to give, and a default
+        const shown = o.defaultValueDescription ?? JSON.stringify(o.defaultValue); // as commander's help shows it
+        expect(o.parseArg(shown, undefined), `${cmd.name()} ${o.long} (default: ${shown})`).toEqual(o.defaultValue);
+        checked.push(`${cmd.name()} ${o.long}`);
+      }
+      cmd.commands.forEach(walk);
+    };
+    for (const make of Object.values(COMMANDS)) walk(await make());
+    expect(checked).toEqual(expect.arrayContaining(['cancel --wait', 'worker --grace-ms', 'worker --default-timeout']));
+  });
+
   it('the --help of status, result, wait and logs states their exit codes', async () => {
     for (const command of ['status', 'result', 'wait', 'logs']) expect((await cli(t, [command, '--help'])).stdout, command).toMatch(/Exit/);
   });
@@ -359,6 +376,21 @@ describe('jobs not finished', () => {
     const noRun = await cli(t, ['logs', 'behind']);
     expect(noRun).toMatchObject({ code: 4, stdout: '', stderr: 'codex-spool: job behind has not started (inbox, no run yet)' });
     await worker.stop();
+  });
+
+  it('a job queued again (its worker stopped): logs shows the run it had, not "no run yet"; status and result its session', async () => {
+    await submit(t, await t.repo('a'), 'again', 'hold=again');
+    const worker = startWorker(t);
+    const meta = await runningWithSession(t, 'again');
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect(await jobsIn(t, 'deferred')).toEqual(['again.json']);
+    const logs = await cli(t, ['logs', 'again']);
+    expect(logs.code).toBe(4);
+    expect(logs.stdout).toMatch(new RegExp(`^session ${meta.session_id}\n\\$ hold=again\n`));
+    expect(logs.stderr).toBe('codex-spool: job again is queued again (deferred: interrupted: the worker stopped): its latest run is above');
+    // Its session is kept, and shown: the next run continues it.
+    expect(JSON.parse((await cli(t, ['status', '--json', 'again'])).stdout).jobs[0].session_id).toBe(meta.session_id);
+    expect((await cli(t, ['result', 'again'])).stdout).toContain(` ${meta.session_id} interrupted: the worker stopped`);
   });
 
   it('wait on two jobs prints nothing until both have ended, then a line each; exit 1 as one failed', async () => {

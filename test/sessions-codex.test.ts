@@ -243,4 +243,33 @@ describe('worktree lifecycle', () => {
     expect((await cli(t, ['worktree', 'remove', 'dirty', '--force'])).code).toBe(0);
     expect(await exists(wt)).toBe(false);
   });
+
+  it('a worktree removed by hand leaves its branch to merge, remove and prune as before: never "no worktree" with commits behind', async () => {
+    const worker = startWorker(t, [], codexBin());
+    mock.script([
+      { kind: 'shell', cmd: "printf 'y\\n' > y.txt && git add y.txt && git -c user.name=t -c user.email=t@t commit -qm y" },
+      { kind: 'message', text: 'committed' },
+      { kind: 'message', text: 'nothing to change' },
+    ]);
+    await cli(t, ['submit', '--repo', repo, '--task', 'Commit y', '--id', 'by-hand', '--worktree']);
+    expect((await waitForFinished(t, 'by-hand')).state).toBe('done');
+    await cli(t, ['submit', '--repo', repo, '--task', 'Look only', '--id', 'by-git', '--worktree']);
+    expect((await waitForFinished(t, 'by-git')).state).toBe('done');
+    await worker.stop();
+    const wt = (id: string) => join(t.root, 'spool', 'worktrees', id);
+    execFileSync('rm', ['-rf', wt('by-hand')]); // git still lists it (prunable)
+    git(repo, 'worktree', 'remove', wt('by-git')); // git forgot it; its branch stays
+
+    const kept = await cli(t, ['worktree', 'remove', 'by-hand']);
+    expect([kept.code, kept.stderr]).toEqual([1, expect.stringContaining('1 unmerged commit')]);
+    expect((await cli(t, ['worktree', 'merge', 'by-hand'])).code).toBe(0);
+    expect(await readFile(join(repo, 'y.txt'), 'utf8')).toBe('y\n');
+    expect((await cli(t, ['worktree', 'remove', 'by-hand'])).code).toBe(0);
+    expect(git(repo, 'branch', '--list', 'codex-spool/by-hand')).toBe('');
+    expect(git(repo, 'worktree', 'list')).not.toContain(wt('by-hand'));
+
+    const report = JSON.parse((await cli(t, ['prune', '--older-than', '0s', '--yes', '--json'])).stdout);
+    expect(report.worktrees).toContain('by-git');
+    expect(git(repo, 'branch', '--list', 'codex-spool/by-git')).toBe('');
+  });
 });

@@ -138,6 +138,15 @@ describe('install-service', () => {
     expect(await verify(unitPath)).toEqual({ code: 0, output: '' });
   });
 
+  it("the unit's comments name only flags that exist (they said --env-file for --environment-file)", async () => {
+    expect((await installService(['--root', join(dir, 'r'), '--codex-bin', fakeCodex])).code).toBe(0);
+    const comments = (await readFile(unitPath, 'utf8')).split('\n').filter((l) => l.startsWith('#'));
+    const named = [...comments.join('\n').matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]);
+    expect(named).toContain('--environment-file');
+    const help = (await installService(['--help'])).stdout;
+    for (const flag of named) expect(help, flag).toMatch(new RegExp(`^ +(-\\w, )?${flag}\\b`, 'm'));
+  });
+
   it('--grace-ms goes to the worker and stretches TimeoutStopSec', async () => {
     expect((await installService(['--root', dir, '--codex-bin', fakeCodex, '--grace-ms', '45000'])).code).toBe(0);
     const unit = await readFile(unitPath, 'utf8');

@@ -89,6 +89,7 @@ describe('one root', () => {
     expect(queued.code, queued.stderr).toBe(0);
     expect(queued.stdout).toBe('from-repo queued; result: codex-spool result from-repo');
     expect(queued.stderr.split('\n').filter((l) => l.includes(`no live worker on ${pkg}`))).toHaveLength(1);
+    expect(queued.stderr).toContain(`(start one: npm start in ${pkg}, or codex-spool worker)`);
     expect(await readdir(join(pkg, 'spool', 'inbox'))).toEqual(['from-repo.json']);
     expect(await gitStatus(repo)).toBe('');
 
@@ -134,6 +135,36 @@ describe('one root', () => {
       const typo = await cli(t, ['status', '--root', `${other.root}x`]);
       expect([typo.code, typo.stdout]).toEqual([2, '']);
       expect(typo.stderr).toMatch(/^codex-spool: no spool at .*x \(the root, from --root\)/);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  it('the commands submit and wait print (result, start a worker) reach the root they were given, run as printed', async () => {
+    const other = await makeTempRoot();
+    try {
+      const repo = await t.repo('r');
+      /** The words of a printed `codex-spool …` command, for cli(). */
+      const words = (line: string) => line.replace(/^codex-spool /, '').split(' ');
+      const printed = (stderr: string) => stderr.match(/\(start one: (.*)\)$/m)![1]!;
+
+      // The default root ($CODEX_SPOOL_ROOT): the commands need no --root.
+      const toEnv = await cli(t, ['submit', '--repo', repo, '--task', 'x', '--id', 'in-env']);
+      expect(toEnv.stdout).toBe('in-env queued; result: codex-spool result in-env');
+      expect(printed(toEnv.stderr)).toBe('codex-spool worker');
+
+      // Another root, by --root: each printed command names it, and does what it says there.
+      const toOther = await cli(t, ['submit', '--root', other.root, '--repo', repo, '--task', 'x', '--id', 'in-other']);
+      expect(toOther.code, toOther.stderr).toBe(0);
+      const result = toOther.stdout.replace(/^in-other queued; result: /, '');
+      const waited = await cli(t, ['wait', '--root', other.root, 'in-other', '--timeout', '1ms']);
+      expect(waited.code).toBe(124);
+      for (const stderr of [toOther.stderr, waited.stderr]) expect(printed(stderr)).toBe(printed(toOther.stderr));
+      expect((await cli(t, words(result))).code).toBe(4); // the job, not yet finished: not "no such job" (3)
+      const once = await cli(t, [...words(printed(toOther.stderr)), '--once', '--codex-bin', fakeCodex]);
+      expect(once.code, once.stderr).toBe(0);
+      expect((await cli(t, words(result))).code).toBe(0);
+      expect((await cli(t, ['status', 'in-env', '--json'])).stdout).toContain('"state":"inbox"');
     } finally {
       await other.cleanup();
     }

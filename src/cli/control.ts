@@ -30,7 +30,12 @@ export async function cancelQueuedJob(layout: SpoolLayout, id: string, from: 'in
     const parsed =
       claim.content.kind === 'bytes' ? parseJob(claim.name, claim.content.bytes, from === 'inbox' ? JobSpec : QueuedJob) : null;
     const job: Partial<QueuedJob> = parsed?.kind === 'ok' ? parsed.spec : {};
-    const record = recordWithoutRun(job, { status: 'cancelled', error: 'cancelled by the user before it ran' });
+    // A job queued again after a run keeps the session its next run would have continued: resume and retry go on with it.
+    const record = recordWithoutRun(job, {
+      status: 'cancelled',
+      error: job.runs?.length ? 'cancelled by the user while queued again' : 'cancelled by the user before it ran',
+      sessionId: job.resume_session ?? null,
+    });
     await finishJob(layout, claim, 'failed', record);
     return true;
   } catch (err) {

@@ -10,7 +10,7 @@ import { jobPrompt } from '../codex/review.js';
 import { checkJob, rejectionLine } from '../spool/validation.js';
 import { newRunId } from '../spool/run-files.js';
 import { DuplicateIdError, submitJob } from '../spool/moves.js';
-import type { SpoolLayout } from '../spool/layout.js';
+import { rootFlag, type SpoolLayout } from '../spool/layout.js';
 
 /**
  * Bad input (exit 2) for a job the worker would reject, by the worker's own check and policy. A job it would
@@ -26,7 +26,7 @@ export function queuedOutput(layout: SpoolLayout, id: string, json: boolean): st
   // to an agent is context it pays for.
   return json
     ? `${JSON.stringify({ id, state: 'inbox', result: layout.job('done', id), failed: layout.job('failed', id) })}\n`
-    : `${id} queued; result: codex-spool result ${id}\n`;
+    : `${id} queued; result: codex-spool result ${id}${rootFlag(layout.root)}\n`;
 }
 
 /**

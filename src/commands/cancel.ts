@@ -1,6 +1,6 @@
 // `codex-spool cancel`: a queued job ends cancelled at once; a running one is stopped by its worker.
 import { output } from '../util/output.js';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { PENDING_RUN, withdrawCancelRequest, writeCancelRequest } from '../spool/cancel-request.js';
 import { duration, layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
@@ -23,11 +23,10 @@ export function cancelCommand(): Command {
   return withRoot(new Command('cancel'))
     .description('cancel a job: a queued one moves to spool/failed as cancelled; a running one has its Codex stopped (session kept)')
     .argument('[id]', 'job id (default: the latest job this Claude Code session submitted)')
-    .option(
-      '--wait <seconds>',
-      `how long to wait for a running job to stop: seconds, or ${DURATION_FORMS}`,
-      duration('--wait', 's', MAX_TIMER_MS),
-      60_000,
+    .addOption(
+      new Option('--wait <seconds>', `how long to wait for a running job to stop: seconds, or ${DURATION_FORMS}`)
+        .argParser(duration('--wait', 's', MAX_TIMER_MS))
+        .default(60_000, '60'), // the value is ms; --help shows it as the option reads it
     )
     .option('--json', 'print the result as JSON')
     .addHelpText('after', HELP)

@@ -19,7 +19,7 @@ import { packageFile } from '../util/package-files.js';
 import { safeJson } from '../util/safe-text.js';
 import { hasSpool, resolveRootWithSource, spoolLayout, unsafeSpoolDirs, type SpoolLayout } from '../spool/layout.js';
 import { UNIT_NAME, userUnitDir } from '../cli/systemd-unit.js';
-import { liveWorkers, workersLine } from '../worker/heartbeat.js';
+import { liveWorkers, startWorkerHint, workersLine } from '../worker/heartbeat.js';
 
 interface DoctorOptions {
   codexBin?: string;
@@ -67,7 +67,7 @@ async function spoolCheck(layout: SpoolLayout): Promise<Check> {
     return {
       name,
       status: 'fail',
-      summary: `no spool at ${layout.root}: start a worker there (npm start, or codex-spool worker --root ${layout.root})`,
+      summary: `no spool at ${layout.root}: start a worker there (${startWorkerHint(layout.root)})`,
     };
   }
   const unsafe = await unsafeSpoolDirs(layout);

@@ -5,7 +5,7 @@ import { layoutOf, withRoot } from '../cli/kit.js';
 import { CliError, EXIT } from '../util/errors.js';
 import { formatDuration, oneLine } from '../util/display.js';
 import { factsOf } from '../read/facts.js';
-import { emitJobLog } from '../read/log.js';
+import { emitJobLog, latestEarlierRun } from '../read/log.js';
 import { noSuchJob } from '../spool/lookup.js';
 import { jobIdOrLatest } from '../cli/session-jobs.js';
 
@@ -16,8 +16,9 @@ Renders runs/<run-id>/events.jsonl of the job's (latest) run: "session <id>", "a
 160 characters. A finished run ends with "end: <status> exit=<code> <elapsed>"; a running one with
 "running <elapsed>" (what it printed so far is shown).
 -f: wait for a queued job to start, print events as they come, stop when the job leaves spool/active.
+A job queued again (interrupted, retried, deferred) shows its latest run so far.
 Exit: 0 the job succeeded, or is running (without -f); 1 it did not (or was rejected); 3 no such job;
-4 queued, no run yet.`;
+4 queued (no run yet, or queued again).`;
 
 export function logsCommand(): Command {
   return withRoot(new Command('logs'))
@@ -35,6 +36,12 @@ export function logsCommand(): Command {
       if (f.state === 'active' && job.runId) {
         emit(`running ${formatDuration(f.elapsed_seconds)}`);
         return;
+      }
+      if (f.status === null && latestEarlierRun(job)) {
+        throw new CliError(
+          `job ${id} is queued again (${f.state}${f.reason ? `: ${f.reason}` : ''}): its latest run is above`,
+          EXIT.pending,
+        );
       }
       if (f.status === null) throw new CliError(`job ${id} has not started (${f.state}, no run yet)`, EXIT.pending);
       if (f.status === 'rejected') emit(oneLine(`rejected (${f.reason ?? '?'}): ${f.error ?? ''}`, 160));

@@ -71,7 +71,8 @@ export function pruneCommand(): Command {
         plan = await remove(layout, prunePlan({ ...input, live: [...live, ...(await readLive(layout))] }), requests.texts);
       }
       const gone = new Set(plan.jobs.map((f) => f.id));
-      const ids = plan.worktreeIds.filter((id) => gone.has(id));
+      const repos = new Map(finished.map((f) => [f.id, f.worktreeRepo]));
+      const ids = plan.worktreeIds.filter((id) => gone.has(id)).map((id) => ({ id, repo: repos.get(id) ?? null }));
       const trees = await pruneWorktrees(layout, ids, Boolean(opts.yes), Boolean(opts.force));
       output.out(
         opts.json
@@ -203,6 +204,7 @@ async function readFinished(layout: SpoolLayout): Promise<FinishedFile[]> {
       runIds,
       sessionId,
       worktree,
+      worktreeRepo: record?.worktree ? (record.repo ?? null) : null,
     });
   }
   return files;

@@ -16,6 +16,7 @@ remove ID: removes the worktree and its branch; kept (exit 1, saying why) when i
   changes or commits its base branch lacks, unless --force. Refused while the job is queued or running.
 merge ID: fast-forwards the branch checked out in the main repo to the job's branch (git merge --ff-only);
   refuses (exit 1, saying why) uncommitted changes, an empty branch, or a base that moved on.
+A worktree whose directory was removed by hand: remove and merge (and prune) act on its branch.
 --json (list): [{id,state,path,branch,repo,base,dirty,unmerged}]`;
 
 export function worktreeCommand(): Command {
@@ -45,10 +46,10 @@ export function worktreeCommand(): Command {
       .option('--force', 'also when it has uncommitted changes or unmerged commits')
       .action(async (arg: string, opts: { force?: boolean }, sub: Command) => {
         const layout = layoutOf(sub);
-        const id = await idWithWorktree(layout, arg);
+        const { id, repo } = await idWithWorktree(layout, arg);
         const live = await lookupJob(layout, id, LIVE_STATES);
         if (live) throw new CliError(`${id} is in spool/${live.state}: its worktree is in use`, EXIT.failed);
-        const kept = await removeWorktree(layout, id, Boolean(opts.force));
+        const kept = await removeWorktree(layout, id, Boolean(opts.force), repo);
         if (kept) throw new CliError(`kept the worktree of ${id}: ${kept} (--force to remove it anyway)`, EXIT.failed);
         output.out(`${id} worktree removed\n`);
       }),
@@ -60,8 +61,8 @@ export function worktreeCommand(): Command {
       .argument('<id>', 'job id')
       .action(async (arg: string, _opts: unknown, sub: Command) => {
         const layout = layoutOf(sub);
-        const id = await idWithWorktree(layout, arg);
-        const refused = await mergeWorktree(layout, id);
+        const { id, repo } = await idWithWorktree(layout, arg);
+        const refused = await mergeWorktree(layout, id, repo);
         if (refused) throw new CliError(refused, EXIT.failed);
         output.out(`${id} merged\n`);
       }),
@@ -69,9 +70,11 @@ export function worktreeCommand(): Command {
   return cmd;
 }
 
-/** A job id argument whose job has a worktree: else exit 3. */
-async function idWithWorktree(layout: SpoolLayout, arg: string): Promise<string> {
+/** A job id argument whose job has a worktree (or its branch, the directory gone), and the job's repo: else exit 3. */
+async function idWithWorktree(layout: SpoolLayout, arg: string): Promise<{ id: string; repo: string | null }> {
   const id = parseJobIdArg(arg);
-  if (!(await worktreeState(layout, id))) throw new CliError(`no worktree for job ${id}`, EXIT.notFound);
-  return id;
+  const record = (await lookupJob(layout, id))?.record;
+  const repo = record?.worktree ? (record.repo ?? null) : null;
+  if (!(await worktreeState(layout, id, repo))) throw new CliError(`no worktree for job ${id}`, EXIT.notFound);
+  return { id, repo };
 }

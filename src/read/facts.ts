@@ -75,6 +75,9 @@ export async function factsOf(layout: SpoolLayout, job: JobView, now = Date.now(
     case 'deferred': {
       facts.age_seconds = round1((now - (record.queued_at ?? job.mtimeMs)) / 1000);
       facts.not_before = record.not_before ?? null;
+      // Queued again by the worker (interrupted, retried, deferred): the session its next run continues.
+      const resumes = SessionId.safeParse(job.record?.resume_session); // the file is read loosely: checked here
+      if (job.state === 'deferred' && resumes.success) facts.session_id = resumes.data;
       // Not due yet: its time is what it waits for, whoever holds its repo now (its own run, just deferred).
       const due = !record.not_before || !(Date.parse(record.not_before) > now);
       facts.reason = (due ? await waitingFor(layout, record) : null) ?? record.reason ?? null;

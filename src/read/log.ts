@@ -6,7 +6,7 @@ import { errorLine, renderEvent, renderLog } from './event-render.js';
 import { findJobView, runSummaryOf, type JobView } from '../spool/lookup.js';
 import { LineTail } from '../util/file-tail.js';
 import { jobFileChanges, pollUntil } from './wait.js';
-import { runFiles } from '../spool/run-files.js';
+import { isRunName, runFiles } from '../spool/run-files.js';
 import type { SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 
@@ -38,11 +38,14 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
       { ...jobFileChanges(layout, id), recheckMs: RECHECK_MS },
     ).then((found) => found!.now);
   }
-  if (!job?.runId) return job;
+  if (!job) return job;
+  // A job queued again (interrupted, retried, deferred) has no run now: its latest run so far is what it did.
+  const runId = job.runId ?? (opts.follow ? null : latestEarlierRun(job));
+  if (!runId) return job;
   const shown = new Set<string>();
   const emit = (line: string) => (shown.add(line), opts.emit(line));
   const repo = job.record?.repo ?? null;
-  const files = runFiles(layout.runs, job.runId);
+  const files = runFiles(layout.runs, runId);
   const tail = new LineTail(files.events);
   const following = opts.follow && job.state === 'active';
   const first = await tail.read();
@@ -75,4 +78,10 @@ export async function emitJobLog(layout: SpoolLayout, id: string, opts: JobLogOp
     if (!shown.has(line)) emit(line);
   }
   return job;
+}
+
+/** The latest of a job's earlier runs (`runs`, oldest first), or null. */
+export function latestEarlierRun(job: JobView): string | null {
+  const last = job.record?.runs?.at(-1);
+  return isRunName(last) ? last : null;
 }

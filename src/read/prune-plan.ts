@@ -25,6 +25,8 @@ export interface FinishedFile {
   sessionId: string | null;
   /** The worktree it ran in (`result.worktree.path`): its own, or the one of the job it followed up. */
   worktree: string | null;
+  /** A worktree job's repo (`"worktree": true`): where its branch is, should its worktree be gone. */
+  worktreeRepo: string | null;
 }
 
 /** A queued or running job as read from inbox/, deferred/ or active/. */

@@ -2,7 +2,7 @@
 // Everything in the human form that comes from a job file or Codex is shown escaped (safeLine, safeText).
 import { basename } from 'node:path';
 import { recordedWorktree, shownName } from '../spool/layout.js';
-import { fitList, formatDuration, oneLine, oneLineBytes, shortPath } from '../util/display.js';
+import { fitList, formatDuration, oneLine, oneLineBytes, shellWord, shortPath } from '../util/display.js';
 import { factsOf, type JobFacts } from './facts.js';
 import { resultLine } from './format.js';
 import { runSummaryOf, type JobView } from '../spool/lookup.js';
@@ -94,11 +94,6 @@ export function resumeCommand(sessionId: string, repo: string | null): string {
   // Both come from a job file: a word the shell could split or run (`x; rm …`) is quoted.
   const resume = `codex exec resume ${shellWord(sessionId)}`;
   return repo ? `cd ${shellWord(repo)} && ${resume}` : resume;
-}
-
-/** `text` as one shell word: as it is when plain, else single-quoted. Pure. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function usageLines(u: UsageReport | null): string[] {

@@ -2,7 +2,8 @@
 import { lstat, mkdir, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { packageFile } from '../util/package-files.js';
-import { quoted } from '../util/display.js';
+import { quoted, shellWord } from '../util/display.js';
+import { safeLine } from '../util/safe-text.js';
 import { isJobId } from './ids.js';
 import { JOB_STATES, type JobState } from './states.js';
 
@@ -51,6 +52,14 @@ export function resolveRootWithSource(root?: string, env: NodeJS.ProcessEnv = pr
 /** The root (see resolveRootWithSource). */
 export function resolveRoot(root?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolveRootWithSource(root, env).root;
+}
+
+/**
+ * ` --root ROOT` for a command line printed as a hint that must reach `root`, or '' when a command without
+ * --root reaches it anyway (the default root: $CODEX_SPOOL_ROOT, else the package's directory).
+ */
+export function rootFlag(root: string): string {
+  return resolveRoot() === root ? '' : ` --root ${safeLine(shellWord(root))}`;
 }
 
 /** The root holds a spool (its inbox is a directory): only a worker creates one. */

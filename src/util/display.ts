@@ -80,3 +80,8 @@ export function columns(rows: readonly (readonly string[])[]): string[] {
 export function quoted(text: string, max = 80): string {
   return safeLine(JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text));
 }
+
+/** `text` as one shell word: as it is when plain, else single-quoted. Pure. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

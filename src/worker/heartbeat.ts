@@ -3,14 +3,14 @@
 import { output } from '../util/output.js';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeJsonNote } from '../spool/atomic-file.js';
 import { WorkerBeat } from '../spool/schema.js';
-import { packageVersion } from '../util/package-files.js';
+import { packageFile, packageVersion } from '../util/package-files.js';
 import { procStat } from '../util/process-group.js';
 import { formatDuration } from '../util/display.js';
 import { safeLine } from '../util/safe-text.js';
-import type { SpoolLayout } from '../spool/layout.js';
+import { rootFlag, type SpoolLayout } from '../spool/layout.js';
 import { ifMissing } from '../util/errors.js';
 import { readJson } from '../spool/json-file.js';
 
@@ -117,5 +117,15 @@ export function workersLine(beats: readonly WorkerBeat[], root: string, now: num
 /** Says once on stderr, when no worker serves the root, what that means for `what` (the job waits, …). */
 export async function noteIfNoWorker(layout: SpoolLayout, what: string): Promise<void> {
   if ((await liveWorkers(layout)).length > 0) return;
-  output.err(`codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: npm start in codex-spool, or codex-spool worker)\n`);
+  output.err(`codex-spool: ${workersLine([], layout.root, 0)}: ${what} (start one: ${startWorkerHint(layout.root)})\n`);
+}
+
+/**
+ * How to start a worker on `root`. `npm start` and a bare `codex-spool worker` serve the default root (from
+ * $CODEX_SPOOL_ROOT, else the package's directory), so for any other root only `--root` reaches it.
+ */
+export function startWorkerHint(root: string): string {
+  const flag = rootFlag(root);
+  if (flag) return `codex-spool worker${flag}`;
+  return root === resolve(packageFile('')) ? `npm start in ${safeLine(root)}, or codex-spool worker` : 'codex-spool worker';
 }

@@ -195,7 +195,7 @@ async function runValidJob(
   hooks.onRun(runId);
   let worktree = inherited;
   try {
-    if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id);
+    if (job.worktree) worktree = await ensureWorktree(ctx.layout, repo, claim.id, (job.runs?.length ?? 0) > 1); // this run is listed
   } catch (err) {
     return fileUnrunnable(ctx, claim, job, runId, err);
   }
@@ -349,9 +349,10 @@ async function setBack(ctx: RunJobContext, claim: Claim, job: QueuedJob, err: un
 /** A job whose run could not even start (no worktree, Codex not spawnable, no run directory): failed, with the reason. */
 async function fileUnrunnable(ctx: RunJobContext, claim: Claim, job: QueuedJob, runId: string | null, err: unknown): Promise<JobOutcome> {
   const error = err instanceof Error ? err.message : String(err);
-  const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(job, { status: 'failed', error, runId }));
+  const sessionId = job.resume_session ?? null; // an earlier run's, kept for a retry or resume
+  const path = await finishJob(ctx.layout, claim, 'failed', recordWithoutRun(job, { status: 'failed', error, runId, sessionId }));
   ctx.log(`failed ${claim.id}: ${error}`);
-  await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId: null, summary: null, jobFile: path });
+  await notify(ctx, { id: claim.id, state: 'failed', status: 'failed', sessionId, summary: null, jobFile: path });
   return 'failed';
 }
 

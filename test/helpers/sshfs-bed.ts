@@ -37,6 +37,11 @@ export interface SshfsBed {
 
 /** Starts the bed's sshd in `dir` (a fresh temp directory of the test). */
 export async function startSshfsBed(dir: string): Promise<SshfsBed> {
+  // Said at once, not as an sshd that never comes up 20 s later (what a machine without them showed).
+  const missing = [SSHD, 'sshfs', 'fusermount3'].filter((p) => !onPath(p));
+  if (missing.length) {
+    throw new Error(`${missing.join(', ')} not found: install them (Debian: apt-get install -y openssh-server sshfs); .ci/run does`);
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   for (const key of ['host_key', 'user_key']) {
@@ -116,6 +121,12 @@ export async function startSshfsBed(dir: string): Promise<SshfsBed> {
     throw err;
   }
   return bed;
+}
+
+/** True when `program` (a path, or a name looked up on PATH) exists. */
+function onPath(program: string): boolean {
+  const dirs = program.includes('/') ? [''] : (process.env.PATH ?? '').split(':');
+  return dirs.some((d) => existsSync(join(d, program)));
 }
 
 /** True when `path` is a mount point (as /proc/self/mountinfo lists it). */

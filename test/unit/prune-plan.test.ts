@@ -15,6 +15,7 @@ const done = (id: string, runId: string, mtimeMs = now - 40 * DAY, sessionId: st
   runIds: [runId],
   sessionId,
   worktree: null,
+  worktreeRepo: null,
 });
 const live = (id: string, over: Partial<LiveJob> = {}): LiveJob => ({
   id,
