@@ -322,7 +322,9 @@ async function benchPickup() {
 async function benchBytes(root, repo) {
   const b = { codex_fixture: CODEX_FIXTURE, codex_fixture_bytes: statSync(CODEX_FIXTURE).size };
   const id = 'bytes-1';
-  const run = (args) => timeRun(NODE, [CLI, ...args, '--root', root], { env: ENV });
+  // The root as a caller's commands find it ($CODEX_SPOOL_ROOT, as the hook below and Claude's plugin do): a
+  // --root given on the command line is repeated in the commands submit and wait print, so that they reach it.
+  const run = (args) => timeRun(NODE, [CLI, ...args], { env: { ...ENV, CODEX_SPOOL_ROOT: root } });
   // A Claude session that has heard of every job so far (its first contact), to be told of this one.
   const hook = () =>
     timeRun(NODE, [CLI, 'claude', 'hook'], {
