@@ -135,6 +135,19 @@ describe('one root', () => {
       const typo = await cli(t, ['status', '--root', `${other.root}x`]);
       expect([typo.code, typo.stdout]).toEqual([2, '']);
       expect(typo.stderr).toMatch(/^codex-spool: no spool at .*x \(the root, from --root\)/);
+      // An empty --root (an unset variable in a script) is refused, not taken for the default root ($CODEX_SPOOL_ROOT here).
+      for (const args of [
+        ['status', '--root', ''],
+        ['--root', '', 'submit', '--repo', repo, '--task', 'x', '--id', 'empty-root'],
+      ]) {
+        const empty = await cli(t, args);
+        expect([empty.code, empty.stdout, empty.stderr.trim()]).toEqual([
+          2,
+          '',
+          'codex-spool: --root is empty: give the root directory, or leave --root out for the default',
+        ]);
+      }
+      expect(await ids([])).toEqual(['in-env']);
     } finally {
       await other.cleanup();
     }

@@ -23,7 +23,10 @@ export function layoutOf(cmd: Command): SpoolLayout {
 
 /** The root --root names (before or after the command name), and where it came from. */
 export function rootOf(cmd: Command) {
-  return resolveRootWithSource(cmd.optsWithGlobals<{ root?: string }>().root);
+  const { root } = cmd.optsWithGlobals<{ root?: string }>();
+  // An empty --root (an unset shell variable: --root "$SPOOL") is a mistake, not a request for the default root.
+  if (root === '') throw new CliError('--root is empty: give the root directory, or leave --root out for the default', EXIT.usage);
+  return resolveRootWithSource(root);
 }
 
 async function requireSpool(cmd: Command): Promise<void> {
